@@ -1,0 +1,43 @@
+"""The autoimmune hepatitis pathway as a traceable statechart (no time, no randomness).
+
+For research and education; not for treating patients.
+"""
+
+from __future__ import annotations
+
+from .chart import AIHPathway
+from .errors import (
+    ActionNotRecommended,
+    InvalidPathwayError,
+    InvariantViolation,
+    PathwayError,
+    PatientError,
+    SnapshotError,
+)
+from .guideline import RULES, Rule
+from .options import GuidelineOptions
+from .patient import LabPanel, PatientRecord
+from .runtime import PendingTimer, Recommendation, Step
+from .snapshot import restore, snapshot
+from .thresholds import Thresholds
+
+__all__ = [
+    "RULES",
+    "AIHPathway",
+    "ActionNotRecommended",
+    "GuidelineOptions",
+    "InvalidPathwayError",
+    "InvariantViolation",
+    "LabPanel",
+    "PathwayError",
+    "PatientError",
+    "PatientRecord",
+    "PendingTimer",
+    "Recommendation",
+    "Rule",
+    "SnapshotError",
+    "Step",
+    "Thresholds",
+    "restore",
+    "snapshot",
+]

@@ -1,0 +1,361 @@
+"""What findings, timers and clinician actions do to the patient record.
+
+Findings and timer effects run *before* the chart sees the event, so guards judge the new
+facts; action effects run *after* the chart has accepted the action, so guards judge the
+situation the clinician acted in. Each effect that encodes a guideline rule names it.
+All functions mutate the record in place; units are mg/day and days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Set
+from typing import Any
+
+from . import response
+from .dosing import (
+    azathioprine_dose,
+    budesonide_dose,
+    mycophenolate_dose,
+    next_taper_dose,
+    prednisolone_dose,
+    tacrolimus_dose,
+)
+from .errors import PatientError
+from .options import GuidelineOptions
+from .patient import LabPanel, PatientRecord
+from .thresholds import Thresholds
+from .vocabulary import CIRRHOSIS_STAGES, CYTOPENIA_GRADES, DRUGS, TPMT_STATUSES
+
+__all__ = ["ACTION_EFFECTS", "FINDING_EFFECTS", "TIMER_EFFECTS", "validate_payload"]
+
+Effect = Callable[[PatientRecord, Any, Thresholds, GuidelineOptions, Set[str]], None]
+
+
+def validate_payload(finding: str, value: Any) -> Any:
+    """Check a finding's payload against the vocabulary; return it normalised."""
+    allowed: tuple[str, ...] | None = {
+        "tpmt": TPMT_STATUSES[1:],
+        "intolerance": DRUGS,
+        "cytopenia": CYTOPENIA_GRADES,
+        "cirrhosis_diagnosed": CIRRHOSIS_STAGES[1:],
+    }.get(finding)
+    if finding == "labs":
+        if not isinstance(value, dict | LabPanel) or not value:
+            raise PatientError(f"'labs' needs a mapping of lab values (got {value!r})")
+        return value
+    if allowed is not None:
+        if value not in allowed:
+            raise PatientError(f"{finding!r} must be one of {list(allowed)} (got {value!r})")
+        return value
+    if value not in (None, True):
+        raise PatientError(f"{finding!r} takes no value (got {value!r})")
+    return None
+
+
+# --- findings ------------------------------------------------------------------------------
+
+
+def _switch_budesonide(p: PatientRecord, th: Thresholds, opt: GuidelineOptions) -> None:
+    """INV-17: budesonide is replaced by predniso(lo)ne once cirrhosis is known."""
+    if p.on("budesonide"):
+        del p.drugs["budesonide"]
+        p.drugs["prednisolone"] = prednisolone_dose(p, th, opt, acute=False)
+        p.steroid_change_day = p.day
+
+
+def _labs(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    panel = v if isinstance(v, LabPanel) else LabPanel.from_mapping(p.day, v)
+    p.labs.append(panel)
+    if p.response in ("complete_biochemical_response", "loss_of_response", "relapse"):
+        latest = p.latest_panel()
+        new = response.classify_followup(p.response, latest, th)
+        if p.response == "relapse" and p.reinduced and response.is_cbr(latest, th):
+            new = "complete_biochemical_response"
+        p.set_response(new)
+
+
+def _tpmt(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    p.tpmt = v
+
+
+def _intolerance(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    """AIH-SAF-01: intolerance stops the drug (IAIHG 2022 definition)."""
+    p.intolerant.add(v)
+    p.drugs.pop(v, None)
+
+
+def _cytopenia(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    """AIH-SAF-02 [MODEL]: severe cytopenia stops the antimetabolite, as an intolerance."""
+    if v == "severe":
+        p.severe_cytopenia = True
+        drug = p.antimetabolite
+        if drug is not None:
+            p.intolerant.add(drug)
+            del p.drugs[drug]
+
+
+def _cirrhosis(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    if CIRRHOSIS_STAGES.index(v) > CIRRHOSIS_STAGES.index(p.cirrhosis):
+        p.cirrhosis = v
+    if v == "decompensated":
+        p.decompensated = True
+    _switch_budesonide(p, th, opt)
+
+
+def _decompensation(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    p.cirrhosis = "decompensated"
+    p.decompensated = True
+    _switch_budesonide(p, th, opt)
+
+
+def _encephalopathy(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    p.encephalopathy = True
+    if p.cirrhosis != "none":
+        _decompensation(p, v, th, opt, a)
+
+
+def _flag(name: str) -> Effect:
+    def effect(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+        setattr(p, name, True)
+
+    return effect
+
+
+def _pregnancy(status: str) -> Effect:
+    def effect(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+        p.pregnancy = status
+        if status in ("planned", "pregnant"):
+            p.drugs.pop("mycophenolate", None)  # AIH-PRG-01 / INV-09: stop MMF before conception
+
+    return effect
+
+
+def _transplanted(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    """AIH-LT-04: a new liver; CNI-based immunosuppression (tacrolimus) [R]."""
+    p.transplant_day = p.day
+    p.drugs = {"tacrolimus": tacrolimus_dose(p, th)}
+    p.cirrhosis, p.decompensated, p.encephalopathy, p.hcc = "none", False, False, False
+    p.response, p.cbr_since_day = "not_assessed", None
+    p.treatment_start_day, p.treatment_baseline = p.day, None
+
+
+def _death(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    p.death_day = p.day
+
+
+def _nothing(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    return None
+
+
+FINDING_EFFECTS: dict[str, Effect] = {
+    "labs": _labs,
+    "tpmt": _tpmt,
+    "intolerance": _intolerance,
+    "cytopenia": _cytopenia,
+    "cirrhosis_diagnosed": _cirrhosis,
+    "decompensation": _decompensation,
+    "encephalopathy": _encephalopathy,
+    "hcc": _flag("hcc"),
+    "pregnancy_planned": _pregnancy("planned"),
+    "pregnant": _pregnancy("pregnant"),
+    "delivered": _pregnancy("postpartum"),
+    "nonadherence": _flag("nonadherent"),
+    "transplanted": _transplanted,
+    "graft_failure": _nothing,
+    "death": _death,
+}
+
+# --- timers ----------------------------------------------------------------------------------
+
+
+def _week4(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    if p.treatment_baseline is not None:
+        p.set_response(response.classify_week4(p.treatment_baseline, p.latest_panel(), th))
+
+
+def _month6(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    p.set_response(response.classify_month6(p.latest_panel(), th))
+
+
+def _line_assessment(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    p.line_assessed = True
+    p.set_response(response.classify_month6(p.latest_panel(), th))
+
+
+def _acute_review(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    from .rules import acute_improving
+
+    p.acute_review_day = p.day
+    p.acute_improving = acute_improving(p)
+
+
+def _withdrawal_complete(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    p.drugs.clear()
+    latest = p.latest_panel()
+    p.set_response(response.classify_followup(p.response, latest, th))
+
+
+def _postpartum_end(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    p.pregnancy = "none"
+
+
+TIMER_EFFECTS: dict[str, Effect] = {
+    "thiopurine_due": _nothing,
+    "week4_check": _week4,
+    "month6_assessment": _month6,
+    "steroid_review": _nothing,
+    "monitoring_due": _nothing,
+    "second_line_assessment": _line_assessment,
+    "relapse_assessment": _line_assessment,
+    "acute_review": _acute_review,
+    "withdrawal_complete": _withdrawal_complete,
+    "postpartum_end": _postpartum_end,
+    "hcc_surveillance": _nothing,
+}
+
+# --- clinician actions -----------------------------------------------------------------------
+
+
+def _start_course(p: PatientRecord) -> None:
+    if p.treatment_start_day is None or p.treatment_baseline is None:
+        p.treatment_start_day = p.day
+        p.treatment_baseline = p.latest_panel()
+    p.steroid_start_day = p.steroid_change_day = p.day
+
+
+def _start_prednisolone(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    p.drugs.pop("budesonide", None)
+    p.drugs["prednisolone"] = prednisolone_dose(p, th, opt, acute="acute_severe" in a)
+    _start_course(p)
+
+
+def _start_budesonide(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    p.drugs.pop("prednisolone", None)
+    p.drugs["budesonide"] = budesonide_dose(th)
+    _start_course(p)
+
+
+def _add_azathioprine(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    dose = azathioprine_dose(p, th)
+    if dose > 0:  # TPMT deficient: a deviation that cannot be carried out as a dose
+        p.drugs["azathioprine"] = dose
+
+
+def _add_mycophenolate(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    p.drugs["mycophenolate"] = mycophenolate_dose(th)
+
+
+def _taper(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    drug = p.steroid
+    if drug is not None:
+        p.drugs[drug] = next_taper_dose(drug, p.drugs[drug] or 0.0, th)
+        p.steroid_change_day = p.day
+
+
+def _stop_steroid(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    """AIH-MNT-01 (S-JOHNSON95): steroid off, azathioprine raised to 2 mg/kg."""
+    for drug in ("prednisolone", "budesonide"):
+        p.drugs.pop(drug, None)
+    if p.on("azathioprine"):
+        p.drugs["azathioprine"] = azathioprine_dose(p, th, maintenance=True)
+    p.steroid_change_day = p.day
+
+
+def _switch_to_mycophenolate(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    p.drugs.pop("azathioprine", None)
+    p.drugs["mycophenolate"] = mycophenolate_dose(th)
+    p.line_assessed = False
+
+
+def _switch_to_tacrolimus(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    p.drugs.pop("azathioprine", None)
+    p.drugs.pop("mycophenolate", None)
+    p.drugs["tacrolimus"] = tacrolimus_dose(p, th)
+    p.line_assessed = False
+
+
+def _start_third_line(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    # Third-line agents are given by infusion, not as a daily dose (G-ERN20 [R]).
+    p.drugs["infliximab"] = None
+    p.line_assessed = False
+
+
+def _attempt_withdrawal(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    from .rules import cbr_days
+
+    p.withdrawal_start_day = p.day
+    p.withdrawal_cbr_days = cbr_days(p)
+    p.withdrawal_attempts += 1
+    for drug, dose in p.drugs.items():  # [MODEL] halve now, stop at withdrawal_complete
+        if dose is not None:
+            p.drugs[drug] = dose / 2
+
+
+def _reinduce(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    """AIH-REL-01: predniso(lo)ne again with the antimetabolite (restarted if stopped)."""
+    p.reinduced = True
+    p.drugs.pop("budesonide", None)
+    p.drugs["prednisolone"] = prednisolone_dose(p, th, opt, acute=False)
+    if p.antimetabolite is None and not p.on("tacrolimus"):
+        if p.tpmt in ("normal", "intermediate") and "azathioprine" not in p.intolerant:
+            p.drugs["azathioprine"] = azathioprine_dose(p, th)
+        elif "mycophenolate" not in p.intolerant and p.pregnancy not in ("planned", "pregnant"):
+            p.drugs["mycophenolate"] = mycophenolate_dose(th)
+    p.treatment_start_day, p.treatment_baseline = p.day, p.latest_panel()
+    p.steroid_start_day = p.steroid_change_day = p.day
+
+
+def _refer(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    p.transplant_referral_day = p.day
+
+
+ACTION_EFFECTS: dict[str, Effect] = {
+    "start_prednisolone": _start_prednisolone,
+    "start_budesonide": _start_budesonide,
+    "add_azathioprine": _add_azathioprine,
+    "add_mycophenolate": _add_mycophenolate,
+    "taper_steroid": _taper,
+    "stop_steroid": _stop_steroid,
+    "switch_to_mycophenolate": _switch_to_mycophenolate,
+    "switch_to_tacrolimus": _switch_to_tacrolimus,
+    "start_third_line": _start_third_line,
+    "attempt_withdrawal": _attempt_withdrawal,
+    "reinduce": _reinduce,
+    "refer_transplant": _refer,
+    "observe_untreated": _nothing,
+    "continue": _nothing,
+}

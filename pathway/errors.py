@@ -1,0 +1,89 @@
+"""Exceptions. All derive from :class:`PathwayError`; most also from a built-in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ActionNotRecommended",
+    "InvalidPathwayError",
+    "InvariantViolation",
+    "PathwayError",
+    "PatientError",
+    "SnapshotError",
+]
+
+
+class PathwayError(Exception):
+    """Base class of carechart's pathway errors."""
+
+
+class InvalidPathwayError(PathwayError):
+    """The chart or the rule catalogue is inconsistent (a definition error)."""
+
+
+class PatientError(PathwayError, ValueError):
+    """A patient attribute, lab value or finding payload is invalid."""
+
+
+class SnapshotError(PathwayError, ValueError):
+    """A snapshot cannot be restored (wrong schema, newer version, unknown state)."""
+
+
+class ActionNotRecommended(PathwayError):
+    """A clinician action the guideline does not recommend now.
+
+    Attributes:
+        action: the action id.
+        day: the simulated day.
+        configuration: active state ids.
+        rule_ids: the guideline rules that the action goes against.
+        explanation: one sentence per broken rule.
+    """
+
+    def __init__(
+        self,
+        action: str,
+        day: float,
+        configuration: list[str],
+        rule_ids: list[str],
+        explanation: str,
+    ) -> None:
+        self.action = action
+        self.day = day
+        self.configuration = configuration
+        self.rule_ids = rule_ids
+        self.explanation = explanation
+        super().__init__(
+            f"{action!r} is not recommended at day {day:g} in {configuration}: {explanation}"
+        )
+
+
+class InvariantViolation(PathwayError, AssertionError):
+    """The guideline itself broke a hard safety invariant (a modelling bug).
+
+    Attributes:
+        rule_id: the invariant's rule id (``INV-..``).
+        message: what was found.
+        day: the simulated day.
+        configuration: active state ids.
+        patient: the patient record (as a dict).
+    """
+
+    def __init__(
+        self,
+        rule_id: str,
+        message: str,
+        day: float,
+        configuration: list[str],
+        patient: dict[str, Any],
+    ) -> None:
+        self.rule_id = rule_id
+        self.message = message
+        self.day = day
+        self.configuration = configuration
+        self.patient = patient
+        super().__init__(
+            f"{rule_id} broken at day {day:g} in {configuration} "
+            f"(patient {patient.get('patient_id')!r}): {message}"
+        )

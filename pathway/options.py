@@ -1,0 +1,35 @@
+"""Guideline variants: where sources disagree, the newest is the default and older ones are options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["GuidelineOptions"]
+
+
+@dataclass(frozen=True)
+class GuidelineOptions:
+    """Where guidelines disagree: the newest is the default, older variants are options.
+
+    Attributes:
+        steroid_scheme: ``weight_based`` (EASL, 0.5-1 mg/kg, default) or ``aasld_fixed``
+            (AASLD 2019 fixed 20-40 mg/day with AZA [R]).
+        first_line_antimetabolite: ``azathioprine`` (default) or ``mycophenolate`` (the
+            CAMARO / HASL first-line MMF variant).
+    """
+
+    steroid_scheme: Literal["weight_based", "aasld_fixed"] = "weight_based"
+    first_line_antimetabolite: Literal["azathioprine", "mycophenolate"] = "azathioprine"
+
+    def __post_init__(self) -> None:
+        if self.steroid_scheme not in ("weight_based", "aasld_fixed"):
+            raise ValueError(
+                f"steroid_scheme must be 'weight_based' or 'aasld_fixed' "
+                f"(got {self.steroid_scheme!r})"
+            )
+        if self.first_line_antimetabolite not in ("azathioprine", "mycophenolate"):
+            raise ValueError(
+                "first_line_antimetabolite must be 'azathioprine' or 'mycophenolate' "
+                f"(got {self.first_line_antimetabolite!r})"
+            )

@@ -1,0 +1,204 @@
+"""The typed patient record: attributes, lab history by day, active drugs, findings.
+
+The record is the statechart's model: guards read it, findings and actions update it. It
+holds no clock; ``day`` is the simulated day (from diagnosis, day 0) of the latest event,
+set by whoever drives the pathway. Units: days, mg/day, ALT/AST/IgG as multiples of ULN.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import PatientError
+from .vocabulary import (
+    CIRRHOSIS_STAGES,
+    DRUGS,
+    LAB_FIELDS,
+    PRESENTATIONS,
+    SEXES,
+    STEROIDS,
+    TPMT_STATUSES,
+)
+
+__all__ = ["LabPanel", "PatientRecord"]
+
+Days = float
+
+# Plausible ranges for each lab (inclusive); values outside are input errors, not patients.
+LAB_RANGES: dict[str, tuple[float, float]] = {
+    "alt_xuln": (0.0, 200.0),
+    "ast_xuln": (0.0, 200.0),
+    "igg_xuln": (0.0, 10.0),
+    "bilirubin_mg_dl": (0.0, 60.0),
+    "inr": (0.5, 15.0),
+    "wbc_10e9_l": (0.0, 200.0),
+    "platelets_10e9_l": (0.0, 2000.0),
+    "meld": (6.0, 40.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LabPanel:
+    """One resulted lab panel; a missing analyte is ``None`` (not measured)."""
+
+    day: Days
+    alt_xuln: float | None = None
+    ast_xuln: float | None = None
+    igg_xuln: float | None = None
+    bilirubin_mg_dl: float | None = None
+    inr: float | None = None
+    wbc_10e9_l: float | None = None
+    platelets_10e9_l: float | None = None
+    meld: float | None = None
+
+    @classmethod
+    def from_mapping(cls, day: Days, values: dict[str, Any]) -> LabPanel:
+        """Build a panel from ``{field: value}``; unknown fields or bad values raise."""
+        clean: dict[str, float] = {}
+        for name, value in values.items():
+            if name not in LAB_RANGES:
+                raise PatientError(f"unknown lab {name!r}; expected one of {list(LAB_FIELDS)}")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise PatientError(f"lab {name!r} must be a number (got {value!r})")
+            low, high = LAB_RANGES[name]
+            if not (low <= float(value) <= high) or math.isnan(value):
+                raise PatientError(f"lab {name!r} = {value!r} is outside [{low:g}, {high:g}]")
+            clean[name] = float(value)
+        return cls(day=day, **clean)
+
+    def values(self) -> dict[str, float]:
+        """The measured analytes as a dict (missing ones left out)."""
+        return {n: v for n in LAB_FIELDS if (v := getattr(self, n)) is not None}
+
+
+@dataclass(slots=True)
+class PatientRecord:
+    """Everything the pathway knows about one patient.
+
+    Static attributes come first; the rest is history the pathway builds as findings and
+    actions arrive. ``state`` is python-statemachine's configuration field (do not set it).
+    """
+
+    patient_id: str
+    age: float
+    sex: str
+    weight_kg: float
+    cirrhosis: str = "none"
+    presentation: str = "chronic"
+    tpmt: str = "unknown"
+    day: Days = 0.0
+    labs: list[LabPanel] = field(default_factory=list)
+    drugs: dict[str, float | None] = field(default_factory=dict)
+    intolerant: set[str] = field(default_factory=set)
+    encephalopathy: bool = False
+    decompensated: bool = False
+    hcc: bool = False
+    nonadherent: bool = False
+    severe_cytopenia: bool = False
+    pregnancy: str = "none"  # none | planned | pregnant | postpartum
+    response: str = "not_assessed"
+    response_history: list[tuple[Days, str]] = field(default_factory=list)
+    treatment_start_day: Days | None = None
+    treatment_baseline: LabPanel | None = None
+    steroid_start_day: Days | None = None
+    steroid_change_day: Days | None = None
+    cbr_since_day: Days | None = None
+    withdrawal_start_day: Days | None = None
+    withdrawal_attempts: int = 0
+    withdrawal_cbr_days: Days | None = None
+    relapsed_after_withdrawal: bool = False
+    reinduced: bool = False
+    acute_review_day: Days | None = None
+    acute_improving: bool | None = None
+    transplant_referral_day: Days | None = None
+    transplant_day: Days | None = None
+    death_day: Days | None = None
+    line_assessed: bool = False
+    entered: dict[str, Days] = field(default_factory=dict)
+    timers_fired: dict[str, int] = field(default_factory=dict)
+    state: Any = None
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("sex", self.sex, SEXES),
+            ("cirrhosis", self.cirrhosis, CIRRHOSIS_STAGES),
+            ("presentation", self.presentation, PRESENTATIONS),
+            ("tpmt", self.tpmt, TPMT_STATUSES),
+        )
+        for name, value, allowed in checks:
+            if value not in allowed:
+                raise PatientError(f"{name} must be one of {list(allowed)} (got {value!r})")
+        if not 18 <= self.age <= 110:
+            # Paediatrics is out of scope for v1 (knowledge base section 6).
+            raise PatientError(f"age must be between 18 and 110 years (got {self.age!r})")
+        if not 30 <= self.weight_kg <= 300:
+            raise PatientError(f"weight_kg must be between 30 and 300 (got {self.weight_kg!r})")
+        for drug in self.drugs:
+            if drug not in DRUGS:
+                raise PatientError(f"unknown drug {drug!r}; expected one of {list(DRUGS)}")
+
+    # --- lab history -------------------------------------------------------------------
+
+    def latest(self, analyte: str) -> float | None:
+        """The most recent measured value of ``analyte`` (carried forward), or ``None``."""
+        for panel in reversed(self.labs):
+            value = getattr(panel, analyte)
+            if value is not None:
+                return value  # type: ignore[no-any-return]
+        return None
+
+    def latest_panel(self) -> LabPanel:
+        """All analytes at their latest value, as one panel dated at the latest result."""
+        day = self.labs[-1].day if self.labs else self.day
+        return LabPanel(day=day, **{n: self.latest(n) for n in LAB_FIELDS})
+
+    # --- drugs ---------------------------------------------------------------------------
+
+    def on(self, drug: str) -> bool:
+        """True when ``drug`` is active."""
+        return drug in self.drugs
+
+    @property
+    def steroid(self) -> str | None:
+        """The active steroid (prednisolone or budesonide), if any."""
+        for drug in STEROIDS:
+            if drug in self.drugs:
+                return drug
+        return None
+
+    @property
+    def antimetabolite(self) -> str | None:
+        """The active azathioprine or mycophenolate, if any."""
+        for drug in ("azathioprine", "mycophenolate"):
+            if drug in self.drugs:
+                return drug
+        return None
+
+    @property
+    def immunosuppressed(self) -> bool:
+        """True while any drug is active."""
+        return bool(self.drugs)
+
+    def dose(self, drug: str) -> float | None:
+        """Dose of ``drug`` in mg/day (``None`` when inactive or not a daily dose)."""
+        return self.drugs.get(drug)
+
+    def set_response(self, new: str) -> None:
+        """Record a new response class; CBR starts or ends the sustained-response clock."""
+        if new == self.response:
+            return
+        self.response = new
+        self.response_history.append((self.day, new))
+        if new == "complete_biochemical_response":
+            if self.cbr_since_day is None:
+                self.cbr_since_day = self.day
+        else:
+            self.cbr_since_day = None
+
+    # --- time ----------------------------------------------------------------------------
+
+    def days_since(self, day: Days | None) -> Days | None:
+        """Days from ``day`` to the record's current day, or ``None``."""
+        return None if day is None else self.day - day

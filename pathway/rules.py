@@ -1,0 +1,490 @@
+"""Guideline rules as pure functions of the patient record and the active states.
+
+For each clinician action, ``check_<action>`` returns the :class:`Breach` list that stands
+against taking it now (empty: the guideline allows it), and :func:`strength` says how
+strongly the guideline asks for it. The chart's guards call these; nothing here knows about
+time passing or chance. Each breach names the rule id it comes from (see
+:mod:`pathway.guideline`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Set
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+from . import response
+from .dosing import next_taper_dose, taper_target
+from .options import GuidelineOptions
+from .patient import PatientRecord
+from .thresholds import Thresholds
+
+__all__ = [
+    "ACTION_CHECKS",
+    "Breach",
+    "Ctx",
+    "Strength",
+    "acute_improving",
+    "disease_active",
+    "presents_acute_severe",
+    "strength",
+]
+
+Strength = Literal["must", "should", "may"]
+
+#: States from which the first line may add an antimetabolite.
+_ANTIMETABOLITE_STATES = frozenset(
+    {"induction", "response_assessment", "maintenance", "relapse", "second_line"}
+)
+_SWITCH_STATES = frozenset({"induction", "response_assessment", "maintenance", "relapse"})
+_NOT_REFERRABLE = frozenset({"transplant", "post_transplant"})
+
+
+class Ctx(NamedTuple):
+    """What a rule may look at: the record, thresholds, options and active state ids."""
+
+    p: PatientRecord
+    th: Thresholds
+    opt: GuidelineOptions
+    active: Set[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    """One reason against an action: the rule id and what was found."""
+
+    rule_id: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}: {self.message}"
+
+
+# --- facts ------------------------------------------------------------------------------
+
+
+def disease_active(p: PatientRecord, th: Thresholds) -> bool:
+    """Active disease: a transaminase > 3 x ULN (AIH-TRI-03; EASL 2015 [V-sec])."""
+    return any(
+        (v := p.latest(a)) is not None and v > th.active_transaminase_xuln
+        for a in ("alt_xuln", "ast_xuln")
+    )
+
+
+def presents_acute_severe(p: PatientRecord, th: Thresholds) -> bool:
+    """Acute severe AIH: the presentation, or jaundice with INR >= 1.5 and no HE (AIH-TRI-01)."""
+    if p.encephalopathy:
+        return False
+    if p.presentation == "acute_severe":
+        return True
+    bili, inr = p.latest("bilirubin_mg_dl"), p.latest("inr")
+    return (
+        bili is not None
+        and inr is not None
+        and bili >= th.jaundice_bilirubin_mg_dl
+        and inr >= th.acute_severe_inr
+    )
+
+
+def acute_improving(p: PatientRecord) -> bool:
+    """Day-7 improvement in acute severe AIH (AIH-ASA-01) [MODEL]: bilirubin and INR fell.
+
+    The evidence uses the change in UKELD/MELD (S-YEOMAN11); with the vocabulary's labs,
+    improvement is read as bilirubin below and INR not above the treatment baseline, or
+    MELD down by at least 2 where both MELDs are known.
+    """
+    base, now = p.treatment_baseline, p.latest_panel()
+    if base is None:
+        return False
+    if base.meld is not None and now.meld is not None and now.day > base.day:
+        return now.meld <= base.meld - 2
+    if base.bilirubin_mg_dl is None or now.bilirubin_mg_dl is None:
+        return False
+    inr_ok = base.inr is None or now.inr is None or now.inr <= base.inr
+    return now.bilirubin_mg_dl < base.bilirubin_mg_dl and inr_ok
+
+
+def cbr_days(p: PatientRecord) -> float:
+    """Days of sustained complete biochemical response up to now (0 when not in CBR)."""
+    return 0.0 if p.cbr_since_day is None else p.day - p.cbr_since_day
+
+
+def transplant_indications(c: Ctx) -> list[tuple[str, str, Strength]]:
+    """The reasons to refer for transplant now: (rule id, reason, strength)."""
+    p, th, active = c.p, c.th, c.active
+    found: list[tuple[str, str, Strength]] = []
+    if "acute_liver_failure" in active or p.encephalopathy:
+        found.append(("AIH-ALF-01", "hepatic encephalopathy (AIH with acute liver failure)", "must"))
+    if "acute_severe" in active and p.acute_review_day is not None and not p.acute_improving:
+        found.append(("AIH-ASA-01", "no improvement at the acute severe review", "must"))
+    meld = p.latest("meld")
+    if meld is not None and meld >= th.transplant_meld:
+        found.append(("AIH-LT-01", f"MELD {meld:g} >= {th.transplant_meld:g}", "should"))
+    if p.decompensated:
+        found.append(("AIH-LT-02", "decompensated cirrhosis", "should"))
+    if p.hcc:
+        found.append(("AIH-LT-03", "hepatocellular carcinoma", "should"))
+    return found
+
+
+# --- checks: one per clinician action -------------------------------------------------
+
+
+def check_start_prednisolone(c: Ctx) -> list[Breach]:
+    p, active = c.p, c.active
+    out: list[Breach] = []
+    if p.steroid:
+        out.append(Breach("AIH-IND-01", f"already on {p.steroid}"))
+    if "acute_liver_failure" in active:
+        out.append(Breach("INV-14", "refer for transplant before any steroid trial in ALF"))
+    elif "transplant" in active:
+        if not p.encephalopathy and p.acute_review_day is None:
+            out.append(Breach("AIH-IND-01", "no steroid trial is indicated while listed"))
+    elif not active & {"diagnosis", "observation"}:
+        out.append(
+            Breach("AIH-IND-01", "induction starts at diagnosis or from observation; "
+                   "a flare is treated with reinduce")
+        )
+    return out
+
+
+def check_start_budesonide(c: Ctx) -> list[Breach]:
+    p, active = c.p, c.active
+    out: list[Breach] = []
+    if p.steroid:
+        out.append(Breach("AIH-IND-02", f"already on {p.steroid}"))
+    if p.cirrhosis != "none" or p.decompensated:
+        out.append(Breach("INV-01", f"budesonide is contraindicated in cirrhosis ({p.cirrhosis})"))
+    if p.presentation != "chronic" or active & {"acute_severe", "acute_liver_failure"}:
+        out.append(Breach("INV-02", "no budesonide in acute severe AIH or acute liver failure"))
+    if not active & {"diagnosis", "observation"}:
+        out.append(Breach("AIH-IND-02", "budesonide is a first-line induction option only"))
+    return out
+
+
+def _antimetabolite_common(c: Ctx, drug: str, rule: str) -> list[Breach]:
+    p, th, active = c.p, c.th, c.active
+    out: list[Breach] = []
+    if p.antimetabolite:
+        out.append(Breach(rule, f"already on {p.antimetabolite}"))
+    if p.on("tacrolimus"):
+        out.append(Breach(rule, "on tacrolimus second line"))
+    if drug in p.intolerant:
+        out.append(Breach(rule, f"{drug} intolerance"))
+    if not active & _ANTIMETABOLITE_STATES:
+        out.append(Breach(rule, "added during induction, maintenance or second line only"))
+    if p.severe_cytopenia:
+        out.append(Breach("INV-08", "severe cytopenia"))
+    if "induction" in active and p.steroid:
+        since = c.p.days_since(p.steroid_start_day) or 0.0
+        if since < th.thiopurine_delay_days:
+            out.append(
+                Breach("INV-07", f"{since:g} days since the steroid start "
+                       f"(< {th.thiopurine_delay_days:g})")
+            )
+    return out
+
+
+def check_add_azathioprine(c: Ctx) -> list[Breach]:
+    p, th = c.p, c.th
+    out = _antimetabolite_common(c, "azathioprine", "AIH-IND-03")
+    if p.tpmt == "unknown":
+        out.append(Breach("INV-05", "TPMT status not yet known"))
+    elif p.tpmt == "deficient":
+        out.append(Breach("INV-05", "TPMT deficient"))
+    if p.decompensated:
+        out.append(Breach("INV-08", "decompensated cirrhosis"))
+    bili = p.latest("bilirubin_mg_dl")
+    if bili is not None and bili >= th.thiopurine_max_bilirubin_mg_dl:
+        out.append(
+            Breach("INV-07", f"bilirubin {bili:g} mg/dL >= {th.thiopurine_max_bilirubin_mg_dl:g}")
+        )
+    if c.active & {"acute_severe", "acute_liver_failure"}:
+        out.append(Breach("INV-08", "not during acute severe AIH or acute liver failure"))
+    return out
+
+
+def check_add_mycophenolate(c: Ctx) -> list[Breach]:
+    out = _antimetabolite_common(c, "mycophenolate", "AIH-IND-04")
+    if c.p.pregnancy in ("planned", "pregnant"):
+        out.append(Breach("INV-09", "no mycophenolate when pregnant or planning pregnancy"))
+    if c.active & {"acute_severe", "acute_liver_failure"}:
+        out.append(Breach("AIH-IND-04", "not during acute severe AIH or acute liver failure"))
+    return out
+
+
+def check_taper_steroid(c: Ctx) -> list[Breach]:
+    p, th = c.p, c.th
+    drug = p.steroid
+    if drug is None:
+        return [Breach("AIH-TAP-01", "no steroid to taper")]
+    out: list[Breach] = []
+    dose = p.dose(drug) or 0.0
+    if dose <= taper_target(drug, th):
+        out.append(Breach("AIH-TAP-01", f"{drug} already at the maintenance dose {dose:g} mg"))
+    since = p.days_since(p.steroid_change_day) or 0.0
+    if since < th.taper_interval_days:
+        out.append(
+            Breach("AIH-TAP-01", f"last dose change {since:g} days ago (< {th.taper_interval_days:g})")
+        )
+    if c.active & {"acute_severe", "acute_liver_failure", "diagnosis", "withdrawal"}:
+        out.append(Breach("AIH-TAP-01", "no taper in this phase"))
+    if drug == "budesonide":
+        alt = p.latest("alt_xuln")
+        if alt is None or alt > th.uln:
+            out.append(Breach("AIH-TAP-02", "budesonide is reduced once transaminases are normal"))
+    else:
+        base = p.treatment_baseline
+        latest = p.latest_panel()
+        if base is None or response.is_non_response(base, latest, th):
+            out.append(Breach("AIH-TAP-01", "transaminases have not fallen by half"))
+    return out
+
+
+def check_stop_steroid(c: Ctx) -> list[Breach]:
+    p, th = c.p, c.th
+    out: list[Breach] = []
+    if p.steroid is None:
+        return [Breach("AIH-MNT-01", "no steroid to stop")]
+    if "maintenance" not in c.active:
+        out.append(Breach("AIH-MNT-01", "the steroid is stopped in maintenance"))
+    if not p.on("azathioprine"):
+        out.append(Breach("AIH-MNT-01", "azathioprine monotherapy must replace the steroid"))
+    if cbr_days(p) < th.steroid_stop_cbr_days:
+        out.append(
+            Breach("AIH-MNT-01", f"{cbr_days(p):g} days of CBR (< {th.steroid_stop_cbr_days:g})")
+        )
+    dose = p.dose(p.steroid) or 0.0
+    if dose > taper_target(p.steroid, th):
+        out.append(Breach("AIH-TAP-01", f"taper to the maintenance dose first ({dose:g} mg)"))
+    return out
+
+
+def _second_line_reason(p: PatientRecord) -> str | None:
+    if p.response in ("non_response", "insufficient_response"):
+        return p.response
+    return None
+
+
+def check_switch_to_mycophenolate(c: Ctx) -> list[Breach]:
+    p = c.p
+    out: list[Breach] = []
+    if p.on("mycophenolate"):
+        out.append(Breach("AIH-2L-01", "already on mycophenolate"))
+    if "mycophenolate" in p.intolerant:
+        out.append(Breach("AIH-2L-01", "mycophenolate intolerance"))
+    if p.pregnancy in ("planned", "pregnant"):
+        out.append(Breach("INV-09", "no mycophenolate when pregnant or planning pregnancy"))
+    if not c.active & _SWITCH_STATES:
+        out.append(Breach("AIH-2L-01", "a switch is made from first-line treatment"))
+    aza_stopped = "azathioprine" in p.intolerant and not p.antimetabolite
+    if not aza_stopped and _second_line_reason(p) is None:
+        out.append(Breach("AIH-2L-01", "no azathioprine intolerance and no failed response"))
+    return out
+
+
+def check_switch_to_tacrolimus(c: Ctx) -> list[Breach]:
+    p = c.p
+    out: list[Breach] = []
+    if p.on("tacrolimus"):
+        out.append(Breach("AIH-2L-02", "already on tacrolimus"))
+    if "tacrolimus" in p.intolerant:
+        out.append(Breach("AIH-2L-02", "tacrolimus intolerance"))
+    mmf_failed = "second_line" in c.active and "mycophenolate" in p.intolerant
+    if not (c.active & _SWITCH_STATES or mmf_failed):
+        out.append(Breach("AIH-2L-02", "tacrolimus follows a failed first line"))
+    if not mmf_failed and _second_line_reason(p) is None:
+        out.append(Breach("AIH-2L-02", "no non-response or insufficient response"))
+    if p.nonadherent:
+        out.append(Breach("AIH-RSP-03", "adherence not confirmed"))
+    return out
+
+
+def check_start_third_line(c: Ctx) -> list[Breach]:
+    p = c.p
+    if "second_line" not in c.active:
+        return [Breach("AIH-3L-01", "third line follows a failed second line")]
+    if not (p.line_assessed and p.response == "insufficient_response"):
+        return [Breach("AIH-3L-01", "second line not yet judged insufficient at 6 months")]
+    return []
+
+
+def check_attempt_withdrawal(c: Ctx) -> list[Breach]:
+    p, th = c.p, c.th
+    out: list[Breach] = []
+    if "maintenance" not in c.active:
+        out.append(Breach("AIH-WDR-01", "withdrawal is attempted from maintenance"))
+    if p.relapsed_after_withdrawal:
+        out.append(Breach("INV-11", "relapse after an earlier withdrawal: no second attempt"))
+    if cbr_days(p) < th.withdrawal_min_cbr_days:
+        out.append(
+            Breach("INV-10", f"{cbr_days(p):g} days of CBR (< {th.withdrawal_min_cbr_days:g})")
+        )
+    if len(p.drugs) != 1:
+        out.append(Breach("AIH-WDR-01", f"not on monotherapy ({sorted(p.drugs)})"))
+    alt, igg = p.latest("alt_xuln"), p.latest("igg_xuln")
+    if alt is None or alt >= th.withdrawal_max_alt_xuln:
+        out.append(Breach("AIH-WDR-01", f"ALT {alt} x ULN (needs < {th.withdrawal_max_alt_xuln:g})"))
+    if igg is None or igg > th.withdrawal_max_igg_xuln:
+        out.append(Breach("AIH-WDR-01", f"IgG {igg} x ULN (needs <= {th.withdrawal_max_igg_xuln:g})"))
+    if p.cirrhosis != "none":
+        out.append(Breach("AIH-WDR-01", "cirrhosis: withdrawal evidence is non-cirrhotic"))
+    if p.pregnancy != "none":
+        out.append(Breach("INV-12", "not during pregnancy or the first 3 months postpartum"))
+    return out
+
+
+def check_reinduce(c: Ctx) -> list[Breach]:
+    if "relapse" not in c.active:
+        return [Breach("AIH-REL-01", "re-induction treats a relapse")]
+    if c.p.reinduced:
+        return [Breach("AIH-REL-01", "already re-induced for this relapse")]
+    return []
+
+
+def check_refer_transplant(c: Ctx) -> list[Breach]:
+    if c.active & _NOT_REFERRABLE:
+        return [Breach("AIH-LT-01", "already in transplant care")]
+    if not transplant_indications(c):
+        return [Breach("AIH-LT-01", "no indication: MELD < 15, no decompensation, HCC or failure")]
+    return []
+
+
+def check_observe_untreated(c: Ctx) -> list[Breach]:
+    p, th = c.p, c.th
+    out: list[Breach] = []
+    if "diagnosis" not in c.active:
+        out.append(Breach("AIH-TRI-04", "observation is chosen at diagnosis"))
+    if disease_active(p, th):
+        out.append(Breach("AIH-TRI-03", "active disease (transaminases > 3 x ULN) is treated"))
+    if p.presentation != "chronic" or p.cirrhosis != "none":
+        out.append(Breach("AIH-TRI-04", "observation only for mild, non-cirrhotic disease"))
+    return out
+
+
+def check_continue(c: Ctx) -> list[Breach]:
+    pending = [
+        Breach(rule_id, f"{action} is required")
+        for action, check in ACTION_CHECKS.items()
+        if action != "continue" and not check(c)
+        for rule_id in [_must_rule(action, c)]
+        if rule_id is not None
+    ]
+    return pending
+
+
+def _must_rule(action: str, c: Ctx) -> str | None:
+    """The rule id that makes ``action`` mandatory now, or ``None``."""
+    p, th, active = c.p, c.th, c.active
+    if action == "start_prednisolone":
+        if "diagnosis" in active and presents_acute_severe(p, th):
+            return "AIH-TRI-01"
+        if active & {"diagnosis", "observation"} and disease_active(p, th):
+            return "AIH-TRI-03"
+    elif action == "refer_transplant":
+        for rule_id, _, level in transplant_indications(c):
+            if level == "must":
+                return rule_id
+    elif action == "reinduce":
+        return "AIH-REL-01"
+    return None
+
+
+ACTION_CHECKS: dict[str, Callable[[Ctx], list[Breach]]] = {
+    "start_prednisolone": check_start_prednisolone,
+    "start_budesonide": check_start_budesonide,
+    "add_azathioprine": check_add_azathioprine,
+    "add_mycophenolate": check_add_mycophenolate,
+    "taper_steroid": check_taper_steroid,
+    "stop_steroid": check_stop_steroid,
+    "switch_to_mycophenolate": check_switch_to_mycophenolate,
+    "switch_to_tacrolimus": check_switch_to_tacrolimus,
+    "start_third_line": check_start_third_line,
+    "attempt_withdrawal": check_attempt_withdrawal,
+    "reinduce": check_reinduce,
+    "refer_transplant": check_refer_transplant,
+    "observe_untreated": check_observe_untreated,
+    "continue": check_continue,
+}
+"""Every clinician action of the vocabulary and the check that governs it."""
+
+
+# --- strength and rank -------------------------------------------------------------------
+
+
+def strength(action: str, c: Ctx) -> tuple[Strength, list[str]]:
+    """How strongly the guideline asks for an allowed ``action`` now, and the rules behind it."""
+    p = c.p
+    must = _must_rule(action, c)
+    if must is not None:
+        return "must", [must]
+    match action:
+        case "start_prednisolone":
+            return "may", ["AIH-IND-01"]
+        case "start_budesonide":
+            # Ranked below predniso(lo)ne: inferior in real-world use (S-DIAZ23).
+            return "may", ["AIH-IND-02"]
+        case "add_azathioprine":
+            first = c.opt.first_line_antimetabolite == "azathioprine"
+            return ("should" if first else "may"), ["AIH-IND-03"]
+        case "add_mycophenolate":
+            aza_impossible = p.tpmt == "deficient" or "azathioprine" in p.intolerant
+            first = c.opt.first_line_antimetabolite == "mycophenolate"
+            return ("should" if first or aza_impossible else "may"), ["AIH-IND-04"]
+        case "switch_to_mycophenolate":
+            return "should", ["AIH-2L-01"]
+        case "switch_to_tacrolimus":
+            return "should", ["AIH-2L-02"]
+        case "refer_transplant":
+            return "should", [rule_id for rule_id, _, _ in transplant_indications(c)]
+        case "taper_steroid":
+            return "should", ["AIH-TAP-02" if p.steroid == "budesonide" else "AIH-TAP-01"]
+        case "stop_steroid":
+            return "should", ["AIH-MNT-01"]
+        case "start_third_line":
+            return "should", ["AIH-3L-01"]
+        case "attempt_withdrawal":
+            return "should", ["AIH-WDR-01"]
+        case "observe_untreated":
+            return "should", ["AIH-TRI-04"]
+        case _:
+            return "may", ["AIH-GEN-01"]
+
+
+def priority(action: str, c: Ctx) -> int:
+    """Order among actions of equal strength (lower first)."""
+    if action == "switch_to_mycophenolate" and "azathioprine" in c.p.intolerant:
+        return 0  # MMF works best after AZA intolerance (S-SANTIAGO19)
+    return _PRIORITY[action]
+
+
+_PRIORITY = {
+    action: i
+    for i, action in enumerate(
+        (
+            "refer_transplant",
+            "reinduce",
+            "start_prednisolone",
+            "switch_to_tacrolimus",  # better than MMF after non-response (S-EFE17)
+            "switch_to_mycophenolate",
+            "start_third_line",
+            "add_azathioprine",
+            "add_mycophenolate",
+            "stop_steroid",
+            "taper_steroid",
+            "attempt_withdrawal",
+            "observe_untreated",
+            "continue",
+            "start_budesonide",
+        ),
+        start=1,
+    )
+}
+
+_STRENGTH_ORDER: dict[Strength, int] = {"must": 0, "should": 1, "may": 2}
+
+
+def rank_key(action: str, level: Strength, c: Ctx) -> tuple[int, int]:
+    """Sort key of a recommendation: strength first, then priority; ``continue`` heads the mays."""
+    order = _STRENGTH_ORDER[level]
+    return (order, -1 if action == "continue" else priority(action, c))

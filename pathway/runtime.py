@@ -1,0 +1,419 @@
+"""Running the pathway for one patient: findings, timers, actions, recommendations, trace.
+
+:class:`PathwayRuntime` is mixed into the chart class (:class:`pathway.AIHPathway`): the
+chart decides, the runtime applies effects, checks the guideline's permission for each
+action, records deviations and transitions, checks the invariants after every step and
+tells step listeners. Time is given by the caller (``day``); nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from statemachine.exceptions import TransitionNotAllowed
+
+from . import rules
+from .effects import ACTION_EFFECTS, FINDING_EFFECTS, TIMER_EFFECTS, validate_payload
+from .errors import ActionNotRecommended, InvariantViolation, PathwayError, PatientError
+from .invariants import InvariantMonitor, Violation
+from .options import GuidelineOptions
+from .patient import PatientRecord
+from .rules import Breach, Ctx, Strength
+from .thresholds import Thresholds
+from .timers import TIMERS, Timer, timer_offset
+from .vocabulary import ACTIONS, FINDINGS
+
+if TYPE_CHECKING:
+    from statemachine import State
+
+__all__ = ["PathwayRuntime", "PendingTimer", "Recommendation", "Step", "StepListener", "Transit"]
+
+StepKind = Literal["finding", "timer", "action"]
+
+_TIMERS_BY_ID: dict[str, Timer] = {t.id: t for t in TIMERS}
+_TIMERS_BY_STATE: dict[str, tuple[Timer, ...]] = {}
+for _t in TIMERS:
+    _TIMERS_BY_STATE[_t.state] = (*_TIMERS_BY_STATE.get(_t.state, ()), _t)
+
+
+@dataclass(frozen=True, slots=True)
+class Transit:
+    """One transition taken: source and target state ids (equal for targetless) and rules."""
+
+    event: str
+    source: str
+    target: str
+    rule_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """An action the guideline allows now, with its strength, rules and doses (mg/day)."""
+
+    action: str
+    strength: Strength
+    rule_ids: tuple[str, ...]
+    doses: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTimer:
+    """A declared time point that is armed: send ``event`` at ``due_day``."""
+
+    timer_id: str
+    event: str
+    due_day: float
+    labs: bool
+    rule_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one event did: one row of the course's trace.
+
+    ``deviation`` is true for an action the guideline did not recommend; ``breaches`` then
+    names the rules it goes against. ``carried_out`` is false for a deviation that was not
+    physically possible in the current state.
+    """
+
+    index: int
+    day: float
+    kind: StepKind
+    name: str
+    detail: str
+    transits: tuple[Transit, ...]
+    configuration: tuple[str, ...]
+    deviation: bool = False
+    breaches: tuple[Breach, ...] = ()
+    carried_out: bool = True
+    violations: tuple[Violation, ...] = ()
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """Rule ids behind this step: breached rules, then the transitions' rules."""
+        seen: dict[str, None] = {}
+        for b in self.breaches:
+            seen[b.rule_id] = None
+        for t in self.transits:
+            for r in t.rule_ids:
+                seen[r] = None
+        return tuple(seen)
+
+
+class StepListener(Protocol):
+    """Anything that wants to hear about each step (coverage, loggers, trainers)."""
+
+    def after_step(self, pathway: PathwayRuntime, step: Step) -> None: ...
+
+
+class _Recorder:
+    """python-statemachine listener: collects transitions and state entry days."""
+
+    def __init__(self, runtime: PathwayRuntime) -> None:
+        self.runtime = runtime
+        self.transits: list[Transit] = []
+
+    def after_transition(self, event: Any, source: State, target: State | None, transition: Any) -> None:
+        if str(event) == "__initial__":
+            return
+        self.transits.append(
+            Transit(
+                str(event),
+                source.id,
+                target.id if target is not None else source.id,
+                getattr(transition, "rule_ids", ()),
+            )
+        )
+
+    def on_enter_state(self, state: State) -> None:
+        p = self.runtime.model
+        p.entered[state.id] = p.day
+        for timer in _TIMERS_BY_STATE.get(state.id, ()):
+            p.timers_fired.pop(timer.id, None)
+
+
+class PathwayRuntime:
+    """Mixin that runs a pathway chart for one patient (see :class:`pathway.AIHPathway`)."""
+
+    model: PatientRecord
+    configuration_values: Any
+
+    def __init__(
+        self,
+        patient: PatientRecord,
+        *,
+        thresholds: Thresholds | None = None,
+        options: GuidelineOptions | None = None,
+        listeners: Sequence[StepListener] = (),
+        strict_invariants: bool = True,
+    ) -> None:
+        self.thresholds = thresholds or Thresholds()
+        self.options = options or GuidelineOptions()
+        self.trace: list[Step] = []
+        self.monitor = InvariantMonitor(strict=strict_invariants)
+        self.step_listeners: list[StepListener] = list(listeners)
+        self._recorder = _Recorder(self)
+        super().__init__(model=patient, listeners=[self._recorder])  # type: ignore[call-arg]
+
+    # --- state --------------------------------------------------------------------------
+
+    @property
+    def patient(self) -> PatientRecord:
+        """The patient record (the chart's model)."""
+        return self.model
+
+    @property
+    def active(self) -> frozenset[str]:
+        """Ids of all active states, at every depth."""
+        return frozenset(self.configuration_values)
+
+    @property
+    def day(self) -> float:
+        """Day of the latest event (days from diagnosis)."""
+        return self.model.day
+
+    @property
+    def deviated(self) -> bool:
+        """True once any step of this course was a deviation."""
+        return any(s.deviation for s in self.trace)
+
+    @property
+    def violations(self) -> list[Violation]:
+        """Invariant violations recorded so far."""
+        return self.monitor.violations
+
+    @property
+    def is_dead(self) -> bool:
+        """True once the patient has died (the chart's final state)."""
+        return "death" in self.active
+
+    def in_state(self, state_id: str) -> bool:
+        """True when ``state_id`` is active at any depth."""
+        return state_id in self.configuration_values
+
+    def ctx(self) -> Ctx:
+        """The rule context: record, thresholds, options and active state ids."""
+        return Ctx(self.model, self.thresholds, self.options, self.active)
+
+    # --- events -------------------------------------------------------------------------
+
+    def observe(self, finding: str, value: Any = None, *, day: float) -> Step:
+        """Record a finding (vocabulary id, with its payload) at ``day``.
+
+        Raises:
+            PatientError: unknown finding, bad payload or a day before the last event.
+            TransitionNotAllowed: the chart cannot handle the finding in this state.
+        """
+        if finding not in FINDINGS:
+            raise PatientError(f"unknown finding {finding!r}; expected one of {list(FINDINGS)}")
+        value = validate_payload(finding, value)
+        self._advance_to(day)
+        FINDING_EFFECTS[finding](self.model, value, self.thresholds, self.options, self.active)
+        detail = _detail(value)
+        return self._send_event("finding", finding, detail, finding, {"value": value})
+
+    def fire(self, timer_id: str, *, day: float) -> Step:
+        """Send a pending timer's event at ``day`` (its due day, from :meth:`pending_timers`)."""
+        timer = _TIMERS_BY_ID.get(timer_id)
+        if timer is None:
+            raise PatientError(f"unknown timer {timer_id!r}; expected one of {list(_TIMERS_BY_ID)}")
+        if timer.state not in self.active:
+            raise PathwayError(f"timer {timer_id!r} is not armed: {timer.state!r} is not active")
+        self._advance_to(day)
+        p = self.model
+        p.timers_fired[timer_id] = p.timers_fired.get(timer_id, 0) + 1
+        TIMER_EFFECTS[timer.event](p, None, self.thresholds, self.options, self.active)
+        return self._send_event("timer", timer.event, timer_id, timer.event, {})
+
+    def take(self, action: str, *, day: float, deviate: bool = False) -> Step:
+        """Take a clinician action at ``day``.
+
+        An action the guideline does not recommend raises :class:`ActionNotRecommended`
+        naming the rules, unless ``deviate`` is true: then it is recorded as a deviation
+        and carried out if it is physically possible in the current state.
+        """
+        if action not in ACTIONS:
+            raise PatientError(f"unknown action {action!r}; expected one of {list(ACTIONS)}")
+        self._advance_to(day)
+        breaches = tuple(rules.ACTION_CHECKS[action](self.ctx()))
+        if breaches and not deviate:
+            raise ActionNotRecommended(
+                action,
+                day,
+                sorted(self.active),
+                [b.rule_id for b in breaches],
+                "; ".join(str(b) for b in breaches),
+            )
+        self._recorder.transits.clear()
+        try:
+            self.send(action, deviate=bool(breaches))  # type: ignore[attr-defined]
+        except TransitionNotAllowed:
+            # A deviation that is not physically possible here: recorded, not carried out.
+            return self._close_step("action", action, "not possible in this state", breaches, False)
+        ACTION_EFFECTS[action](self.model, None, self.thresholds, self.options, self.active)
+        return self._close_step("action", action, "", breaches, True)
+
+    def _advance_to(self, day: float) -> None:
+        if self.is_dead:
+            raise PathwayError(
+                f"patient {self.model.patient_id!r} died on day {self.model.death_day:g}; "
+                "no further events"
+            )
+        if day < self.model.day:
+            raise PatientError(f"day {day:g} is before the last event (day {self.model.day:g})")
+        self.model.day = float(day)
+
+    def _send_event(
+        self,
+        kind: StepKind,
+        name: str,
+        detail: str,
+        event: str,
+        kwargs: dict[str, Any],
+        breaches: tuple[Breach, ...] = (),
+    ) -> Step:
+        self._recorder.transits.clear()
+        self.send(event, **kwargs)  # type: ignore[attr-defined]
+        return self._close_step(kind, name, detail, breaches, True)
+
+    def _close_step(
+        self,
+        kind: StepKind,
+        name: str,
+        detail: str,
+        breaches: tuple[Breach, ...],
+        carried_out: bool,
+    ) -> Step:
+        transits = tuple(self._recorder.transits) if carried_out else ()
+        self._recorder.transits.clear()
+        step = Step(
+            index=len(self.trace),
+            day=self.model.day,
+            kind=kind,
+            name=name,
+            detail=detail,
+            transits=transits,
+            configuration=tuple(sorted(self.active)),
+            deviation=bool(breaches),
+            breaches=breaches,
+            carried_out=carried_out,
+        )
+        new = self._check_invariants(step, step.deviation or self.deviated)
+        if new:
+            step = replace(step, violations=tuple(new))
+        self.trace.append(step)
+        for listener in self.step_listeners:
+            listener.after_step(self, step)
+        return step
+
+    def _check_invariants(self, step: Step, deviated: bool) -> list[Violation]:
+        new = self.monitor.check(self.model, self.thresholds, self.active, step, deviated)
+        if self.monitor.strict and not deviated:
+            for v in new:
+                if v.hard:
+                    raise InvariantViolation(
+                        v.rule_id, v.message, v.day, sorted(self.active), _record_dict(self.model)
+                    )
+        return new
+
+    # --- queries --------------------------------------------------------------------------
+
+    def pending_timers(self) -> list[PendingTimer]:
+        """The armed timers, earliest first (ties in declaration order)."""
+        if self.is_dead:
+            return []
+        p, active = self.model, self.active
+        values = vars_of(self.thresholds)
+        out: list[PendingTimer] = []
+        for timer in TIMERS:
+            if timer.state not in active:
+                continue
+            offset = timer_offset(timer, p.timers_fired.get(timer.id, 0), values)
+            if offset is None:
+                continue
+            due = p.entered.get(timer.state, p.day) + offset
+            out.append(PendingTimer(timer.id, timer.event, due, timer.labs, timer.rule_id))
+        out.sort(key=lambda t: t.due_day)
+        return out
+
+    def explain(self, action: str) -> list[Breach]:
+        """The rules that stand against ``action`` now (empty: it is allowed)."""
+        if action not in rules.ACTION_CHECKS:
+            raise PatientError(f"unknown action {action!r}; expected one of {list(ACTIONS)}")
+        return rules.ACTION_CHECKS[action](self.ctx())
+
+    def recommendations(self) -> list[Recommendation]:
+        """The actions the guideline allows now, ranked (strongest first), with doses."""
+        if self.is_dead:
+            return []
+        c = self.ctx()
+        possible = {e.id for e in self.allowed_events}  # type: ignore[attr-defined]
+        ranked: list[tuple[tuple[int, int], Recommendation]] = []
+        for action, check in rules.ACTION_CHECKS.items():
+            if action not in possible or check(c):
+                continue
+            level, rule_ids = rules.strength(action, c)
+            rec = Recommendation(action, level, tuple(rule_ids), _doses(action, c))
+            ranked.append((rules.rank_key(action, level, c), rec))
+        ranked.sort(key=lambda item: item[0])
+        return [rec for _, rec in ranked]
+
+    def top_recommendation(self) -> Recommendation | None:
+        """The first recommendation, or ``None`` when the patient has died."""
+        recs = self.recommendations()
+        return recs[0] if recs else None
+
+    def add_step_listener(self, listener: StepListener) -> None:
+        """Tell ``listener`` about every later step."""
+        self.step_listeners.append(listener)
+
+
+def _detail(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return ";".join(f"{k}={v:g}" if isinstance(v, int | float) else f"{k}={v}" for k, v in value.items())
+    if hasattr(value, "values") and callable(value.values):
+        return _detail(value.values())
+    return str(value)
+
+
+def _doses(action: str, c: Ctx) -> dict[str, float | None]:
+    """Doses (mg/day) an action would give, for display with the recommendation."""
+    from . import dosing
+
+    p, th, opt = c.p, c.th, c.opt
+    match action:
+        case "start_prednisolone":
+            acute = "diagnosis" in c.active and rules.presents_acute_severe(p, th)
+            return {"prednisolone": dosing.prednisolone_dose(p, th, opt, acute=acute)}
+        case "reinduce":
+            return {"prednisolone": dosing.prednisolone_dose(p, th, opt, acute=False)}
+        case "start_budesonide":
+            return {"budesonide": dosing.budesonide_dose(th)}
+        case "add_azathioprine":
+            return {"azathioprine": dosing.azathioprine_dose(p, th)}
+        case "add_mycophenolate" | "switch_to_mycophenolate":
+            return {"mycophenolate": dosing.mycophenolate_dose(th)}
+        case "switch_to_tacrolimus":
+            return {"tacrolimus": dosing.tacrolimus_dose(p, th)}
+        case "taper_steroid" if p.steroid is not None:
+            return {p.steroid: dosing.next_taper_dose(p.steroid, p.dose(p.steroid) or 0.0, th)}
+        case "stop_steroid" if p.on("azathioprine"):
+            return {"azathioprine": dosing.azathioprine_dose(p, th, maintenance=True)}
+        case _:
+            return {}
+
+
+def vars_of(th: Thresholds) -> dict[str, float]:
+    """Thresholds as a name -> value dict."""
+    return {name: getattr(th, name) for name in th.__dataclass_fields__}
+
+
+def _record_dict(p: PatientRecord) -> dict[str, Any]:
+    from .snapshot import record_to_dict
+
+    return record_to_dict(p)
+

@@ -1,0 +1,189 @@
+"""Every clinical number the pathway uses, in one place, each with its sources and tag.
+
+Guards and dose rules read these values; no clinical literal appears inside a guard.
+Units are in the field names (``_days``, ``_xuln``, ``_mg_day``, ``_mg_per_kg``).
+:data:`CITATIONS` gives each field its knowledge-base sources and verification tag, or
+``MODEL`` with a one-line rationale; a test fails when a field has no citation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Final
+
+from .sources import Tag
+
+__all__ = ["CITATIONS", "Citation", "Thresholds"]
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a number comes from: knowledge-base source ids, tag and a short note."""
+
+    sources: tuple[str, ...]
+    tag: Tag
+    note: str
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Clinical thresholds, time points and doses (see :data:`CITATIONS` for sources)."""
+
+    # --- response (IAIHG 2022) ---
+    non_response_fall: float = 0.5
+    non_response_check_days: float = 28.0
+    cbr_assessment_days: float = 182.0
+    uln: float = 1.0
+    relapse_alt_xuln: float = 3.0
+    # --- activity and triage ---
+    active_transaminase_xuln: float = 3.0
+    acute_severe_inr: float = 1.5
+    jaundice_bilirubin_mg_dl: float = 2.5
+    # --- induction ---
+    thiopurine_delay_days: float = 14.0
+    thiopurine_max_bilirubin_mg_dl: float = 6.0
+    prednisolone_mg_per_kg: float = 0.5
+    prednisolone_acute_mg_per_kg: float = 1.0
+    prednisolone_max_mg_per_kg: float = 1.0
+    prednisolone_max_mg_day: float = 60.0
+    prednisolone_fixed_mg_day: float = 30.0
+    budesonide_mg_day: float = 9.0
+    budesonide_maintenance_mg_day: float = 6.0
+    azathioprine_start_mg_per_kg: float = 1.0
+    azathioprine_min_start_mg_day: float = 50.0
+    azathioprine_max_mg_per_kg: float = 2.0
+    azathioprine_tpmt_intermediate_factor: float = 0.5
+    mycophenolate_mg_day: float = 2000.0
+    tacrolimus_mg_per_kg: float = 0.05
+    # --- taper ---
+    taper_interval_days: float = 14.0
+    taper_target_mg_day: float = 10.0
+    # --- maintenance and withdrawal ---
+    steroid_stop_cbr_days: float = 365.0
+    withdrawal_min_cbr_days: float = 730.0
+    withdrawal_max_alt_xuln: float = 0.5
+    withdrawal_max_igg_xuln: float = 0.75
+    withdrawal_taper_days: float = 91.0
+    maintenance_visit_days: float = 91.0
+    withdrawal_visit_days: float = 30.0
+    observation_visit_days: float = 91.0
+    postpartum_days: float = 91.0
+    # --- acute severe, failure, transplant ---
+    acute_review_days: float = 7.0
+    alf_referral_max_days: float = 1.0
+    transplant_meld: float = 15.0
+    severe_cytopenia_wbc_10e9_l: float = 2.5
+    severe_cytopenia_platelets_10e9_l: float = 50.0
+    second_line_assessment_days: float = 182.0
+    hcc_surveillance_days: float = 182.0
+
+    def with_overrides(self, **overrides: Any) -> Thresholds:
+        """Return a copy with some values replaced; unknown names raise ``ValueError``."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown threshold(s) {unknown!r}; known: {sorted(known)}")
+        return replace(self, **{k: float(v) for k, v in overrides.items()})
+
+
+_IAIHG = ("G-IAIHG22",)
+
+CITATIONS: Final[dict[str, Citation]] = {
+    "non_response_fall": Citation(_IAIHG, "V", "non-response: transaminases fell < 50%"),
+    "non_response_check_days": Citation(_IAIHG, "V", "non-response is judged at week 4"),
+    "cbr_assessment_days": Citation(_IAIHG, "V", "CBR vs insufficient response at 6 months"),
+    "uln": Citation(_IAIHG, "V", "CBR: ALT, AST and IgG <= ULN (values are multiples of ULN)"),
+    "relapse_alt_xuln": Citation(("S-VGERVEN13",), "V", "relapse = ALT > 3 x ULN"),
+    "active_transaminase_xuln": Citation(
+        ("G-EASL15",), "V-sec", "active disease: transaminases > 3 x ULN"
+    ),
+    "acute_severe_inr": Citation(("S-RAHIM20",), "V", "acute severe AIH: INR >= 1.5"),
+    "jaundice_bilirubin_mg_dl": Citation(
+        ("S-RAHIM20",),
+        "MODEL",
+        "jaundice as bilirubin >= 2.5 mg/dL: a common clinical cut-off; the source gives none",
+    ),
+    "thiopurine_delay_days": Citation(("G-EASL15",), "V-sec", "add AZA after about 2 weeks"),
+    "thiopurine_max_bilirubin_mg_dl": Citation(
+        ("G-EASL15",), "V-sec", "add AZA once bilirubin < 6 mg/dL"
+    ),
+    "prednisolone_mg_per_kg": Citation(
+        ("G-EASL15", "S-PAPE19"),
+        "V",
+        "lower end of 0.5-1 mg/kg: similar remission with less steroid (S-PAPE19)",
+    ),
+    "prednisolone_acute_mg_per_kg": Citation(
+        ("G-EASL15",), "V-sec", "acute severe AIH: high-dose steroid >= 1 mg/kg, capped by INV-04"
+    ),
+    "prednisolone_max_mg_per_kg": Citation(("G-EASL15", "S-PAPE19"), "V", "INV-04: <= 1 mg/kg"),
+    "prednisolone_max_mg_day": Citation(("G-EASL15",), "V-sec", "INV-04: <= 60 mg/day"),
+    "prednisolone_fixed_mg_day": Citation(
+        ("G-AASLD19",), "R", "AASLD option: fixed 20-40 mg/day with AZA (midpoint)"
+    ),
+    "budesonide_mg_day": Citation(("S-MANNS10",), "V", "3 mg three times daily; INV-03"),
+    "budesonide_maintenance_mg_day": Citation(
+        ("S-MANNS10",), "V", "reduced to twice daily once in remission"
+    ),
+    "azathioprine_start_mg_per_kg": Citation(("S-MANNS10",), "V", "AZA 1-2 mg/kg; start at 1"),
+    "azathioprine_min_start_mg_day": Citation(("G-EASL15",), "V-sec", "AZA start 50 mg/day"),
+    "azathioprine_max_mg_per_kg": Citation(
+        ("S-MANNS10", "S-JOHNSON95"), "V", "INV-06: <= 2 mg/kg/day"
+    ),
+    "azathioprine_tpmt_intermediate_factor": Citation(
+        ("G-EASL15",), "R", "dose reduction for intermediate TPMT activity (amount recalled)"
+    ),
+    "mycophenolate_mg_day": Citation(("S-CAMARO",), "R", "MMF about 2 g/day"),
+    "tacrolimus_mg_per_kg": Citation(
+        ("S-EFE17",),
+        "MODEL",
+        "dosed to trough level in practice; a nominal mg/kg so doses can be compared",
+    ),
+    "taper_interval_days": Citation(
+        ("G-EASL15",), "MODEL", "a taper step every 2 weeks reaches 10 mg in about 14 weeks"
+    ),
+    "taper_target_mg_day": Citation(("G-EASL15",), "V-sec", "lowest effective dose 5-10 mg"),
+    "steroid_stop_cbr_days": Citation(
+        ("S-JOHNSON95",), "V", "remission >= 1 year before replacing pred by AZA 2 mg/kg"
+    ),
+    "withdrawal_min_cbr_days": Citation(
+        ("S-VGERVEN13", "S-HARTL15", "G-HASL"), "V", ">= 2 years of CBR before withdrawal"
+    ),
+    "withdrawal_max_alt_xuln": Citation(("S-HARTL15",), "V", "ALT < 0.5 x ULN at withdrawal"),
+    "withdrawal_max_igg_xuln": Citation(
+        ("S-HARTL15",),
+        "MODEL",
+        "IgG <= 12 g/L (S-HARTL15 [V]) as a multiple of an assumed ULN of 16 g/L",
+    ),
+    "withdrawal_taper_days": Citation(
+        ("S-VGERVEN13",), "MODEL", "gradual taper; 3 months assumed (duration not given)"
+    ),
+    "maintenance_visit_days": Citation(("G-EASL15",), "R", "labs about every 3 months"),
+    "withdrawal_visit_days": Citation(
+        ("S-VGERVEN13", "S-TUR"),
+        "MODEL",
+        "monthly labs early after withdrawal: most relapses occur in the first year",
+    ),
+    "observation_visit_days": Citation(
+        ("G-EASL15",), "V-sec", "untreated follow-up: ALT/IgG every 3-6 months"
+    ),
+    "postpartum_days": Citation(("S-HEN01", "S-DB16"), "V", "postpartum flares in months 0-3"),
+    "acute_review_days": Citation(
+        ("G-EASL15", "S-YEOMAN11"), "V-sec", "acute severe AIH reassessed at day 7"
+    ),
+    "alf_referral_max_days": Citation(
+        ("S-ALFSG", "S-RAHIM20"),
+        "MODEL",
+        "INV-14: referral the day ALF is recognised (one day allowed for the visit)",
+    ),
+    "transplant_meld": Citation(("S-SEC-AI",), "V-sec", "MELD >= 15: listing considered"),
+    "severe_cytopenia_wbc_10e9_l": Citation(("G-AASLD10",), "V-sec", "WBC < 2.5 x 10^9/L"),
+    "severe_cytopenia_platelets_10e9_l": Citation(
+        ("G-AASLD10",), "V-sec", "platelets < 50 x 10^9/L"
+    ),
+    "second_line_assessment_days": Citation(
+        ("S-EFE17",), "MODEL", "second line judged like first line, at 6 months"
+    ),
+    "hcc_surveillance_days": Citation(
+        ("G-EASL25",), "V-sec", "6-monthly ultrasound while cirrhotic"
+    ),
+}

@@ -1,0 +1,107 @@
+"""The guideline's time points, declared as data: "after N days in state X, event Y".
+
+The chart holds no clock. A driver (the simulator, a replay, an app) asks the pathway for
+its pending timers (:meth:`pathway.AIHPathway.pending_timers`) and sends each timer's event
+when its day comes. A timer is armed when its state is entered and disarmed when the state
+is left, so leaving a state cancels its timers. Units: days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["TIMERS", "Timer", "timer_offset"]
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A declared time point.
+
+    Attributes:
+        id: unique timer id (also the key of its fired count in the record).
+        event: the event sent when it is due.
+        state: the state whose entry arms it.
+        at_threshold: names of :class:`~pathway.thresholds.Thresholds` fields giving the
+            intervals (days) to each of the first firings, counted from state entry and
+            added up (``("a", "a")`` fires at a and 2a).
+        every_threshold: name of the field giving the repeat interval after the last offset,
+            or ``None`` for no repeat.
+        labs: a lab panel is drawn at this visit (the driver sends ``labs`` first).
+        rule_id: the guideline rule that sets this time point.
+    """
+
+    id: str
+    event: str
+    state: str
+    at_threshold: tuple[str, ...]
+    every_threshold: str | None
+    labs: bool
+    rule_id: str
+
+
+TIMERS: tuple[Timer, ...] = (
+    Timer("thiopurine_due", "thiopurine_due", "induction", ("thiopurine_delay_days",), None,
+          False, "AIH-IND-03"),
+    Timer("week4_check", "week4_check", "induction", ("non_response_check_days",), None,
+          True, "AIH-RSP-01"),
+    Timer("month6_assessment", "month6_assessment", "first_line", ("cbr_assessment_days",),
+          None, True, "AIH-RSP-02"),
+    Timer("steroid_review_induction", "steroid_review", "steroid_induction",
+          ("taper_interval_days",), "taper_interval_days", True, "AIH-TAP-01"),
+    Timer("steroid_review_taper", "steroid_review", "taper", ("taper_interval_days",),
+          "taper_interval_days", True, "AIH-TAP-01"),
+    Timer("maintenance_visit", "monitoring_due", "maintenance", ("maintenance_visit_days",),
+          "maintenance_visit_days", True, "AIH-MON-01"),
+    Timer("observation_visit", "monitoring_due", "observation", ("observation_visit_days",),
+          "observation_visit_days", True, "AIH-TRI-04"),
+    Timer("withdrawal_visit", "monitoring_due", "withdrawal", ("withdrawal_visit_days",),
+          "withdrawal_visit_days", True, "AIH-WDR-02"),
+    Timer("withdrawal_complete", "withdrawal_complete", "withdrawal",
+          ("withdrawal_taper_days",), None, True, "AIH-WDR-01"),
+    Timer("off_treatment_visit", "monitoring_due", "off_treatment",
+          ("withdrawal_visit_days", "withdrawal_visit_days", "withdrawal_visit_days"),
+          "maintenance_visit_days", True, "AIH-WDR-02"),
+    Timer("relapse_visit", "monitoring_due", "relapse", ("taper_interval_days",),
+          "withdrawal_visit_days", True, "AIH-REL-01"),
+    Timer("relapse_assessment", "relapse_assessment", "relapse", ("cbr_assessment_days",),
+          None, True, "AIH-REL-01"),
+    Timer("second_line_visit", "monitoring_due", "second_line", ("withdrawal_visit_days",),
+          "maintenance_visit_days", True, "AIH-2L-03"),
+    Timer("second_line_assessment", "second_line_assessment", "second_line",
+          ("second_line_assessment_days",), None, True, "AIH-2L-03"),
+    Timer("third_line_visit", "monitoring_due", "third_line", ("maintenance_visit_days",),
+          "maintenance_visit_days", True, "AIH-3L-01"),
+    Timer("acute_review", "acute_review", "acute_severe", ("acute_review_days",), None, True,
+          "AIH-ASA-01"),
+    Timer("transplant_visit", "monitoring_due", "transplant", ("withdrawal_visit_days",),
+          "withdrawal_visit_days", True, "AIH-LT-04"),
+    Timer("post_transplant_visit", "monitoring_due", "post_transplant",
+          ("maintenance_visit_days",), "maintenance_visit_days", True, "AIH-PLT-01"),
+    Timer("postpartum_end", "postpartum_end", "postpartum", ("postpartum_days",), None, False,
+          "AIH-PRG-03"),
+    Timer("hcc_surveillance_compensated", "hcc_surveillance", "compensated_cirrhosis",
+          ("hcc_surveillance_days",), "hcc_surveillance_days", False, "AIH-LIV-02"),
+    Timer("hcc_surveillance_decompensated", "hcc_surveillance", "decompensated_cirrhosis",
+          ("hcc_surveillance_days",), "hcc_surveillance_days", False, "AIH-LIV-02"),
+)
+
+
+def timer_offset(timer: Timer, fired: int, values: dict[str, float]) -> float | None:
+    """Days after state entry at which ``timer`` fires for the ``fired``-th time (0-based).
+
+    ``values`` maps threshold names to numbers. ``None`` when the timer is spent.
+
+    >>> t = Timer("t", "e", "s", ("a", "a"), "b", False, "R")
+    >>> [timer_offset(t, n, {"a": 30.0, "b": 91.0}) for n in range(4)]
+    [30.0, 60.0, 151.0, 242.0]
+    """
+    offsets: list[float] = []
+    total = 0.0
+    for name in timer.at_threshold:
+        total += values[name]
+        offsets.append(total)
+    if fired < len(offsets):
+        return offsets[fired]
+    if timer.every_threshold is None:
+        return None
+    return offsets[-1] + values[timer.every_threshold] * (fired - len(offsets) + 1)

@@ -1,0 +1,119 @@
+"""The public identifiers of shared/spec/vocabulary.md, as Python constants.
+
+Scenario files, the CLI, the event log and the API all speak these ids. The chart may define
+more; it may not rename or drop these (tests check the chart against this module).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "ACTIONS",
+    "CARE_STATES",
+    "CIRRHOSIS_STAGES",
+    "CYTOPENIA_GRADES",
+    "DRUGS",
+    "FINDINGS",
+    "LAB_FIELDS",
+    "PRESENTATIONS",
+    "RESPONSE_CLASSES",
+    "SEXES",
+    "STEROIDS",
+    "TPMT_STATUSES",
+]
+
+CARE_STATES: Final = (
+    "diagnosis",
+    "observation",
+    "induction",
+    "response_assessment",
+    "taper",
+    "maintenance",
+    "withdrawal",
+    "off_treatment",
+    "relapse",
+    "second_line",
+    "third_line",
+    "acute_severe",
+    "acute_liver_failure",
+    "transplant",
+    "post_transplant",
+    "recurrent_aih",
+    "death",
+)
+
+DRUGS: Final = (
+    "prednisolone",
+    "budesonide",
+    "azathioprine",
+    "mycophenolate",
+    "tacrolimus",
+    "ciclosporin",
+    "sirolimus",
+    "infliximab",
+    "rituximab",
+)
+STEROIDS: Final = ("prednisolone", "budesonide")
+
+ACTIONS: Final = (
+    "start_prednisolone",
+    "start_budesonide",
+    "add_azathioprine",
+    "add_mycophenolate",
+    "taper_steroid",
+    "stop_steroid",
+    "switch_to_mycophenolate",
+    "switch_to_tacrolimus",
+    "start_third_line",
+    "attempt_withdrawal",
+    "reinduce",
+    "refer_transplant",
+    "observe_untreated",
+    "continue",
+)
+
+LAB_FIELDS: Final = (
+    "alt_xuln",
+    "ast_xuln",
+    "igg_xuln",
+    "bilirubin_mg_dl",
+    "inr",
+    "wbc_10e9_l",
+    "platelets_10e9_l",
+    "meld",
+)
+
+TPMT_STATUSES: Final = ("unknown", "normal", "intermediate", "deficient")
+CYTOPENIA_GRADES: Final = ("mild", "severe")
+CIRRHOSIS_STAGES: Final = ("none", "compensated", "decompensated")
+PRESENTATIONS: Final = ("chronic", "acute_severe", "acute_liver_failure")
+SEXES: Final = ("F", "M")
+
+#: Findings and the type of their payload (None: no payload).
+FINDINGS: Final[dict[str, object]] = {
+    "labs": dict,
+    "tpmt": TPMT_STATUSES[1:],
+    "intolerance": DRUGS,
+    "cytopenia": CYTOPENIA_GRADES,
+    "cirrhosis_diagnosed": CIRRHOSIS_STAGES[1:],
+    "decompensation": None,
+    "encephalopathy": None,
+    "hcc": None,
+    "pregnancy_planned": None,
+    "pregnant": None,
+    "delivered": None,
+    "nonadherence": None,
+    "transplanted": None,
+    "graft_failure": None,
+    "death": None,
+}
+
+RESPONSE_CLASSES: Final = (
+    "not_assessed",
+    "non_response",
+    "insufficient_response",
+    "complete_biochemical_response",
+    "loss_of_response",
+    "relapse",
+)
