@@ -27,11 +27,12 @@ from .runtime import PathwayRuntime
 __all__ = ["AIHPathway", "transition_rules"]
 
 
-def _rule(transitions: TransitionList, *rule_ids: str) -> TransitionList:
+def _rule(transitions: Any, *rule_ids: str) -> TransitionList:
     """Attach guideline rule ids to each transition of ``transitions``."""
     for transition in transitions.transitions:
-        transition.rule_ids = tuple(rule_ids)  # type: ignore[attr-defined]
-    return transitions
+        transition.rule_ids = tuple(rule_ids)
+    result: TransitionList = transitions
+    return result
 
 
 def _permission(action: str) -> Callable[..., bool]:
@@ -49,7 +50,7 @@ def _permission(action: str) -> Callable[..., bool]:
 STAY = "AIH-GEN-02"
 
 
-class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):  # type: ignore[misc]
+class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     """Autoimmune hepatitis treatment pathway (EASL 2025 / IAIHG 2022 defaults).
 
     Strict: an event the chart cannot handle raises ``TransitionNotAllowed`` and errors in
@@ -116,23 +117,40 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):  # type: ignore[mis
 
     death = State(final=True)
 
-    # Short aliases for the transition table below; deleted at the end of the class body.
-    _cl = alive.care_line
-    _d, _o, _fl = _cl.diagnosis, _cl.observation, _cl.first_line
-    _ind, _lead, _comb = _fl.induction, _fl.induction.steroid_lead_in, _fl.induction.combination
-    _ra, _ma, _wd, _off = _fl.response_assessment, _cl.maintenance, _cl.withdrawal, _cl.off_treatment
-    _rel, _l2, _l3 = _cl.relapse, _cl.second_line, _cl.third_line
-    _as, _alf, _tx = _cl.acute_severe, _cl.acute_liver_failure, _cl.transplant
-    _pt, _gs, _raih = _cl.post_transplant, _cl.post_transplant.graft_stable, _cl.post_transplant.recurrent_aih
-    _sc = alive.steroid_course
-    _ns, _si, _tp, _sm = _sc.no_steroid, _sc.steroid_induction, _sc.taper, _sc.steroid_maintenance
-    _nc = alive.liver_stage.noncirrhotic
-    _cc = alive.liver_stage.compensated_cirrhosis
-    _dc = alive.liver_stage.decompensated_cirrhosis
-    _np = alive.pregnancy_status.not_pregnant
-    _pp = alive.pregnancy_status.planning_pregnancy
-    _ip = alive.pregnancy_status.in_pregnancy
-    _post = alive.pregnancy_status.postpartum
+    # Short aliases for the transition table below (typed Any: the library's stubs do not
+    # cover nested-state factories or targetless transitions); deleted after the table.
+    _cl: Any = alive.care_line
+    _d: Any = _cl.diagnosis
+    _o: Any = _cl.observation
+    _fl: Any = _cl.first_line
+    _ind: Any = _fl.induction
+    _lead: Any = _ind.steroid_lead_in
+    _comb: Any = _ind.combination
+    _ra: Any = _fl.response_assessment
+    _ma: Any = _cl.maintenance
+    _wd: Any = _cl.withdrawal
+    _off: Any = _cl.off_treatment
+    _rel: Any = _cl.relapse
+    _l2: Any = _cl.second_line
+    _l3: Any = _cl.third_line
+    _as: Any = _cl.acute_severe
+    _alf: Any = _cl.acute_liver_failure
+    _tx: Any = _cl.transplant
+    _pt: Any = _cl.post_transplant
+    _gs: Any = _pt.graft_stable
+    _raih: Any = _pt.recurrent_aih
+    _sc: Any = alive.steroid_course
+    _ns: Any = _sc.no_steroid
+    _si: Any = _sc.steroid_induction
+    _tp: Any = _sc.taper
+    _sm: Any = _sc.steroid_maintenance
+    _nc: Any = alive.liver_stage.noncirrhotic
+    _cc: Any = alive.liver_stage.compensated_cirrhosis
+    _dc: Any = alive.liver_stage.decompensated_cirrhosis
+    _np: Any = alive.pregnancy_status.not_pregnant
+    _pp: Any = alive.pregnancy_status.planning_pregnancy
+    _ip: Any = alive.pregnancy_status.in_pregnancy
+    _post: Any = alive.pregnancy_status.postpartum
 
     # --- findings ----------------------------------------------------------------------
     labs = (
@@ -196,9 +214,9 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):  # type: ignore[mis
     # --- timers (pathway.timers) --------------------------------------------------------
     thiopurine_due = _rule(_ind.to(None), "AIH-IND-03")
     week4_check = _rule(_ind.to(_ra), "AIH-RSP-01", "INV-18")
-    month6_assessment = _rule(
-        _ra.to(_ma, cond="cbr_reached"), "AIH-RSP-02", "INV-18"
-    ) | _rule(_ra.to(None), "AIH-RSP-03", "INV-18")
+    month6_assessment = _rule(_ra.to(_ma, cond="cbr_reached"), "AIH-RSP-02", "INV-18") | _rule(
+        _ra.to(None), "AIH-RSP-03", "INV-18"
+    )
     steroid_review = _rule(_si.to(None), "AIH-TAP-01") | _rule(_tp.to(None), "AIH-TAP-01")
     monitoring_due = _rule(_cl.to(None), "AIH-MON-01")
     second_line_assessment = _rule(_l2.to(_ma, cond="cbr_reached"), "AIH-2L-03") | _rule(
@@ -218,9 +236,7 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):  # type: ignore[mis
 
     # --- clinician actions --------------------------------------------------------------
     start_prednisolone = (
-        _rule(
-            _d.to(_as, cond=["presents_acute_severe", "may_start_prednisolone"]), "AIH-TRI-01"
-        )
+        _rule(_d.to(_as, cond=["presents_acute_severe", "may_start_prednisolone"]), "AIH-TRI-01")
         | _rule(_d.to(_ind, cond="may_start_prednisolone"), "AIH-IND-01", "AIH-DOSE-PRED")
         | _rule(_o.to(_ind, cond="may_start_prednisolone"), "AIH-IND-01", "AIH-DOSE-PRED")
         | _rule(_cl.to(None, cond="may_start_prednisolone"), "AIH-IND-01", "AIH-ALF-01")
@@ -364,11 +380,11 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):  # type: ignore[mis
 
     def stage_compensated(self, value: Any = None) -> bool:
         """The finding's payload is ``compensated`` (AIH-LIV-01)."""
-        return value == "compensated"
+        return bool(value == "compensated")
 
     def stage_decompensated(self, value: Any = None) -> bool:
         """The finding's payload is ``decompensated`` (AIH-LIV-01)."""
-        return value == "decompensated"
+        return bool(value == "decompensated")
 
     def awaiting_transplant(self) -> bool:
         """The patient is in transplant care when the graft arrives (AIH-LT-04)."""
@@ -389,7 +405,9 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):  # type: ignore[mis
         p.cbr_since_day = p.day
 
 
-def transition_rules(chart_class: type[StateChart[Any]]) -> list[tuple[str, str, str, tuple[str, ...]]]:
+def transition_rules(
+    chart_class: type[StateChart[Any]],
+) -> list[tuple[str, str, str, tuple[str, ...]]]:
     """Every transition as ``(event, source id, target id or "", rule ids)``."""
     out = []
     for state in chart_class.states_map.values():
@@ -398,7 +416,5 @@ def transition_rules(chart_class: type[StateChart[Any]]) -> list[tuple[str, str,
                 continue  # initial transitions of compound states
             target = transition.target.id if transition.target is not None else ""
             for event in transition.event.split():
-                out.append(
-                    (event, state.id, target, getattr(transition, "rule_ids", ()))
-                )
+                out.append((event, state.id, target, getattr(transition, "rule_ids", ())))
     return out

@@ -7,18 +7,19 @@ applied here and checked again, independently, by :mod:`pathway.invariants`.
 from __future__ import annotations
 
 import math
+
 from .options import GuidelineOptions
 from .patient import PatientRecord
 from .thresholds import Thresholds
 
 __all__ = [
-    "taper_target",
     "azathioprine_dose",
     "budesonide_dose",
     "mycophenolate_dose",
     "next_taper_dose",
     "prednisolone_dose",
     "tacrolimus_dose",
+    "taper_target",
 ]
 
 
@@ -71,7 +72,9 @@ def taper_target(drug: str, th: Thresholds) -> float:
     return th.budesonide_maintenance_mg_day if drug == "budesonide" else th.taper_target_mg_day
 
 
-def azathioprine_dose(patient: PatientRecord, th: Thresholds, *, maintenance: bool = False) -> float:
+def azathioprine_dose(
+    patient: PatientRecord, th: Thresholds, *, maintenance: bool = False
+) -> float:
     """Azathioprine (AIH-DOSE-AZA), TPMT-aware, floored to 25 mg; INV-06 cap 2 mg/kg.
 
     Start: 1 mg/kg and at least 50 mg; maintenance monotherapy (S-JOHNSON95): 2 mg/kg.

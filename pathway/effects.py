@@ -86,7 +86,9 @@ def _intolerance(
     p.drugs.pop(v, None)
 
 
-def _cytopenia(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+def _cytopenia(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
     """AIH-SAF-02 [MODEL]: severe cytopenia stops the antimetabolite, as an intolerance."""
     if v == "severe":
         p.severe_cytopenia = True
@@ -96,7 +98,9 @@ def _cytopenia(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, 
             del p.drugs[drug]
 
 
-def _cirrhosis(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+def _cirrhosis(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
     if CIRRHOSIS_STAGES.index(v) > CIRRHOSIS_STAGES.index(p.cirrhosis):
         p.cirrhosis = v
     if v == "decompensated":
@@ -121,14 +125,18 @@ def _encephalopathy(
 
 
 def _flag(name: str) -> Effect:
-    def effect(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    def effect(
+        p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+    ) -> None:
         setattr(p, name, True)
 
     return effect
 
 
 def _pregnancy(status: str) -> Effect:
-    def effect(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    def effect(
+        p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+    ) -> None:
         p.pregnancy = status
         if status in ("planned", "pregnant"):
             p.drugs.pop("mycophenolate", None)  # AIH-PRG-01 / INV-09: stop MMF before conception

@@ -54,8 +54,13 @@ class ActionNotRecommended(PathwayError):
         self.configuration = configuration
         self.rule_ids = rule_ids
         self.explanation = explanation
-        super().__init__(
-            f"{action!r} is not recommended at day {day:g} in {configuration}: {explanation}"
+        # All fields go to args so that the error can be re-raised by SimPy and pickled.
+        super().__init__(action, day, configuration, rule_ids, explanation)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.action!r} is not recommended at day {self.day:g} "
+            f"in {self.configuration}: {self.explanation}"
         )
 
 
@@ -83,7 +88,10 @@ class InvariantViolation(PathwayError, AssertionError):
         self.day = day
         self.configuration = configuration
         self.patient = patient
-        super().__init__(
-            f"{rule_id} broken at day {day:g} in {configuration} "
-            f"(patient {patient.get('patient_id')!r}): {message}"
+        super().__init__(rule_id, message, day, configuration, patient)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.rule_id} broken at day {self.day:g} in {self.configuration} "
+            f"(patient {self.patient.get('patient_id')!r}): {self.message}"
         )

@@ -115,9 +115,10 @@ def _inv09(p: PatientRecord, th: Thresholds, a: Set[str], s: Step) -> str | None
 
 
 def _inv10(p: PatientRecord, th: Thresholds, a: Set[str], s: Step) -> str | None:
-    if a & {"withdrawal", "off_treatment"} and p.withdrawal_cbr_days is not None:
-        if p.withdrawal_cbr_days < th.withdrawal_min_cbr_days - _EPS:
-            return f"withdrawal after {p.withdrawal_cbr_days:g} days of CBR"
+    cbr = p.withdrawal_cbr_days
+    withdrawn = bool(a & {"withdrawal", "off_treatment"})
+    if withdrawn and cbr is not None and cbr < th.withdrawal_min_cbr_days - _EPS:
+        return f"withdrawal after {cbr:g} days of CBR"
     return None
 
 
@@ -160,12 +161,19 @@ def _inv17(p: PatientRecord, th: Thresholds, a: Set[str], s: Step) -> str | None
     return None
 
 
+_CLASSIFYING = frozenset(
+    {"week4_check", "month6_assessment", "second_line_assessment", "relapse_assessment"}
+)
+
+
 def _inv18(p: PatientRecord, th: Thresholds, a: Set[str], s: Step) -> str | None:
-    if s.kind != "timer" or not p.response_history or p.response_history[-1][0] != p.day:
-        return None  # only a classification made by this step's time point is judged
-    cls = p.response_history[-1][1]
+    if s.name not in _CLASSIFYING or not p.response_history:
+        return None
+    day, cls = p.response_history[-1]
+    if day != p.day:
+        return None  # this time point made no new classification
     start = p.treatment_start_day
-    if "second_line" in a:
+    if s.name == "second_line_assessment":
         start = p.entered.get("second_line", start)
     if start is None:
         return None

@@ -1,4 +1,4 @@
-"""Guideline variants: where sources disagree, the newest is the default and older ones are options."""
+"""Guideline variants: the newest source is the default, older ones are named options."""
 
 from __future__ import annotations
 

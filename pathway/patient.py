@@ -118,9 +118,12 @@ class PatientRecord:
     line_assessed: bool = False
     entered: dict[str, Days] = field(default_factory=dict)
     timers_fired: dict[str, int] = field(default_factory=dict)
+    cirrhosis_at_diagnosis: str = ""
     state: Any = None
 
     def __post_init__(self) -> None:
+        if not self.cirrhosis_at_diagnosis:
+            self.cirrhosis_at_diagnosis = self.cirrhosis
         checks = (
             ("sex", self.sex, SEXES),
             ("cirrhosis", self.cirrhosis, CIRRHOSIS_STAGES),

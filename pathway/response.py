@@ -41,7 +41,8 @@ def is_non_response(baseline: LabPanel, latest: LabPanel, th: Thresholds) -> boo
     "transaminases" without saying which; requiring both is the cautious reading).
 
     >>> th = Thresholds()
-    >>> is_non_response(LabPanel(0, alt_xuln=10, ast_xuln=8), LabPanel(28, alt_xuln=6, ast_xuln=3), th)
+    >>> base, week4 = LabPanel(0, alt_xuln=10, ast_xuln=8), LabPanel(28, alt_xuln=6, ast_xuln=3)
+    >>> is_non_response(base, week4, th)
     True
     >>> is_non_response(LabPanel(0, alt_xuln=10), LabPanel(28, alt_xuln=4), th)
     False
@@ -66,7 +67,8 @@ def is_cbr(panel: LabPanel, th: Thresholds) -> bool:
     if panel.alt_xuln is None:
         return False
     return all(
-        value is None or value <= th.uln for value in (panel.alt_xuln, panel.ast_xuln, panel.igg_xuln)
+        value is None or value <= th.uln
+        for value in (panel.alt_xuln, panel.ast_xuln, panel.igg_xuln)
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from . import response
-from .dosing import next_taper_dose, taper_target
+from .dosing import taper_target
 from .options import GuidelineOptions
 from .patient import PatientRecord
 from .thresholds import Thresholds
@@ -114,9 +114,14 @@ def transplant_indications(c: Ctx) -> list[tuple[str, str, Strength]]:
     p, th, active = c.p, c.th, c.active
     found: list[tuple[str, str, Strength]] = []
     if "acute_liver_failure" in active or p.encephalopathy:
-        found.append(("AIH-ALF-01", "hepatic encephalopathy (AIH with acute liver failure)", "must"))
-    if "acute_severe" in active and p.acute_review_day is not None and not p.acute_improving:
-        found.append(("AIH-ASA-01", "no improvement at the acute severe review", "must"))
+        found.append(
+            ("AIH-ALF-01", "hepatic encephalopathy (AIH with acute liver failure)", "must")
+        )
+    if "acute_severe" in active:
+        if p.acute_review_day is None:
+            return found  # AIH-ASA-01: the day-7 review is the decision point
+        if not p.acute_improving:
+            found.append(("AIH-ASA-01", "no improvement at the acute severe review", "must"))
     meld = p.latest("meld")
     if meld is not None and meld >= th.transplant_meld:
         found.append(("AIH-LT-01", f"MELD {meld:g} >= {th.transplant_meld:g}", "should"))
@@ -142,8 +147,11 @@ def check_start_prednisolone(c: Ctx) -> list[Breach]:
             out.append(Breach("AIH-IND-01", "no steroid trial is indicated while listed"))
     elif not active & {"diagnosis", "observation"}:
         out.append(
-            Breach("AIH-IND-01", "induction starts at diagnosis or from observation; "
-                   "a flare is treated with reinduce")
+            Breach(
+                "AIH-IND-01",
+                "induction starts at diagnosis or from observation; "
+                "a flare is treated with reinduce",
+            )
         )
     return out
 
@@ -179,8 +187,10 @@ def _antimetabolite_common(c: Ctx, drug: str, rule: str) -> list[Breach]:
         since = c.p.days_since(p.steroid_start_day) or 0.0
         if since < th.thiopurine_delay_days:
             out.append(
-                Breach("INV-07", f"{since:g} days since the steroid start "
-                       f"(< {th.thiopurine_delay_days:g})")
+                Breach(
+                    "INV-07",
+                    f"{since:g} days since the steroid start (< {th.thiopurine_delay_days:g})",
+                )
             )
     return out
 
@@ -225,7 +235,9 @@ def check_taper_steroid(c: Ctx) -> list[Breach]:
     since = p.days_since(p.steroid_change_day) or 0.0
     if since < th.taper_interval_days:
         out.append(
-            Breach("AIH-TAP-01", f"last dose change {since:g} days ago (< {th.taper_interval_days:g})")
+            Breach(
+                "AIH-TAP-01", f"last dose change {since:g} days ago (< {th.taper_interval_days:g})"
+            )
         )
     if c.active & {"acute_severe", "acute_liver_failure", "diagnosis", "withdrawal"}:
         out.append(Breach("AIH-TAP-01", "no taper in this phase"))
@@ -324,9 +336,13 @@ def check_attempt_withdrawal(c: Ctx) -> list[Breach]:
         out.append(Breach("AIH-WDR-01", f"not on monotherapy ({sorted(p.drugs)})"))
     alt, igg = p.latest("alt_xuln"), p.latest("igg_xuln")
     if alt is None or alt >= th.withdrawal_max_alt_xuln:
-        out.append(Breach("AIH-WDR-01", f"ALT {alt} x ULN (needs < {th.withdrawal_max_alt_xuln:g})"))
+        out.append(
+            Breach("AIH-WDR-01", f"ALT {alt} x ULN (needs < {th.withdrawal_max_alt_xuln:g})")
+        )
     if igg is None or igg > th.withdrawal_max_igg_xuln:
-        out.append(Breach("AIH-WDR-01", f"IgG {igg} x ULN (needs <= {th.withdrawal_max_igg_xuln:g})"))
+        out.append(
+            Breach("AIH-WDR-01", f"IgG {igg} x ULN (needs <= {th.withdrawal_max_igg_xuln:g})")
+        )
     if p.cirrhosis != "none":
         out.append(Breach("AIH-WDR-01", "cirrhosis: withdrawal evidence is non-cirrhotic"))
     if p.pregnancy != "none":

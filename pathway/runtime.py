@@ -115,7 +115,9 @@ class _Recorder:
         self.runtime = runtime
         self.transits: list[Transit] = []
 
-    def after_transition(self, event: Any, source: State, target: State | None, transition: Any) -> None:
+    def after_transition(
+        self, event: Any, source: State, target: State | None, transition: Any
+    ) -> None:
         if str(event) == "__initial__":
             return
         self.transits.append(
@@ -374,7 +376,9 @@ def _detail(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dict):
-        return ";".join(f"{k}={v:g}" if isinstance(v, int | float) else f"{k}={v}" for k, v in value.items())
+        return ";".join(
+            f"{k}={v:g}" if isinstance(v, int | float) else f"{k}={v}" for k, v in value.items()
+        )
     if hasattr(value, "values") and callable(value.values):
         return _detail(value.values())
     return str(value)
@@ -416,4 +420,3 @@ def _record_dict(p: PatientRecord) -> dict[str, Any]:
     from .snapshot import record_to_dict
 
     return record_to_dict(p)
-

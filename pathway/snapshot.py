@@ -26,7 +26,15 @@ if TYPE_CHECKING:
     from .chart import AIHPathway
     from .runtime import Step
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "from_json", "record_to_dict", "restore", "snapshot", "to_json"]
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "from_json",
+    "record_to_dict",
+    "restore",
+    "snapshot",
+    "to_json",
+]
 
 SCHEMA = "carechart.pathway-snapshot"
 SCHEMA_VERSION = 1

@@ -1,5 +1,78 @@
-"""The ``carechart`` command (placeholder until the CLI lands)."""
+"""The ``carechart`` command.
+
+Each sub-command lives in the module of its concept and registers itself through an
+``add_command(subparsers)`` function; this module only builds the parser and turns errors
+into one clear line and a non-zero exit status (2 for bad input), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pathway import PathwayError
+
+__all__ = ["UsageError", "main"]
+
+#: Modules that provide sub-commands, in the order ``--help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "simulation.demo",
+    "simulation.diagram_command",
+)
 
 
-def main() -> int:
-    return 0
+class UsageError(Exception):
+    """Bad input from the user (file, option, value): reported in one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every registered sub-command."""
+    parser = _Parser(
+        prog="carechart",
+        description=(
+            "Simulate patients through the autoimmune hepatitis pathway, a statechart. "
+            "For research and education; not for treating patients."
+        ),
+    )
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ver = version("carechart")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        ver = "unknown"
+    parser.add_argument("--version", action="version", version=f"carechart {ver}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_command(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if getattr(args, "func", None) is None:
+            parser.print_help()
+            return 2
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"carechart: error: {exc}", file=sys.stderr)
+        return 2
+    except (PathwayError, ValueError, OSError) as exc:
+        print(f"carechart: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        print("carechart: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
