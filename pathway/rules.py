@@ -290,8 +290,11 @@ def check_switch_to_mycophenolate(c: Ctx) -> list[Breach]:
     if not c.active & _SWITCH_STATES:
         out.append(Breach("AIH-2L-01", "a switch is made from first-line treatment"))
     aza_stopped = "azathioprine" in p.intolerant and not p.antimetabolite
-    if not aza_stopped and _second_line_reason(p) is None:
-        out.append(Breach("AIH-2L-01", "no azathioprine intolerance and no failed response"))
+    if not aza_stopped:
+        if _second_line_reason(p) is None:
+            out.append(Breach("AIH-2L-01", "no azathioprine intolerance and no failed response"))
+        elif p.nonadherent:
+            out.append(Breach("AIH-RSP-03", "adherence not confirmed"))
     return out
 
 
