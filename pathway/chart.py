@@ -203,10 +203,15 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
         | _rule(_ip.to(None), STAY)
     )
     delivered = _rule(_ip.to(_post), "AIH-PRG-03")
-    transplanted = (
-        _rule(_tx.to(_pt), "AIH-LT-04")
-        | _rule(_cc.to(_nc, cond="awaiting_transplant"), "AIH-LT-04")
-        | _rule(_dc.to(_nc, cond="awaiting_transplant"), "AIH-LT-04")
+    transplanted = _rule(_tx.to(_pt, on="receive_graft"), "AIH-LT-04")
+    # Internal event raised by receive_graft: the new liver has no cirrhosis.
+    graft_received = (
+        _rule(_cc.to(_nc), "AIH-LT-04")
+        | _rule(_dc.to(_nc), "AIH-LT-04")
+        | _rule(_nc.to(None), "AIH-LT-04")
+        | _rule(_si.to(_ns, cond="steroid_stopped"), "AIH-LT-04")
+        | _rule(_tp.to(_ns, cond="steroid_stopped"), "AIH-LT-04")
+        | _rule(_sm.to(_ns, cond="steroid_stopped"), "AIH-LT-04")
     )
     graft_failure = _rule(_pt.to(_tx), "AIH-PLT-02")
     died = Event(_rule(alive.to(death), "AIH-GEN-03"), id="death")
@@ -228,8 +233,12 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     acute_review = _rule(_as.to(_ind, cond="acute_improving"), "AIH-ASA-01", "INV-13") | _rule(
         _as.to(None), "AIH-ASA-01", "INV-13"
     )
-    withdrawal_complete = _rule(_wd.to(_off, cond="cbr_reached"), "AIH-WDR-01") | _rule(
-        _wd.to(_rel, on="begin_relapse"), "AIH-WDR-03"
+    withdrawal_complete = (
+        _rule(_wd.to(_off, cond="cbr_reached"), "AIH-WDR-01")
+        | _rule(_wd.to(_rel, on="begin_relapse"), "AIH-WDR-03")
+        | _rule(_si.to(_ns, cond="steroid_stopped"), "AIH-WDR-01")
+        | _rule(_tp.to(_ns, cond="steroid_stopped"), "AIH-WDR-01")
+        | _rule(_sm.to(_ns, cond="steroid_stopped"), "AIH-WDR-01")
     )
     postpartum_end = _rule(_post.to(_np), "AIH-PRG-03")
     hcc_surveillance = _rule(_cc.to(None), "AIH-LIV-02") | _rule(_dc.to(None), "AIH-LIV-02")
@@ -386,9 +395,6 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
         """The finding's payload is ``decompensated`` (AIH-LIV-01)."""
         return bool(value == "decompensated")
 
-    def awaiting_transplant(self) -> bool:
-        """The patient is in transplant care when the graft arrives (AIH-LT-04)."""
-        return "transplant" in self.ctx().active
 
     # --- transition actions (record bookkeeping tied to a route) -------------------------
     def begin_relapse(self, source: State) -> None:
@@ -398,6 +404,10 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
         p.set_response("relapse")
         if source.id in ("withdrawal", "off_treatment"):
             p.relapsed_after_withdrawal = True  # INV-11: no second withdrawal
+
+    def receive_graft(self) -> None:
+        """A transplant resets the liver stage region (internal event, same macrostep)."""
+        self.raise_("graft_received")
 
     def regain_response(self) -> None:
         """Complete response regained after re-induction: maintenance resumes."""

@@ -211,6 +211,7 @@ class PathwayRuntime:
         if finding not in FINDINGS:
             raise PatientError(f"unknown finding {finding!r}; expected one of {list(FINDINGS)}")
         value = validate_payload(finding, value)
+        self._require_handled(finding)
         self._advance_to(day)
         FINDING_EFFECTS[finding](self.model, value, self.thresholds, self.options, self.active)
         detail = _detail(value)
@@ -223,6 +224,7 @@ class PathwayRuntime:
             raise PatientError(f"unknown timer {timer_id!r}; expected one of {list(_TIMERS_BY_ID)}")
         if timer.state not in self.active:
             raise PathwayError(f"timer {timer_id!r} is not armed: {timer.state!r} is not active")
+        self._require_handled(timer.event)
         self._advance_to(day)
         p = self.model
         p.timers_fired[timer_id] = p.timers_fired.get(timer_id, 0) + 1
@@ -256,6 +258,17 @@ class PathwayRuntime:
             return self._close_step("action", action, "not possible in this state", breaches, False)
         ACTION_EFFECTS[action](self.model, None, self.thresholds, self.options, self.active)
         return self._close_step("action", action, "", breaches, True)
+
+    def _require_handled(self, event: str) -> None:
+        """Refuse an event no active state handles before any effect touches the record.
+
+        Findings and timer events always have an unguarded fallback where they are handled,
+        so "some active state has a transition for it" means "it will be handled".
+        """
+        if self.is_dead:
+            self._advance_to(self.model.day)  # raises the clear "died on day" error
+        if event not in {e.id for e in self.allowed_events}:  # type: ignore[attr-defined]
+            raise TransitionNotAllowed(getattr(self, event, event), self.configuration)  # type: ignore[attr-defined]
 
     def _advance_to(self, day: float) -> None:
         if self.is_dead:

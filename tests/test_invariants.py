@@ -1,0 +1,126 @@
+"""Safety invariants: each check fires when broken, stays quiet when kept; who is blamed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from pathway import AIHPathway, InvariantViolation, LabPanel, PatientRecord, Thresholds
+from pathway.invariants import INVARIANTS
+from pathway.runtime import Step
+
+from .helpers import course, new_chart, record
+
+TH = Thresholds()
+
+
+def step(name: str = "labs", kind: str = "finding", carried_out: bool = True) -> Step:
+    return Step(0, 0.0, kind, name, "", (), (), carried_out=carried_out)  # type: ignore[arg-type]
+
+
+Case = tuple[str, Callable[[PatientRecord], None], set[str], Step]
+
+CASES: list[Case] = [
+    ("INV-01", lambda p: (p.drugs.update(budesonide=9.0), setattr(p, "cirrhosis", "compensated")),
+     set(), step()),
+    ("INV-02", lambda p: p.drugs.update(budesonide=9.0), {"acute_severe"}, step()),
+    ("INV-03", lambda p: p.drugs.update(budesonide=12.0), set(), step()),
+    ("INV-04", lambda p: p.drugs.update(prednisolone=75.0), set(), step()),
+    ("INV-05", lambda p: (p.drugs.update(azathioprine=50.0), setattr(p, "tpmt", "unknown")),
+     set(), step()),
+    ("INV-06", lambda p: p.drugs.update(azathioprine=200.0), set(), step()),
+    ("INV-07", lambda p: (p.drugs.update(azathioprine=50.0), setattr(p, "steroid_start_day", -3.0)),
+     set(), step("add_azathioprine", "action")),
+    ("INV-08", lambda p: (p.drugs.update(azathioprine=50.0), setattr(p, "decompensated", True)),
+     set(), step("add_azathioprine", "action")),
+    ("INV-09", lambda p: (p.drugs.update(mycophenolate=2000.0), setattr(p, "pregnancy", "pregnant")),
+     set(), step()),
+    ("INV-10", lambda p: setattr(p, "withdrawal_cbr_days", 400.0), {"withdrawal"}, step()),
+    ("INV-11", lambda p: setattr(p, "relapsed_after_withdrawal", True), {"withdrawal"}, step()),
+    ("INV-12", lambda p: setattr(p, "pregnancy", "pregnant"), {"withdrawal"},
+     step("attempt_withdrawal", "action")),
+    ("INV-13", lambda p: (p.entered.update(acute_severe=0.0), setattr(p, "day", 9.0)),
+     {"acute_severe"}, step()),
+    ("INV-14", lambda p: (p.entered.update(acute_liver_failure=0.0), setattr(p, "day", 3.0)),
+     {"acute_liver_failure"}, step()),
+    ("INV-17", lambda p: (p.drugs.update(budesonide=9.0), setattr(p, "cirrhosis", "compensated")),
+     set(), step("cirrhosis_diagnosed")),
+    ("INV-18", lambda p: (setattr(p, "treatment_start_day", 0.0), setattr(p, "day", 10.0),
+                          p.response_history.append((10.0, "non_response"))),
+     set(), step("week4_check", "timer")),
+    ("INV-19", lambda p: p.labs.append(LabPanel(0.0, alt_xuln=5.0)),
+     {"post_transplant", "graft_stable"}, step("labs")),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "mutate", "active", "the_step"), CASES, ids=[c[0] for c in CASES])
+def test_each_invariant_can_fail(
+    rule_id: str, mutate: Callable[[PatientRecord], None], active: set[str], the_step: Step
+) -> None:
+    """The check reports a breach on a record that breaks it, and only that check's rule."""
+    p = record()
+    assert INVARIANTS[rule_id](p, TH, active, the_step) is None  # clean record: quiet
+    mutate(p)
+    message = INVARIANTS[rule_id](p, TH, active, the_step)
+    assert message, f"{rule_id} did not notice"
+
+
+def test_every_checked_invariant_has_a_failing_case() -> None:
+    """No invariant is a check that cannot fail."""
+    assert {c[0] for c in CASES} == set(INVARIANTS)
+
+
+def test_guideline_breaking_a_hard_invariant_raises_with_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """If the guideline's own dose rule overshoots, the step raises with rule, day and state."""
+    from pathway import effects
+
+    monkeypatch.setattr(effects, "prednisolone_dose", lambda *a, **k: 90.0)
+    chart = new_chart()
+    with pytest.raises(InvariantViolation) as info:
+        chart.take("start_prednisolone", day=0)
+    err = info.value
+    assert err.rule_id == "INV-04" and err.day == 0
+    assert "induction" in err.configuration
+    assert err.patient["patient_id"] == "t1"
+
+
+def test_a_deviation_that_breaks_an_invariant_is_recorded() -> None:
+    """Budesonide in cirrhosis, taken as a deviation: INV-01 recorded, no exception."""
+    chart = new_chart(cirrhosis="compensated")
+    s = chart.take("start_budesonide", day=0, deviate=True)
+    assert s.deviation and {b.rule_id for b in s.breaches} >= {"INV-01"}
+    assert [v.rule_id for v in s.violations] == ["INV-01"]
+    assert [v.rule_id for v in chart.violations] == ["INV-01"]
+    # Still broken at the next step: reported once, not again.
+    later = chart.observe("labs", {"alt_xuln": 4}, day=7)
+    assert later.violations == ()
+
+
+def test_guideline_courses_keep_every_hard_invariant() -> None:
+    """The demo courses under the guideline policy record no violation at all."""
+    from simulation.demo import DEMO_PATIENTS, run_story
+
+    for story in DEMO_PATIENTS:
+        chart: AIHPathway = run_story(story)
+        assert chart.violations == [], story.title
+
+
+def test_alf_referral_delay_is_caught_when_the_clinician_waits() -> None:
+    """A trainee who continues instead of referring in ALF is flagged (INV-14)."""
+    chart = new_chart({"alt_xuln": 30, "bilirubin_mg_dl": 12, "inr": 2.4},
+                      presentation="acute_liver_failure")
+    s = chart.take("continue", day=0, deviate=True)
+    assert s.deviation and "AIH-ALF-01" in {b.rule_id for b in s.breaches}
+    chart.observe("labs", {"inr": 2.6}, day=2)
+    assert "INV-14" in {v.rule_id for v in chart.violations}
+
+
+def test_acute_review_happens_by_day_7_under_the_engine() -> None:
+    """The engine fires the day-7 review, so INV-13 holds without any scripted event."""
+    chart = course([], horizon_days=10, labs={"alt_xuln": 20, "bilirubin_mg_dl": 8, "inr": 1.8},
+                   presentation="acute_severe")
+    assert chart.patient.acute_review_day == 7.0
+    assert chart.violations == []

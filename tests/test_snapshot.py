@@ -1,0 +1,95 @@
+"""Snapshots: exact round trip over random courses, resume equivalence, clear errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pathway import AIHPathway, PatientRecord, SnapshotError, restore, snapshot
+from pathway.snapshot import SCHEMA_VERSION, from_json, to_json
+
+from .helpers import ACTIVE_LABS, new_chart
+from .strategies import apply_move, moves_any, patients, start
+
+
+def _run(chart: AIHPathway, moves: list[tuple[int, str, Any]]) -> AIHPathway:
+    for move in moves:
+        apply_move(chart, move)
+    return chart
+
+
+@given(patient=patients, before=moves_any, after=moves_any)
+def test_round_trip_is_exact_and_resumes_identically(
+    patient: PatientRecord, before: list[Any], after: list[Any]
+) -> None:
+    """snapshot -> JSON -> restore -> snapshot is the identity, and both copies go on alike."""
+    chart = _run(start(patient, ACTIVE_LABS), before)
+    text = to_json(chart)
+    resumed = from_json(text)
+    assert to_json(resumed) == text
+    assert resumed.active == chart.active
+    # The original and the restored copy react identically to the same future.
+    _run(chart, after)
+    _run(resumed, after)
+    assert snapshot(resumed) == snapshot(chart)
+
+
+def test_restore_runs_no_entry_action() -> None:
+    """State entry days survive a restore made later than the entries."""
+    chart = new_chart()
+    chart.take("start_prednisolone", day=0)
+    chart.observe("labs", {"alt_xuln": 5.0}, day=20)
+    data = snapshot(chart)
+    restored = restore(data)
+    assert restored.patient.entered == chart.patient.entered
+    assert restored.patient.entered["induction"] == 0.0
+
+
+def test_snapshot_lists_parallel_configuration_and_pending_timers() -> None:
+    """The snapshot names every active state and the due days of armed timers."""
+    chart = new_chart()
+    chart.take("start_prednisolone", day=0)
+    data = snapshot(chart)
+    assert {"induction", "steroid_lead_in", "steroid_induction", "noncirrhotic"} <= set(
+        data["configuration"]
+    )
+    due = {t["timer_id"]: t["due_day"] for t in data["pending_timers"]}
+    assert due["thiopurine_due"] == 14.0 and due["week4_check"] == 28.0
+    json.dumps(data)  # JSON-ready
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.update(version=SCHEMA_VERSION + 1), "newer than this carechart reads"),
+        (lambda d: d.update(version="one"), "unknown snapshot version"),
+        (lambda d: d.update(schema="something"), "not a carechart pathway snapshot"),
+        (lambda d: d.update(configuration=["alive", "limbo"]), "unknown state"),
+        (lambda d: d["record"].update(colour="blue"), "unknown field"),
+    ],
+)
+def test_bad_snapshots_are_clear_errors(mutate: Any, message: str) -> None:
+    """Wrong schema, newer or unknown versions and unknown states are SnapshotErrors."""
+    data = snapshot(new_chart())
+    mutate(data)
+    with pytest.raises(SnapshotError, match=message):
+        restore(data)
+
+
+def test_invalid_json_is_a_snapshot_error() -> None:
+    """Text that is not JSON says so."""
+    with pytest.raises(SnapshotError, match="not valid JSON"):
+        from_json("{nope")
+
+
+@given(st.integers(0, 5))
+def test_restored_dead_patient_stays_closed(days: int) -> None:
+    """A snapshot taken after death restores to a closed course."""
+    chart = new_chart()
+    chart.observe("death", day=days)
+    restored = restore(snapshot(chart))
+    assert restored.is_dead and restored.pending_timers() == []
