@@ -20,6 +20,7 @@ __all__ = ["UsageError", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "simulation.demo",
     "simulation.diagram_command",
+    "simulation.replay",
 )
 
 
