@@ -395,7 +395,6 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
         """The finding's payload is ``decompensated`` (AIH-LIV-01)."""
         return bool(value == "decompensated")
 
-
     # --- transition actions (record bookkeeping tied to a route) -------------------------
     def begin_relapse(self, source: State) -> None:
         """A relapse starts: re-induction pending; a failed withdrawal is remembered."""

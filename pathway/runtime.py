@@ -268,7 +268,8 @@ class PathwayRuntime:
         if self.is_dead:
             self._advance_to(self.model.day)  # raises the clear "died on day" error
         if event not in {e.id for e in self.allowed_events}:  # type: ignore[attr-defined]
-            raise TransitionNotAllowed(getattr(self, event, event), self.configuration)  # type: ignore[attr-defined]
+            bound: Any = getattr(self, event, None)
+            raise TransitionNotAllowed(bound, self.configuration)  # type: ignore[attr-defined]
 
     def _advance_to(self, day: float) -> None:
         if self.is_dead:

@@ -19,8 +19,8 @@ settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile("thorough", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+
 @pytest.fixture
 def make_chart() -> Callable[..., AIHPathway]:
     """Factory: ``make_chart(labs=None, **record_overrides)``."""
     return new_chart
-

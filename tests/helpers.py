@@ -10,7 +10,13 @@ from pathway import AIHPathway, PatientRecord
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
-ACTIVE_LABS = {"alt_xuln": 8.0, "ast_xuln": 6.0, "igg_xuln": 1.5, "bilirubin_mg_dl": 1.2, "inr": 1.1}
+ACTIVE_LABS = {
+    "alt_xuln": 8.0,
+    "ast_xuln": 6.0,
+    "igg_xuln": 1.5,
+    "bilirubin_mg_dl": 1.2,
+    "inr": 1.1,
+}
 NORMAL_LABS = {"alt_xuln": 0.4, "ast_xuln": 0.5, "igg_xuln": 0.6}
 
 
@@ -36,8 +42,6 @@ def new_chart(labs: dict[str, float] | None = None, **overrides: Any) -> AIHPath
     for occ in baseline_occurrences(rec, ACTIVE_LABS if labs is None else labs):
         chart.observe(occ.name, occ.value, day=0)
     return chart
-
-
 
 
 def course(

@@ -43,8 +43,17 @@ _FINDINGS = st.one_of(
     st.tuples(st.just("cirrhosis_diagnosed"), st.sampled_from(["compensated", "decompensated"])),
     st.tuples(
         st.sampled_from(
-            ["decompensation", "encephalopathy", "hcc", "pregnancy_planned", "pregnant",
-             "delivered", "nonadherence", "transplanted", "graft_failure"]
+            [
+                "decompensation",
+                "encephalopathy",
+                "hcc",
+                "pregnancy_planned",
+                "pregnant",
+                "delivered",
+                "nonadherence",
+                "transplanted",
+                "graft_failure",
+            ]
         ),
         st.none(),
     ),

@@ -29,9 +29,9 @@ def _rule_ids_in_code() -> set[str]:
         if path.name == "guideline.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if RULE_ID.match(node.value):
-                    found.add(node.value)
+            is_text = isinstance(node, ast.Constant) and isinstance(node.value, str)
+            if is_text and RULE_ID.match(node.value):
+                found.add(node.value)
     return found
 
 

@@ -8,7 +8,7 @@ from collections import deque
 import pytest
 from statemachine.exceptions import TransitionNotAllowed
 
-from pathway import AIHPathway, PatientError, PathwayError
+from pathway import AIHPathway, PathwayError, PatientError
 from pathway.chart import transition_rules
 from pathway.vocabulary import ACTIONS, CARE_STATES, FINDINGS
 
@@ -133,7 +133,9 @@ def test_no_events_after_death() -> None:
     """Once dead, the course is closed: a clear error, no silent drop."""
     chart = new_chart()
     chart.observe("death", day=12)
-    assert chart.is_dead and chart.recommendations() == [] and chart.pending_timers() == []
+    assert chart.is_dead
+    assert chart.recommendations() == []
+    assert chart.pending_timers() == []
     with pytest.raises(PathwayError, match="died on day 12"):
         chart.observe("labs", {"alt_xuln": 1}, day=13)
 

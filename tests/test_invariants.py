@@ -22,39 +22,88 @@ def step(name: str = "labs", kind: str = "finding", carried_out: bool = True) ->
 Case = tuple[str, Callable[[PatientRecord], None], set[str], Step]
 
 CASES: list[Case] = [
-    ("INV-01", lambda p: (p.drugs.update(budesonide=9.0), setattr(p, "cirrhosis", "compensated")),
-     set(), step()),
+    (
+        "INV-01",
+        lambda p: (p.drugs.update(budesonide=9.0), setattr(p, "cirrhosis", "compensated")),
+        set(),
+        step(),
+    ),
     ("INV-02", lambda p: p.drugs.update(budesonide=9.0), {"acute_severe"}, step()),
     ("INV-03", lambda p: p.drugs.update(budesonide=12.0), set(), step()),
     ("INV-04", lambda p: p.drugs.update(prednisolone=75.0), set(), step()),
-    ("INV-05", lambda p: (p.drugs.update(azathioprine=50.0), setattr(p, "tpmt", "unknown")),
-     set(), step()),
+    (
+        "INV-05",
+        lambda p: (p.drugs.update(azathioprine=50.0), setattr(p, "tpmt", "unknown")),
+        set(),
+        step(),
+    ),
     ("INV-06", lambda p: p.drugs.update(azathioprine=200.0), set(), step()),
-    ("INV-07", lambda p: (p.drugs.update(azathioprine=50.0), setattr(p, "steroid_start_day", -3.0)),
-     set(), step("add_azathioprine", "action")),
-    ("INV-08", lambda p: (p.drugs.update(azathioprine=50.0), setattr(p, "decompensated", True)),
-     set(), step("add_azathioprine", "action")),
-    ("INV-09", lambda p: (p.drugs.update(mycophenolate=2000.0), setattr(p, "pregnancy", "pregnant")),
-     set(), step()),
+    (
+        "INV-07",
+        lambda p: (p.drugs.update(azathioprine=50.0), setattr(p, "steroid_start_day", -3.0)),
+        set(),
+        step("add_azathioprine", "action"),
+    ),
+    (
+        "INV-08",
+        lambda p: (p.drugs.update(azathioprine=50.0), setattr(p, "decompensated", True)),
+        set(),
+        step("add_azathioprine", "action"),
+    ),
+    (
+        "INV-09",
+        lambda p: (p.drugs.update(mycophenolate=2000.0), setattr(p, "pregnancy", "pregnant")),
+        set(),
+        step(),
+    ),
     ("INV-10", lambda p: setattr(p, "withdrawal_cbr_days", 400.0), {"withdrawal"}, step()),
     ("INV-11", lambda p: setattr(p, "relapsed_after_withdrawal", True), {"withdrawal"}, step()),
-    ("INV-12", lambda p: setattr(p, "pregnancy", "pregnant"), {"withdrawal"},
-     step("attempt_withdrawal", "action")),
-    ("INV-13", lambda p: (p.entered.update(acute_severe=0.0), setattr(p, "day", 9.0)),
-     {"acute_severe"}, step()),
-    ("INV-14", lambda p: (p.entered.update(acute_liver_failure=0.0), setattr(p, "day", 3.0)),
-     {"acute_liver_failure"}, step()),
-    ("INV-17", lambda p: (p.drugs.update(budesonide=9.0), setattr(p, "cirrhosis", "compensated")),
-     set(), step("cirrhosis_diagnosed")),
-    ("INV-18", lambda p: (setattr(p, "treatment_start_day", 0.0), setattr(p, "day", 10.0),
-                          p.response_history.append((10.0, "non_response"))),
-     set(), step("week4_check", "timer")),
-    ("INV-19", lambda p: p.labs.append(LabPanel(0.0, alt_xuln=5.0)),
-     {"post_transplant", "graft_stable"}, step("labs")),
+    (
+        "INV-12",
+        lambda p: setattr(p, "pregnancy", "pregnant"),
+        {"withdrawal"},
+        step("attempt_withdrawal", "action"),
+    ),
+    (
+        "INV-13",
+        lambda p: (p.entered.update(acute_severe=0.0), setattr(p, "day", 9.0)),
+        {"acute_severe"},
+        step(),
+    ),
+    (
+        "INV-14",
+        lambda p: (p.entered.update(acute_liver_failure=0.0), setattr(p, "day", 3.0)),
+        {"acute_liver_failure"},
+        step(),
+    ),
+    (
+        "INV-17",
+        lambda p: (p.drugs.update(budesonide=9.0), setattr(p, "cirrhosis", "compensated")),
+        set(),
+        step("cirrhosis_diagnosed"),
+    ),
+    (
+        "INV-18",
+        lambda p: (
+            setattr(p, "treatment_start_day", 0.0),
+            setattr(p, "day", 10.0),
+            p.response_history.append((10.0, "non_response")),
+        ),
+        set(),
+        step("week4_check", "timer"),
+    ),
+    (
+        "INV-19",
+        lambda p: p.labs.append(LabPanel(0.0, alt_xuln=5.0)),
+        {"post_transplant", "graft_stable"},
+        step("labs"),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("rule_id", "mutate", "active", "the_step"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("rule_id", "mutate", "active", "the_step"), CASES, ids=[c[0] for c in CASES]
+)
 def test_each_invariant_can_fail(
     rule_id: str, mutate: Callable[[PatientRecord], None], active: set[str], the_step: Step
 ) -> None:
@@ -82,7 +131,8 @@ def test_guideline_breaking_a_hard_invariant_raises_with_context(
     with pytest.raises(InvariantViolation) as info:
         chart.take("start_prednisolone", day=0)
     err = info.value
-    assert err.rule_id == "INV-04" and err.day == 0
+    assert err.rule_id == "INV-04"
+    assert err.day == 0
     assert "induction" in err.configuration
     assert err.patient["patient_id"] == "t1"
 
@@ -91,7 +141,8 @@ def test_a_deviation_that_breaks_an_invariant_is_recorded() -> None:
     """Budesonide in cirrhosis, taken as a deviation: INV-01 recorded, no exception."""
     chart = new_chart(cirrhosis="compensated")
     s = chart.take("start_budesonide", day=0, deviate=True)
-    assert s.deviation and {b.rule_id for b in s.breaches} >= {"INV-01"}
+    assert s.deviation
+    assert {b.rule_id for b in s.breaches} >= {"INV-01"}
     assert [v.rule_id for v in s.violations] == ["INV-01"]
     assert [v.rule_id for v in chart.violations] == ["INV-01"]
     # Still broken at the next step: reported once, not again.
@@ -110,17 +161,23 @@ def test_guideline_courses_keep_every_hard_invariant() -> None:
 
 def test_alf_referral_delay_is_caught_when_the_clinician_waits() -> None:
     """A trainee who continues instead of referring in ALF is flagged (INV-14)."""
-    chart = new_chart({"alt_xuln": 30, "bilirubin_mg_dl": 12, "inr": 2.4},
-                      presentation="acute_liver_failure")
+    chart = new_chart(
+        {"alt_xuln": 30, "bilirubin_mg_dl": 12, "inr": 2.4}, presentation="acute_liver_failure"
+    )
     s = chart.take("continue", day=0, deviate=True)
-    assert s.deviation and "AIH-ALF-01" in {b.rule_id for b in s.breaches}
+    assert s.deviation
+    assert "AIH-ALF-01" in {b.rule_id for b in s.breaches}
     chart.observe("labs", {"inr": 2.6}, day=2)
     assert "INV-14" in {v.rule_id for v in chart.violations}
 
 
 def test_acute_review_happens_by_day_7_under_the_engine() -> None:
     """The engine fires the day-7 review, so INV-13 holds without any scripted event."""
-    chart = course([], horizon_days=10, labs={"alt_xuln": 20, "bilirubin_mg_dl": 8, "inr": 1.8},
-                   presentation="acute_severe")
+    chart = course(
+        [],
+        horizon_days=10,
+        labs={"alt_xuln": 20, "bilirubin_mg_dl": 8, "inr": 1.8},
+        presentation="acute_severe",
+    )
     assert chart.patient.acute_review_day == 7.0
     assert chart.violations == []

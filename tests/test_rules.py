@@ -34,10 +34,13 @@ def test_active_chronic_disease_must_start_prednisolone() -> None:
 def test_acute_severe_presentation_gets_high_dose_and_no_budesonide() -> None:
     """Acute severe AIH: 1 mg/kg capped at 60 mg, budesonide refused (INV-02)."""
     chart = new_chart(
-        {"alt_xuln": 20, "bilirubin_mg_dl": 8, "inr": 1.7}, presentation="acute_severe", weight_kg=90
+        {"alt_xuln": 20, "bilirubin_mg_dl": 8, "inr": 1.7},
+        presentation="acute_severe",
+        weight_kg=90,
     )
     top = chart.recommendations()[0]
-    assert top.action == "start_prednisolone" and top.rule_ids == ("AIH-TRI-01",)
+    assert top.action == "start_prednisolone"
+    assert top.rule_ids == ("AIH-TRI-01",)
     assert top.doses == {"prednisolone": 60.0}
     assert "INV-02" in breach_ids(chart, "start_budesonide")
     chart.take("start_prednisolone", day=0)
@@ -53,8 +56,9 @@ def test_jaundice_with_high_inr_is_acute_severe_even_if_called_chronic() -> None
 
 def test_liver_failure_must_be_referred_before_any_steroid() -> None:
     """AIH with encephalopathy: referral is a must; a steroid first breaks INV-14."""
-    chart = new_chart({"alt_xuln": 30, "bilirubin_mg_dl": 12, "inr": 2.4},
-                      presentation="acute_liver_failure")
+    chart = new_chart(
+        {"alt_xuln": 30, "bilirubin_mg_dl": 12, "inr": 2.4}, presentation="acute_liver_failure"
+    )
     assert chart.in_state("acute_liver_failure")
     top = chart.recommendations()[0]
     assert (top.action, top.strength) == ("refer_transplant", "must")
@@ -99,7 +103,9 @@ def test_budesonide_allowed_without_cirrhosis_refused_with_it() -> None:
         ("normal", 14, 7.0, {"INV-07"}),
     ],
 )
-def test_azathioprine_start_conditions(tpmt: str, day: float, bilirubin: float, expected: set[str]) -> None:
+def test_azathioprine_start_conditions(
+    tpmt: str, day: float, bilirubin: float, expected: set[str]
+) -> None:
     """AZA needs TPMT known and not deficient, 14 days of steroid and bilirubin < 6 mg/dL."""
     chart = new_chart({"alt_xuln": 8, "ast_xuln": 6, "bilirubin_mg_dl": bilirubin}, tpmt=tpmt)
     chart.take("start_prednisolone", day=0)
@@ -119,7 +125,10 @@ def test_tpmt_intermediate_halves_the_azathioprine_dose() -> None:
 
 def test_mycophenolate_first_line_option_reorders_antimetabolites() -> None:
     """Default: AZA should, MMF may; with the CAMARO option MMF is the one that should."""
-    for option, first in (("azathioprine", "add_azathioprine"), ("mycophenolate", "add_mycophenolate")):
+    for option, first in (
+        ("azathioprine", "add_azathioprine"),
+        ("mycophenolate", "add_mycophenolate"),
+    ):
         chart = new_chart()
         chart.options = GuidelineOptions(first_line_antimetabolite=option)  # type: ignore[arg-type]
         chart.take("start_prednisolone", day=0)
@@ -131,7 +140,8 @@ def test_mycophenolate_first_line_option_reorders_antimetabolites() -> None:
 def test_tpmt_deficient_makes_mycophenolate_the_recommendation() -> None:
     """No AZA with deficient TPMT, so MMF becomes a 'should' (AIH-IND-04)."""
     chart = course([], horizon_days=20, tpmt="deficient")
-    assert chart.patient.on("mycophenolate") and not chart.patient.on("azathioprine")
+    assert chart.patient.on("mycophenolate")
+    assert not chart.patient.on("azathioprine")
 
 
 def test_aasld_fixed_dose_option() -> None:
@@ -149,7 +159,8 @@ def test_week4_non_response_leads_to_tacrolimus() -> None:
     """< 50% fall by week 4 is non-response; tacrolimus is preferred over MMF (S-EFE17)."""
     chart = course([(28, "labs", {"alt_xuln": 6.0, "ast_xuln": 5.0})], horizon_days=29)
     assert chart.patient.response_history[0] == (28.0, "non_response")
-    assert chart.in_state("second_line") and chart.patient.on("tacrolimus")
+    assert chart.in_state("second_line")
+    assert chart.patient.on("tacrolimus")
 
 
 def test_complete_response_at_month6_enters_maintenance_and_tapers() -> None:
@@ -158,7 +169,8 @@ def test_complete_response_at_month6_enters_maintenance_and_tapers() -> None:
         [(28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5}), (180, "labs", NORMAL_LABS)],
         horizon_days=183,
     )
-    assert chart.in_state("maintenance") and chart.in_state("steroid_maintenance")
+    assert chart.in_state("maintenance")
+    assert chart.in_state("steroid_maintenance")
     assert chart.patient.response == "complete_biochemical_response"
     assert chart.patient.drugs == {"prednisolone": 10.0, "azathioprine": 50.0}
 
@@ -166,7 +178,7 @@ def test_complete_response_at_month6_enters_maintenance_and_tapers() -> None:
 def test_insufficient_response_at_month6_stays_and_recommends_second_line() -> None:
     """No CBR at 6 months: insufficient response; second line follows (AIH-RSP-03)."""
     chart = course([(28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5})], horizon_days=183)
-    assert ("insufficient_response" in [c for _, c in chart.patient.response_history])
+    assert "insufficient_response" in [c for _, c in chart.patient.response_history]
     assert chart.in_state("second_line")
 
 
@@ -195,11 +207,15 @@ def test_steroid_stopped_after_a_year_of_response_with_aza_raised() -> None:
 def test_flare_on_treatment_is_a_relapse_and_must_be_reinduced() -> None:
     """ALT > 3 x ULN in maintenance: relapse, reinduction is a must."""
     chart = course(
-        [(28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5}), (180, "labs", NORMAL_LABS),
-         (300, "labs", {"alt_xuln": 5.0})],
+        [
+            (28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5}),
+            (180, "labs", NORMAL_LABS),
+            (300, "labs", {"alt_xuln": 5.0}),
+        ],
         horizon_days=301,
     )
-    assert chart.in_state("relapse") and chart.patient.reinduced
+    assert chart.in_state("relapse")
+    assert chart.patient.reinduced
     assert chart.patient.drugs["prednisolone"] == 35.0
 
 
@@ -217,7 +233,8 @@ def test_withdrawal_is_attempted_after_24_months_of_response_on_monotherapy() ->
     assert chart.patient.withdrawal_start_day == 1001.0
     assert chart.patient.withdrawal_cbr_days is not None
     assert chart.patient.withdrawal_cbr_days >= 730
-    assert chart.in_state("off_treatment") and not chart.patient.drugs
+    assert chart.in_state("off_treatment")
+    assert not chart.patient.drugs
 
 
 def test_withdrawal_too_early_is_refused_with_inv10() -> None:
@@ -229,8 +246,11 @@ def test_withdrawal_too_early_is_refused_with_inv10() -> None:
 def test_relapse_after_withdrawal_forbids_a_second_attempt() -> None:
     """After relapse off treatment, withdrawal breaks INV-11 for good."""
     chart = course(
-        [*WITHDRAWAL_COURSE, (1150, "labs", {"alt_xuln": 4.5}), (1330, "labs", {"alt_xuln": 0.3,
-         "ast_xuln": 0.3, "igg_xuln": 0.5})],
+        [
+            *WITHDRAWAL_COURSE,
+            (1150, "labs", {"alt_xuln": 4.5}),
+            (1330, "labs", {"alt_xuln": 0.3, "ast_xuln": 0.3, "igg_xuln": 0.5}),
+        ],
         horizon_days=2500,
     )
     assert chart.patient.relapsed_after_withdrawal
@@ -255,7 +275,8 @@ def test_azathioprine_intolerance_switches_to_mycophenolate() -> None:
         [(28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5}), (60, "intolerance", "azathioprine")],
         horizon_days=61,
     )
-    assert chart.patient.on("mycophenolate") and chart.in_state("second_line")
+    assert chart.patient.on("mycophenolate")
+    assert chart.in_state("second_line")
 
 
 def test_pregnancy_stops_mycophenolate() -> None:
@@ -278,8 +299,7 @@ def test_cirrhosis_found_on_budesonide_switches_to_prednisolone() -> None:
 def test_meld_15_recommends_referral_and_transplant_leads_to_recurrence_check() -> None:
     """MELD >= 15 should be referred; after transplant, graft hepatitis is recurrent AIH."""
     chart = course(
-        [(50, "labs", {"meld": 16}), (300, "transplanted", True),
-         (500, "labs", {"alt_xuln": 4.0})],
+        [(50, "labs", {"meld": 16}), (300, "transplanted", True), (500, "labs", {"alt_xuln": 4.0})],
         horizon_days=501,
     )
     assert chart.patient.transplant_referral_day == 50.0

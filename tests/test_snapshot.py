@@ -58,7 +58,8 @@ def test_snapshot_lists_parallel_configuration_and_pending_timers() -> None:
         data["configuration"]
     )
     due = {t["timer_id"]: t["due_day"] for t in data["pending_timers"]}
-    assert due["thiopurine_due"] == 14.0 and due["week4_check"] == 28.0
+    assert due["thiopurine_due"] == 14.0
+    assert due["week4_check"] == 28.0
     json.dumps(data)  # JSON-ready
 
 
@@ -92,4 +93,5 @@ def test_restored_dead_patient_stays_closed(days: int) -> None:
     chart = new_chart()
     chart.observe("death", day=days)
     restored = restore(snapshot(chart))
-    assert restored.is_dead and restored.pending_timers() == []
+    assert restored.is_dead
+    assert restored.pending_timers() == []

@@ -1,0 +1,33 @@
+"""The command line: the demo runs, bad input is one line and exit 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulation.cli import main
+
+
+def test_demo_prints_courses_with_rule_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    """``carechart demo`` walks every built-in patient and shows the rules behind steps."""
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "not for treating patients" in out
+    assert "rules: AIH-IND-01, AIH-DOSE-PRED" in out
+    assert "acute_liver_failure -> transplant" in out
+    assert out.rstrip().endswith("6 courses, 0 invariant violations")
+
+
+def test_unknown_command_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """A wrong command names the choices, without a traceback."""
+    assert main(["demonstrate"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("carechart: error: ")
+    assert "invalid choice: 'demonstrate'" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a command, carechart shows its help and exits 2."""
+    assert main([]) == 2
+    assert "usage: carechart" in capsys.readouterr().out
