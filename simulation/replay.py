@@ -383,8 +383,13 @@ def replay_paths(paths: Iterable[str | os.PathLike[str]]) -> ReplayReport:
     return report
 
 
-def print_report(report: ReplayReport, out: TextIO, *, verbose: bool = False) -> None:
-    """Write one line per scenario and the details of each failure to ``out``."""
+def print_report(
+    report: ReplayReport, out: TextIO, *, verbose: bool = False, trace: bool = False
+) -> None:
+    """Write one line per scenario and the details of each failure to ``out``.
+
+    ``verbose`` adds counts, deviations and violations; ``trace`` adds every step.
+    """
     for item in report.items:
         if isinstance(item, ScenarioError):
             out.write(f"INVALID  {item}\n")
@@ -394,6 +399,9 @@ def print_report(report: ReplayReport, out: TextIO, *, verbose: bool = False) ->
         out.write(f"{status}     {sc.name} ({sc.path})\n")
         if verbose:
             _write_details(item, out)
+        if trace:
+            for step in item.chart.trace:
+                out.write(f"    {format_step(step)}\n")
         for f in item.failures:
             when = f" day {f.day:g}:" if f.day is not None else ""
             out.write(f"  {sc.path}:{f.line}:{when} {f.check}\n")
@@ -421,7 +429,7 @@ def _write_details(result: ReplayResult, out: TextIO) -> None:
     )
     for step in chart.trace:
         if step.deviation:
-            rules = ", ".join(b.rule_id for b in step.breaches)
+            rules = ", ".join(dict.fromkeys(b.rule_id for b in step.breaches))
             out.write(f"  deviation day {step.day:g}: {step.name} (breaks {rules})\n")
     for v in chart.violations:
         kind = "hard" if v.hard else "soft"
@@ -527,12 +535,13 @@ def add_command(sub: Any) -> None:
         action="store_true",
         help="show checks, deviations and violations of every scenario",
     )
+    p.add_argument("--trace", action="store_true", help="print every step of every course")
     p.set_defaults(func=_replay_command)
 
 
 def _replay_command(args: Any) -> int:
     report = replay_paths(args.paths)
-    print_report(report, sys.stdout, verbose=args.verbose)
+    print_report(report, sys.stdout, verbose=args.verbose, trace=args.trace)
     if args.junit:
         write_junit(report, args.junit)
     return report.exit_status
