@@ -75,7 +75,10 @@ def _labs(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Se
 
 
 def _tpmt(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    """AIH-IND-05: record TPMT; INV-05: a deficient result stops azathioprine at once."""
     p.tpmt = v
+    if v == "deficient":
+        p.drugs.pop("azathioprine", None)
 
 
 def _intolerance(

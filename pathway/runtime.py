@@ -302,7 +302,11 @@ class PathwayRuntime:
         breaches: tuple[Breach, ...],
         carried_out: bool,
     ) -> Step:
-        transits = tuple(self._recorder.transits) if carried_out else ()
+        # Canonical order (document order of the source state), so that every interpreter of
+        # the chart reports the same trace whatever order it visits parallel regions in.
+        transits = (
+            tuple(sorted(self._recorder.transits, key=self._transit_order)) if carried_out else ()
+        )
         self._recorder.transits.clear()
         step = Step(
             index=len(self.trace),
@@ -323,6 +327,9 @@ class PathwayRuntime:
         for listener in self.step_listeners:
             listener.after_step(self, step)
         return step
+
+    def _transit_order(self, transit: Transit) -> int:
+        return _document_order(type(self))[transit.source]
 
     def _check_invariants(self, step: Step, deviated: bool) -> list[Violation]:
         new = self.monitor.check(self.model, self.thresholds, self.active, step, deviated)
@@ -384,6 +391,23 @@ class PathwayRuntime:
     def add_step_listener(self, listener: StepListener) -> None:
         """Tell ``listener`` about every later step."""
         self.step_listeners.append(listener)
+
+
+_ORDER_CACHE: dict[type, dict[str, int]] = {}
+
+
+def _document_order(cls: type) -> dict[str, int]:
+    """State id -> position in the chart's document order (cached per chart class)."""
+    order = _ORDER_CACHE.get(cls)
+    if order is None:
+        order = {sid: i for i, sid in enumerate(cls.states_map)}  # type: ignore[attr-defined]
+        _ORDER_CACHE[cls] = order
+    return order
+
+
+def document_order(cls: type) -> dict[str, int]:
+    """Public alias of the chart's document order of state ids."""
+    return _document_order(cls)
 
 
 def _detail(value: Any) -> str:

@@ -20,6 +20,7 @@ from .invariants import Violation
 from .options import GuidelineOptions
 from .patient import LabPanel, PatientRecord
 from .rules import Breach
+from .runtime import document_order
 from .thresholds import Thresholds
 
 if TYPE_CHECKING:
@@ -108,7 +109,9 @@ def snapshot(chart: AIHPathway) -> dict[str, Any]:
         "schema": SCHEMA,
         "version": SCHEMA_VERSION,
         "chart": type(chart).__name__,
-        "configuration": [str(v) for v in chart.configuration_values],
+        "configuration": sorted(
+            (str(v) for v in chart.configuration_values), key=document_order(type(chart)).get
+        ),
         "history": {
             key: [s.id for s in states] for key, states in sorted(chart.history_values.items())
         },
