@@ -76,4 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run the imported module's main, so command modules and this one share UsageError.
+    from simulation.cli import main as _main
+
+    sys.exit(_main())
