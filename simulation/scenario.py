@@ -399,6 +399,9 @@ def _compose(text: str, file: str) -> _Val:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        where = exc.context_mark
+        if exc.problem and exc.context and where is not None and where is not mark:
+            problem += f" ({exc.context} at {where.line + 1}:{where.column + 1})"
         raise ScenarioError(file, line, column, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         position = getattr(exc, "position", None)
@@ -498,11 +501,27 @@ def _choices(options: Sequence[str]) -> str:
     return "[" + ", ".join(options) + "]"
 
 
-def _suggest(word: object, options: Sequence[str]) -> str:
+def _close(word: object, options: Sequence[str]) -> str | None:
     if not isinstance(word, str):
-        return ""
+        return None
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return close[0] if close else None
+
+
+def _suggest(word: object, options: Sequence[str]) -> str:
+    close = _close(word, options)
+    return f" (did you mean {close!r}?)" if close else ""
+
+
+#: Option lists longer than this are named by their kind when a close match can be suggested.
+_SHORT_LIST = 8
+
+
+def _expected(options: Sequence[str], word: object, noun: str) -> str:
+    """``one of [a, b]``, or just ``noun`` when the list is long and a suggestion will follow."""
+    if noun and len(options) > _SHORT_LIST and _close(word, options):
+        return noun
+    return f"one of {_choices(options)}"
 
 
 class _Validator:
@@ -540,10 +559,15 @@ class _Validator:
     ) -> None:
         for key, (kv, _) in m.items():
             if key not in allowed:
+                close = _close(key, allowed)
+                hint = (
+                    f"did you mean {close!r}?"
+                    if close and len(allowed) > _SHORT_LIST
+                    else f"expected one of {_choices(allowed)}" + _suggest(key, allowed)
+                )
                 raise self.fail(
                     kv,
-                    f"unknown key {key!r} in {what}; expected one of {_choices(allowed)}"
-                    + _suggest(key, allowed),
+                    f"unknown key {key!r} in {what}; {hint}",
                     key,
                     f"one of {_choices(allowed)}",
                 )
@@ -581,25 +605,25 @@ class _Validator:
             raise self.fail(v, f"{what} must be {expected} (got {value!r})", value, expected)
         return number
 
-    def choice(self, v: _Val, what: str, options: Sequence[str]) -> str:
+    def choice(self, v: _Val, what: str, options: Sequence[str], noun: str = "") -> str:
         if not isinstance(v.value, str) or v.value not in options:
             raise self.fail(
                 v,
-                f"{what} must be one of {_choices(options)} (got {v.value!r})"
+                f"{what} must be {_expected(options, v.value, noun)} (got {v.value!r})"
                 + _suggest(v.value, options),
                 v.value,
                 f"one of {_choices(options)}",
             )
         return v.value
 
-    def ids(self, v: _Val, what: str, options: Sequence[str]) -> tuple[str, ...]:
+    def ids(self, v: _Val, what: str, options: Sequence[str], noun: str = "") -> tuple[str, ...]:
         """One id or a non-empty list of distinct ids from ``options``."""
         items = v.value if isinstance(v.value, list) else [v]
         if not items:
             raise self.fail(v, f"{what} must name at least one id (got [])", [], "ids")
         out: list[str] = []
         for item in items:
-            value = self.choice(item, what, options)
+            value = self.choice(item, what, options, noun)
             if value in out:
                 raise self.fail(item, f"{what} names {value!r} twice", value, "distinct ids")
             out.append(value)
@@ -627,7 +651,9 @@ class _Validator:
         expect = self.expectations(top["expect"][1], timeline) if "expect" in top else ()
         violates: tuple[str, ...] = ()
         if "violates" in top:
-            violates = self.ids(top["violates"][1], "'violates'", INVARIANT_IDS)
+            violates = self.ids(
+                top["violates"][1], "'violates'", INVARIANT_IDS, "an invariant rule id"
+            )
         last = max([0.0] + [e.day for e in timeline] + [x.day for x in expect])
         if "horizon_days" in top:
             hv = top["horizon_days"][1]
@@ -691,7 +717,8 @@ class _Validator:
                 fields = list(LAB_RANGES)
                 raise self.fail(
                     kv,
-                    f"unknown lab {key!r} in {what}; expected one of {_choices(fields)}"
+                    f"unknown lab {key!r} in {what}; expected "
+                    f"{_expected(fields, key, 'a lab id')}"
                     + _suggest(key, fields)
                     + " (units are in the names: _xuln = multiple of ULN, _mg_dl = mg/dL)",
                     key,
@@ -728,7 +755,7 @@ class _Validator:
                 )
             key, kv, vv = events[0]
             if key == "action":
-                action = self.choice(vv, "'action'", ACTIONS)
+                action = self.choice(vv, "'action'", ACTIONS, "an action id")
                 out.append(TimelineEntry(day, "action", action, None, kv.line, kv.column))
                 continue
             value = self.payload(key, vv, patient)
@@ -739,7 +766,7 @@ class _Validator:
         if finding == "labs":
             return self.labs(v, "'labs'")
         if finding in _PAYLOAD_CHOICES:
-            return self.choice(v, f"{finding!r}", _PAYLOAD_CHOICES[finding])
+            return self.choice(v, f"{finding!r}", _PAYLOAD_CHOICES[finding], "a drug id")
         if v.value is not True:
             raise self.fail(
                 v,
@@ -787,7 +814,9 @@ class _Validator:
         def get(key: str, convert: Callable[[_Val], _T], default: _T) -> _T:
             return convert(m[key][1]) if key in m else default
 
-        deviation = get("deviation", lambda x: self.choice(x, "'deviation'", ACTIONS), None)
+        deviation = get(
+            "deviation", lambda x: self.choice(x, "'deviation'", ACTIONS, "an action id"), None
+        )
         if deviation is not None and not any(
             e.kind == "action" and e.name == deviation and e.day == day for e in timeline
         ):
@@ -803,19 +832,29 @@ class _Validator:
             day=day,
             line=item.line,
             column=item.column,
-            in_state=get("in_state", lambda x: self.ids(x, "'in_state'", CARE_STATES), ()),
-            not_in_state=get(
-                "not_in_state", lambda x: self.ids(x, "'not_in_state'", CARE_STATES), ()
+            in_state=get(
+                "in_state", lambda x: self.ids(x, "'in_state'", CARE_STATES, "a care state id"), ()
             ),
-            on_drugs=get("on_drugs", lambda x: self.ids(x, "'on_drugs'", DRUGS), ()),
-            not_on_drugs=get("not_on_drugs", lambda x: self.ids(x, "'not_on_drugs'", DRUGS), ()),
+            not_in_state=get(
+                "not_in_state",
+                lambda x: self.ids(x, "'not_in_state'", CARE_STATES, "a care state id"),
+                (),
+            ),
+            on_drugs=get("on_drugs", lambda x: self.ids(x, "'on_drugs'", DRUGS, "a drug id"), ()),
+            not_on_drugs=get(
+                "not_on_drugs", lambda x: self.ids(x, "'not_on_drugs'", DRUGS, "a drug id"), ()
+            ),
             dose=get("dose", self.doses, {}),
             response=get(
                 "response", lambda x: self.choice(x, "'response'", RESPONSE_CLASSES), None
             ),
-            recommends=get("recommends", lambda x: self.ids(x, "'recommends'", ACTIONS), ()),
+            recommends=get(
+                "recommends", lambda x: self.ids(x, "'recommends'", ACTIONS, "an action id"), ()
+            ),
             does_not_recommend=get(
-                "does_not_recommend", lambda x: self.ids(x, "'does_not_recommend'", ACTIONS), ()
+                "does_not_recommend",
+                lambda x: self.ids(x, "'does_not_recommend'", ACTIONS, "an action id"),
+                (),
             ),
             deviation=deviation,
             key_lines={key: kv.line for key, (kv, _) in m.items() if key != "day"},
@@ -831,8 +870,8 @@ class _Validator:
             if drug not in DRUGS:
                 raise self.fail(
                     kv,
-                    f"unknown drug {drug!r} in 'dose'; expected one of {_choices(DRUGS)}"
-                    + _suggest(drug, DRUGS),
+                    f"unknown drug {drug!r} in 'dose'; expected "
+                    f"{_expected(DRUGS, drug, 'a drug id')}" + _suggest(drug, DRUGS),
                     drug,
                     f"one of {_choices(DRUGS)}",
                 )
