@@ -16,11 +16,24 @@ from pathlib import Path
 
 import numpy as np
 
-PATIENT_HEADER = (
-    "patient_id,age,sex,weight_kg,cirrhosis_at_diagnosis,presentation,tpmt,first_line,"
-    "first_cbr_day,second_line_day,withdrawal_day,relapse_day,transplant_day,death_day,"
-    "death_cause,followup_days"
-).split(",")
+PATIENT_HEADER = [
+    "patient_id",
+    "age",
+    "sex",
+    "weight_kg",
+    "cirrhosis_at_diagnosis",
+    "presentation",
+    "tpmt",
+    "first_line",
+    "first_cbr_day",
+    "second_line_day",
+    "withdrawal_day",
+    "relapse_day",
+    "transplant_day",
+    "death_day",
+    "death_cause",
+    "followup_days",
+]
 EVENT_HEADER = ["patient_id", "day", "kind", "name", "detail", "source", "target", "rule_ids"]
 
 
@@ -33,8 +46,16 @@ class _Course:
     death_cause: str = ""
     dead: bool = False
 
-    def add(self, day: float, kind: str, name: str, src: str = "", tgt: str = "", rules: str = "",
-            detail: str = "") -> None:
+    def add(
+        self,
+        day: float,
+        kind: str,
+        name: str,
+        src: str = "",
+        tgt: str = "",
+        rules: str = "",
+        detail: str = "",
+    ) -> None:
         self.rows.append([self.pid, f"{day:g}", kind, name, detail, src, tgt, rules])
 
     def move(self, day: float, event: str, src: str, tgt: str, rules: str) -> None:
@@ -49,8 +70,9 @@ class _Course:
         del src
 
 
-def _story(c: _Course, rng: np.random.Generator, presentation: str, cirrhosis: str,
-           first_line: str) -> None:
+def _story(
+    c: _Course, rng: np.random.Generator, presentation: str, cirrhosis: str, first_line: str
+) -> None:
     h = c.horizon
     c.add(0, "finding", "labs", detail="alt_xuln=8.0;igg_xuln=1.6")
     state = "diagnosis"

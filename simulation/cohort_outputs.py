@@ -1,0 +1,286 @@
+"""Read a cohort output folder back: ``patients.csv``, ``events.csv`` and ``summary.json``.
+
+The files follow shared/spec/cohort-and-outputs.md. Reading checks the contract (required
+columns, numbers where numbers belong) and fails with one clear message naming the file,
+the line and the bad value, so a report is never built from a half-understood folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "EVENT_KINDS",
+    "PATIENT_COLUMNS",
+    "CohortOutputs",
+    "EventRow",
+    "OutputFormatError",
+    "PatientRow",
+    "load_outputs",
+    "read_events",
+    "read_patients",
+    "read_summary",
+]
+
+#: Columns patients.csv must have (more are allowed and kept in ``PatientRow.extra``).
+PATIENT_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "age",
+    "sex",
+    "weight_kg",
+    "cirrhosis_at_diagnosis",
+    "presentation",
+    "tpmt",
+    "first_line",
+    "first_cbr_day",
+    "second_line_day",
+    "withdrawal_day",
+    "relapse_day",
+    "transplant_day",
+    "death_day",
+    "death_cause",
+    "followup_days",
+)
+
+#: Columns events.csv must have.
+EVENT_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "day",
+    "kind",
+    "name",
+    "detail",
+    "source",
+    "target",
+    "rule_ids",
+)
+
+EVENT_KINDS: tuple[str, ...] = ("finding", "action", "transition", "deviation")
+
+_OPTIONAL_DAYS: tuple[str, ...] = (
+    "first_cbr_day",
+    "second_line_day",
+    "withdrawal_day",
+    "relapse_day",
+    "transplant_day",
+    "death_day",
+)
+
+
+class OutputFormatError(ValueError):
+    """A cohort output file does not follow the output contract.
+
+    Attributes:
+        path: The offending file.
+        line: 1-based line number in the file, or 0 for the whole file.
+    """
+
+    def __init__(self, path: Path, line: int, message: str) -> None:
+        where = f"{path}, line {line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRow:
+    """One row of patients.csv. Days count from diagnosis; ``None`` = did not happen."""
+
+    patient_id: str
+    age: float
+    sex: str
+    weight_kg: float
+    cirrhosis_at_diagnosis: str
+    presentation: str
+    tpmt: str
+    first_line: str
+    first_cbr_day: float | None
+    second_line_day: float | None
+    withdrawal_day: float | None
+    relapse_day: float | None
+    transplant_day: float | None
+    death_day: float | None
+    death_cause: str
+    followup_days: float
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One row of events.csv."""
+
+    patient_id: str
+    day: float
+    kind: str
+    name: str
+    detail: str
+    source: str
+    target: str
+    rule_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CohortOutputs:
+    """The three machine-readable outputs of one cohort run."""
+
+    patients: list[PatientRow]
+    events: list[EventRow]
+    summary: dict[str, Any]
+
+    def events_by_patient(self) -> dict[str, list[EventRow]]:
+        """Events grouped by patient id, each list in file (time) order."""
+        out: dict[str, list[EventRow]] = {p.patient_id: [] for p in self.patients}
+        for e in self.events:
+            out.setdefault(e.patient_id, []).append(e)
+        return out
+
+
+def load_outputs(out_dir: Path) -> CohortOutputs:
+    """Read and check patients.csv, events.csv and summary.json in ``out_dir``.
+
+    Args:
+        out_dir: A folder written by ``carechart simulate``.
+
+    Returns:
+        The parsed outputs.
+
+    Raises:
+        FileNotFoundError: If a file is missing (the message names it and the fix).
+        OutputFormatError: If a file breaks the output contract.
+    """
+    out_dir = Path(out_dir)
+    for name in ("patients.csv", "events.csv", "summary.json"):
+        if not (out_dir / name).is_file():
+            raise FileNotFoundError(
+                f"{out_dir / name}: missing; write the outputs first with "
+                f"'carechart simulate --out {out_dir}'"
+            )
+    patients = read_patients(out_dir / "patients.csv")
+    events = read_events(out_dir / "events.csv")
+    known = {p.patient_id for p in patients}
+    for e in events:
+        if e.patient_id not in known:
+            raise OutputFormatError(
+                out_dir / "events.csv", 0, f"patient {e.patient_id!r} is not in patients.csv"
+            )
+    return CohortOutputs(patients, events, read_summary(out_dir / "summary.json"))
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """Read summary.json; it must hold a JSON object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise OutputFormatError(path, exc.lineno, f"not valid JSON ({exc.msg})") from exc
+    if not isinstance(data, dict):
+        raise OutputFormatError(path, 0, f"expected a JSON object (got {type(data).__name__})")
+    return data
+
+
+def read_patients(path: Path) -> list[PatientRow]:
+    """Read patients.csv into typed rows (empty cell = did not happen)."""
+    rows: list[PatientRow] = []
+    for line, raw in _rows(path, PATIENT_COLUMNS):
+        days = {name: _optional_number(path, line, name, raw[name]) for name in _OPTIONAL_DAYS}
+        followup = _number(path, line, "followup_days", raw["followup_days"])
+        if followup < 0:
+            raise OutputFormatError(path, line, f"'followup_days' must be >= 0 (got {followup})")
+        rows.append(
+            PatientRow(
+                patient_id=raw["patient_id"],
+                age=_number(path, line, "age", raw["age"]),
+                sex=raw["sex"],
+                weight_kg=_number(path, line, "weight_kg", raw["weight_kg"]),
+                cirrhosis_at_diagnosis=raw["cirrhosis_at_diagnosis"],
+                presentation=raw["presentation"],
+                tpmt=raw["tpmt"],
+                first_line=raw["first_line"],
+                first_cbr_day=days["first_cbr_day"],
+                second_line_day=days["second_line_day"],
+                withdrawal_day=days["withdrawal_day"],
+                relapse_day=days["relapse_day"],
+                transplant_day=days["transplant_day"],
+                death_day=days["death_day"],
+                death_cause=raw["death_cause"],
+                followup_days=followup,
+                extra={k: v for k, v in raw.items() if k not in PATIENT_COLUMNS},
+            )
+        )
+    ids = [r.patient_id for r in rows]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise OutputFormatError(path, 0, f"patient id {dup!r} appears more than once")
+    return rows
+
+
+def read_events(path: Path) -> list[EventRow]:
+    """Read events.csv into typed rows; ``rule_ids`` are split on ``;``."""
+    rows: list[EventRow] = []
+    for line, raw in _rows(path, EVENT_COLUMNS):
+        if raw["kind"] not in EVENT_KINDS:
+            raise OutputFormatError(
+                path, line, f"unknown kind {raw['kind']!r}; expected one of {list(EVENT_KINDS)}"
+            )
+        rows.append(
+            EventRow(
+                patient_id=raw["patient_id"],
+                day=_number(path, line, "day", raw["day"]),
+                kind=raw["kind"],
+                name=raw["name"],
+                detail=raw["detail"],
+                source=raw["source"],
+                target=raw["target"],
+                rule_ids=tuple(r for r in raw["rule_ids"].split(";") if r),
+            )
+        )
+    return rows
+
+
+def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise OutputFormatError(path, 1, f"missing columns {missing}; found {list(header)}")
+        for raw in reader:
+            if None in raw:
+                raise OutputFormatError(path, reader.line_num, "more cells than columns")
+            yield reader.line_num, {k: (v or "") for k, v in raw.items()}
+
+
+def _number(path: Path, line: int, name: str, text: str) -> float:
+    value = _optional_number(path, line, name, text)
+    if value is None:
+        raise OutputFormatError(path, line, f"{name!r} is empty; a number is required")
+    return value
+
+
+def _optional_number(path: Path, line: int, name: str, text: str) -> float | None:
+    if text.strip() == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise OutputFormatError(path, line, f"{name!r} is not a number (got {text!r})") from None
+    if not math.isfinite(value):
+        raise OutputFormatError(path, line, f"{name!r} must be finite (got {text!r})")
+    return value
+
+
+def find_key(data: Mapping[str, Any], key: str) -> Any:
+    """The first value stored under ``key`` anywhere in nested mappings, or ``None``."""
+    if key in data:
+        return data[key]
+    for value in data.values():
+        if isinstance(value, Mapping):
+            found = find_key(value, key)
+            if found is not None:
+                return found
+    return None

@@ -1,0 +1,500 @@
+"""The cohort report: ``report.html`` built from a cohort output folder.
+
+:func:`write_report` reads ``patients.csv``, ``events.csv`` and ``summary.json``
+(shared/spec/cohort-and-outputs.md) and writes one self-contained HTML page for clinicians:
+cohort table, Kaplan-Meier outcome curves, care-line occupancy over time, the pathway with
+the flow of patients along each transition, and the calibration table when a calibration
+result is available. The page is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..cohort_outputs import CohortOutputs, EventRow, find_key, load_outputs
+from ..endpoints import (
+    TimeToEvent,
+    overall_survival,
+    relapse_after_withdrawal,
+    time_to_cbr,
+    transplant_free_survival,
+)
+from ..survival import SurvivalCurve, kaplan_meier
+from ..trajectories import CARE_ORDER, care_courses, flows, occupancy
+from . import figures
+from .page import (
+    CalibrationRow,
+    Figure,
+    Section,
+    bullet_list,
+    calibration_table_html,
+    heading,
+    paragraph,
+    preformatted,
+    render_page,
+)
+from .tables import (
+    Table,
+    baseline_table,
+    estimates_table,
+    first_line_label,
+    group_by_first_line,
+    outcome_table,
+)
+
+__all__ = ["CALIBRATION_FILE", "REPORT_FILE", "build_report", "write_report"]
+
+REPORT_FILE = "report.html"
+#: A calibration result in the output folder is picked up by the report automatically.
+CALIBRATION_FILE = "calibration.json"
+
+DAYS_PER_YEAR = 365.25
+_GROUP_COLOURS = ("#1f5f9e", "#c0392b", "#2e8b57", "#7b4ea3", "#d68910")
+_CIRRHOSIS_COLOURS = {"none": "#2e8b57", "compensated": "#d68910", "decompensated": "#c0392b"}
+_CIRRHOSIS_LABELS = {
+    "none": "No cirrhosis",
+    "compensated": "Compensated cirrhosis",
+    "decompensated": "Decompensated cirrhosis",
+}
+
+
+def write_report(out_dir: Path, calibration: Path | None = None) -> Path:
+    """Write ``out_dir/report.html`` from the cohort outputs in ``out_dir``.
+
+    The page is built in memory and written to a temporary file in ``out_dir`` that
+    replaces ``report.html`` in one step, so a reader never sees a partial page and a
+    failure leaves no new file behind (an older report, if any, is kept).
+
+    Args:
+        out_dir: Folder holding patients.csv, events.csv and summary.json.
+        calibration: A calibration result file (``carechart calibrate --out``); by default
+            ``out_dir/calibration.json`` is used when it exists.
+
+    Returns:
+        The path of the report.
+
+    Raises:
+        FileNotFoundError: If an input file (or the given calibration file) is missing.
+        ValueError: If an input file breaks the output contract.
+    """
+    out_dir = Path(out_dir)
+    outputs = load_outputs(out_dir)
+    cal_rows: list[CalibrationRow] | None = None
+    cal_facts: dict[str, str] = {}
+    if calibration is None and (out_dir / CALIBRATION_FILE).is_file():
+        calibration = out_dir / CALIBRATION_FILE
+    if calibration is not None:
+        from ..calibration import load_result  # late: calibration runs cohorts
+
+        result = load_result(Path(calibration))
+        cal_rows = result.display_rows()
+        cal_facts = result.facts()
+    text = build_report(outputs, calibration=cal_rows, calibration_facts=cal_facts)
+    return _write_atomic(out_dir / REPORT_FILE, text)
+
+
+def _write_atomic(path: Path, text: str) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def build_report(
+    outputs: CohortOutputs,
+    *,
+    calibration: Sequence[CalibrationRow] | None = None,
+    calibration_facts: Mapping[str, str] | None = None,
+    generated: _dt.datetime | None = None,
+) -> str:
+    """The report page for ``outputs`` as HTML text.
+
+    Args:
+        outputs: The cohort outputs (see :func:`simulation.cohort_outputs.load_outputs`).
+        calibration: Rows of the calibration table, or ``None`` when there is no result.
+        calibration_facts: How the calibration was produced (command, seed, date ...).
+        generated: Time stamp shown on the page (default: now, UTC).
+
+    Returns:
+        The HTML document.
+
+    Raises:
+        ValueError: If the cohort has no patients.
+    """
+    patients = outputs.patients
+    if not patients:
+        raise ValueError("patients.csv holds no patients; nothing to report")
+    horizon = max(p.followup_days for p in patients) or DAYS_PER_YEAR
+    when = generated or _dt.datetime.now(_dt.UTC)
+    summary = outputs.summary
+    facts = _run_facts(summary, len(patients), horizon, when)
+    sections = [
+        _cohort_section(outputs, summary),
+        _curves_section(outputs, horizon),
+        _occupancy_section(outputs, horizon),
+        _flow_section(outputs),
+        _calibration_section(calibration, calibration_facts or {}),
+        _methods_section(),
+    ]
+    return render_page(title="carechart cohort report", run_facts=facts, sections=sections)
+
+
+def _violations(summary: Mapping[str, Any]) -> int | None:
+    value = find_key(summary, "invariant_violations")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, list | dict):
+        return len(value)
+    return None
+
+
+def _run_facts(
+    summary: Mapping[str, Any], n: int, horizon: float, when: _dt.datetime
+) -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "Patients": n,
+        "Follow-up horizon": f"{horizon / DAYS_PER_YEAR:.1f} years",
+    }
+    for label, key in (("Policy", "policy"), ("Seed", "seed"), ("carechart", "version")):
+        value = find_key(summary, key)
+        if value is not None and not isinstance(value, dict | list):
+            facts[label] = value
+    facts["Report generated"] = when.strftime("%Y-%m-%d %H:%M UTC")
+    return facts
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.extend(_flatten(value, f"{name}."))
+        elif isinstance(value, list):
+            out.append(
+                (
+                    name,
+                    f"{len(value)} item(s)"
+                    if value and isinstance(value[0], dict)
+                    else ", ".join(map(str, value)),
+                )
+            )
+        else:
+            out.append((name, str(value)))
+    return out
+
+
+def _cohort_section(outputs: CohortOutputs, summary: Mapping[str, Any]) -> Section:
+    groups = group_by_first_line(outputs.patients)
+    blocks: list[str | Table | Figure] = []
+    violations = _violations(summary)
+    if violations is None:
+        blocks.append(paragraph("summary.json does not report invariant violations.", "alert"))
+    elif violations:
+        blocks.append(
+            paragraph(
+                f"{violations} safety invariant violation(s) were recorded in this run. "
+                "For the guideline policy this must be zero: treat every figure below as "
+                "suspect until the cause is found (see summary.json).",
+                "alert",
+            )
+        )
+    else:
+        blocks.append(paragraph("No safety invariant was violated in this run.", "ok"))
+    blocks.append(heading("Baseline characteristics"))
+    blocks.append(
+        paragraph(
+            "Columns after the first split the cohort by the first-line regimen the simulated "
+            "clinician chose. Percentages are of the column's patients.",
+            "note",
+        )
+    )
+    blocks.append(baseline_table(groups))
+    blocks.append(heading("What happened during follow-up"))
+    blocks.append(
+        paragraph(
+            "Crude counts of patients with each event at least once, whatever the length of "
+            "their follow-up. The curves in the next section account for follow-up time.",
+            "note",
+        )
+    )
+    blocks.append(outcome_table(groups))
+    flat = _flatten(summary)
+    if flat:
+        blocks.append(
+            preformatted(
+                "All figures in summary.json",
+                "\n".join(f"{k}: {v}" for k, v in flat),
+            )
+        )
+    return Section("cohort", "1. Cohort", blocks)
+
+
+def _curve(label: str, tte: TimeToEvent) -> tuple[str, SurvivalCurve]:
+    return label, kaplan_meier(tte.durations, tte.observed)
+
+
+def _curve_block(
+    blocks: list[str | Table | Figure],
+    curves: Sequence[tuple[str, SurvivalCurve]],
+    colours: Sequence[str],
+    *,
+    title: str,
+    ylabel: str,
+    horizon: float,
+    cumulative: bool,
+    caption: str,
+    xlabel: str = "Years since diagnosis",
+) -> None:
+    blocks.append(heading(title))
+    png = figures.km_figure(
+        [(label, c, colour) for (label, c), colour in zip(curves, colours, strict=False)],
+        ylabel=ylabel,
+        horizon_days=horizon,
+        cumulative=cumulative,
+        xlabel=xlabel,
+    )
+    blocks.append(Figure(png, title, caption))
+    blocks.append(estimates_table(curves, horizon_days=horizon, cumulative=cumulative))
+
+
+def _curves_section(outputs: CohortOutputs, horizon: float) -> Section:
+    patients = outputs.patients
+    blocks: list[str | Table | Figure] = [
+        paragraph(
+            "Kaplan-Meier estimates with 95% pointwise confidence bands (shaded). Patients are "
+            "censored when they leave follow-up (the horizon; ticks mark censored patients in "
+            "small groups). Tables give the estimate (95% CI) at fixed times.",
+            "note",
+        )
+    ]
+    groups = group_by_first_line(patients)
+    by_regimen = groups[1:] if len(groups) > 1 else groups
+    cbr = [_curve(name, time_to_cbr(ps)) for name, ps in by_regimen]
+    _curve_block(
+        blocks,
+        cbr,
+        _GROUP_COLOURS,
+        title="Time to complete biochemical response",
+        ylabel="% with complete response",
+        horizon=horizon,
+        cumulative=True,
+        caption=(
+            "Cumulative proportion reaching complete biochemical response (transaminases and "
+            "IgG at or below the upper limit of normal, IAIHG 2022), by first-line regimen. "
+            "Deaths are censored, so the curve slightly overstates the proportion among all "
+            "patients when mortality is high."
+        ),
+    )
+    relapse = relapse_after_withdrawal(patients, outputs.events_by_patient())
+    if relapse.n:
+        _curve_block(
+            blocks,
+            [_curve("Withdrawal attempted", relapse)],
+            _GROUP_COLOURS[1:],
+            title="Relapse after withdrawal",
+            ylabel="% relapsed",
+            horizon=max(relapse.durations),
+            cumulative=True,
+            xlabel="Years since the start of withdrawal",
+            caption=(
+                "Cumulative proportion relapsing, counted from the day withdrawal began, among "
+                "patients in whom treatment withdrawal was attempted."
+            ),
+        )
+    else:
+        blocks.append(heading("Relapse after withdrawal"))
+        blocks.append(paragraph("No patient attempted withdrawal of treatment during follow-up."))
+    _curve_block(
+        blocks,
+        [_curve("All patients", transplant_free_survival(patients))],
+        _GROUP_COLOURS,
+        title="Transplant-free survival",
+        ylabel="% alive without transplant",
+        horizon=horizon,
+        cumulative=False,
+        caption="Proportion alive without liver transplantation (either ends the curve).",
+    )
+    stages = [s for s in _CIRRHOSIS_LABELS if any(p.cirrhosis_at_diagnosis == s for p in patients)]
+    by_stage = [
+        _curve(
+            _CIRRHOSIS_LABELS[s],
+            overall_survival([p for p in patients if p.cirrhosis_at_diagnosis == s]),
+        )
+        for s in stages
+    ]
+    _curve_block(
+        blocks,
+        by_stage,
+        [_CIRRHOSIS_COLOURS[s] for s in stages],
+        title="Survival by cirrhosis at diagnosis",
+        ylabel="% alive",
+        horizon=horizon,
+        cumulative=False,
+        caption="Overall survival (death from any cause) by liver stage at diagnosis.",
+    )
+    return Section("outcomes", "2. Outcome curves", blocks)
+
+
+def _occupancy_section(outputs: CohortOutputs, horizon: float) -> Section:
+    courses = care_courses(outputs.patients, outputs.events)
+    steps = 240
+    grid = [horizon * i / steps for i in range(steps + 1)]
+    counts = occupancy(courses, grid)
+    png = figures.occupancy_figure(grid, counts, len(courses))
+    cap = (
+        "Share of the cohort in each care state, over time since diagnosis, rebuilt from the "
+        "care-line transitions in events.csv. Taper overlaps response assessment and "
+        "maintenance and is not shown as a separate band."
+    )
+    years = [y for y in (0.25, 0.5, 1, 2, 5, 10) if y * DAYS_PER_YEAR <= horizon + 1e-9]
+    header = ("Care state", *(f"{y:g} y" for y in years))
+    rows = []
+    for state, _ in counts.items():
+        cells = []
+        for y in years:
+            day = y * DAYS_PER_YEAR
+            n_here = sum(1 for c in courses if c.state_at(day) == state)
+            cells.append(f"{100 * n_here / len(courses):.1f}%")
+        rows.append((figures.CARE_LABELS[state].replace("\n", " "), *cells))
+    table = Table(header, tuple(rows), tuple(False for _ in rows))
+    return Section(
+        "occupancy",
+        "3. Where patients are over time",
+        [Figure(png, "State occupancy over time", cap), table],
+    )
+
+
+def _flow_section(outputs: CohortOutputs) -> Section:
+    courses = care_courses(outputs.patients, outputs.events)
+    moves = flows(courses)
+    entered: Counter[str] = Counter()
+    died: Counter[str] = Counter()
+    for c in courses:
+        for state in set(c.states):
+            entered[state] += 1
+        for source, target, _ in c.moves():
+            if target == "death":
+                died[source] += 1
+    png = figures.flow_diagram(moves, entered, died)
+    blocks: list[str | Table | Figure] = [
+        Figure(
+            png,
+            "Pathway diagram with patient flows",
+            "The care line of the pathway. Each box shows how many patients were ever in that "
+            "state and how many died in it; arrow width and label give the number of "
+            "transitions along it (a patient can take an arrow more than once, for example "
+            "relapse and back to maintenance).",
+        ),
+    ]
+    rank = {s: i for i, s in enumerate(CARE_ORDER)}
+    rows = tuple(
+        (
+            figures.CARE_LABELS[m.source].replace("\n", " "),
+            figures.CARE_LABELS[m.target].replace("\n", " "),
+            str(m.transitions),
+            str(m.patients),
+        )
+        for m in sorted(moves, key=lambda m: (rank[m.source], -m.transitions))
+    )
+    blocks.append(heading("Every transition between care states"))
+    blocks.append(
+        Table(("From", "To", "Transitions", "Patients"), rows, tuple(False for _ in rows))
+    )
+    mermaid = _mermaid_source(outputs.events)
+    if mermaid:
+        blocks.append(
+            preformatted(
+                "The whole chart as Mermaid text (paste into a Mermaid viewer); each arrow's "
+                "label ends with the number of times it fired in this cohort",
+                mermaid,
+            )
+        )
+    return Section("pathway", "4. Pathway and patient flows", blocks)
+
+
+def _mermaid_source(events: Sequence[EventRow]) -> str | None:
+    """The chart as Mermaid text, each arrow labelled with how often it fired.
+
+    Uses the pathway's own exporter (:func:`pathway.diagram.to_mermaid`); ``None`` when it
+    is not available.
+    """
+    try:
+        from pathway.diagram import to_mermaid
+    except ImportError:  # pragma: no cover - the exporter ships with the pathway
+        return None
+    fired: Counter[tuple[str, str, str]] = Counter()
+    for e in events:
+        if e.kind == "transition":
+            fired[(e.source, e.name, "" if e.target == e.source else e.target)] += 1
+    return to_mermaid(flows=fired)
+
+
+def _calibration_section(
+    rows: Sequence[CalibrationRow] | None, facts: Mapping[str, str]
+) -> Section:
+    blocks: list[str | Table | Figure] = []
+    if rows is None:
+        blocks.append(
+            paragraph(
+                "No calibration result was supplied. Run 'carechart calibrate --out "
+                f"OUT_DIR/{CALIBRATION_FILE}' and rebuild the report to include the table of "
+                "simulated versus published figures.",
+                "note",
+            )
+        )
+        return Section("calibration", "5. Calibration", blocks)
+    passed = sum(1 for r in rows if r.passed)
+    judged = sum(1 for r in rows if r.passed is not None)
+    blocks.append(
+        paragraph(
+            f"{passed} of {judged} calibration targets fall inside the published interval. "
+            "Each target re-simulates a study's population and treatment with the same model "
+            "and compares the simulated figure with the published one.",
+        )
+    )
+    if facts:
+        blocks.append(paragraph(" · ".join(f"{k}: {v}" for k, v in facts.items()), "note"))
+    blocks.append(calibration_table_html(rows))
+    return Section("calibration", "5. Calibration", blocks)
+
+
+def _methods_section() -> Section:
+    return Section(
+        "methods",
+        "6. How to read this report",
+        [
+            bullet_list(
+                [
+                    "Every patient here is simulated by carechart's stochastic model and "
+                    "managed by a simulated clinician policy; the pathway is written from "
+                    "published guidelines and studies (see the project's knowledge base).",
+                    "Day 0 is diagnosis. Follow-up ends at death or at the simulation horizon.",
+                    "Curves are Kaplan-Meier estimates; with death as a competing event, one "
+                    "minus Kaplan-Meier overstates the cumulative incidence of other events.",
+                    "Care states follow the vocabulary of the pathway: induction includes the "
+                    "steroid lead-in and combination phases; 'After transplant' includes the "
+                    "stable graft, and recurrent AIH is shown on its own.",
+                    f"First-line regimens are named as recorded in patients.csv "
+                    f"(e.g. '{first_line_label('prednisolone+azathioprine')}').",
+                ]
+            )
+        ],
+    )

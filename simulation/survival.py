@@ -1,0 +1,174 @@
+"""Kaplan-Meier estimation of time-to-event curves, with Greenwood confidence bands.
+
+A small, dependency-free estimator used by the report (outcome curves) and by calibration
+(cumulative incidences at fixed times). Time is in days. Censoring follows the usual
+convention: a patient censored at day ``t`` is still at risk for the events of day ``t``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["SurvivalCurve", "kaplan_meier"]
+
+#: Two-sided 95% normal quantile.
+_Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True, slots=True)
+class SurvivalCurve:
+    """A Kaplan-Meier estimate: a right-continuous step function of time (days).
+
+    Attributes:
+        times: Distinct days on which at least one event happened, ascending.
+        survival: Estimated S(t) from each of ``times`` until the next one.
+        at_risk: Patients at risk just before each of ``times`` (durations >= the day).
+        events: Events on each of ``times``.
+        lower: Lower bound of the pointwise 95% interval (Greenwood, log-log scale).
+        upper: Upper bound of the pointwise 95% interval.
+        durations: Every patient's observed duration, ascending (for at-risk counts).
+        n_events: Total number of events.
+    """
+
+    times: tuple[float, ...]
+    survival: tuple[float, ...]
+    at_risk: tuple[int, ...]
+    events: tuple[int, ...]
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    durations: tuple[float, ...]
+    n_events: int
+
+    @property
+    def n(self) -> int:
+        """Number of patients in the estimate."""
+        return len(self.durations)
+
+    def survival_at(self, day: float) -> float:
+        """S(day): the estimated probability of no event by ``day`` (inclusive)."""
+        i = bisect.bisect_right(self.times, day)
+        return 1.0 if i == 0 else self.survival[i - 1]
+
+    def cumulative_incidence_at(self, day: float) -> float:
+        """1 - S(day): the estimated probability of the event by ``day`` (inclusive)."""
+        return 1.0 - self.survival_at(day)
+
+    def interval_at(self, day: float) -> tuple[float, float]:
+        """Pointwise 95% interval of S(day); ``(1.0, 1.0)`` before the first event."""
+        i = bisect.bisect_right(self.times, day)
+        return (1.0, 1.0) if i == 0 else (self.lower[i - 1], self.upper[i - 1])
+
+    def at_risk_at(self, day: float) -> int:
+        """Patients still under observation and event-free at ``day`` (duration >= day)."""
+        return len(self.durations) - bisect.bisect_left(self.durations, day)
+
+    def median(self) -> float | None:
+        """The first day on which S falls to 0.5 or below, or ``None`` if it never does."""
+        for day, s in zip(self.times, self.survival, strict=True):
+            if s <= 0.5:
+                return day
+        return None
+
+    def steps(self) -> tuple[list[float], list[float]]:
+        """Points of the step function for plotting with ``drawstyle='steps-post'``.
+
+        The curve starts at (0, 1) and ends at the longest observed duration.
+        """
+        xs = [0.0, *self.times]
+        ys = [1.0, *self.survival]
+        end = self.durations[-1] if self.durations else 0.0
+        if end > xs[-1]:
+            xs.append(end)
+            ys.append(ys[-1])
+        return xs, ys
+
+
+def kaplan_meier(durations: Sequence[float], observed: Sequence[bool]) -> SurvivalCurve:
+    """Estimate a survival curve from right-censored durations.
+
+    Args:
+        durations: Days from the origin to the event or to censoring, one per patient.
+        observed: True where the duration ends in the event, False where it is censored.
+
+    Returns:
+        The Kaplan-Meier estimate with Greenwood log-log 95% pointwise intervals.
+
+    Raises:
+        ValueError: If the sequences differ in length, or a duration is negative or not
+            finite.
+
+    >>> curve = kaplan_meier([1, 2, 2, 3], [True, True, False, True])
+    >>> [round(s, 3) for s in curve.survival]
+    [0.75, 0.5, 0.0]
+    """
+    if len(durations) != len(observed):
+        raise ValueError(
+            f"'durations' and 'observed' differ in length ({len(durations)} != {len(observed)})"
+        )
+    pairs: list[tuple[float, bool]] = []
+    for i, (d, e) in enumerate(zip(durations, observed, strict=True)):
+        day = float(d)
+        if not math.isfinite(day) or day < 0:
+            raise ValueError(f"duration #{i} must be finite and >= 0 (got {d!r})")
+        pairs.append((day, bool(e)))
+    pairs.sort()
+    ordered = tuple(day for day, _ in pairs)
+
+    times: list[float] = []
+    survival: list[float] = []
+    at_risk: list[int] = []
+    events: list[int] = []
+    lower: list[float] = []
+    upper: list[float] = []
+    s = 1.0
+    greenwood = 0.0  # running sum of d / (n (n - d))
+    n_remaining = len(pairs)
+    i = 0
+    while i < len(pairs):
+        day = pairs[i][0]
+        j = i
+        deaths = 0
+        while j < len(pairs) and pairs[j][0] == day:
+            deaths += pairs[j][1]
+            j += 1
+        if deaths:
+            s *= 1.0 - deaths / n_remaining
+            if deaths < n_remaining:
+                greenwood += deaths / (n_remaining * (n_remaining - deaths))
+            lo, hi = _loglog_interval(s, greenwood)
+            times.append(day)
+            survival.append(s)
+            at_risk.append(n_remaining)
+            events.append(deaths)
+            lower.append(lo)
+            upper.append(hi)
+        n_remaining -= j - i
+        i = j
+    return SurvivalCurve(
+        times=tuple(times),
+        survival=tuple(survival),
+        at_risk=tuple(at_risk),
+        events=tuple(events),
+        lower=tuple(lower),
+        upper=tuple(upper),
+        durations=ordered,
+        n_events=sum(events),
+    )
+
+
+def _loglog_interval(s: float, greenwood: float) -> tuple[float, float]:
+    """95% interval for S on the log(-log S) scale (stays inside [0, 1])."""
+    if s <= 0.0:
+        return 0.0, 0.0
+    if s >= 1.0 or greenwood == 0.0:
+        return s, s
+    log_s = math.log(s)
+    se = math.sqrt(greenwood) / abs(log_s)
+    centre = math.log(-log_s)
+    # exp(-exp(x)) decreases in x, so the upper bound of x gives the lower bound of S.
+    lo = math.exp(-math.exp(centre + _Z95 * se))
+    hi = math.exp(-math.exp(centre - _Z95 * se))
+    return lo, hi
