@@ -348,6 +348,10 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     may_observe_untreated = _permission("observe_untreated")
     may_continue = _permission("continue")
 
+    def allowed_event_ids(self) -> frozenset[str]:
+        """Events with a transition from an active state (guards not evaluated)."""
+        return frozenset(e.id for e in self.allowed_events)
+
     def presents_acute_severe(self) -> bool:
         """Acute severe AIH at presentation (AIH-TRI-01)."""
         c = self.ctx()

@@ -267,7 +267,7 @@ class PathwayRuntime:
         """
         if self.is_dead:
             self._advance_to(self.model.day)  # raises the clear "died on day" error
-        if event not in {e.id for e in self.allowed_events}:  # type: ignore[attr-defined]
+        if event not in self.allowed_event_ids():  # type: ignore[attr-defined]
             bound: Any = getattr(self, event, None)
             raise TransitionNotAllowed(bound, self.configuration)  # type: ignore[attr-defined]
 
@@ -372,7 +372,7 @@ class PathwayRuntime:
         if self.is_dead:
             return []
         c = self.ctx()
-        possible = {e.id for e in self.allowed_events}  # type: ignore[attr-defined]
+        possible = self.allowed_event_ids()  # type: ignore[attr-defined]
         ranked: list[tuple[tuple[int, int], Recommendation]] = []
         for action, check in rules.ACTION_CHECKS.items():
             if action not in possible or check(c):

@@ -108,7 +108,8 @@ def snapshot(chart: AIHPathway) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "version": SCHEMA_VERSION,
-        "chart": type(chart).__name__,
+        # The pathway definition, whichever engine runs it (see pathway.compiled).
+        "chart": getattr(type(chart), "definition", type(chart)).__name__,
         "configuration": sorted(
             (str(v) for v in chart.configuration_values), key=document_order(type(chart)).get
         ),

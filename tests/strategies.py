@@ -102,7 +102,7 @@ def apply_move(chart: AIHPathway, move: tuple[int, str, Any], *, policy: bool = 
         chart.fire(timer.timer_id, day=max(chart.day, timer.due_day))
     elif kind == "finding":
         name, value = payload
-        if name not in {e.id for e in chart.allowed_events}:
+        if name not in chart.allowed_event_ids():
             return
         chart.observe(name, value, day=chart.day + dt)
     else:

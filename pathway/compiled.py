@@ -1,0 +1,424 @@
+"""A compiled executor for the pathway chart: the same chart, without interpreter overhead.
+
+:func:`compile_chart` reads a python-statemachine chart class (its states, transitions,
+guard and action callables, rule ids) into flat lookup tables once. A
+:class:`CompiledInterpreter` then runs those tables with the statechart semantics the chart
+relies on (SCXML-style transition selection per atomic state walking up its ancestors,
+transition domains, exit and entry sets, default entry of compound and parallel states,
+internal events raised by actions). Guards and actions are the chart class's own
+functions, called with the same keyword arguments, so no clinical logic is written twice.
+
+:class:`CompiledPathway` mixes the interpreter with :class:`~pathway.runtime.PathwayRuntime`
+exactly as :class:`~pathway.AIHPathway` mixes in python-statemachine, so both give the same
+effects, recommendations, deviations, invariants, traces and snapshots. Differential tests
+(tests/test_compiled.py) hold the two to that.
+
+Not supported (the AIH chart uses none of them; :func:`compile_chart` refuses a chart that
+does): history states, eventless transitions, delayed events, multiple targets, async
+callbacks and entry/exit actions declared on states.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from statemachine import Event, StateChart
+from statemachine.callbacks import CallbackGroup
+from statemachine.exceptions import TransitionNotAllowed
+
+from .chart import AIHPathway
+from .errors import InvalidPathwayError
+from .options import GuidelineOptions
+from .patient import PatientRecord
+from .runtime import PathwayRuntime, StepListener
+from .thresholds import Thresholds
+
+__all__ = ["ChartPlan", "CompiledInterpreter", "CompiledPathway", "compile_chart"]
+
+#: Keyword arguments a guard or action may ask for, besides those sent with the event.
+_INJECTED = frozenset({"source", "target", "event", "state"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Callback:
+    func: Callable[..., Any]
+    expected: bool
+    wants: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTransition:
+    """One transition as data: ids, guard and action callables, rule ids."""
+
+    event: str
+    source: str
+    target: str | None
+    internal: bool
+    conds: tuple[_Callback, ...]
+    ons: tuple[_Callback, ...]
+    rule_ids: tuple[str, ...]
+    domain: str | None
+    entry: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChartPlan:
+    """The compiled tables of one chart class."""
+
+    chart_class: type[StateChart[Any]]
+    order: dict[str, int]
+    parent: dict[str, str | None]
+    atomic: frozenset[str]
+    ancestors: dict[str, tuple[str, ...]]
+    table: dict[tuple[str, str], tuple[CompiledTransition, ...]]
+    events_of: dict[str, frozenset[str]]
+    initial: tuple[str, ...]
+    final: frozenset[str]
+    states: dict[str, Any]
+
+
+_PLANS: dict[type, ChartPlan] = {}
+
+
+def _wants(func: Callable[..., Any]) -> frozenset[str]:
+    params = inspect.signature(func).parameters
+    return frozenset(name for name in params if name != "self")
+
+
+def _callbacks(
+    chart_class: type, transition: Any, group: CallbackGroup
+) -> tuple[_Callback, ...]:
+    out = []
+    for spec in transition._specs:
+        if spec.group is not group or not isinstance(spec.func, str):
+            continue
+        func = getattr(chart_class, spec.func, None)
+        if func is None:
+            continue  # a naming-convention hook (on_<event>, ...) the chart does not define
+        if not callable(func):
+            raise InvalidPathwayError(f"callback {spec.func!r} is not callable")
+        expected = True if spec.expected_value is None else bool(spec.expected_value)
+        out.append(_Callback(func, expected, _wants(func)))
+    return tuple(out)
+
+
+def _descendant_entry(plan_states: dict[str, Any], state_id: str, acc: list[str]) -> None:
+    """Add ``state_id`` and its default descendants (initial child, or all regions)."""
+    acc.append(state_id)
+    state = plan_states[state_id]
+    if not state.states:
+        return
+    if state.parallel:
+        for child in state.states:
+            _descendant_entry(plan_states, child.id, acc)
+    else:
+        initial = next(c for c in state.states if c.initial)
+        _descendant_entry(plan_states, initial.id, acc)
+
+
+def compile_chart(chart_class: type[StateChart[Any]] = AIHPathway) -> ChartPlan:
+    """Compile ``chart_class`` into lookup tables (cached per class).
+
+    Raises:
+        InvalidPathwayError: the chart uses a feature this executor does not support.
+    """
+    cached = _PLANS.get(chart_class)
+    if cached is not None:
+        return cached
+    states: dict[str, Any] = dict(chart_class.states_map)
+    order = {sid: i for i, sid in enumerate(states)}
+    parent = {sid: (s.parent.id if s.parent is not None else None) for sid, s in states.items()}
+    ancestors = {sid: tuple(a.id for a in s.ancestors()) for sid, s in states.items()}
+    atomic = frozenset(sid for sid, s in states.items() if not s.states)
+    table: dict[tuple[str, str], list[CompiledTransition]] = {}
+    for sid, state in states.items():
+        if state.is_history or getattr(state, "history", None):
+            raise InvalidPathwayError(f"history state in {sid!r} is not supported")
+        for t in state.transitions:
+            if t.initial:
+                continue
+            if not t.event:
+                raise InvalidPathwayError(f"eventless transition from {sid!r} is not supported")
+            if len(t.targets) > 1:
+                raise InvalidPathwayError(f"multi-target transition from {sid!r}")
+            target = t.target.id if t.target is not None else None
+            domain, entry = _domain_and_entry(states, ancestors, t)
+            for event in t.event.split():
+                compiled = CompiledTransition(
+                    event=event,
+                    source=sid,
+                    target=target,
+                    internal=bool(t.internal),
+                    conds=_callbacks(chart_class, t, CallbackGroup.COND),
+                    ons=_callbacks(chart_class, t, CallbackGroup.ON),
+                    rule_ids=tuple(getattr(t, "rule_ids", ())),
+                    domain=domain,
+                    entry=entry,
+                )
+                table.setdefault((sid, event), []).append(compiled)
+    events_of = {
+        sid: frozenset(ev for (s, ev) in table if s == sid) for sid in states
+    }
+    initial_state = chart_class.initial_state
+    assert initial_state is not None
+    initial: list[str] = []
+    _descendant_entry(states, initial_state.id, initial)
+    plan = ChartPlan(
+        chart_class=chart_class,
+        order=order,
+        parent=parent,
+        atomic=atomic,
+        ancestors=ancestors,
+        table={k: tuple(v) for k, v in table.items()},
+        events_of=events_of,
+        initial=tuple(initial),
+        final=frozenset(sid for sid, s in states.items() if s.final),
+        states=states,
+    )
+    _PLANS[chart_class] = plan
+    return plan
+
+
+def _domain_and_entry(
+    states: dict[str, Any], ancestors: dict[str, tuple[str, ...]], t: Any
+) -> tuple[str | None, tuple[str, ...]]:
+    """Transition domain (SCXML) and the states entered, in document order of entry."""
+    if t.target is None:
+        return None, ()
+    source, target = t.source, t.target
+    if t.internal and source.is_compound and target.is_descendant(source):
+        domain: str | None = source.id
+    elif t.internal and t.is_self and target.is_atomic:
+        domain = source.id
+    else:
+        domain = None
+        for anc in source.ancestors():
+            if anc.is_compound and (target is anc or target.is_descendant(anc)):
+                domain = anc.id
+                break
+    entry: list[str] = []
+    _descendant_entry(states, target.id, entry)
+    # Ancestors of the target below the domain are entered too; a parallel one also
+    # enters, by default, each of its regions that the target is not in.
+    chain = []
+    for anc_id in ancestors[target.id]:
+        if anc_id == domain:
+            break
+        chain.append(anc_id)
+    entry.extend(chain)
+    for anc_id in chain:
+        anc = states[anc_id]
+        if not anc.parallel:
+            continue
+        for child in anc.states:
+            covered = any(e == child.id or child.id in ancestors[e] for e in entry)
+            if not covered:
+                _descendant_entry(states, child.id, entry)
+    order = {sid: i for i, sid in enumerate(states)}
+    return domain, tuple(sorted(set(entry), key=order.__getitem__))
+
+
+class CompiledInterpreter:
+    """Runs a :class:`ChartPlan`: the primitives PathwayRuntime needs from a chart engine.
+
+    Provides ``send``, ``raise_``, ``configuration_values``, ``configuration``,
+    ``allowed_event_ids``, ``history_values`` and ``states_map``, and tells listeners
+    ``on_enter_state(state)`` and ``after_transition(event, source, target, transition)``.
+    """
+
+    plan: ChartPlan
+    model: Any
+
+    def __init__(self, model: Any, listeners: Sequence[Any] = ()) -> None:
+        self.model = model
+        self.history_values: dict[str, list[Any]] = {}
+        self._listeners = list(listeners)
+        self._queue: list[tuple[str, dict[str, Any]]] = []
+        self._enter_hooks = [lst.on_enter_state for lst in self._listeners if hasattr(lst, "on_enter_state")]
+        self._after_hooks = [
+            lst.after_transition for lst in self._listeners if hasattr(lst, "after_transition")
+        ]
+        restored = getattr(model, "state", None)
+        if restored:
+            # A model that already holds a configuration is resumed: no entry action runs.
+            self._config: list[str] = sorted(
+                (str(s) for s in restored), key=self.plan.order.__getitem__
+            )
+        else:
+            self._config = []
+            self._enter(self.plan.initial)
+        self.model.state = self._config
+
+    # --- the primitives ---------------------------------------------------------------
+
+    @property
+    def states_map(self) -> dict[str, Any]:
+        """State id -> the chart's State object."""
+        return self.plan.states
+
+    @property
+    def configuration_values(self) -> list[str]:
+        """Active state ids in document order."""
+        return self._config
+
+    @property
+    def configuration(self) -> list[Any]:
+        """Active State objects in document order."""
+        return [self.plan.states[s] for s in self._config]
+
+    def allowed_event_ids(self) -> frozenset[str]:
+        """Events with at least one transition from an active state (guards not evaluated)."""
+        events_of = self.plan.events_of
+        out: set[str] = set()
+        for sid in self._config:
+            out |= events_of[sid]
+        return frozenset(out)
+
+    def raise_(self, event: str, **kwargs: Any) -> None:
+        """Queue an internal event, processed before ``send`` returns."""
+        self._queue.append((event, kwargs))
+
+    def send(self, event: str, **kwargs: Any) -> None:
+        """Process ``event`` and any internal events it raises (one macrostep)."""
+        self._process(event, kwargs)
+        while self._queue:
+            internal, ikw = self._queue.pop(0)
+            self._process(internal, ikw)
+
+    # --- semantics ----------------------------------------------------------------------
+
+    def _process(self, event: str, kwargs: dict[str, Any]) -> None:
+        selected = self._select(event, kwargs)
+        if not selected:
+            raise TransitionNotAllowed(Event(event), self.configuration)  # type: ignore[arg-type]
+        self._microstep(selected, event, kwargs)
+
+    def _call(self, cb: _Callback, t: CompiledTransition, event: str, kwargs: dict[str, Any]) -> Any:
+        if not cb.wants:
+            return cb.func(self)
+        args: dict[str, Any] = {}
+        states = self.plan.states
+        for name in cb.wants:
+            if name in kwargs:
+                args[name] = kwargs[name]
+            elif name == "source" or name == "state":
+                args[name] = states[t.source]
+            elif name == "target":
+                args[name] = states[t.target] if t.target is not None else None
+            elif name == "event":
+                args[name] = event
+        return cb.func(self, **args)
+
+    def _enabled(self, t: CompiledTransition, event: str, kwargs: dict[str, Any]) -> bool:
+        for cb in t.conds:
+            if bool(self._call(cb, t, event, kwargs)) is not cb.expected:
+                return False
+        return True
+
+    def _select(self, event: str, kwargs: dict[str, Any]) -> list[CompiledTransition]:
+        plan = self.plan
+        table = plan.table
+        chosen: list[CompiledTransition] = []
+        for sid in self._config:
+            if sid not in plan.atomic:
+                continue
+            found = None
+            for s in (sid, *plan.ancestors[sid]):
+                for t in table.get((s, event), ()):
+                    if self._enabled(t, event, kwargs):
+                        found = t
+                        break
+                if found is not None:
+                    break
+            if found is not None and found not in chosen:
+                chosen.append(found)
+        return self._without_conflicts(chosen)
+
+    def _exit_set(self, t: CompiledTransition) -> list[str]:
+        if t.target is None:
+            return []
+        if t.domain is None:
+            return list(self._config)
+        anc = self.plan.ancestors
+        return [s for s in self._config if t.domain in anc[s]]
+
+    def _without_conflicts(self, chosen: list[CompiledTransition]) -> list[CompiledTransition]:
+        if len(chosen) < 2:
+            return chosen
+        kept: list[CompiledTransition] = []
+        for t1 in chosen:
+            exit1 = set(self._exit_set(t1))
+            preempted = False
+            drop: list[CompiledTransition] = []
+            for t2 in kept:
+                if exit1 & set(self._exit_set(t2)):
+                    if t2.source in self.plan.ancestors[t1.source]:
+                        drop.append(t2)
+                    else:
+                        preempted = True
+                        break
+            if not preempted:
+                kept = [t for t in kept if t not in drop] + [t1]
+        return kept
+
+    def _enter(self, states: Iterable[str]) -> None:
+        config = self._config
+        objs = self.plan.states
+        for sid in states:
+            if sid in config:
+                continue
+            config.append(sid)
+            for hook in self._enter_hooks:
+                hook(objs[sid])
+        config.sort(key=self.plan.order.__getitem__)
+
+    def _microstep(self, selected: list[CompiledTransition], event: str, kwargs: dict[str, Any]) -> None:
+        exits: set[str] = set()
+        for t in selected:
+            exits.update(self._exit_set(t))
+        if exits:
+            self._config[:] = [s for s in self._config if s not in exits]
+        for t in selected:
+            for cb in t.ons:
+                self._call(cb, t, event, kwargs)
+        for t in selected:
+            if t.target is not None:
+                self._enter(t.entry)
+        objs = self.plan.states
+        for t in selected:
+            target = objs[t.target] if t.target is not None else None
+            for hook in self._after_hooks:
+                hook(event, objs[t.source], target, t)
+
+
+class CompiledPathway(PathwayRuntime, CompiledInterpreter):
+    """The AIH pathway on the compiled executor: same API and behaviour as AIHPathway.
+
+    Guards and transition actions are AIHPathway's own functions; only the statechart
+    interpreter differs. Use it for cohorts; use :class:`~pathway.AIHPathway` to embed,
+    draw or extend the chart.
+    """
+
+    definition = AIHPathway
+    plan = compile_chart(AIHPathway)
+    states_map = AIHPathway.states_map  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        patient: PatientRecord,
+        *,
+        thresholds: Thresholds | None = None,
+        options: GuidelineOptions | None = None,
+        listeners: Sequence[StepListener] = (),
+        strict_invariants: bool = True,
+    ) -> None:
+        super().__init__(
+            patient,
+            thresholds=thresholds,
+            options=options,
+            listeners=listeners,
+            strict_invariants=strict_invariants,
+        )
