@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -144,9 +145,14 @@ def patient(pid: str, **days: float | None) -> PatientRow:
         presentation="chronic",
         tpmt="normal",
         first_line="prednisolone+azathioprine",
+        first_cbr_day=fields["first_cbr_day"],
+        second_line_day=fields["second_line_day"],
+        withdrawal_day=fields["withdrawal_day"],
+        relapse_day=fields["relapse_day"],
+        transplant_day=fields["transplant_day"],
+        death_day=fields["death_day"],
         death_cause="liver" if fields["death_day"] is not None else "",
         followup_days=float(followup if followup is not None else 3650.0),
-        **fields,
     )
 
 
@@ -357,7 +363,7 @@ class TestWriteReport:
         def fail(src: str, dst: str) -> None:
             raise OSError("disk full")
 
-        monkeypatch.setattr(report_module.os, "replace", fail)
+        monkeypatch.setattr(os, "replace", fail)
         with pytest.raises(OSError, match="disk full"):
             write_report(out_dir)
         assert sorted(p.name for p in out_dir.iterdir()) == [
