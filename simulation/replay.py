@@ -177,7 +177,9 @@ def replay_scenario(scenario: Scenario) -> ReplayResult:
     result = ReplayResult(scenario, chart)
     model = ScriptedPatient(scenario.baseline(record), scenario.occurrences())
     env = simpy.Environment()
-    env.process(patient_journey(env, chart, model, GuidelinePolicy(), scenario.horizon_days))
+    journey = env.process(
+        patient_journey(env, chart, model, GuidelinePolicy(), scenario.horizon_days)
+    )
 
     def advance(until: float | None) -> bool:
         try:
@@ -185,9 +187,15 @@ def replay_scenario(scenario: Scenario) -> ReplayResult:
                 env.run()
             elif until > env.now:
                 env.run(until=until)
-        except Exception as exc:  # any error ends the course; the report shows it
+        except Exception as raised:  # any error ends the course; the report shows it
+            # SimPy re-raises a copy built as type(e)(*e.args); for errors that cannot be
+            # rebuilt that way (TransitionNotAllowed) the copy is a TypeError, so report the
+            # process's own exception instead.
+            error: Exception = raised
+            if journey.triggered and not journey.ok and isinstance(journey.value, Exception):
+                error = journey.value
             result.stopped = True
-            result.failures.append(_stopped(scenario, chart, exc))
+            result.failures.append(_stopped(scenario, chart, error, env.now))
             return False
         return True
 
@@ -298,12 +306,11 @@ def _check_violations(result: ReplayResult) -> None:
             )
 
 
-def _stopped(scenario: Scenario, chart: AIHPathway, exc: Exception) -> Failure:
-    day = chart.patient.day
+def _stopped(scenario: Scenario, chart: AIHPathway, exc: Exception, day: float) -> Failure:
     culprit = _culprit(scenario, chart, day)
     what = f"{type(exc).__name__}: {exc}"
     if culprit is not None:
-        what = f"{culprit.kind} {culprit.name!r} on day {day:g}: {what}"
+        what = f"{culprit.kind} {culprit.name!r}: {what}"
     line = culprit.line if culprit is not None and culprit.line else _nearest_line(scenario, day)
     return Failure(
         line,
