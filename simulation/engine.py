@@ -108,7 +108,11 @@ def patient_journey(
                 labs = model.visit_labs(chart, day)
                 if labs:
                     chart.observe("labs", labs, day=day)
-            if not chart.is_dead:
+            # The visit's labs may move the chart out of the timer's state (a relapse
+            # regained at a relapse visit): a disarmed timer is not fired.
+            if not chart.is_dead and any(
+                t.timer_id == timer.timer_id for t in chart.pending_timers()
+            ):
                 chart.fire(timer.timer_id, day=day)
             if not scripted and not chart.is_dead:
                 policy.act(chart, day)
