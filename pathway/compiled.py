@@ -88,9 +88,7 @@ def _wants(func: Callable[..., Any]) -> frozenset[str]:
     return frozenset(name for name in params if name != "self")
 
 
-def _callbacks(
-    chart_class: type, transition: Any, group: CallbackGroup
-) -> tuple[_Callback, ...]:
+def _callbacks(chart_class: type, transition: Any, group: CallbackGroup) -> tuple[_Callback, ...]:
     out = []
     for spec in transition._specs:
         if spec.group is not group or not isinstance(spec.func, str):
@@ -159,9 +157,7 @@ def compile_chart(chart_class: type[StateChart[Any]] = AIHPathway) -> ChartPlan:
                     entry=entry,
                 )
                 table.setdefault((sid, event), []).append(compiled)
-    events_of = {
-        sid: frozenset(ev for (s, ev) in table if s == sid) for sid in states
-    }
+    events_of = {sid: frozenset(ev for (s, ev) in table if s == sid) for sid in states}
     initial_state = chart_class.initial_state
     assert initial_state is not None
     initial: list[str] = []
@@ -237,7 +233,11 @@ class CompiledInterpreter:
         self.history_values: dict[str, list[Any]] = {}
         self._listeners = list(listeners)
         self._queue: list[tuple[str, dict[str, Any]]] = []
-        self._enter_hooks = [lst.on_enter_state for lst in self._listeners if hasattr(lst, "on_enter_state")]
+        self._config_version = 0
+        self._active_cache: tuple[int, frozenset[str]] | None = None
+        self._enter_hooks = [
+            lst.on_enter_state for lst in self._listeners if hasattr(lst, "on_enter_state")
+        ]
         self._after_hooks = [
             lst.after_transition for lst in self._listeners if hasattr(lst, "after_transition")
         ]
@@ -296,7 +296,9 @@ class CompiledInterpreter:
             raise TransitionNotAllowed(Event(event), self.configuration)  # type: ignore[arg-type]
         self._microstep(selected, event, kwargs)
 
-    def _call(self, cb: _Callback, t: CompiledTransition, event: str, kwargs: dict[str, Any]) -> Any:
+    def _call(
+        self, cb: _Callback, t: CompiledTransition, event: str, kwargs: dict[str, Any]
+    ) -> Any:
         if not cb.wants:
             return cb.func(self)
         args: dict[str, Any] = {}
@@ -313,10 +315,7 @@ class CompiledInterpreter:
         return cb.func(self, **args)
 
     def _enabled(self, t: CompiledTransition, event: str, kwargs: dict[str, Any]) -> bool:
-        for cb in t.conds:
-            if bool(self._call(cb, t, event, kwargs)) is not cb.expected:
-                return False
-        return True
+        return all(bool(self._call(cb, t, event, kwargs)) is cb.expected for cb in t.conds)
 
     def _select(self, event: str, kwargs: dict[str, Any]) -> list[CompiledTransition]:
         plan = self.plan
@@ -365,6 +364,7 @@ class CompiledInterpreter:
         return kept
 
     def _enter(self, states: Iterable[str]) -> None:
+        self._config_version += 1
         config = self._config
         objs = self.plan.states
         for sid in states:
@@ -375,10 +375,13 @@ class CompiledInterpreter:
                 hook(objs[sid])
         config.sort(key=self.plan.order.__getitem__)
 
-    def _microstep(self, selected: list[CompiledTransition], event: str, kwargs: dict[str, Any]) -> None:
+    def _microstep(
+        self, selected: list[CompiledTransition], event: str, kwargs: dict[str, Any]
+    ) -> None:
         exits: set[str] = set()
         for t in selected:
             exits.update(self._exit_set(t))
+        self._config_version += 1
         if exits:
             self._config[:] = [s for s in self._config if s not in exits]
         for t in selected:
@@ -402,9 +405,18 @@ class CompiledPathway(PathwayRuntime, CompiledInterpreter):
     draw or extend the chart.
     """
 
+    @property
+    def active(self) -> frozenset[str]:
+        """Ids of all active states (cached between configuration changes)."""
+        cached = self._active_cache
+        if cached is None or cached[0] != self._config_version:
+            cached = (self._config_version, frozenset(self._config))
+            self._active_cache = cached
+        return cached[1]
+
     definition = AIHPathway
     plan = compile_chart(AIHPathway)
-    states_map = AIHPathway.states_map  # type: ignore[assignment]
+    states_map = AIHPathway.states_map
 
     def __init__(
         self,

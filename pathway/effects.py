@@ -65,7 +65,7 @@ def _switch_budesonide(p: PatientRecord, th: Thresholds, opt: GuidelineOptions) 
 
 def _labs(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
     panel = v if isinstance(v, LabPanel) else LabPanel.from_mapping(p.day, v)
-    p.labs.append(panel)
+    p.add_labs(panel)
     if p.response in ("complete_biochemical_response", "loss_of_response", "relapse"):
         latest = p.latest_panel()
         new = response.classify_followup(p.response, latest, th)

@@ -120,8 +120,12 @@ class PatientRecord:
     timers_fired: dict[str, int] = field(default_factory=dict)
     cirrhosis_at_diagnosis: str = ""
     state: Any = None
+    _latest: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self._latest = {}
+        for panel in self.labs:
+            self._latest.update(panel.values())
         if not self.cirrhosis_at_diagnosis:
             self.cirrhosis_at_diagnosis = self.cirrhosis
         checks = (
@@ -144,18 +148,19 @@ class PatientRecord:
 
     # --- lab history -------------------------------------------------------------------
 
+    def add_labs(self, panel: LabPanel) -> None:
+        """Append a resulted panel to the history (keeps the latest values current)."""
+        self.labs.append(panel)
+        self._latest.update(panel.values())
+
     def latest(self, analyte: str) -> float | None:
         """The most recent measured value of ``analyte`` (carried forward), or ``None``."""
-        for panel in reversed(self.labs):
-            value = getattr(panel, analyte)
-            if value is not None:
-                return value  # type: ignore[no-any-return]
-        return None
+        return self._latest.get(analyte)
 
     def latest_panel(self) -> LabPanel:
         """All analytes at their latest value, as one panel dated at the latest result."""
         day = self.labs[-1].day if self.labs else self.day
-        return LabPanel(day=day, **{n: self.latest(n) for n in LAB_FIELDS})
+        return LabPanel(day=day, **self._latest)
 
     # --- drugs ---------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ __all__ = [
     "Strength",
     "acute_improving",
     "disease_active",
+    "evaluate",
     "presents_acute_severe",
     "strength",
 ]
@@ -382,14 +383,20 @@ def check_observe_untreated(c: Ctx) -> list[Breach]:
 
 
 def check_continue(c: Ctx) -> list[Breach]:
-    pending = [
+    return evaluate(c)["continue"]
+
+
+def evaluate(c: Ctx) -> dict[str, list[Breach]]:
+    """The breaches of every action at once (``continue`` derived from the others)."""
+    out = {action: check(c) for action, check in _CHECKS_BUT_CONTINUE}
+    out["continue"] = [
         Breach(rule_id, f"{action} is required")
-        for action, check in ACTION_CHECKS.items()
-        if action != "continue" and not check(c)
+        for action, breaches in out.items()
+        if not breaches
         for rule_id in [_must_rule(action, c)]
         if rule_id is not None
     ]
-    return pending
+    return out
 
 
 def _must_rule(action: str, c: Ctx) -> str | None:
@@ -426,6 +433,8 @@ ACTION_CHECKS: dict[str, Callable[[Ctx], list[Breach]]] = {
     "continue": check_continue,
 }
 """Every clinician action of the vocabulary and the check that governs it."""
+
+_CHECKS_BUT_CONTINUE = tuple((a, f) for a, f in ACTION_CHECKS.items() if a != "continue")
 
 
 # --- strength and rank -------------------------------------------------------------------

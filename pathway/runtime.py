@@ -374,8 +374,8 @@ class PathwayRuntime:
         c = self.ctx()
         possible = self.allowed_event_ids()  # type: ignore[attr-defined]
         ranked: list[tuple[tuple[int, int], Recommendation]] = []
-        for action, check in rules.ACTION_CHECKS.items():
-            if action not in possible or check(c):
+        for action, breaches in rules.evaluate(c).items():
+            if action not in possible or breaches:
                 continue
             level, rule_ids = rules.strength(action, c)
             rec = Recommendation(action, level, tuple(rule_ids), _doses(action, c))

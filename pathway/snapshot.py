@@ -45,7 +45,7 @@ def record_to_dict(p: PatientRecord) -> dict[str, Any]:
     """The patient record as JSON-ready data (sets as sorted lists, panels as dicts)."""
     out: dict[str, Any] = {}
     for f in fields(p):
-        if f.name == "state":
+        if f.name in ("state", "_latest"):
             continue
         value = getattr(p, f.name)
         if f.name == "labs":
@@ -64,7 +64,7 @@ def record_to_dict(p: PatientRecord) -> dict[str, Any]:
 
 def record_from_dict(data: dict[str, Any]) -> PatientRecord:
     """Inverse of :func:`record_to_dict`."""
-    known = {f.name for f in fields(PatientRecord)} - {"state"}
+    known = {f.name for f in fields(PatientRecord)} - {"state", "_latest"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise SnapshotError(f"snapshot record has unknown field(s) {unknown}")
@@ -111,7 +111,8 @@ def snapshot(chart: AIHPathway) -> dict[str, Any]:
         # The pathway definition, whichever engine runs it (see pathway.compiled).
         "chart": getattr(type(chart), "definition", type(chart)).__name__,
         "configuration": sorted(
-            (str(v) for v in chart.configuration_values), key=document_order(type(chart)).get
+            (str(v) for v in chart.configuration_values),
+            key=document_order(type(chart)).__getitem__,
         ),
         "history": {
             key: [s.id for s in states] for key, states in sorted(chart.history_values.items())

@@ -94,7 +94,7 @@ CASES: list[Case] = [
     ),
     (
         "INV-19",
-        lambda p: p.labs.append(LabPanel(0.0, alt_xuln=5.0)),
+        lambda p: p.add_labs(LabPanel(0.0, alt_xuln=5.0)),
         {"post_transplant", "graft_stable"},
         step("labs"),
     ),
