@@ -40,6 +40,58 @@ _ANTIMETABOLITE_STATES = frozenset(
 _SWITCH_STATES = frozenset({"induction", "response_assessment", "maintenance", "relapse"})
 _NOT_REFERRABLE = frozenset({"transplant", "post_transplant"})
 
+#: Care states outside which an action is never recommended: (states, rule id, reason).
+#: The checks below report this breach; recommendations use it to skip a check early.
+_GATES: dict[str, tuple[frozenset[str], str, str]] = {
+    "start_budesonide": (
+        frozenset({"diagnosis", "observation"}),
+        "AIH-IND-02",
+        "budesonide is a first-line induction option only",
+    ),
+    "add_azathioprine": (
+        _ANTIMETABOLITE_STATES,
+        "AIH-IND-03",
+        "added during induction, maintenance or second line only",
+    ),
+    "add_mycophenolate": (
+        _ANTIMETABOLITE_STATES,
+        "AIH-IND-04",
+        "added during induction, maintenance or second line only",
+    ),
+    "stop_steroid": (
+        frozenset({"maintenance"}),
+        "AIH-MNT-01",
+        "the steroid is stopped in maintenance",
+    ),
+    "switch_to_mycophenolate": (
+        _SWITCH_STATES,
+        "AIH-2L-01",
+        "a switch is made from first-line treatment",
+    ),
+    "start_third_line": (
+        frozenset({"second_line"}),
+        "AIH-3L-01",
+        "third line follows a failed second line",
+    ),
+    "attempt_withdrawal": (
+        frozenset({"maintenance"}),
+        "AIH-WDR-01",
+        "withdrawal is attempted from maintenance",
+    ),
+    "reinduce": (frozenset({"relapse"}), "AIH-REL-01", "re-induction treats a relapse"),
+    "observe_untreated": (
+        frozenset({"diagnosis"}),
+        "AIH-TRI-04",
+        "observation is chosen at diagnosis",
+    ),
+}
+
+
+def _gate(action: str, c: Ctx) -> list[Breach]:
+    """The breach of ``action``'s care-state gate, or an empty list when inside it."""
+    states, rule_id, reason = _GATES[action]
+    return [] if c.active & states else [Breach(rule_id, reason)]
+
 
 class Ctx(NamedTuple):
     """What a rule may look at: the record, thresholds, options and active state ids."""
@@ -166,8 +218,7 @@ def check_start_budesonide(c: Ctx) -> list[Breach]:
         out.append(Breach("INV-01", f"budesonide is contraindicated in cirrhosis ({p.cirrhosis})"))
     if p.presentation != "chronic" or active & {"acute_severe", "acute_liver_failure"}:
         out.append(Breach("INV-02", "no budesonide in acute severe AIH or acute liver failure"))
-    if not active & {"diagnosis", "observation"}:
-        out.append(Breach("AIH-IND-02", "budesonide is a first-line induction option only"))
+    out += _gate("start_budesonide", c)
     return out
 
 
@@ -180,8 +231,7 @@ def _antimetabolite_common(c: Ctx, drug: str, rule: str) -> list[Breach]:
         out.append(Breach(rule, "on tacrolimus second line"))
     if drug in p.intolerant:
         out.append(Breach(rule, f"{drug} intolerance"))
-    if not active & _ANTIMETABOLITE_STATES:
-        out.append(Breach(rule, "added during induction, maintenance or second line only"))
+    out += _gate("add_azathioprine" if drug == "azathioprine" else "add_mycophenolate", c)
     if p.severe_cytopenia:
         out.append(Breach("INV-08", "severe cytopenia"))
     if "induction" in active and p.steroid:
@@ -259,8 +309,7 @@ def check_stop_steroid(c: Ctx) -> list[Breach]:
     out: list[Breach] = []
     if p.steroid is None:
         return [Breach("AIH-MNT-01", "no steroid to stop")]
-    if "maintenance" not in c.active:
-        out.append(Breach("AIH-MNT-01", "the steroid is stopped in maintenance"))
+    out += _gate("stop_steroid", c)
     if not p.on("azathioprine"):
         out.append(Breach("AIH-MNT-01", "azathioprine monotherapy must replace the steroid"))
     if cbr_days(p) < th.steroid_stop_cbr_days:
@@ -288,8 +337,7 @@ def check_switch_to_mycophenolate(c: Ctx) -> list[Breach]:
         out.append(Breach("AIH-2L-01", "mycophenolate intolerance"))
     if p.pregnancy in ("planned", "pregnant"):
         out.append(Breach("INV-09", "no mycophenolate when pregnant or planning pregnancy"))
-    if not c.active & _SWITCH_STATES:
-        out.append(Breach("AIH-2L-01", "a switch is made from first-line treatment"))
+    out += _gate("switch_to_mycophenolate", c)
     aza_stopped = "azathioprine" in p.intolerant and not p.antimetabolite
     if not aza_stopped:
         if _second_line_reason(p) is None:
@@ -318,8 +366,8 @@ def check_switch_to_tacrolimus(c: Ctx) -> list[Breach]:
 
 def check_start_third_line(c: Ctx) -> list[Breach]:
     p = c.p
-    if "second_line" not in c.active:
-        return [Breach("AIH-3L-01", "third line follows a failed second line")]
+    if gate := _gate("start_third_line", c):
+        return gate
     if not (p.line_assessed and p.response == "insufficient_response"):
         return [Breach("AIH-3L-01", "second line not yet judged insufficient at 6 months")]
     return []
@@ -328,8 +376,7 @@ def check_start_third_line(c: Ctx) -> list[Breach]:
 def check_attempt_withdrawal(c: Ctx) -> list[Breach]:
     p, th = c.p, c.th
     out: list[Breach] = []
-    if "maintenance" not in c.active:
-        out.append(Breach("AIH-WDR-01", "withdrawal is attempted from maintenance"))
+    out += _gate("attempt_withdrawal", c)
     if p.relapsed_after_withdrawal:
         out.append(Breach("INV-11", "relapse after an earlier withdrawal: no second attempt"))
     if cbr_days(p) < th.withdrawal_min_cbr_days:
@@ -355,8 +402,8 @@ def check_attempt_withdrawal(c: Ctx) -> list[Breach]:
 
 
 def check_reinduce(c: Ctx) -> list[Breach]:
-    if "relapse" not in c.active:
-        return [Breach("AIH-REL-01", "re-induction treats a relapse")]
+    if gate := _gate("reinduce", c):
+        return gate
     if c.p.reinduced:
         return [Breach("AIH-REL-01", "already re-induced for this relapse")]
     return []
@@ -373,8 +420,7 @@ def check_refer_transplant(c: Ctx) -> list[Breach]:
 def check_observe_untreated(c: Ctx) -> list[Breach]:
     p, th = c.p, c.th
     out: list[Breach] = []
-    if "diagnosis" not in c.active:
-        out.append(Breach("AIH-TRI-04", "observation is chosen at diagnosis"))
+    out += _gate("observe_untreated", c)
     if disease_active(p, th):
         out.append(Breach("AIH-TRI-03", "active disease (transaminases > 3 x ULN) is treated"))
     if p.presentation != "chronic" or p.cirrhosis != "none":
@@ -386,9 +432,20 @@ def check_continue(c: Ctx) -> list[Breach]:
     return evaluate(c)["continue"]
 
 
-def evaluate(c: Ctx) -> dict[str, list[Breach]]:
-    """The breaches of every action at once (``continue`` derived from the others)."""
-    out = {action: check(c) for action, check in _CHECKS_BUT_CONTINUE}
+def evaluate(c: Ctx, *, full: bool = True) -> dict[str, list[Breach]]:
+    """The breaches of every action at once (``continue`` derived from the others).
+
+    With ``full=False`` an action outside its care-state gate gets only the gate's breach,
+    without running its other checks: enough to know it is not recommended, and faster.
+    """
+    out: dict[str, list[Breach]] = {}
+    active = c.active
+    for action, check in _CHECKS_BUT_CONTINUE:
+        gate = _GATES.get(action)
+        if not full and gate is not None and not active & gate[0]:
+            out[action] = [Breach(gate[1], gate[2])]
+        else:
+            out[action] = check(c)
     out["continue"] = [
         Breach(rule_id, f"{action} is required")
         for action, breaches in out.items()

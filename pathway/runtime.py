@@ -374,7 +374,7 @@ class PathwayRuntime:
         c = self.ctx()
         possible = self.allowed_event_ids()  # type: ignore[attr-defined]
         ranked: list[tuple[tuple[int, int], Recommendation]] = []
-        for action, breaches in rules.evaluate(c).items():
+        for action, breaches in rules.evaluate(c, full=False).items():
             if action not in possible or breaches:
                 continue
             level, rule_ids = rules.strength(action, c)
@@ -449,9 +449,19 @@ def _doses(action: str, c: Ctx) -> dict[str, float | None]:
             return {}
 
 
+_VARS_CACHE: dict[int, tuple[Thresholds, dict[str, float]]] = {}
+
+
 def vars_of(th: Thresholds) -> dict[str, float]:
-    """Thresholds as a name -> value dict."""
-    return {name: getattr(th, name) for name in th.__dataclass_fields__}
+    """Thresholds as a name -> value dict (cached: Thresholds objects are frozen)."""
+    hit = _VARS_CACHE.get(id(th))
+    if hit is not None and hit[0] is th:
+        return hit[1]
+    values = {name: getattr(th, name) for name in th.__dataclass_fields__}
+    if len(_VARS_CACHE) > 64:
+        _VARS_CACHE.clear()
+    _VARS_CACHE[id(th)] = (th, values)
+    return values
 
 
 def _record_dict(p: PatientRecord) -> dict[str, Any]:
