@@ -154,6 +154,7 @@ class PathwayRuntime:
         self.thresholds = thresholds or Thresholds()
         self.options = options or GuidelineOptions()
         self.trace: list[Step] = []
+        self._deviated = False
         self.monitor = InvariantMonitor(strict=strict_invariants)
         self.step_listeners: list[StepListener] = list(listeners)
         self._recorder = _Recorder(self)
@@ -179,7 +180,7 @@ class PathwayRuntime:
     @property
     def deviated(self) -> bool:
         """True once any step of this course was a deviation."""
-        return any(s.deviation for s in self.trace)
+        return self._deviated
 
     @property
     def violations(self) -> list[Violation]:
@@ -320,7 +321,8 @@ class PathwayRuntime:
             breaches=breaches,
             carried_out=carried_out,
         )
-        new = self._check_invariants(step, step.deviation or self.deviated)
+        self._deviated = self._deviated or step.deviation
+        new = self._check_invariants(step, self._deviated)
         if new:
             step = replace(step, violations=tuple(new))
         self.trace.append(step)

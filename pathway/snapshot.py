@@ -169,6 +169,7 @@ def restore(data: dict[str, Any], chart_class: type[AIHPathway] | None = None) -
         {key: [states[s] for s in ids] for key, ids in data.get("history", {}).items()}
     )
     chart.trace.extend(trace)
+    chart._deviated = any(s.deviation for s in trace)
     chart.monitor.violations.extend(violations)
     chart.monitor._open = set(data.get("open_violations", []))
     return chart
