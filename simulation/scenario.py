@@ -392,8 +392,9 @@ class _Val:
 
 
 def _compose(text: str, file: str) -> _Val:
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader already rejects control characters here
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -413,7 +414,8 @@ def _compose(text: str, file: str) -> _Val:
             file, 1, 1, f"invalid YAML: nested deeper than {MAX_DEPTH} levels"
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         raise ScenarioError(file, 1, 1, "empty file; expected a scenario mapping", expected="map")
     return _Converter(file).convert(node)
