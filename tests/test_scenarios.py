@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -249,3 +250,25 @@ def test_junit_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def load_scenario_text(name: str) -> str:
     """The text of a library scenario."""
     return (GOOD.parent / name).read_text(encoding="utf-8")
+
+
+# --- docs/scenarios.md -----------------------------------------------------------------------
+
+
+def test_docs_include_library_files_verbatim() -> None:
+    """Each `<!-- include: FILE -->` block of docs/scenarios.md equals that scenario file."""
+    doc = (GOOD.parent.parent / "docs" / "scenarios.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"<!-- include: (\S+) -->\n```yaml\n(.*?)```\n", doc, flags=re.S)
+    assert len(blocks) >= 2
+    for name, text in blocks:
+        path = GOOD.parent.parent / name
+        assert path.parent == GOOD.parent, f"{name} is not in scenarios/"
+        assert text == path.read_text(encoding="utf-8"), f"docs/scenarios.md is stale for {name}"
+        assert replayed(path).passed
+
+
+def test_docs_quote_the_library_size() -> None:
+    """The summary line quoted in docs/scenarios.md has the library's real size."""
+    doc = (GOOD.parent.parent / "docs" / "scenarios.md").read_text(encoding="utf-8")
+    n = len(LIBRARY)
+    assert f"\n{n} scenarios: {n} passed, 0 failed" in doc
