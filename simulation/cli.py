@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulation.demo",
     "simulation.diagram_command",
     "simulation.replay",
+    "simulation.calibration",
 )
 
 

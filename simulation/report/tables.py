@@ -66,7 +66,7 @@ def percent(k: int, n: int) -> str:
 
 def first_line_label(value: str) -> str:
     """Readable name of a first-line regimen id (``prednisolone+azathioprine`` ...)."""
-    if not value:
+    if not value or value == "none":
         return "No first-line drug"
     return " + ".join(part.strip().capitalize() for part in value.replace(",", "+").split("+"))
 
