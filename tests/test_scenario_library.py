@@ -30,6 +30,7 @@ from pathway.dosing import azathioprine_dose, budesonide_dose, prednisolone_dose
 from pathway.invariants import InvariantMonitor, Violation
 from pathway.options import GuidelineOptions
 from pathway.vocabulary import CARE_STATES
+from simulation.replay import ReplayResult
 
 from .helpers import NORMAL_LABS, new_chart, record
 from .scenario_support import LIBRARY, replayed
@@ -74,7 +75,7 @@ def test_inv04_prednisolone_cap() -> None:
     for weight in (30, 45, 70, 120, 300):
         for acute in (False, True):
             for scheme in ("weight_based", "aasld_fixed"):
-                opts = GuidelineOptions(steroid_scheme=scheme)  # type: ignore[arg-type]
+                opts = GuidelineOptions(steroid_scheme=scheme)
                 dose = prednisolone_dose(record(weight_kg=weight), TH, opts, acute=acute)
                 assert dose <= min(60.0, weight), (weight, acute, scheme, dose)
     chart = new_chart(weight_kg=70)
@@ -163,39 +164,39 @@ UNIT_TESTED = {
 
 
 @pytest.fixture(scope="module")
-def library() -> list[object]:
+def library() -> list[ReplayResult]:
     """Every library scenario, replayed (cached for the session)."""
     results = [replayed(path) for path in LIBRARY]
     assert all(r.passed for r in results), [r.scenario.path for r in results if not r.passed]
-    return list(results)
+    return results
 
 
-def test_every_care_state_is_visited(library: list[object]) -> None:
+def test_every_care_state_is_visited(library: list[ReplayResult]) -> None:
     """Together the scenarios visit every care state of the vocabulary."""
-    seen = set().union(*(r.states_visited for r in library))  # type: ignore[attr-defined]
+    seen = set().union(*(r.states_visited for r in library))
     missing = [s for s in CARE_STATES if s not in seen]
     assert missing == [], f"care states no scenario visits: {missing}"
 
 
-def test_every_recommendation_rule_is_exercised(library: list[object]) -> None:
+def test_every_recommendation_rule_is_exercised(library: list[ReplayResult]) -> None:
     """Together the scenarios exercise every recommendation rule of the catalogue."""
-    seen = set().union(*(r.rules_exercised for r in library))  # type: ignore[attr-defined]
+    seen = set().union(*(r.rules_exercised for r in library))
     missing = [r for r in RECOMMENDATION_RULES if r not in seen]
     assert missing == [], f"recommendation rules no scenario exercises: {missing}"
 
 
-def test_every_hard_invariant_is_confirmed(library: list[object]) -> None:
+def test_every_hard_invariant_is_confirmed(library: list[ReplayResult]) -> None:
     """Each hard invariant is confirmed by a scenario's `violates` or by a unit test here."""
-    confirmed = set().union(*(r.violations_confirmed for r in library))  # type: ignore[attr-defined]
+    confirmed = set().union(*(r.violations_confirmed for r in library))
     both = sorted(confirmed & set(UNIT_TESTED))
     assert both == [], f"shown by a scenario now; drop the unit-test exemption: {both}"
     missing = [r for r in HARD_INVARIANTS if r not in confirmed | set(UNIT_TESTED)]
     assert missing == [], f"hard invariants neither caught by a scenario nor unit-tested: {missing}"
 
 
-def test_every_declared_violation_is_an_invariant_of_the_catalogue(library: list[object]) -> None:
+def test_declared_violations_are_catalogued_invariants(library: list[ReplayResult]) -> None:
     """Scenarios only declare invariant ids of the catalogue, and every declaration is confirmed."""
     for r in library:
-        declared = set(r.scenario.violates)  # type: ignore[attr-defined]
+        declared = set(r.scenario.violates)
         assert declared <= {k for k, v in RULES.items() if v.kind == "invariant"}
-        assert declared == r.violations_confirmed  # type: ignore[attr-defined]
+        assert declared == r.violations_confirmed
