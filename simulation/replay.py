@@ -375,17 +375,23 @@ def _tail(trace: Sequence[Step], n: int = TRACE_TAIL) -> tuple[str, ...]:
 def replay_paths(paths: Iterable[str | os.PathLike[str]]) -> ReplayReport:
     """Load and replay every scenario under ``paths`` (files or directories).
 
-    An invalid file becomes a :class:`ScenarioError` item; the others are still replayed.
+    An invalid file (or a directory without ``*.yaml`` files) becomes a
+    :class:`ScenarioError` item; the others are still replayed.
     """
     started = time.perf_counter()
     report = ReplayReport()
-    for file in find_scenario_files(paths):
-        try:
-            scenario = load_scenario(file)
-        except ScenarioError as exc:
-            report.items.append(exc)
-            continue
-        report.items.append(replay_scenario(scenario))
+    for raw in paths:
+        files = find_scenario_files([raw])
+        if not files:
+            message = "no scenario files (*.yaml) in this directory"
+            report.items.append(ScenarioError(os.fspath(raw), 0, 0, message))
+        for file in files:
+            try:
+                scenario = load_scenario(file)
+            except ScenarioError as exc:
+                report.items.append(exc)
+                continue
+            report.items.append(replay_scenario(scenario))
     report.seconds = time.perf_counter() - started
     return report
 

@@ -201,6 +201,14 @@ def test_missing_file_is_invalid_not_a_crash(
     assert f"INVALID  {tmp_path / 'nope.yaml'}:0:0: cannot read file" in out
 
 
+def test_empty_directory_is_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A directory without scenario files is reported (exit 2), not silently passed."""
+    status = main(["replay", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert status == 2
+    assert f"INVALID  {tmp_path}:0:0: no scenario files (*.yaml) in this directory" in out
+
+
 def test_exit_status_two_wins_over_one(tmp_path: Path) -> None:
     """With both an invalid file and a failing scenario the exit status is 2."""
     failing = _write(tmp_path, "failing.yaml", _STORY)
