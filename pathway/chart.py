@@ -87,7 +87,11 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
             maintenance = State()
             withdrawal = State()
             off_treatment = State()
-            relapse = State()
+
+            class relapse(State.Compound):
+                flare = State(initial=True)
+                reinduction = State()
+
             second_line = State()
             third_line = State()
             acute_severe = State()
@@ -131,6 +135,8 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     _wd: Any = _cl.withdrawal
     _off: Any = _cl.off_treatment
     _rel: Any = _cl.relapse
+    _flare: Any = _rel.flare
+    _rei: Any = _rel.reinduction
     _l2: Any = _cl.second_line
     _l3: Any = _cl.third_line
     _as: Any = _cl.acute_severe
@@ -157,7 +163,7 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
         _rule(_ma.to(_rel, cond="relapse_labs", on="begin_relapse"), "AIH-MNT-03", "AIH-RSP-04")
         | _rule(_wd.to(_rel, cond="relapse_labs", on="begin_relapse"), "AIH-WDR-03")
         | _rule(_off.to(_rel, cond="relapse_labs", on="begin_relapse"), "AIH-WDR-03")
-        | _rule(_rel.to(_ma, cond="response_regained", on="regain_response"), "AIH-REL-02")
+        | _rule(_rei.to(_ma, cond="response_regained", on="regain_response"), "AIH-REL-02")
         | _rule(_gs.to(_raih, cond="relapse_labs"), "AIH-PLT-01", "INV-19")
         | _rule(_raih.to(_gs, cond="cbr_reached"), "AIH-PLT-01")
         | _rule(_cl.to(None), STAY)
@@ -227,8 +233,8 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     second_line_assessment = _rule(_l2.to(_ma, cond="cbr_reached"), "AIH-2L-03") | _rule(
         _l2.to(None), "AIH-2L-03"
     )
-    relapse_assessment = _rule(_rel.to(_ma, cond="cbr_reached"), "AIH-REL-02") | _rule(
-        _rel.to(None), "AIH-REL-01"
+    relapse_assessment = _rule(_rei.to(_ma, cond="cbr_reached"), "AIH-REL-02") | _rule(
+        _rei.to(None), "AIH-REL-01", "INV-18"
     )
     acute_review = _rule(_as.to(_ind, cond="acute_improving"), "AIH-ASA-01", "INV-13") | _rule(
         _as.to(None), "AIH-ASA-01", "INV-13"
@@ -303,7 +309,7 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
         | _rule(_sm.to(_tp, cond="may_attempt_withdrawal"), "AIH-WDR-01")
     )
     reinduce = (
-        _rule(_rel.to(None, cond="may_reinduce"), "AIH-REL-01", "AIH-DOSE-PRED")
+        _rule(_flare.to(_rei, cond="may_reinduce"), "AIH-REL-01", "AIH-DOSE-PRED")
         | _rule(_cl.to(None, cond="may_reinduce"), "AIH-REL-01")
         | _rule(_ns.to(_si, cond="may_reinduce"), "AIH-REL-01", "AIH-DOSE-PRED")
         | _rule(_tp.to(_si, cond="may_reinduce"), "AIH-REL-01", "AIH-DOSE-PRED")
@@ -328,7 +334,7 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     )
     continue_ = Event(_rule(_cl.to(None, cond="may_continue"), "AIH-GEN-01"), id="continue")
 
-    del _cl, _d, _o, _fl, _ind, _lead, _comb, _ra, _ma, _wd, _off, _rel, _l2, _l3
+    del _cl, _d, _o, _fl, _ind, _lead, _comb, _ra, _ma, _wd, _off, _rel, _flare, _rei, _l2, _l3
     del _as, _alf, _tx, _pt, _gs, _raih, _sc, _ns, _si, _tp, _sm, _nc, _cc, _dc
     del _np, _pp, _ip, _post
 

@@ -66,7 +66,18 @@ def _switch_budesonide(p: PatientRecord, th: Thresholds, opt: GuidelineOptions) 
 def _labs(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
     panel = v if isinstance(v, LabPanel) else LabPanel.from_mapping(p.day, v)
     p.add_labs(panel)
-    if p.response in ("complete_biochemical_response", "loss_of_response", "relapse"):
+    if p.severe_cytopenia:
+        wbc, plt = p.latest("wbc_10e9_l"), p.latest("platelets_10e9_l")
+        if (wbc is not None and wbc >= th.severe_cytopenia_wbc_10e9_l) and (
+            plt is None or plt >= th.severe_cytopenia_platelets_10e9_l
+        ):
+            p.severe_cytopenia = False  # AIH-SAF-02: counts recovered
+    if "post_transplant" in a and p.response == "not_assessed":
+        # The graft starts normal: judge graft labs as follow-up of a response (AIH-PLT-01).
+        p.set_response(
+            response.classify_followup("complete_biochemical_response", p.latest_panel(), th)
+        )
+    elif p.response in ("complete_biochemical_response", "loss_of_response", "relapse"):
         latest = p.latest_panel()
         new = response.classify_followup(p.response, latest, th)
         if p.response == "relapse" and p.reinduced and response.is_cbr(latest, th):
@@ -152,6 +163,7 @@ def _transplanted(
 ) -> None:
     """AIH-LT-04: a new liver; CNI-based immunosuppression (tacrolimus) [R]."""
     p.transplant_day = p.day
+    p.reset_latest_labs()  # the native liver's values do not describe the graft
     p.drugs = {"tacrolimus": tacrolimus_dose(p, th)}
     p.cirrhosis, p.decompensated, p.encephalopathy, p.hcc = "none", False, False, False
     p.response, p.cbr_since_day = "not_assessed", None

@@ -120,12 +120,15 @@ class PatientRecord:
     timers_fired: dict[str, int] = field(default_factory=dict)
     cirrhosis_at_diagnosis: str = ""
     state: Any = None
+    labs_reset_day: Days | None = None
     _latest: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+    _latest_day: dict[str, Days] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._latest = {}
+        self._latest, self._latest_day = {}, {}
         for panel in self.labs:
-            self._latest.update(panel.values())
+            if self.labs_reset_day is None or panel.day >= self.labs_reset_day:
+                self._note(panel)
         if not self.cirrhosis_at_diagnosis:
             self.cirrhosis_at_diagnosis = self.cirrhosis
         checks = (
@@ -148,10 +151,25 @@ class PatientRecord:
 
     # --- lab history -------------------------------------------------------------------
 
+    def _note(self, panel: LabPanel) -> None:
+        values = panel.values()
+        self._latest.update(values)
+        for name in values:
+            self._latest_day[name] = panel.day
+
     def add_labs(self, panel: LabPanel) -> None:
         """Append a resulted panel to the history (keeps the latest values current)."""
         self.labs.append(panel)
-        self._latest.update(panel.values())
+        self._note(panel)
+
+    def reset_latest_labs(self) -> None:
+        """Forget carried-forward values (a new liver): history stays, ``latest`` restarts."""
+        self.labs_reset_day = self.day
+        self._latest, self._latest_day = {}, {}
+
+    def latest_day(self, analyte: str) -> Days | None:
+        """Day the latest value of ``analyte`` was measured, or ``None``."""
+        return self._latest_day.get(analyte)
 
     def latest(self, analyte: str) -> float | None:
         """The most recent measured value of ``analyte`` (carried forward), or ``None``."""

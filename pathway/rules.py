@@ -149,7 +149,10 @@ def acute_improving(p: PatientRecord) -> bool:
     base, now = p.treatment_baseline, p.latest_panel()
     if base is None:
         return False
-    if base.meld is not None and now.meld is not None and now.day > base.day:
+    meld_day = p.latest_day("meld")
+    # Use MELD only when one was measured since the baseline, not carried forward.
+    remeasured = meld_day is not None and meld_day > base.day
+    if base.meld is not None and now.meld is not None and remeasured:
         return now.meld <= base.meld - 2
     if base.bilirubin_mg_dl is None or now.bilirubin_mg_dl is None:
         return False
@@ -337,6 +340,8 @@ def check_switch_to_mycophenolate(c: Ctx) -> list[Breach]:
         out.append(Breach("AIH-2L-01", "mycophenolate intolerance"))
     if p.pregnancy in ("planned", "pregnant"):
         out.append(Breach("INV-09", "no mycophenolate when pregnant or planning pregnancy"))
+    if p.severe_cytopenia:
+        out.append(Breach("AIH-SAF-02", "severe cytopenia: no antimetabolite until counts recover"))
     out += _gate("switch_to_mycophenolate", c)
     aza_stopped = "azathioprine" in p.intolerant and not p.antimetabolite
     if not aza_stopped:

@@ -45,7 +45,7 @@ def record_to_dict(p: PatientRecord) -> dict[str, Any]:
     """The patient record as JSON-ready data (sets as sorted lists, panels as dicts)."""
     out: dict[str, Any] = {}
     for f in fields(p):
-        if f.name in ("state", "_latest"):
+        if f.name in ("state", "_latest", "_latest_day"):
             continue
         value = getattr(p, f.name)
         if f.name == "labs":
@@ -64,7 +64,7 @@ def record_to_dict(p: PatientRecord) -> dict[str, Any]:
 
 def record_from_dict(data: dict[str, Any]) -> PatientRecord:
     """Inverse of :func:`record_to_dict`."""
-    known = {f.name for f in fields(PatientRecord)} - {"state", "_latest"}
+    known = {f.name for f in fields(PatientRecord)} - {"state", "_latest", "_latest_day"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise SnapshotError(f"snapshot record has unknown field(s) {unknown}")

@@ -142,7 +142,7 @@ TIMERS: tuple[Timer, ...] = (
     Timer(
         "relapse_assessment",
         "relapse_assessment",
-        "relapse",
+        "reinduction",
         ("cbr_assessment_days",),
         None,
         True,
