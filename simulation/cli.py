@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulation.diagram_command",
     "simulation.replay",
     "simulation.calibration",
+    "simulation.simulate_command",
 )
 
 

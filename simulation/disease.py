@@ -688,12 +688,12 @@ class DiseaseModel:
         """Share of the acute excess left on ``day`` (grows while worsening)."""
         lat, h = self.latent, self.c.acute_halflife
         if lat.acute_mode == "improve":
-            return 0.5 ** (day / h)
+            return float(0.5 ** (day / h))
         until = min(day, lat.acute_until)
         worse = min(2.0, 1.0 + until / 14.0)  # [MODEL] steroid failure: excess up to x2
         if day <= lat.acute_until:
             return worse
-        return worse * 0.5 ** ((day - lat.acute_until) / (10.0 * h))  # slow recovery
+        return float(worse * 0.5 ** ((day - lat.acute_until) / (10.0 * h)))  # slow recovery
 
     def panel(self, day: Days) -> dict[str, float]:
         """A resulted lab panel on ``day``: the latent values with visit-to-visit noise."""

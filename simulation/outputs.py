@@ -1,0 +1,463 @@
+"""Tidy cohort outputs: ``patients.csv``, ``events.csv`` and ``summary.json``.
+
+The columns follow shared/spec/cohort-and-outputs.md (the contract other tools read). Rows are
+formatted in the process that simulated the patient, so the bytes do not depend on the
+worker count. Files are written into a staging folder and moved into place only when all of
+them are complete (:class:`OutputWriter`): a failed run leaves the output folder untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from pathway import AIHPathway
+from pathway.vocabulary import CARE_STATES
+
+from .outcomes import headline_outcomes
+
+if TYPE_CHECKING:
+    from .cohort import Attributes, RunSettings
+    from .disease import DiseaseModel
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "PATIENT_COLUMNS",
+    "PATIENT_EXTRA_COLUMNS",
+    "ChunkResult",
+    "CohortResult",
+    "OutputWriter",
+    "PatientResult",
+    "collect_patient",
+    "format_number",
+    "software_version",
+]
+
+#: patients.csv columns of the contract, in order.
+PATIENT_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "age",
+    "sex",
+    "weight_kg",
+    "cirrhosis_at_diagnosis",
+    "presentation",
+    "tpmt",
+    "first_line",
+    "first_cbr_day",
+    "second_line_day",
+    "withdrawal_day",
+    "relapse_day",
+    "transplant_day",
+    "death_day",
+    "death_cause",
+    "followup_days",
+)
+#: Further patients.csv columns (after the contract's), for calibration and reports.
+PATIENT_EXTRA_COLUMNS: tuple[str, ...] = (
+    "third_line_day",
+    "referral_day",
+    "relapse_after_withdrawal_day",
+    "cirrhosis_day",
+    "decompensation_day",
+    "hcc_day",
+    "recurrence_day",
+    "graft_failure_day",
+    "final_care_state",
+    "events",
+    "deviations",
+    "invariant_violations",
+)
+#: events.csv columns of the contract, in order.
+EVENT_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "day",
+    "kind",
+    "name",
+    "detail",
+    "source",
+    "target",
+    "rule_ids",
+)
+
+_CARE_ORDER = tuple(s for s in CARE_STATES if s != "taper")  # taper overlaps the care line
+_ANTIMETABOLITE_ACTIONS = {"add_azathioprine": "azathioprine", "add_mycophenolate": "mycophenolate"}
+_STEROID_ACTIONS = {"start_prednisolone": "prednisolone", "start_budesonide": "budesonide"}
+_FIRST_LINE_STATES = frozenset({"first_line", "acute_severe", "diagnosis", "observation"})
+
+
+def software_version() -> str:
+    """The installed carechart version (``importlib.metadata``), or ``unknown``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("carechart")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def format_number(value: float | int | None) -> str:
+    """CSV cell of a number: empty for ``None``, no trailing ``.0``, at most 3 decimals.
+
+    >>> format_number(182.0), format_number(57.25), format_number(None), format_number(1 / 3)
+    ('182', '57.25', '', '0.333')
+    """
+    if value is None:
+        return ""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+@dataclass(slots=True)
+class PatientResult:
+    """One simulated patient: the patients.csv row, the events.csv lines and counters."""
+
+    row: dict[str, Any]
+    events_csv: str
+    kinds: Counter[str]
+    violations: Counter[str]
+    chart: AIHPathway | None = None
+    model: DiseaseModel | None = None
+
+
+def _first_transit_into(chart: AIHPathway, state: str, sources: Iterable[str] = ()) -> float | None:
+    allowed = frozenset(sources)
+    for step in chart.trace:
+        for t in step.transits:
+            if t.target == state and t.source != t.target and (not allowed or t.source in allowed):
+                return step.day
+    return None
+
+
+def _first_finding(chart: AIHPathway, name: str, after: float = -1.0) -> float | None:
+    for step in chart.trace:
+        if step.kind == "finding" and step.name == name and step.day > after:
+            return step.day
+    return None
+
+
+def _first_line(chart: AIHPathway) -> str:
+    """The first-line regimen: the first steroid, plus an antimetabolite added in first line."""
+    steroid = antimetabolite = ""
+    for step in chart.trace:
+        if step.kind != "action" or not step.carried_out:
+            continue
+        if not steroid and step.name in _STEROID_ACTIONS:
+            steroid = _STEROID_ACTIONS[step.name]
+        elif (
+            steroid
+            and step.name in _ANTIMETABOLITE_ACTIONS
+            and _FIRST_LINE_STATES & set(step.configuration)
+        ):
+            antimetabolite = _ANTIMETABOLITE_ACTIONS[step.name]
+            break
+        elif steroid and step.name.startswith(("switch_to_", "start_third_line", "reinduce")):
+            break
+    if not steroid:
+        return "none"
+    return f"{steroid}+{antimetabolite}" if antimetabolite else steroid
+
+
+def _care_state(chart: AIHPathway) -> str:
+    active = chart.active
+    found = [s for s in _CARE_ORDER if s in active]
+    return found[-1] if found else ""
+
+
+def collect_patient(
+    attrs: Attributes,
+    chart: AIHPathway,
+    model: DiseaseModel,
+    horizon_days: float,
+    *,
+    keep: bool = False,
+) -> PatientResult:
+    """Build one patient's outputs from the finished chart and model."""
+    p = chart.patient
+    first_cbr = next(
+        (day for day, cls in p.response_history if cls == "complete_biochemical_response"), None
+    )
+    death_day = p.death_day
+    deviations = sum(1 for s in chart.trace if s.deviation)
+    violations = Counter(v.rule_id for v in chart.violations)
+    row: dict[str, Any] = {
+        "patient_id": attrs.patient_id,
+        "age": attrs.age,
+        "sex": attrs.sex,
+        "weight_kg": attrs.weight_kg,
+        "cirrhosis_at_diagnosis": attrs.cirrhosis,
+        "presentation": attrs.presentation,
+        "tpmt": attrs.tpmt,
+        "first_line": _first_line(chart),
+        "first_cbr_day": first_cbr,
+        "second_line_day": _first_transit_into(chart, "second_line"),
+        "withdrawal_day": _first_transit_into(chart, "withdrawal"),
+        "relapse_day": _first_transit_into(chart, "relapse"),
+        "transplant_day": _first_finding(chart, "transplanted"),
+        "death_day": death_day,
+        "death_cause": model.death_cause or "" if death_day is not None else "",
+        "followup_days": death_day if death_day is not None else horizon_days,
+        "third_line_day": _first_transit_into(chart, "third_line"),
+        "referral_day": _first_transit_into(chart, "transplant"),
+        "relapse_after_withdrawal_day": _first_transit_into(
+            chart, "relapse", ("withdrawal", "off_treatment")
+        ),
+        "cirrhosis_day": _first_finding(chart, "cirrhosis_diagnosed", after=0.0),
+        "decompensation_day": _first_finding(chart, "decompensation"),
+        "hcc_day": _first_finding(chart, "hcc"),
+        "recurrence_day": _first_transit_into(chart, "recurrent_aih"),
+        "graft_failure_day": _first_finding(chart, "graft_failure"),
+        "final_care_state": _care_state(chart),
+        "events": 0,
+        "deviations": deviations,
+        "invariant_violations": sum(violations.values()),
+    }
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    kinds: Counter[str] = Counter()
+    pid = attrs.patient_id
+    for step in chart.trace:
+        day = format_number(step.day)
+        if step.kind in ("finding", "action"):
+            kind = "deviation" if step.deviation else step.kind
+            detail = step.detail
+            if step.deviation:
+                detail = "; ".join(str(b) for b in step.breaches)
+                if not step.carried_out:
+                    detail += " (not carried out)"
+            writer.writerow((pid, day, kind, step.name, detail, "", "", ";".join(step.rule_ids)))
+            kinds[kind] += 1
+        for t in step.transits:
+            if t.source != t.target:
+                writer.writerow(
+                    (pid, day, "transition", t.event, "", t.source, t.target, ";".join(t.rule_ids))
+                )
+                kinds["transition"] += 1
+    row["events"] = sum(kinds.values())
+    return PatientResult(
+        row=row,
+        events_csv=buf.getvalue(),
+        kinds=kinds,
+        violations=violations,
+        chart=chart if keep else None,
+        model=model if keep else None,
+    )
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    """The results of a run of consecutive patients (what a worker sends back)."""
+
+    patients: list[PatientResult]
+
+    @classmethod
+    def of(cls, patients: Sequence[PatientResult]) -> ChunkResult:
+        """Wrap a list of patient results."""
+        return cls(list(patients))
+
+    @property
+    def events_csv(self) -> str:
+        """The chunk's events.csv lines, in patient order."""
+        return "".join(p.events_csv for p in self.patients)
+
+    def without_events(self) -> ChunkResult:
+        """The same chunk without the events text (already written elsewhere)."""
+        for p in self.patients:
+            p.events_csv = ""
+        return self
+
+
+@dataclass(slots=True)
+class CohortResult:
+    """A whole run: the settings, every patient's row, and events unless streamed out."""
+
+    settings: RunSettings
+    patients: list[PatientResult] = field(default_factory=list)
+
+    def add(self, chunk: ChunkResult) -> None:
+        """Append a chunk (chunks arrive in patient order)."""
+        self.patients.extend(chunk.patients)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The patients.csv rows as typed dicts."""
+        return [p.row for p in self.patients]
+
+    def patients_csv(self) -> str:
+        """The whole patients.csv text."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        columns = (*PATIENT_COLUMNS, *PATIENT_EXTRA_COLUMNS)
+        writer.writerow(columns)
+        for p in self.patients:
+            writer.writerow(_cell(p.row[c]) for c in columns)
+        return buf.getvalue()
+
+    def events_csv(self) -> str:
+        """The whole events.csv text (empty body when events were streamed out)."""
+        return ",".join(EVENT_COLUMNS) + "\n" + "".join(p.events_csv for p in self.patients)
+
+    def counts(self) -> dict[str, Any]:
+        """Patients, events by kind, deaths, transplants, deviations."""
+        kinds: Counter[str] = Counter()
+        for p in self.patients:
+            kinds.update(p.kinds)
+        rows = self.rows
+        return {
+            "patients": len(rows),
+            "events": sum(kinds.values()),
+            "events_by_kind": {
+                k: kinds.get(k, 0) for k in ("finding", "action", "transition", "deviation")
+            },
+            "deviations": sum(r["deviations"] for r in rows),
+            "deaths": sum(1 for r in rows if r["death_day"] is not None),
+            "transplants": sum(1 for r in rows if r["transplant_day"] is not None),
+            "final_care_state": dict(sorted(Counter(r["final_care_state"] for r in rows).items())),
+        }
+
+    def violations(self) -> Counter[str]:
+        """Invariant violations by rule id."""
+        total: Counter[str] = Counter()
+        for p in self.patients:
+            total.update(p.violations)
+        return total
+
+    def summary(self, overrides: Sequence[str] = ()) -> dict[str, Any]:
+        """summary.json content: parameters (seed, version), counts, violations, outcomes."""
+        s = self.settings
+        violations = self.violations()
+        return {
+            "version": software_version(),
+            "command": "simulate",
+            "seed": s.seed,
+            "policy": s.policy,
+            "patients": s.cohort.patients,
+            "years": s.cohort.years,
+            "horizon_days": s.horizon_days,
+            "cohort_file": s.cohort.origin,
+            "parameters_file": s.parameters.origin,
+            "overrides": list(overrides),
+            "cohort": s.cohort.describe(),
+            "parameters": s.parameters.as_dict(),
+            "thresholds": {
+                name: getattr(s.thresholds, name) for name in s.thresholds.__dataclass_fields__
+            },
+            "counts": self.counts(),
+            "invariant_violations": sum(violations.values()),
+            "invariant_violations_by_rule": dict(sorted(violations.items())),
+            "outcomes": headline_outcomes(self.rows, s.horizon_days),
+        }
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int | float):
+        return format_number(value)
+    return str(value)
+
+
+class OutputWriter:
+    """Stage output files in a hidden folder beside ``out_dir``; publish all or nothing.
+
+    Use as a context manager: files are written into :attr:`staging`; :meth:`publish` moves
+    them into ``out_dir`` (creating it); leaving the block without publishing (an error)
+    removes the staging folder and leaves ``out_dir`` as it was.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(out_dir)
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise NotADirectoryError(f"--out {self.out_dir}: exists and is not a folder")
+        parent = self.out_dir.resolve().parent
+        parent.mkdir(parents=True, exist_ok=True)
+        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=parent))
+        self.published: list[Path] = []
+
+    def __enter__(self) -> OutputWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.staging.exists():
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def path(self, name: str) -> Path:
+        """Where to write ``name`` now (inside the staging folder)."""
+        return self.staging / name
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write a whole file into the staging folder."""
+        path = self.path(name)
+        path.write_text(text, encoding="utf-8", newline="")
+        return path
+
+    def publish(self) -> list[Path]:
+        """Move every staged file into ``out_dir`` (each move is an atomic rename)."""
+        if not self.out_dir.exists():
+            os.replace(self.staging, self.out_dir)
+            self.published = sorted(self.out_dir.iterdir())
+            return self.published
+        for item in sorted(self.staging.iterdir()):
+            target = self.out_dir / item.name
+            if item.is_dir() and target.exists():
+                shutil.rmtree(target) if target.is_dir() else target.unlink()
+            os.replace(item, target)
+            self.published.append(target)
+        with contextlib.suppress(OSError):
+            self.staging.rmdir()
+        return self.published
+
+
+def write_report_hook(folder: Path) -> Path | None:
+    """Call ``simulation.report.write_report(folder)`` when that module exists.
+
+    A missing module is silently skipped; a failing report is reported on stderr and the
+    other outputs are still written.
+    """
+    try:
+        from . import report
+    except ImportError:
+        return None
+    write = getattr(report, "write_report", None)
+    if write is None:
+        return None
+    try:
+        out = write(folder)
+    except Exception as exc:
+        sys.stderr.write(f"carechart: warning: report.html not written: {exc}\n")
+        return None
+    return Path(out) if out is not None else None
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    """summary.json text: indented, keys in insertion order, floats rounded to 6 digits."""
+    return json.dumps(_round(summary), indent=2, ensure_ascii=False) + "\n"
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_round(v) for v in value]
+    return value

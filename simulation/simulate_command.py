@@ -1,0 +1,279 @@
+"""``carechart simulate`` and ``carechart compare``: cohort runs from the command line.
+
+``simulate`` runs a cohort (shared/spec/cohort-and-outputs.md) and writes ``patients.csv``,
+``events.csv``, ``summary.json`` and (when the report module is present) ``report.html``,
+all or nothing. ``compare`` runs the same patients, with the same random numbers, under
+several policies and prints the differences in outcomes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from .cohort import (
+    DEFAULT_SEED,
+    Cohort,
+    CohortError,
+    apply_overrides,
+    default_workers,
+    load_cohort,
+    run_cohort,
+    stderr_progress,
+)
+from .outcomes import OUTCOME_LABELS
+from .outputs import (
+    EVENT_COLUMNS,
+    ChunkResult,
+    CohortResult,
+    OutputWriter,
+    summary_json,
+    write_report_hook,
+)
+from .parameters import ParameterSet, load_parameters
+from .policies import STRATEGIES
+
+__all__ = ["add_command", "compare_table", "format_summary"]
+
+DEFAULT_OUT = "carechart-output"
+#: Runs with at least this many patient-years show progress on stderr.
+_PROGRESS_MIN_PATIENT_YEARS = 2000
+_DISCLAIMER = "research and education only; not for treating patients"
+
+
+def _common_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cohort", metavar="FILE", help="cohort file (YAML); default: built-in")
+    p.add_argument("--patients", type=int, metavar="N", help="number of patients")
+    p.add_argument("--years", type=float, metavar="Y", help="follow-up horizon in years")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S", help="random seed")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="sets",
+        help="override a cohort field (cohort.presentation.acute_severe=1.0) or a model "
+        "parameter (relapse.withdrawal_1y=0.5) by its dotted name; repeatable",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="W",
+        help="worker processes (default: CPUs, at most 8); outputs do not depend on it",
+    )
+
+
+def add_command(sub: Any) -> None:
+    """Register ``carechart simulate`` and ``carechart compare``."""
+    policies = ", ".join(f"{s.name} ({s.description})" for s in STRATEGIES.values())
+    sim = sub.add_parser(
+        "simulate",
+        help="simulate a cohort and write patients.csv, events.csv, summary.json, report",
+        description="Simulate a cohort of virtual patients through the AIH pathway and write "
+        "patients.csv, events.csv, summary.json and report.html to --out (all or nothing). "
+        f"For {_DISCLAIMER}.",
+    )
+    _common_options(sim)
+    sim.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="output folder")
+    sim.add_argument(
+        "--policy", default="guideline", metavar="NAME", help=f"clinician policy: {policies}"
+    )
+    sim.set_defaults(func=_simulate_command)
+    cmp = sub.add_parser(
+        "compare",
+        help="compare policies on the same patients (common random numbers)",
+        description="Run the same virtual patients, with the same random numbers, under "
+        "several policies and print the outcome differences against the first policy. "
+        f"Policies: {policies}.",
+    )
+    _common_options(cmp)
+    cmp.add_argument(
+        "--policies",
+        required=True,
+        metavar="A,B,...",
+        help="comma-separated policy names; the first is the reference",
+    )
+    cmp.set_defaults(func=_compare_command)
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Cohort, ParameterSet, Any, int]:
+    cohort = load_cohort(args.cohort)
+    cohort, params, thresholds = apply_overrides(cohort, load_parameters(), args.sets)
+    if args.patients is not None:
+        cohort, *_ = apply_overrides(cohort, params, [f"cohort.patients={args.patients}"])
+    if args.years is not None:
+        cohort, *_ = apply_overrides(cohort, params, [f"cohort.years={args.years}"])
+    workers = default_workers() if args.workers is None else args.workers
+    if workers < 1:
+        raise CohortError(f"--workers: found {workers}, expected a whole number >= 1")
+    return cohort, params, thresholds, workers
+
+
+def _progress(cohort: Cohort) -> Any:
+    return (
+        stderr_progress if cohort.patients * cohort.years >= _PROGRESS_MIN_PATIENT_YEARS else None
+    )
+
+
+def _simulate_command(args: argparse.Namespace) -> int:
+    if args.policy not in STRATEGIES:
+        raise CohortError(f"--policy: found {args.policy!r}, expected one of {list(STRATEGIES)}")
+    cohort, params, thresholds, workers = _prepare(args)
+    out = Path(args.out)
+    started = time.perf_counter()
+    with OutputWriter(out) as writer:
+        events = writer.path("events.csv").open("w", encoding="utf-8", newline="")
+        try:
+            events.write(",".join(EVENT_COLUMNS) + "\n")
+
+            def stream(chunk: ChunkResult) -> None:
+                events.write(chunk.events_csv)
+
+            result = run_cohort(
+                cohort,
+                parameters=params,
+                thresholds=thresholds,
+                seed=args.seed,
+                policy=args.policy,
+                workers=workers,
+                progress=_progress(cohort),
+                on_chunk=stream,
+            )
+        finally:
+            events.close()
+        writer.write_text("patients.csv", result.patients_csv())
+        summary = result.summary(args.sets)
+        writer.write_text("summary.json", summary_json(summary))
+        write_report_hook(writer.staging)
+        published = writer.publish()
+    elapsed = time.perf_counter() - started
+    sys.stdout.write(format_summary(result, summary, out, published, elapsed, workers))
+    return 0 if summary["invariant_violations"] == 0 or args.policy != "guideline" else 1
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def format_summary(
+    result: CohortResult,
+    summary: dict[str, Any],
+    out: Path,
+    published: Sequence[Path],
+    elapsed: float,
+    workers: int,
+) -> str:
+    """The terminal summary of a ``simulate`` run."""
+    s, o, c = result.settings, summary["outcomes"], summary["counts"]
+    n = c["patients"]
+    lines = [
+        f"carechart simulate: {n:,} patients x {s.cohort.years:g} years, policy {s.policy}, "
+        f"seed {s.seed} ({_DISCLAIMER})",
+        f"  outputs in {out}/: {', '.join(p.name for p in published)}",
+        f"  events: {c['events']:,} ("
+        + ", ".join(f"{v:,} {k}" for k, v in c["events_by_kind"].items())
+        + ")",
+        "  first line: " + ", ".join(f"{k} {v:,}" for k, v in o["first_line"].items()),
+        f"  complete response by 6 months (treated): {_pct(o['cbr_by_6_months'])}; "
+        f"second line within 1 year: {_pct(o['second_line_within_1y'])}; "
+        f"third line: {_pct(o['third_line_ever'])}",
+        f"  withdrawal attempted: {o['withdrawals']:,}; relapse within 1/2/3 years of "
+        f"withdrawal: {_pct(o['relapse_after_withdrawal_1y'])} / "
+        f"{_pct(o['relapse_after_withdrawal_2y'])} / {_pct(o['relapse_after_withdrawal_3y'])}",
+        f"  transplanted: {c['transplants']:,}; deaths: {c['deaths']:,}"
+        + (
+            " (" + ", ".join(f"{k} {v:,}" for k, v in o["death_causes"].items()) + ")"
+            if o["death_causes"]
+            else ""
+        ),
+    ]
+    if "survival_10y" in o:
+        lines.append(
+            f"  at 10 years: survival {_pct(o['survival_10y'])}, free of liver death or "
+            f"transplant {_pct(o['liver_event_free_10y'])}"
+        )
+    lines.append(
+        f"  invariant violations: {summary['invariant_violations']}; deviations: "
+        f"{c['deviations']:,}"
+    )
+    rate = n / elapsed if elapsed > 0 else float("inf")
+    lines.append(f"  elapsed {elapsed:.1f} s ({rate:.1f} patients/s, {workers} worker(s))")
+    return "\n".join(lines) + "\n"
+
+
+def _compare_command(args: argparse.Namespace) -> int:
+    names = [n.strip() for n in args.policies.split(",") if n.strip()]
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown:
+        raise CohortError(
+            f"--policies: found {unknown[0]!r}, expected names from {list(STRATEGIES)}"
+        )
+    if len(names) < 2:
+        raise CohortError(f"--policies: found {args.policies!r}, expected at least two names")
+    cohort, params, thresholds, workers = _prepare(args)
+    results: dict[str, dict[str, Any]] = {}
+    for name in names:
+        sys.stderr.write(f"carechart compare: running {name} ...\n")
+        result = run_cohort(
+            cohort,
+            parameters=params,
+            thresholds=thresholds,
+            seed=args.seed,
+            policy=name,
+            workers=workers,
+            progress=_progress(cohort),
+            on_chunk=lambda chunk: None,  # events are not needed: keep memory low
+        )
+        summary = result.summary(args.sets)
+        results[name] = {**summary["outcomes"], "_violations": summary["invariant_violations"]}
+    out = sys.stdout
+    out.write(
+        f"carechart compare: {cohort.patients:,} patients x {cohort.years:g} years, seed "
+        f"{args.seed}, same patients and random numbers under each policy ({_DISCLAIMER})\n\n"
+    )
+    compare_table(results, out)
+    return 0
+
+
+def compare_table(results: dict[str, dict[str, Any]], out: TextIO) -> None:
+    """Print outcomes per policy and each policy's difference from the first."""
+    names = list(results)
+    ref = names[0]
+    rows: list[list[str]] = [["outcome", *names, *(f"{n} - {ref}" for n in names[1:])]]
+    keys = [*OUTCOME_LABELS, "_violations"]
+    for key in keys:
+        label = OUTCOME_LABELS.get(key, "invariant violations")
+        values = [results[n].get(key) for n in names]
+        cells = [_fmt_value(key, v) for v in values]
+        diffs = [
+            _fmt_diff(key, v, values[0]) if v is not None and values[0] is not None else "n/a"
+            for v in values[1:]
+        ]
+        rows.append([label, *cells, *diffs])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        first = row[0].ljust(widths[0])
+        rest = "  ".join(cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True))
+        out.write(f"{first}  {rest}\n")
+        if i == 0:
+            out.write("-" * (sum(widths) + 2 * (len(widths) - 1)) + "\n")
+
+
+def _is_count(key: str) -> bool:
+    return key in ("mean_deviations", "_violations")
+
+
+def _fmt_value(key: str, value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:g}" if _is_count(key) else f"{100 * value:.1f}%"
+
+
+def _fmt_diff(key: str, value: float, ref: float) -> str:
+    d = value - ref
+    return f"{d:+g}" if _is_count(key) else f"{100 * d:+.1f} pts"
