@@ -1,0 +1,221 @@
+"""The stochastic patient model: hazards reproduce the source figures; courses are valid."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pathway import AIHPathway, PatientRecord
+from simulation.disease import (
+    DiseaseModel,
+    ModelConstants,
+    complete_probability,
+    course_class,
+    meld,
+    path_value,
+)
+from simulation.engine import run_patient
+from simulation.hazards import (
+    YEAR_DAYS,
+    Clock,
+    constant,
+    cumulative_incidence,
+    from_cumulative,
+    sample_time,
+)
+from simulation.parameters import load_parameters
+
+N = 4000  # draws per statistical test: binomial SE <= 0.008
+
+
+@pytest.fixture(scope="module")
+def c() -> ModelConstants:
+    return ModelConstants.from_parameters(load_parameters())
+
+
+def _incidence(hazard: tuple[tuple[float, float], ...], days: float, seed: int) -> float:
+    rng = np.random.default_rng(seed)
+    return sum(sample_time(hazard, rng) <= days for _ in range(N)) / N
+
+
+@pytest.mark.parametrize(
+    ("years", "target"), [(1, 0.59), (2, 0.73), (3, 0.81)], ids=["1y", "2y", "3y"]
+)
+def test_retreatment_after_withdrawal_matches_van_gerven(
+    c: ModelConstants, years: int, target: float
+) -> None:
+    """Draws of the withdrawal hazard give 59/73/81% at 1/2/3 years (S-VGERVEN13)."""
+    assert _incidence(c.withdrawal_flare, years * YEAR_DAYS, 1) == pytest.approx(target, abs=0.03)
+
+
+@pytest.mark.parametrize(("years", "target"), [(5, 0.20), (10, 0.31)], ids=["5y", "10y"])
+def test_recurrence_after_transplant_matches_montano_loza(
+    c: ModelConstants, years: int, target: float
+) -> None:
+    """Draws of the recurrence hazard give 20% at 5 and 31% at 10 years (S-ML22)."""
+    assert _incidence(c.recurrence, years * YEAR_DAYS, 2) == pytest.approx(target, abs=0.03)
+
+
+def test_maintenance_relapse_matches_johnson(c: ModelConstants) -> None:
+    """On azathioprine maintenance, 83% stay in remission at 67 months (S-JOHNSON95)."""
+    days = 67 * YEAR_DAYS / 12
+    assert _incidence(constant(c.maintenance_flare_rate), days, 3) == pytest.approx(0.17, abs=0.03)
+
+
+@pytest.mark.parametrize(
+    ("drug", "target"), [("aza", 0.258), ("mmf", 0.051)], ids=["azathioprine", "mycophenolate"]
+)
+def test_intolerance_in_six_months_matches_camaro(
+    c: ModelConstants, drug: str, target: float
+) -> None:
+    """Discontinuation for adverse events within 6 months: AZA 25.8%, MMF 5.1% (S-CAMARO)."""
+    hazard = c.aza_intolerance if drug == "aza" else c.mmf_intolerance
+    assert _incidence(hazard, YEAR_DAYS / 2, 4) == pytest.approx(target, abs=0.03)
+
+
+def test_hcc_rate_in_cirrhosis_matches_tansel(c: ModelConstants) -> None:
+    """HCC events per 1000 patient-years with cirrhosis are about 10 (S-TANSEL17)."""
+    rng = np.random.default_rng(5)
+    horizon = 10 * YEAR_DAYS
+    times = [sample_time(constant(c.hcc_rate_cirrhosis), rng) for _ in range(N)]
+    events = sum(t <= horizon for t in times)
+    person_years = sum(min(t, horizon) for t in times) / YEAR_DAYS
+    assert events / person_years * 1000 == pytest.approx(10.07, rel=0.15)
+
+
+def test_postpartum_flare_matches_heneghan(c: ModelConstants) -> None:
+    """4/35 flares within 3 months postpartum (S-HEN01)."""
+    hazard = constant(c.postpartum_flare_rate)
+    assert _incidence(hazard, 91, 6) == pytest.approx(4 / 35, abs=0.02)
+
+
+def test_from_cumulative_is_exact_at_the_points() -> None:
+    """The piecewise hazard passes through every cumulative incidence it was built from."""
+    h = from_cumulative([(100.0, 0.3), (300.0, 0.5), (600.0, 0.9)])
+    for day, p in [(100.0, 0.3), (300.0, 0.5), (600.0, 0.9)]:
+        assert cumulative_incidence(h, day) == pytest.approx(p)
+
+
+def test_clock_carries_its_budget_over_a_change_of_hazard() -> None:
+    """A clock whose rate doubles at day 50 fires when the integrated hazard reaches its budget."""
+    clock = Clock("x", np.random.default_rng(0))
+    budget = clock.budget
+    clock.set(0.0, constant(0.01))
+    clock.advance(50.0)
+    clock.set(50.0, constant(0.02))
+    expected = 50.0 + (budget - 0.5) / 0.02 if budget > 0.5 else budget / 0.01
+    assert clock.due() == pytest.approx(expected)
+
+
+def test_course_class_is_monotone_in_the_probability() -> None:
+    """With the same draw, a better regimen never gives a worse class (common random numbers)."""
+    order = {"non_response": 0, "insufficient": 1, "complete": 2}
+    for u in np.linspace(0.001, 0.999, 200):
+        classes = [order[course_class(float(u), p, 0.24)] for p in (0.3, 0.5, 0.7, 0.9)]
+        assert classes == sorted(classes)
+
+
+def test_course_class_frequencies(c: ModelConstants) -> None:
+    """Uniform draws give the regimen's complete-response and non-response probabilities."""
+    p = complete_probability(c, "first_line", ("prednisolone", "azathioprine"))
+    assert p == pytest.approx(0.705)
+    u = np.random.default_rng(7).random(N)
+    classes = [course_class(float(x), p, c.nonresponse_share) for x in u]
+    assert classes.count("complete") / N == pytest.approx(0.705, abs=0.02)
+    assert classes.count("non_response") / N == pytest.approx(0.07, abs=0.015)
+
+
+def test_regimen_odds_ratios(c: ModelConstants) -> None:
+    """MMF raises and budesonide lowers the odds of response by the sources' ratios."""
+
+    def odds(p: float) -> float:
+        return p / (1 - p)
+
+    base = odds(complete_probability(c, "first_line", ("prednisolone", "azathioprine")))
+    mmf = odds(complete_probability(c, "first_line", ("prednisolone", "mycophenolate")))
+    bud = odds(complete_probability(c, "first_line", ("budesonide", "azathioprine")))
+    assert mmf / base == pytest.approx((0.564 / 0.436) / (0.29 / 0.71))  # S-CAMARO
+    assert bud / base == pytest.approx(0.20)  # S-DIAZ23
+    assert complete_probability(c, "second_line", ("mycophenolate",), "intolerance") == 0.82
+    assert complete_probability(c, "second_line", ("tacrolimus",), "failure") == 0.565
+
+
+def test_path_and_meld() -> None:
+    """Paths interpolate in log space; MELD uses the UNOS formula with floors."""
+    path = ((0.0, math.log(8.0)), (28.0, math.log(2.0)), (56.0, math.log(0.5)))
+    assert path_value(path, 14.0) == pytest.approx(4.0)
+    assert path_value(path, 1000.0) == pytest.approx(0.5)
+    assert meld(1.0, 1.0, 1.0) == pytest.approx(6.43)
+    assert meld(100.0, 10.0, 5.0) == 40.0
+
+
+def _record(i: int, presentation: str = "chronic", cirrhosis: str = "none") -> PatientRecord:
+    return PatientRecord(
+        f"t{i}", age=45, sex="F", weight_kg=70, presentation=presentation, cirrhosis=cirrhosis
+    )
+
+
+def test_acute_steroid_failure_share_matches_yeoman(c: ModelConstants) -> None:
+    """About 18% of acute severe presentations fail steroids (S-YEOMAN11)."""
+    seq = np.random.SeedSequence(11).spawn(2000)
+    worse = sum(
+        DiseaseModel(_record(i, "acute_severe"), c, np.random.default_rng(s)).latent.acute_mode
+        == "worsen"
+        for i, s in enumerate(seq)
+    )
+    assert worse / 2000 == pytest.approx(0.18, abs=0.025)
+
+
+def test_igg_raised_at_diagnosis_in_about_90_percent(c: ModelConstants) -> None:
+    """IgG is above ULN at diagnosis in about 90% (G-BSG25)."""
+    seq = np.random.SeedSequence(12).spawn(2000)
+    raised = sum(
+        DiseaseModel(_record(i), c, np.random.default_rng(s)).igg0 > 1.0 for i, s in enumerate(seq)
+    )
+    assert raised / 2000 == pytest.approx(0.90, abs=0.025)
+
+
+def test_baseline_reports_tpmt_and_staging(c: ModelConstants) -> None:
+    """The day-0 findings carry the labs, the staging and (when due) the TPMT result."""
+    rec = _record(1, cirrhosis="compensated")
+    model = DiseaseModel(rec, c, np.random.default_rng(3), tpmt="normal")
+    names = [o.name for o in model.baseline(AIHPathway(rec))]
+    assert names[0] == "labs"
+    assert "cirrhosis_diagnosed" in names
+    assert ("tpmt" in names) == model._tpmt_now
+
+
+@pytest.mark.parametrize(
+    ("presentation", "cirrhosis"),
+    [
+        ("chronic", "none"),
+        ("chronic", "compensated"),
+        ("chronic", "decompensated"),
+        ("acute_severe", "none"),
+        ("acute_liver_failure", "none"),
+    ],
+)
+def test_courses_run_ten_years_without_errors(
+    c: ModelConstants, presentation: str, cirrhosis: str
+) -> None:
+    """Every finding the model emits is one the chart can handle, for each kind of patient."""
+    for i, seq in enumerate(np.random.SeedSequence(21).spawn(8)):
+        rec = _record(i, presentation, cirrhosis)
+        model = DiseaseModel(rec, c, np.random.default_rng(seq), tpmt="normal")
+        chart = run_patient(AIHPathway(rec), model, horizon_days=10 * YEAR_DAYS)
+        assert chart.violations == []
+        assert (chart.patient.death_day is None) == (model.death_cause is None)
+
+
+def test_same_generator_same_course(c: ModelConstants) -> None:
+    """The model draws only from the generator it is given."""
+
+    def course() -> list[tuple[float, str, str]]:
+        rec = _record(0)
+        model = DiseaseModel(rec, c, np.random.default_rng(99), tpmt="normal")
+        chart = run_patient(AIHPathway(rec), model, horizon_days=5 * YEAR_DAYS)
+        return [(s.day, s.name, s.detail) for s in chart.trace]
+
+    assert course() == course()
