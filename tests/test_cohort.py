@@ -1,0 +1,228 @@
+"""Cohorts: file validation, --set overrides, seeds and reproducible (parallel) runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from simulation.cohort import (
+    CohortError,
+    apply_overrides,
+    load_cohort,
+    parse_cohort,
+    patient_rng,
+    run_cohort,
+    sample_attributes,
+)
+from simulation.parameters import load_parameters
+from simulation.policies import STRATEGIES, get_strategy
+
+VALID: dict[str, Any] = {
+    "patients": 10,
+    "years": 2,
+    "age": {"distribution": "normal", "mean": 45, "sd": 16, "min": 18, "max": 85},
+    "weight_kg": {"distribution": "uniform", "min": 50, "max": 90},
+    "sex": {"F": 0.75, "M": 0.25},
+    "cirrhosis": {"none": 0.72, "compensated": 0.23, "decompensated": 0.05},
+    "presentation": {"chronic": 0.88, "acute_severe": 0.10, "acute_liver_failure": 0.02},
+    "tpmt": {"normal": 0.89, "intermediate": 0.10, "deficient": 0.01},
+}
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in VALID.items()}
+    data.update(changes)
+    return data
+
+
+def test_default_cohort_loads() -> None:
+    """The packaged default cohort is valid and matches the spec's shape."""
+    cohort = load_cohort()
+    assert cohort.patients == 1000
+    assert cohort.years == 10
+    assert sum(cohort.cirrhosis.values()) == pytest.approx(1.0)
+    assert cohort.cirrhosis["compensated"] + cohort.cirrhosis["decompensated"] == pytest.approx(
+        0.283
+    )  # S-GRON14
+
+
+def test_cohort_file_round_trip(tmp_path: Path) -> None:
+    """A cohort file written as the spec shows loads; fixed and bare numbers are accepted."""
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(_with(age={"fixed": 40}, weight_kg=70)))
+    cohort = load_cohort(path)
+    rng = np.random.default_rng(0)
+    attrs = sample_attributes(cohort, "P1", rng)
+    assert attrs.age == 40
+    assert attrs.weight_kg == 70
+    assert cohort.origin == str(path)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"sex": {"F": 0.7, "M": 0.25}}, r"sex: probabilities sum to 0\.95, expected 1"),
+        ({"sex": {"F": 0.75, "X": 0.25}}, r"sex\.X: found 'X', expected one of \['F', 'M'\]"),
+        ({"tpmt": {"normal": 1.2}}, r"tpmt\.normal: found 1\.2, expected a probability"),
+        ({"patients": 0}, r"patients: found 0, expected a whole number >= 1"),
+        ({"years": -1}, r"years: found -1"),
+        (
+            {"age": {"distribution": "normal", "mean": 40, "sd": 10, "min": 10, "max": 80}},
+            "age.min",
+        ),
+        ({"age": {"distribution": "gamma"}}, r"age\.distribution: found 'gamma'"),
+        (
+            {"age": {"distribution": "normal", "mean": 40, "min": 18, "max": 80}},
+            r"age\.sd: found None",
+        ),
+        ({"weight_kg": {"distribution": "uniform", "min": 90, "max": 50}}, r"weight_kg\.max"),
+        ({"presentaton": {}}, r"unknown field 'presentaton'; did you mean 'presentation'"),
+    ],
+)
+def test_invalid_cohorts_fail_in_one_line(changes: dict[str, Any], message: str) -> None:
+    """Errors name the file, the field, what was found and what was expected."""
+    with pytest.raises(CohortError, match=message) as info:
+        parse_cohort(_with(**changes), "my.yaml")
+    assert str(info.value).startswith("my.yaml: ")
+    assert "\n" not in str(info.value)
+
+
+def test_missing_field_and_bad_yaml(tmp_path: Path) -> None:
+    """A missing field and unparsable YAML are one-line errors too."""
+    data = _with()
+    del data["tpmt"]
+    with pytest.raises(CohortError, match="tpmt: found None, expected a value"):
+        parse_cohort(data, "c.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("patients: [1\n")
+    with pytest.raises(CohortError, match="not valid YAML"):
+        load_cohort(bad)
+
+
+def test_sources_block_is_checked() -> None:
+    """A cited source id must exist in the knowledge base."""
+    data = _with(sources={"sex": {"tag": "V", "sources": ["S-NOPE"], "figure": "x"}})
+    with pytest.raises(CohortError, match="S-NOPE"):
+        parse_cohort(data, "c.yaml")
+
+
+def test_set_overrides_cohort_parameters_and_thresholds() -> None:
+    """--set reaches cohort fields, model parameters and pathway thresholds by dotted name."""
+    cohort, params, ths = apply_overrides(
+        parse_cohort(_with(), "c.yaml"),
+        load_parameters(),
+        [
+            "cohort.presentation.acute_severe=1.0",
+            "cohort.age.mean=50",
+            "cohort.patients=3",
+            "relapse.withdrawal_1y=0.5",
+            "parameters.transplant.max_age=65",
+            "thresholds.transplant_meld=20",
+        ],
+    )
+    assert cohort.presentation == {
+        "chronic": 0.0,
+        "acute_severe": 1.0,
+        "acute_liver_failure": 0.0,
+    }
+    assert cohort.age.mean == 50
+    assert cohort.patients == 3
+    assert params["relapse.withdrawal_1y"] == 0.5
+    assert params["transplant.max_age"] == 65
+    assert ths.transplant_meld == 20
+
+
+def test_set_one_category_rescales_the_others() -> None:
+    """Setting one probability keeps the others' proportions and the sum at 1."""
+    cohort, _, _ = apply_overrides(
+        parse_cohort(_with(), "c.yaml"), load_parameters(), ["cohort.sex.F=0.5"]
+    )
+    assert cohort.sex == {"F": 0.5, "M": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("cohort.presentaton.acute_severe=1", r"did you mean 'cohort\.presentation\.acute_severe'"),
+        ("relapse.withdrawl_1y=0.5", r"did you mean 'relapse\.withdrawal_1y'"),
+        ("nonsense", "expected KEY=VALUE"),
+        ("relapse.withdrawal_1y=abc", r"relapse\.withdrawal_1y: found 'abc', expected a number"),
+        ("cohort.sex.F=2", r"sex\.F: found 2, expected a probability"),
+        ("cohort.age.min=5", r"age\.min: found 5"),
+    ],
+)
+def test_set_errors(item: str, message: str) -> None:
+    """Bad --set items fail with one line; unknown keys list close matches."""
+    with pytest.raises(CohortError, match=message):
+        apply_overrides(parse_cohort(_with(), "c.yaml"), load_parameters(), [item])
+
+
+def test_patient_generators_are_spawned_children() -> None:
+    """Patient i's generator is the i-th child of SeedSequence(seed).spawn(n)."""
+    children = np.random.SeedSequence(42).spawn(5)
+    for i, child in enumerate(children):
+        expected = np.random.default_rng(child).random(3)
+        assert np.array_equal(patient_rng(42, i).random(3), expected)
+
+
+def _csv(patients: int, years: float, seed: int, workers: int, policy: str = "guideline") -> str:
+    result = run_cohort(
+        parse_cohort(_with(), "c.yaml"),
+        patients=patients,
+        years=years,
+        seed=seed,
+        workers=workers,
+        policy=policy,
+    )
+    return result.patients_csv() + result.events_csv()
+
+
+def test_same_seed_same_bytes_and_workers_do_not_matter() -> None:
+    """The same seed gives byte-identical outputs with 1 or 2 worker processes."""
+    one = _csv(12, 4, seed=5, workers=1)
+    assert one == _csv(12, 4, seed=5, workers=1)
+    assert one == _csv(12, 4, seed=5, workers=2)
+    assert one != _csv(12, 4, seed=6, workers=1)
+
+
+def test_a_patient_does_not_depend_on_the_cohort_size() -> None:
+    """Patient i is the same whether the cohort has 3 or 6 patients."""
+    small = run_cohort(parse_cohort(_with(), "c.yaml"), patients=3, years=2, seed=9).rows
+    large = run_cohort(parse_cohort(_with(), "c.yaml"), patients=6, years=2, seed=9).rows
+    assert large[:3] == small
+
+
+def test_policies_share_patients() -> None:
+    """Under two policies the same seed gives the same patients (common random numbers)."""
+    rows = {
+        name: run_cohort(
+            parse_cohort(_with(), "c.yaml"), patients=6, years=1, seed=3, policy=name
+        ).rows
+        for name in ("guideline", "mmf_first_line")
+    }
+    keys = (
+        "patient_id",
+        "age",
+        "sex",
+        "weight_kg",
+        "cirrhosis_at_diagnosis",
+        "presentation",
+        "tpmt",
+    )
+    for a, b in zip(rows["guideline"], rows["mmf_first_line"], strict=True):
+        assert [a[k] for k in keys] == [b[k] for k in keys]
+
+
+def test_unknown_policy_and_bad_arguments() -> None:
+    """Unknown policy names and impossible run arguments are ValueErrors."""
+    with pytest.raises(ValueError, match="unknown policy 'nope'"):
+        get_strategy("nope")
+    with pytest.raises(ValueError, match="'workers' must be >= 1"):
+        run_cohort(parse_cohort(_with(), "c.yaml"), patients=1, years=1, workers=0)
+    assert {"guideline", "prednisolone_all", "mmf_first_line", "budesonide_when_eligible"} <= set(
+        STRATEGIES
+    )

@@ -1,0 +1,146 @@
+"""``carechart simulate`` and ``carechart compare``: options, outputs, atomic writes."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from simulation import cohort as cohort_module
+from simulation.cli import main
+from simulation.outputs import EVENT_COLUMNS, PATIENT_COLUMNS
+
+# The column lists as shared/spec/cohort-and-outputs.md writes them.
+_SPEC_PATIENTS = (
+    "patient_id, age, sex, weight_kg, cirrhosis_at_diagnosis, presentation, tpmt, first_line, "
+    "first_cbr_day, second_line_day, withdrawal_day, relapse_day, transplant_day, death_day, "
+    "death_cause, followup_days"
+)
+_SPEC_EVENTS = "patient_id, day, kind, name, detail, source, target, rule_ids"
+SPEC_PATIENT_COLUMNS = [c.strip() for c in _SPEC_PATIENTS.split(",")]
+SPEC_EVENT_COLUMNS = [c.strip() for c in _SPEC_EVENTS.split(",")]
+
+
+def _simulate(out: Path, *extra: str) -> int:
+    return main(
+        ["simulate", "--patients", "8", "--years", "3", "--seed", "11", "--out", str(out), *extra]
+    )
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sim") / "out"
+    assert _simulate(out, "--workers", "1") == 0
+    return out
+
+
+def test_outputs_follow_the_contract(run: Path) -> None:
+    """patients.csv and events.csv have the spec's columns; kinds and rule ids are valid."""
+    assert tuple(SPEC_PATIENT_COLUMNS) == PATIENT_COLUMNS
+    assert tuple(SPEC_EVENT_COLUMNS) == EVENT_COLUMNS
+    with (run / "patients.csv").open() as f:
+        patients = list(csv.DictReader(f))
+    assert list(patients[0])[: len(PATIENT_COLUMNS)] == SPEC_PATIENT_COLUMNS
+    assert len(patients) == 8
+    for p in patients:
+        assert float(p["followup_days"]) == pytest.approx(3 * 365.25) or p["death_day"]
+        assert (p["death_cause"] == "") == (p["death_day"] == "")
+    with (run / "events.csv").open() as f:
+        events = list(csv.DictReader(f))
+    assert list(events[0]) == SPEC_EVENT_COLUMNS
+    assert {e["kind"] for e in events} <= {"finding", "action", "transition", "deviation"}
+    transitions = [e for e in events if e["kind"] == "transition"]
+    assert transitions
+    assert all(e["source"] != e["target"] and e["rule_ids"] for e in transitions)
+    ids = [e["patient_id"] for e in events]
+    assert ids == sorted(ids)  # patient order
+    for pid in set(ids):
+        days = [float(e["day"]) for e in events if e["patient_id"] == pid]
+        assert days == sorted(days)  # time order per patient
+
+
+def test_summary(run: Path) -> None:
+    """summary.json holds the seed, the version, counts, zero violations and outcomes."""
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["seed"] == 11
+    assert summary["policy"] == "guideline"
+    assert summary["version"]
+    assert summary["invariant_violations"] == 0
+    assert summary["counts"]["patients"] == 8
+    assert "relapse.withdrawal_1y" in summary["parameters"]
+    assert "cbr_by_6_months" in summary["outcomes"]
+
+
+def test_workers_do_not_change_the_bytes(run: Path, tmp_path: Path) -> None:
+    """Two workers write byte-identical patients.csv and events.csv."""
+    out = tmp_path / "two"
+    assert _simulate(out, "--workers", "2") == 0
+    for name in ("patients.csv", "events.csv", "summary.json"):
+        assert (out / name).read_bytes() == (run / name).read_bytes(), name
+
+
+def test_terminal_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The command prints a short summary with the policy, counts and timing."""
+    assert _simulate(tmp_path / "o", "--set", "cohort.presentation.acute_severe=1") == 0
+    out = capsys.readouterr().out
+    assert "carechart simulate: 8 patients x 3 years, policy guideline, seed 11" in out
+    assert "invariant violations: 0" in out
+    assert "patients/s" in out
+
+
+def test_failed_run_leaves_the_folder_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run that fails writes nothing: old outputs stay, no staging folder is left."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "patients.csv").write_text("old\n")
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise cohort_module.SimulationError("patient P00001 failed")
+
+    monkeypatch.setattr("simulation.simulate_command.run_cohort", boom)
+    with pytest.raises(cohort_module.SimulationError):
+        _simulate(out)
+    assert (out / "patients.csv").read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "cohort.presentaton.acute_severe=1"], "did you mean"),
+        (["--policy", "nope"], "--policy: found 'nope'"),
+        (["--workers", "0"], "--workers"),
+        (["--cohort", "/nonexistent.yaml"], "No such file"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    """Bad input is one error line on stderr and exit status 2."""
+    assert _simulate(tmp_path / "o", *args) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_compare_prints_differences(capsys: pytest.CaptureFixture[str]) -> None:
+    """compare runs the same patients under each policy and prints differences."""
+    code = main(
+        ["compare", "--policies", "guideline,mmf_first_line", "--patients", "6", "--years", "1"]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "mmf_first_line - guideline" in out
+    assert "complete response by 6 months" in out
+
+
+def test_compare_needs_two_known_policies(capsys: pytest.CaptureFixture[str]) -> None:
+    """compare rejects unknown names and a single policy."""
+    assert main(["compare", "--policies", "guideline"]) == 2
+    assert main(["compare", "--policies", "guideline,nope"]) == 2
+    assert "nope" in capsys.readouterr().err
