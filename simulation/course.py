@@ -31,7 +31,7 @@ from pathway.rules import rank_key
 from pathway.vocabulary import CARE_STATES
 
 from .engine import Occurrence
-from .instrument import Exposure, instrument, probe_of
+from .instrument import Exposure, configure, instrument, probe_of, record_recommendations
 from .policies import GuidelinePolicy
 from .scenario import PatientSpec
 from .scripted import baseline_occurrences
@@ -177,6 +177,7 @@ class Course:
         self._action_days: set[float] = set()
         record = start.record()
         self.chart: AIHPathway = self.chart_class(record)
+        configure(self.chart, recommendations=False, overlaps=check)
         self._seen_overlaps = 0
         try:
             for occ in baseline_occurrences(record, start.lab_dict or None):
@@ -226,10 +227,20 @@ class Course:
             "broken": self.broken,
             "moves": self.moves,
             "overlaps": len(self.exposure.overlaps),
+            "transitions": self.exposure.transitions.copy(),
+            "guards": self.exposure.guards.copy(),
+            "permissions": self.exposure.permissions.copy(),
+            "rules": self.exposure.rules.copy(),
+            "states_seen": set(self.states_seen),
+            "recommended_rules": set(self.recommended_rules),
         }
 
     def rewind(self, saved: dict[str, Any]) -> None:
-        """Return to a moment saved with :meth:`save` (not across the patient's death)."""
+        """Return to a moment saved with :meth:`save` (not across the patient's death).
+
+        What the course exercised (its :attr:`exposure`) is rewound too, so coverage read
+        after a rewind belongs to this course's own moves only.
+        """
         p = self.chart.model
         for name, value in saved["record"].items():
             setattr(p, name, copy.copy(value))
@@ -238,7 +249,14 @@ class Course:
         self.chart.monitor._open = set(saved["open"])
         del self.timeline[saved["timeline"] :]
         del self.problems[saved["problems"] :]
-        del self.exposure.overlaps[saved["overlaps"] :]
+        exposure = self.exposure
+        del exposure.overlaps[saved["overlaps"] :]
+        exposure.transitions = saved["transitions"].copy()
+        exposure.guards = saved["guards"].copy()
+        exposure.permissions = saved["permissions"].copy()
+        exposure.rules = saved["rules"].copy()
+        self.states_seen = set(saved["states_seen"])
+        self.recommended_rules = set(saved["recommended_rules"])
         self._seen_overlaps = saved["overlaps"]
         self.clock = saved["clock"]
         self._action_days = set(saved["action_days"])
@@ -397,7 +415,7 @@ class Course:
         self._seen_overlaps = len(overlaps)
         if chart.is_dead:
             return
-        recs = chart.recommendations()
+        recs = record_recommendations(self.exposure, chart)
         for rec in recs:
             self.recommended_rules.update(rec.rule_ids)
         if not self.check:

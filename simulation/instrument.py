@@ -18,9 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pathway.rules import ACTION_CHECKS
 from pathway.structure import ChartModel, TransitionInfo
 
-__all__ = ["Exposure", "Overlap", "instrument", "probe_of"]
+__all__ = [
+    "Exposure",
+    "Overlap",
+    "configure",
+    "instrument",
+    "probe_of",
+    "record_recommendations",
+]
 
 
 @dataclass(frozen=True)
@@ -49,11 +57,17 @@ class Exposure:
         transitions: how often each transition (by index) was taken.
         guards: how often each guard answered: ``(transition index, guard name, outcome)``.
         overlaps: overlapping guarded transitions met, in order.
+        rules: how often each rule id was cited by a recommendation offered after a step.
+        permissions: how often each clinician action's rule check answered, after a step,
+            ``(action, allowed)``: offered (true) or possible in the state but refused
+            (false).
         unattributed_guards: guard answers that could not be tied to a transition.
     """
 
     transitions: Counter[int] = field(default_factory=Counter)
     guards: Counter[tuple[int, str, bool]] = field(default_factory=Counter)
+    rules: Counter[str] = field(default_factory=Counter)
+    permissions: Counter[tuple[str, bool]] = field(default_factory=Counter)
     overlaps: list[Overlap] = field(default_factory=list)
     unattributed_guards: int = 0
 
@@ -61,6 +75,8 @@ class Exposure:
         """Add ``other``'s counts to this one."""
         self.transitions.update(other.transitions)
         self.guards.update(other.guards)
+        self.rules.update(other.rules)
+        self.permissions.update(other.permissions)
         self.overlaps.extend(other.overlaps)
         self.unattributed_guards += other.unattributed_guards
 
@@ -77,6 +93,7 @@ class _Probe:
         self.exposure = Exposure()
         self.recording = True
         self.check_overlaps = True
+        self.record_recommendations = True
 
     def lookup(self, transition: Any, event: Any) -> int | None:
         return self.index.get((id(transition), str(event)))
@@ -105,6 +122,34 @@ class _TransitionListener:
     def after_transition(self, event: Any, transition: Any) -> None:
         if str(event) != "__initial__":
             self.probe.taken(transition, event)
+
+
+class _RecommendationListener:
+    """Step listener: the rule ids of the recommendations offered after each step."""
+
+    def __init__(self, probe: _Probe) -> None:
+        self.probe = probe
+
+    def after_step(self, pathway: Any, step: Any) -> None:
+        if not self.probe.record_recommendations or pathway.is_dead:
+            return
+        record_recommendations(self.probe.exposure, pathway)
+
+
+def record_recommendations(exposure: Exposure, chart: Any) -> list[Any]:
+    """Count the recommendations offered now (their rules and the permission outcomes).
+
+    Returns:
+        The recommendations, ranked.
+    """
+    recs: list[Any] = chart.recommendations()
+    offered = {r.action for r in recs}
+    for rec in recs:
+        exposure.rules.update(rec.rule_ids)
+    possible = {e.id for e in chart.allowed_events} & set(ACTION_CHECKS)
+    for action in possible:
+        exposure.permissions[(action, action in offered)] += 1
+    return recs
 
 
 def _wrap_guard(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
@@ -171,6 +216,7 @@ def _make_init(base: type[Any], model: ChartModel) -> Callable[..., None]:
         self.__dict__["_verification_probe"] = probe
         base.__init__(self, *args, **kwargs)
         self.add_listener(_TransitionListener(probe))
+        self.add_step_listener(_RecommendationListener(probe))
 
     return __init__
 
@@ -227,8 +273,15 @@ def probe_of(chart: Any) -> Exposure:
     return probe.exposure
 
 
-def set_overlap_checks(chart: Any, enabled: bool) -> None:
-    """Turn the overlap search before each event on or off for one instrumented chart."""
+def configure(
+    chart: Any, *, overlaps: bool | None = None, recommendations: bool | None = None
+) -> None:
+    """Turn the overlap search before each event, or the recording of the recommendations
+    after each step, on or off for one instrumented chart."""
     probe: _Probe | None = chart.__dict__.get("_verification_probe")
-    if probe is not None:
-        probe.check_overlaps = enabled
+    if probe is None:
+        return
+    if overlaps is not None:
+        probe.check_overlaps = overlaps
+    if recommendations is not None:
+        probe.record_recommendations = recommendations
