@@ -8,6 +8,7 @@ from __future__ import annotations
 from .chart import AIHPathway
 from .errors import (
     ActionNotRecommended,
+    EventNotHandled,
     InvalidPathwayError,
     InvariantViolation,
     PathwayError,
@@ -25,6 +26,7 @@ __all__ = [
     "RULES",
     "AIHPathway",
     "ActionNotRecommended",
+    "EventNotHandled",
     "GuidelineOptions",
     "InvalidPathwayError",
     "InvariantViolation",

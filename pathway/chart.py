@@ -164,7 +164,7 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
         | _rule(_wd.to(_rel, cond="relapse_labs", on="begin_relapse"), "AIH-WDR-03")
         | _rule(_off.to(_rel, cond="relapse_labs", on="begin_relapse"), "AIH-WDR-03")
         | _rule(_rei.to(_ma, cond="response_regained", on="regain_response"), "AIH-REL-02")
-        | _rule(_gs.to(_raih, cond="relapse_labs"), "AIH-PLT-01", "INV-19")
+        | _rule(_gs.to(_raih, cond="relapse_labs", on="begin_recurrence"), "AIH-PLT-01", "INV-19")
         | _rule(_raih.to(_gs, cond="cbr_reached"), "AIH-PLT-01")
         | _rule(_cl.to(None), STAY)
     )
@@ -261,7 +261,8 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
         | _rule(_si.to(None, cond="may_start_prednisolone"), "AIH-DOSE-PRED")
     )
     start_budesonide = (
-        _rule(_d.to(_ind, cond="may_start_budesonide"), "AIH-IND-02", "AIH-DOSE-BUD")
+        _rule(_d.to(_as, cond=["presents_acute_severe", "may_start_budesonide"]), "AIH-IND-02")
+        | _rule(_d.to(_ind, cond="may_start_budesonide"), "AIH-IND-02", "AIH-DOSE-BUD")
         | _rule(_o.to(_ind, cond="may_start_budesonide"), "AIH-IND-02", "AIH-DOSE-BUD")
         | _rule(_cl.to(None, cond="may_start_budesonide"), "AIH-IND-02")
         | _rule(_ns.to(_si, cond="may_start_budesonide"), "AIH-DOSE-BUD")
@@ -276,7 +277,11 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
         _lead.to(_comb, cond="may_add_mycophenolate"), "AIH-IND-04", "AIH-DOSE-MMF"
     ) | _rule(_cl.to(None, cond="may_add_mycophenolate"), "AIH-IND-04", "AIH-DOSE-MMF")
     taper_steroid = (
-        _rule(_si.to(_sm, cond=["taper_reaches_target", "may_taper_steroid"]), "AIH-TAP-01")
+        _rule(
+            _si.to(_sm, cond=["taper_reaches_target", "may_taper_steroid"]),
+            "AIH-TAP-01",
+            "AIH-TAP-02",
+        )
         | _rule(_si.to(_tp, cond="may_taper_steroid"), "AIH-TAP-01")
         | _rule(_tp.to(_sm, cond=["taper_reaches_target", "may_taper_steroid"]), "AIH-TAP-01")
         | _rule(_tp.to(None, cond="may_taper_steroid"), "AIH-TAP-01")
@@ -310,6 +315,7 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     )
     reinduce = (
         _rule(_flare.to(_rei, cond="may_reinduce"), "AIH-REL-01", "AIH-DOSE-PRED")
+        | _rule(_raih.to(None, cond="may_reinduce"), "AIH-PLT-01", "AIH-DOSE-PRED")
         | _rule(_cl.to(None, cond="may_reinduce"), "AIH-REL-01")
         | _rule(_ns.to(_si, cond="may_reinduce"), "AIH-REL-01", "AIH-DOSE-PRED")
         | _rule(_tp.to(_si, cond="may_reinduce"), "AIH-REL-01", "AIH-DOSE-PRED")
@@ -417,6 +423,10 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     def receive_graft(self) -> None:
         """A transplant resets the liver stage region (internal event, same macrostep)."""
         self.raise_("graft_received")
+
+    def begin_recurrence(self) -> None:
+        """Recurrent AIH in the graft: treatment (re-induction) is pending (AIH-PLT-01)."""
+        self.ctx().p.reinduced = False
 
     def regain_response(self) -> None:
         """Complete response regained after re-induction: maintenance resumes."""

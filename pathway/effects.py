@@ -353,7 +353,10 @@ def _reinduce(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a
     p.reinduced = True
     p.drugs.pop("budesonide", None)
     p.drugs["prednisolone"] = prednisolone_dose(p, th, opt, acute=False)
-    if p.antimetabolite is None and not p.on("tacrolimus"):
+    # Recurrent AIH in the graft: steroid with azathioprine on top of the calcineurin
+    # inhibitor (S-CZAJA12); elsewhere tacrolimus second line already replaces it.
+    graft = "recurrent_aih" in a
+    if p.antimetabolite is None and (graft or not p.on("tacrolimus")):
         if p.tpmt in ("normal", "intermediate") and "azathioprine" not in p.intolerant:
             p.drugs["azathioprine"] = azathioprine_dose(p, th)
         elif "mycophenolate" not in p.intolerant and p.pregnancy not in ("planned", "pregnant"):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from statemachine.exceptions import TransitionNotAllowed
+
 __all__ = [
     "ActionNotRecommended",
+    "EventNotHandled",
     "InvalidPathwayError",
     "InvariantViolation",
     "PathwayError",
@@ -28,6 +31,26 @@ class PatientError(PathwayError, ValueError):
 
 class SnapshotError(PathwayError, ValueError):
     """A snapshot cannot be restored (wrong schema, newer version, unknown state)."""
+
+
+class EventNotHandled(PathwayError, TransitionNotAllowed):
+    """A finding or time point that no active state can handle (the chart is strict).
+
+    Attributes:
+        event: the event id.
+        day: the simulated day.
+        configuration: active state ids.
+    """
+
+    def __init__(self, event: str, day: float, configuration: list[str]) -> None:
+        self.event = event  # type: ignore[assignment]
+        self.day = day
+        self.configuration = configuration  # type: ignore[assignment]
+        # Plain args, so that SimPy can re-raise it from a process and pickle can copy it.
+        Exception.__init__(self, event, day, configuration)
+
+    def __str__(self) -> str:
+        return f"{self.event!r} cannot be handled at day {self.day:g} in {self.configuration}"
 
 
 class ActionNotRecommended(PathwayError):

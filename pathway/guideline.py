@@ -340,7 +340,8 @@ _CATALOGUE: tuple[Rule, ...] = (
     _r(
         "AIH-PLT-01",
         "transition",
-        "Hepatitis in the graft of an AIH recipient is recurrent AIH, never de novo AIH.",
+        "Hepatitis in the graft of an AIH recipient is recurrent AIH, never de novo AIH; it is "
+        "treated with steroid and azathioprine on top of the calcineurin inhibitor.",
         "S-CZAJA12 S-ML22",
         "V",
         "hard",

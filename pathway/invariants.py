@@ -49,7 +49,7 @@ def _inv02(p: PatientRecord, th: Thresholds, a: Set[str], s: Step) -> str | None
     if p.on("budesonide") and (
         p.presentation != "chronic" or a & {"acute_severe", "acute_liver_failure"}
     ):
-        return f"budesonide with a {p.presentation} presentation"
+        return f"budesonide with the {p.presentation} presentation"
     return None
 
 

@@ -78,7 +78,11 @@ _GATES: dict[str, tuple[frozenset[str], str, str]] = {
         "AIH-WDR-01",
         "withdrawal is attempted from maintenance",
     ),
-    "reinduce": (frozenset({"relapse"}), "AIH-REL-01", "re-induction treats a relapse"),
+    "reinduce": (
+        frozenset({"relapse", "recurrent_aih"}),
+        "AIH-REL-01",
+        "re-induction treats a relapse or recurrent AIH in the graft",
+    ),
     "observe_untreated": (
         frozenset({"diagnosis"}),
         "AIH-TRI-04",
@@ -130,6 +134,8 @@ def presents_acute_severe(p: PatientRecord, th: Thresholds) -> bool:
         return False
     if p.presentation == "acute_severe":
         return True
+    if p.cirrhosis != "none":
+        return False  # jaundice with a high INR in cirrhosis is decompensation, not AS-AIH
     bili, inr = p.latest("bilirubin_mg_dl"), p.latest("inr")
     return (
         bili is not None
@@ -179,7 +185,8 @@ def transplant_indications(c: Ctx) -> list[tuple[str, str, Strength]]:
         if not p.acute_improving:
             found.append(("AIH-ASA-01", "no improvement at the acute severe review", "must"))
     meld = p.latest("meld")
-    if meld is not None and meld >= th.transplant_meld:
+    acute_recovering = p.presentation == "acute_severe" and p.acute_improving is True
+    if meld is not None and meld >= th.transplant_meld and not acute_recovering:
         found.append(("AIH-LT-01", f"MELD {meld:g} >= {th.transplant_meld:g}", "should"))
     if p.decompensated:
         found.append(("AIH-LT-02", "decompensated cirrhosis", "should"))
@@ -191,9 +198,21 @@ def transplant_indications(c: Ctx) -> list[tuple[str, str, Strength]]:
 # --- checks: one per clinician action -------------------------------------------------
 
 
+def budesonide_contraindicated(c: Ctx) -> str | None:
+    """The invariant budesonide breaks for this patient now (INV-01, INV-02), or ``None``."""
+    p = c.p
+    if p.cirrhosis != "none" or p.decompensated:
+        return "INV-01"
+    if p.presentation != "chronic" or c.active & {"acute_severe", "acute_liver_failure"}:
+        return "INV-02"
+    return None
+
+
 def check_start_prednisolone(c: Ctx) -> list[Breach]:
     p, active = c.p, c.active
     out: list[Breach] = []
+    if p.steroid == "budesonide" and budesonide_contraindicated(c):
+        return out  # replace a contraindicated budesonide wherever the patient is (INV-17)
     if p.steroid:
         out.append(Breach("AIH-IND-01", f"already on {p.steroid}"))
     if "acute_liver_failure" in active:
@@ -213,14 +232,17 @@ def check_start_prednisolone(c: Ctx) -> list[Breach]:
 
 
 def check_start_budesonide(c: Ctx) -> list[Breach]:
-    p, active = c.p, c.active
+    p = c.p
     out: list[Breach] = []
     if p.steroid:
         out.append(Breach("AIH-IND-02", f"already on {p.steroid}"))
-    if p.cirrhosis != "none" or p.decompensated:
-        out.append(Breach("INV-01", f"budesonide is contraindicated in cirrhosis ({p.cirrhosis})"))
-    if p.presentation != "chronic" or active & {"acute_severe", "acute_liver_failure"}:
-        out.append(Breach("INV-02", "no budesonide in acute severe AIH or acute liver failure"))
+    match budesonide_contraindicated(c):
+        case "INV-01":
+            out.append(
+                Breach("INV-01", f"budesonide is contraindicated in cirrhosis ({p.cirrhosis})")
+            )
+        case "INV-02":
+            out.append(Breach("INV-02", "no budesonide in acute severe AIH or acute liver failure"))
     out += _gate("start_budesonide", c)
     return out
 
@@ -410,7 +432,7 @@ def check_reinduce(c: Ctx) -> list[Breach]:
     if gate := _gate("reinduce", c):
         return gate
     if c.p.reinduced:
-        return [Breach("AIH-REL-01", "already re-induced for this relapse")]
+        return [Breach("AIH-REL-01", "already re-induced for this flare")]
     return []
 
 
@@ -465,6 +487,8 @@ def _must_rule(action: str, c: Ctx) -> str | None:
     """The rule id that makes ``action`` mandatory now, or ``None``."""
     p, th, active = c.p, c.th, c.active
     if action == "start_prednisolone":
+        if p.steroid == "budesonide" and (rule_id := budesonide_contraindicated(c)):
+            return rule_id
         if "diagnosis" in active and presents_acute_severe(p, th):
             return "AIH-TRI-01"
         if active & {"diagnosis", "observation"} and disease_active(p, th):
@@ -474,7 +498,7 @@ def _must_rule(action: str, c: Ctx) -> str | None:
             if level == "must":
                 return rule_id
     elif action == "reinduce":
-        return "AIH-REL-01"
+        return "AIH-PLT-01" if "recurrent_aih" in active else "AIH-REL-01"
     return None
 
 

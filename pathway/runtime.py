@@ -16,7 +16,13 @@ from statemachine.exceptions import TransitionNotAllowed
 
 from . import rules
 from .effects import ACTION_EFFECTS, FINDING_EFFECTS, TIMER_EFFECTS, validate_payload
-from .errors import ActionNotRecommended, InvariantViolation, PathwayError, PatientError
+from .errors import (
+    ActionNotRecommended,
+    EventNotHandled,
+    InvariantViolation,
+    PathwayError,
+    PatientError,
+)
 from .invariants import InvariantMonitor, Violation
 from .options import GuidelineOptions
 from .patient import PatientRecord
@@ -89,13 +95,16 @@ class Step:
     breaches: tuple[Breach, ...] = ()
     carried_out: bool = True
     violations: tuple[Violation, ...] = ()
+    recommended_by: tuple[str, ...] = ()
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
-        """Rule ids behind this step: breached rules, then the transitions' rules."""
+        """Rule ids behind this step: breached or recommending rules, then the transitions'."""
         seen: dict[str, None] = {}
         for b in self.breaches:
             seen[b.rule_id] = None
+        for r in self.recommended_by:
+            seen[r] = None
         for t in self.transits:
             for r in t.rule_ids:
                 seen[r] = None
@@ -212,7 +221,7 @@ class PathwayRuntime:
         if finding not in FINDINGS:
             raise PatientError(f"unknown finding {finding!r}; expected one of {list(FINDINGS)}")
         value = validate_payload(finding, value)
-        self._require_handled(finding)
+        self._require_handled(finding, day)
         self._advance_to(day)
         FINDING_EFFECTS[finding](self.model, value, self.thresholds, self.options, self.active)
         detail = _detail(value)
@@ -225,7 +234,7 @@ class PathwayRuntime:
             raise PatientError(f"unknown timer {timer_id!r}; expected one of {list(_TIMERS_BY_ID)}")
         if timer.state not in self.active:
             raise PathwayError(f"timer {timer_id!r} is not armed: {timer.state!r} is not active")
-        self._require_handled(timer.event)
+        self._require_handled(timer.event, day)
         self._advance_to(day)
         p = self.model
         p.timers_fired[timer_id] = p.timers_fired.get(timer_id, 0) + 1
@@ -242,7 +251,10 @@ class PathwayRuntime:
         if action not in ACTIONS:
             raise PatientError(f"unknown action {action!r}; expected one of {list(ACTIONS)}")
         self._advance_to(day)
-        breaches = tuple(rules.ACTION_CHECKS[action](self.ctx()))
+        c = self.ctx()
+        breaches = tuple(rules.ACTION_CHECKS[action](c))
+        # The rules behind a recommended action; a deviation is explained by its breaches.
+        because = () if breaches else tuple(rules.strength(action, c)[1])
         if breaches and not deviate:
             raise ActionNotRecommended(
                 action,
@@ -256,11 +268,13 @@ class PathwayRuntime:
             self.send(action, deviate=bool(breaches))  # type: ignore[attr-defined]
         except TransitionNotAllowed:
             # A deviation that is not physically possible here: recorded, not carried out.
-            return self._close_step("action", action, "not possible in this state", breaches, False)
+            return self._close_step(
+                "action", action, "not possible in this state", breaches, False, because
+            )
         ACTION_EFFECTS[action](self.model, None, self.thresholds, self.options, self.active)
-        return self._close_step("action", action, "", breaches, True)
+        return self._close_step("action", action, "", breaches, True, because)
 
-    def _require_handled(self, event: str) -> None:
+    def _require_handled(self, event: str, day: float) -> None:
         """Refuse an event no active state handles before any effect touches the record.
 
         Findings and timer events always have an unguarded fallback where they are handled,
@@ -269,8 +283,7 @@ class PathwayRuntime:
         if self.is_dead:
             self._advance_to(self.model.day)  # raises the clear "died on day" error
         if event not in self.allowed_event_ids():  # type: ignore[attr-defined]
-            bound: Any = getattr(self, event, None)
-            raise TransitionNotAllowed(bound, self.configuration)  # type: ignore[attr-defined]
+            raise EventNotHandled(event, day, sorted(self.active))
 
     def _advance_to(self, day: float) -> None:
         if self.is_dead:
@@ -302,6 +315,7 @@ class PathwayRuntime:
         detail: str,
         breaches: tuple[Breach, ...],
         carried_out: bool,
+        because: tuple[str, ...] = (),
     ) -> Step:
         # Canonical order (document order of the source state), so that every interpreter of
         # the chart reports the same trace whatever order it visits parallel regions in.
@@ -320,6 +334,7 @@ class PathwayRuntime:
             deviation=bool(breaches),
             breaches=breaches,
             carried_out=carried_out,
+            recommended_by=because,
         )
         self._deviated = self._deviated or step.deviation
         new = self._check_invariants(step, self._deviated)

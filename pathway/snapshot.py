@@ -100,6 +100,7 @@ def _step_from_dict(d: dict[str, Any]) -> Step:
         breaches=tuple(Breach(**b) for b in d["breaches"]),
         carried_out=d["carried_out"],
         violations=tuple(Violation(**v) for v in d["violations"]),
+        recommended_by=tuple(d.get("recommended_by", ())),
     )
 
 

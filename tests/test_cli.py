@@ -12,7 +12,7 @@ def test_demo_prints_courses_with_rule_ids(capsys: pytest.CaptureFixture[str]) -
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "not for treating patients" in out
-    assert "rules: AIH-IND-01, AIH-DOSE-PRED" in out
+    assert "AIH-IND-01, AIH-DOSE-PRED" in out
     assert "acute_liver_failure -> transplant" in out
     assert out.rstrip().endswith("6 courses, 0 invariant violations")
 
