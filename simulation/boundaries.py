@@ -131,7 +131,7 @@ def _start(
     pregnant: bool = False,
 ) -> Start:
     spec = PatientSpec(age, sex, weight, cirrhosis, presentation, tpmt, pregnant)
-    return Start(name, spec, tuple(labs.items()))
+    return Start(name, spec, tuple((k, round(v, 4)) for k, v in labs.items()))
 
 
 def default_starts(th: Thresholds) -> list[Start]:

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulation.calibration",
     "simulation.simulate_command",
     "simulation.coverage",
+    "simulation.check",
 )
 
 

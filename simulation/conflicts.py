@@ -1,0 +1,388 @@
+"""Gap and overlap search: patients the guideline leaves without a recommendation, or with two.
+
+At every decision point of the pathway (each state with guarded alternatives for an event,
+and the recommendation set in each care state) the search looks for:
+
+- **gaps**: a living patient whose recommendations are empty (``continue`` counts as a
+  recommendation), or an event that no transition handles (the course stops with an error);
+- **overlaps**: two guarded transitions of one event from one state both enabled towards
+  different targets (python-statemachine would take the first in document order without a
+  word), or two different actions tied at the top rank;
+- on the way, **safety** problems: a hard invariant broken while following the guideline,
+  or a guard, action or rule that raises.
+
+Three searches feed each other (all deterministic for a given seed):
+
+1. every patient at diagnosis with labs and weight on a triage threshold's boundary
+   (:func:`simulation.boundaries.triage_starts`), followed over the first visits;
+2. the course search (:class:`simulation.explore.Search`) from typical patients; at each
+   new configuration it reached, one extra lab result with each analyte at each threshold
+   boundary (``v - ε``, ``v``, ``v + ε``);
+3. a Hypothesis search over random courses (findings, lab panels biased towards the
+   boundaries, clinician actions), which shrinks each new problem to a minimal course.
+
+Each problem is shrunk further by dropping moves while it still occurs, then written as a
+scenario file (:mod:`simulation.scenario_writer`) that replays it.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pathway import AIHPathway, Thresholds
+from pathway.patient import LAB_RANGES
+from pathway.vocabulary import ACTIONS, CYTOPENIA_GRADES, DRUGS, TPMT_STATUSES
+
+from .boundaries import default_starts, lab_boundaries, triage_starts
+from .course import Course, Move, Problem, Start, care_state
+from .explore import Search, replay_path
+from .scenario_writer import ExpectationSpec, care_states_of, render_scenario
+
+__all__ = ["ConflictReport", "Counterexample", "counterexample_scenario", "search_conflicts"]
+
+
+@dataclass
+class Counterexample:
+    """A problem with the (minimal) course that shows it.
+
+    Attributes:
+        problem: the problem, as met on the shrunk course.
+        start: the patient at diagnosis.
+        moves: the moves from diagnosis to the problem.
+        found_by: ``triage``, ``boundary``, ``search`` or ``hypothesis``.
+        scenario: the scenario file (YAML text).
+    """
+
+    problem: Problem
+    start: Start
+    moves: tuple[Move, ...]
+    found_by: str
+    scenario: str = ""
+
+
+@dataclass
+class ConflictReport:
+    """Everything the gap and overlap search did and found."""
+
+    counterexamples: dict[tuple[str, str], Counterexample] = field(default_factory=dict)
+    decision_points: dict[str, int] = field(default_factory=dict)
+    courses: int = 0
+    probes: int = 0
+    hypothesis_examples: int = 0
+    seconds: float = 0.0
+
+    def add(self, problem: Problem, start: Start, moves: tuple[Move, ...], how: str) -> bool:
+        """Keep the first problem of each signature; ``True`` when it is new."""
+        if problem.signature in self.counterexamples:
+            return False
+        self.counterexamples[problem.signature] = Counterexample(problem, start, moves, how)
+        return True
+
+
+# --- searches -----------------------------------------------------------------------------
+
+
+def _triage(chart_class: type[AIHPathway], th: Thresholds, report: ConflictReport) -> None:
+    for start in triage_starts(th):
+        course = Course(start, chart_class)
+        moves: list[Move] = []
+        for _ in range(3):
+            if not course.alive:
+                break
+            move = Move("visit")
+            course.apply(move)
+            moves.append(move)
+        report.courses += 1
+        for problem in course.problems:
+            report.add(problem, start, tuple(moves[: problem.moves]), "triage")
+
+
+def _boundary_probes(
+    th: Thresholds, report: ConflictReport, per_configuration: int
+) -> Callable[[Course, int, tuple[Move, ...]], None]:
+    bounds = lab_boundaries(th)
+    seen: dict[frozenset[str], int] = {}
+
+    def probe(course: Course, start_index: int, path: tuple[Move, ...]) -> None:
+        config = frozenset(course.chart.active)
+        if seen.get(config, 0) >= per_configuration:
+            return
+        seen[config] = seen.get(config, 0) + 1
+        saved = course.save()
+        before = len(course.problems)
+        for analyte, values in bounds.items():
+            for value in sorted({v for v, _ in values}):
+                course.rewind(saved)
+                move = Move("finding", "labs", {analyte: value})
+                course.apply(move)
+                report.probes += 1
+                for problem in course.problems[before:]:
+                    report.add(problem, course.start, (*path, move), "boundary")
+        course.rewind(saved)
+
+    return probe
+
+
+def _decision_points(chart_class: type[AIHPathway]) -> dict[str, int]:
+    from pathway.structure import ChartModel
+
+    model = ChartModel.of(chart_class)
+    out: dict[str, int] = {}
+    for sid in model.states:
+        by_event: dict[str, int] = {}
+        for t in model.transitions_from(sid):
+            if t.guards:
+                by_event[t.event] = by_event.get(t.event, 0) + 1
+        for event, n in by_event.items():
+            if n > 1 or len(model.transitions_from(sid, event)) > 1:
+                out[f"{event}@{sid}"] = len(model.transitions_from(sid, event))
+    return out
+
+
+def _hypothesis(
+    chart_class: type[AIHPathway],
+    th: Thresholds,
+    starts: Sequence[Start],
+    report: ConflictReport,
+    *,
+    examples: int,
+    seed: int,
+    rounds: int,
+) -> None:
+    from hypothesis import HealthCheck, find, settings
+    from hypothesis import strategies as st
+    from hypothesis.errors import NoSuchExample, Unsatisfiable
+
+    bounds = lab_boundaries(th)
+    analytes = sorted(bounds)
+
+    def lab_value(analyte: str) -> st.SearchStrategy[float]:
+        values = sorted({v for v, _ in bounds[analyte]})
+        low, high = LAB_RANGES[analyte]
+        top = min(high, max(values) * 3)
+        return st.one_of(
+            st.sampled_from(values),
+            st.floats(low, top, allow_nan=False).map(lambda v: min(top, max(low, round(v, 2)))),
+        )
+
+    panel = st.sampled_from(analytes).flatmap(
+        lambda a: st.fixed_dictionaries({a: lab_value(a)})
+    ) | st.fixed_dictionaries({}, optional={a: lab_value(a) for a in analytes}).filter(bool)
+    finding = st.one_of(
+        st.tuples(st.just("labs"), panel),
+        st.tuples(st.just("tpmt"), st.sampled_from(TPMT_STATUSES[1:])),
+        st.tuples(st.just("intolerance"), st.sampled_from(DRUGS[:5])),
+        st.tuples(st.just("cytopenia"), st.sampled_from(CYTOPENIA_GRADES)),
+        st.tuples(
+            st.just("cirrhosis_diagnosed"), st.sampled_from(["compensated", "decompensated"])
+        ),
+        st.tuples(
+            st.sampled_from(
+                [
+                    "decompensation",
+                    "encephalopathy",
+                    "hcc",
+                    "pregnancy_planned",
+                    "pregnant",
+                    "delivered",
+                    "nonadherence",
+                    "transplanted",
+                    "graft_failure",
+                ]
+            ),
+            st.none(),
+        ),
+    )
+    move = st.one_of(
+        st.just(Move("visit")),
+        panel.map(lambda p: Move("visit", value=p)),
+        finding.map(lambda f: Move("finding", f[0], f[1])),
+        st.sampled_from(ACTIONS).map(lambda a: Move("action", a)),
+    )
+    course_strategy = st.tuples(st.integers(0, len(starts) - 1), st.lists(move, max_size=14))
+
+    def run(example: tuple[int, list[Move]]) -> Course:
+        index, moves = example
+        course = Course(starts[index], chart_class)
+        for m in moves:
+            if not course.alive:
+                break
+            course.apply(m)
+        return course
+
+    known = set(report.counterexamples)
+    config = settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    rng = random.Random(seed)
+    for _ in range(rounds):
+        counter = {"n": 0}
+
+        def new_problem(example: tuple[int, list[Move]]) -> bool:
+            counter["n"] += 1
+            course = run(example)
+            return any(p.signature not in known for p in course.problems)
+
+        try:
+            found = find(course_strategy, new_problem, settings=config, random=rng)
+        except (NoSuchExample, Unsatisfiable):
+            report.hypothesis_examples += counter["n"]
+            return
+        report.hypothesis_examples += counter["n"]
+        course = run(found)
+        index, moves = found
+        for problem in course.problems:
+            if problem.signature not in known:
+                known.add(problem.signature)
+                report.add(problem, starts[index], tuple(moves[: problem.moves]), "hypothesis")
+
+
+def _shrink(chart_class: type[AIHPathway], ce: Counterexample) -> Counterexample:
+    """Drop moves while the same problem still occurs (greedy, from the last move back)."""
+
+    def occurs(moves: tuple[Move, ...]) -> Problem | None:
+        course = replay_path(chart_class, ce.start, moves)
+        for problem in course.problems:
+            if problem.signature == ce.problem.signature:
+                return problem
+        return None
+
+    moves = ce.moves
+    found = occurs(moves)
+    if found is None:  # pragma: no cover - the search and a fresh replay disagree
+        return ce
+    i = len(moves) - 1
+    while i >= 0:
+        trial = moves[:i] + moves[i + 1 :]
+        again = occurs(trial)
+        if again is not None:
+            moves, found = trial, again
+        i -= 1
+    return Counterexample(found, ce.start, moves, ce.found_by)
+
+
+def counterexample_scenario(chart_class: type[AIHPathway], ce: Counterexample) -> str:
+    """The counterexample as a scenario file: the story up to the problem, and what to see.
+
+    Gaps and ties replay green and show the problem in their expectations (no action
+    recommended; two actions recommended at the top). Overlaps replay green with the
+    target that document order picks. An unhandled event, a broken invariant or an error
+    stops the replay at that day: the failure is the counterexample.
+    """
+    course = replay_path(chart_class, ce.start, ce.moves)
+    p = ce.problem
+    day = p.day
+    config = p.details.get("configuration") or sorted(course.chart.active)
+    checks: dict[str, Any] = {}
+    states = care_states_of(config)
+    if states:
+        checks["in_state"] = states
+    if p.code == "gap" and p.subject.startswith("recommendations@"):
+        checks["does_not_recommend"] = list(ACTIONS)
+        stops = False
+    elif p.code == "overlap" and "actions" in p.details:
+        checks["recommends"] = list(p.details["actions"])
+        stops = False
+    else:
+        stops = p.code != "overlap"
+    if p.code == "overlap" and "targets" in p.details:
+        states = care_states_of(course.chart.active) if course.alive else states
+        if states:
+            checks["in_state"] = states
+    what = {
+        "gap": "GAP",
+        "overlap": "OVERLAP",
+        "unsafe": "UNSAFE",
+        "crash": "ERROR",
+    }.get(p.code, p.code.upper())
+    description = (
+        f"{what} found by carechart check ({ce.found_by} search): {p.message}. "
+        + (
+            "Replaying this file stops with an error on that day: the failure is the "
+            "counterexample. "
+            if stops
+            else "The expectations below describe what the pathway does now. "
+        )
+        + f"Patient: {ce.start.name}. Moves: "
+        + ("; ".join(str(m) for m in ce.moves) or "none")
+        + "."
+    )
+    timeline = [o for o in course.timeline if o.day <= day]
+    return render_scenario(
+        name=f"{what}: {p.subject} on day {day:g}",
+        description=description,
+        patient=ce.start.patient,
+        labs=ce.start.lab_dict,
+        timeline=timeline,
+        expect=[ExpectationSpec(day, checks)] if checks else [],
+        horizon_days=max([day, *(o.day for o in timeline)]),
+    )
+
+
+def search_conflicts(
+    chart_class: type[AIHPathway] = AIHPathway,
+    *,
+    thresholds: Thresholds | None = None,
+    budget: int = 400,
+    examples: int = 200,
+    rounds: int = 6,
+    seed: int = 0,
+    per_configuration: int = 1,
+    seconds: float | None = None,
+    shrink: bool = True,
+) -> ConflictReport:
+    """Run the three searches and return the problems with minimal counterexamples.
+
+    Args:
+        chart_class: the pathway chart class.
+        thresholds: the numbers whose boundaries are searched (default: the guideline's).
+        budget: courses the course search expands.
+        examples: Hypothesis examples per round.
+        rounds: Hypothesis rounds (each looks for one new problem).
+        seed: makes the Hypothesis search reproducible.
+        per_configuration: situations probed with boundary lab values per configuration.
+        seconds: wall-clock limit of the course search.
+        shrink: drop moves from each counterexample while its problem still occurs.
+    """
+    th = thresholds or Thresholds()
+    started = time.perf_counter()
+    report = ConflictReport(decision_points=_decision_points(chart_class))
+    _triage(chart_class, th, report)
+    starts = default_starts(th)
+    search = Search(chart_class, starts, thresholds=th)
+    result = search.run(
+        budget=budget, seconds=seconds, on_course=_boundary_probes(th, report, per_configuration)
+    )
+    report.courses += result.expanded
+    variants = search._with_day0_variants()
+    for problem, start_index, path in result.problems.values():
+        report.add(problem, variants[start_index], path, "search")
+    if examples > 0 and rounds > 0:
+        _hypothesis(
+            chart_class,
+            th,
+            [*starts, *triage_starts(th)[::7]],
+            report,
+            examples=examples,
+            seed=seed,
+            rounds=rounds,
+        )
+    for key, ce in list(report.counterexamples.items()):
+        if shrink:
+            ce = _shrink(chart_class, ce)
+        ce.scenario = counterexample_scenario(chart_class, ce)
+        report.counterexamples[key] = ce
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def where(problem: Problem) -> str:
+    """The care state a problem happened in (from its subject)."""
+    return problem.subject.rsplit("@", 1)[-1] if "@" in problem.subject else care_state(())
