@@ -122,12 +122,16 @@ def format_number(value: float | int | None) -> str:
 
 @dataclass(slots=True)
 class PatientResult:
-    """One simulated patient: the patients.csv row, the events.csv lines and counters."""
+    """One simulated patient: the patients.csv row, the events.csv lines and counters.
+
+    ``steps`` counts the chart's steps (findings, timers and actions), the unit of work.
+    """
 
     row: dict[str, Any]
     events_csv: str
     kinds: Counter[str]
     violations: Counter[str]
+    steps: int = 0
     chart: AIHPathway | None = None
     model: DiseaseModel | None = None
 
@@ -251,6 +255,7 @@ def collect_patient(
         events_csv=buf.getvalue(),
         kinds=kinds,
         violations=violations,
+        steps=len(chart.trace),
         chart=chart if keep else None,
         model=model if keep else None,
     )
