@@ -162,19 +162,30 @@ def _pct(value: Any) -> str:
 
 def format_summary(
     result: CohortResult,
-    summary: dict[str, Any],
-    out: Path,
-    published: Sequence[Path],
-    elapsed: float,
-    workers: int,
+    summary: dict[str, Any] | None = None,
+    out: Path | None = None,
+    published: Sequence[Path] = (),
+    elapsed: float | None = None,
+    workers: int = 1,
 ) -> str:
-    """The terminal summary of a ``simulate`` run."""
+    """The terminal summary of a cohort run (also usable without an output folder).
+
+    Args:
+        result: the run (:func:`simulation.cohort.run_cohort`).
+        summary: its summary (default: ``result.summary()``).
+        out: the output folder, when files were written, and ``published`` its files.
+        elapsed: wall-clock seconds of the run, when known, with the ``workers`` used.
+    """
+    summary = summary if summary is not None else result.summary()
     s, o, c = result.settings, summary["outcomes"], summary["counts"]
     n = c["patients"]
     lines = [
         f"carechart simulate: {n:,} patients x {s.cohort.years:g} years, policy {s.policy}, "
         f"seed {s.seed} ({_DISCLAIMER})",
-        f"  outputs in {out}/: {', '.join(p.name for p in published)}",
+    ]
+    if out is not None:
+        lines.append(f"  outputs in {out}/: {', '.join(p.name for p in published)}")
+    lines += [
         f"  events: {c['events']:,} ("
         + ", ".join(f"{v:,} {k}" for k, v in c["events_by_kind"].items())
         + ")",
@@ -201,8 +212,9 @@ def format_summary(
         f"  invariant violations: {summary['invariant_violations']}; deviations: "
         f"{c['deviations']:,}"
     )
-    rate = n / elapsed if elapsed > 0 else float("inf")
-    lines.append(f"  elapsed {elapsed:.1f} s ({rate:.1f} patients/s, {workers} worker(s))")
+    if elapsed is not None:
+        rate = n / elapsed if elapsed > 0 else float("inf")
+        lines.append(f"  elapsed {elapsed:.1f} s ({rate:.1f} patients/s, {workers} worker(s))")
     return "\n".join(lines) + "\n"
 
 
