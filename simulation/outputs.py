@@ -190,8 +190,16 @@ def collect_patient(
 ) -> PatientResult:
     """Build one patient's outputs from the finished chart and model."""
     p = chart.patient
+    transplant_day = _first_finding(chart, "transplanted")
+    # Response of the native liver: a normal graft after transplant is not a response.
     first_cbr = next(
-        (day for day, cls in p.response_history if cls == "complete_biochemical_response"), None
+        (
+            day
+            for day, cls in p.response_history
+            if cls == "complete_biochemical_response"
+            and (transplant_day is None or day < transplant_day)
+        ),
+        None,
     )
     death_day = p.death_day
     deviations = sum(1 for s in chart.trace if s.deviation)
@@ -209,7 +217,7 @@ def collect_patient(
         "second_line_day": _first_transit_into(chart, "second_line"),
         "withdrawal_day": _first_transit_into(chart, "withdrawal"),
         "relapse_day": _first_transit_into(chart, "relapse"),
-        "transplant_day": _first_finding(chart, "transplanted"),
+        "transplant_day": transplant_day,
         "death_day": death_day,
         "death_cause": model.death_cause or "" if death_day is not None else "",
         "followup_days": death_day if death_day is not None else horizon_days,
