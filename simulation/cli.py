@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulation.simulate_command",
     "simulation.coverage",
     "simulation.check",
+    "simulation.generate",
 )
 
 

@@ -38,7 +38,9 @@ __all__ = ["Item", "Node", "Search", "SearchResult", "course_items"]
 Item = tuple[Any, ...]
 
 #: Extra cost of a move (a deviation is tried only when cheaper courses are exhausted).
-MOVE_COST = {"visit": 1, "finding": 3, "action": 2, "action_at_visit": 2, "deviation": 6}
+MOVE_COST = {"visit": 1, "finding": 5, "action": 3, "action_at_visit": 3, "deviation": 8}
+#: How much one transition of distance to a wanted state weighs against one move's cost.
+HEURISTIC_WEIGHT = 3
 #: Extra cost of drawing a new lab panel at a visit (carrying the last values is cheaper).
 PANEL_COST = 1
 
@@ -56,13 +58,19 @@ def course_items(course: Course) -> set[Item]:
 
 @dataclass(order=True)
 class Node:
-    """A course in the search queue (ordered by cost, then discovery)."""
+    """A move waiting in the search queue: the course so far (saved) and the path.
+
+    The path's last move is not made yet; it is made when the node leaves the queue
+    (cheapest first, then in discovery order), so only the moves the search gets to cost
+    time.
+    """
 
     cost: int
     seq: int
     start: int = field(compare=False)
     moves: tuple[Move, ...] = field(compare=False)
     saved: dict[str, Any] = field(compare=False, repr=False)
+    spent: int = field(compare=False, default=0)
 
 
 @dataclass
@@ -74,7 +82,7 @@ class SearchResult:
             it on a course that stayed within the guideline (or only deviated when
             deviations were allowed) and did not break.
         problems: for each problem signature, the first problem and its course.
-        expanded: courses expanded; ``situations``: distinct situations seen.
+        expanded: moves made; ``situations``: distinct situations reached.
         seconds: wall-clock time; ``exhausted``: the queue ran empty (not the budget).
     """
 
@@ -200,14 +208,17 @@ class Search:
         seconds: float | None = None,
         wanted: set[Item] | None = None,
         on_course: Callable[[Course, int, tuple[Move, ...]], None] | None = None,
+        toward: set[str] | None = None,
     ) -> SearchResult:
-        """Search until ``budget`` courses are expanded, time runs out or all is found.
+        """Search until ``budget`` moves are made, time runs out or all is found.
 
         Args:
-            budget: most courses to expand.
+            budget: most moves to make (each move extends one course by one step).
             seconds: wall-clock limit.
             wanted: stop once every one of these items has an example.
             on_course: called with each course reached (for probing at that moment).
+            toward: states to steer to: a course whose active states are closer (in
+                transitions, ignoring guards) to one of them is tried first.
 
         Returns:
             The :class:`SearchResult`.
@@ -217,21 +228,37 @@ class Search:
         seen: set[tuple[Any, ...]] = set()
         queue: list[Node] = []
         seq = 0
-        course: Course | None = None
-        for index, start in enumerate(self._with_day0_variants()):
-            course = Course(start, self.chart_class, check=self.check)
+        starts = self._with_day0_variants()
+        courses: dict[int, Course] = {}
+        distance = self._distances(toward) if toward else {}
+
+        def push(course: Course, index: int, cost: int, path: tuple[Move, ...]) -> None:
+            nonlocal seq
+            saved = course.save()
+            h = 0
+            if distance:
+                h = min((distance.get(s, 99) for s in course.chart.active), default=99)
+            for move in self.moves(course):
+                new_cost = cost + _cost(move)
+                heapq.heappush(
+                    queue,
+                    Node(
+                        new_cost + HEURISTIC_WEIGHT * h, seq, index, (*path, move), saved, new_cost
+                    ),
+                )
+                seq += 1
+
+        for index, start in enumerate(starts):
+            course = courses[index] = Course(start, self.chart_class, check=self.check)
             self._record(result, course, index, ())
             if course.alive:
                 k = self.key(course)
                 if k not in seen:
                     seen.add(k)
-                    heapq.heappush(queue, Node(0, seq, index, (), course.save()))
-                    seq += 1
                     if on_course is not None:
                         on_course(course, index, ())
+                    push(course, index, 0, ())
             self._death(result, course, index)
-        courses: dict[int, Course] = {}
-        starts = self._with_day0_variants()
         while queue:
             if budget <= result.expanded or (
                 seconds is not None and time.perf_counter() - started > seconds
@@ -241,35 +268,49 @@ class Search:
                 break
             node = heapq.heappop(queue)
             result.expanded += 1
-            course = courses.get(node.start)
-            if course is None:
-                course = courses[node.start] = Course(
-                    starts[node.start], self.chart_class, check=self.check
-                )
+            course = courses[node.start]
             course.rewind(node.saved)
-            for move in self.moves(course):
-                course.rewind(node.saved)
-                path = (*node.moves, move)
-                if not course.apply(move) and not course.problems[len_problems(node) :]:
-                    continue
-                self._record(result, course, node.start, path)
-                if not course.alive or (course.deviated and not self.deviations):
-                    continue
-                k = self.key(course)
-                if k in seen:
-                    continue
-                seen.add(k)
-                if on_course is not None:
-                    on_course(course, node.start, path)
-                heapq.heappush(
-                    queue,
-                    Node(node.cost + _cost(move), seq, node.start, path, course.save()),
-                )
-                seq += 1
+            before = len(course.problems)
+            if not course.apply(node.moves[-1]) and not course.problems[before:]:
+                continue
+            self._record(result, course, node.start, node.moves)
+            if not course.alive or (course.deviated and not self.deviations):
+                continue
+            k = self.key(course)
+            if k in seen:
+                continue
+            seen.add(k)
+            if on_course is not None:
+                on_course(course, node.start, node.moves)
+            push(course, node.start, node.spent, node.moves)
         result.exhausted = not queue
         result.situations = len(seen)
         result.seconds = time.perf_counter() - started
         return result
+
+    def _distances(self, toward: set[str]) -> dict[str, int]:
+        """Fewest transitions (guards ignored) from each state to one of ``toward``."""
+        from pathway.structure import ChartModel
+
+        model = ChartModel.of(self.chart_class)
+        preds: dict[str, set[str]] = {s: set() for s in model.states}
+        for t in model.transitions:
+            if t.target is None:
+                continue
+            sources = {t.source, *model.descendants(t.source)}
+            for target in model.entered_with(t.target):
+                preds.setdefault(target, set()).update(sources)
+        dist = {s: 0 for s in toward if s in model.states}
+        frontier = list(dist)
+        while frontier:
+            nxt = []
+            for s in frontier:
+                for p in preds.get(s, ()):
+                    if p not in dist:
+                        dist[p] = dist[s] + 1
+                        nxt.append(p)
+            frontier = nxt
+        return dist
 
     def _with_day0_variants(self) -> list[Start]:
         """Each start, plus one start per alternative first action the guideline offers."""
@@ -319,12 +360,6 @@ class Search:
 
 def _cost(move: Move) -> int:
     return MOVE_COST[move.kind] + (PANEL_COST if move.kind == "visit" and move.value else 0)
-
-
-def len_problems(node: Node) -> int:
-    """How many problems the node's course had already met."""
-    problems: int = node.saved["problems"]
-    return problems
 
 
 def replay_path(
