@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import math
 import os
 import tempfile
 from collections import Counter
@@ -56,6 +57,8 @@ REPORT_FILE = "report.html"
 CALIBRATION_FILE = "calibration.json"
 
 DAYS_PER_YEAR = 365.25
+#: Curves of smaller groups are too noisy to read; their figures stay in the tables.
+MIN_PLOTTED_GROUP = 10
 _GROUP_COLOURS = ("#1f5f9e", "#c0392b", "#2e8b57", "#7b4ea3", "#d68910")
 _CIRRHOSIS_COLOURS = {"none": "#2e8b57", "compensated": "#d68910", "decompensated": "#c0392b"}
 _CIRRHOSIS_LABELS = {
@@ -264,8 +267,12 @@ def _curve_block(
     xlabel: str = "Years since diagnosis",
 ) -> None:
     blocks.append(heading(title))
+    coloured = [(label, c, colour) for (label, c), colour in zip(curves, colours, strict=False)]
+    plotted = [item for item in coloured if item[1].n >= MIN_PLOTTED_GROUP] or coloured
+    if len(plotted) < len(coloured):
+        caption += f" Groups of fewer than {MIN_PLOTTED_GROUP} patients are in the table only."
     png = figures.km_figure(
-        [(label, c, colour) for (label, c), colour in zip(curves, colours, strict=False)],
+        plotted,
         ylabel=ylabel,
         horizon_days=horizon,
         cumulative=cumulative,
@@ -373,7 +380,7 @@ def _occupancy_section(outputs: CohortOutputs, horizon: float) -> Section:
             day = y * DAYS_PER_YEAR
             n_here = sum(1 for c in courses if c.state_at(day) == state)
             cells.append(f"{100 * n_here / len(courses):.1f}%")
-        rows.append((figures.CARE_LABELS[state].replace("\n", " "), *cells))
+        rows.append((figures.short_label(state), *cells))
     table = Table(header, tuple(rows), tuple(False for _ in rows))
     return Section(
         "occupancy",
@@ -393,7 +400,8 @@ def _flow_section(outputs: CohortOutputs) -> Section:
         for source, target, _ in c.moves():
             if target == "death":
                 died[source] += 1
-    png = figures.flow_diagram(moves, entered, died)
+    smallest = max(2, math.ceil(0.01 * len(courses)))
+    png = figures.flow_diagram(moves, entered, died, min_transitions=smallest)
     blocks: list[str | Table | Figure] = [
         Figure(
             png,
@@ -401,14 +409,16 @@ def _flow_section(outputs: CohortOutputs) -> Section:
             "The care line of the pathway. Each box shows how many patients were ever in that "
             "state and how many died in it; arrow width and label give the number of "
             "transitions along it (a patient can take an arrow more than once, for example "
-            "relapse and back to maintenance).",
+            f"relapse and back to maintenance). Arrows taken fewer than {smallest} times "
+            "(1% of the cohort) are left out of the drawing; the table below lists every "
+            "transition.",
         ),
     ]
     rank = {s: i for i, s in enumerate(CARE_ORDER)}
     rows = tuple(
         (
-            figures.CARE_LABELS[m.source].replace("\n", " "),
-            figures.CARE_LABELS[m.target].replace("\n", " "),
+            figures.short_label(m.source),
+            figures.short_label(m.target),
             str(m.transitions),
             str(m.patients),
         )
@@ -416,7 +426,12 @@ def _flow_section(outputs: CohortOutputs) -> Section:
     )
     blocks.append(heading("Every transition between care states"))
     blocks.append(
-        Table(("From", "To", "Transitions", "Patients"), rows, tuple(False for _ in rows))
+        Table(
+            ("From", "To", "Transitions", "Patients"),
+            rows,
+            tuple(False for _ in rows),
+            align=("left", "left", "right", "right"),
+        )
     )
     mermaid = _mermaid_source(outputs.events)
     if mermaid:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import matplotlib
 
@@ -26,6 +26,7 @@ __all__ = [
     "flow_diagram",
     "km_figure",
     "occupancy_figure",
+    "short_label",
 ]
 
 DAYS_PER_YEAR = 365.25
@@ -99,6 +100,7 @@ _BOX_H = 1.05
 #: Short two-line names that fit the boxes of the flow diagram.
 _BOX_LABELS: dict[str, str] = {
     "diagnosis": "Diagnosis\nand triage",
+    CENSORED: "Left follow-up\nalive",
     "observation": "Observation\n(untreated)",
     "acute_severe": "Acute severe\nAIH",
     "acute_liver_failure": "Acute liver\nfailure",
@@ -115,6 +117,11 @@ _BOX_LABELS: dict[str, str] = {
     "recurrent_aih": "Recurrent AIH\nin the graft",
     "death": "Death",
 }
+
+
+def short_label(state: str) -> str:
+    """A one-line name of a care state that fits legends and narrow columns."""
+    return _BOX_LABELS.get(state, CARE_LABELS.get(state, state)).replace("\n", " ")
 
 
 def _png(fig: Figure) -> bytes:
@@ -138,6 +145,8 @@ def km_figure(
     xlabel: str = "Years since diagnosis",
 ) -> bytes:
     """Kaplan-Meier curves with 95% bands and a numbers-at-risk table under the axis.
+
+    Bands are drawn for up to three curves (more would hide each other).
 
     Args:
         curves: (label, curve, colour) per group.
@@ -233,7 +242,7 @@ def km_figure(
             )
     risk.set_title("Number at risk", fontsize=10, loc="left", x=-0.33)
     risk.tick_params(axis="x", bottom=False, labelbottom=False)
-    risk.tick_params(axis="y", left=False)
+    risk.tick_params(axis="y", left=False, pad=24)
     for spine in risk.spines.values():
         spine.set_visible(False)
     return _png(fig)
@@ -262,22 +271,22 @@ def occupancy_figure(
     order = [s for s in (*CARE_ORDER, CENSORED) if s in counts]
     years = [d / DAYS_PER_YEAR for d in grid_days]
     stacks = [[100 * c / max(1, n_patients) for c in counts[s]] for s in order]
-    fig = Figure(figsize=(9.6, 4.6))
-    ax = fig.add_axes((0.07, 0.12, 0.64, 0.78))
+    fig = Figure(figsize=(9.6, 4.8))
+    ax = fig.add_axes((0.08, 0.11, 0.62, 0.85))
     ax.stackplot(
         years,
         stacks,
         colors=[CARE_COLOURS[s] for s in order],
-        labels=[CARE_LABELS[s].replace("\n", " ") for s in order],
+        labels=[short_label(s) for s in order],
         linewidth=0.3,
         edgecolor="white",
     )
     ax.set_xlim(0, years[-1] if years else 1)
     ax.set_ylim(0, 100)
     ax.set_xticks(_year_ticks(grid_days[-1] if grid_days else 365.25))
-    ax.set_xlabel("Years since diagnosis")
-    ax.set_ylabel("% of cohort")
-    ax.set_title(f"Where the {n_patients} patients are in the care line", fontsize=12, loc="left")
+    ax.set_xlabel("Years since diagnosis", fontsize=11)
+    ax.set_ylabel("% of cohort", fontsize=11)
+    ax.tick_params(labelsize=10)
     handles, labels = ax.get_legend_handles_labels()
     # Reverse so the legend reads top to bottom like the stack.
     ax.legend(
@@ -302,10 +311,23 @@ def _bezier(
     return u * u * x0 + 2 * u * t * cx + t * t * x1, u * u * y0 + 2 * u * t * cy + t * t * y1
 
 
+_XLIM = (-1.0, 15.4)
+_YLIM = (-0.65, 5.35)
+
+
+def _inside_box(x: float, y: float, states: Iterable[str], margin: float) -> bool:
+    return any(
+        abs(x - _NODE_XY[s][0]) < _BOX_W / 2 + margin
+        and abs(y - _NODE_XY[s][1]) < _BOX_H / 2 + margin
+        for s in states
+    )
+
+
 def _route(source: str, target: str, obstacles: Sequence[str], reverse: bool) -> float:
     """The bend (``arc3`` rad) of the arrow source -> target that avoids other boxes.
 
-    An arrow whose reverse is also drawn is bent so the two do not overlap.
+    An arrow whose reverse is also drawn is bent so the two do not overlap; an arrow never
+    leaves the canvas.
     """
     p0, p1 = _NODE_XY[source], _NODE_XY[target]
     if reverse:
@@ -319,10 +341,10 @@ def _route(source: str, target: str, obstacles: Sequence[str], reverse: bool) ->
         count = 0
         for k in range(1, 60):
             x, y = _bezier(p0, p1, rad, k / 60)
-            for other in obstacles:
-                ox, oy = _NODE_XY[other]
-                if abs(x - ox) < _BOX_W / 2 + margin and abs(y - oy) < _BOX_H / 2 + margin:
-                    count += 1
+            if not (_XLIM[0] < x < _XLIM[1] and _YLIM[0] < y < _YLIM[1]):
+                count += 100
+            elif _inside_box(x, y, obstacles, margin):
+                count += 1
         return count
 
     # The first (least bent) candidate that crosses the fewest boxes.
@@ -330,7 +352,11 @@ def _route(source: str, target: str, obstacles: Sequence[str], reverse: bool) ->
 
 
 def flow_diagram(
-    flows: Sequence[Flow], entered: Mapping[str, int], died: Mapping[str, int]
+    flows: Sequence[Flow],
+    entered: Mapping[str, int],
+    died: Mapping[str, int],
+    *,
+    min_transitions: int = 1,
 ) -> bytes:
     """The care line as boxes and arrows; arrow width and label = number of transitions.
 
@@ -342,6 +368,7 @@ def flow_diagram(
         flows: Moves between care states (see :func:`simulation.trajectories.flows`).
         entered: Care state -> patients who were ever in it.
         died: Care state -> patients who died while in it.
+        min_transitions: Arrows with fewer transitions are left out (list them elsewhere).
 
     Returns:
         PNG bytes.
@@ -352,8 +379,8 @@ def flow_diagram(
             shown |= {f.source, f.target}
     fig = Figure(figsize=(11.5, 5.2))
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
-    ax.set_xlim(-1.0, 15.4)
-    ax.set_ylim(-0.65, 5.35)
+    ax.set_xlim(*_XLIM)
+    ax.set_ylim(*_YLIM)
     ax.set_axis_off()
     boxes: dict[str, FancyBboxPatch] = {}
     for state in CARE_ORDER:
@@ -407,7 +434,14 @@ def flow_diagram(
             zorder=4,
             linespacing=1.0,
         )
-    drawn = [f for f in flows if f.target != "death" and f.source in boxes and f.target in boxes]
+    drawn = [
+        f
+        for f in flows
+        if f.target != "death"
+        and f.source in boxes
+        and f.target in boxes
+        and f.transitions >= min_transitions
+    ]
     biggest = max((f.transitions for f in drawn), default=1)
     pairs = {(f.source, f.target) for f in drawn}
     placed: list[tuple[float, float]] = []
@@ -441,9 +475,10 @@ def flow_diagram(
                 mx += 0.4
         else:
             # Slide the label along the arrow until it clears the labels already placed.
-            for t in (0.5, 0.35, 0.65, 0.25, 0.75):
+            for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78):
                 mx, my = _bezier((x0, y0), (x1, y1), rad, t)
-                if all(abs(mx - lx) > 0.45 or abs(my - ly) > 0.3 for lx, ly in placed):
+                free = all(abs(mx - lx) > 0.45 or abs(my - ly) > 0.3 for lx, ly in placed)
+                if free and not _inside_box(mx, my, boxes, 0.05):
                     break
         placed.append((mx, my))
         ax.text(

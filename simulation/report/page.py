@@ -58,6 +58,7 @@ th:first-child, td:first-child { text-align: left; min-width: 240px; }
 th { background: #f2f5f8; font-weight: 600; }
 tr:nth-child(even) td { background: #fafafa; }
 td.sub { padding-left: 28px; color: #333; }
+th.l, td.l { text-align: left; }
 td.pass { color: #1b5e20; font-weight: 700; }
 td.fail { color: #b00020; font-weight: 700; }
 figure { margin: 12px 0 20px; }
@@ -112,11 +113,13 @@ def _esc(text: object) -> str:
 
 
 def _table_html(table: Table) -> str:
-    head = "".join(f"<th>{_esc(h)}</th>" for h in table.header)
+    align = table.align or ("left", *("right" for _ in table.header[1:]))
+    style = [' class="l"' if a == "left" and i else "" for i, a in enumerate(align)]
+    head = "".join(f"<th{st}>{_esc(h)}</th>" for h, st in zip(table.header, style, strict=True))
     body = []
     for row, sub in zip(table.rows, table.indent, strict=True):
         first = f'<td class="sub">{_esc(row[0])}</td>' if sub else f"<td>{_esc(row[0])}</td>"
-        rest = "".join(f"<td>{_esc(c)}</td>" for c in row[1:])
+        rest = "".join(f"<td{st}>{_esc(c)}</td>" for c, st in zip(row[1:], style[1:], strict=True))
         body.append(f"<tr>{first}{rest}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 

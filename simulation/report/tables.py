@@ -50,11 +50,16 @@ _CATEGORIES: tuple[tuple[str, str, dict[str, str]], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """A table of strings. ``indent`` marks rows shown as sub-items of the row above."""
+    """A table of strings.
+
+    ``indent`` marks rows shown as sub-items of the row above; ``align`` gives each column's
+    alignment (``left`` or ``right``; default: the first column left, the others right).
+    """
 
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     indent: tuple[bool, ...]
+    align: tuple[str, ...] | None = None
 
 
 def percent(k: int, n: int) -> str:
