@@ -14,7 +14,10 @@ and the recommendation set in each care state) the search looks for:
 Three searches feed each other (all deterministic for a given seed):
 
 1. every patient at diagnosis with labs and weight on a triage threshold's boundary
-   (:func:`simulation.boundaries.triage_starts`), followed over the first visits;
+   (:func:`simulation.boundaries.triage_starts`), followed through the guideline's visits
+   (the lab values carried forward) for ``follow_days``, and each typical patient followed
+   on lab trajectories set at the response boundaries (exactly halved at week 4; exactly
+   at the upper limit of normal at month 6);
 2. the course search (:class:`simulation.explore.Search`) from typical patients; at each
    new configuration it reached, one extra lab result with each analyte at each threshold
    boundary (``v - ε``, ``v``, ``v + ε``);
@@ -86,19 +89,53 @@ class ConflictReport:
 # --- searches -----------------------------------------------------------------------------
 
 
-def _triage(chart_class: type[AIHPathway], th: Thresholds, report: ConflictReport) -> None:
-    for start in triage_starts(th):
-        course = Course(start, chart_class)
-        moves: list[Move] = []
-        for _ in range(3):
-            if not course.alive:
-                break
-            move = Move("visit")
-            course.apply(move)
-            moves.append(move)
-        report.courses += 1
-        for problem in course.problems:
-            report.add(problem, start, tuple(moves[: problem.moves]), "triage")
+def _trajectory_panel(course: Course, kind: str, th: Thresholds) -> dict[str, float] | None:
+    """The lab panel of the next visit on a lab trajectory, or ``None`` (values stand).
+
+    ``unchanged``: the diagnosis labs stand. ``halved``: from week 4 the transaminases sit
+    exactly at the non-response boundary (fallen by ``non_response_fall``), never normal.
+    ``normalised``: halved from week 4, then ALT, AST and IgG exactly at the upper limit of
+    normal from month 6.
+    """
+    p = course.chart.model
+    base, due = p.treatment_baseline, course.next_due()
+    if kind == "unchanged" or base is None or base.alt_xuln is None or due is None:
+        return None
+    elapsed = due - (p.treatment_start_day or 0.0)
+    keep = 1 - th.non_response_fall
+    panel: dict[str, float] = {}
+    if kind == "normalised" and elapsed >= th.cbr_assessment_days - 1:
+        panel = {"alt_xuln": th.uln, "ast_xuln": th.uln, "igg_xuln": th.uln}
+    elif elapsed >= th.non_response_check_days:
+        panel = {"alt_xuln": round(base.alt_xuln * keep, 4)}
+        if base.ast_xuln is not None:
+            panel["ast_xuln"] = round(base.ast_xuln * keep, 4)
+    latest = p.latest_panel()
+    if not panel or all(getattr(latest, k) == v for k, v in panel.items()):
+        return None
+    return panel
+
+
+def _follow(
+    chart_class: type[AIHPathway],
+    th: Thresholds,
+    report: ConflictReport,
+    starts: Sequence[Start],
+    kinds: Sequence[str],
+    until_day: float,
+) -> None:
+    """Follow each start through the guideline's visits on each lab trajectory."""
+    for start in starts:
+        for kind in kinds:
+            course = Course(start, chart_class)
+            moves: list[Move] = []
+            while course.alive and (due := course.next_due()) is not None and due <= until_day:
+                move = Move("visit", value=_trajectory_panel(course, kind, th))
+                course.apply(move)
+                moves.append(move)
+            report.courses += 1
+            for problem in course.problems:
+                report.add(problem, start, tuple(moves[: problem.moves]), "triage")
 
 
 def _boundary_probes(
@@ -222,14 +259,15 @@ def _hypothesis(
         suppress_health_check=list(HealthCheck),
     )
     rng = random.Random(seed)
+    counter = {"n": 0}
+
+    def new_problem(example: tuple[int, list[Move]]) -> bool:
+        counter["n"] += 1
+        course = run(example)
+        return any(p.signature not in known for p in course.problems)
+
     for _ in range(rounds):
-        counter = {"n": 0}
-
-        def new_problem(example: tuple[int, list[Move]]) -> bool:
-            counter["n"] += 1
-            course = run(example)
-            return any(p.signature not in known for p in course.problems)
-
+        counter["n"] = 0
         try:
             found = find(course_strategy, new_problem, settings=config, random=rng)
         except (NoSuchExample, Unsatisfiable):
@@ -322,7 +360,7 @@ def counterexample_scenario(chart_class: type[AIHPathway], ce: Counterexample) -
         labs=ce.start.lab_dict,
         timeline=timeline,
         expect=[ExpectationSpec(day, checks)] if checks else [],
-        horizon_days=max([day, *(o.day for o in timeline)]),
+        horizon_days=max([1.0, day, *(o.day for o in timeline)]),
     )
 
 
@@ -337,6 +375,8 @@ def search_conflicts(
     per_configuration: int = 1,
     seconds: float | None = None,
     shrink: bool = True,
+    follow_days: float = 400.0,
+    triage: bool = True,
 ) -> ConflictReport:
     """Run the three searches and return the problems with minimal counterexamples.
 
@@ -350,12 +390,16 @@ def search_conflicts(
         per_configuration: situations probed with boundary lab values per configuration.
         seconds: wall-clock limit of the course search.
         shrink: drop moves from each counterexample while its problem still occurs.
+        follow_days: how long each boundary patient at diagnosis is followed (days).
+        triage: follow every boundary patient at diagnosis (search 1; the slowest part).
     """
     th = thresholds or Thresholds()
     started = time.perf_counter()
     report = ConflictReport(decision_points=_decision_points(chart_class))
-    _triage(chart_class, th, report)
     starts = default_starts(th)
+    if triage:
+        _follow(chart_class, th, report, triage_starts(th), ("unchanged",), follow_days)
+    _follow(chart_class, th, report, starts, ("halved", "normalised"), follow_days)
     search = Search(chart_class, starts, thresholds=th)
     result = search.run(
         budget=budget, seconds=seconds, on_course=_boundary_probes(th, report, per_configuration)

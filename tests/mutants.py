@@ -1,0 +1,37 @@
+"""Mutated copies of the pathway chart, for showing that the verification tools can fail.
+
+:func:`mutant_chart` executes ``pathway/chart.py`` again as a new module, after replacing
+text in its source, so the mutant has its own states and transitions and the shipped
+:class:`~pathway.AIHPathway` is untouched. Patterns must match exactly once; when the chart
+is refactored and a pattern no longer matches, the test says which one to update.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import types
+from typing import Any
+
+import pytest
+
+from .helpers import REPO
+
+_COUNTER = itertools.count()
+
+
+def mutant_chart(*replacements: tuple[str, str]) -> type[Any]:
+    """A fresh chart class built from ``pathway/chart.py`` with text replaced."""
+    source = (REPO / "pathway" / "chart.py").read_text(encoding="utf-8")
+    for old, new in replacements:
+        if source.count(old) != 1:
+            pytest.fail(f"mutation pattern not found exactly once in pathway/chart.py: {old!r}")
+        source = source.replace(old, new)
+    name = f"pathway._mutant_{next(_COUNTER)}"
+    module = types.ModuleType(name)
+    module.__package__ = "pathway"
+    module.__file__ = str(REPO / "pathway" / "chart.py")
+    sys.modules[name] = module
+    exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+    chart: type[Any] = module.AIHPathway
+    return chart

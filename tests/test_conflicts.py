@@ -1,0 +1,75 @@
+"""The gap and overlap search finds planted problems and writes replayable counterexamples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pathway import AIHPathway, Thresholds
+from simulation.conflicts import search_conflicts
+from simulation.replay import replay_scenario
+from simulation.scenario import parse_scenario
+
+from .mutants import mutant_chart
+
+SMALL: dict[str, Any] = {
+    "budget": 60,
+    "examples": 15,
+    "rounds": 1,
+    "follow_days": 200.0,
+    "triage": False,
+}
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Any:
+    """A short search of the shipped pathway."""
+    return search_conflicts(AIHPathway, **SMALL)
+
+
+def test_document_order_overlap_is_found_with_a_replayable_counterexample(shipped: Any) -> None:
+    """Acute severe AIH enables both guarded start_prednisolone branches at diagnosis; the
+    counterexample replays green and shows the branch document order picks."""
+    ce = shipped.counterexamples[("overlap", "start_prednisolone@diagnosis")]
+    assert ce.problem.details["targets"] == ["acute_severe", "induction"]
+    scenario = parse_scenario(ce.scenario, file="overlap.yaml")
+    result = replay_scenario(scenario)
+    assert result.passed, result.failures
+    assert scenario.expect[0].in_state == ("acute_severe",)
+
+
+def test_shipped_pathway_has_no_gap_or_safety_problem_in_a_short_search(shipped: Any) -> None:
+    """Every patient met had a recommendation, every event was handled, nothing broke."""
+    codes = {code for code, _ in shipped.counterexamples}
+    assert codes <= {"overlap"}
+    assert shipped.decision_points
+
+
+def test_a_removed_fallback_is_a_gap() -> None:
+    """Without the 'otherwise stay' branch, a 6-month assessment without complete response
+    has no transition: the search reports the gap with a minimal counterexample."""
+    chart = mutant_chart(
+        (
+            '| _rule(\n        _ra.to(None), "AIH-RSP-03", "INV-18"\n    )',
+            "",
+        )
+    )
+    report = search_conflicts(chart, **SMALL)
+    gaps = [s for code, s in report.counterexamples if code == "gap"]
+    assert "month6_assessment@response_assessment" in gaps
+    ce = report.counterexamples[("gap", "month6_assessment@response_assessment")]
+    assert "stops with an error" in ce.scenario
+
+
+def test_a_shifted_threshold_makes_a_timer_fire_where_nothing_handles_it() -> None:
+    """With week 4 moved after month 6, the 6-month assessment fires during induction."""
+    th = Thresholds(non_response_check_days=200.0)
+
+    class Shifted(AIHPathway):
+        def __init__(self, patient: Any, **kw: Any) -> None:
+            kw.setdefault("thresholds", th)
+            super().__init__(patient, **kw)
+
+    report = search_conflicts(Shifted, thresholds=th, **SMALL)
+    assert ("gap", "month6_assessment@induction") in report.counterexamples
