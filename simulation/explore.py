@@ -209,6 +209,7 @@ class Search:
         wanted: set[Item] | None = None,
         on_course: Callable[[Course, int, tuple[Move, ...]], None] | None = None,
         toward: set[str] | None = None,
+        prefer: set[str] | None = None,
     ) -> SearchResult:
         """Search until ``budget`` moves are made, time runs out or all is found.
 
@@ -219,6 +220,8 @@ class Search:
             on_course: called with each course reached (for probing at that moment).
             toward: states to steer to: a course whose active states are closer (in
                 transitions, ignoring guards) to one of them is tried first.
+            prefer: events (findings, actions) worth trying early: a move sending one of
+                them costs as little as a visit, even a deviation.
 
         Returns:
             The :class:`SearchResult`.
@@ -239,7 +242,7 @@ class Search:
             if distance:
                 h = min((distance.get(s, 99) for s in course.chart.active), default=99)
             for move in self.moves(course):
-                new_cost = cost + _cost(move)
+                new_cost = cost + (1 if prefer and move.name in prefer else _cost(move))
                 heapq.heappush(
                     queue,
                     Node(

@@ -126,7 +126,7 @@ def _scenario(
         labs=start.lab_dict,
         timeline=course.timeline,
         expect=[ExpectationSpec(d, c) for d, c in sorted(merged.items())],
-        horizon_days=day,
+        horizon_days=max(1.0, day),
         violates=violates,
     )
 
@@ -171,7 +171,13 @@ def generate(
     search = Search(
         chart_class, default_starts(th), thresholds=th, deviations=deviations, check=False
     )
-    result = search.run(budget=budget, seconds=seconds, wanted=set(wanted), toward=toward)
+    prefer = {
+        model.transitions[item[1]].event for item in wanted if item[0] in ("transition", "guard")
+    }
+    prefer |= {str(item[1]) for item in wanted if item[0] == "permission"}
+    result = search.run(
+        budget=budget, seconds=seconds, wanted=set(wanted), toward=toward, prefer=prefer
+    )
     report.moves = result.expanded
     starts = search._with_day0_variants()
     by_path: dict[tuple[int, tuple[str, ...]], list[str]] = {}

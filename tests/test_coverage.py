@@ -52,7 +52,8 @@ def test_permission_guards_are_counted_as_rule_checks() -> None:
     """may_<action> guards are not routing items; each action's check is, both ways."""
     items = guard_items(ChartModel.of(AIHPathway))
     assert not [i for i in items if len(i) == 3 and i[1].startswith("may_")]
-    assert ("refer_transplant", True) in items and ("refer_transplant", False) in items
+    assert ("refer_transplant", True) in items
+    assert ("refer_transplant", False) in items
 
 
 def test_library_covers_every_state() -> None:
@@ -73,7 +74,8 @@ def test_html_report_colours_the_diagram(one: CoverageReport) -> None:
     assert 'label="week4_check (1)", color="#2e7d32"' in dot
     page = render_html(one)
     assert page.startswith("<!doctype html>")
-    assert "Uncovered items" in page and "AIH-" in page
+    assert "Uncovered items" in page
+    assert "AIH-" in page
 
 
 def test_cli_fail_under(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
