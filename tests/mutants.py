@@ -20,9 +20,26 @@ from .helpers import REPO
 _COUNTER = itertools.count()
 
 
+_OFF = """
+    # Mutants are checked by carechart's own tools, as charts loaded from files would be.
+    validate_disconnected_states = False
+    validate_trap_states = False
+    validate_final_reachability = False
+"""
+
+
 def mutant_chart(*replacements: tuple[str, str]) -> type[Any]:
-    """A fresh chart class built from ``pathway/chart.py`` with text replaced."""
+    """A fresh chart class built from ``pathway/chart.py`` with text replaced.
+
+    python-statemachine's own definition checks are switched off in the mutant (as for
+    charts loaded from files), so that what catches a mutation is carechart's tooling.
+    """
     source = (REPO / "pathway" / "chart.py").read_text(encoding="utf-8")
+    anchor = "    catch_errors_as_events = False"
+    if source.count(anchor) != 1:
+        pytest.fail(f"anchor not found exactly once in pathway/chart.py: {anchor!r}")
+    line_end = source.index("\n", source.index(anchor))
+    source = source[:line_end] + _OFF + source[line_end:]
     for old, new in replacements:
         if source.count(old) != 1:
             pytest.fail(f"mutation pattern not found exactly once in pathway/chart.py: {old!r}")

@@ -1,0 +1,48 @@
+"""``carechart check`` prints findings for people or JSON, and its exit status says which."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from simulation.cli import main
+from simulation.coverage import collect_cohort
+
+
+def test_static_check_json_lists_declared_and_open_findings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Declared findings carry their reason; the exit status is 1 exactly when some
+    finding is open."""
+    status = main(["check", "--static-only", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    declared = [f for f in data["findings"] if f["declared"]]
+    assert any(f["code"] == "trap-state" and f["subject"] == "observation" for f in declared)
+    assert all(f["declared"].endswith(")") for f in declared)  # reason (RULE-ID)
+    assert status == (1 if data["open"] else 0)
+    assert "search" not in data
+
+
+def test_text_report_and_bad_declarations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no declarations every finding is open (exit 1); a broken file is exit 2."""
+    empty = tmp_path / "none.yaml"
+    empty.write_text("declared: []\n")
+    assert main(["check", "--static-only", "--declared", str(empty)]) == 1
+    out = capsys.readouterr().out
+    assert "trap-state: observation" in out
+    assert "FINDINGS:" in out
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("declared:\n  - {code: gap}\n")
+    assert main(["check", "--static-only", "--declared", str(broken)]) == 2
+
+
+def test_cohort_coverage_counts_simulated_patients() -> None:
+    """A small simulated cohort is counted like scenarios: every patient starts at diagnosis."""
+    report = collect_cohort(3, seed=11)
+    assert report.courses == 3
+    assert report.states["diagnosis"] == 3
+    assert report.failed == []
