@@ -23,6 +23,10 @@ from .helpers import REPO
 from .mutants import mutant_chart
 
 SCENARIOS = REPO / "scenarios"
+NO_RELAPSE_GUARD = (
+    '_ma.to(_rel, cond="relapse_labs", on="begin_relapse")',
+    '_ma.to(_rel, on="begin_relapse")',
+)
 
 
 def _failing(chart: type[Any], *names: str) -> set[str]:
