@@ -314,13 +314,13 @@ def _parse_measure(raw: Any, where: str) -> Measure:
             f"{where}: unknown measure kind {kind!r}; expected one of {sorted(MEASURES)}"
         )
     params = {k: v for k, v in raw.items() if k != "kind"}
-    required, check = _MEASURE_PARAMS[kind]
+    required, optional, check = _MEASURE_PARAMS[kind]
     missing = [p for p in required if p not in params]
-    extra = sorted(set(params) - set(required) - {"where"})
+    extra = sorted(set(params) - set(required) - set(optional) - {"where"})
     if missing or extra:
         raise CalibrationError(
-            f"{where}: measure {kind!r} takes {list(required)} (+ optional 'where'); "
-            f"missing {missing}, unknown {extra}"
+            f"{where}: measure {kind!r} takes {list(required)} (optional: "
+            f"{[*optional, 'where']}); missing {missing}, unknown {extra}"
         )
     problem = check(params)
     if problem:
@@ -369,10 +369,15 @@ def _observed_for(p: PatientRow, event_day: float | None, window_end: float) -> 
 
 def _proportion_by_day(outputs: CohortOutputs, params: Mapping[str, Any]) -> tuple[float, int]:
     column, day = str(params["column"]), float(params["day"])
+    before = params.get("before")
     hits = n = 0
     for p in _where(outputs, params):
         value = getattr(p, column)
         happened = value if value is not None and value <= day else None
+        if happened is not None and before is not None:
+            limit = getattr(p, str(before))
+            if limit is not None and limit <= happened:
+                happened = None  # e.g. a response reached only after switching to second line
         if not _observed_for(p, happened, day):
             continue  # left follow-up alive before the day without the event: unknown
         n += 1
@@ -463,8 +468,9 @@ def _second_line_response(outputs: CohortOutputs, params: Mapping[str, Any]) -> 
 
 
 def _check_proportion(params: Mapping[str, Any]) -> str:
-    if params.get("column") not in _DAY_COLUMNS:
-        return f"'column' must be one of {list(_DAY_COLUMNS)} (got {params.get('column')!r})"
+    for name in ("column", "before"):
+        if (name == "column" or name in params) and params.get(name) not in _DAY_COLUMNS:
+            return f"{name!r} must be one of {list(_DAY_COLUMNS)} (got {params.get(name)!r})"
     return _positive(params, "day")
 
 
@@ -506,11 +512,13 @@ MEASURES: dict[str, MeasureFn] = {
     "second_line_response": _second_line_response,
 }
 
-_MEASURE_PARAMS: dict[str, tuple[tuple[str, ...], Callable[[Mapping[str, Any]], str]]] = {
-    "proportion_by_day": (("column", "day"), _check_proportion),
-    "enters_within": (("states", "days"), _check_enters),
-    "cumulative_incidence": (("endpoint", "day"), _check_incidence),
-    "second_line_response": (("drug", "reason", "within_days"), _check_second_line),
+_Check = Callable[[Mapping[str, Any]], str]
+#: Measure kind -> (required parameters, optional parameters, check returning a problem).
+_MEASURE_PARAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...], _Check]] = {
+    "proportion_by_day": (("column", "day"), ("before",), _check_proportion),
+    "enters_within": (("states", "days"), (), _check_enters),
+    "cumulative_incidence": (("endpoint", "day"), (), _check_incidence),
+    "second_line_response": (("drug", "reason", "within_days"), (), _check_second_line),
 }
 
 

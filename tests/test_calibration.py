@@ -139,6 +139,8 @@ class TestLoadTargets:
             ("source: S-MANNS10", "source: S-NOWHERE", "not in the knowledge base"),
             ("kind: proportion_by_day", "kind: vibes", "unknown measure kind 'vibes'"),
             ("column: first_cbr_day", "column: age", "'column' must be one of"),
+            ("day: 183}", "day: 183, before: weight_kg}", "'before' must be one of"),
+            ("day: 183}", "day: 183, after: death_day}", "unknown \\['after'\\]"),
             ("{value: 0.6, n: 100}", "{value: 0.6, low: 0.7, high: 0.8}", "does not contain"),
             ("years: 1", "years: 0", "'years' must be > 0"),
             ("set: {}", "cohort: {}", "missing fields \\['set'\\]"),
@@ -199,6 +201,24 @@ class TestMeasures:
         )
         assert n == 3
         assert value == pytest.approx(1 / 3)
+
+    def test_proportion_before_another_event(self) -> None:
+        """With `before`, a response reached only after a switch to second line is a miss."""
+        outputs = CohortOutputs(
+            [
+                row("a", first_cbr_day=150),
+                row("b", first_cbr_day=300, second_line_day=182),
+                row("c", first_cbr_day=100, second_line_day=182),
+            ],
+            [],
+            {},
+        )
+        t = target_with(
+            "proportion_by_day", column="first_cbr_day", day=365, before="second_line_day"
+        )
+        value, n = measure(t, outputs)
+        assert n == 3
+        assert value == pytest.approx(2 / 3)
 
     def test_second_line_response_by_reason(self) -> None:
         """Intolerance = an intolerance finding shortly before the switch; else failure."""
