@@ -9,6 +9,7 @@ death attributed to the care state the patient died in.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -83,12 +84,8 @@ class CareCourse:
             return "death"
         if day > self.followup_days:
             return CENSORED
-        current = self.states[0]
-        for start, state in zip(self.days, self.states, strict=True):
-            if start > day:
-                break
-            current = state
-        return current
+        i = bisect.bisect_right(self.days, day)
+        return self.states[max(0, i - 1)]
 
     def moves(self) -> list[tuple[str, str, float]]:
         """Consecutive (from, to, day) changes of care state."""

@@ -28,7 +28,7 @@ from ..endpoints import (
     transplant_free_survival,
 )
 from ..survival import SurvivalCurve, kaplan_meier
-from ..trajectories import CARE_ORDER, care_courses, flows, occupancy
+from ..trajectories import CARE_ORDER, CareCourse, care_courses, flows, occupancy
 from . import figures
 from .page import (
     CalibrationRow,
@@ -147,11 +147,12 @@ def build_report(
     when = generated or _dt.datetime.now(_dt.UTC)
     summary = outputs.summary
     facts = _run_facts(summary, len(patients), horizon, when)
+    courses = care_courses(patients, outputs.events)
     sections = [
         _cohort_section(outputs, summary),
         _curves_section(outputs, horizon),
-        _occupancy_section(outputs, horizon),
-        _flow_section(outputs),
+        _occupancy_section(courses, horizon),
+        _flow_section(courses, outputs),
         _calibration_section(calibration, calibration_facts or {}),
         _methods_section(),
     ]
@@ -360,8 +361,7 @@ def _curves_section(outputs: CohortOutputs, horizon: float) -> Section:
     return Section("outcomes", "2. Outcome curves", blocks)
 
 
-def _occupancy_section(outputs: CohortOutputs, horizon: float) -> Section:
-    courses = care_courses(outputs.patients, outputs.events)
+def _occupancy_section(courses: Sequence[CareCourse], horizon: float) -> Section:
     steps = 240
     grid = [horizon * i / steps for i in range(steps + 1)]
     counts = occupancy(courses, grid)
@@ -373,14 +373,14 @@ def _occupancy_section(outputs: CohortOutputs, horizon: float) -> Section:
     )
     years = [y for y in (0.25, 0.5, 1, 2, 5, 10) if y * DAYS_PER_YEAR <= horizon + 1e-9]
     header = ("Care state", *(f"{y:g} y" for y in years))
-    rows = []
-    for state, _ in counts.items():
-        cells = []
-        for y in years:
-            day = y * DAYS_PER_YEAR
-            n_here = sum(1 for c in courses if c.state_at(day) == state)
-            cells.append(f"{100 * n_here / len(courses):.1f}%")
-        rows.append((figures.short_label(state), *cells))
+    at_years = occupancy(courses, [y * DAYS_PER_YEAR for y in years])
+    rows = [
+        (
+            figures.short_label(state),
+            *(f"{100 * k / len(courses):.1f}%" for k in at_years.get(state, [0] * len(years))),
+        )
+        for state in counts
+    ]
     table = Table(header, tuple(rows), tuple(False for _ in rows))
     return Section(
         "occupancy",
@@ -389,8 +389,7 @@ def _occupancy_section(outputs: CohortOutputs, horizon: float) -> Section:
     )
 
 
-def _flow_section(outputs: CohortOutputs) -> Section:
-    courses = care_courses(outputs.patients, outputs.events)
+def _flow_section(courses: Sequence[CareCourse], outputs: CohortOutputs) -> Section:
     moves = flows(courses)
     entered: Counter[str] = Counter()
     died: Counter[str] = Counter()
