@@ -260,7 +260,7 @@ class PathwayRuntime:
                 action,
                 day,
                 sorted(self.active),
-                [b.rule_id for b in breaches],
+                list(dict.fromkeys(b.rule_id for b in breaches)),
                 "; ".join(str(b) for b in breaches),
             )
         self._recorder.transits.clear()
