@@ -41,7 +41,7 @@ from pathway.patient import LAB_RANGES
 from pathway.vocabulary import ACTIONS, CYTOPENIA_GRADES, DRUGS, TPMT_STATUSES
 
 from .boundaries import default_starts, lab_boundaries, triage_starts
-from .course import Course, Move, Problem, Start, care_state
+from .course import Course, Move, Problem, Start
 from .explore import Search, replay_path
 from .scenario_writer import ExpectationSpec, care_states_of, render_scenario
 
@@ -405,7 +405,7 @@ def search_conflicts(
         budget=budget, seconds=seconds, on_course=_boundary_probes(th, report, per_configuration)
     )
     report.courses += result.expanded
-    variants = search._with_day0_variants()
+    variants = search.variants()
     for problem, start_index, path in result.problems.values():
         report.add(problem, variants[start_index], path, "search")
     if examples > 0 and rounds > 0:
@@ -425,8 +425,3 @@ def search_conflicts(
         report.counterexamples[key] = ce
     report.seconds = time.perf_counter() - started
     return report
-
-
-def where(problem: Problem) -> str:
-    """The care state a problem happened in (from its subject)."""
-    return problem.subject.rsplit("@", 1)[-1] if "@" in problem.subject else care_state(())

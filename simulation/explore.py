@@ -231,7 +231,7 @@ class Search:
         seen: set[tuple[Any, ...]] = set()
         queue: list[Node] = []
         seq = 0
-        starts = self._with_day0_variants()
+        starts = self.variants()
         courses: dict[int, Course] = {}
         distance = self._distances(toward) if toward else {}
 
@@ -315,8 +315,9 @@ class Search:
             frontier = nxt
         return dist
 
-    def _with_day0_variants(self) -> list[Start]:
-        """Each start, plus one start per alternative first action the guideline offers."""
+    def variants(self) -> list[Start]:
+        """The search's starts: each patient, plus one start per alternative first action
+        the guideline offers on day 0 (the index of a result's course is into this list)."""
         if self._starts_cache is not None:
             return self._starts_cache
         out: list[Start] = []

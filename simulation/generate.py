@@ -135,7 +135,7 @@ def generate(
     paths: Sequence[str] = (),
     *,
     chart_class: type[AIHPathway] = AIHPathway,
-    budget: int = 4000,
+    budget: int = 6000,
     seconds: float | None = None,
     deviations: bool = True,
     only: set[Item] | None = None,
@@ -179,7 +179,7 @@ def generate(
         budget=budget, seconds=seconds, wanted=set(wanted), toward=toward, prefer=prefer
     )
     report.moves = result.expanded
-    starts = search._with_day0_variants()
+    starts = search.variants()
     by_path: dict[tuple[int, tuple[str, ...]], list[str]] = {}
     paths_of: dict[tuple[int, tuple[str, ...]], tuple[Move, ...]] = {}
     for item, text in wanted.items():
@@ -226,7 +226,7 @@ def add_command(sub: Any) -> None:
     )
     p.add_argument("paths", nargs="*", metavar="SCENARIO_DIR", help="the scenario suite")
     p.add_argument("--out", metavar="DIR", default="generated", help="output folder")
-    p.add_argument("--budget", type=int, default=4000, help="moves the search may make")
+    p.add_argument("--budget", type=int, default=6000, help="moves the search may make")
     p.add_argument("--no-deviations", action="store_true", help="never script a deviation")
     p.set_defaults(func=_generate_command)
 
