@@ -199,14 +199,17 @@ def apply_declarations(
     declarations: Sequence[Declaration],
     *,
     stale_codes: Iterable[str] | None = None,
+    unmet: list[Declaration] | None = None,
 ) -> list[Finding]:
     """Mark declared findings and add a ``stale-declaration`` finding for unused ones.
 
     Args:
         findings: the findings of a check run.
         declarations: the accepted findings.
-        stale_codes: codes whose checks ran completely in this run; a declaration of one of
-            these codes that matches nothing is stale. ``None``: every code.
+        stale_codes: codes whose checks are complete (static checks); a declaration of one
+            of these codes that matches nothing is stale. ``None``: every code.
+        unmet: when given, receives the declarations of other codes (found by a search,
+            which cannot prove an absence) that this run did not meet.
 
     Returns:
         The findings (declared ones with ``declared`` set), then any stale declarations.
@@ -222,7 +225,11 @@ def apply_declarations(
         out.append(f)
     complete = None if stale_codes is None else set(stale_codes)
     for d in declarations:
-        if (d.code, d.subject) in used or (complete is not None and d.code not in complete):
+        if (d.code, d.subject) in used:
+            continue
+        if complete is not None and d.code not in complete:
+            if unmet is not None:
+                unmet.append(d)
             continue
         out.append(
             Finding(
