@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from pathway import AIHPathway
 
 from .analysis import Catalogue, static_findings
-from .conflicts import ConflictReport, search_conflicts
+from .conflicts import ConflictReport, search_conflicts, trap_counterexample
 from .findings import CODES, Declaration, Finding, apply_declarations, load_declarations
 
 __all__ = ["CheckResult", "add_command", "print_findings", "run_check"]
@@ -123,12 +123,24 @@ def run_check(
                     ce.scenario,
                 )
             )
+    if search:
+        findings = [_with_trap_story(chart_class, f) for f in findings]
     static = set(CODES) - set(_DYNAMIC)
     unmet: list[Declaration] = []
     marked = apply_declarations(
         findings, load_declarations(declared), stale_codes=static, unmet=unmet if search else None
     )
     return CheckResult(marked, report, unmet)
+
+
+def _with_trap_story(chart_class: type[AIHPathway], finding: Finding) -> Finding:
+    """A trap-state finding with a scenario of a patient held there (when one is found)."""
+    if finding.code != "trap-state" or finding.counterexample:
+        return finding
+    from dataclasses import replace
+
+    story = trap_counterexample(chart_class, finding.subject)
+    return finding if story is None else replace(finding, counterexample=story)
 
 
 def _slug(text: str) -> str:

@@ -425,3 +425,62 @@ def search_conflicts(
         report.counterexamples[key] = ce
     report.seconds = time.perf_counter() - started
     return report
+
+
+def trap_counterexample(
+    chart_class: type[AIHPathway],
+    state: str,
+    *,
+    thresholds: Thresholds | None = None,
+    budget: int = 3000,
+    wait_days: float = 365.0,
+) -> str | None:
+    """A scenario showing a patient held in a trap state: reached, then a year of visits.
+
+    The course reaching ``state`` is found by the course search; from there the guideline's
+    visits go on for ``wait_days`` with a complete-response lab panel at the first one, and
+    the patient is still in ``state`` at the end. ``None`` when the search does not reach
+    the state within ``budget`` moves.
+    """
+    th = thresholds or Thresholds()
+    search = Search(chart_class, default_starts(th), thresholds=th, check=False)
+    result = search.run(budget=budget, wanted={("state", state)}, toward={state})
+    found = result.examples.get(("state", state))
+    if found is None:
+        return None
+    start = search.variants()[found[0]]
+    course = replay_path(chart_class, start, found[1], check=False)
+    if not course.alive or state not in course.chart.active:
+        return None
+    reached = course.clock
+    moves = list(found[1])
+    remission = {"alt_xuln": th.uln, "ast_xuln": th.uln, "igg_xuln": th.uln}
+    first = True
+    while course.alive and (due := course.next_due()) is not None and due <= reached + wait_days:
+        move = Move("visit", value=remission if first else None)
+        course.apply(move)
+        moves.append(move)
+        first = False
+    if not course.alive or state not in course.chart.active:
+        return None
+    checks = {"in_state": care_states_of(course.chart.active)}
+    description = (
+        f"TRAP found by carechart check: the patient reaches {state!r} on day {reached:g} "
+        f"and is still there on day {course.clock:g}, after a year of the guideline's visits "
+        "and a complete biochemical response, because no timer or finding can move the care "
+        f"line out of {state!r}. Patient: {start.name}. Moves: "
+        + "; ".join(str(m) for m in moves)
+        + "."
+    )
+    return render_scenario(
+        name=f"TRAP: {state} holds the patient",
+        description=description,
+        patient=start.patient,
+        labs=start.lab_dict,
+        timeline=course.timeline,
+        expect=[
+            ExpectationSpec(reached, {"in_state": care_states_of([state])}),
+            ExpectationSpec(course.clock, checks),
+        ],
+        horizon_days=max(1.0, course.clock),
+    )

@@ -73,3 +73,15 @@ def test_a_shifted_threshold_makes_a_timer_fire_where_nothing_handles_it() -> No
 
     report = search_conflicts(Shifted, thresholds=th, **SMALL)
     assert ("gap", "month6_assessment@induction") in report.counterexamples
+
+
+def test_trap_state_story_replays_and_shows_the_patient_held() -> None:
+    """A trap state gets a story: reached, a year of visits with normal labs, still there."""
+    from simulation.conflicts import trap_counterexample
+
+    text = trap_counterexample(AIHPathway, "observation", budget=800)
+    assert text is not None
+    scenario = parse_scenario(text, file="trap.yaml")
+    assert scenario.expect[-1].in_state == ("observation",)
+    assert scenario.expect[-1].day - scenario.expect[0].day >= 300
+    assert replay_scenario(scenario).passed
