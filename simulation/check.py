@@ -123,12 +123,17 @@ def run_check(
                     ce.scenario,
                 )
             )
+    declarations = load_declarations(declared)
     if search:
-        findings = [_with_trap_story(chart_class, f) for f in findings]
+        accepted = {(d.code, d.subject) for d in declarations}
+        findings = [
+            f if (f.code, f.subject) in accepted else _with_trap_story(chart_class, f)
+            for f in findings
+        ]
     static = set(CODES) - set(_DYNAMIC)
     unmet: list[Declaration] = []
     marked = apply_declarations(
-        findings, load_declarations(declared), stale_codes=static, unmet=unmet if search else None
+        findings, declarations, stale_codes=static, unmet=unmet if search else None
     )
     return CheckResult(marked, report, unmet)
 
