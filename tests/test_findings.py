@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from simulation.findings import (
+    Declaration,
     DeclarationError,
     Finding,
     apply_declarations,
@@ -69,7 +70,7 @@ def test_search_declarations_are_not_stale_when_unmet(tmp_path: Path) -> None:
         tmp_path,
         "declared:\n  - {code: overlap, subject: a@b, reason: order, rule_id: AIH-TAP-01}\n",
     )
-    unmet: list = []  # type: ignore[type-arg]
+    unmet: list[Declaration] = []
     out = apply_declarations([], load_declarations(path), stale_codes={"dead-end"}, unmet=unmet)
     assert out == []
     assert [d.subject for d in unmet] == ["a@b"]
