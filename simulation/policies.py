@@ -111,7 +111,7 @@ class StrategyPolicy:
 STRATEGIES: dict[str, Strategy] = {
     s.name: s
     for s in (
-        Strategy("guideline", "follow the pathway's top recommendation (default)"),
+        Strategy("guideline", "follow the pathway's top recommendation; the default"),
         Strategy(
             "prednisolone_all",
             "predniso(lo)ne first line for all: never budesonide",

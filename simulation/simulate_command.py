@@ -261,6 +261,8 @@ def compare_table(results: dict[str, dict[str, Any]], out: TextIO) -> None:
     for key in keys:
         label = OUTCOME_LABELS.get(key, "invariant violations")
         values = [results[n].get(key) for n in names]
+        if all(v is None for v in values):
+            continue  # e.g. 10-year figures of a shorter run
         cells = [_fmt_value(key, v) for v in values]
         diffs = [
             _fmt_diff(key, v, values[0]) if v is not None and values[0] is not None else "n/a"
