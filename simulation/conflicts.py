@@ -340,8 +340,14 @@ def counterexample_scenario(chart_class: type[AIHPathway], ce: Counterexample) -
         "unsafe": "UNSAFE",
         "crash": "ERROR",
     }.get(p.code, p.code.upper())
+    how = {
+        "triage": "the triage boundary search",
+        "boundary": "a boundary lab value probe",
+        "search": "the course search",
+        "hypothesis": "the Hypothesis search",
+    }.get(ce.found_by, ce.found_by)
     description = (
-        f"{what} found by carechart check ({ce.found_by} search): {p.message}. "
+        f"{what} found by carechart check ({how}): {p.message}. "
         + (
             "Replaying this file stops with an error on that day: the failure is the "
             "counterexample. "

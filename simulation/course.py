@@ -27,6 +27,7 @@ from statemachine.exceptions import TransitionNotAllowed
 
 from pathway import AIHPathway, PatientRecord
 from pathway.errors import InvariantViolation, PathwayError
+from pathway.response import is_cbr
 from pathway.rules import rank_key
 from pathway.vocabulary import CARE_STATES
 
@@ -321,7 +322,10 @@ class Course:
             ):
                 return
             day, timer_id = first.due_day, first.timer_id
+            classes = len(self.chart.model.response_history)
             self._guard(partial(self.chart.fire, timer_id, day=day), first.event, day)
+            if self.check and len(self.chart.model.response_history) > classes:
+                self._classification_conflict(day)
             self._act(day)
             self._settled(day)
 
@@ -445,6 +449,32 @@ class Course:
                     {"actions": [recs[0].action, recs[1].action], "rank": list(k0)},
                     recs[0].rule_ids + recs[1].rule_ids,
                 )
+
+    def _classification_conflict(self, day: float) -> None:
+        """A failed-response class given today while the labs meet complete response."""
+        p = self.chart.model
+        if not p.response_history or p.response_history[-1][0] != day:
+            return
+        if p.response not in _FAILED or not is_cbr(p.latest_panel(), self.chart.thresholds):
+            return
+        where = care_state(self.chart.active)
+        self._problem(
+            "overlap",
+            f"{p.response}|complete_biochemical_response@{where}",
+            f"on day {day:g} the patient is classified {p.response!r} although ALT, AST and "
+            "IgG are all within the upper limit of normal (complete biochemical response): "
+            "two response definitions hold at once",
+            day,
+            {"response": p.response, "labs": p.latest_panel().values()},
+            _FAILED[p.response],
+        )
+
+
+#: Failed-response classes and the rules that act on them.
+_FAILED = {
+    "non_response": ("AIH-RSP-01", "AIH-2L-02"),
+    "insufficient_response": ("AIH-RSP-02", "AIH-2L-02"),
+}
 
 
 def probe_model(chart: Any) -> Any:

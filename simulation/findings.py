@@ -77,7 +77,7 @@ CODES: dict[str, tuple[Category, str]] = {
     "overlap": (
         "overlap",
         "two guarded transitions of one event from one state both enabled to different "
-        "targets, or two actions tied at the top rank",
+        "targets, two actions tied at the top rank, or two response classes holding at once",
     ),
     "unsafe": ("safety", "following the guideline broke a hard safety invariant"),
     "crash": ("safety", "a guard, action or rule raised an error"),

@@ -25,7 +25,7 @@ SMALL: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def shipped() -> Any:
     """A short search of the shipped pathway."""
-    return search_conflicts(AIHPathway, **SMALL)
+    return search_conflicts(AIHPathway, **{**SMALL, "budget": 250})
 
 
 def test_document_order_overlap_is_found_with_a_replayable_counterexample(shipped: Any) -> None:
@@ -59,7 +59,7 @@ def test_a_removed_fallback_is_a_gap() -> None:
     gaps = [s for code, s in report.counterexamples if code == "gap"]
     assert "month6_assessment@response_assessment" in gaps
     ce = report.counterexamples[("gap", "month6_assessment@response_assessment")]
-    assert "stops with an error" in ce.scenario
+    assert "stops with an error" in " ".join(ce.scenario.split())
 
 
 def test_a_shifted_threshold_makes_a_timer_fire_where_nothing_handles_it() -> None:
@@ -85,3 +85,14 @@ def test_trap_state_story_replays_and_shows_the_patient_held() -> None:
     assert scenario.expect[-1].in_state == ("observation",)
     assert scenario.expect[-1].day - scenario.expect[0].day >= 300
     assert replay_scenario(scenario).passed
+
+
+def test_response_classes_in_conflict_are_an_overlap(shipped: Any) -> None:
+    """A mild patient treated anyway whose labs are exactly normal at week 4 fell by less
+    than half: non-response and complete response hold at once (reported to the pathway
+    owner; the counterexample replays green and shows the switch to second line)."""
+    key = ("overlap", "non_response|complete_biochemical_response@response_assessment")
+    assert key in shipped.counterexamples
+    ce = shipped.counterexamples[key]
+    assert ce.problem.details["labs"] == {"alt_xuln": 1.0, "ast_xuln": 1.0, "igg_xuln": 1.0}
+    assert replay_scenario(parse_scenario(ce.scenario, file="conflict.yaml")).passed
