@@ -20,7 +20,7 @@ from typing import Any
 from statemachine import Event, State, StateChart
 from statemachine.transition_list import TransitionList
 
-from . import rules
+from . import response, rules
 from .patient import PatientRecord
 from .runtime import PathwayRuntime
 
@@ -240,11 +240,17 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
         _as.to(None), "AIH-ASA-01", "INV-13"
     )
     withdrawal_complete = (
-        _rule(_wd.to(_off, cond="cbr_reached"), "AIH-WDR-01")
-        | _rule(_wd.to(_rel, on="begin_relapse"), "AIH-WDR-03")
+        _rule(_wd.to(_rel, cond="relapse_labs", on="begin_relapse"), "AIH-WDR-03")
+        | _rule(_wd.to(_off), "AIH-WDR-01", "AIH-WDR-02")
         | _rule(_si.to(_ns, cond="steroid_stopped"), "AIH-WDR-01")
         | _rule(_tp.to(_ns, cond="steroid_stopped"), "AIH-WDR-01")
         | _rule(_sm.to(_ns, cond="steroid_stopped"), "AIH-WDR-01")
+    )
+    third_line_assessment = _rule(_l3.to(_ma, cond="cbr_reached"), "AIH-3L-02") | _rule(
+        _l3.to(None), "AIH-3L-02"
+    )
+    transplant_review = _rule(_tx.to(_ma, cond="transplant_indication_resolved"), "AIH-LT-05") | (
+        _rule(_tx.to(None), "AIH-LT-05")
     )
     postpartum_end = _rule(_post.to(_np), "AIH-PRG-03")
     hcc_surveillance = _rule(_cc.to(None), "AIH-LIV-02") | _rule(_dc.to(None), "AIH-LIV-02")
@@ -252,7 +258,11 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     # --- clinician actions --------------------------------------------------------------
     start_prednisolone = (
         _rule(_d.to(_as, cond=["presents_acute_severe", "may_start_prednisolone"]), "AIH-TRI-01")
-        | _rule(_d.to(_ind, cond="may_start_prednisolone"), "AIH-IND-01", "AIH-DOSE-PRED")
+        | _rule(
+            _d.to(_ind, cond="may_start_prednisolone", unless="presents_acute_severe"),
+            "AIH-IND-01",
+            "AIH-DOSE-PRED",
+        )
         | _rule(_o.to(_ind, cond="may_start_prednisolone"), "AIH-IND-01", "AIH-DOSE-PRED")
         | _rule(_cl.to(None, cond="may_start_prednisolone"), "AIH-IND-01", "AIH-ALF-01")
         | _rule(_ns.to(_si, cond="may_start_prednisolone"), "AIH-DOSE-PRED")
@@ -282,9 +292,9 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
             "AIH-TAP-01",
             "AIH-TAP-02",
         )
-        | _rule(_si.to(_tp, cond="may_taper_steroid"), "AIH-TAP-01")
+        | _rule(_si.to(_tp, cond="may_taper_steroid", unless="taper_reaches_target"), "AIH-TAP-01")
         | _rule(_tp.to(_sm, cond=["taper_reaches_target", "may_taper_steroid"]), "AIH-TAP-01")
-        | _rule(_tp.to(None, cond="may_taper_steroid"), "AIH-TAP-01")
+        | _rule(_tp.to(None, cond="may_taper_steroid", unless="taper_reaches_target"), "AIH-TAP-01")
         | _rule(_sm.to(None, cond="may_taper_steroid"), "AIH-TAP-02")
     )
     stop_steroid = (
@@ -387,6 +397,13 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     def acute_improving(self) -> bool:
         """Improvement at the acute severe review (AIH-ASA-01)."""
         return bool(self.ctx().p.acute_improving)
+
+    def transplant_indication_resolved(self) -> bool:
+        """Listed patient in complete response with no indication left (AIH-LT-05)."""
+        c = self.ctx()
+        if c.p.encephalopathy or rules.transplant_indications(c):
+            return False
+        return response.is_cbr(c.p.latest_panel(), c.th)
 
     def taper_reaches_target(self) -> bool:
         """The next taper step reaches the maintenance dose (AIH-TAP-01)."""

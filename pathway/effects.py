@@ -215,6 +215,14 @@ def _line_assessment(
     p.set_response(response.classify_month6(p.latest_panel(), th))
 
 
+def _transplant_review(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    """A listed patient in complete response is judged so (AIH-LT-05, delisting)."""
+    if response.is_cbr(p.latest_panel(), th):
+        p.set_response("complete_biochemical_response")
+
+
 def _acute_review(
     p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
 ) -> None:
@@ -246,6 +254,8 @@ TIMER_EFFECTS: dict[str, Effect] = {
     "monitoring_due": _nothing,
     "second_line_assessment": _line_assessment,
     "relapse_assessment": _line_assessment,
+    "third_line_assessment": _line_assessment,
+    "transplant_review": _transplant_review,
     "acute_review": _acute_review,
     "withdrawal_complete": _withdrawal_complete,
     "postpartum_end": _postpartum_end,

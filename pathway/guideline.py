@@ -282,6 +282,21 @@ _CATALOGUE: tuple[Rule, ...] = (
         "V",
     ),
     _r("AIH-3L-01", "recommendation", "Third-line therapy at a specialist centre.", "G-ERN20", "R"),
+    _r(
+        "AIH-3L-02",
+        "timer",
+        "Third line is judged every 6 months: complete response returns to maintenance.",
+        "G-ERN20",
+        "MODEL",
+    ),
+    _r(
+        "AIH-LT-05",
+        "timer",
+        "A listed patient is reviewed every 3 months; complete response with no indication left "
+        "(MELD < 15, no decompensation, HCC or liver failure) returns to maintenance.",
+        "S-YEOMAN11",
+        "MODEL",
+    ),
     # --- acute severe, failure, transplant -----------------------------------------------
     _r(
         "AIH-ASA-01",
@@ -312,7 +327,8 @@ _CATALOGUE: tuple[Rule, ...] = (
     _r(
         "AIH-LT-01",
         "recommendation",
-        "MELD >= 15: refer for transplant assessment.",
+        "MELD >= 15: refer for transplant assessment (after an improving acute severe review, "
+        "the review decides).",
         "S-SEC-AI",
         "V-sec",
     ),

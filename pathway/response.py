@@ -35,25 +35,29 @@ def transaminase_fall(baseline: float | None, latest: float | None) -> float | N
 
 
 def is_non_response(baseline: LabPanel, latest: LabPanel, th: Thresholds) -> bool:
-    """Non-response at week 4: a measured transaminase fell by less than 50%.
+    """Non-response at week 4: transaminases fell by less than 50%.
 
-    Both ALT and AST must halve where both are measured ([MODEL]: the consensus speaks of
-    "transaminases" without saying which; requiring both is the cautious reading).
+    [MODEL] The consensus speaks of "transaminases" without saying which: ALT is judged,
+    and AST only where ALT is not measured (requiring both to halve reads visit-to-visit
+    noise in AST as non-response, which the consensus does not intend). A transaminase back
+    at or below ULN is never non-response, even when a mild start made the fall small.
 
     >>> th = Thresholds()
     >>> base, week4 = LabPanel(0, alt_xuln=10, ast_xuln=8), LabPanel(28, alt_xuln=6, ast_xuln=3)
     >>> is_non_response(base, week4, th)
     True
+    >>> is_non_response(LabPanel(0, ast_xuln=8), LabPanel(28, ast_xuln=3), th)
+    False
     >>> is_non_response(LabPanel(0, alt_xuln=10), LabPanel(28, alt_xuln=4), th)
     False
     """
-    falls = [
-        fall
-        for analyte in ("alt_xuln", "ast_xuln")
-        if (fall := transaminase_fall(getattr(baseline, analyte), getattr(latest, analyte)))
-        is not None
-    ]
-    return bool(falls) and min(falls) < th.non_response_fall
+    for analyte in ("alt_xuln", "ast_xuln"):
+        now = getattr(latest, analyte)
+        fall = transaminase_fall(getattr(baseline, analyte), now)
+        if fall is not None:
+            # Normal transaminases are a response, however small the fall from a mild start.
+            return fall < th.non_response_fall and now > th.uln
+    return False
 
 
 def is_cbr(panel: LabPanel, th: Thresholds) -> bool:

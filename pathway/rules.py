@@ -534,6 +534,8 @@ def strength(action: str, c: Ctx) -> tuple[Strength, list[str]]:
         return "must", [must]
     match action:
         case "start_prednisolone":
+            if "diagnosis" in c.active and check_observe_untreated(c):
+                return "should", ["AIH-IND-01", "AIH-TRI-04"]  # not a case for observation
             return "may", ["AIH-IND-01"]
         case "start_budesonide":
             # Ranked below predniso(lo)ne: inferior in real-world use (S-DIAZ23).
@@ -546,9 +548,11 @@ def strength(action: str, c: Ctx) -> tuple[Strength, list[str]]:
             first = c.opt.first_line_antimetabolite == "mycophenolate"
             return ("should" if first or aza_impossible else "may"), ["AIH-IND-04"]
         case "switch_to_mycophenolate":
-            return "should", ["AIH-2L-01"]
+            failed = ["AIH-RSP-03"] if _second_line_reason(p) else []
+            return "should", ["AIH-2L-01", *failed]
         case "switch_to_tacrolimus":
-            return "should", ["AIH-2L-02"]
+            failed = ["AIH-RSP-03"] if _second_line_reason(p) else []
+            return "should", ["AIH-2L-02", *failed]
         case "refer_transplant":
             return "should", [rule_id for rule_id, _, _ in transplant_indications(c)]
         case "taper_steroid":

@@ -28,10 +28,23 @@ def shipped() -> Any:
     return search_conflicts(AIHPathway, **{**SMALL, "budget": 250})
 
 
-def test_document_order_overlap_is_found_with_a_replayable_counterexample(shipped: Any) -> None:
-    """Acute severe AIH enables both guarded start_prednisolone branches at diagnosis; the
-    counterexample replays green and shows the branch document order picks."""
-    ce = shipped.counterexamples[("overlap", "start_prednisolone@diagnosis")]
+def test_shipped_branches_do_not_rely_on_document_order(shipped: Any) -> None:
+    """The guarded alternatives of one event from one state exclude each other."""
+    overlaps = [s for code, s in shipped.counterexamples if code == "overlap"]
+    assert overlaps == []
+
+
+def test_document_order_overlap_is_found_with_a_replayable_counterexample() -> None:
+    """Without the exclusion, acute severe AIH enables both start_prednisolone branches at
+    diagnosis; the counterexample replays green and shows the branch document order picks."""
+    chart = mutant_chart(
+        (
+            '_d.to(_ind, cond="may_start_prednisolone", unless="presents_acute_severe")',
+            '_d.to(_ind, cond="may_start_prednisolone")',
+        )
+    )
+    report = search_conflicts(chart, **{**SMALL, "budget": 250})
+    ce = report.counterexamples[("overlap", "start_prednisolone@diagnosis")]
     assert ce.problem.details["targets"] == ["acute_severe", "induction"]
     scenario = parse_scenario(ce.scenario, file="overlap.yaml")
     result = replay_scenario(scenario)
@@ -87,12 +100,28 @@ def test_trap_state_story_replays_and_shows_the_patient_held() -> None:
     assert replay_scenario(scenario).passed
 
 
-def test_response_classes_in_conflict_are_an_overlap(shipped: Any) -> None:
-    """A mild patient treated anyway whose labs are exactly normal at week 4 fell by less
-    than half: non-response and complete response hold at once (reported to the pathway
-    owner; the counterexample replays green and shows the switch to second line)."""
+def test_response_classes_in_conflict_are_an_overlap(
+    shipped: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the week-4 rule this search once caught (non-response judged on the fall alone),
+    a mild patient treated anyway whose labs are exactly normal at week 4 is both a
+    non-responder and a complete responder; the counterexample replays green. The shipped
+    rule no longer has the conflict."""
+    from pathway import response
+
     key = ("overlap", "non_response|complete_biochemical_response@response_assessment")
-    assert key in shipped.counterexamples
-    ce = shipped.counterexamples[key]
+    assert key not in shipped.counterexamples
+
+    def fall_only(baseline: Any, latest: Any, th: Any) -> bool:
+        fall = response.transaminase_fall(baseline.alt_xuln, latest.alt_xuln)
+        return fall is not None and fall < th.non_response_fall
+
+    monkeypatch.setattr(response, "is_non_response", fall_only)
+    report = search_conflicts(AIHPathway, **{**SMALL, "budget": 250})
+    assert key in report.counterexamples
+    ce = report.counterexamples[key]
     assert ce.problem.details["labs"] == {"alt_xuln": 1.0, "ast_xuln": 1.0, "igg_xuln": 1.0}
     assert replay_scenario(parse_scenario(ce.scenario, file="conflict.yaml")).passed
+    monkeypatch.undo()
+    # With the shipped rule the same story no longer switches to second line.
+    assert not replay_scenario(parse_scenario(ce.scenario, file="conflict.yaml")).passed

@@ -64,13 +64,15 @@ positive = st.floats(0.05, 50)
 def test_non_response_is_a_fall_below_half(
     alt0: float, alt4: float, ast0: float, ast4: float
 ) -> None:
-    """Non-response iff ALT or AST fell by less than 50% from baseline."""
+    """Non-response iff ALT fell by < 50% and is still above ULN (AST when ALT is missing)."""
     base, wk4 = (
         LabPanel(0, alt_xuln=alt0, ast_xuln=ast0),
         LabPanel(28, alt_xuln=alt4, ast_xuln=ast4),
     )
-    expected = (alt0 - alt4) / alt0 < 0.5 or (ast0 - ast4) / ast0 < 0.5
+    expected = (alt0 - alt4) / alt0 < 0.5 and alt4 > 1
     assert response.is_non_response(base, wk4, TH) == expected
+    ast_only = response.is_non_response(LabPanel(0, ast_xuln=ast0), LabPanel(28, ast_xuln=ast4), TH)
+    assert ast_only == ((ast0 - ast4) / ast0 < 0.5 and ast4 > 1)
 
 
 @given(st.floats(0, 3), st.floats(0, 3), st.floats(0, 3))

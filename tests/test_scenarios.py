@@ -159,7 +159,8 @@ def test_impossible_finding_stops_the_course_at_its_line() -> None:
     assert len(course) == 1
     assert course[0].line == 9
     assert course[0].found.startswith(
-        "stopped at day 40: finding 'delivered': EventNotHandled: 'delivered' cannot be handled at day 40"
+        "stopped at day 40: finding 'delivered': EventNotHandled: "
+        "'delivered' cannot be handled at day 40"
     )
 
 
