@@ -29,6 +29,7 @@ import numpy as np
 import yaml
 
 from pathway import AIHPathway, PatientRecord, Thresholds
+from pathway.compiled import CompiledPathway
 from pathway.sources import SOURCES, TAGS
 from pathway.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STATUSES
 
@@ -456,6 +457,8 @@ class RunSettings:
     policy: str
     horizon_days: float
     keep_charts: bool = False
+    engine: str = "compiled"
+    chart_class: type[AIHPathway] | None = None
 
     @property
     def width(self) -> int:
@@ -490,7 +493,8 @@ def simulate_patient(
         presentation=attrs.presentation,
         tpmt="unknown",
     )
-    chart = AIHPathway(
+    chart_class: Any = settings.chart_class or ENGINES[settings.engine]
+    chart = chart_class(
         record,
         thresholds=settings.thresholds,
         options=strategy.options,
@@ -507,6 +511,9 @@ def simulate_patient(
         ) from exc
     return collect_patient(attrs, chart, model, settings.horizon_days, keep=settings.keep_charts)
 
+
+#: Chart engines by name: the compiled executor (default) and python-statemachine itself.
+ENGINES: dict[str, Any] = {"compiled": CompiledPathway, "reference": AIHPathway}
 
 _WORKER: dict[str, Any] = {}
 
@@ -528,9 +535,23 @@ def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
     return [(i, min(n, i + size)) for i in range(0, n, size)]
 
 
-def _chunk_results(settings: RunSettings, workers: int) -> Iterator[ChunkResult]:
+def run_chunk(settings: RunSettings, bounds: tuple[int, int]) -> ChunkResult:
+    """Simulate patients ``bounds[0]`` to ``bounds[1] - 1`` (for remote workers such as Dask)."""
+    constants = ModelConstants.from_parameters(settings.parameters)
+    start, stop = bounds
+    return ChunkResult.of([simulate_patient(settings, i, constants) for i in range(start, stop)])
+
+
+def _chunk_results(
+    settings: RunSettings, workers: int, dask: str | None = None
+) -> Iterator[ChunkResult]:
     n = settings.cohort.patients
     bounds = _chunks(n, workers)
+    if dask is not None:
+        from .scale import dask_chunk_results
+
+        yield from dask_chunk_results(settings, bounds, dask, workers)
+        return
     if workers <= 1 or n < 2:
         _init_worker(settings)
         try:
@@ -579,6 +600,9 @@ def run_cohort(
     progress: Progress | None = None,
     keep_charts: bool = False,
     on_chunk: Callable[[ChunkResult], None] | None = None,
+    engine: str = "compiled",
+    chart_class: type[AIHPathway] | None = None,
+    dask: str | None = None,
 ) -> CohortResult:
     """Simulate a cohort and return its tidy outputs.
 
@@ -595,6 +619,12 @@ def run_cohort(
         keep_charts: keep each patient's chart and model in the result (memory heavy).
         on_chunk: called with each chunk's result in patient order (e.g. to stream
             events to a file); the chunk's events are then not kept in the result.
+        engine: ``compiled`` (default) or ``reference`` (python-statemachine); both give
+            the same outputs (tests/test_engines.py), the compiled one faster.
+        chart_class: a chart class to use instead of the engine's (e.g. instrumented for
+            coverage); it must be importable by worker processes when ``workers > 1``.
+        dask: ``"local"`` for a Dask LocalCluster with ``workers`` workers, or the address
+            of a Dask scheduler; outputs are identical to a local run of the same seed.
 
     Returns:
         The :class:`~simulation.outputs.CohortResult`.
@@ -616,6 +646,8 @@ def run_cohort(
         raise ValueError(f"'workers' must be >= 1 (got {workers!r})")
     if seed < 0:
         raise ValueError(f"'seed' must be >= 0 (got {seed!r})")
+    if engine not in ENGINES:
+        raise ValueError(f"'engine' must be one of {list(ENGINES)} (got {engine!r})")
     settings = RunSettings(
         cohort=cohort,
         parameters=parameters or load_parameters(),
@@ -624,10 +656,12 @@ def run_cohort(
         policy=policy,
         horizon_days=cohort.horizon_days,
         keep_charts=keep_charts,
+        engine=engine,
+        chart_class=chart_class,
     )
     result = CohortResult(settings=settings)
     done = 0
-    for chunk in _chunk_results(settings, workers):
+    for chunk in _chunk_results(settings, workers, dask):
         if on_chunk is not None:
             on_chunk(chunk)
             chunk = chunk.without_events()

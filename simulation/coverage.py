@@ -289,17 +289,16 @@ def collect_cohort(
     """Simulate a cohort (``carechart simulate``'s model and guideline policy) and count it.
 
     The cohort runs in this process with the instrumented chart class in place of the
-    pathway's (simulation.cohort builds its charts from the module's ``AIHPathway`` name).
+    engine's chart.
     """
-    from unittest import mock
-
     from . import cohort as cohort_module
 
     report = report or CoverageReport(ChartModel.of(chart_class))
     started = time.perf_counter()
     inst = instrument(chart_class)
-    with mock.patch.object(cohort_module, "AIHPathway", inst):
-        result = cohort_module.run_cohort(patients=patients, seed=seed, keep_charts=True)
+    result = cohort_module.run_cohort(
+        patients=patients, seed=seed, keep_charts=True, chart_class=inst
+    )
     for patient in result.patients:
         chart = getattr(patient, "chart", None)
         if chart is not None:

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from .cohort import (
     DEFAULT_SEED,
+    ENGINES,
     Cohort,
     CohortError,
     apply_overrides,
@@ -65,6 +66,21 @@ def _common_options(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="W",
         help="worker processes (default: CPUs, at most 8); outputs do not depend on it",
+    )
+    p.add_argument(
+        "--engine",
+        choices=sorted(ENGINES),
+        default="compiled",
+        help="chart engine: compiled (default, fast) or reference (python-statemachine); "
+        "both give identical outputs",
+    )
+    p.add_argument(
+        "--dask",
+        metavar="local|ADDRESS",
+        default=None,
+        help="run patient chunks on Dask: 'local' starts a LocalCluster with --workers "
+        "workers, an address uses that scheduler; outputs are identical to a local run "
+        "(needs the dask extra)",
     )
 
 
@@ -143,6 +159,8 @@ def _simulate_command(args: argparse.Namespace) -> int:
                 workers=workers,
                 progress=_progress(cohort),
                 on_chunk=stream,
+                engine=args.engine,
+                dask=args.dask,
             )
         finally:
             events.close()
@@ -240,6 +258,8 @@ def _compare_command(args: argparse.Namespace) -> int:
             workers=workers,
             progress=_progress(cohort),
             on_chunk=lambda chunk: None,  # events are not needed: keep memory low
+            engine=args.engine,
+            dask=args.dask,
         )
         summary = result.summary(args.sets)
         results[name] = {**summary["outcomes"], "_violations": summary["invariant_violations"]}
