@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from simulation.cohort import run_cohort
 from simulation.cli import main
+from simulation.cohort import run_cohort
 
 
 @pytest.fixture(scope="module")
