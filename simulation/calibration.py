@@ -125,6 +125,16 @@ class Published:
     n: int | None = None
     n_note: str = ""
 
+    def range_text(self) -> str:
+        """``77.0–87.0%``."""
+        return f"{100 * self.low:.1f}–{100 * self.high:.1f}%"
+
+    def basis_text(self) -> str:
+        """Where the interval comes from: published, or derived from which n."""
+        if not self.derived:
+            return "95% CI, published"
+        return f"binomial (Wilson) from n = {self.n}, derived"
+
     def interval_text(self) -> str:
         """``77–87% (95% CI, published)`` or ``50–69% (binomial 95%, n = 100, derived)``."""
         span = f"{100 * self.low:.1f}–{100 * self.high:.1f}%"
@@ -589,11 +599,21 @@ class CalibrationResult:
                 population=r.target.population,
                 simulated=_sim_text(r),
                 published=f"{100 * r.target.published.value:.1f}%",
-                interval=r.target.published.interval_text(),
+                interval=r.target.published.range_text(),
+                interval_basis=r.target.published.basis_text(),
                 passed=r.passed,
             )
             for r in self.results
         ]
+
+    def notes(self) -> list[str]:
+        """One line per target with caveats (definitions, assumptions, denominators)."""
+        out = []
+        for r in self.results:
+            parts = [x.rstrip(".") + "." for x in (r.target.note, r.target.published.n_note) if x]
+            if parts:
+                out.append(f"{r.target.id}: {' '.join(parts)}")
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """The result as a JSON-ready mapping (the ``--out`` file)."""
@@ -966,11 +986,9 @@ def render_markdown(result: CalibrationResult) -> str:
     else:
         lines.append("None.")
     lines += ["", "## Notes", ""]
-    for r in result.results:
-        notes = [x for x in (r.target.note, r.target.published.n_note) if x]
-        if notes:
-            text = " ".join(n.rstrip(".") + "." for n in notes)
-            lines.append(f"- `{r.target.id}` ({_md(r.target.population)}): {_md(text)}")
+    for line in result.notes():
+        target_id, text = line.split(": ", 1)
+        lines.append(f"- `{target_id}`: {_md(text)}")
     lines += [
         "",
         "Intervals marked *derived* are binomial 95% Wilson intervals computed from the",

@@ -360,8 +360,8 @@ class TestMarkdown:
         cal.save_result(fake_result(values), out_dir / "calibration.json")
         text = write_report(out_dir).read_text()
         assert "S-MANNS10" in text
-        assert 'class="pass">inside' in text
-        assert 'class="fail">outside' in text
+        assert 'pass">inside' in text
+        assert 'fail">outside' in text
         assert "carechart calibrate --patients 50 --seed 7" in text
 
     def test_unknown_target_is_a_usage_error(self, capsys: pytest.CaptureFixture[str]) -> None:

@@ -91,6 +91,7 @@ def write_report(out_dir: Path, calibration: Path | None = None) -> Path:
     outputs = load_outputs(out_dir)
     cal_rows: list[CalibrationRow] | None = None
     cal_facts: dict[str, str] = {}
+    cal_notes: list[str] = []
     if calibration is None and (out_dir / CALIBRATION_FILE).is_file():
         calibration = out_dir / CALIBRATION_FILE
     if calibration is not None:
@@ -99,7 +100,10 @@ def write_report(out_dir: Path, calibration: Path | None = None) -> Path:
         result = load_result(Path(calibration))
         cal_rows = result.display_rows()
         cal_facts = result.facts()
-    text = build_report(outputs, calibration=cal_rows, calibration_facts=cal_facts)
+        cal_notes = result.notes()
+    text = build_report(
+        outputs, calibration=cal_rows, calibration_facts=cal_facts, calibration_notes=cal_notes
+    )
     return _write_atomic(out_dir / REPORT_FILE, text)
 
 
@@ -124,6 +128,7 @@ def build_report(
     *,
     calibration: Sequence[CalibrationRow] | None = None,
     calibration_facts: Mapping[str, str] | None = None,
+    calibration_notes: Sequence[str] = (),
     generated: _dt.datetime | None = None,
 ) -> str:
     """The report page for ``outputs`` as HTML text.
@@ -132,6 +137,7 @@ def build_report(
         outputs: The cohort outputs (see :func:`simulation.cohort_outputs.load_outputs`).
         calibration: Rows of the calibration table, or ``None`` when there is no result.
         calibration_facts: How the calibration was produced (command, seed, date ...).
+        calibration_notes: Caveats of the targets (definitions, denominators).
         generated: Time stamp shown on the page (default: now, UTC).
 
     Returns:
@@ -153,7 +159,7 @@ def build_report(
         _curves_section(outputs, horizon),
         _occupancy_section(courses, horizon),
         _flow_section(courses, outputs),
-        _calibration_section(calibration, calibration_facts or {}),
+        _calibration_section(calibration, calibration_facts or {}, calibration_notes),
         _methods_section(),
     ]
     return render_page(title="carechart cohort report", run_facts=facts, sections=sections)
@@ -462,7 +468,7 @@ def _mermaid_source(events: Sequence[EventRow]) -> str | None:
 
 
 def _calibration_section(
-    rows: Sequence[CalibrationRow] | None, facts: Mapping[str, str]
+    rows: Sequence[CalibrationRow] | None, facts: Mapping[str, str], notes: Sequence[str]
 ) -> Section:
     blocks: list[str | Table | Figure] = []
     if rows is None:
@@ -487,6 +493,9 @@ def _calibration_section(
     if facts:
         blocks.append(paragraph(" · ".join(f"{k}: {v}" for k, v in facts.items()), "note"))
     blocks.append(calibration_table_html(rows))
+    if notes:
+        blocks.append(heading("Notes on the targets"))
+        blocks.append(bullet_list(notes))
     return Section("calibration", "5. Calibration", blocks)
 
 

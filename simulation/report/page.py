@@ -59,6 +59,8 @@ th { background: #f2f5f8; font-weight: 600; }
 tr:nth-child(even) td { background: #fafafa; }
 td.sub { padding-left: 28px; color: #333; }
 th.l, td.l { text-align: left; }
+table.cal td:first-child, table.cal th:first-child { min-width: 150px; }
+small { color: var(--muted); font-size: 12px; }
 td.pass { color: #1b5e20; font-weight: 700; }
 td.fail { color: #b00020; font-weight: 700; }
 figure { margin: 12px 0 20px; }
@@ -91,6 +93,7 @@ class CalibrationRow:
     simulated: str
     published: str
     interval: str
+    interval_basis: str
     passed: bool | None
 
 
@@ -131,25 +134,28 @@ def _figure_html(fig: Figure) -> str:
 
 
 def calibration_table_html(rows: Sequence[CalibrationRow]) -> str:
-    """The calibration table with a pass/fail column."""
+    """The calibration table: study, quantity, population, figures and a verdict column."""
     head = (
-        "<tr><th>Source</th><th>Study</th><th>Quantity</th><th>Simulated population</th>"
-        "<th>Simulated</th><th>Published</th><th>Published 95% interval</th><th>Result</th></tr>"
+        '<tr><th>Study</th><th class="l">Quantity (arm)</th><th class="l">Simulated '
+        "population</th><th>Simulated (n)</th><th>Published</th>"
+        '<th class="l">Published 95% interval</th><th class="l">Result</th></tr>'
     )
     body = []
     for r in rows:
         if r.passed is None:
-            verdict = "<td>–</td>"
+            verdict = '<td class="l">–</td>'
         elif r.passed:
-            verdict = '<td class="pass">inside</td>'
+            verdict = '<td class="l pass">inside</td>'
         else:
-            verdict = '<td class="fail">outside</td>'
+            verdict = '<td class="l fail">outside</td>'
         body.append(
-            f"<tr><td>{_esc(r.source)}</td><td>{_esc(r.study)}</td><td>{_esc(r.quantity)}</td>"
-            f"<td>{_esc(r.population)}</td><td>{_esc(r.simulated)}</td>"
-            f"<td>{_esc(r.published)}</td><td>{_esc(r.interval)}</td>{verdict}</tr>"
+            f"<tr><td>{_esc(r.study)}<br><small>{_esc(r.source)}</small></td>"
+            f'<td class="l">{_esc(r.quantity)}</td><td class="l">{_esc(r.population)}</td>'
+            f"<td>{_esc(r.simulated)}</td><td>{_esc(r.published)}</td>"
+            f'<td class="l">{_esc(r.interval)}<br><small>{_esc(r.interval_basis)}</small></td>'
+            f"{verdict}</tr>"
         )
-    return f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<table class="cal"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
 
 
 def paragraph(text: str, css: str = "") -> str:
