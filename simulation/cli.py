@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulation.replay",
     "simulation.calibration",
     "simulation.simulate_command",
+    "simulation.sweep",
     "simulation.coverage",
     "simulation.check",
     "simulation.generate",

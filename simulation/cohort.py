@@ -542,9 +542,7 @@ def run_chunk(settings: RunSettings, bounds: tuple[int, int]) -> ChunkResult:
     return ChunkResult.of([simulate_patient(settings, i, constants) for i in range(start, stop)])
 
 
-def _chunk_results(
-    settings: RunSettings, workers: int, dask: str | None = None
-) -> Iterator[ChunkResult]:
+def _chunk_results(settings: RunSettings, workers: int, dask: Any = None) -> Iterator[ChunkResult]:
     n = settings.cohort.patients
     bounds = _chunks(n, workers)
     if dask is not None:
@@ -602,7 +600,7 @@ def run_cohort(
     on_chunk: Callable[[ChunkResult], None] | None = None,
     engine: str = "compiled",
     chart_class: type[AIHPathway] | None = None,
-    dask: str | None = None,
+    dask: Any = None,
 ) -> CohortResult:
     """Simulate a cohort and return its tidy outputs.
 
@@ -623,8 +621,9 @@ def run_cohort(
             the same outputs (tests/test_engines.py), the compiled one faster.
         chart_class: a chart class to use instead of the engine's (e.g. instrumented for
             coverage); it must be importable by worker processes when ``workers > 1``.
-        dask: ``"local"`` for a Dask LocalCluster with ``workers`` workers, or the address
-            of a Dask scheduler; outputs are identical to a local run of the same seed.
+        dask: ``"local"`` for a Dask LocalCluster with ``workers`` workers, the address of
+            a Dask scheduler, or an open ``distributed.Client``; outputs are identical to a
+            local run of the same seed.
 
     Returns:
         The :class:`~simulation.outputs.CohortResult`.

@@ -42,11 +42,20 @@ def dask_client(address: str, workers: int) -> Any:
 
 
 def dask_chunk_results(
-    settings: RunSettings, bounds: list[tuple[int, int]], address: str, workers: int
+    settings: RunSettings, bounds: list[tuple[int, int]], address: Any, workers: int
 ) -> Iterator[ChunkResult]:
-    """Run each chunk of ``bounds`` as a Dask task; yield the results in patient order."""
+    """Run each chunk of ``bounds`` as a Dask task; yield the results in patient order.
+
+    ``address`` is ``"local"``, a scheduler address, or an open ``distributed.Client``
+    (then reused and left open, as ``carechart sweep`` does across its draws).
+    """
     from .cohort import run_chunk
 
+    if not isinstance(address, str):
+        shared = address.scatter(settings, broadcast=True)
+        for future in address.map(run_chunk, [shared] * len(bounds), bounds, pure=False):
+            yield future.result()
+        return
     client = dask_client(address, workers)
     try:
         shared = client.scatter(settings, broadcast=True)

@@ -1,0 +1,234 @@
+"""Probabilistic sensitivity analysis: parameter draws, each over the same cohort.
+
+``carechart sweep`` draws N parameter sets (each named parameter uniform in its range), runs
+the cohort under each draw through the same path as ``carechart simulate`` (local workers or
+Dask) with the same patients and random numbers (common random numbers, so differences come
+from the parameters), and summarises the distribution of each headline outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cohort import (
+    DEFAULT_SEED,
+    CohortError,
+    apply_overrides,
+    default_workers,
+    load_cohort,
+    run_cohort,
+)
+from .parameters import load_parameters, unknown_key_message
+
+__all__ = ["Range", "SweepResult", "add_command", "parse_vary", "run_sweep"]
+
+
+@dataclass(frozen=True)
+class Range:
+    """A parameter varied uniformly between ``low`` and ``high`` (its own unit)."""
+
+    name: str
+    low: float
+    high: float
+
+
+def parse_vary(text: str) -> Range:
+    """``NAME=LOW:HIGH`` -> :class:`Range`; a clear ``CohortError`` otherwise."""
+    name, sep, span = text.partition("=")
+    low_text, sep2, high_text = span.partition(":")
+    try:
+        if not (sep and sep2 and name):
+            raise ValueError
+        low, high = float(low_text), float(high_text)
+    except ValueError:
+        raise CohortError(f"--vary: found {text!r}, expected NAME=LOW:HIGH") from None
+    if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+        raise CohortError(f"--vary {name}: found {low:g}:{high:g}, expected LOW <= HIGH")
+    return Range(name.strip(), low, high)
+
+
+@dataclass
+class SweepResult:
+    """Per-draw parameter values and outcomes, and their summary."""
+
+    draws: list[dict[str, Any]]
+    outcomes: dict[str, dict[str, float]]
+
+    def to_json(self) -> str:
+        """Stable JSON (sorted keys)."""
+        return json.dumps(
+            {"draws": self.draws, "outcomes": self.outcomes}, indent=2, sort_keys=True
+        )
+
+
+def _numeric_outcomes(outcomes: dict[str, Any]) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in outcomes.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and v is not None
+    }
+
+
+def run_sweep(
+    ranges: Sequence[Range],
+    *,
+    draws: int,
+    patients: int,
+    years: float,
+    seed: int = DEFAULT_SEED,
+    workers: int = 1,
+    dask: str | None = None,
+    engine: str = "compiled",
+) -> SweepResult:
+    """Run ``draws`` cohorts, each with parameters drawn uniformly within ``ranges``.
+
+    The draws come from ``SeedSequence([seed, 1])``; every draw simulates the same patients
+    with the same random numbers (``seed``).
+    """
+    if draws < 1:
+        raise CohortError(f"--draws: found {draws}, expected a whole number >= 1")
+    if not ranges:
+        raise CohortError("--vary: name at least one parameter to vary (NAME=LOW:HIGH)")
+    cohort, base = load_cohort(), load_parameters()
+    for r in ranges:
+        if r.name not in base:
+            raise CohortError("--vary: " + unknown_key_message("parameter", r.name, list(base)))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    rows: list[dict[str, Any]] = []
+    client = None
+    if dask is not None:
+        from .scale import dask_client
+
+        client = dask_client(dask, workers)
+    try:
+        for d in range(draws):
+            values = {r.name: float(rng.uniform(r.low, r.high)) for r in ranges}
+            sets = [f"{name}={value!r}" for name, value in values.items()]
+            c, params, thresholds = apply_overrides(cohort, base, sets)
+            result = run_cohort(
+                c,
+                parameters=params,
+                thresholds=thresholds,
+                patients=patients,
+                years=years,
+                seed=seed,
+                workers=workers,
+                on_chunk=lambda chunk: None,
+                engine=engine,
+                dask=client,
+            )
+            summary = result.summary(sets)
+            rows.append(
+                {
+                    "draw": d,
+                    "parameters": values,
+                    "outcomes": _numeric_outcomes(summary["outcomes"]),
+                }
+            )
+            sys.stderr.write(f"carechart sweep: draw {d + 1}/{draws} done\n")
+    finally:
+        if client is not None:
+            cluster = getattr(client, "cluster", None)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return SweepResult(rows, _summarise(rows))
+
+
+def _summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    names = sorted({k for row in rows for k in row["outcomes"]})
+    out: dict[str, dict[str, float]] = {}
+    for name in names:
+        values = np.array([row["outcomes"][name] for row in rows if name in row["outcomes"]])
+        out[name] = {
+            "mean": round(float(values.mean()), 6),
+            "p2.5": round(float(np.percentile(values, 2.5)), 6),
+            "p50": round(float(np.percentile(values, 50)), 6),
+            "p97.5": round(float(np.percentile(values, 97.5)), 6),
+            "draws": int(values.size),
+        }
+    return out
+
+
+def format_table(result: SweepResult) -> str:
+    """The outcome distribution as a text table."""
+    lines = [f"{'outcome':<44} {'mean':>9} {'2.5%':>9} {'median':>9} {'97.5%':>9}"]
+    for name, s in result.outcomes.items():
+        lines.append(
+            f"{name:<44} {s['mean']:>9.4g} {s['p2.5']:>9.4g} {s['p50']:>9.4g} {s['p97.5']:>9.4g}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def add_command(sub: Any) -> None:
+    """Register ``carechart sweep``."""
+    p = sub.add_parser(
+        "sweep",
+        help="probabilistic sensitivity analysis over parameter draws",
+        description="Draw parameter sets (each --vary NAME=LOW:HIGH uniform), simulate the "
+        "same cohort under each draw (common random numbers) and summarise every headline "
+        "outcome (mean, 2.5%%, median, 97.5%%). Research and education only.",
+    )
+    p.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="NAME=LOW:HIGH",
+        help="a model parameter and its range; repeatable",
+    )
+    p.add_argument("--draws", type=int, default=20, metavar="N", help="parameter draws")
+    p.add_argument("--patients", type=int, default=500, metavar="N", help="patients per draw")
+    p.add_argument("--years", type=float, default=10.0, metavar="Y", help="follow-up (years)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S", help="random seed")
+    p.add_argument("--workers", type=int, default=None, metavar="W", help="worker processes")
+    p.add_argument("--dask", default=None, metavar="local|ADDRESS", help="run on Dask")
+    p.add_argument("--engine", choices=["compiled", "reference"], default="compiled")
+    p.add_argument("--out", default=None, metavar="FILE", help="write draws and summary (JSON)")
+    p.set_defaults(func=_sweep_command)
+
+
+def _sweep_command(args: argparse.Namespace) -> int:
+    ranges = [parse_vary(v) for v in args.vary]
+    workers = default_workers() if args.workers is None else args.workers
+    if workers < 1:
+        raise CohortError(f"--workers: found {workers}, expected a whole number >= 1")
+    result = run_sweep(
+        ranges,
+        draws=args.draws,
+        patients=args.patients,
+        years=args.years,
+        seed=args.seed,
+        workers=workers,
+        dask=args.dask,
+        engine=args.engine,
+    )
+    sys.stdout.write(
+        f"carechart sweep: {args.draws} draws x {args.patients:,} patients x {args.years:g} "
+        f"years, seed {args.seed} (research and education only)\n"
+    )
+    sys.stdout.write(format_table(result))
+    if args.out:
+        _write_atomic(Path(args.out), result.to_json())
+    return 0
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
