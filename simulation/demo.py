@@ -198,24 +198,64 @@ def run_demo(
     return violations
 
 
+#: The stories ``carechart demo`` prints before simulating the cohort.
+SHOWN_STORIES = ("demo-1", "demo-3")
+DEMO_OUT = "carechart-demo"
+
+
 def add_command(sub: Any) -> None:
     """Register ``carechart demo``."""
     p = sub.add_parser(
         "demo",
-        help="walk the built-in demo patients through the pathway",
-        description="Walk the built-in demo patients through the pathway under the guideline "
-        "policy and print each course with the rule ids behind every step.",
+        help="show two courses, then simulate the default cohort and write the report",
+        description="Print two built-in patients' courses with the rule ids behind every step, "
+        "then simulate the default cohort (1,000 patients x 10 years) and write patients.csv, "
+        "events.csv, summary.json and report.html to --out.",
+    )
+    p.add_argument("--out", default=DEMO_OUT, metavar="DIR", help=f"output folder ({DEMO_OUT})")
+    p.add_argument("--patients", type=int, default=None, metavar="N", help="cohort size")
+    p.add_argument(
+        "--courses-only", action="store_true", help="print the built-in courses only, no cohort"
     )
     p.set_defaults(func=_demo_command)
 
 
 def _demo_command(args: Any) -> int:
     import sys
+    from pathlib import Path
 
-    sys.stdout.write(
-        "carechart demo: illustrative patients on the AIH pathway "
+    from .cohort import apply_overrides, default_workers, load_cohort, stderr_progress
+    from .parameters import load_parameters
+    from .simulate_command import simulate_to
+
+    out = sys.stdout
+    out.write(
+        "carechart demo: the AIH pathway on virtual patients "
         "(research and education only; not for treating patients)\n\n"
     )
-    violations = run_demo(sys.stdout)
-    sys.stdout.write(f"{len(DEMO_PATIENTS)} courses, {violations} invariant violations\n")
-    return 0 if violations == 0 else 1
+    stories = (
+        DEMO_PATIENTS
+        if args.courses_only
+        else tuple(s for s in DEMO_PATIENTS if s.patient["patient_id"] in SHOWN_STORIES)
+    )
+    violations = run_demo(out, stories)
+    out.write(f"{len(stories)} courses, {violations} invariant violations\n")
+    if args.courses_only or violations:
+        return 0 if violations == 0 else 1
+    cohort, params, thresholds = apply_overrides(load_cohort(), load_parameters(), [])
+    if args.patients is not None:
+        cohort, *_ = apply_overrides(cohort, params, [f"cohort.patients={args.patients}"])
+    out.write(f"\nSimulating the default cohort ({cohort.patients:,} patients)...\n")
+    text, ok = simulate_to(
+        Path(args.out),
+        cohort,
+        params,
+        thresholds,
+        seed=20250101,
+        policy="guideline",
+        workers=default_workers(),
+        progress=stderr_progress,
+    )
+    out.write(text)
+    out.write(f"Open {Path(args.out) / 'report.html'} in a browser to read the report.\n")
+    return 0 if ok else 1

@@ -38,7 +38,7 @@ from .outputs import (
 from .parameters import ParameterSet, load_parameters
 from .policies import STRATEGIES
 
-__all__ = ["add_command", "compare_table", "format_summary"]
+__all__ = ["add_command", "compare_table", "format_summary", "simulate_to"]
 
 DEFAULT_OUT = "carechart-output"
 #: Runs with at least this many patient-years show progress on stderr.
@@ -136,11 +136,26 @@ def _progress(cohort: Cohort) -> Any:
     )
 
 
-def _simulate_command(args: argparse.Namespace) -> int:
-    if args.policy not in STRATEGIES:
-        raise CohortError(f"--policy: found {args.policy!r}, expected one of {list(STRATEGIES)}")
-    cohort, params, thresholds, workers = _prepare(args)
-    out = Path(args.out)
+def simulate_to(
+    out: Path,
+    cohort: Cohort,
+    params: ParameterSet,
+    thresholds: Any,
+    *,
+    seed: int,
+    policy: str,
+    workers: int,
+    sets: Sequence[str] = (),
+    engine: str = "compiled",
+    dask: str | None = None,
+    progress: Any = None,
+) -> tuple[str, bool]:
+    """Simulate and write every output to ``out`` (all or nothing).
+
+    Returns:
+        The terminal summary, and whether the run kept every hard invariant (always true
+        for policies other than the guideline's, whose deviations are recorded).
+    """
     started = time.perf_counter()
     with OutputWriter(out) as writer:
         events = writer.path("events.csv").open("w", encoding="utf-8", newline="")
@@ -154,24 +169,45 @@ def _simulate_command(args: argparse.Namespace) -> int:
                 cohort,
                 parameters=params,
                 thresholds=thresholds,
-                seed=args.seed,
-                policy=args.policy,
+                seed=seed,
+                policy=policy,
                 workers=workers,
-                progress=_progress(cohort),
+                progress=progress,
                 on_chunk=stream,
-                engine=args.engine,
-                dask=args.dask,
+                engine=engine,
+                dask=dask,
             )
         finally:
             events.close()
         writer.write_text("patients.csv", result.patients_csv())
-        summary = result.summary(args.sets)
+        summary = result.summary(list(sets))
         writer.write_text("summary.json", summary_json(summary))
         write_report_hook(writer.staging)
         published = writer.publish()
     elapsed = time.perf_counter() - started
-    sys.stdout.write(format_summary(result, summary, out, published, elapsed, workers))
-    return 0 if summary["invariant_violations"] == 0 or args.policy != "guideline" else 1
+    text = format_summary(result, summary, out, published, elapsed, workers)
+    return text, summary["invariant_violations"] == 0 or policy != "guideline"
+
+
+def _simulate_command(args: argparse.Namespace) -> int:
+    if args.policy not in STRATEGIES:
+        raise CohortError(f"--policy: found {args.policy!r}, expected one of {list(STRATEGIES)}")
+    cohort, params, thresholds, workers = _prepare(args)
+    text, ok = simulate_to(
+        Path(args.out),
+        cohort,
+        params,
+        thresholds,
+        seed=args.seed,
+        policy=args.policy,
+        workers=workers,
+        sets=args.sets,
+        engine=args.engine,
+        dask=args.dask,
+        progress=_progress(cohort),
+    )
+    sys.stdout.write(text)
+    return 0 if ok else 1
 
 
 def _pct(value: Any) -> str:

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from simulation.cli import main
 
 
 def test_demo_prints_courses_with_rule_ids(capsys: pytest.CaptureFixture[str]) -> None:
-    """``carechart demo`` walks every built-in patient and shows the rules behind steps."""
-    assert main(["demo"]) == 0
+    """``carechart demo --courses-only`` walks every built-in patient with the rules."""
+    assert main(["demo", "--courses-only"]) == 0
     out = capsys.readouterr().out
     assert "not for treating patients" in out
     assert "AIH-IND-01, AIH-DOSE-PRED" in out
     assert "acute_liver_failure -> transplant" in out
     assert out.rstrip().endswith("6 courses, 0 invariant violations")
+
+
+def test_demo_simulates_the_default_cohort_and_writes_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``carechart demo`` shows two courses, then simulates the cohort into --out."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--patients", "30", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "2 courses, 0 invariant violations" in text
+    assert "invariant violations: 0" in text
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["events.csv", "patients.csv", "report.html", "summary.json"]
 
 
 def test_unknown_command_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
