@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import sys
 import time
 
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--policy", default="guideline")
+    parser.add_argument("--engine", default="compiled", choices=["compiled", "reference"])
     args = parser.parse_args(argv)
 
     events = 0
@@ -48,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         policy=args.policy,
         workers=args.workers,
         on_chunk=count,
+        engine=args.engine,
     )
     wall = time.perf_counter() - started
     steps = sum(p.steps for p in result.patients)
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     worker_seconds = wall * args.workers
     print(
         f"carechart {software_version()} on Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPU(s), {args.workers} worker(s)"
+        f"{os.cpu_count()} CPU(s), {args.workers} worker(s), engine {args.engine}"
     )
     print(f"command: {' '.join([sys.executable, *sys.argv])}")
     print(f"patients x years      {args.patients:,} x {args.years:g}")
@@ -68,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cost per event        {1e6 * worker_seconds / max(events, 1):.0f} us of worker time")
     print(f"cost per chart step   {1e6 * worker_seconds / max(steps, 1):.0f} us of worker time")
     print(f"invariant violations  {violations}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(
+        f"peak memory           {peak / 1024:.0f} MiB main, {peak_children / 1024:.0f} MiB worker"
+    )
     return 0
 
 
