@@ -399,6 +399,10 @@ class OutputWriter:
         parent = self.out_dir.resolve().parent
         parent.mkdir(parents=True, exist_ok=True)
         self.staging = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=parent))
+        # mkdtemp makes a private (0700) folder; the published one gets the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        self.staging.chmod(0o777 & ~umask)
         self.published: list[Path] = []
 
     def __enter__(self) -> OutputWriter:
@@ -440,11 +444,11 @@ class OutputWriter:
         return self.published
 
 
-def write_report_hook(folder: Path) -> Path | None:
-    """Call ``simulation.report.write_report(folder)`` when that module exists.
+def write_report_hook(folder: Path, calibration: Path | None = None) -> Path | None:
+    """Call ``simulation.report.write_report(folder, calibration)``.
 
-    A missing module is silently skipped; a failing report is reported on stderr and the
-    other outputs are still written.
+    A failing report is reported on stderr and the other outputs are still written (the
+    report itself is written whole or not at all).
     """
     try:
         from . import report
@@ -454,7 +458,7 @@ def write_report_hook(folder: Path) -> Path | None:
     if write is None:
         return None
     try:
-        out = write(folder)
+        out = write(folder, calibration)
     except Exception as exc:
         sys.stderr.write(f"carechart: warning: report.html not written: {exc}\n")
         return None

@@ -99,6 +99,14 @@ def add_command(sub: Any) -> None:
     sim.add_argument(
         "--policy", default="guideline", metavar="NAME", help=f"clinician policy: {policies}"
     )
+    sim.add_argument(
+        "--calibration",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a carechart calibrate --out file whose table goes into report.html "
+        "(default: --out/calibration.json when present)",
+    )
     sim.set_defaults(func=_simulate_command)
     cmp = sub.add_parser(
         "compare",
@@ -149,6 +157,7 @@ def simulate_to(
     engine: str = "compiled",
     dask: str | None = None,
     progress: Any = None,
+    calibration: Path | None = None,
 ) -> tuple[str, bool]:
     """Simulate and write every output to ``out`` (all or nothing).
 
@@ -182,7 +191,9 @@ def simulate_to(
         writer.write_text("patients.csv", result.patients_csv())
         summary = result.summary(list(sets))
         writer.write_text("summary.json", summary_json(summary))
-        write_report_hook(writer.staging)
+        if calibration is None and (out / "calibration.json").is_file():
+            calibration = out / "calibration.json"  # kept from an earlier carechart calibrate
+        write_report_hook(writer.staging, calibration)
         published = writer.publish()
     elapsed = time.perf_counter() - started
     text = format_summary(result, summary, out, published, elapsed, workers)
@@ -193,6 +204,8 @@ def _simulate_command(args: argparse.Namespace) -> int:
     if args.policy not in STRATEGIES:
         raise CohortError(f"--policy: found {args.policy!r}, expected one of {list(STRATEGIES)}")
     cohort, params, thresholds, workers = _prepare(args)
+    if args.calibration is not None and not args.calibration.is_file():
+        raise CohortError(f"--calibration: found {str(args.calibration)!r}, expected a file")
     text, ok = simulate_to(
         Path(args.out),
         cohort,
@@ -205,6 +218,7 @@ def _simulate_command(args: argparse.Namespace) -> int:
         engine=args.engine,
         dask=args.dask,
         progress=_progress(cohort),
+        calibration=args.calibration,
     )
     sys.stdout.write(text)
     return 0 if ok else 1

@@ -52,3 +52,19 @@ def test_engine_option_on_the_command_line(tmp_path: pytest.TempPathFactory) -> 
     assert main([*common, "--engine", "reference", "--out", str(out_b)]) == 0
     assert (out_a / "events.csv").read_bytes() == (out_b / "events.csv").read_bytes()
     assert main([*common, "--engine", "turbo", "--out", str(out_b)]) == 2
+
+
+def test_output_folder_is_not_private_and_calibration_must_exist(
+    tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The published folder has the usual mode; a missing --calibration is one-line exit 2."""
+    import os
+
+    out = tmp_path / "run"  # type: ignore[operator]
+    args = ["simulate", "--patients", "3", "--years", "1", "--workers", "1", "--out", str(out)]
+    assert main(args) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask
+    assert main([*args, "--calibration", str(tmp_path / "none.json")]) == 2  # type: ignore[operator]
+    assert "--calibration: found" in capsys.readouterr().err
