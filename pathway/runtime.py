@@ -367,9 +367,7 @@ class PathwayRuntime:
         p, active = self.model, self.active
         values = vars_of(self.thresholds)
         out: list[PendingTimer] = []
-        for timer in TIMERS:
-            if timer.state not in active:
-                continue
+        for timer in _armed(active):
             offset = timer_offset(timer, p.timers_fired.get(timer.id, 0), values)
             if offset is None:
                 continue
@@ -384,30 +382,59 @@ class PathwayRuntime:
             raise PatientError(f"unknown action {action!r}; expected one of {list(ACTIONS)}")
         return rules.ACTION_CHECKS[action](self.ctx())
 
+    def _ranked(self) -> list[tuple[tuple[int, int], str, Strength, list[str]]]:
+        """Allowed actions with their rank key, strength and rules, best first."""
+        c = self.ctx()
+        possible = self.allowed_event_ids()  # type: ignore[attr-defined]
+        ranked = []
+        for action, breaches in rules.evaluate(c, full=False).items():
+            if action not in possible or breaches:
+                continue
+            level, rule_ids = rules.strength(action, c)
+            ranked.append((rules.rank_key(action, level, c), action, level, rule_ids))
+        ranked.sort(key=lambda item: item[0])
+        return ranked
+
     def recommendations(self) -> list[Recommendation]:
         """The actions the guideline allows now, ranked (strongest first), with doses."""
         if self.is_dead:
             return []
         c = self.ctx()
-        possible = self.allowed_event_ids()  # type: ignore[attr-defined]
-        ranked: list[tuple[tuple[int, int], Recommendation]] = []
-        for action, breaches in rules.evaluate(c, full=False).items():
-            if action not in possible or breaches:
-                continue
-            level, rule_ids = rules.strength(action, c)
-            rec = Recommendation(action, level, tuple(rule_ids), _doses(action, c))
-            ranked.append((rules.rank_key(action, level, c), rec))
-        ranked.sort(key=lambda item: item[0])
-        return [rec for _, rec in ranked]
+        return [
+            Recommendation(action, level, tuple(rule_ids), _doses(action, c))
+            for _, action, level, rule_ids in self._ranked()
+        ]
 
     def top_recommendation(self) -> Recommendation | None:
-        """The first recommendation, or ``None`` when the patient has died."""
-        recs = self.recommendations()
-        return recs[0] if recs else None
+        """The first recommendation (with its doses), or ``None`` when the patient has died.
+
+        Cheaper than ``recommendations()[0]``: doses are worked out for the top one only.
+        """
+        if self.is_dead:
+            return None
+        ranked = self._ranked()
+        if not ranked:
+            return None
+        _, action, level, rule_ids = ranked[0]
+        return Recommendation(action, level, tuple(rule_ids), _doses(action, self.ctx()))
 
     def add_step_listener(self, listener: StepListener) -> None:
         """Tell ``listener`` about every later step."""
         self.step_listeners.append(listener)
+
+
+_ARMED_CACHE: dict[frozenset[str], tuple[Timer, ...]] = {}
+
+
+def _armed(active: frozenset[str]) -> tuple[Timer, ...]:
+    """The timers whose state is active, in declaration order (cached per configuration)."""
+    armed = _ARMED_CACHE.get(active)
+    if armed is None:
+        armed = tuple(t for t in TIMERS if t.state in active)
+        if len(_ARMED_CACHE) > 4096:
+            _ARMED_CACHE.clear()
+        _ARMED_CACHE[active] = armed
+    return armed
 
 
 _ORDER_CACHE: dict[type, dict[str, int]] = {}
