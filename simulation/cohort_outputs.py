@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .outputs import EVENT_COLUMNS, PATIENT_COLUMNS
+
 __all__ = [
     "EVENT_COLUMNS",
     "EVENT_KINDS",
@@ -29,37 +31,9 @@ __all__ = [
     "read_summary",
 ]
 
-#: Columns patients.csv must have (more are allowed and kept in ``PatientRow.extra``).
-PATIENT_COLUMNS: tuple[str, ...] = (
-    "patient_id",
-    "age",
-    "sex",
-    "weight_kg",
-    "cirrhosis_at_diagnosis",
-    "presentation",
-    "tpmt",
-    "first_line",
-    "first_cbr_day",
-    "second_line_day",
-    "withdrawal_day",
-    "relapse_day",
-    "transplant_day",
-    "death_day",
-    "death_cause",
-    "followup_days",
-)
-
-#: Columns events.csv must have.
-EVENT_COLUMNS: tuple[str, ...] = (
-    "patient_id",
-    "day",
-    "kind",
-    "name",
-    "detail",
-    "source",
-    "target",
-    "rule_ids",
-)
+# The contract's columns are defined once, by the writer (simulation.outputs): patients.csv
+# must have PATIENT_COLUMNS (more are allowed and kept in ``PatientRow.extra``), events.csv
+# EVENT_COLUMNS.
 
 EVENT_KINDS: tuple[str, ...] = ("finding", "action", "transition", "deviation")
 
