@@ -33,6 +33,7 @@ from typing import Any, TextIO
 import yaml
 
 from pathway.sources import SOURCES
+from pathway.thresholds import Thresholds
 
 from .cohort_outputs import CohortOutputs, EventRow, PatientRow, load_outputs
 from .endpoints import (
@@ -95,6 +96,10 @@ _SWITCH_DRUGS = {"switch_to_mycophenolate": "mycophenolate", "switch_to_tacrolim
 #: Findings that make a switch to second line an "intolerance" switch when they precede it.
 _INTOLERANCE_FINDINGS = ("intolerance", "cytopenia")
 _INTOLERANCE_WINDOW_DAYS = 30.0
+_FIRST_LINE_STARTS = ("start_prednisolone", "start_budesonide")
+#: The pathway's 6-month assessment (IAIHG 2022 insufficient response), in days.
+_MONTH6_DAYS = Thresholds().cbr_assessment_days
+_SECOND_LINE_REASONS = ("intolerance", "non_response", "insufficient_response")
 
 
 class CalibrationError(ValueError):
@@ -397,17 +402,80 @@ def _proportion_by_day(outputs: CohortOutputs, params: Mapping[str, Any]) -> tup
 
 def _enters_within(outputs: CohortOutputs, params: Mapping[str, Any]) -> tuple[float, int]:
     states, days = set(params["states"]), float(params["days"])
+    only = params.get("second_line_reason")
     patients = _where(outputs, params)
+    by_patient = outputs.events_by_patient() if only else {}
     hits = n = 0
     for p, course in zip(patients, care_courses(patients, outputs.events), strict=True):
         first = next(
-            (d for d, s in zip(course.days, course.states, strict=True) if s in states), None
+            (
+                d
+                for d, s in zip(course.days, course.states, strict=True)
+                if s in states
+                and (
+                    s != "second_line"
+                    or not only
+                    or _second_line_reason(by_patient.get(p.patient_id, []), d) == only
+                )
+            ),
+            None,
         )
         happened = first if first is not None and first <= days else None
         if not _observed_for(p, happened, days):
             continue
         n += 1
         hits += happened is not None
+    return (hits / n if n else math.nan), n
+
+
+def _labs(event: EventRow) -> dict[str, float]:
+    """The values of a ``labs`` finding (``alt_xuln=1.2;ast_xuln=0.9;...``)."""
+    out: dict[str, float] = {}
+    for item in event.detail.split(";"):
+        key, _, value = item.partition("=")
+        with contextlib.suppress(ValueError):
+            out[key] = float(value)
+    return out
+
+
+def _transaminases_normal(event: EventRow) -> bool:
+    labs = _labs(event)
+    alt, ast = labs.get("alt_xuln"), labs.get("ast_xuln")
+    return alt is not None and alt <= 1.0 and (ast is None or ast <= 1.0)
+
+
+def _normal_transaminases(outputs: CohortOutputs, params: Mapping[str, Any]) -> tuple[float, int]:
+    """Share of treated patients with ALT and AST <= ULN (IgG not required).
+
+    ``mode: at``: on the last panel of the ``window`` days up to ``day`` (a response at that
+    time point); ``mode: any``: on any panel after the treatment start up to ``day``. With
+    ``before``, only panels up to that column's day count (the first-line regimen).
+    """
+    day, mode = float(params["day"]), str(params["mode"])
+    window = float(params.get("window", 45))
+    before = params.get("before")
+    by_patient = outputs.events_by_patient()
+    hits = n = 0
+    for p in _where(outputs, params):
+        if p.first_line == "none":
+            continue  # the studies enrolled treated patients
+        limit = day
+        if before is not None and getattr(p, str(before)) is not None:
+            limit = min(limit, float(getattr(p, str(before))))
+        panels = [
+            e
+            for e in by_patient.get(p.patient_id, [])
+            if e.kind == "finding" and e.name == "labs" and 0 < e.day <= limit
+        ]
+        if mode == "at":
+            recent = [e for e in panels if e.day > day - window]
+            happened = bool(recent) and _transaminases_normal(recent[-1])
+        else:
+            happened = any(_transaminases_normal(e) for e in panels)
+        if not happened and p.death_day is None and p.followup_days < day:
+            continue  # left follow-up before the time point: unknown
+        n += 1
+        hits += happened
     return (hits / n if n else math.nan), n
 
 
@@ -429,6 +497,18 @@ def _switch_reason(events: Sequence[EventRow], day: float) -> str:
         ):
             return "intolerance"
     return "failure"
+
+
+def _second_line_reason(events: Sequence[EventRow], day: float) -> str:
+    """Why the patient entered second line on ``day``: ``intolerance`` (a finding of it in
+    the month before), ``non_response`` (failure before the first line's 6-month
+    assessment) or ``insufficient_response`` (failure at or after it)."""
+    if _switch_reason(events, day) == "intolerance":
+        return "intolerance"
+    start = next(
+        (e.day for e in events if e.kind == "action" and e.name in _FIRST_LINE_STARTS), 0.0
+    )
+    return "non_response" if day < start + _MONTH6_DAYS else "insufficient_response"
 
 
 def _second_line_response(outputs: CohortOutputs, params: Mapping[str, Any]) -> tuple[float, int]:
@@ -488,7 +568,20 @@ def _check_enters(params: Mapping[str, Any]) -> str:
     states = params.get("states")
     if not isinstance(states, list) or not states or set(states) - set(CARE_ORDER):
         return f"'states' must be a list of care states {list(CARE_ORDER)} (got {states!r})"
+    reason = params.get("second_line_reason")
+    if reason is not None and reason not in _SECOND_LINE_REASONS:
+        return f"'second_line_reason' must be one of {list(_SECOND_LINE_REASONS)}"
     return _positive(params, "days")
+
+
+def _check_transaminases(params: Mapping[str, Any]) -> str:
+    if params.get("mode") not in ("at", "any"):
+        return f"'mode' must be 'at' or 'any' (got {params.get('mode')!r})"
+    if "before" in params and params["before"] not in _DAY_COLUMNS:
+        return f"'before' must be one of {list(_DAY_COLUMNS)} (got {params['before']!r})"
+    if "window" in params and (problem := _positive(params, "window")):
+        return problem
+    return _positive(params, "day")
 
 
 def _check_incidence(params: Mapping[str, Any]) -> str:
@@ -518,6 +611,7 @@ MeasureFn = Callable[[CohortOutputs, Mapping[str, Any]], tuple[float, int]]
 MEASURES: dict[str, MeasureFn] = {
     "proportion_by_day": _proportion_by_day,
     "enters_within": _enters_within,
+    "normal_transaminases": _normal_transaminases,
     "cumulative_incidence": _cumulative_incidence,
     "second_line_response": _second_line_response,
 }
@@ -526,7 +620,8 @@ _Check = Callable[[Mapping[str, Any]], str]
 #: Measure kind -> (required parameters, optional parameters, check returning a problem).
 _MEASURE_PARAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...], _Check]] = {
     "proportion_by_day": (("column", "day"), ("before",), _check_proportion),
-    "enters_within": (("states", "days"), (), _check_enters),
+    "enters_within": (("states", "days"), ("second_line_reason",), _check_enters),
+    "normal_transaminases": (("mode", "day"), ("window", "before"), _check_transaminases),
     "cumulative_incidence": (("endpoint", "day"), (), _check_incidence),
     "second_line_response": (("drug", "reason", "within_days"), (), _check_second_line),
 }

@@ -127,12 +127,14 @@ class ModelConstants:
     hcc_death_rate: float
     tpmt_max_delay: float
     # response
-    pred_aza_cbr: float
+    pred_aza_cbr: float  # S-PAPE19: transaminases normal at 6 months (not the class draw)
+    pred_br: float  # S-DIAZ23: response at any time on first line (the class draw)
     nonresponse_share: float  # non-responders among those without complete response
     mmf_odds_ratio: float  # S-CAMARO: odds(MMF) / odds(AZA) of CBR at 24 weeks
     budesonide_odds_ratio: float
     time_to_cbr_median: float
-    time_to_cbr_sd: float
+    time_to_cbr_median_budesonide: float
+    time_to_cbr_sd: float  # derived: pred_br x P(time <= 6 months) = pred_aza_cbr
     week4_min: float
     week4_max: float
     cbr_alt_floor: float
@@ -206,6 +208,16 @@ class ModelConstants:
             )
         igg_z = NormalDist().inv_cdf(min(max(p["baseline.igg_raised_fraction"], 1e-6), 1 - 1e-6))
         half_year = y / 2.0
+        pred_br = p["response.prednisone_br_any_time"]
+        if not pred_aza < pred_br < 1.0:
+            raise ValueError(
+                "parameter 'response.prednisone_br_any_time' must lie between "
+                f"'response.pred_aza_cbr' and 1 (got {pred_br})"
+            )
+        median = p["response.time_to_cbr_median_days"]
+        # Responders who are normal by 6 months: pred_aza_cbr / pred_br (S-PAPE19 / S-DIAZ23).
+        by_6m_z = NormalDist().inv_cdf(pred_aza / pred_br)
+        time_sd = max(math.log(half_year / max(median, 1.0)) / by_6m_z, 0.05)
         return cls(
             alt_median=p["baseline.alt_median_xuln"],
             alt_log_sd=p["baseline.alt_log_sd"],
@@ -238,12 +250,14 @@ class ModelConstants:
             hcc_death_rate=p["liver.hcc_death_per_year"] / y,
             tpmt_max_delay=p["tpmt.result_max_delay_days"],
             pred_aza_cbr=pred_aza,
-            nonresponse_share=min(1.0, p["response.nonresponse"] / (1.0 - pred_aza)),
+            pred_br=pred_br,
+            nonresponse_share=min(1.0, p["response.nonresponse"] / (1.0 - pred_br)),
             mmf_odds_ratio=_odds(p["response.camaro_mmf_cbr"])
             / _odds(p["response.camaro_aza_cbr"]),
             budesonide_odds_ratio=p["response.budesonide_odds_ratio"],
-            time_to_cbr_median=p["response.time_to_cbr_median_days"],
-            time_to_cbr_sd=p["response.time_to_cbr_log_sd"],
+            time_to_cbr_median=median,
+            time_to_cbr_median_budesonide=p["response.budesonide_time_to_cbr_median_days"],
+            time_to_cbr_sd=time_sd,
             week4_min=p["response.week4_ratio_min"],
             week4_max=p["response.week4_ratio_max"],
             cbr_alt_floor=p["response.cbr_alt_floor_median_xuln"],
@@ -340,7 +354,9 @@ def complete_probability(
 ) -> float:
     """Probability that a course reaches complete biochemical response on ``drugs``.
 
-    First line and re-induction: predniso(lo)ne + azathioprine (S-PAPE19), with the odds
+    First line and re-induction: predniso(lo)ne + azathioprine, the share whose transaminases
+    normalise at any time on the regimen (S-DIAZ23; S-PAPE19's 70.5% at 6 months follows from
+    the time to response, :class:`ModelConstants`), with the odds
     multiplied by the S-CAMARO odds ratio for mycophenolate and the S-DIAZ23 odds ratio for
     budesonide. A steroid alone or an antimetabolite alone is read as the combination it
     belongs to ([MODEL]). Second line by drug and reason (``intolerance`` or ``failure``;
@@ -354,7 +370,7 @@ def complete_probability(
             return c.tac_after_failure if failed else c.tac_after_intolerance
         if "mycophenolate" in drugs:
             return c.mmf_after_failure if failed else c.mmf_after_intolerance
-    odds = _odds(c.pred_aza_cbr)
+    odds = _odds(c.pred_br)
     if "budesonide" in drugs:
         odds *= c.budesonide_odds_ratio
     if "mycophenolate" in drugs and "azathioprine" not in drugs:
@@ -628,7 +644,13 @@ class DiseaseModel:
             return
         p = complete_probability(c, course.kind, drugs, course.reason)
         course.cls = course_class(course.u, p, c.nonresponse_share)
-        t_n = float(np.clip(c.time_to_cbr_median * math.exp(c.time_to_cbr_sd * z[0]), 35.0, 170.0))
+        median = (
+            c.time_to_cbr_median_budesonide
+            if "budesonide" in drugs and course.kind == "first_line"
+            else c.time_to_cbr_median
+        )
+        # Late responders (after the 6-month assessment) exist (S-DIAZ23 vs S-PAPE19).
+        t_n = float(np.clip(median * math.exp(c.time_to_cbr_sd * z[0]), 35.0, 730.0))
         r4 = c.week4_min + (c.week4_max - c.week4_min) * _unit(z[1])
         f_alt = float(np.clip(c.cbr_alt_floor * math.exp(c.floor_sd * z[2]), 0.15, 0.85))
         f_igg = float(np.clip(c.cbr_igg_floor * math.exp(c.floor_sd * z[3]), 0.35, 0.95))
@@ -636,7 +658,7 @@ class DiseaseModel:
         i_igg = float(np.clip(c.ins_igg_floor * math.exp(0.1 * z[5]), 1.05, 1.8))
         igg_only = _unit(z[6]) < c.ins_igg_only
         nr = c.nr_ratio_min + (c.nr_ratio_max - c.nr_ratio_min) * _unit(z[7])
-        t_igg = min(170.0, t_n * 1.05)
+        t_igg = t_n * 1.05
         complete_alt = _falling(a, r4, t_n, f_alt)
         complete_igg = _mk(
             [(0, g), (t_igg, 0.95), (t_igg + 42, f_igg)] if g > 0.95 else [(0, g), (42, f_igg)]
@@ -890,6 +912,19 @@ class DiseaseModel:
                     kind = "second_line"
                     failed = p.response in ("non_response", "insufficient_response")
                     reason = "failure" if failed else "intolerance"
+                    course = self.course
+                    if (
+                        reason == "intolerance"
+                        and course.kind in _INDUCING_KINDS
+                        and not course.locked
+                    ):
+                        # [MODEL] Switching a drug the patient does not tolerate during
+                        # induction continues the response under way (same start, same
+                        # draw, re-read with the second-line probability; steroids go on)
+                        # rather than restarting it from the day of the switch.
+                        course.kind, course.reason = "second_line", "intolerance"
+                        self._shape(course, tuple(p.drugs), course.anchor)
+                        kind = None
                 elif name == "start_third_line":
                     kind = "third_line"
                 elif name == "reinduce":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -118,12 +119,12 @@ def test_course_class_is_monotone_in_the_probability() -> None:
 
 
 def test_course_class_frequencies(c: ModelConstants) -> None:
-    """Uniform draws give the regimen's complete-response and non-response probabilities."""
+    """Uniform draws give the regimen's response (any time, S-DIAZ23) and non-response."""
     p = complete_probability(c, "first_line", ("prednisolone", "azathioprine"))
-    assert p == pytest.approx(0.705)
+    assert p == pytest.approx(0.87)
     u = np.random.default_rng(7).random(N)
     classes = [course_class(float(x), p, c.nonresponse_share) for x in u]
-    assert classes.count("complete") / N == pytest.approx(0.705, abs=0.02)
+    assert classes.count("complete") / N == pytest.approx(0.87, abs=0.02)
     assert classes.count("non_response") / N == pytest.approx(0.07, abs=0.015)
 
 
@@ -148,6 +149,12 @@ def test_path_and_meld() -> None:
     assert path_value(path, 14.0) == pytest.approx(4.0)
     assert path_value(path, 1000.0) == pytest.approx(0.5)
     assert meld(1.0, 1.0, 1.0) == pytest.approx(6.43)
+
+
+def test_time_to_response_gives_the_6_month_figure(c: ModelConstants) -> None:
+    """Responders normal by 6 months: 87% (S-DIAZ23) x P(time <= 6 months) = 70.5% (S-PAPE19)."""
+    by_6m = NormalDist().cdf(math.log(YEAR_DAYS / 2 / c.time_to_cbr_median) / c.time_to_cbr_sd)
+    assert c.pred_br * by_6m == pytest.approx(0.705)
     assert meld(100.0, 10.0, 5.0) == 40.0
 
 
