@@ -15,7 +15,8 @@ How a course unfolds:
   line), re-induction, a flare and a transplant. The response class (complete,
   insufficient, non-response) comes from one uniform draw per course compared with the
   regimen's probability of complete response, so a regimen change during induction (the
-  antimetabolite added at week 2, an intolerance) re-reads the same draw. Bilirubin and INR
+  antimetabolite added at week 2, a switch for intolerance during induction) re-reads the
+  same draw and keeps the course's start. Bilirubin and INR
   follow the liver stage and, after an acute presentation, an excess that resolves
   (steroid response) or worsens (steroid failure, S-YEOMAN11); MELD is computed from them.
 - **Events.** Flares (on maintenance, S-JOHNSON95; after withdrawal, time-dependent,
