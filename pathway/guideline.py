@@ -443,7 +443,8 @@ _CATALOGUE: tuple[Rule, ...] = (
     _r(
         "INV-07",
         "invariant",
-        "Azathioprine not within 14 days of the steroid start nor with bilirubin >= 6 mg/dL.",
+        "Azathioprine not within 14 days of the first-line steroid start nor with bilirubin "
+        ">= 6 mg/dL.",
         "G-EASL15",
         "V-sec",
         "soft",

@@ -93,7 +93,8 @@ def _inv07(p: PatientRecord, th: Thresholds, a: Set[str], s: Step) -> str | None
         return None
     since = p.days_since(p.steroid_start_day)
     bili = p.latest("bilirubin_mg_dl")
-    if since is not None and since < th.thiopurine_delay_days - _EPS:
+    # The 2-week delay belongs to first-line induction; re-induction starts both together.
+    if "induction" in a and since is not None and since < th.thiopurine_delay_days - _EPS:
         return f"azathioprine {since:g} days after the steroid start"
     if bili is not None and bili >= th.thiopurine_max_bilirubin_mg_dl:
         return f"azathioprine started with bilirubin {bili:g} mg/dL"

@@ -41,7 +41,7 @@ CASES: list[Case] = [
     (
         "INV-07",
         lambda p: (p.drugs.update(azathioprine=50.0), setattr(p, "steroid_start_day", -3.0)),
-        set(),
+        {"induction"},
         step("add_azathioprine", "action"),
     ),
     (
@@ -113,6 +113,16 @@ def test_each_invariant_can_fail(
     mutate(p)
     message = INVARIANTS[rule_id](p, TH, active, the_step)
     assert message, f"{rule_id} did not notice"
+
+
+def test_thiopurine_delay_belongs_to_first_line_induction() -> None:
+    """After a re-induction, AZA the next day keeps INV-07 (found in a 100,000-patient run)."""
+    p = record()
+    p.drugs.update(prednisolone=35.0, azathioprine=50.0)
+    p.steroid_start_day, p.day = 923.0, 924.0
+    add = step("add_azathioprine", "action")
+    assert INVARIANTS["INV-07"](p, TH, {"relapse", "reinduction"}, add) is None
+    assert INVARIANTS["INV-07"](p, TH, {"induction"}, add) is not None
 
 
 def test_every_checked_invariant_has_a_failing_case() -> None:
