@@ -31,10 +31,7 @@ from statemachine.exceptions import TransitionNotAllowed
 
 from .chart import AIHPathway
 from .errors import InvalidPathwayError
-from .options import GuidelineOptions
-from .patient import PatientRecord
-from .runtime import PathwayRuntime, StepListener
-from .thresholds import Thresholds
+from .runtime import PathwayRuntime
 
 __all__ = ["ChartPlan", "CompiledInterpreter", "CompiledPathway", "compile_chart"]
 
@@ -417,20 +414,3 @@ class CompiledPathway(PathwayRuntime, CompiledInterpreter):
     definition = AIHPathway
     plan = compile_chart(AIHPathway)
     states_map = AIHPathway.states_map
-
-    def __init__(
-        self,
-        patient: PatientRecord,
-        *,
-        thresholds: Thresholds | None = None,
-        options: GuidelineOptions | None = None,
-        listeners: Sequence[StepListener] = (),
-        strict_invariants: bool = True,
-    ) -> None:
-        super().__init__(
-            patient,
-            thresholds=thresholds,
-            options=options,
-            listeners=listeners,
-            strict_invariants=strict_invariants,
-        )

@@ -16,6 +16,7 @@ __all__ = [
     "DRUGS",
     "FINDINGS",
     "LAB_FIELDS",
+    "PLAIN_FINDINGS",
     "PRESENTATIONS",
     "RESPONSE_CLASSES",
     "SEXES",
@@ -108,6 +109,9 @@ FINDINGS: Final[dict[str, object]] = {
     "graft_failure": None,
     "death": None,
 }
+
+#: Findings without a payload, except death (which ends the course).
+PLAIN_FINDINGS: Final = tuple(f for f, kind in FINDINGS.items() if kind is None and f != "death")
 
 RESPONSE_CLASSES: Final = (
     "not_assessed",

@@ -38,7 +38,7 @@ from typing import Any
 
 from pathway import AIHPathway, Thresholds
 from pathway.patient import LAB_RANGES
-from pathway.vocabulary import ACTIONS, CYTOPENIA_GRADES, DRUGS, TPMT_STATUSES
+from pathway.vocabulary import ACTIONS, CYTOPENIA_GRADES, DRUGS, PLAIN_FINDINGS, TPMT_STATUSES
 
 from .boundaries import default_starts, lab_boundaries, triage_starts
 from .course import Course, Move, Problem, Start
@@ -217,22 +217,7 @@ def _hypothesis(
         st.tuples(
             st.just("cirrhosis_diagnosed"), st.sampled_from(["compensated", "decompensated"])
         ),
-        st.tuples(
-            st.sampled_from(
-                [
-                    "decompensation",
-                    "encephalopathy",
-                    "hcc",
-                    "pregnancy_planned",
-                    "pregnant",
-                    "delivered",
-                    "nonadherence",
-                    "transplanted",
-                    "graft_failure",
-                ]
-            ),
-            st.none(),
-        ),
+        st.tuples(st.sampled_from(PLAIN_FINDINGS), st.none()),
     )
     move = st.one_of(
         st.just(Move("visit")),

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from pathway import AIHPathway, PatientRecord
-from pathway.vocabulary import ACTIONS, DRUGS
+from pathway.vocabulary import ACTIONS, DRUGS, PLAIN_FINDINGS
 
 LAB_STRATEGIES = {
     "alt_xuln": st.floats(0.1, 40),
@@ -41,22 +41,7 @@ _FINDINGS = st.one_of(
     st.tuples(st.just("intolerance"), st.sampled_from(DRUGS[:5])),
     st.tuples(st.just("cytopenia"), st.sampled_from(["mild", "severe"])),
     st.tuples(st.just("cirrhosis_diagnosed"), st.sampled_from(["compensated", "decompensated"])),
-    st.tuples(
-        st.sampled_from(
-            [
-                "decompensation",
-                "encephalopathy",
-                "hcc",
-                "pregnancy_planned",
-                "pregnant",
-                "delivered",
-                "nonadherence",
-                "transplanted",
-                "graft_failure",
-            ]
-        ),
-        st.none(),
-    ),
+    st.tuples(st.sampled_from(PLAIN_FINDINGS), st.none()),
 )
 
 #: One move of a course: wait ``dt`` days and then do something.
