@@ -161,13 +161,18 @@ def km_figure(
     ticks = _year_ticks(horizon_days)
     x_max = horizon_days / DAYS_PER_YEAR
     rows = max(1, len(curves))
-    fig = Figure(figsize=(9.0, 4.2 + 0.28 * rows))
+    width = 9.0
+    fig = Figure(figsize=(width, 4.2 + 0.28 * rows))
+    # Room on the left for the longest "number at risk" label (about 0.075 in a character
+    # at 9.5 pt, plus the tick padding), so long regimen names are not clipped.
+    longest = max((len(label) for label, _, _ in curves), default=0)
+    left = max(0.25, min(0.42, (0.075 * longest + 0.5) / width))
     grid = fig.add_gridspec(
         2,
         1,
         height_ratios=(4.0, 0.3 + 0.28 * rows),
         hspace=0.45,
-        left=0.25,
+        left=left,
         right=0.97,
         top=0.95,
         bottom=0.06,
