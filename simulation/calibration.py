@@ -35,7 +35,7 @@ import yaml
 from pathway.sources import SOURCES
 from pathway.thresholds import Thresholds
 
-from .cohort_outputs import CohortOutputs, EventRow, PatientRow, load_outputs
+from .cohort_outputs import DAY_COLUMNS, CohortOutputs, EventRow, PatientRow, load_outputs
 from .endpoints import (
     TimeToEvent,
     overall_survival,
@@ -73,14 +73,6 @@ DEFAULT_PATIENTS = 2000
 DEFAULT_SEED = 20250101
 _Z95 = 1.959963984540054
 
-_DAY_COLUMNS = (
-    "first_cbr_day",
-    "second_line_day",
-    "withdrawal_day",
-    "relapse_day",
-    "transplant_day",
-    "death_day",
-)
 _ENDPOINTS: dict[str, Callable[[CohortOutputs], TimeToEvent]] = {
     "time_to_cbr": lambda o: time_to_cbr(o.patients),
     "overall_survival": lambda o: overall_survival(o.patients),
@@ -559,8 +551,8 @@ def _second_line_response(outputs: CohortOutputs, params: Mapping[str, Any]) -> 
 
 def _check_proportion(params: Mapping[str, Any]) -> str:
     for name in ("column", "before"):
-        if (name == "column" or name in params) and params.get(name) not in _DAY_COLUMNS:
-            return f"{name!r} must be one of {list(_DAY_COLUMNS)} (got {params.get(name)!r})"
+        if (name == "column" or name in params) and params.get(name) not in DAY_COLUMNS:
+            return f"{name!r} must be one of {list(DAY_COLUMNS)} (got {params.get(name)!r})"
     return _positive(params, "day")
 
 
@@ -577,8 +569,8 @@ def _check_enters(params: Mapping[str, Any]) -> str:
 def _check_transaminases(params: Mapping[str, Any]) -> str:
     if params.get("mode") not in ("at", "any"):
         return f"'mode' must be 'at' or 'any' (got {params.get('mode')!r})"
-    if "before" in params and params["before"] not in _DAY_COLUMNS:
-        return f"'before' must be one of {list(_DAY_COLUMNS)} (got {params['before']!r})"
+    if "before" in params and params["before"] not in DAY_COLUMNS:
+        return f"'before' must be one of {list(DAY_COLUMNS)} (got {params['before']!r})"
     if "window" in params and (problem := _positive(params, "window")):
         return problem
     return _positive(params, "day")

@@ -18,6 +18,7 @@ from typing import Any
 from .outputs import EVENT_COLUMNS, PATIENT_COLUMNS
 
 __all__ = [
+    "DAY_COLUMNS",
     "EVENT_COLUMNS",
     "EVENT_KINDS",
     "PATIENT_COLUMNS",
@@ -37,7 +38,8 @@ __all__ = [
 
 EVENT_KINDS: tuple[str, ...] = ("finding", "action", "transition", "deviation")
 
-_OPTIONAL_DAYS: tuple[str, ...] = (
+#: The contract's day columns (empty cell: did not happen within follow-up).
+DAY_COLUMNS: tuple[str, ...] = (
     "first_cbr_day",
     "second_line_day",
     "withdrawal_day",
@@ -161,7 +163,7 @@ def read_patients(path: Path) -> list[PatientRow]:
     """Read patients.csv into typed rows (empty cell = did not happen)."""
     rows: list[PatientRow] = []
     for line, raw in _rows(path, PATIENT_COLUMNS):
-        days = {name: _optional_number(path, line, name, raw[name]) for name in _OPTIONAL_DAYS}
+        days = {name: _optional_number(path, line, name, raw[name]) for name in DAY_COLUMNS}
         followup = _number(path, line, "followup_days", raw["followup_days"])
         if followup < 0:
             raise OutputFormatError(path, line, f"'followup_days' must be >= 0 (got {followup})")
