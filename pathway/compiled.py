@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from statemachine import Event, StateChart
@@ -75,6 +75,10 @@ class ChartPlan:
     initial: tuple[str, ...]
     final: frozenset[str]
     states: dict[str, Any]
+    #: (configuration, event) -> candidate transitions per atomic state (filled as used).
+    candidates: dict[tuple[tuple[str, ...], str], tuple[tuple[CompiledTransition, ...], ...]] = (
+        field(default_factory=dict, compare=False, repr=False)
+    )
 
 
 _PLANS: dict[type, ChartPlan] = {}
@@ -232,6 +236,8 @@ class CompiledInterpreter:
         self._queue: list[tuple[str, dict[str, Any]]] = []
         self._config_version = 0
         self._active_cache: tuple[int, frozenset[str]] | None = None
+        self._events_cache: tuple[int, frozenset[str]] | None = None
+        self._sorted_cache: tuple[int, tuple[str, ...]] | None = None
         self._enter_hooks = [
             lst.on_enter_state for lst in self._listeners if hasattr(lst, "on_enter_state")
         ]
@@ -268,11 +274,15 @@ class CompiledInterpreter:
 
     def allowed_event_ids(self) -> frozenset[str]:
         """Events with at least one transition from an active state (guards not evaluated)."""
-        events_of = self.plan.events_of
-        out: set[str] = set()
-        for sid in self._config:
-            out |= events_of[sid]
-        return frozenset(out)
+        cached = self._events_cache
+        if cached is None or cached[0] != self._config_version:
+            events_of = self.plan.events_of
+            out: set[str] = set()
+            for sid in self._config:
+                out |= events_of[sid]
+            cached = (self._config_version, frozenset(out))
+            self._events_cache = cached
+        return cached[1]
 
     def raise_(self, event: str, **kwargs: Any) -> None:
         """Queue an internal event, processed before ``send`` returns."""
@@ -312,26 +322,45 @@ class CompiledInterpreter:
         return cb.func(self, **args)
 
     def _enabled(self, t: CompiledTransition, event: str, kwargs: dict[str, Any]) -> bool:
-        return all(bool(self._call(cb, t, event, kwargs)) is cb.expected for cb in t.conds)
+        # An explicit loop, not all() over a generator: this runs for every guard.
+        for cb in t.conds:  # noqa: SIM110
+            if bool(self._call(cb, t, event, kwargs)) is not cb.expected:
+                return False
+        return True
 
     def _select(self, event: str, kwargs: dict[str, Any]) -> list[CompiledTransition]:
-        plan = self.plan
-        table = plan.table
         chosen: list[CompiledTransition] = []
-        for sid in self._config:
-            if sid not in plan.atomic:
-                continue
-            found = None
-            for s in (sid, *plan.ancestors[sid]):
-                for t in table.get((s, event), ()):
-                    if self._enabled(t, event, kwargs):
-                        found = t
-                        break
-                if found is not None:
+        for candidates in self._candidates(event):
+            for t in candidates:
+                if self._enabled(t, event, kwargs):
+                    if t not in chosen:
+                        chosen.append(t)
                     break
-            if found is not None and found not in chosen:
-                chosen.append(found)
         return self._without_conflicts(chosen)
+
+    def _candidates(self, event: str) -> tuple[tuple[CompiledTransition, ...], ...]:
+        """Per active atomic state, the transitions on ``event`` from it and its ancestors.
+
+        In the order they are tried (the state's own first); cached per configuration.
+        """
+        key = (tuple(self._config), event)
+        cache = self.plan.candidates
+        found = cache.get(key)
+        if found is None:
+            plan, groups = self.plan, []
+            for sid in self._config:
+                if sid not in plan.atomic:
+                    continue
+                group = tuple(
+                    t for s in (sid, *plan.ancestors[sid]) for t in plan.table.get((s, event), ())
+                )
+                if group:
+                    groups.append(group)
+            found = tuple(groups)
+            if len(cache) > 8192:
+                cache.clear()
+            cache[key] = found
+        return found
 
     def _exit_set(self, t: CompiledTransition) -> list[str]:
         if t.target is None:
@@ -409,6 +438,19 @@ class CompiledPathway(PathwayRuntime, CompiledInterpreter):
         if cached is None or cached[0] != self._config_version:
             cached = (self._config_version, frozenset(self._config))
             self._active_cache = cached
+        return cached[1]
+
+    @property
+    def is_dead(self) -> bool:
+        """True once the patient has died (the chart's final state)."""
+        return "death" in self._config
+
+    def sorted_configuration(self) -> tuple[str, ...]:
+        """Ids of all active states, sorted by name (cached between configuration changes)."""
+        cached = self._sorted_cache
+        if cached is None or cached[0] != self._config_version:
+            cached = (self._config_version, tuple(sorted(self._config)))
+            self._sorted_cache = cached
         return cached[1]
 
     definition = AIHPathway

@@ -31,14 +31,18 @@ __all__ = ["ACTION_EFFECTS", "FINDING_EFFECTS", "TIMER_EFFECTS", "validate_paylo
 Effect = Callable[[PatientRecord, Any, Thresholds, GuidelineOptions, Set[str]], None]
 
 
+#: Findings whose payload is one of a fixed list of ids.
+_ALLOWED_PAYLOADS: dict[str, tuple[str, ...]] = {
+    "tpmt": TPMT_STATUSES[1:],
+    "intolerance": DRUGS,
+    "cytopenia": CYTOPENIA_GRADES,
+    "cirrhosis_diagnosed": CIRRHOSIS_STAGES[1:],
+}
+
+
 def validate_payload(finding: str, value: Any) -> Any:
     """Check a finding's payload against the vocabulary; return it normalised."""
-    allowed: tuple[str, ...] | None = {
-        "tpmt": TPMT_STATUSES[1:],
-        "intolerance": DRUGS,
-        "cytopenia": CYTOPENIA_GRADES,
-        "cirrhosis_diagnosed": CIRRHOSIS_STAGES[1:],
-    }.get(finding)
+    allowed = _ALLOWED_PAYLOADS.get(finding)
     if finding == "labs":
         if not isinstance(value, dict | LabPanel) or not value:
             raise PatientError(f"'labs' needs a mapping of lab values (got {value!r})")

@@ -459,28 +459,37 @@ def check_continue(c: Ctx) -> list[Breach]:
     return evaluate(c)["continue"]
 
 
-def evaluate(c: Ctx, *, full: bool = True) -> dict[str, list[Breach]]:
-    """The breaches of every action at once (``continue`` derived from the others).
-
-    With ``full=False`` an action outside its care-state gate gets only the gate's breach,
-    without running its other checks: enough to know it is not recommended, and faster.
-    """
-    out: dict[str, list[Breach]] = {}
-    active = c.active
-    for action, check in _CHECKS_BUT_CONTINUE:
-        gate = _GATES.get(action)
-        if not full and gate is not None and not active & gate[0]:
-            out[action] = [Breach(gate[1], gate[2])]
-        else:
-            out[action] = check(c)
-    out["continue"] = [
-        Breach(rule_id, f"{action} is required")
-        for action, breaches in out.items()
-        if not breaches
-        for rule_id in [_must_rule(action, c)]
-        if rule_id is not None
-    ]
+def evaluate(c: Ctx) -> dict[str, list[Breach]]:
+    """The breaches of every action at once (``continue`` derived from the others)."""
+    out = {action: check(c) for action, check in _CHECKS_BUT_CONTINUE}
+    out["continue"] = _continue_breaches([a for a, breaches in out.items() if not breaches], c)
     return out
+
+
+def allowed_actions(c: Ctx) -> list[str]:
+    """The actions without breaches now, in vocabulary order (``continue`` last).
+
+    The same answer as the empty entries of :func:`evaluate`, faster: an action outside its
+    care-state gate is known to be breached without running its other checks.
+    """
+    active = c.active
+    allowed = [
+        action
+        for action, check, gate in _GATED_CHECKS
+        if (gate is None or active & gate) and not check(c)
+    ]
+    if not _continue_breaches(allowed, c):
+        allowed.append("continue")
+    return allowed
+
+
+def _continue_breaches(allowed: list[str], c: Ctx) -> list[Breach]:
+    """``continue`` is breached by every allowed action that a rule makes mandatory now."""
+    return [
+        Breach(rule_id, f"{action} is required")
+        for action in allowed
+        if (rule_id := _must_rule(action, c)) is not None
+    ]
 
 
 def _must_rule(action: str, c: Ctx) -> str | None:
@@ -521,6 +530,10 @@ ACTION_CHECKS: dict[str, Callable[[Ctx], list[Breach]]] = {
 """Every clinician action of the vocabulary and the check that governs it."""
 
 _CHECKS_BUT_CONTINUE = tuple((a, f) for a, f in ACTION_CHECKS.items() if a != "continue")
+_GATED_CHECKS = tuple(
+    (a, f, gate[0] if (gate := _GATES.get(a)) is not None else None)
+    for a, f in _CHECKS_BUT_CONTINUE
+)
 
 
 # --- strength and rank -------------------------------------------------------------------

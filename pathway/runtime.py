@@ -201,6 +201,10 @@ class PathwayRuntime:
         """True once the patient has died (the chart's final state)."""
         return "death" in self.active
 
+    def sorted_configuration(self) -> tuple[str, ...]:
+        """Ids of all active states, sorted by name (as steps record them)."""
+        return tuple(sorted(self.active))
+
     def in_state(self, state_id: str) -> bool:
         """True when ``state_id`` is active at any depth."""
         return state_id in self.configuration_values
@@ -330,7 +334,7 @@ class PathwayRuntime:
             name=name,
             detail=detail,
             transits=transits,
-            configuration=tuple(sorted(self.active)),
+            configuration=self.sorted_configuration(),
             deviation=bool(breaches),
             breaches=breaches,
             carried_out=carried_out,
@@ -376,19 +380,26 @@ class PathwayRuntime:
         out.sort(key=lambda t: t.due_day)
         return out
 
+    def timer_armed(self, timer_id: str) -> bool:
+        """True when ``timer_id`` is among :meth:`pending_timers` (cheaper than listing them)."""
+        timer = _TIMERS_BY_ID.get(timer_id)
+        if timer is None or self.is_dead or timer.state not in self.active:
+            return False
+        fired = self.model.timers_fired.get(timer_id, 0)
+        return timer_offset(timer, fired, vars_of(self.thresholds)) is not None
+
     def explain(self, action: str) -> list[Breach]:
         """The rules that stand against ``action`` now (empty: it is allowed)."""
         if action not in rules.ACTION_CHECKS:
             raise PatientError(f"unknown action {action!r}; expected one of {list(ACTIONS)}")
         return rules.ACTION_CHECKS[action](self.ctx())
 
-    def _ranked(self) -> list[tuple[tuple[int, int], str, Strength, list[str]]]:
+    def _ranked(self, c: Ctx) -> list[tuple[tuple[int, int], str, Strength, list[str]]]:
         """Allowed actions with their rank key, strength and rules, best first."""
-        c = self.ctx()
         possible = self.allowed_event_ids()  # type: ignore[attr-defined]
         ranked = []
-        for action, breaches in rules.evaluate(c, full=False).items():
-            if action not in possible or breaches:
+        for action in rules.allowed_actions(c):
+            if action not in possible:
                 continue
             level, rule_ids = rules.strength(action, c)
             ranked.append((rules.rank_key(action, level, c), action, level, rule_ids))
@@ -402,7 +413,7 @@ class PathwayRuntime:
         c = self.ctx()
         return [
             Recommendation(action, level, tuple(rule_ids), _doses(action, c))
-            for _, action, level, rule_ids in self._ranked()
+            for _, action, level, rule_ids in self._ranked(c)
         ]
 
     def top_recommendation(self) -> Recommendation | None:
@@ -412,11 +423,12 @@ class PathwayRuntime:
         """
         if self.is_dead:
             return None
-        ranked = self._ranked()
+        c = self.ctx()
+        ranked = self._ranked(c)
         if not ranked:
             return None
         _, action, level, rule_ids = ranked[0]
-        return Recommendation(action, level, tuple(rule_ids), _doses(action, self.ctx()))
+        return Recommendation(action, level, tuple(rule_ids), _doses(action, c))
 
     def add_step_listener(self, listener: StepListener) -> None:
         """Tell ``listener`` about every later step."""
@@ -459,7 +471,7 @@ def _detail(value: Any) -> str:
         return ""
     if isinstance(value, dict):
         return ";".join(
-            f"{k}={v:g}" if isinstance(v, int | float) else f"{k}={v}" for k, v in value.items()
+            [f"{k}={v:g}" if isinstance(v, int | float) else f"{k}={v}" for k, v in value.items()]
         )
     if hasattr(value, "values") and callable(value.values):
         return _detail(value.values())

@@ -73,6 +73,8 @@ _LN2 = math.log(2.0)
 _REMISSION_STATES = frozenset({"maintenance", "withdrawal", "off_treatment"})
 _UNTREATED_STATES = frozenset({"diagnosis", "observation"})
 _INDUCING_KINDS = frozenset({"first_line", "second_line", "third_line", "reinduction"})
+#: Lab panels whose noise is drawn at once (see DiseaseModel._noise).
+_NOISE_BLOCK = 64
 _MONITORED_DRUGS = ("azathioprine", "mycophenolate", "tacrolimus")
 
 Path = tuple[tuple[float, float], ...]
@@ -515,6 +517,8 @@ class DiseaseModel:
         self.history: dict[str, Days] = {}
         streams = rng.spawn(len(self._CLOCKS) + 3)
         base_rng, self._course_rng, self._noise_rng = streams[:3]
+        self._noise_block: list[float] = []
+        self._noise_at = 0
         self.clocks = {
             name: Clock(name, s) for name, s in zip(self._CLOCKS, streams[3:], strict=True)
         }
@@ -722,7 +726,7 @@ class DiseaseModel:
         """A resulted lab panel on ``day``: the latent values with visit-to-visit noise."""
         alt, igg = self.activity(day)
         bili, inr, plt = self._liver_function(day)
-        n = self._noise_rng.standard_normal(6) * self.c.noise_sd
+        n = self._noise()
         wbc = self.wbc * (0.85 if "azathioprine" in self._drugs else 1.0)
         alt_v = _clip(alt * math.exp(n[0]), 0.05, 200.0)
         bili_v = _clip(bili * math.exp(n[3]), 0.1, 60.0)
@@ -737,6 +741,21 @@ class DiseaseModel:
             "platelets_10e9_l": round(_clip(plt * math.exp(n[5] / 2.0), 5.0, 1500.0), 0),
             "meld": round(meld(round(bili_v, 1), round(inr_v, 2), self.c.creatinine), 0),
         }
+
+    def _noise(self) -> list[float]:
+        """Six visit-to-visit noise draws (log scale).
+
+        Drawn from the noise stream in blocks (the same numbers as six at a time: numpy's
+        normals carry no state between calls), because one numpy call per panel is slow.
+        """
+        i = self._noise_at
+        if i + 6 > len(self._noise_block):
+            self._noise_block = (
+                self._noise_rng.standard_normal(6 * _NOISE_BLOCK) * self.c.noise_sd
+            ).tolist()
+            i = 0
+        self._noise_at = i + 6
+        return self._noise_block[i : i + 6]
 
     # --- PatientModel protocol -----------------------------------------------------------------
 

@@ -110,9 +110,7 @@ def patient_journey(
                     chart.observe("labs", labs, day=day)
             # The visit's labs may move the chart out of the timer's state (a relapse
             # regained at a relapse visit): a disarmed timer is not fired.
-            if not chart.is_dead and any(
-                t.timer_id == timer.timer_id for t in chart.pending_timers()
-            ):
+            if chart.timer_armed(timer.timer_id):
                 chart.fire(timer.timer_id, day=day)
             if not scripted and not chart.is_dead:
                 policy.act(chart, day)
