@@ -123,9 +123,11 @@ class PatientRecord:
     labs_reset_day: Days | None = None
     _latest: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
     _latest_day: dict[str, Days] = field(default_factory=dict, repr=False, compare=False)
+    # latest_panel() as last built, with the day it was dated; dropped when labs arrive.
+    _latest_panel: LabPanel | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._latest, self._latest_day = {}, {}
+        self._latest, self._latest_day, self._latest_panel = {}, {}, None
         for panel in self.labs:
             if self.labs_reset_day is None or panel.day >= self.labs_reset_day:
                 self._note(panel)
@@ -152,6 +154,7 @@ class PatientRecord:
     # --- lab history -------------------------------------------------------------------
 
     def _note(self, panel: LabPanel) -> None:
+        self._latest_panel = None
         values = panel.values()
         self._latest.update(values)
         for name in values:
@@ -166,6 +169,7 @@ class PatientRecord:
         """Forget carried-forward values (a new liver): history stays, ``latest`` restarts."""
         self.labs_reset_day = self.day
         self._latest, self._latest_day = {}, {}
+        self._latest_panel = None
 
     def latest_day(self, analyte: str) -> Days | None:
         """Day the latest value of ``analyte`` was measured, or ``None``."""
@@ -178,7 +182,10 @@ class PatientRecord:
     def latest_panel(self) -> LabPanel:
         """All analytes at their latest value, as one panel dated at the latest result."""
         day = self.labs[-1].day if self.labs else self.day
-        return LabPanel(day=day, **self._latest)
+        cached = self._latest_panel
+        if cached is None or cached.day != day:
+            cached = self._latest_panel = LabPanel(day=day, **self._latest)
+        return cached
 
     # --- drugs ---------------------------------------------------------------------------
 

@@ -45,8 +45,8 @@ def record_to_dict(p: PatientRecord) -> dict[str, Any]:
     """The patient record as JSON-ready data (sets as sorted lists, panels as dicts)."""
     out: dict[str, Any] = {}
     for f in fields(p):
-        if f.name in ("state", "_latest", "_latest_day"):
-            continue
+        if f.name == "state" or f.name.startswith("_"):
+            continue  # the configuration is stored apart; private fields are derived
         value = getattr(p, f.name)
         if f.name == "labs":
             value = [asdict(panel) for panel in value]
@@ -64,7 +64,7 @@ def record_to_dict(p: PatientRecord) -> dict[str, Any]:
 
 def record_from_dict(data: dict[str, Any]) -> PatientRecord:
     """Inverse of :func:`record_to_dict`."""
-    known = {f.name for f in fields(PatientRecord)} - {"state", "_latest", "_latest_day"}
+    known = {f.name for f in fields(PatientRecord) if f.name != "state" and f.name[0] != "_"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise SnapshotError(f"snapshot record has unknown field(s) {unknown}")

@@ -522,6 +522,11 @@ class DiseaseModel:
         self.clocks = {
             name: Clock(name, s) for name, s in zip(self._CLOCKS, streams[3:], strict=True)
         }
+        # Same-day ties: other findings before deaths, then declaration order.
+        self._clock_order = tuple(
+            (i, name, clock, 9 if name.endswith("death") else 1)
+            for i, (name, clock) in enumerate(self.clocks.items())
+        )
         self._queue: list[tuple[Days, int, int, str, Any]] = []
         self._seq = 0
         self._seen = 0
@@ -538,45 +543,46 @@ class DiseaseModel:
         self, rec: PatientRecord, rng: np.random.Generator, tpmt: str | None
     ) -> None:
         c = self.c
-        z = rng.standard_normal(12)
-        u = rng.random(8)
+        # Python floats: numpy scalars are slow one at a time (same values).
+        z = rng.standard_normal(12).tolist()
+        u = rng.random(8).tolist()
         acute = rec.presentation != "chronic"
         alt_median = c.acute_alt_median if acute else c.alt_median
         sd = c.alt_log_sd * (0.7 if acute else 1.0)
-        self.alt0 = float(np.clip(alt_median * math.exp(sd * z[0]), 0.4, 150.0))
-        self.ast_ratio = float(np.clip(c.ast_alt_ratio * math.exp(0.1 * z[1]), 0.5, 1.0))
-        self.igg0 = float(np.clip(c.igg_median * math.exp(c.igg_log_sd * z[2]), 0.4, 6.0))
-        self.bili_chronic = float(np.clip(c.bili_median * math.exp(0.3 * z[3]), 0.2, 3.0))
-        self.inr_chronic = float(np.clip(c.inr_mean + 0.05 * z[4], 0.9, 1.3))
-        self.bili_decomp = float(np.clip(c.decomp_bili * math.exp(0.35 * z[5]), 1.5, 15.0))
-        self.inr_decomp = float(np.clip(c.decomp_inr * math.exp(0.08 * z[6]), 1.2, 3.0))
-        self.wbc = float(np.clip(c.wbc_mean + 1.5 * z[7], 3.0, 12.0))
+        self.alt0 = _clip(alt_median * math.exp(sd * z[0]), 0.4, 150.0)
+        self.ast_ratio = _clip(c.ast_alt_ratio * math.exp(0.1 * z[1]), 0.5, 1.0)
+        self.igg0 = _clip(c.igg_median * math.exp(c.igg_log_sd * z[2]), 0.4, 6.0)
+        self.bili_chronic = _clip(c.bili_median * math.exp(0.3 * z[3]), 0.2, 3.0)
+        self.inr_chronic = _clip(c.inr_mean + 0.05 * z[4], 0.9, 1.3)
+        self.bili_decomp = _clip(c.decomp_bili * math.exp(0.35 * z[5]), 1.5, 15.0)
+        self.inr_decomp = _clip(c.decomp_inr * math.exp(0.08 * z[6]), 1.2, 3.0)
+        self.wbc = _clip(c.wbc_mean + 1.5 * z[7], 3.0, 12.0)
         self.plt_factor = float(math.exp(0.2 * z[8]))
-        self.graft_alt = float(np.clip(c.graft_alt * math.exp(c.floor_sd * z[9]), 0.2, 0.95))
+        self.graft_alt = _clip(c.graft_alt * math.exp(c.floor_sd * z[9]), 0.2, 0.95)
         # Acute presentations: an excess of bilirubin and INR over the chronic level.
         self.acute_bili = 0.0
         self.acute_inr = 0.0
         if acute:
             alf = rec.presentation == "acute_liver_failure"
-            bili = float(np.clip(c.acute_bili_median * math.exp(0.4 * z[10]), 3.0, 40.0))
+            bili = _clip(c.acute_bili_median * math.exp(0.4 * z[10]), 3.0, 40.0)
             lo = c.alf_inr_min if alf else c.acute_inr_min
-            inr = lo + (max(c.acute_inr_max, lo + 0.5) - lo) * float(u[0])
+            inr = lo + (max(c.acute_inr_max, lo + 0.5) - lo) * u[0]
             self.acute_bili = max(0.0, bili - self.bili_chronic)
             self.acute_inr = max(0.0, inr - self.inr_chronic)
             if alf:
                 self.latent.acute_mode = "worsen"
                 self._emergency = self._emergency_outcome(
-                    float(u[1]), c.alf_death, c.alf_transplant, c.alf_outcome_mean, float(u[2])
+                    u[1], c.alf_death, c.alf_transplant, c.alf_outcome_mean, u[2]
                 )
             elif u[1] < c.acute_failure:
                 self.latent.acute_mode = "worsen"
                 transplant = c.acute_failure_transplant
                 self._emergency = self._emergency_outcome(
-                    float(u[3]),
+                    u[3],
                     c.acute_failure_death,
                     transplant,
                     c.acute_outcome_mean,
-                    float(u[2]),
+                    u[2],
                 )
             else:
                 self.latent.acute_mode = "improve"
@@ -584,7 +590,7 @@ class DiseaseModel:
         self.tpmt = tpmt if tpmt is not None else rec.tpmt
         self._tpmt_now = False
         if rec.tpmt == "unknown" and self.tpmt != "unknown":
-            delay = float(math.floor(float(u[4]) * (c.tpmt_max_delay + 1)))
+            delay = float(math.floor(u[4] * (c.tpmt_max_delay + 1)))
             if delay > 0:
                 self._push(delay, 0, "tpmt", self.tpmt)
             else:
@@ -776,12 +782,14 @@ class DiseaseModel:
         if self._queue:
             day, prio, _, _, _ = self._queue[0]
             best = (max(day, now), prio, -1, "queue")
-        for i, (name, clock) in enumerate(self.clocks.items()):
+        for i, name, clock, prio in self._clock_order:
+            if not clock.hazard:
+                continue  # no hazard: never due (Clock.due would say inf)
             due = clock.due()
             if math.isinf(due):
                 continue
             # Findings happen on whole days: the day the hazard's event falls in.
-            key = (max(float(math.ceil(due - 1e-9)), now), 9 if name.endswith("death") else 1, i)
+            key = (max(float(math.ceil(due - 1e-9)), now), prio, i)
             if best is None or key < best[:3]:
                 best = (*key, name)
         if best is None:
