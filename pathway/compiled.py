@@ -390,12 +390,13 @@ class CompiledInterpreter:
         return kept
 
     def _enter(self, states: Iterable[str]) -> None:
-        self._config_version += 1
         config = self._config
         objs = self.plan.states
         for sid in states:
             if sid in config:
                 continue
+            # Caches keyed by the version (active ids, events, ...) are stale from here on.
+            self._config_version += 1
             config.append(sid)
             for hook in self._enter_hooks:
                 hook(objs[sid])
@@ -407,8 +408,8 @@ class CompiledInterpreter:
         exits: set[str] = set()
         for t in selected:
             exits.update(self._exit_set(t))
-        self._config_version += 1
-        if exits:
+        if exits:  # targetless transitions (most findings) leave the configuration as is
+            self._config_version += 1
             self._config[:] = [s for s in self._config if s not in exits]
         for t in selected:
             for cb in t.ons:
