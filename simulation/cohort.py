@@ -598,6 +598,7 @@ def run_cohort(
     progress: Progress | None = None,
     keep_charts: bool = False,
     on_chunk: Callable[[ChunkResult], None] | None = None,
+    keep_patients: bool = True,
     engine: str = "compiled",
     chart_class: type[AIHPathway] | None = None,
     dask: Any = None,
@@ -617,6 +618,9 @@ def run_cohort(
         keep_charts: keep each patient's chart and model in the result (memory heavy).
         on_chunk: called with each chunk's result in patient order (e.g. to stream
             events to a file); the chunk's events are then not kept in the result.
+        keep_patients: keep every patient's result (row, and events unless streamed) in
+            the result; ``False`` keeps only the running totals behind its summary, so
+            memory does not grow with the cohort (stream the rows with ``on_chunk``).
         engine: ``compiled`` (default) or ``reference`` (python-statemachine); both give
             the same outputs (tests/test_engines.py), the compiled one faster.
         chart_class: a chart class to use instead of the engine's (e.g. instrumented for
@@ -658,7 +662,7 @@ def run_cohort(
         engine=engine,
         chart_class=chart_class,
     )
-    result = CohortResult(settings=settings)
+    result = CohortResult(settings, keep=keep_patients)
     done = 0
     for chunk in _chunk_results(settings, workers, dask):
         if on_chunk is not None:

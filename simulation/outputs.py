@@ -4,6 +4,8 @@ The columns follow shared/spec/cohort-and-outputs.md (the contract other tools r
 formatted in the process that simulated the patient, so the bytes do not depend on the
 worker count. Files are written into a staging folder and moved into place only when all of
 them are complete (:class:`OutputWriter`): a failed run leaves the output folder untouched.
+``carechart simulate`` writes the rows and events chunk by chunk as they arrive; the summary
+comes from running totals (:class:`CohortResult`), so no row per patient is held.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from pathway import AIHPathway
 from pathway.vocabulary import CARE_STATES
 
-from .outcomes import headline_outcomes
+from .outcomes import OutcomeTally
 
 if TYPE_CHECKING:
     from .cohort import Attributes, RunSettings
@@ -42,6 +44,7 @@ __all__ = [
     "PatientResult",
     "collect_patient",
     "format_number",
+    "patients_csv_header",
     "software_version",
 ]
 
@@ -285,6 +288,11 @@ class ChunkResult:
         """The chunk's events.csv lines, in patient order."""
         return "".join(p.events_csv for p in self.patients)
 
+    @property
+    def patients_csv(self) -> str:
+        """The chunk's patients.csv lines (no header), in patient order."""
+        return _patient_lines(self.patients)
+
     def without_events(self) -> ChunkResult:
         """The same chunk without the events text (already written elsewhere)."""
         for p in self.patients:
@@ -292,16 +300,72 @@ class ChunkResult:
         return self
 
 
-@dataclass(slots=True)
-class CohortResult:
-    """A whole run: the settings, every patient's row, and events unless streamed out."""
+def patients_csv_header() -> str:
+    """The header line of patients.csv."""
+    return ",".join((*PATIENT_COLUMNS, *PATIENT_EXTRA_COLUMNS)) + "\n"
 
-    settings: RunSettings
-    patients: list[PatientResult] = field(default_factory=list)
+
+def _patient_lines(patients: Iterable[PatientResult]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    columns = (*PATIENT_COLUMNS, *PATIENT_EXTRA_COLUMNS)
+    for p in patients:
+        writer.writerow(_cell(p.row[c]) for c in columns)
+    return buf.getvalue()
+
+
+class CohortResult:
+    """A whole run: its settings and running totals, and every patient's result if kept.
+
+    Chunks are added in patient order (:meth:`add`). The totals behind :meth:`counts`,
+    :meth:`violations` and :meth:`summary` are kept as they arrive, in memory of the
+    distinct event days and groups (:class:`~simulation.outcomes.OutcomeTally`), so a run
+    that streams its rows to files elsewhere (``keep=False``) holds nothing per patient.
+    With ``keep=True`` (the default) each patient's result is kept too, for :attr:`rows`,
+    :meth:`patients_csv` and :meth:`events_csv`.
+    """
+
+    __slots__ = ("_care_states", "_kept", "_kinds", "_outcomes", "_violations", "settings", "steps")
+
+    def __init__(self, settings: RunSettings, *, keep: bool = True) -> None:
+        self.settings = settings
+        self._kept: list[PatientResult] | None = [] if keep else None
+        self._outcomes = OutcomeTally()
+        self._kinds: Counter[str] = Counter()
+        self._violations: Counter[str] = Counter()
+        self._care_states: Counter[Any] = Counter()
+        #: Chart steps of all patients (the unit of work).
+        self.steps = 0
+
+    @property
+    def keep(self) -> bool:
+        """Whether every patient's result is kept."""
+        return self._kept is not None
 
     def add(self, chunk: ChunkResult) -> None:
-        """Append a chunk (chunks arrive in patient order)."""
-        self.patients.extend(chunk.patients)
+        """Count a chunk (chunks arrive in patient order) and keep it when asked to."""
+        for p in chunk.patients:
+            self._outcomes.add(p.row)
+            self._kinds.update(p.kinds)
+            self._violations.update(p.violations)
+            self._care_states[p.row["final_care_state"]] += 1
+            self.steps += p.steps
+        if self._kept is not None:
+            self._kept.extend(chunk.patients)
+
+    @property
+    def patients(self) -> list[PatientResult]:
+        """Every patient's result, in patient order.
+
+        Raises:
+            ValueError: The result was made with ``keep=False``.
+        """
+        if self._kept is None:
+            raise ValueError(
+                "the patients' results were not kept (run_cohort(..., keep_patients=True) "
+                "keeps them)"
+            )
+        return self._kept
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -310,13 +374,7 @@ class CohortResult:
 
     def patients_csv(self) -> str:
         """The whole patients.csv text."""
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        columns = (*PATIENT_COLUMNS, *PATIENT_EXTRA_COLUMNS)
-        writer.writerow(columns)
-        for p in self.patients:
-            writer.writerow(_cell(p.row[c]) for c in columns)
-        return buf.getvalue()
+        return patients_csv_header() + _patient_lines(self.patients)
 
     def events_csv(self) -> str:
         """The whole events.csv text (empty body when events were streamed out)."""
@@ -324,28 +382,22 @@ class CohortResult:
 
     def counts(self) -> dict[str, Any]:
         """Patients, events by kind, deaths, transplants, deviations."""
-        kinds: Counter[str] = Counter()
-        for p in self.patients:
-            kinds.update(p.kinds)
-        rows = self.rows
+        kinds, outcomes = self._kinds, self._outcomes
         return {
-            "patients": len(rows),
+            "patients": outcomes.patients,
             "events": sum(kinds.values()),
             "events_by_kind": {
                 k: kinds.get(k, 0) for k in ("finding", "action", "transition", "deviation")
             },
-            "deviations": sum(r["deviations"] for r in rows),
-            "deaths": sum(1 for r in rows if r["death_day"] is not None),
-            "transplants": sum(1 for r in rows if r["transplant_day"] is not None),
-            "final_care_state": dict(sorted(Counter(r["final_care_state"] for r in rows).items())),
+            "deviations": outcomes.deviations,
+            "deaths": outcomes.counts["died"],
+            "transplants": outcomes.counts["transplanted"],
+            "final_care_state": dict(sorted(self._care_states.items())),
         }
 
     def violations(self) -> Counter[str]:
         """Invariant violations by rule id."""
-        total: Counter[str] = Counter()
-        for p in self.patients:
-            total.update(p.violations)
-        return total
+        return Counter(self._violations)
 
     def summary(self, overrides: Sequence[str] = ()) -> dict[str, Any]:
         """summary.json content: parameters (seed, version), counts, violations, outcomes."""
@@ -370,7 +422,7 @@ class CohortResult:
             "counts": self.counts(),
             "invariant_violations": sum(violations.values()),
             "invariant_violations_by_rule": dict(sorted(violations.items())),
-            "outcomes": headline_outcomes(self.rows, s.horizon_days),
+            "outcomes": self._outcomes.outcomes(s.horizon_days),
         }
 
 

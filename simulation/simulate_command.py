@@ -32,6 +32,7 @@ from .outputs import (
     ChunkResult,
     CohortResult,
     OutputWriter,
+    patients_csv_header,
     summary_json,
     write_report_hook,
 )
@@ -167,11 +168,17 @@ def simulate_to(
     """
     started = time.perf_counter()
     with OutputWriter(out) as writer:
-        events = writer.path("events.csv").open("w", encoding="utf-8", newline="")
-        try:
+        # Rows and events are written as their chunks arrive (in patient order); the
+        # result keeps only the running totals behind the summary.
+        with (
+            writer.path("patients.csv").open("w", encoding="utf-8", newline="") as patients,
+            writer.path("events.csv").open("w", encoding="utf-8", newline="") as events,
+        ):
+            patients.write(patients_csv_header())
             events.write(",".join(EVENT_COLUMNS) + "\n")
 
             def stream(chunk: ChunkResult) -> None:
+                patients.write(chunk.patients_csv)
                 events.write(chunk.events_csv)
 
             result = run_cohort(
@@ -183,12 +190,10 @@ def simulate_to(
                 workers=workers,
                 progress=progress,
                 on_chunk=stream,
+                keep_patients=False,
                 engine=engine,
                 dask=dask,
             )
-        finally:
-            events.close()
-        writer.write_text("patients.csv", result.patients_csv())
         summary = result.summary(list(sets))
         writer.write_text("summary.json", summary_json(summary))
         if calibration is None and (out / "calibration.json").is_file():
@@ -307,7 +312,8 @@ def _compare_command(args: argparse.Namespace) -> int:
             policy=name,
             workers=workers,
             progress=_progress(cohort),
-            on_chunk=lambda chunk: None,  # events are not needed: keep memory low
+            on_chunk=lambda chunk: None,  # rows and events are not needed: keep memory low
+            keep_patients=False,
             engine=args.engine,
             dask=args.dask,
         )

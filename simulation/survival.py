@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-__all__ = ["SurvivalCurve", "kaplan_meier"]
+__all__ = ["KaplanMeierTally", "SurvivalCurve", "kaplan_meier"]
 
 #: Two-sided 95% normal quantile.
 _Z95 = 1.959963984540054
@@ -86,6 +86,75 @@ class SurvivalCurve:
         return xs, ys
 
 
+class KaplanMeierTally:
+    """Right-censored durations counted by day: Kaplan-Meier in memory of the distinct days.
+
+    The product-limit estimate needs, for each distinct day, only the number of events and
+    the number of durations ending that day; a tally of those is exact and can be fed one
+    duration at a time (a cohort's patients chunk by chunk) without keeping the durations.
+    :func:`kaplan_meier` builds its curves from the same tally.
+
+    >>> tally = KaplanMeierTally()
+    >>> for day, event in [(1, True), (2, True), (2, False), (3, True)]:
+    ...     tally.add(day, event)
+    >>> len(tally), tally.survival_at(2.5)
+    (4, 0.5)
+    """
+
+    __slots__ = ("_by_day", "_n")
+
+    def __init__(self) -> None:
+        self._by_day: dict[float, list[int]] = {}  # day -> [events, durations ending]
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def add(self, duration: float, observed: bool, *, label: str = "duration") -> None:
+        """Count one duration (days) ending in the event (``observed``) or in censoring.
+
+        Raises:
+            ValueError: If the duration is negative or not finite.
+        """
+        day = float(duration)
+        if not math.isfinite(day) or day < 0:
+            raise ValueError(f"{label} must be finite and >= 0 (got {duration!r})")
+        counts = self._by_day.get(day)
+        if counts is None:
+            counts = self._by_day[day] = [0, 0]
+        counts[0] += bool(observed)
+        counts[1] += 1
+        self._n += 1
+
+    def steps(self) -> Iterator[tuple[float, float, int, int]]:
+        """``(day, S(day), at risk, events)`` for each day with events, ascending."""
+        s = 1.0
+        n_remaining = self._n
+        for day in sorted(self._by_day):
+            deaths, ending = self._by_day[day]
+            if deaths:
+                s *= 1.0 - deaths / n_remaining
+                yield day, s, n_remaining, deaths
+            n_remaining -= ending
+
+    def survival_at(self, day: float) -> float:
+        """S(day): the estimated probability of no event by ``day`` (inclusive)."""
+        s = 1.0
+        for when, s_when, _, _ in self.steps():
+            if when > day:
+                break
+            s = s_when
+        return s
+
+    def cumulative_incidence_at(self, day: float) -> float:
+        """1 - S(day): the estimated probability of the event by ``day`` (inclusive)."""
+        return 1.0 - self.survival_at(day)
+
+    def durations(self) -> tuple[float, ...]:
+        """Every counted duration, ascending."""
+        return tuple(day for day in sorted(self._by_day) for _ in range(self._by_day[day][1]))
+
+
 def kaplan_meier(durations: Sequence[float], observed: Sequence[bool]) -> SurvivalCurve:
     """Estimate a survival curve from right-censored durations.
 
@@ -108,14 +177,9 @@ def kaplan_meier(durations: Sequence[float], observed: Sequence[bool]) -> Surviv
         raise ValueError(
             f"'durations' and 'observed' differ in length ({len(durations)} != {len(observed)})"
         )
-    pairs: list[tuple[float, bool]] = []
+    tally = KaplanMeierTally()
     for i, (d, e) in enumerate(zip(durations, observed, strict=True)):
-        day = float(d)
-        if not math.isfinite(day) or day < 0:
-            raise ValueError(f"duration #{i} must be finite and >= 0 (got {d!r})")
-        pairs.append((day, bool(e)))
-    pairs.sort()
-    ordered = tuple(day for day, _ in pairs)
+        tally.add(d, e, label=f"duration #{i}")
 
     times: list[float] = []
     survival: list[float] = []
@@ -123,30 +187,17 @@ def kaplan_meier(durations: Sequence[float], observed: Sequence[bool]) -> Surviv
     events: list[int] = []
     lower: list[float] = []
     upper: list[float] = []
-    s = 1.0
     greenwood = 0.0  # running sum of d / (n (n - d))
-    n_remaining = len(pairs)
-    i = 0
-    while i < len(pairs):
-        day = pairs[i][0]
-        j = i
-        deaths = 0
-        while j < len(pairs) and pairs[j][0] == day:
-            deaths += pairs[j][1]
-            j += 1
-        if deaths:
-            s *= 1.0 - deaths / n_remaining
-            if deaths < n_remaining:
-                greenwood += deaths / (n_remaining * (n_remaining - deaths))
-            lo, hi = _loglog_interval(s, greenwood)
-            times.append(day)
-            survival.append(s)
-            at_risk.append(n_remaining)
-            events.append(deaths)
-            lower.append(lo)
-            upper.append(hi)
-        n_remaining -= j - i
-        i = j
+    for day, s, n_remaining, deaths in tally.steps():
+        if deaths < n_remaining:
+            greenwood += deaths / (n_remaining * (n_remaining - deaths))
+        lo, hi = _loglog_interval(s, greenwood)
+        times.append(day)
+        survival.append(s)
+        at_risk.append(n_remaining)
+        events.append(deaths)
+        lower.append(lo)
+        upper.append(hi)
     return SurvivalCurve(
         times=tuple(times),
         survival=tuple(survival),
@@ -154,7 +205,7 @@ def kaplan_meier(durations: Sequence[float], observed: Sequence[bool]) -> Surviv
         events=tuple(events),
         lower=tuple(lower),
         upper=tuple(upper),
-        durations=ordered,
+        durations=tally.durations(),
         n_events=sum(events),
     )
 

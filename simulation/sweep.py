@@ -125,6 +125,7 @@ def run_sweep(
                 seed=seed,
                 workers=workers,
                 on_chunk=lambda chunk: None,
+                keep_patients=False,
                 engine=engine,
                 dask=client,
             )
