@@ -1096,7 +1096,7 @@ def add_command(sub: Any) -> None:
         help="compare simulated figures with published ones (knowledge base section 4)",
         description=(
             "Simulate each calibration target's sub-cohort and policy and compare the measured "
-            "figure with the published one and its 95%% interval."
+            "figure with the published one and its 95% interval."
         ),
     )
     p.add_argument(

@@ -179,7 +179,7 @@ def add_command(sub: Any) -> None:
         help="probabilistic sensitivity analysis over parameter draws",
         description="Draw parameter sets (each --vary NAME=LOW:HIGH uniform), simulate the "
         "same cohort under each draw (common random numbers) and summarise every headline "
-        "outcome (mean, 2.5%%, median, 97.5%%). Research and education only.",
+        "outcome (mean, 2.5%, median, 97.5%). Research and education only.",
     )
     p.add_argument(
         "--vary",

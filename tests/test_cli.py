@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
-from simulation.cli import main
+from simulation.cli import build_parser, main
 
 
 def test_demo_prints_courses_with_rule_ids(capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,3 +47,27 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     """Without a command, carechart shows its help and exits 2."""
     assert main([]) == 2
     assert "usage: carechart" in capsys.readouterr().out
+
+
+def _commands() -> list[str]:
+    parser = build_parser()
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sorted(sub.choices)
+
+
+def test_every_registered_command_has_help_checked() -> None:
+    """The parametrized help test below covers the commands users know by name."""
+    assert {"demo", "simulate", "compare", "calibrate", "sweep", "replay", "check"} <= set(
+        _commands()
+    )
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_command_help_reads_as_written(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``carechart CMD --help`` exits 0 and shows a percent sign as one (no printf escapes)."""
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: carechart {command}")
+    assert "%%" not in text
