@@ -1,0 +1,78 @@
+"""The optional native build (``make native``: mypyc) behaves exactly like the pure one.
+
+Runs when ``CARECHART_NATIVE`` names the Python of a native build (``make test`` sets it when
+a C compiler is present); skipped otherwise. The native install is run from a temporary
+folder, so that it imports its compiled modules rather than this source tree.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+_NATIVE = os.environ.get("CARECHART_NATIVE", "")
+NATIVE = os.path.abspath(_NATIVE) if _NATIVE else ""
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(
+    not NATIVE, reason="no native build to check (make native; CARECHART_NATIVE=python)"
+)
+
+#: Modules pyproject.toml compiles (the hot path of cohort runs).
+COMPILED = (
+    "pathway.rules",
+    "pathway.invariants",
+    "pathway.patient",
+    "pathway.response",
+    "pathway.dosing",
+    "pathway.timers",
+    "simulation.hazards",
+    "simulation.disease",
+    "simulation.outputs",
+)
+
+
+def _carechart(python: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    code = "import sys; from simulation.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run(
+        [python, "-c", code, *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+def test_the_hot_modules_are_compiled(tmp_path: Path) -> None:
+    """Every module listed in pyproject.toml is an extension module in the native build."""
+    code = (
+        "import importlib, sys\nfor m in sys.argv[1:]: print(importlib.import_module(m).__file__)"
+    )
+    done = subprocess.run(
+        [NATIVE, "-c", code, *COMPILED], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    files = done.stdout.split()
+    assert len(files) == len(COMPILED)
+    assert all(f.endswith(".so") and "site-packages" in f for f in files), files
+
+
+@pytest.mark.parametrize("policy", ["guideline", "mmf_first_line"])
+def test_native_outputs_are_byte_identical(tmp_path: Path, policy: str) -> None:
+    """The same cohort and seed give the same patients.csv, events.csv and summary.json."""
+    args = ("simulate", "--patients", "150", "--years", "10", "--seed", "5", "--workers", "2")
+    outs = {}
+    for name, python in (("pure", sys.executable), ("native", NATIVE)):
+        out = tmp_path / name
+        cwd = ROOT if name == "pure" else tmp_path
+        done = _carechart(python, *args, "--policy", policy, "--out", str(out), cwd=cwd)
+        assert done.returncode == 0, done.stderr
+        outs[name] = out
+    for file in ("patients.csv", "events.csv", "summary.json"):
+        assert (outs["native"] / file).read_bytes() == (outs["pure"] / file).read_bytes(), file
+
+
+def test_native_build_replays_the_scenario_library(tmp_path: Path) -> None:
+    """Every scenario of the library passes on the native build too."""
+    done = _carechart(NATIVE, "replay", str(ROOT / "scenarios"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert ", 0 failed" in done.stdout
