@@ -26,7 +26,11 @@ $(NATIVE_STAMP): pyproject.toml $(SOURCES)
 	rm -rf $(NATIVE)
 	python3 -m venv $(NATIVE)
 	$(NATIVE)/bin/python -m pip install --quiet --upgrade pip
-	HATCH_BUILD_HOOK_ENABLE_MYPYC=true $(NATIVE)/bin/python -m pip install --quiet .
+	@# Built from a copy: the mypyc hook leaves compiled modules beside the sources it
+	@# compiles, where they would shadow the .py files of the editable install.
+	tmp=$$(mktemp -d) && cp -r pyproject.toml README.md LICENSE pathway simulation "$$tmp" && \
+	HATCH_BUILD_HOOK_ENABLE_MYPYC=true $(NATIVE)/bin/python -m pip install --quiet "$$tmp"; \
+	status=$$?; rm -rf "$$tmp"; exit $$status
 	touch $(NATIVE_STAMP)
 
 native: $(NATIVE_STAMP)
