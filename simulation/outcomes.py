@@ -234,10 +234,9 @@ class OutcomeTally:
         out["recurrence_after_transplant_5y"] = _incidence(
             self.recurrence_after_transplant, 5 * YEAR
         )
+        patient_years = self.hcc_days / YEAR  # 0.0 for a subnormal number of days too
         out["hcc_per_1000py_cirrhosis_at_diagnosis"] = (
-            None
-            if self.hcc_days <= 0
-            else round(self.hcc_events / (self.hcc_days / YEAR) * 1000.0, 3)
+            None if patient_years <= 0 else round(self.hcc_events / patient_years * 1000.0, 3)
         )
         out["acute_severe_referred_by_day_14"] = _share(
             count["acute_severe_referred_by_day_14"], count["acute_severe"]

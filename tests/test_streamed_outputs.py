@@ -193,7 +193,7 @@ def _reference(rows: Sequence[Row], horizon: float) -> dict[str, Any]:
             events, end = events + 1, float(r["hcc_day"])
         days += end
     out["hcc_per_1000py_cirrhosis_at_diagnosis"] = (
-        round(events / (days / YEAR) * 1000.0, 3) if days > 0 else None
+        round(events / (days / YEAR) * 1000.0, 3) if days / YEAR > 0 else None
     )
     acute = [r for r in rows if r["presentation"] == "acute_severe"]
     out["acute_severe_referred_by_day_14"] = _fraction(
@@ -253,6 +253,9 @@ def _died_on(day: float) -> dict[str, Any]:
 
 @given(rows=_ROWS, horizon=_HORIZONS)
 @example(rows=[_died_on(5 * YEAR), _died_on(10 * YEAR), _died_on(200)], horizon=10 * YEAR)
+# HCC on a subnormal day: the patient-years round to 0.0, so there is no rate (was a
+# ZeroDivisionError).
+@example(rows=[{**_died_on(14), "death_day": None, "hcc_day": 5e-324}], horizon=3 * YEAR)
 def test_headline_outcomes_match_the_reference(rows: list[dict[str, Any]], horizon: float) -> None:
     """Every headline figure equals the row-based definition, to the last rounded digit."""
     assert headline_outcomes(rows, horizon) == _reference(rows, horizon)
