@@ -154,6 +154,40 @@ class KaplanMeierTally:
         """Every counted duration, ascending."""
         return tuple(day for day in sorted(self._by_day) for _ in range(self._by_day[day][1]))
 
+    def curve(self) -> SurvivalCurve:
+        """The Kaplan-Meier estimate of the counted durations, with Greenwood log-log 95% bands.
+
+        The same curve as :func:`kaplan_meier` of the durations, whatever order they were
+        counted in.
+        """
+        times: list[float] = []
+        survival: list[float] = []
+        at_risk: list[int] = []
+        events: list[int] = []
+        lower: list[float] = []
+        upper: list[float] = []
+        greenwood = 0.0  # running sum of d / (n (n - d))
+        for day, s, n_remaining, deaths in self.steps():
+            if deaths < n_remaining:
+                greenwood += deaths / (n_remaining * (n_remaining - deaths))
+            lo, hi = _loglog_interval(s, greenwood)
+            times.append(day)
+            survival.append(s)
+            at_risk.append(n_remaining)
+            events.append(deaths)
+            lower.append(lo)
+            upper.append(hi)
+        return SurvivalCurve(
+            times=tuple(times),
+            survival=tuple(survival),
+            at_risk=tuple(at_risk),
+            events=tuple(events),
+            lower=tuple(lower),
+            upper=tuple(upper),
+            durations=self.durations(),
+            n_events=sum(events),
+        )
+
 
 def kaplan_meier(durations: Sequence[float], observed: Sequence[bool]) -> SurvivalCurve:
     """Estimate a survival curve from right-censored durations.
@@ -180,34 +214,7 @@ def kaplan_meier(durations: Sequence[float], observed: Sequence[bool]) -> Surviv
     tally = KaplanMeierTally()
     for i, (d, e) in enumerate(zip(durations, observed, strict=True)):
         tally.add(d, e, label=f"duration #{i}")
-
-    times: list[float] = []
-    survival: list[float] = []
-    at_risk: list[int] = []
-    events: list[int] = []
-    lower: list[float] = []
-    upper: list[float] = []
-    greenwood = 0.0  # running sum of d / (n (n - d))
-    for day, s, n_remaining, deaths in tally.steps():
-        if deaths < n_remaining:
-            greenwood += deaths / (n_remaining * (n_remaining - deaths))
-        lo, hi = _loglog_interval(s, greenwood)
-        times.append(day)
-        survival.append(s)
-        at_risk.append(n_remaining)
-        events.append(deaths)
-        lower.append(lo)
-        upper.append(hi)
-    return SurvivalCurve(
-        times=tuple(times),
-        survival=tuple(survival),
-        at_risk=tuple(at_risk),
-        events=tuple(events),
-        lower=tuple(lower),
-        upper=tuple(upper),
-        durations=tally.durations(),
-        n_events=sum(events),
-    )
+    return tally.curve()
 
 
 def _loglog_interval(s: float, greenwood: float) -> tuple[float, float]:

@@ -22,6 +22,9 @@ __all__ = [
     "CENSORED",
     "CareCourse",
     "Flow",
+    "FlowTally",
+    "OccupancyTally",
+    "care_course",
     "care_courses",
     "flows",
     "occupancy",
@@ -104,46 +107,78 @@ class Flow:
     patients: int
 
 
-def care_courses(patients: Sequence[PatientRow], events: Iterable[EventRow]) -> list[CareCourse]:
-    """Rebuild every patient's care line from the transition rows.
+def care_course(patient: PatientRow, events: Iterable[EventRow]) -> CareCourse:
+    """Rebuild one patient's care line from the transition rows of its events.
 
     A patient whose death_day is set but whose events hold no death transition is moved to
     ``death`` on that day, so the course agrees with patients.csv.
 
     Args:
+        patient: The patient's row of patients.csv.
+        events: The patient's rows of events.csv in time order (only ``kind ==
+            'transition'`` rows are read).
+    """
+    days = [0.0]
+    states = ["diagnosis"]
+    for e in events:
+        if e.kind != "transition" or e.target == e.source:
+            continue
+        state = CARE_GROUP.get(e.target)
+        if state is None or state == states[-1] or states[-1] == "death":
+            continue
+        # Several moves on one day are all kept (zero-length stays), so flows count
+        # each of them; state_at() reports the last one.
+        days.append(e.day)
+        states.append(state)
+    if patient.death_day is not None and states[-1] != "death":
+        days.append(patient.death_day)
+        states.append("death")
+    return CareCourse(patient.patient_id, tuple(days), tuple(states), patient.followup_days)
+
+
+def care_courses(patients: Sequence[PatientRow], events: Iterable[EventRow]) -> list[CareCourse]:
+    """Rebuild every patient's care line from the transition rows (see :func:`care_course`).
+
+    Args:
         patients: Rows of patients.csv.
-        events: Rows of events.csv (only ``kind == 'transition'`` rows are read).
+        events: Rows of events.csv (rows of patients not in ``patients`` are ignored).
 
     Returns:
         One course per patient, in the order of ``patients``.
     """
-    changes: dict[str, list[tuple[float, str]]] = {p.patient_id: [] for p in patients}
+    by_patient: dict[str, list[EventRow]] = {p.patient_id: [] for p in patients}
     for e in events:
-        if e.kind != "transition" or e.patient_id not in changes:
-            continue
-        target = CARE_GROUP.get(e.target)
-        if target is None or e.target == e.source:
-            continue
-        changes[e.patient_id].append((e.day, target))
-    out: list[CareCourse] = []
-    for p in patients:
-        days = [0.0]
-        states = ["diagnosis"]
-        for day, state in changes[p.patient_id]:
-            if state == states[-1] or states[-1] == "death":
-                continue
-            # Several moves on one day are all kept (zero-length stays), so flows count
-            # each of them; state_at() reports the last one.
-            days.append(day)
-            states.append(state)
-        if p.death_day is not None and states[-1] != "death":
-            days.append(p.death_day)
-            states.append("death")
-        out.append(CareCourse(p.patient_id, tuple(days), tuple(states), p.followup_days))
-    return out
+        if e.patient_id in by_patient:
+            by_patient[e.patient_id].append(e)
+    return [care_course(p, by_patient[p.patient_id]) for p in patients]
 
 
-def occupancy(courses: Sequence[CareCourse], grid: Sequence[float]) -> dict[str, list[int]]:
+class OccupancyTally:
+    """Patients in each care state at fixed days, counted one care course at a time.
+
+    Memory holds the counts only: care states times the days of the grid.
+    """
+
+    __slots__ = ("_counts", "grid")
+
+    def __init__(self, grid: Sequence[float]) -> None:
+        self.grid = tuple(grid)
+        self._counts: dict[str, list[int]] = {
+            s: [0] * len(self.grid) for s in (*CARE_ORDER, CENSORED)
+        }
+
+    def add(self, course: CareCourse) -> None:
+        """Count one patient's care course at every day of the grid."""
+        counts = self._counts
+        for j, day in enumerate(self.grid):
+            counts[course.state_at(day)][j] += 1
+
+    def counts(self) -> dict[str, list[int]]:
+        """Care state (or :data:`CENSORED`) -> counts along the grid, as :func:`occupancy`."""
+        return {s: list(c) for s, c in self._counts.items() if any(c)}
+
+
+def occupancy(courses: Iterable[CareCourse], grid: Sequence[float]) -> dict[str, list[int]]:
     """Patients in each care state at each day of ``grid``.
 
     Args:
@@ -154,21 +189,57 @@ def occupancy(courses: Sequence[CareCourse], grid: Sequence[float]) -> dict[str,
         Care state (or :data:`CENSORED`) -> counts along ``grid``; only states that occur
         are present, in :data:`CARE_ORDER` order with :data:`CENSORED` last.
     """
-    counts: dict[str, list[int]] = {s: [0] * len(grid) for s in (*CARE_ORDER, CENSORED)}
+    tally = OccupancyTally(grid)
     for course in courses:
-        for j, day in enumerate(grid):
-            counts[course.state_at(day)][j] += 1
-    return {s: c for s, c in counts.items() if any(c)}
+        tally.add(course)
+    return tally.counts()
+
+
+class FlowTally:
+    """Moves between care states, counted one care course (one patient) at a time.
+
+    Attributes:
+        courses: Courses counted.
+        entered: Care state -> patients who were ever in it.
+        died: Care state -> patients who died while in it.
+    """
+
+    __slots__ = ("_patients", "_transitions", "courses", "died", "entered")
+
+    def __init__(self) -> None:
+        self.courses = 0
+        self.entered: Counter[str] = Counter()
+        self.died: Counter[str] = Counter()
+        self._transitions: Counter[tuple[str, str]] = Counter()
+        self._patients: Counter[tuple[str, str]] = Counter()
+
+    def add(self, course: CareCourse) -> None:
+        """Count one patient's course (each patient once: patients are counted per course)."""
+        self.courses += 1
+        for state in set(course.states):
+            self.entered[state] += 1
+        moves = [(source, target) for source, target, _ in course.moves()]
+        self._transitions.update(moves)
+        self._patients.update(set(moves))
+        for source, target in moves:
+            if target == "death":
+                self.died[source] += 1
+
+    def flows(self) -> list[Flow]:
+        """Moves between care states, most frequent first (ties by care state order)."""
+        rank = {s: i for i, s in enumerate(CARE_ORDER)}
+        ordered = sorted(
+            self._transitions.items(), key=lambda kv: (-kv[1], rank[kv[0][0]], rank[kv[0][1]])
+        )
+        return [Flow(s, t, n, self._patients[(s, t)]) for (s, t), n in ordered]
 
 
 def flows(courses: Iterable[CareCourse]) -> list[Flow]:
-    """Moves between care states, most frequent first (ties by care state order)."""
-    transitions: Counter[tuple[str, str]] = Counter()
-    patients: dict[tuple[str, str], set[str]] = {}
+    """Moves between care states, most frequent first (ties by care state order).
+
+    ``courses`` are of distinct patients (as :func:`care_courses` gives them).
+    """
+    tally = FlowTally()
     for course in courses:
-        for source, target, _ in course.moves():
-            transitions[(source, target)] += 1
-            patients.setdefault((source, target), set()).add(course.patient_id)
-    rank = {s: i for i, s in enumerate(CARE_ORDER)}
-    ordered = sorted(transitions.items(), key=lambda kv: (-kv[1], rank[kv[0][0]], rank[kv[0][1]]))
-    return [Flow(s, t, n, len(patients[(s, t)])) for (s, t), n in ordered]
+        tally.add(course)
+    return tally.flows()

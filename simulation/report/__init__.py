@@ -5,6 +5,11 @@
 cohort table, Kaplan-Meier outcome curves, care-line occupancy over time, the pathway with
 the flow of patients along each transition, and the calibration table when a calibration
 result is available. The page is written whole or not at all.
+
+The CSV files are read as streams, one patient and its events at a time, into running
+counts (:mod:`simulation.report.tally`), so memory does not grow with the events of the
+cohort, and with its patients only through the distinct values and days it counts (and
+the curves' durations while the page is drawn).
 """
 
 from __future__ import annotations
@@ -19,16 +24,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..cohort_outputs import CohortOutputs, EventRow, find_key, load_outputs
-from ..endpoints import (
-    TimeToEvent,
-    overall_survival,
-    relapse_after_withdrawal,
-    time_to_cbr,
-    transplant_free_survival,
+from ..cohort_outputs import (
+    CohortOutputs,
+    EventOrderError,
+    find_key,
+    load_outputs,
+    read_summary,
+    require_outputs,
 )
-from ..survival import SurvivalCurve, kaplan_meier
-from ..trajectories import CARE_ORDER, CareCourse, care_courses, flows, occupancy
+from ..survival import KaplanMeierTally, SurvivalCurve
+from ..trajectories import CARE_ORDER
 from . import figures
 from .page import (
     CalibrationRow,
@@ -46,9 +51,9 @@ from .tables import (
     baseline_table,
     estimates_table,
     first_line_label,
-    group_by_first_line,
     outcome_table,
 )
+from .tally import OCCUPANCY_YEARS, ReportTally, tally_folder, tally_outputs
 
 __all__ = ["CALIBRATION_FILE", "REPORT_FILE", "build_report", "write_report"]
 
@@ -68,17 +73,24 @@ _CIRRHOSIS_LABELS = {
 }
 
 
-def write_report(out_dir: Path, calibration: Path | None = None) -> Path:
+def write_report(
+    out_dir: Path, calibration: Path | None = None, *, generated: _dt.datetime | None = None
+) -> Path:
     """Write ``out_dir/report.html`` from the cohort outputs in ``out_dir``.
 
-    The page is built in memory and written to a temporary file in ``out_dir`` that
-    replaces ``report.html`` in one step, so a reader never sees a partial page and a
-    failure leaves no new file behind (an older report, if any, is kept).
+    patients.csv and events.csv are read as streams into running counts
+    (:func:`simulation.report.tally.tally_folder`): memory does not grow with the events
+    or the patients. A folder whose events.csv does not list the patients in the order of
+    patients.csv (``carechart simulate`` always does) is read whole instead; the page is
+    the same either way. The page is built in memory and written to a temporary file in
+    ``out_dir`` that replaces ``report.html`` in one step, so a reader never sees a partial
+    page and a failure leaves no new file behind (an older report, if any, is kept).
 
     Args:
         out_dir: Folder holding patients.csv, events.csv and summary.json.
         calibration: A calibration result file (``carechart calibrate --out``); by default
             ``out_dir/calibration.json`` is used when it exists.
+        generated: Time stamp shown on the page (default: now, UTC).
 
     Returns:
         The path of the report.
@@ -88,7 +100,14 @@ def write_report(out_dir: Path, calibration: Path | None = None) -> Path:
         ValueError: If an input file breaks the output contract.
     """
     out_dir = Path(out_dir)
-    outputs = load_outputs(out_dir)
+    require_outputs(out_dir)
+    try:
+        tally = tally_folder(out_dir)
+    except EventOrderError:
+        # Valid but not in patient order, or naming an unknown patient: load_outputs
+        # reads it whole (or says which patient is unknown).
+        tally = tally_outputs(load_outputs(out_dir))
+    summary = read_summary(out_dir / "summary.json")
     cal_rows: list[CalibrationRow] | None = None
     cal_facts: dict[str, str] = {}
     cal_notes: list[str] = []
@@ -101,9 +120,7 @@ def write_report(out_dir: Path, calibration: Path | None = None) -> Path:
         cal_rows = result.display_rows()
         cal_facts = result.facts()
         cal_notes = result.notes()
-    text = build_report(
-        outputs, calibration=cal_rows, calibration_facts=cal_facts, calibration_notes=cal_notes
-    )
+    text = _render(tally, summary, cal_rows, cal_facts, cal_notes, generated)
     return _write_atomic(out_dir / REPORT_FILE, text)
 
 
@@ -131,7 +148,9 @@ def build_report(
     calibration_notes: Sequence[str] = (),
     generated: _dt.datetime | None = None,
 ) -> str:
-    """The report page for ``outputs`` as HTML text.
+    """The report page for ``outputs`` held in memory as HTML text.
+
+    The same page as :func:`write_report` builds from the folder of these outputs.
 
     Args:
         outputs: The cohort outputs (see :func:`simulation.cohort_outputs.load_outputs`).
@@ -146,20 +165,35 @@ def build_report(
     Raises:
         ValueError: If the cohort has no patients.
     """
-    patients = outputs.patients
-    if not patients:
+    return _render(
+        tally_outputs(outputs),
+        outputs.summary,
+        calibration,
+        calibration_facts or {},
+        calibration_notes,
+        generated,
+    )
+
+
+def _render(
+    tally: ReportTally,
+    summary: Mapping[str, Any],
+    calibration: Sequence[CalibrationRow] | None,
+    calibration_facts: Mapping[str, str],
+    calibration_notes: Sequence[str],
+    generated: _dt.datetime | None,
+) -> str:
+    """The page of a cohort's aggregates and summary (see :func:`build_report`)."""
+    if not tally.patients:
         raise ValueError("patients.csv holds no patients; nothing to report")
-    horizon = max(p.followup_days for p in patients) or DAYS_PER_YEAR
     when = generated or _dt.datetime.now(_dt.UTC)
-    summary = outputs.summary
-    facts = _run_facts(summary, len(patients), horizon, when)
-    courses = care_courses(patients, outputs.events)
+    facts = _run_facts(summary, tally.patients, tally.horizon, when)
     sections = [
-        _cohort_section(outputs, summary),
-        _curves_section(outputs, horizon),
-        _occupancy_section(courses, horizon),
-        _flow_section(courses, outputs),
-        _calibration_section(calibration, calibration_facts or {}, calibration_notes),
+        _cohort_section(tally, summary),
+        _curves_section(tally),
+        _occupancy_section(tally),
+        _flow_section(tally),
+        _calibration_section(calibration, calibration_facts, calibration_notes),
         _methods_section(),
     ]
     return render_page(title="carechart cohort report", run_facts=facts, sections=sections)
@@ -211,8 +245,8 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]
     return out
 
 
-def _cohort_section(outputs: CohortOutputs, summary: Mapping[str, Any]) -> Section:
-    groups = group_by_first_line(outputs.patients)
+def _cohort_section(tally: ReportTally, summary: Mapping[str, Any]) -> Section:
+    groups = tally.groups.groups()
     blocks: list[str | Table | Figure] = []
     violations = _violations(summary)
     if violations is None:
@@ -257,8 +291,8 @@ def _cohort_section(outputs: CohortOutputs, summary: Mapping[str, Any]) -> Secti
     return Section("cohort", "1. Cohort", blocks)
 
 
-def _curve(label: str, tte: TimeToEvent) -> tuple[str, SurvivalCurve]:
-    return label, kaplan_meier(tte.durations, tte.observed)
+def _curve(label: str, tally: KaplanMeierTally) -> tuple[str, SurvivalCurve]:
+    return label, tally.curve()
 
 
 def _curve_block(
@@ -289,8 +323,8 @@ def _curve_block(
     blocks.append(estimates_table(curves, horizon_days=horizon, cumulative=cumulative))
 
 
-def _curves_section(outputs: CohortOutputs, horizon: float) -> Section:
-    patients = outputs.patients
+def _curves_section(tally: ReportTally) -> Section:
+    horizon = tally.horizon
     blocks: list[str | Table | Figure] = [
         paragraph(
             "Kaplan-Meier estimates with 95% pointwise confidence bands (shaded). Patients are "
@@ -299,9 +333,9 @@ def _curves_section(outputs: CohortOutputs, horizon: float) -> Section:
             "note",
         )
     ]
-    groups = group_by_first_line(patients)
+    groups = tally.groups.selected()
     by_regimen = groups[1:] if len(groups) > 1 else groups
-    cbr = [_curve(name, time_to_cbr(ps)) for name, ps in by_regimen]
+    cbr = [_curve(name, tally.cbr[regimen]) for name, regimen in by_regimen]
     _curve_block(
         blocks,
         cbr,
@@ -317,15 +351,15 @@ def _curves_section(outputs: CohortOutputs, horizon: float) -> Section:
             "patients when mortality is high."
         ),
     )
-    relapse = relapse_after_withdrawal(patients, outputs.events_by_patient())
-    if relapse.n:
+    if len(tally.relapse):
+        relapse = _curve("Withdrawal attempted", tally.relapse)
         _curve_block(
             blocks,
-            [_curve("Withdrawal attempted", relapse)],
+            [relapse],
             _GROUP_COLOURS[1:],
             title="Relapse after withdrawal",
             ylabel="% relapsed",
-            horizon=max(relapse.durations),
+            horizon=relapse[1].durations[-1],
             cumulative=True,
             xlabel="Years since the start of withdrawal",
             caption=(
@@ -338,7 +372,7 @@ def _curves_section(outputs: CohortOutputs, horizon: float) -> Section:
         blocks.append(paragraph("No patient attempted withdrawal of treatment during follow-up."))
     _curve_block(
         blocks,
-        [_curve("All patients", transplant_free_survival(patients))],
+        [_curve("All patients", tally.transplant_free)],
         _GROUP_COLOURS,
         title="Transplant-free survival",
         ylabel="% alive without transplant",
@@ -346,14 +380,8 @@ def _curves_section(outputs: CohortOutputs, horizon: float) -> Section:
         cumulative=False,
         caption="Proportion alive without liver transplantation (either ends the curve).",
     )
-    stages = [s for s in _CIRRHOSIS_LABELS if any(p.cirrhosis_at_diagnosis == s for p in patients)]
-    by_stage = [
-        _curve(
-            _CIRRHOSIS_LABELS[s],
-            overall_survival([p for p in patients if p.cirrhosis_at_diagnosis == s]),
-        )
-        for s in stages
-    ]
+    stages = [s for s in _CIRRHOSIS_LABELS if s in tally.survival_by_stage]
+    by_stage = [_curve(_CIRRHOSIS_LABELS[s], tally.survival_by_stage[s]) for s in stages]
     _curve_block(
         blocks,
         by_stage,
@@ -367,23 +395,22 @@ def _curves_section(outputs: CohortOutputs, horizon: float) -> Section:
     return Section("outcomes", "2. Outcome curves", blocks)
 
 
-def _occupancy_section(courses: Sequence[CareCourse], horizon: float) -> Section:
-    steps = 240
-    grid = [horizon * i / steps for i in range(steps + 1)]
-    counts = occupancy(courses, grid)
-    png = figures.occupancy_figure(grid, counts, len(courses))
+def _occupancy_section(tally: ReportTally) -> Section:
+    n = tally.patients
+    counts = tally.occupancy.counts()
+    png = figures.occupancy_figure(tally.occupancy.grid, counts, n)
     cap = (
         "Share of the cohort in each care state, over time since diagnosis, rebuilt from the "
         "care-line transitions in events.csv. Taper overlaps response assessment and "
         "maintenance and is not shown as a separate band."
     )
-    years = [y for y in (0.25, 0.5, 1, 2, 5, 10) if y * DAYS_PER_YEAR <= horizon + 1e-9]
+    years = OCCUPANCY_YEARS[: len(tally.occupancy_years.grid)]
     header = ("Care state", *(f"{y:g} y" for y in years))
-    at_years = occupancy(courses, [y * DAYS_PER_YEAR for y in years])
+    at_years = tally.occupancy_years.counts()
     rows = [
         (
             figures.short_label(state),
-            *(f"{100 * k / len(courses):.1f}%" for k in at_years.get(state, [0] * len(years))),
+            *(f"{100 * k / n:.1f}%" for k in at_years.get(state, [0] * len(years))),
         )
         for state in counts
     ]
@@ -395,18 +422,12 @@ def _occupancy_section(courses: Sequence[CareCourse], horizon: float) -> Section
     )
 
 
-def _flow_section(courses: Sequence[CareCourse], outputs: CohortOutputs) -> Section:
-    moves = flows(courses)
-    entered: Counter[str] = Counter()
-    died: Counter[str] = Counter()
-    for c in courses:
-        for state in set(c.states):
-            entered[state] += 1
-        for source, target, _ in c.moves():
-            if target == "death":
-                died[source] += 1
-    smallest = max(2, math.ceil(0.01 * len(courses)))
-    png = figures.flow_diagram(moves, entered, died, min_transitions=smallest)
+def _flow_section(tally: ReportTally) -> Section:
+    moves = tally.flows.flows()
+    smallest = max(2, math.ceil(0.01 * tally.flows.courses))
+    png = figures.flow_diagram(
+        moves, tally.flows.entered, tally.flows.died, min_transitions=smallest
+    )
     blocks: list[str | Table | Figure] = [
         Figure(
             png,
@@ -438,7 +459,7 @@ def _flow_section(courses: Sequence[CareCourse], outputs: CohortOutputs) -> Sect
             align=("left", "left", "right", "right"),
         )
     )
-    mermaid = _mermaid_source(outputs.events)
+    mermaid = _mermaid_source(tally.fired)
     if mermaid:
         blocks.append(
             preformatted(
@@ -450,9 +471,10 @@ def _flow_section(courses: Sequence[CareCourse], outputs: CohortOutputs) -> Sect
     return Section("pathway", "4. Pathway and patient flows", blocks)
 
 
-def _mermaid_source(events: Sequence[EventRow]) -> str | None:
+def _mermaid_source(fired: Counter[tuple[str, str, str]]) -> str | None:
     """The chart as Mermaid text, each arrow labelled with how often it fired.
 
+    ``fired``: counts by (source, event, target) (:func:`~simulation.report.tally.count_fired`).
     Uses the pathway's own exporter (:func:`pathway.diagram.to_mermaid`); ``None`` when it
     is not available.
     """
@@ -460,10 +482,6 @@ def _mermaid_source(events: Sequence[EventRow]) -> str | None:
         from pathway.diagram import to_mermaid
     except ImportError:  # pragma: no cover - the exporter ships with the pathway
         return None
-    fired: Counter[tuple[str, str, str]] = Counter()
-    for e in events:
-        if e.kind == "transition":
-            fired[(e.source, e.name, "" if e.target == e.source else e.target)] += 1
     return to_mermaid(flows=fired)
 
 
