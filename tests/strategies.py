@@ -96,12 +96,17 @@ def apply_move(chart: AIHPathway, move: tuple[int, str, Any], *, policy: bool = 
         GuidelinePolicy().act(chart, chart.day)
 
 
-def start(patient: PatientRecord, baseline: dict[str, float]) -> AIHPathway:
-    """A chart at day 0 with the baseline findings and the guideline's first actions."""
+def start(
+    patient: PatientRecord, baseline: dict[str, float], *, engine: type[Any] | None = None
+) -> AIHPathway:
+    """A chart at day 0 with the baseline findings and the guideline's first actions.
+
+    ``engine``: the chart class (default :class:`AIHPathway`, python-statemachine).
+    """
     from simulation.policies import GuidelinePolicy
     from simulation.scripted import baseline_occurrences
 
-    chart = AIHPathway(patient)
+    chart: AIHPathway = (engine or AIHPathway)(patient)
     for occ in baseline_occurrences(patient, baseline):
         chart.observe(occ.name, occ.value, day=0)
     GuidelinePolicy().act(chart, 0.0)

@@ -1,0 +1,61 @@
+"""The hot path's shortcuts give the same answers as the plain definitions they stand for.
+
+The compiled and reference engines share these shortcuts, so the differential tests between
+the engines cannot see a mistake in them; these properties compare each shortcut with the
+definition at every step of random courses, including deviations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pathway import PatientRecord, rules
+from pathway.compiled import CompiledPathway
+from pathway.patient import LabPanel
+
+from .strategies import apply_move, moves_any, patients, start
+
+
+def _check_step(chart: Any) -> None:
+    c = chart.ctx()
+    # Allowed actions: the actions whose breach list is empty, in vocabulary order.
+    everything = rules.evaluate(c)
+    assert rules.allowed_actions(c) == [a for a, breaches in everything.items() if not breaches]
+    # The cached latest panel: what a fresh one would hold, dated at the latest result.
+    p = chart.patient
+    fresh = LabPanel(day=p.labs[-1].day if p.labs else p.day, **p._latest)
+    assert p.latest_panel() == fresh
+    # The compiled engine's cached views of its configuration.
+    if isinstance(chart, CompiledPathway):
+        config = chart.configuration_values
+        assert chart.active == frozenset(config)
+        assert chart.sorted_configuration() == tuple(sorted(config))
+        events_of = chart.plan.events_of
+        assert chart.allowed_event_ids() == frozenset().union(*(events_of[s] for s in config))
+
+
+@given(patient=patients, baseline=st.just({"alt_xuln": 6.0, "igg_xuln": 1.6}), moves=moves_any)
+def test_shortcuts_agree_with_definitions_on_random_courses(
+    patient: PatientRecord, baseline: dict[str, float], moves: list[Any]
+) -> None:
+    """At every step (guideline actions and deviations), shortcut == definition."""
+    for engine in (None, CompiledPathway):
+        record = PatientRecord(
+            patient.patient_id,
+            age=patient.age,
+            sex=patient.sex,
+            weight_kg=patient.weight_kg,
+            cirrhosis=patient.cirrhosis,
+            presentation=patient.presentation,
+            tpmt=patient.tpmt,
+        )
+        chart = start(record, baseline, engine=engine)
+        _check_step(chart)
+        for move in moves:
+            apply_move(chart, move)
+            if chart.is_dead:
+                break
+            _check_step(chart)
