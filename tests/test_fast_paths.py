@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pathway import PatientRecord, rules
 from pathway.compiled import CompiledPathway
 from pathway.patient import LabPanel
+from pathway.timers import TIMERS
 
 from .strategies import apply_move, moves_any, patients, start
 
@@ -28,6 +29,9 @@ def _check_step(chart: Any) -> None:
     p = chart.patient
     fresh = LabPanel(day=p.labs[-1].day if p.labs else p.day, **p._latest)
     assert p.latest_panel() == fresh
+    # A timer is armed exactly when it is among the pending ones.
+    pending = {t.timer_id for t in chart.pending_timers()}
+    assert {t.id for t in TIMERS if chart.timer_armed(t.id)} == pending
     # The compiled engine's cached views of its configuration.
     if isinstance(chart, CompiledPathway):
         config = chart.configuration_values
