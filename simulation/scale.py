@@ -7,7 +7,9 @@ where a chunk runs changes nothing; chunks are gathered in patient order.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -49,21 +51,42 @@ def dask_chunk_results(
     ``address`` is ``"local"``, a scheduler address, or an open ``distributed.Client``
     (then reused and left open, as ``carechart sweep`` does across its draws).
     """
-    from .cohort import run_chunk
-
     if not isinstance(address, str):
-        shared = address.scatter(settings, broadcast=True)
-        for future in address.map(run_chunk, [shared] * len(bounds), bounds, pure=False):
-            yield future.result()
+        yield from _in_order(address, settings, bounds)
         return
     client = dask_client(address, workers)
     try:
-        shared = client.scatter(settings, broadcast=True)
-        futures = client.map(run_chunk, [shared] * len(bounds), bounds, pure=False)
-        for future in futures:
-            yield future.result()
+        yield from _in_order(client, settings, bounds)
     finally:
         cluster = getattr(client, "cluster", None)
         client.close()
         if address == "local" and cluster is not None:
             cluster.close()
+
+
+#: Chunks in flight per Dask worker: enough to keep it busy, few enough to keep memory flat.
+CHUNKS_PER_WORKER = 4
+
+
+def _in_order(client: Any, settings: RunSettings, bounds: list[tuple[int, int]]) -> Iterator[Any]:
+    """Chunk results in patient order, with a bounded window of chunks in flight.
+
+    A result leaves the cluster as soon as it is yielded (its future is dropped), and the
+    next chunk is submitted then, so neither the cluster nor this process holds more than
+    the window, whatever the cohort size.
+    """
+    from .cohort import run_chunk
+
+    shared = client.scatter(settings, broadcast=True)
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    todo = iter(bounds)
+    window: deque[Any] = deque(
+        client.submit(run_chunk, shared, b, pure=False)
+        for b in islice(todo, CHUNKS_PER_WORKER * workers)
+    )
+    while window:
+        result = window.popleft().result()
+        following = next(todo, None)
+        if following is not None:
+            window.append(client.submit(run_chunk, shared, following, pure=False))
+        yield result

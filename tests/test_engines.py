@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from simulation.cli import main
@@ -68,3 +70,44 @@ def test_output_folder_is_not_private_and_calibration_must_exist(
     assert out.stat().st_mode & 0o777 == 0o777 & ~umask
     assert main([*args, "--calibration", str(tmp_path / "none.json")]) == 2  # type: ignore[operator]
     assert "--calibration: found" in capsys.readouterr().err
+
+
+class _Future:
+    def __init__(self, client: _Client, fn: Any, args: tuple[Any, ...]) -> None:
+        self.client, self.fn, self.args = client, fn, args
+
+    def result(self) -> Any:
+        self.client.in_flight -= 1
+        return self.fn(*self.args)
+
+
+class _Client:
+    """Just enough of ``distributed.Client`` to watch the order and the window of chunks."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers, self.in_flight, self.most = workers, 0, 0
+
+    def scatter(self, value: Any, broadcast: bool) -> Any:
+        return value
+
+    def scheduler_info(self) -> dict[str, Any]:
+        return {"workers": {f"w{i}": {} for i in range(self.workers)}}
+
+    def submit(self, fn: Any, *args: Any, pure: bool) -> _Future:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        return _Future(self, fn, args)
+
+
+def test_dask_chunks_come_back_in_order_with_a_bounded_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """However many chunks a cohort has, at most 4 per worker are in flight at once."""
+    from simulation import cohort, scale
+
+    monkeypatch.setattr(cohort, "run_chunk", lambda settings, bounds: bounds)
+    bounds = [(i, i + 1) for i in range(100)]
+    client = _Client(workers=3)
+    got = list(scale.dask_chunk_results(None, bounds, client, workers=3))  # type: ignore[arg-type]
+    assert got == bounds
+    assert client.most == scale.CHUNKS_PER_WORKER * 3
