@@ -7,6 +7,7 @@ definition at every step of random courses, including deviations.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from hypothesis import given
@@ -47,15 +48,7 @@ def test_shortcuts_agree_with_definitions_on_random_courses(
 ) -> None:
     """At every step (guideline actions and deviations), shortcut == definition."""
     for engine in (None, CompiledPathway):
-        record = PatientRecord(
-            patient.patient_id,
-            age=patient.age,
-            sex=patient.sex,
-            weight_kg=patient.weight_kg,
-            cirrhosis=patient.cirrhosis,
-            presentation=patient.presentation,
-            tpmt=patient.tpmt,
-        )
+        record = copy.deepcopy(patient)  # each engine gets the untouched patient
         chart = start(record, baseline, engine=engine)
         _check_step(chart)
         for move in moves:
