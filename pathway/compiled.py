@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from statemachine import Event, StateChart
 from statemachine.callbacks import CallbackGroup
@@ -218,6 +218,15 @@ def _domain_and_entry(
     return domain, tuple(sorted(set(entry), key=order.__getitem__))
 
 
+class _ConfigViews(NamedTuple):
+    """What the runtime asks of a configuration, derived once per configuration."""
+
+    key: tuple[str, ...]  # active ids in document order (the candidate cache's key)
+    active: frozenset[str]
+    by_name: tuple[str, ...]  # sorted by name, as steps record them
+    events: frozenset[str]  # events some active state has a transition for
+
+
 class CompiledInterpreter:
     """Runs a :class:`ChartPlan`: the primitives PathwayRuntime needs from a chart engine.
 
@@ -234,10 +243,7 @@ class CompiledInterpreter:
         self.history_values: dict[str, list[Any]] = {}
         self._listeners = list(listeners)
         self._queue: list[tuple[str, dict[str, Any]]] = []
-        self._config_version = 0
-        self._active_cache: tuple[int, frozenset[str]] | None = None
-        self._events_cache: tuple[int, frozenset[str]] | None = None
-        self._sorted_cache: tuple[int, tuple[str, ...]] | None = None
+        self._views: _ConfigViews | None = None  # None: to be derived from _config again
         self._enter_hooks = [
             lst.on_enter_state for lst in self._listeners if hasattr(lst, "on_enter_state")
         ]
@@ -274,15 +280,20 @@ class CompiledInterpreter:
 
     def allowed_event_ids(self) -> frozenset[str]:
         """Events with at least one transition from an active state (guards not evaluated)."""
-        cached = self._events_cache
-        if cached is None or cached[0] != self._config_version:
-            events_of = self.plan.events_of
-            out: set[str] = set()
-            for sid in self._config:
-                out |= events_of[sid]
-            cached = (self._config_version, frozenset(out))
-            self._events_cache = cached
-        return cached[1]
+        return self._config_views().events
+
+    def _config_views(self) -> _ConfigViews:
+        """Views of the configuration, derived once after each change (see ``_views``)."""
+        views = self._views
+        if views is None:
+            config, events_of = self._config, self.plan.events_of
+            views = self._views = _ConfigViews(
+                key=tuple(config),
+                active=frozenset(config),
+                by_name=tuple(sorted(config)),
+                events=frozenset().union(*(events_of[sid] for sid in config)),
+            )
+        return views
 
     def raise_(self, event: str, **kwargs: Any) -> None:
         """Queue an internal event, processed before ``send`` returns."""
@@ -343,7 +354,7 @@ class CompiledInterpreter:
 
         In the order they are tried (the state's own first); cached per configuration.
         """
-        key = (tuple(self._config), event)
+        key = (self._config_views().key, event)
         cache = self.plan.candidates
         found = cache.get(key)
         if found is None:
@@ -395,12 +406,12 @@ class CompiledInterpreter:
         for sid in states:
             if sid in config:
                 continue
-            # Caches keyed by the version (active ids, events, ...) are stale from here on.
-            self._config_version += 1
+            self._views = None
             config.append(sid)
             for hook in self._enter_hooks:
                 hook(objs[sid])
         config.sort(key=self.plan.order.__getitem__)
+        self._views = None  # the key is in document order
 
     def _microstep(
         self, selected: list[CompiledTransition], event: str, kwargs: dict[str, Any]
@@ -409,7 +420,7 @@ class CompiledInterpreter:
         for t in selected:
             exits.update(self._exit_set(t))
         if exits:  # targetless transitions (most findings) leave the configuration as is
-            self._config_version += 1
+            self._views = None
             self._config[:] = [s for s in self._config if s not in exits]
         for t in selected:
             for cb in t.ons:
@@ -435,11 +446,7 @@ class CompiledPathway(PathwayRuntime, CompiledInterpreter):
     @property
     def active(self) -> frozenset[str]:
         """Ids of all active states (cached between configuration changes)."""
-        cached = self._active_cache
-        if cached is None or cached[0] != self._config_version:
-            cached = (self._config_version, frozenset(self._config))
-            self._active_cache = cached
-        return cached[1]
+        return self._config_views().active
 
     @property
     def is_dead(self) -> bool:
@@ -448,11 +455,7 @@ class CompiledPathway(PathwayRuntime, CompiledInterpreter):
 
     def sorted_configuration(self) -> tuple[str, ...]:
         """Ids of all active states, sorted by name (cached between configuration changes)."""
-        cached = self._sorted_cache
-        if cached is None or cached[0] != self._config_version:
-            cached = (self._config_version, tuple(sorted(self._config)))
-            self._sorted_cache = cached
-        return cached[1]
+        return self._config_views().by_name
 
     definition = AIHPathway
     plan = compile_chart(AIHPathway)
