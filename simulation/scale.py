@@ -2,21 +2,26 @@
 
 Dask is an optional extra (``pip install carechart[dask]``); the core install does not need
 it. Every patient's random stream comes from the run's seed and the patient's index only, so
-where a chunk runs changes nothing; chunks are gathered in patient order.
+where a chunk runs changes nothing; chunks are gathered in patient order. That holds only
+when every worker runs the same carechart as this process, so that is checked before the
+first chunk is sent (:func:`check_workers`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Iterator
+from functools import cache
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .cohort import RunSettings
     from .outputs import ChunkResult
 
-__all__ = ["dask_chunk_results", "dask_client"]
+__all__ = ["check_workers", "code_identity", "dask_chunk_results", "dask_client"]
 
 
 def dask_client(address: str, workers: int) -> Any:
@@ -64,6 +69,67 @@ def dask_chunk_results(
             cluster.close()
 
 
+@cache
+def code_identity() -> tuple[str, str]:
+    """This process's carechart: ``(version, fingerprint)``.
+
+    The fingerprint is a SHA-256 (first 16 hex digits) of every ``.py`` and ``.yaml`` file
+    of the ``pathway`` and ``simulation`` packages as installed: the chart, the rules, the
+    parameters and the patient model, everything that decides a patient's course.
+    """
+    import pathway
+    import simulation
+
+    from .outputs import software_version
+
+    roots = [Path(str(package.__file__)).parent for package in (pathway, simulation)]
+    return software_version(), fingerprint(roots)
+
+
+def fingerprint(roots: list[Path]) -> str:
+    """SHA-256 (first 16 hex digits) of the ``.py`` and ``.yaml`` files under ``roots``.
+
+    Paths count relative to their root (prefixed with the root's name), so the same files
+    installed in another place give the same fingerprint.
+    """
+    digest = hashlib.sha256()
+    for root in roots:
+        for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".yaml")):
+            digest.update(f"{root.name}/{path.relative_to(root).as_posix()}\n".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def check_workers(client: Any) -> None:
+    """Refuse a cluster whose workers would not reproduce a local run.
+
+    Every worker must import carechart and run the same code as this process (same
+    :func:`code_identity`); otherwise the same seed would give other outputs, silently.
+    Workers that join after the check are not checked.
+
+    Raises:
+        ValueError: one line naming the first worker that differs and what it runs.
+    """
+    found = client.run(code_identity, on_error="return")
+    if not found:
+        raise ValueError("--dask: the cluster has no workers")
+    version, fingerprint = code_identity()
+    expected = f"carechart {version} (code {fingerprint})"
+    for worker, identity in sorted(found.items()):
+        if isinstance(identity, BaseException):
+            raise ValueError(
+                f"--dask: worker {worker} cannot run carechart "
+                f"({type(identity).__name__}: {identity}); expected {expected}, as here: "
+                "install the same carechart[dask] on every worker"
+            )
+        if tuple(identity) != (version, fingerprint):
+            raise ValueError(
+                f"--dask: worker {worker} runs carechart {identity[0]} (code {identity[1]}), "
+                f"expected {expected} as here: outputs would differ from a local run; "
+                "install the same carechart on every worker"
+            )
+
+
 #: Chunks in flight per Dask worker: enough to keep it busy, few enough to keep memory flat.
 CHUNKS_PER_WORKER = 4
 
@@ -77,6 +143,7 @@ def _in_order(client: Any, settings: RunSettings, bounds: list[tuple[int, int]])
     """
     from .cohort import run_chunk
 
+    check_workers(client)
     shared = client.scatter(settings, broadcast=True)
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     todo = iter(bounds)

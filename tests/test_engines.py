@@ -84,8 +84,15 @@ class _Future:
 class _Client:
     """Just enough of ``distributed.Client`` to watch the order and the window of chunks."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, identities: dict[str, Any] | None = None) -> None:
         self.workers, self.in_flight, self.most = workers, 0, 0
+        self.identities = identities
+
+    def run(self, fn: Any, on_error: str) -> dict[str, Any]:
+        assert on_error == "return"  # a worker that cannot import carechart is reported
+        if self.identities is not None:
+            return self.identities
+        return {f"tcp://w{i}": fn() for i in range(self.workers)}
 
     def scatter(self, value: Any, broadcast: bool) -> Any:
         return value
@@ -111,3 +118,54 @@ def test_dask_chunks_come_back_in_order_with_a_bounded_window(
     got = list(scale.dask_chunk_results(None, bounds, client, workers=3))  # type: ignore[arg-type]
     assert got == bounds
     assert client.most == scale.CHUNKS_PER_WORKER * 3
+
+
+def test_dask_workers_must_run_this_carechart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker with other code, or without carechart, is refused before any chunk runs."""
+    from simulation import cohort, scale
+
+    monkeypatch.setattr(cohort, "run_chunk", lambda settings, bounds: bounds)
+    version, fingerprint = scale.code_identity()
+    assert len(fingerprint) == 16
+    assert scale.code_identity() == (version, fingerprint)  # computed once per process
+    stale = {"tcp://a": (version, fingerprint), "tcp://b": (version, "0123456789abcdef")}
+    missing = {"tcp://a": ModuleNotFoundError("No module named 'simulation'")}
+    for identities, message in (
+        (stale, r"worker tcp://b runs carechart .* \(code 0123456789abcdef\), expected"),
+        (missing, r"worker tcp://a cannot run carechart \(ModuleNotFoundError"),
+        ({}, "the cluster has no workers"),
+    ):
+        client = _Client(workers=2, identities=identities)
+        with pytest.raises(ValueError, match=message):
+            list(scale.dask_chunk_results(None, [(0, 1)], client, workers=2))  # type: ignore[arg-type]
+        assert client.most == 0  # nothing was submitted
+
+
+def test_code_identity_changes_with_the_code(tmp_path: Any) -> None:
+    """The fingerprint covers the installed sources: a copy elsewhere gives the same one, a
+    copy with one changed line another."""
+    import shutil
+    from pathlib import Path
+
+    import pathway
+    import simulation
+    from simulation.scale import code_identity, fingerprint
+
+    roots = []
+    for package in (pathway, simulation):
+        roots.append(tmp_path / package.__name__)
+        shutil.copytree(
+            Path(package.__file__).parent,
+            roots[-1],
+            ignore=shutil.ignore_patterns("__pycache__", "*.so"),
+        )
+    assert fingerprint(roots) == code_identity()[1]
+    thresholds = tmp_path / "pathway" / "thresholds.py"
+    thresholds.write_text(thresholds.read_text() + "\n# changed\n")
+    assert fingerprint(roots) != code_identity()[1]
+    parameters = tmp_path / "simulation" / "data" / "parameters.yaml"
+    shutil.copy(Path(simulation.__file__).parent / "data" / "parameters.yaml", parameters)
+    shutil.copy(Path(pathway.__file__).parent / "thresholds.py", thresholds)
+    assert fingerprint(roots) == code_identity()[1]
+    parameters.write_text(parameters.read_text().replace("value: 8.0", "value: 8.5", 1))
+    assert fingerprint(roots) != code_identity()[1]
