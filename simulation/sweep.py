@@ -4,6 +4,11 @@
 the cohort under each draw through the same path as ``carechart simulate`` (local workers or
 Dask) with the same patients and random numbers (common random numbers, so differences come
 from the parameters), and summarises the distribution of each headline outcome.
+
+With several policies (``--policies A,B``), every draw runs each policy on the same patients
+and random numbers, and the sweep also summarises each policy's difference from the first
+across the draws, with the shares of draws in which the difference is above and below zero:
+how often, over the parameter uncertainty, B gives more (or less) of an outcome than A.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,7 @@ from .cohort import (
     run_cohort,
 )
 from .parameters import load_parameters, unknown_key_message
+from .policies import STRATEGIES
 
 __all__ = ["Range", "SweepResult", "add_command", "parse_vary", "run_sweep"]
 
@@ -60,16 +66,26 @@ def parse_vary(text: str) -> Range:
 
 @dataclass
 class SweepResult:
-    """Per-draw parameter values and outcomes, and their summary."""
+    """Per-draw parameter values and outcomes, and their summary.
+
+    ``outcomes`` summarises the first policy. With several policies, ``by_policy`` has each
+    policy's summary and ``differences`` each later policy's difference from the first
+    (per draw, then summarised, with ``share_above_zero`` and ``share_below_zero``); each
+    draw then also holds ``policies``: outcomes by policy.
+    """
 
     draws: list[dict[str, Any]]
     outcomes: dict[str, dict[str, float]]
+    by_policy: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    differences: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        """Stable JSON (sorted keys)."""
-        return json.dumps(
-            {"draws": self.draws, "outcomes": self.outcomes}, indent=2, sort_keys=True
-        )
+        """Stable JSON (sorted keys); one policy gives the same layout as before policies."""
+        data: dict[str, Any] = {"draws": self.draws, "outcomes": self.outcomes}
+        if self.differences:
+            data["by_policy"] = self.by_policy
+            data["differences"] = self.differences
+        return json.dumps(data, indent=2, sort_keys=True)
 
 
 def _numeric_outcomes(outcomes: dict[str, Any]) -> dict[str, float]:
@@ -90,16 +106,28 @@ def run_sweep(
     workers: int = 1,
     dask: str | None = None,
     engine: str = "compiled",
+    policies: Sequence[str] = ("guideline",),
 ) -> SweepResult:
     """Run ``draws`` cohorts, each with parameters drawn uniformly within ``ranges``.
 
     The draws come from ``SeedSequence([seed, 1])``; every draw simulates the same patients
-    with the same random numbers (``seed``).
+    with the same random numbers (``seed``), under each of ``policies`` (the first is the
+    reference of the differences).
     """
     if draws < 1:
         raise CohortError(f"--draws: found {draws}, expected a whole number >= 1")
     if not ranges:
         raise CohortError("--vary: name at least one parameter to vary (NAME=LOW:HIGH)")
+    policies = list(policies)
+    unknown = [n for n in policies if n not in STRATEGIES]
+    if unknown:
+        raise CohortError(
+            f"--policies: found {unknown[0]!r}, expected names from {list(STRATEGIES)}"
+        )
+    if not policies or len(set(policies)) != len(policies):
+        raise CohortError(
+            f"--policies: found {','.join(policies)!r}, expected one or more different names"
+        )
     cohort, base = load_cohort(), load_parameters()
     for r in ranges:
         if r.name not in base:
@@ -116,27 +144,31 @@ def run_sweep(
             values = {r.name: float(rng.uniform(r.low, r.high)) for r in ranges}
             sets = [f"{name}={value!r}" for name, value in values.items()]
             c, params, thresholds = apply_overrides(cohort, base, sets)
-            result = run_cohort(
-                c,
-                parameters=params,
-                thresholds=thresholds,
-                patients=patients,
-                years=years,
-                seed=seed,
-                workers=workers,
-                on_chunk=lambda chunk: None,
-                keep_patients=False,
-                engine=engine,
-                dask=client,
-            )
-            summary = result.summary(sets)
-            rows.append(
-                {
-                    "draw": d,
-                    "parameters": values,
-                    "outcomes": _numeric_outcomes(summary["outcomes"]),
-                }
-            )
+            by_policy: dict[str, dict[str, float]] = {}
+            for policy in policies:
+                result = run_cohort(
+                    c,
+                    parameters=params,
+                    thresholds=thresholds,
+                    patients=patients,
+                    years=years,
+                    seed=seed,
+                    policy=policy,
+                    workers=workers,
+                    on_chunk=lambda chunk: None,
+                    keep_patients=False,
+                    engine=engine,
+                    dask=client,
+                )
+                by_policy[policy] = _numeric_outcomes(result.summary(sets)["outcomes"])
+            row: dict[str, Any] = {
+                "draw": d,
+                "parameters": values,
+                "outcomes": by_policy[policies[0]],
+            }
+            if len(policies) > 1:
+                row["policies"] = by_policy
+            rows.append(row)
             sys.stderr.write(f"carechart sweep: draw {d + 1}/{draws} done\n")
     finally:
         if client is not None:
@@ -144,14 +176,32 @@ def run_sweep(
             client.close()
             if cluster is not None:
                 cluster.close()
-    return SweepResult(rows, _summarise(rows))
+    if len(policies) == 1:
+        return SweepResult(rows, _summarise([row["outcomes"] for row in rows]))
+    per_policy = {n: [row["policies"][n] for row in rows] for n in policies}
+    reference = per_policy[policies[0]]
+    differences = {
+        n: _summarise(
+            [
+                {k: v - ref[k] for k, v in own.items() if k in ref}
+                for own, ref in zip(per_policy[n], reference, strict=True)
+            ],
+            share_above_zero=True,
+        )
+        for n in policies[1:]
+    }
+    summaries = {n: _summarise(per_policy[n]) for n in policies}
+    return SweepResult(rows, summaries[policies[0]], summaries, differences)
 
 
-def _summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    names = sorted({k for row in rows for k in row["outcomes"]})
+def _summarise(
+    draws: list[dict[str, float]], *, share_above_zero: bool = False
+) -> dict[str, dict[str, float]]:
+    """Mean, 2.5th, 50th and 97.5th percentiles of each outcome over the draws."""
+    names = sorted({k for outcomes in draws for k in outcomes})
     out: dict[str, dict[str, float]] = {}
     for name in names:
-        values = np.array([row["outcomes"][name] for row in rows if name in row["outcomes"]])
+        values = np.array([outcomes[name] for outcomes in draws if name in outcomes])
         out[name] = {
             "mean": round(float(values.mean()), 6),
             "p2.5": round(float(np.percentile(values, 2.5)), 6),
@@ -159,16 +209,34 @@ def _summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
             "p97.5": round(float(np.percentile(values, 97.5)), 6),
             "draws": int(values.size),
         }
+        if share_above_zero:  # with the share below zero: the rest are ties
+            out[name]["share_above_zero"] = round(float(np.mean(values > 0)), 6)
+            out[name]["share_below_zero"] = round(float(np.mean(values < 0)), 6)
     return out
 
 
 def format_table(result: SweepResult) -> str:
-    """The outcome distribution as a text table."""
-    lines = [f"{'outcome':<44} {'mean':>9} {'2.5%':>9} {'median':>9} {'97.5%':>9}"]
-    for name, s in result.outcomes.items():
-        lines.append(
-            f"{name:<44} {s['mean']:>9.4g} {s['p2.5']:>9.4g} {s['p50']:>9.4g} {s['p97.5']:>9.4g}"
-        )
+    """The outcome distributions as text tables: one per policy, one per difference."""
+    if not result.differences:
+        return _table(result.outcomes)
+    parts = [f"{name}:\n{_table(s)}" for name, s in result.by_policy.items()]
+    reference = next(iter(result.by_policy))
+    parts += [
+        f"{name} - {reference} (shares of draws with a difference above and below zero):\n"
+        + _table(s, share=True)
+        for name, s in result.differences.items()
+    ]
+    return "\n".join(parts)
+
+
+def _table(summary: dict[str, dict[str, float]], *, share: bool = False) -> str:
+    head = f"{'outcome':<44} {'mean':>9} {'2.5%':>9} {'median':>9} {'97.5%':>9}"
+    lines = [head + (f" {'> 0':>6} {'< 0':>6}" if share else "")]
+    for name, s in summary.items():
+        line = f"{name:<44} {s['mean']:>9.4g} {s['p2.5']:>9.4g} {s['p50']:>9.4g} {s['p97.5']:>9.4g}"
+        if share:
+            line += f" {s['share_above_zero']:>6.0%} {s['share_below_zero']:>6.0%}"
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -179,7 +247,9 @@ def add_command(sub: Any) -> None:
         help="probabilistic sensitivity analysis over parameter draws",
         description="Draw parameter sets (each --vary NAME=LOW:HIGH uniform), simulate the "
         "same cohort under each draw (common random numbers) and summarise every headline "
-        "outcome (mean, 2.5%, median, 97.5%). Research and education only.",
+        "outcome (mean, 2.5%, median, 97.5%). With --policies A,B,... every draw runs each "
+        "policy on the same patients, and each policy's difference from the first is "
+        "summarised too, with the share of draws above zero. Research and education only.",
     )
     p.add_argument(
         "--vary",
@@ -195,12 +265,20 @@ def add_command(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=None, metavar="W", help="worker processes")
     p.add_argument("--dask", default=None, metavar="local|ADDRESS", help="run on Dask")
     p.add_argument("--engine", choices=["compiled", "reference"], default="compiled")
+    p.add_argument(
+        "--policies",
+        default="guideline",
+        metavar="A,B,...",
+        help=f"comma-separated policies run under every draw, the first the reference of the "
+        f"differences (default: guideline); from {', '.join(STRATEGIES)}",
+    )
     p.add_argument("--out", default=None, metavar="FILE", help="write draws and summary (JSON)")
     p.set_defaults(func=_sweep_command)
 
 
 def _sweep_command(args: argparse.Namespace) -> int:
     ranges = [parse_vary(v) for v in args.vary]
+    policies = [n.strip() for n in args.policies.split(",") if n.strip()]
     workers = default_workers() if args.workers is None else args.workers
     if workers < 1:
         raise CohortError(f"--workers: found {workers}, expected a whole number >= 1")
@@ -213,10 +291,12 @@ def _sweep_command(args: argparse.Namespace) -> int:
         workers=workers,
         dask=args.dask,
         engine=args.engine,
+        policies=policies,
     )
     sys.stdout.write(
         f"carechart sweep: {args.draws} draws x {args.patients:,} patients x {args.years:g} "
-        f"years, seed {args.seed} (research and education only)\n"
+        f"years, seed {args.seed}, policies {', '.join(policies)} "
+        "(research and education only)\n"
     )
     sys.stdout.write(format_table(result))
     if args.out:

@@ -76,3 +76,57 @@ def test_sweep_command_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "median" in capsys.readouterr().out
     assert len(json.loads(out.read_text())["draws"]) == 2
     assert main(["sweep", "--vary", "nope", "--draws", "1"]) == 2
+
+
+def test_policies_run_on_the_same_draws_and_differences_add_up() -> None:
+    """Each draw runs every policy with the same parameters; the differences summarised are
+    the per-draw differences from the first policy, and a policy's outcomes are those of a
+    plain cohort run under that policy with the drawn parameters."""
+    from simulation.cohort import apply_overrides, load_cohort, run_cohort
+    from simulation.parameters import load_parameters
+    from simulation.sweep import _numeric_outcomes
+
+    ranges = [Range("liver.hcc_per_1000py_cirrhosis", 1.0, 60.0)]
+    kw = {"draws": 3, "patients": 25, "years": 5, "seed": 11, "workers": 1}
+    one = run_sweep(ranges, **kw)  # type: ignore[arg-type]
+    two = run_sweep(ranges, policies=["guideline", "mmf_first_line"], **kw)  # type: ignore[arg-type]
+    assert [d["parameters"] for d in one.draws] == [d["parameters"] for d in two.draws]
+    assert one.outcomes == two.outcomes == two.by_policy["guideline"]
+    assert "by_policy" not in json.loads(one.to_json())  # one policy: the layout as before
+    cbr = [
+        d["policies"]["mmf_first_line"]["cbr_by_6_months"]
+        - d["policies"]["guideline"]["cbr_by_6_months"]
+        for d in two.draws
+    ]
+    s = two.differences["mmf_first_line"]["cbr_by_6_months"]
+    assert s["mean"] == pytest.approx(sum(cbr) / 3, abs=1e-6)
+    assert s["share_above_zero"] == pytest.approx(sum(x > 0 for x in cbr) / 3, abs=1e-6)
+    assert s["share_below_zero"] == pytest.approx(sum(x < 0 for x in cbr) / 3, abs=1e-6)
+    assert any(x != 0 for x in cbr)  # the policies really differ on these patients
+    first = two.draws[0]
+    name = "liver.hcc_per_1000py_cirrhosis"
+    sets = [f"{name}={first['parameters'][name]!r}"]
+    cohort, params, thresholds = apply_overrides(load_cohort(), load_parameters(), sets)
+    plain = run_cohort(
+        cohort,
+        parameters=params,
+        thresholds=thresholds,
+        patients=25,
+        years=5,
+        seed=11,
+        policy="mmf_first_line",
+        workers=1,
+    )
+    assert first["policies"]["mmf_first_line"] == _numeric_outcomes(plain.summary(sets)["outcomes"])
+
+
+def test_policies_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    """Unknown or repeated policies are one-line errors naming what was found."""
+    ranges = [Range("liver.hcc_per_1000py_cirrhosis", 1.0, 2.0)]
+    with pytest.raises(CohortError, match="found 'nope', expected names from"):
+        run_sweep(ranges, draws=1, patients=2, years=1, policies=["guideline", "nope"])
+    with pytest.raises(CohortError, match="expected one or more different names"):
+        run_sweep(ranges, draws=1, patients=2, years=1, policies=["guideline", "guideline"])
+    args = ["sweep", "--vary", "liver.hcc_per_1000py_cirrhosis=1:2", "--draws", "1"]
+    assert main([*args, "--policies", "guideline,nope"]) == 2
+    assert "--policies: found 'nope'" in capsys.readouterr().err
