@@ -19,6 +19,7 @@ __all__ = [
     "Strategy",
     "StrategyPolicy",
     "get_strategy",
+    "parse_policy_list",
 ]
 
 #: A policy that keeps acting after this many actions on one day has a modelling bug.
@@ -131,6 +132,25 @@ STRATEGIES: dict[str, Strategy] = {
     )
 }
 """The named strategies, by id; ``guideline`` is the default."""
+
+
+def parse_policy_list(text: str, *, at_least: int = 1) -> list[str]:
+    """``"A,B,..."`` -> policy names, checked (option ``--policies``).
+
+    Raises:
+        ValueError: an unknown or repeated name, or fewer than ``at_least`` names; one line
+            naming what was found and what was expected.
+    """
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown:
+        raise ValueError(
+            f"--policies: found {unknown[0]!r}, expected names from {list(STRATEGIES)}"
+        )
+    if len(names) < at_least or len(set(names)) != len(names):
+        many = "one or more" if at_least <= 1 else f"at least {at_least}"
+        raise ValueError(f"--policies: found {text!r}, expected {many} different names")
+    return names
 
 
 def get_strategy(name: str) -> Strategy:

@@ -37,7 +37,7 @@ from .outputs import (
     write_report_hook,
 )
 from .parameters import ParameterSet, load_parameters
-from .policies import STRATEGIES
+from .policies import STRATEGIES, parse_policy_list
 
 __all__ = ["add_command", "compare_table", "format_summary", "simulate_to"]
 
@@ -292,14 +292,7 @@ def format_summary(
 
 
 def _compare_command(args: argparse.Namespace) -> int:
-    names = [n.strip() for n in args.policies.split(",") if n.strip()]
-    unknown = [n for n in names if n not in STRATEGIES]
-    if unknown:
-        raise CohortError(
-            f"--policies: found {unknown[0]!r}, expected names from {list(STRATEGIES)}"
-        )
-    if len(names) < 2:
-        raise CohortError(f"--policies: found {args.policies!r}, expected at least two names")
+    names = parse_policy_list(args.policies, at_least=2)
     cohort, params, thresholds, workers = _prepare(args)
     results: dict[str, dict[str, Any]] = {}
     for name in names:

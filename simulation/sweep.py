@@ -35,7 +35,7 @@ from .cohort import (
     run_cohort,
 )
 from .parameters import load_parameters, unknown_key_message
-from .policies import STRATEGIES
+from .policies import STRATEGIES, parse_policy_list
 
 __all__ = ["Range", "SweepResult", "add_command", "parse_vary", "run_sweep"]
 
@@ -118,16 +118,7 @@ def run_sweep(
         raise CohortError(f"--draws: found {draws}, expected a whole number >= 1")
     if not ranges:
         raise CohortError("--vary: name at least one parameter to vary (NAME=LOW:HIGH)")
-    policies = list(policies)
-    unknown = [n for n in policies if n not in STRATEGIES]
-    if unknown:
-        raise CohortError(
-            f"--policies: found {unknown[0]!r}, expected names from {list(STRATEGIES)}"
-        )
-    if not policies or len(set(policies)) != len(policies):
-        raise CohortError(
-            f"--policies: found {','.join(policies)!r}, expected one or more different names"
-        )
+    policies = parse_policy_list(",".join(policies))
     cohort, base = load_cohort(), load_parameters()
     for r in ranges:
         if r.name not in base:
@@ -278,7 +269,7 @@ def add_command(sub: Any) -> None:
 
 def _sweep_command(args: argparse.Namespace) -> int:
     ranges = [parse_vary(v) for v in args.vary]
-    policies = [n.strip() for n in args.policies.split(",") if n.strip()]
+    policies = parse_policy_list(args.policies)
     workers = default_workers() if args.workers is None else args.workers
     if workers < 1:
         raise CohortError(f"--workers: found {workers}, expected a whole number >= 1")
