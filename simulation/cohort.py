@@ -18,6 +18,7 @@ import copy
 import math
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ __all__ = [
     "NumericDistribution",
     "RunSettings",
     "SimulationError",
+    "StderrProgress",
     "apply_overrides",
     "load_cohort",
     "parse_cohort",
@@ -568,16 +570,42 @@ def _chunk_results(settings: RunSettings, workers: int, dask: Any = None) -> Ite
 Progress = Callable[[int, int], None]
 
 
-def stderr_progress(done: int, total: int) -> None:
-    """Print ``simulated 1,200/10,000 patients (12%)`` on stderr (in place on a terminal)."""
-    tty = sys.stderr.isatty()
-    pct = 100 * done // total
-    line = f"carechart: simulated {done:,}/{total:,} patients ({pct}%)"
-    if tty:
-        sys.stderr.write("\r" + line + ("\n" if done == total else ""))
-        sys.stderr.flush()
-    else:
-        sys.stderr.write(line + "\n")
+class StderrProgress:
+    """Prints ``simulated 1,200/10,000 patients (12%), about 2 min left`` on stderr.
+
+    In place on a terminal, a line per report otherwise. The time left is the elapsed time
+    per patient so far times the patients to go (shown from the first report on).
+    """
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        """Report ``done`` of ``total`` patients."""
+        pct = 100 * done // total
+        line = f"carechart: simulated {done:,}/{total:,} patients ({pct}%)"
+        if 0 < done < total:
+            left = (time.monotonic() - self.started) * (total - done) / done
+            line += f", about {_duration(left)} left"
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\033[K" + line + ("\n" if done == total else ""))
+            sys.stderr.flush()
+        else:
+            sys.stderr.write(line + "\n")
+
+
+def _duration(seconds: float) -> str:
+    """A rough time for people: ``40 s``, ``3 min``, ``1 h 20 min``.
+
+    >>> _duration(4.2), _duration(95), _duration(4850)
+    ('4 s', '2 min', '1 h 21 min')
+    """
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
 
 
 def default_workers() -> int:

@@ -224,7 +224,7 @@ def _demo_command(args: Any) -> int:
     import sys
     from pathlib import Path
 
-    from .cohort import apply_overrides, default_workers, load_cohort, stderr_progress
+    from .cohort import StderrProgress, apply_overrides, default_workers, load_cohort
     from .parameters import load_parameters
     from .simulate_command import simulate_to
 
@@ -254,7 +254,7 @@ def _demo_command(args: Any) -> int:
         seed=20250101,
         policy="guideline",
         workers=default_workers(),
-        progress=stderr_progress,
+        progress=StderrProgress(),
     )
     out.write(text)
     out.write(f"Open {Path(args.out) / 'report.html'} in a browser to read the report.\n")

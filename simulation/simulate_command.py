@@ -20,11 +20,11 @@ from .cohort import (
     ENGINES,
     Cohort,
     CohortError,
+    StderrProgress,
     apply_overrides,
     default_workers,
     load_cohort,
     run_cohort,
-    stderr_progress,
 )
 from .outcomes import OUTCOME_LABELS
 from .outputs import (
@@ -141,7 +141,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Cohort, ParameterSet, Any, int]:
 
 def _progress(cohort: Cohort) -> Any:
     return (
-        stderr_progress if cohort.patients * cohort.years >= _PROGRESS_MIN_PATIENT_YEARS else None
+        StderrProgress() if cohort.patients * cohort.years >= _PROGRESS_MIN_PATIENT_YEARS else None
     )
 
 

@@ -226,3 +226,26 @@ def test_unknown_policy_and_bad_arguments() -> None:
     assert {"guideline", "prednisolone_all", "mmf_first_line", "budesonide_when_eligible"} <= set(
         STRATEGIES
     )
+
+
+def test_progress_reports_the_time_left(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Progress lines say how far the run is and, before the end, about how long is left
+    (elapsed time per patient so far x patients to go)."""
+    from simulation import cohort
+    from simulation.cohort import StderrProgress, _duration
+
+    clock = iter([100.0, 140.0, 260.0])  # start, after 1,000 patients, after 5,000
+    monkeypatch.setattr(cohort.time, "monotonic", lambda: next(clock))
+    progress = StderrProgress()
+    progress(1_000, 10_000)
+    progress(5_000, 10_000)
+    progress(10_000, 10_000)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "carechart: simulated 1,000/10,000 patients (10%), about 6 min left",  # 40 s x 9
+        "carechart: simulated 5,000/10,000 patients (50%), about 3 min left",  # 160 s x 1
+        "carechart: simulated 10,000/10,000 patients (100%)",
+    ]
+    assert [_duration(s) for s in (0.2, 4.2, 95, 4850)] == ["1 s", "4 s", "2 min", "1 h 21 min"]
