@@ -12,13 +12,16 @@ same checks and errors, holding one patient and its events at a time.
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import math
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .outputs import EVENT_COLUMNS, PATIENT_COLUMNS
 
@@ -38,6 +41,8 @@ __all__ = [
     "iter_patient_events",
     "iter_patients",
     "load_outputs",
+    "open_text",
+    "output_file",
     "read_events",
     "read_patients",
     "read_summary",
@@ -156,13 +161,14 @@ def load_outputs(out_dir: Path) -> CohortOutputs:
     """
     out_dir = Path(out_dir)
     require_outputs(out_dir)
-    patients = read_patients(out_dir / "patients.csv")
-    events = read_events(out_dir / "events.csv")
+    patients = read_patients(output_file(out_dir, "patients.csv"))
+    events_path = output_file(out_dir, "events.csv")
+    events = read_events(events_path)
     known = {p.patient_id for p in patients}
     for e in events:
         if e.patient_id not in known:
             raise OutputFormatError(
-                out_dir / "events.csv", 0, f"patient {e.patient_id!r} is not in patients.csv"
+                events_path, 0, f"patient {e.patient_id!r} is not in patients.csv"
             )
     return CohortOutputs(patients, events, read_summary(out_dir / "summary.json"))
 
@@ -170,15 +176,39 @@ def load_outputs(out_dir: Path) -> CohortOutputs:
 def require_outputs(out_dir: Path, names: Iterable[str] = OUTPUT_FILES) -> None:
     """Check that the output files ``names`` exist in ``out_dir``, in order.
 
+    A CSV file may be there gzip-compressed instead (``events.csv.gz``, written by
+    ``carechart simulate --compress``).
+
     Raises:
         FileNotFoundError: For the first missing file (the message names it and the fix).
+        OutputFormatError: A CSV file is there both plain and compressed.
     """
     for name in names:
-        if not (out_dir / name).is_file():
+        if not output_file(out_dir, name).is_file():
             raise FileNotFoundError(
                 f"{out_dir / name}: missing; write the outputs first with "
                 f"'carechart simulate --out {out_dir}'"
             )
+
+
+#: Suffix of a compressed output file (``carechart simulate --compress``).
+GZ = ".gz"
+
+
+def output_file(out_dir: Path, name: str) -> Path:
+    """The file holding output ``name`` in ``out_dir``: ``name``, or ``name.gz`` for a CSV.
+
+    Raises:
+        OutputFormatError: Both are there (which one is current cannot be told).
+    """
+    plain, packed = out_dir / name, out_dir / (name + GZ)
+    if not name.endswith(".csv") or not packed.exists():
+        return plain
+    if plain.exists():
+        raise OutputFormatError(
+            out_dir, 0, f"found both {name} and {name}{GZ}, expected one of them; remove the other"
+        )
+    return packed
 
 
 def read_summary(path: Path) -> dict[str, Any]:
@@ -324,10 +354,10 @@ def iter_outputs(out_dir: Path) -> Iterator[tuple[PatientRow, list[EventRow]]]:
     """
     out_dir = Path(out_dir)
     require_outputs(out_dir, OUTPUT_FILES[:2])
-    events_path = out_dir / "events.csv"
+    events_path = output_file(out_dir, "events.csv")
     groups = iter_patient_events(events_path)
     pending = next(groups, None)
-    for patient in iter_patients(out_dir / "patients.csv"):
+    for patient in iter_patients(output_file(out_dir, "patients.csv")):
         if pending is not None and pending[1] == patient.patient_id:
             yield patient, pending[2]
             pending = next(groups, None)
@@ -343,16 +373,32 @@ def iter_outputs(out_dir: Path) -> Iterator[tuple[PatientRow, list[EventRow]]]:
 
 
 def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    with path.open(newline="", encoding="utf-8") as handle:
+    with open_text(path) as handle:
         reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise OutputFormatError(path, 1, f"missing columns {missing}; found {list(header)}")
-        for raw in reader:
-            if None in raw:
-                raise OutputFormatError(path, reader.line_num, "more cells than columns")
-            yield reader.line_num, {k: (v or "") for k, v in raw.items()}
+        try:
+            header = reader.fieldnames or []
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise OutputFormatError(path, 1, f"missing columns {missing}; found {list(header)}")
+            for raw in reader:
+                if None in raw:
+                    raise OutputFormatError(path, reader.line_num, "more cells than columns")
+                yield reader.line_num, {k: (v or "") for k, v in raw.items()}
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise OutputFormatError(
+                path, reader.line_num, f"not a whole gzip file ({exc or type(exc).__name__})"
+            ) from None
+
+
+@contextmanager
+def open_text(path: Path) -> Iterator[TextIO]:
+    """Open an output file for reading as UTF-8 text, decompressing a ``.gz`` file."""
+    if path.name.endswith(GZ):
+        with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+            yield handle
+    else:
+        with path.open(newline="", encoding="utf-8") as handle:
+            yield handle
 
 
 def _number(path: Path, line: int, name: str, text: str) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gzip
 import io
 import json
 import os
@@ -23,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pathway import AIHPathway
 from pathway.vocabulary import CARE_STATES
@@ -473,6 +474,17 @@ class OutputWriter:
         """Where to write ``name`` now (inside the staging folder)."""
         return self.staging / name
 
+    def open_text(self, name: str, *, compress: bool = False) -> TextIO:
+        """Open ``name`` in the staging folder for writing UTF-8 text.
+
+        With ``compress``, the file is ``name.gz``, gzip-compressed (level 6) with no time
+        stamp in its header, so the same text gives the same bytes.
+        """
+        if not compress:
+            return self.path(name).open("w", encoding="utf-8", newline="")
+        packed = gzip.GzipFile(self.path(name + ".gz"), "wb", compresslevel=6, mtime=0)
+        return io.TextIOWrapper(packed, encoding="utf-8", newline="")
+
     def write_text(self, name: str, text: str) -> Path:
         """Write a whole file into the staging folder."""
         path = self.path(name)
@@ -491,6 +503,12 @@ class OutputWriter:
                 shutil.rmtree(target) if target.is_dir() else target.unlink()
             os.replace(item, target)
             self.published.append(target)
+            # A file published plain supersedes its compressed form from an earlier run,
+            # and the other way round: readers must not find both.
+            name = item.name
+            other = name.removesuffix(".gz") if name.endswith(".gz") else name + ".gz"
+            with contextlib.suppress(FileNotFoundError):
+                (self.out_dir / other).unlink()
         with contextlib.suppress(OSError):
             self.staging.rmdir()
         return self.published

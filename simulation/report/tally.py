@@ -20,6 +20,7 @@ from ..cohort_outputs import (
     PatientRow,
     iter_outputs,
     iter_patients,
+    output_file,
 )
 from ..endpoints import (
     Duration,
@@ -172,5 +173,7 @@ def tally_folder(out_dir: Path) -> ReportTally:
             patients.csv (read the folder whole instead: :func:`tally_outputs`).
     """
     out_dir = Path(out_dir)
-    horizon = report_horizon(p.followup_days for p in iter_patients(out_dir / "patients.csv"))
+    horizon = report_horizon(
+        p.followup_days for p in iter_patients(output_file(out_dir, "patients.csv"))
+    )
     return _fold(horizon, iter_outputs(out_dir))
