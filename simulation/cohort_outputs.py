@@ -386,7 +386,7 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
                 yield reader.line_num, {k: (v or "") for k, v in raw.items()}
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             raise OutputFormatError(
-                path, reader.line_num, f"not a whole gzip file ({exc or type(exc).__name__})"
+                path, reader.line_num, f"not a whole gzip file ({str(exc) or type(exc).__name__})"
             ) from None
 
 
