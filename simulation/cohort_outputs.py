@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .outputs import EVENT_COLUMNS, PATIENT_COLUMNS
+from .outputs import EVENT_COLUMNS, GZ, PATIENT_COLUMNS
 
 __all__ = [
     "DAY_COLUMNS",
@@ -189,10 +189,6 @@ def require_outputs(out_dir: Path, names: Iterable[str] = OUTPUT_FILES) -> None:
                 f"{out_dir / name}: missing; write the outputs first with "
                 f"'carechart simulate --out {out_dir}'"
             )
-
-
-#: Suffix of a compressed output file (``carechart simulate --compress``).
-GZ = ".gz"
 
 
 def output_file(out_dir: Path, name: str) -> Path:

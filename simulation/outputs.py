@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EVENT_COLUMNS",
+    "GZ",
     "PATIENT_COLUMNS",
     "PATIENT_EXTRA_COLUMNS",
     "ChunkResult",
@@ -437,6 +438,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+#: Suffix of a compressed output file (``carechart simulate --compress``); the readers of
+#: :mod:`simulation.cohort_outputs` take ``NAME`` or ``NAME`` + GZ.
+GZ = ".gz"
+
+
 class OutputWriter:
     """Stage output files in a hidden folder beside ``out_dir``; publish all or nothing.
 
@@ -482,7 +488,7 @@ class OutputWriter:
         """
         if not compress:
             return self.path(name).open("w", encoding="utf-8", newline="")
-        packed = gzip.GzipFile(self.path(name + ".gz"), "wb", compresslevel=6, mtime=0)
+        packed = gzip.GzipFile(self.path(name + GZ), "wb", compresslevel=6, mtime=0)
         return io.TextIOWrapper(packed, encoding="utf-8", newline="")
 
     def write_text(self, name: str, text: str) -> Path:
@@ -506,7 +512,7 @@ class OutputWriter:
             # A file published plain supersedes its compressed form from an earlier run,
             # and the other way round: readers must not find both.
             name = item.name
-            other = name.removesuffix(".gz") if name.endswith(".gz") else name + ".gz"
+            other = name.removesuffix(GZ) if name.endswith(GZ) else name + GZ
             with contextlib.suppress(FileNotFoundError):
                 (self.out_dir / other).unlink()
         with contextlib.suppress(OSError):
