@@ -6,6 +6,7 @@ The guideline policy takes the pathway's top recommendation until nothing strong
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -134,14 +135,15 @@ STRATEGIES: dict[str, Strategy] = {
 """The named strategies, by id; ``guideline`` is the default."""
 
 
-def parse_policy_list(text: str, *, at_least: int = 1) -> list[str]:
-    """``"A,B,..."`` -> policy names, checked (option ``--policies``).
+def parse_policy_list(text: str | Sequence[str], *, at_least: int = 1) -> list[str]:
+    """``"A,B,..."`` (or a list of names) -> policy names, checked (option ``--policies``).
 
     Raises:
         ValueError: an unknown or repeated name, or fewer than ``at_least`` names; one line
             naming what was found and what was expected.
     """
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    given = text.split(",") if isinstance(text, str) else text
+    names = [n.strip() for n in given if n.strip()]
     unknown = [n for n in names if n not in STRATEGIES]
     if unknown:
         raise ValueError(
@@ -149,7 +151,7 @@ def parse_policy_list(text: str, *, at_least: int = 1) -> list[str]:
         )
     if len(names) < at_least or len(set(names)) != len(names):
         many = "one or more" if at_least <= 1 else f"at least {at_least}"
-        raise ValueError(f"--policies: found {text!r}, expected {many} different names")
+        raise ValueError(f"--policies: found {','.join(given)!r}, expected {many} different names")
     return names
 
 

@@ -118,7 +118,7 @@ def run_sweep(
         raise CohortError(f"--draws: found {draws}, expected a whole number >= 1")
     if not ranges:
         raise CohortError("--vary: name at least one parameter to vary (NAME=LOW:HIGH)")
-    policies = parse_policy_list(",".join(policies))
+    policies = parse_policy_list(policies)
     cohort, base = load_cohort(), load_parameters()
     for r in ranges:
         if r.name not in base:
