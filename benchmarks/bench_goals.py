@@ -9,6 +9,9 @@ One run, the default cohort, the guideline policy and one seed throughout:
 
 1. speed-up: the first ``--engine-patients`` patients on python-statemachine and on the
    compiled executor (one worker each), outputs checked byte-identical (bench_engines.py);
+   then the compiled executor's own share of that run, and so the ceiling on any
+   executor's speed-up: the reference run's time over the time the guideline's shared
+   work (rules, invariants, patient model, outputs) takes;
 2. scale: ``--patients`` patients x 10 years on ``--workers`` workers (bench_cohort.py, in
    a fresh process), against the 60-second goal;
 3. memory: the same at a tenth of the patients, in a fresh process: the peak memory of the
@@ -28,7 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_engines import _run  # noqa: E402
+from bench_engines import _run, executor_seconds  # noqa: E402
 
 from simulation.cohort import DEFAULT_SEED  # noqa: E402
 from simulation.outputs import software_version  # noqa: E402
@@ -79,6 +82,18 @@ def main(argv: list[str] | None = None) -> int:
         f"engines: {args.engine_patients:,} patients x {args.years:g} years, 1 worker: "
         f"reference {ref_s:.1f} s, compiled {fast_s:.1f} s, "
         f"outputs identical: {ref_events == fast_events}"
+    )
+    executor_s = executor_seconds(args.engine_patients, args.years, args.seed)
+    shared_s = fast_s - executor_s
+    print(
+        f"compiled run: executor {executor_s:.2f} s ({executor_s / fast_s:.0%}), "
+        f"the guideline's shared work {shared_s:.2f} s; ceiling for a free executor: "
+        f"{ref_s:.1f} / {shared_s:.2f} = {ref_s / shared_s:.1f}x"
+    )
+    floor_s = shared_s / args.engine_patients * args.patients / args.workers
+    print(
+        f"the shared work alone for {args.patients:,} patients on {args.workers} workers, "
+        f"if they scaled perfectly: {floor_s:.0f} s"
     )
     small = _cohort(max(1, args.patients // 10), args.years, args.workers, args.seed)
     full = _cohort(args.patients, args.years, args.workers, args.seed)

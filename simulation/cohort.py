@@ -460,7 +460,7 @@ class RunSettings:
     horizon_days: float
     keep_charts: bool = False
     engine: str = "compiled"
-    chart_class: type[AIHPathway] | None = None
+    chart_class: type[AIHPathway] | type[CompiledPathway] | None = None
 
     @property
     def width(self) -> int:
@@ -628,7 +628,7 @@ def run_cohort(
     on_chunk: Callable[[ChunkResult], None] | None = None,
     keep_patients: bool = True,
     engine: str = "compiled",
-    chart_class: type[AIHPathway] | None = None,
+    chart_class: type[AIHPathway] | type[CompiledPathway] | None = None,
     dask: Any = None,
 ) -> CohortResult:
     """Simulate a cohort and return its tidy outputs.
