@@ -8,6 +8,7 @@ Units are in the field names (``_days``, ``_xuln``, ``_mg_day``, ``_mg_per_kg``)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
@@ -78,12 +79,38 @@ class Thresholds:
     hcc_surveillance_days: float = 182.0
 
     def with_overrides(self, **overrides: Any) -> Thresholds:
-        """Return a copy with some values replaced; unknown names raise ``ValueError``."""
+        """Return a copy with some values replaced.
+
+        Raises:
+            ValueError: an unknown name, or a value out of range: every threshold is a
+                finite number > 0, a ``_days`` interval at least 1 (a zero interval would
+                fire its timer for ever) and a fraction at most 1.
+        """
         known = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ValueError(f"unknown threshold(s) {unknown!r}; known: {sorted(known)}")
-        return replace(self, **{k: float(v) for k, v in overrides.items()})
+        values = {k: float(v) for k, v in overrides.items()}
+        for name, value in values.items():
+            above_low = value >= 1.0 if name.endswith("_days") else value > 0.0
+            below_high = value <= 1.0 if name in _FRACTIONS else math.isfinite(value)
+            if not (above_low and below_high):
+                raise ValueError(
+                    f"thresholds.{name}: found {value!r}, expected {_expected_range(name)}"
+                )
+        return replace(self, **values)
+
+
+#: Thresholds that are shares of a whole (at most 1).
+_FRACTIONS: Final = frozenset({"non_response_fall", "azathioprine_tpmt_intermediate_factor"})
+
+
+def _expected_range(name: str) -> str:
+    if name.endswith("_days"):
+        return "a number of days >= 1"
+    if name in _FRACTIONS:
+        return "a fraction > 0 and <= 1"
+    return "a finite number > 0"
 
 
 _IAIHG = ("G-IAIHG22",)

@@ -44,7 +44,8 @@ from .endpoints import (
     time_to_cbr,
     transplant_free_survival,
 )
-from .parameters import load_parameters
+from .outputs import check_output_file
+from .parameters import load_parameters, read_input_file
 from .survival import kaplan_meier
 from .trajectories import CARE_GROUP, CARE_ORDER, care_courses
 
@@ -227,7 +228,7 @@ def load_targets(path: Path | None = None) -> tuple[Target, ...]:
         text = resources.files("simulation").joinpath("data", DEFAULT_TARGETS).read_text("utf-8")
         where = f"simulation/data/{DEFAULT_TARGETS}"
     else:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_input_file(path)
         where = str(path)
     try:
         data = yaml.safe_load(text)
@@ -969,7 +970,7 @@ def load_result(path: Path) -> CalibrationResult:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: calibration result not found")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_input_file(path))
     except json.JSONDecodeError as exc:
         raise CalibrationError(f"{path}: not valid JSON ({exc.msg})") from exc
     if not isinstance(data, dict) or data.get("kind") != "carechart-calibration":
@@ -1167,6 +1168,14 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def _main(args: argparse.Namespace) -> int:
+    from .cohort import check_run_options
+
+    check_run_options(args.patients, None, args.seed)
+    if args.workers < 1:
+        raise CalibrationError(f"--workers: found {args.workers}, expected a whole number >= 1")
+    for option, path in (("--out", args.out), ("--markdown", args.markdown)):
+        if path is not None:
+            check_output_file(option, path, make_parents=True)
     targets = load_targets(args.targets)
     if args.target:
         known = {t.id for t in targets}

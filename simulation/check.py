@@ -23,6 +23,7 @@ from pathway import AIHPathway
 from .analysis import Catalogue, static_findings
 from .conflicts import ConflictReport, search_conflicts, trap_counterexample
 from .findings import CODES, Declaration, Finding, apply_declarations, load_declarations
+from .outputs import check_output_folder
 
 __all__ = ["CheckResult", "add_command", "print_findings", "run_check"]
 
@@ -232,6 +233,8 @@ def _check_command(args: Any) -> int:
 
     if args.budget < 0 or args.examples < 0:
         raise UsageError("--budget and --examples must be >= 0")
+    if args.out:
+        check_output_folder("--out", args.out)
     try:
         result = run_check(
             search=not args.static_only,

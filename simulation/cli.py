@@ -61,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error_message(exc: OSError) -> str:
+    """``FILE: No such file or directory`` rather than ``[Errno 2] ...: 'FILE'``."""
+    if exc.filename is None or exc.strerror is None:
+        return str(exc)
+    target = f" -> {exc.filename2}" if exc.filename2 is not None else ""
+    return f"{exc.filename}{target}: {exc.strerror}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
@@ -73,7 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"carechart: error: {exc}", file=sys.stderr)
         return 2
-    except (PathwayError, ValueError, OSError) as exc:
+    except OSError as exc:
+        print(f"carechart: error: {_os_error_message(exc)}", file=sys.stderr)
+        return 2
+    except (PathwayError, ValueError) as exc:
         print(f"carechart: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover - interactive

@@ -37,7 +37,13 @@ from pathway.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STAT
 from .disease import DiseaseModel, ModelConstants
 from .engine import run_patient
 from .outputs import ChunkResult, CohortResult, PatientResult, collect_patient
-from .parameters import ParameterError, ParameterSet, load_parameters, unknown_key_message
+from .parameters import (
+    ParameterError,
+    ParameterSet,
+    load_parameters,
+    read_input_file,
+    unknown_key_message,
+)
 from .policies import get_strategy
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
     "SimulationError",
     "StderrProgress",
     "apply_overrides",
+    "check_run_options",
     "load_cohort",
     "parse_cohort",
     "patient_rng",
@@ -281,14 +288,34 @@ def load_cohort(path: str | Path | None = None) -> Cohort:
         ref = resources.files("simulation").joinpath("data", DEFAULT_COHORT)
         text, origin = ref.read_text(encoding="utf-8"), f"simulation/data/{DEFAULT_COHORT}"
     else:
-        text, origin = Path(path).read_text(encoding="utf-8"), str(path)
+        text, origin = read_input_file(path), str(path)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise CohortError(f"{origin}: not valid YAML{where}") from None
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None)
+        raise CohortError(
+            f"{origin}: not valid YAML{where}" + (f": {problem}" if problem else "")
+        ) from None
     return parse_cohort(data, origin)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A ``SafeLoader`` that rejects a key given twice in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in first:
+                raise yaml.constructor.ConstructorError(
+                    problem=f"found key {key!r} twice (first at line {first[key]}), "
+                    "expected each key once",
+                    problem_mark=key_node.start_mark,
+                )
+            first[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 # --- --set overrides ---------------------------------------------------------------------------
@@ -371,6 +398,8 @@ def apply_overrides(
     new_cohort = parse_cohort(raw, f"{cohort.origin} with --set") if raw != cohort.raw else cohort
     try:
         new_params = parameters.with_overrides(params) if params else parameters
+        if params:  # a value out of its range (a probability above 1...) fails here, once
+            ModelConstants.from_parameters(new_params)
         new_ths = thresholds.with_overrides(**ths) if ths else thresholds
     except (ParameterError, ValueError) as exc:
         raise CohortError(f"--set: {exc}") from None
@@ -679,9 +708,12 @@ def run_cohort(
         raise ValueError(f"'seed' must be >= 0 (got {seed!r})")
     if engine not in ENGINES:
         raise ValueError(f"'engine' must be one of {list(ENGINES)} (got {engine!r})")
+    parameters = parameters or load_parameters()
+    # Out-of-range parameters fail here, in one line, not in every worker's initializer.
+    ModelConstants.from_parameters(parameters)
     settings = RunSettings(
         cohort=cohort,
-        parameters=parameters or load_parameters(),
+        parameters=parameters,
         thresholds=thresholds or Thresholds(),
         seed=int(seed),
         policy=policy,
@@ -701,6 +733,20 @@ def run_cohort(
         if progress is not None:
             progress(done, cohort.patients)
     return result
+
+
+def check_run_options(patients: int | None, years: float | None, seed: int) -> None:
+    """Check ``--patients``, ``--years`` and ``--seed`` (``None``: not given).
+
+    Raises:
+        CohortError: naming the option, the value found and the range expected.
+    """
+    if patients is not None and patients < 1:
+        raise CohortError(f"--patients: found {patients}, expected a whole number >= 1")
+    if years is not None and not 0 < years <= 100:
+        raise CohortError(f"--years: found {years:g}, expected a number of years > 0 and <= 100")
+    if seed < 0:
+        raise CohortError(f"--seed: found {seed}, expected a whole number >= 0")
 
 
 def _replace_raw(cohort: Cohort, **changes: Any) -> Cohort:

@@ -29,11 +29,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pathway import RULES, AIHPathway
+from pathway.diagram import write_atomic
 from pathway.rules import ACTION_CHECKS
 from pathway.structure import ChartModel
 
 from .engine import run_patient
 from .instrument import Exposure, instrument, probe_of
+from .outputs import check_output_file
 from .scenario import ScenarioError, find_scenario_files, load_scenario
 from .scripted import ScriptedPatient
 
@@ -44,6 +46,7 @@ __all__ = [
     "collect_scenarios",
     "guard_items",
     "print_summary",
+    "scenario_paths_problem",
 ]
 
 KINDS = ("states", "transitions", "rules", "guards")
@@ -147,6 +150,16 @@ class CoverageReport:
         u, c = self.universe(), self.covered()
         return {k: [x for x in u[k] if x not in set(c[k])] for k in KINDS}
 
+    def failure_message(self) -> str:
+        """The first failed file in one line (``FILE:LINE:COL: ...``), with how many more;
+        empty when none failed."""
+        if not self.failed:
+            return ""
+        source, error = self.failed[0]
+        text = error if error.startswith(source) else f"{source}: {error}"
+        more = len(self.failed) - 1
+        return text + (f" (and {more} more failed file(s))" if more else "")
+
     def percent(self, kind: str | None = None) -> float:
         """Coverage in percent of one kind, or of all items together (``None``)."""
         u, c = self.universe(), self.covered()
@@ -245,6 +258,18 @@ class CoverageReport:
 
 
 # --- collecting ---------------------------------------------------------------------------
+
+
+def scenario_paths_problem(paths: Sequence[str]) -> str:
+    """Why ``paths`` cannot be a scenario suite (a path missing, a folder without
+    ``*.yaml`` files), in one line; empty when they can."""
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        return f"no such file or folder: {', '.join(missing)}"
+    empty = [p for p in paths if not find_scenario_files([p])]
+    if empty:
+        return f"{empty[0]}: found no scenario files (*.yaml) in this folder"
+    return ""
 
 
 def collect_scenarios(
@@ -349,7 +374,8 @@ def add_command(sub: Any) -> None:
         help="state, transition, rule and guard-outcome coverage of scenarios and cohorts",
         description="Measure how much of the pathway a scenario suite and/or a simulated "
         "cohort exercises: states, transitions, recommendation rules and guard outcomes "
-        "(true and false both seen). Exit status 1 under --fail-under.",
+        "(true and false both seen). Exit status 1 under --fail-under, 2 when a scenario "
+        "file is invalid or its course stops with an error.",
     )
     p.add_argument("paths", nargs="*", metavar="SCENARIO_DIR", help="scenario files or folders")
     p.add_argument("--cohort", type=int, metavar="N", help="also simulate a cohort of N patients")
@@ -369,29 +395,39 @@ def add_command(sub: Any) -> None:
 def _coverage_command(args: Any) -> int:
     from .cli import UsageError
 
-    if not args.paths and not args.cohort:
+    if not args.paths and args.cohort is None:
         raise UsageError("coverage needs scenario files or folders, or --cohort N")
     if args.fail_under is not None and not 0 <= args.fail_under <= 100:
         raise UsageError(f"--fail-under must be within 0-100 (got {args.fail_under:g})")
+    if args.cohort is not None and args.cohort < 1:
+        raise UsageError(f"--cohort: found {args.cohort}, expected a whole number >= 1")
+    if args.seed < 0:
+        raise UsageError(f"--seed: found {args.seed}, expected a whole number >= 0")
+    if args.limit < 0:
+        raise UsageError(f"--limit: found {args.limit}, expected a whole number >= 0 (0: all)")
+    for option, path in (("--json", args.json), ("--html", args.html)):
+        if path:
+            check_output_file(option, path)
     report = CoverageReport(ChartModel.of(AIHPathway))
     if args.paths:
-        missing = [p for p in args.paths if not Path(p).exists()]
-        if missing:
-            raise UsageError(f"no such file or folder: {', '.join(missing)}")
+        problem = scenario_paths_problem(args.paths)
+        if problem:
+            raise UsageError(problem)
         collect_scenarios(args.paths, report=report)
-    if args.cohort:
-        if args.cohort < 1:
-            raise UsageError(f"--cohort must be >= 1 (got {args.cohort})")
+    if args.cohort is not None:
         collect_cohort(args.cohort, args.seed, report=report)
     print_summary(report, sys.stdout, limit=args.limit)
     if args.json:
-        Path(args.json).write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        write_atomic(args.json, json.dumps(report.to_json(), indent=2) + "\n")
         print(f"\nwrote {args.json}")
     if args.html:
         from .coverage_html import render_html
 
-        Path(args.html).write_text(render_html(report), encoding="utf-8")
+        write_atomic(args.html, render_html(report))
         print(f"wrote {args.html}")
+    if report.failed:
+        print(f"carechart: error: {report.failure_message()}", file=sys.stderr)
+        return 2
     if args.fail_under is not None and report.percent() < args.fail_under:
         print(
             f"carechart: coverage {report.percent():.1f}% is below --fail-under "

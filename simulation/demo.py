@@ -224,10 +224,17 @@ def _demo_command(args: Any) -> int:
     import sys
     from pathlib import Path
 
-    from .cohort import StderrProgress, apply_overrides, default_workers, load_cohort
+    from .cohort import (
+        StderrProgress,
+        apply_overrides,
+        check_run_options,
+        default_workers,
+        load_cohort,
+    )
     from .parameters import load_parameters
     from .simulate_command import simulate_to
 
+    check_run_options(args.patients, None, 0)
     out = sys.stdout
     out.write(
         "carechart demo: the AIH pathway on virtual patients "

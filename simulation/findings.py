@@ -20,6 +20,8 @@ import yaml
 
 from pathway import RULES
 
+from .parameters import read_input_file
+
 __all__ = [
     "CODES",
     "DEFAULT_DECLARATIONS",
@@ -164,7 +166,7 @@ def load_declarations(path: str | os.PathLike[str] | None = None) -> list[Declar
             return []
         raise DeclarationError(f"{file}: no such declarations file")
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_input_file(file))
     except yaml.YAMLError as exc:
         raise DeclarationError(f"{file}: invalid YAML: {exc}") from None
     if data is None:

@@ -25,8 +25,9 @@ from pathway.structure import ChartModel
 
 from .boundaries import default_starts
 from .course import Course, Move, Start
-from .coverage import CoverageReport, collect_scenarios
+from .coverage import CoverageReport, collect_scenarios, scenario_paths_problem
 from .explore import Item, Search, replay_path
+from .outputs import check_output_folder
 from .replay import replay_scenario
 from .scenario import parse_scenario
 from .scenario_writer import ExpectationSpec, care_states_of, render_scenario
@@ -152,6 +153,10 @@ def generate(
 
     Returns:
         The generated scenarios (each replayed) and the items not reached.
+
+    Raises:
+        ValueError: a file under ``paths`` is invalid or its course stops with an error
+            (the suite's gaps would be measured without it).
     """
     import time
 
@@ -161,6 +166,8 @@ def generate(
         if paths
         else CoverageReport(ChartModel.of(chart_class))
     )
+    if coverage.failed:
+        raise ValueError(f"{coverage.failure_message()} (generate needs a suite that runs)")
     wanted = wanted_items(coverage)
     if only is not None:
         wanted = {k: v for k, v in wanted.items() if k in only}
@@ -235,11 +242,12 @@ def _generate_command(args: Any) -> int:
     from .cli import UsageError
 
     paths = args.paths or (["scenarios"] if Path("scenarios").is_dir() else [])
-    missing = [p for p in paths if not Path(p).exists()]
-    if missing:
-        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    problem = scenario_paths_problem(paths)
+    if problem:
+        raise UsageError(problem)
     if args.budget < 1:
         raise UsageError(f"--budget must be >= 1 (got {args.budget})")
+    check_output_folder("--out", args.out)
     report = generate(paths, budget=args.budget, deviations=not args.no_deviations)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -42,8 +42,11 @@ __all__ = [
     "PATIENT_EXTRA_COLUMNS",
     "ChunkResult",
     "CohortResult",
+    "OutputPathError",
     "OutputWriter",
     "PatientResult",
+    "check_output_file",
+    "check_output_folder",
     "collect_patient",
     "format_number",
     "patients_csv_header",
@@ -443,6 +446,68 @@ def _cell(value: Any) -> str:
 GZ = ".gz"
 
 
+class OutputPathError(ValueError):
+    """An output path that cannot be written (one line: option, path, found, expected)."""
+
+
+def _check_parents(option: str, target: Path, make_parents: bool) -> None:
+    """The nearest existing folder above ``target`` must be a writable folder."""
+    parent = target.absolute().parent
+    while not parent.exists():
+        if not make_parents:
+            raise OutputPathError(
+                f"{option} {target}: found no folder {parent}, expected an existing folder"
+            )
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputPathError(f"{option} {target}: found a file at {parent}, expected a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputPathError(
+            f"{option} {target}: found {parent} read-only, expected a writable folder"
+        )
+
+
+def check_output_file(
+    option: str, path: str | os.PathLike[str], *, make_parents: bool = False
+) -> Path:
+    """Check, before any work, that a command can write the file ``path`` (its ``option``).
+
+    Args:
+        option: the command-line option that named the path (for the message).
+        path: the file to be written.
+        make_parents: missing folders above it will be created (else they must exist).
+
+    Raises:
+        OutputPathError: ``path`` is a folder, or a folder above it is a file, missing or
+            read-only.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise OutputPathError(f"{option} {target}: found a folder, expected a file name")
+    _check_parents(option, target, make_parents)
+    return target
+
+
+def check_output_folder(option: str, path: str | os.PathLike[str]) -> Path:
+    """Check, before any work, that a command can write into the folder ``path`` (created
+    with its parents when missing).
+
+    Raises:
+        OutputPathError: ``path`` or a folder above it is a file, or read-only.
+    """
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise OutputPathError(f"{option} {target}: found a file, expected a folder")
+    if target.is_dir():
+        if not os.access(target, os.W_OK | os.X_OK):
+            raise OutputPathError(
+                f"{option} {target}: found a read-only folder, expected a writable one"
+            )
+        return target
+    _check_parents(option, target, make_parents=True)
+    return target
+
+
 class OutputWriter:
     """Stage output files in a hidden folder beside ``out_dir``; publish all or nothing.
 
@@ -452,9 +517,7 @@ class OutputWriter:
     """
 
     def __init__(self, out_dir: Path) -> None:
-        self.out_dir = Path(out_dir)
-        if self.out_dir.exists() and not self.out_dir.is_dir():
-            raise NotADirectoryError(f"--out {self.out_dir}: exists and is not a folder")
+        self.out_dir = check_output_folder("--out", out_dir)
         parent = self.out_dir.resolve().parent
         parent.mkdir(parents=True, exist_ok=True)
         self.staging = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=parent))

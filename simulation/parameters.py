@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -29,11 +30,13 @@ from pathway.sources import SOURCES, TAGS, Tag
 
 __all__ = [
     "DEFAULT_PARAMETERS",
+    "InputFileError",
     "Parameter",
     "ParameterError",
     "ParameterSet",
     "close_matches",
     "load_parameters",
+    "read_input_file",
 ]
 
 #: The parameter file shipped with the package.
@@ -144,6 +147,29 @@ def unknown_key_message(what: str, name: str, known: list[str]) -> str:
     return f"unknown {what} {name!r}{hint}"
 
 
+class InputFileError(ValueError):
+    """An input file that is not UTF-8 text (one line: file, byte, expected)."""
+
+
+def read_input_file(path: str | os.PathLike[str]) -> str:
+    """The text of a UTF-8 input file (cohort, parameters, targets, declarations...).
+
+    Raises:
+        InputFileError: the file is a folder or not UTF-8 text (binary, another encoding;
+            the message names the offending byte).
+        OSError: the file is missing or unreadable (its ``filename`` is set).
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise InputFileError(f"{path}: found a folder, expected a file") from None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(
+            f"{path}: found byte 0x{exc.object[exc.start]:02x} at offset {exc.start}, "
+            "expected a UTF-8 text file"
+        ) from None
+
+
 def _fail(origin: str, field: str, found: Any, expected: str) -> ParameterError:
     return ParameterError(f"{origin}: {field}: found {found!r}, expected {expected}")
 
@@ -218,7 +244,7 @@ def load_parameters(path: str | Path | None = None) -> ParameterSet:
         ref = resources.files("simulation").joinpath("data", DEFAULT_PARAMETERS)
         text, origin = ref.read_text(encoding="utf-8"), f"simulation/data/{DEFAULT_PARAMETERS}"
     else:
-        text, origin = Path(path).read_text(encoding="utf-8"), str(path)
+        text, origin = read_input_file(path), str(path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -35,6 +35,7 @@ from pathway import AIHPathway, Step
 from pathway.vocabulary import CARE_STATES
 
 from .engine import Occurrence, patient_journey
+from .outputs import check_output_file
 from .policies import GuidelinePolicy
 from .scenario import Expectation, Scenario, ScenarioError, find_scenario_files, load_scenario
 from .scripted import ScriptedPatient
@@ -553,6 +554,8 @@ def add_command(sub: Any) -> None:
 
 
 def _replay_command(args: Any) -> int:
+    if args.junit:
+        check_output_file("--junit", args.junit)
     report = replay_paths(args.paths)
     print_report(report, sys.stdout, verbose=args.verbose, trace=args.trace)
     if args.junit:

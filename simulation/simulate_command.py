@@ -22,6 +22,7 @@ from .cohort import (
     CohortError,
     StderrProgress,
     apply_overrides,
+    check_run_options,
     default_workers,
     load_cohort,
     run_cohort,
@@ -133,12 +134,14 @@ def add_command(sub: Any) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Cohort, ParameterSet, Any, int]:
+    check_run_options(args.patients, args.years, args.seed)
     cohort = load_cohort(args.cohort)
-    cohort, params, thresholds = apply_overrides(cohort, load_parameters(), args.sets)
+    sets = list(args.sets)
     if args.patients is not None:
-        cohort, *_ = apply_overrides(cohort, params, [f"cohort.patients={args.patients}"])
+        sets.append(f"cohort.patients={args.patients}")
     if args.years is not None:
-        cohort, *_ = apply_overrides(cohort, params, [f"cohort.years={args.years}"])
+        sets.append(f"cohort.years={args.years}")
+    cohort, params, thresholds = apply_overrides(cohort, load_parameters(), sets)
     workers = default_workers() if args.workers is None else args.workers
     if workers < 1:
         raise CohortError(f"--workers: found {workers}, expected a whole number >= 1")
@@ -219,8 +222,15 @@ def _simulate_command(args: argparse.Namespace) -> int:
     if args.policy not in STRATEGIES:
         raise CohortError(f"--policy: found {args.policy!r}, expected one of {list(STRATEGIES)}")
     cohort, params, thresholds, workers = _prepare(args)
-    if args.calibration is not None and not args.calibration.is_file():
-        raise CohortError(f"--calibration: found {str(args.calibration)!r}, expected a file")
+    if args.calibration is not None:
+        if not args.calibration.is_file():
+            raise CohortError(f"--calibration: found {str(args.calibration)!r}, expected a file")
+        from .calibration import load_result
+
+        try:  # checked before the run: a bad file would otherwise only cost the report
+            load_result(args.calibration)
+        except ValueError as exc:
+            raise CohortError(f"--calibration: {exc}") from None
     text, ok = simulate_to(
         Path(args.out),
         cohort,

@@ -30,10 +30,13 @@ from .cohort import (
     DEFAULT_SEED,
     CohortError,
     apply_overrides,
+    check_run_options,
     default_workers,
     load_cohort,
     run_cohort,
 )
+from .disease import ModelConstants
+from .outputs import check_output_file
 from .parameters import load_parameters, unknown_key_message
 from .policies import STRATEGIES, parse_policy_list
 
@@ -120,9 +123,21 @@ def run_sweep(
         raise CohortError("--vary: name at least one parameter to vary (NAME=LOW:HIGH)")
     policies = parse_policy_list(policies)
     cohort, base = load_cohort(), load_parameters()
+    seen: set[str] = set()
     for r in ranges:
         if r.name not in base:
             raise CohortError("--vary: " + unknown_key_message("parameter", r.name, list(base)))
+        if r.name in seen:
+            raise CohortError(f"--vary {r.name}: found twice, expected one range per parameter")
+        seen.add(r.name)
+        for end in (r.low, r.high):  # each parameter's own range (a probability: 0 to 1)
+            try:
+                ModelConstants.from_parameters(base.with_overrides({r.name: end}))
+            except ValueError as exc:
+                raise CohortError(
+                    f"--vary {r.name}: found {r.low:g}:{r.high:g}, a range outside the "
+                    f"parameter's own ({exc})"
+                ) from None
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     rows: list[dict[str, Any]] = []
     client = None
@@ -268,6 +283,9 @@ def add_command(sub: Any) -> None:
 
 
 def _sweep_command(args: argparse.Namespace) -> int:
+    check_run_options(args.patients, args.years, args.seed)
+    if args.out:
+        check_output_file("--out", args.out)
     ranges = [parse_vary(v) for v in args.vary]
     policies = parse_policy_list(args.policies)
     workers = default_workers() if args.workers is None else args.workers

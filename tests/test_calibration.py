@@ -364,6 +364,29 @@ class TestMarkdown:
         assert 'fail">outside' in text
         assert "carechart calibrate --patients 50 --seed 7" in text
 
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--out", "{file}/c.json"], "--out {file}/c.json: found a file at {file}"),
+            (["--markdown", "{tmp}"], "--markdown {tmp}: found a folder, expected a file name"),
+            (["--patients", "-1"], "--patients: found -1, expected a whole number >= 1"),
+            (["--workers", "0"], "--workers: found 0, expected a whole number >= 1"),
+            (["--targets", "{file}"], "{file}: found byte 0xff at offset 0"),
+        ],
+    )
+    def test_bad_options_fail_before_any_run(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+    ) -> None:
+        """Unwritable outputs, bad numbers and a binary target file fail at once, in one
+        line naming the option or file (not after every run, not as an errno)."""
+        file = tmp_path / "f"
+        file.write_bytes(b"\xff")
+        fill = {"file": str(file), "tmp": str(tmp_path)}
+        assert main(["calibrate", *(a.format(**fill) for a in args)]) == 2
+        err = capsys.readouterr().err
+        assert message.format(**fill) in err
+        assert "run 1/" not in err
+
     def test_unknown_target_is_a_usage_error(self, capsys: pytest.CaptureFixture[str]) -> None:
         """--target with a wrong id fails in one line, listing the known ids."""
         assert main(["calibrate", "--target", "nope"]) == 2

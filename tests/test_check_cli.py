@@ -46,3 +46,13 @@ def test_cohort_coverage_counts_simulated_patients() -> None:
     assert report.courses == 3
     assert report.states["diagnosis"] == 3
     assert report.failed == []
+
+
+def test_unusable_paths_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A declarations file that is not text names its byte; --out on a file says so."""
+    binary = tmp_path / "d.yaml"
+    binary.write_bytes(b"\x89PNG")
+    assert main(["check", "--static-only", "--declared", str(binary)]) == 2
+    assert f"{binary}: found byte 0x89 at offset 0" in capsys.readouterr().err
+    assert main(["check", "--static-only", "--out", str(binary)]) == 2
+    assert f"--out {binary}: found a file, expected a folder" in capsys.readouterr().err

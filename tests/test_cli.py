@@ -71,3 +71,13 @@ def test_command_help_reads_as_written(command: str, capsys: pytest.CaptureFixtu
     text = capsys.readouterr().out
     assert text.startswith(f"usage: carechart {command}")
     assert "%%" not in text
+
+
+def test_os_errors_name_the_file_not_the_errno(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing input file reads ``FILE: No such file or directory``, without ``[Errno]``."""
+    missing = tmp_path / "nope.yaml"
+    assert main(["calibrate", "--list", "--targets", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"carechart: error: {missing}: No such file or directory\n"

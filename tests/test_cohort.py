@@ -249,3 +249,35 @@ def test_progress_reports_the_time_left(
         "carechart: simulated 10,000/10,000 patients (100%)",
     ]
     assert [_duration(s) for s in (0.2, 4.2, 95, 4850)] == ["1 s", "4 s", "2 min", "1 h 21 min"]
+
+
+def test_duplicate_keys_are_errors_with_their_lines(tmp_path: Path) -> None:
+    """YAML keeps the last of two equal keys; a cohort file names both lines instead."""
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(_with()) + "patients: 30\n")
+    lines = path.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines, 1) if line.startswith("patients:"))
+    with pytest.raises(
+        CohortError,
+        match=rf"line {len(lines)}, column 1: found key 'patients' "
+        rf"twice \(first at line {first}\), expected each key once",
+    ):
+        load_cohort(path)
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (
+            "thresholds.taper_interval_days=0",
+            r"taper_interval_days: found 0\.0, expected a number of days >= 1",
+        ),
+        ("thresholds.non_response_fall=2", r"non_response_fall: found 2\.0, expected a fraction"),
+        ("thresholds.uln=.inf", r"thresholds\.uln: found inf, expected a number"),
+        ("relapse.withdrawal_1y=-0.5", r"relapse\.withdrawal_1y': found -0\.5, expected 0 to 1"),
+    ],
+)
+def test_set_values_out_of_range(item: str, message: str) -> None:
+    """Thresholds and model parameters out of their range fail in apply_overrides."""
+    with pytest.raises(CohortError, match=message):
+        apply_overrides(parse_cohort(_with(), "c.yaml"), load_parameters(), [item])

@@ -92,3 +92,46 @@ def test_cli_needs_something_to_measure(capsys: pytest.CaptureFixture[str]) -> N
     """Without scenarios or --cohort the command is a usage error (exit 2)."""
     assert main(["coverage"]) == 2
     assert "needs scenario files" in capsys.readouterr().err
+
+
+def test_cli_invalid_scenario_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An invalid scenario file is reported with its line and exits 2 (like replay), not 0;
+    a folder without scenario files is an error too."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"name: x\n\xff")
+    assert main(["coverage", ONE, str(bad)]) == 2
+    assert f"carechart: error: {bad}:2:1: file is not UTF-8 text" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["coverage", str(empty)]) == 2
+    assert f"{empty}: found no scenario files (*.yaml)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cohort", "0"], "--cohort: found 0, expected a whole number >= 1"),
+        (["--limit", "-1"], "--limit: found -1, expected a whole number >= 0"),
+        (["--json", "{file}/c.json"], "--json {file}/c.json: found a file at {file}"),
+        (["--html", "{tmp}"], "--html {tmp}: found a folder, expected a file name"),
+    ],
+)
+def test_cli_bad_options_exit_2_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    """Bad numbers and unwritable report paths fail at once, naming the option."""
+    file = tmp_path / "f"
+    file.write_text("x")
+    fill = {"file": str(file), "tmp": str(tmp_path)}
+    assert main(["coverage", ONE, *(a.format(**fill) for a in args)]) == 2
+    assert message.format(**fill) in capsys.readouterr().err
+
+
+def test_cli_reports_are_written_atomically_with_the_usual_mode(tmp_path: Path) -> None:
+    """--json and --html leave no temporary file and are readable by others (umask)."""
+    out = tmp_path / "c.json"
+    assert main(["coverage", ONE, "--json", str(out), "--html", str(tmp_path / "c.html")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.html", "c.json"]
+    assert out.stat().st_mode & 0o044 == 0o044

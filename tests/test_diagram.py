@@ -212,6 +212,16 @@ def test_cli_writes_file(fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture
     assert capsys.readouterr().out == ""
 
 
+def test_written_file_has_the_usual_mode(tmp_path: Path) -> None:
+    """The atomic write's temporary file is private (0600); the published one follows the
+    umask like any other file, so others can read the export."""
+    out = tmp_path / "chart.mmd"
+    assert cli.main(["diagram", "--out", str(out)]) == 0
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    assert out.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
 def test_cli_writes_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     """Without ``--out`` the export goes to standard output (Mermaid by default)."""
     assert cli.main(["diagram"]) == 0

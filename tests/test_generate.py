@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from pathway import AIHPathway
 from pathway.structure import ChartModel
+from simulation.cli import main
 from simulation.generate import generate
 from simulation.replay import replay_scenario
 from simulation.scenario import parse_scenario
@@ -47,3 +52,19 @@ def test_deviation_only_transition_is_generated_with_its_deviation() -> None:
     (generated,) = report.scenarios
     assert generated.passed, generated.failure
     assert "deviation: start_prednisolone" in generated.text
+
+
+def test_invalid_suite_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A suite file that does not load is an error (exit 2) before any search, not a gap
+    to fill; a file in the way of --out is named."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("")
+    with pytest.raises(ValueError, match=r"bad\.yaml:1:1: empty file"):
+        generate([ONE, str(bad)], budget=1)
+    out = tmp_path / "gen"
+    assert main(["generate", str(bad), "--out", str(out), "--budget", "1"]) == 2
+    assert "generate needs a suite that runs" in capsys.readouterr().err
+    assert not out.exists()
+    (tmp_path / "f").write_text("x")
+    assert main(["generate", ONE, "--out", str(tmp_path / "f"), "--budget", "1"]) == 2
+    assert "--out" in capsys.readouterr().err

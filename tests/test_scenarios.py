@@ -256,6 +256,20 @@ def test_junit_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.xml"]
 
 
+def test_junit_path_in_the_way_fails_before_replaying(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--junit below a file, or naming a folder, is one line naming the option (exit 2)
+    before any scenario runs, not an errno about a temporary file."""
+    (tmp_path / "f").write_text("x")
+    assert main(["replay", str(GOOD), "--junit", str(tmp_path / "f" / "r.xml")]) == 2
+    captured = capsys.readouterr()
+    assert f"--junit {tmp_path / 'f' / 'r.xml'}: found a file at {tmp_path / 'f'}" in captured.err
+    assert captured.out == ""
+    assert main(["replay", str(GOOD), "--junit", str(tmp_path)]) == 2
+    assert "found a folder, expected a file name" in capsys.readouterr().err
+
+
 def load_scenario_text(name: str) -> str:
     """The text of a library scenario."""
     return (GOOD.parent / name).read_text(encoding="utf-8")

@@ -144,3 +144,73 @@ def test_compare_needs_two_known_policies(capsys: pytest.CaptureFixture[str]) ->
     assert main(["compare", "--policies", "guideline"]) == 2
     assert main(["compare", "--policies", "guideline,nope"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # Out of range for the model: once in one line, not a traceback from each worker.
+        (
+            ["--set", "relapse.withdrawal_1y=5"],
+            "relapse.withdrawal_1y': found 5.0, expected 0 to 1",
+        ),
+        # A zero visit interval would fire its timer for ever.
+        (["--set", "thresholds.maintenance_visit_days=0"], "expected a number of days >= 1"),
+        (
+            ["--set", "thresholds.uln=-1"],
+            "thresholds.uln: found -1.0, expected a finite number > 0",
+        ),
+        (["--patients", "0"], "--patients: found 0, expected a whole number >= 1"),
+        (["--years", "nan"], "--years: found nan, expected a number of years > 0"),
+        (["--seed", "-1"], "--seed: found -1, expected a whole number >= 0"),
+    ],
+)
+def test_out_of_range_values_name_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    """A value out of range names its option, what was found and what was expected."""
+    assert _simulate(tmp_path / "o", "--workers", "2", *args) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_out_under_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--out below a regular file names the file in the way, not an errno."""
+    (tmp_path / "f").write_text("x")
+    assert _simulate(tmp_path / "f" / "sub") == 2
+    err = capsys.readouterr().err
+    assert f"found a file at {tmp_path / 'f'}, expected a folder" in err
+    assert "Errno" not in err
+
+
+@pytest.mark.parametrize(
+    "content", [b"\xff\xfe garbage", b"", b'{"kind": "carechart-calibration"}']
+)
+def test_bad_calibration_file_fails_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
+    """A --calibration file that is not a calibration result is an error (exit 2, no
+    outputs), not a warning after the run and a report left out."""
+    bad = tmp_path / "cal.json"
+    bad.write_bytes(content)
+    assert _simulate(tmp_path / "o", "--calibration", str(bad)) == 2
+    err = capsys.readouterr().err
+    assert f"--calibration: {bad}" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cohort_file_that_is_not_text_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A binary --cohort file names the file and the byte; a folder says so."""
+    binary = tmp_path / "c.yaml"
+    binary.write_bytes(b"patients: 1\n\xff")
+    assert _simulate(tmp_path / "o", "--cohort", str(binary)) == 2
+    assert f"{binary}: found byte 0xff at offset 12, expected a UTF-8 text file" in (
+        capsys.readouterr().err
+    )
+    assert _simulate(tmp_path / "o", "--cohort", str(tmp_path)) == 2
+    assert f"{tmp_path}: found a folder, expected a file" in capsys.readouterr().err

@@ -130,3 +130,38 @@ def test_policies_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["sweep", "--vary", "liver.hcc_per_1000py_cirrhosis=1:2", "--draws", "1"]
     assert main([*args, "--policies", "guideline,nope"]) == 2
     assert "--policies: found 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--vary", "relapse.withdrawal_1y=-1:5"],
+            "--vary relapse.withdrawal_1y: found -1:5, a range outside the parameter's own "
+            "(parameter 'relapse.withdrawal_1y': found -1.0, expected 0 to 1)",
+        ),
+        (
+            ["--vary", "relapse.withdrawal_1y=0.1:0.2", "--vary", "relapse.withdrawal_1y=0.3:0.4"],
+            "--vary relapse.withdrawal_1y: found twice, expected one range per parameter",
+        ),
+        (["--vary", "relapse.withdrawal_1y=0.1:0.2", "--seed", "-1"], "--seed: found -1"),
+        (["--vary", "relapse.withdrawal_1y=0.1:0.2", "--patients", "0"], "--patients: found 0"),
+        (
+            ["--vary", "relapse.withdrawal_1y=0.1:0.2", "--out", "{file}/s.json"],
+            "--out {file}/s.json: found a file at {file}, expected a folder",
+        ),
+    ],
+)
+def test_bad_sweeps_fail_in_one_line_before_any_draw(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    """Ranges outside a parameter's own, a parameter varied twice, bad numbers and an
+    unwritable --out fail at once, naming the option (no traceback, no draw run)."""
+    file = tmp_path / "f"
+    file.write_text("x")
+    argv = ["sweep", "--draws", "2", "--patients", "5", "--years", "1", "--workers", "2"]
+    assert main([*argv, *(a.format(file=file) for a in args)]) == 2
+    err = capsys.readouterr().err
+    assert message.format(file=file) in err
+    assert "draw 1/2" not in err
+    assert "Traceback" not in err
