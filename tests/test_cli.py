@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,28 @@ def test_os_errors_name_the_file_not_the_errno(
     assert main(["calibrate", "--list", "--targets", str(missing)]) == 2
     err = capsys.readouterr().err
     assert err == f"carechart: error: {missing}: No such file or directory\n"
+
+
+@pytest.mark.parametrize("fmt", ["mermaid", "page"])  # less and more than stdout's buffer
+def test_output_piped_into_a_reader_that_stops_ends_quietly(fmt: str) -> None:
+    """`carechart diagram | head -1`: no "Broken pipe" error, the shell's SIGPIPE status."""
+    code = (
+        "import sys\n"
+        "from simulation.cli import main\n"
+        "sys.stdin.read(1)\n"  # wait until the reader has gone
+        f"sys.exit(main(['diagram', '--format', '{fmt}']))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()
+    proc.stdin.write(b"x")
+    proc.stdin.close()
+    err = proc.stderr.read().decode()
+    assert (proc.wait(timeout=60), err) == (141, "")
