@@ -86,7 +86,14 @@ _TOP_KEYS = ("patients", "years", *_NUMERIC_LIMITS, *_CATEGORICAL, "sources")
 
 
 class CohortError(ValueError):
-    """A cohort file or ``--set`` override is invalid (one line: file, field, found, expected)."""
+    """A cohort file or ``--set`` override is invalid (one line: file, field, found, expected).
+
+    ``field`` is the dotted path of the field at fault (``age.sd``), when there is one.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class SimulationError(RuntimeError):
@@ -94,7 +101,30 @@ class SimulationError(RuntimeError):
 
 
 def _fail(origin: str, field_name: str, found: Any, expected: str) -> CohortError:
-    return CohortError(f"{origin}: {field_name}: found {found!r}, expected {expected}")
+    return CohortError(f"{origin}: {field_name}: found {found!r}, expected {expected}", field_name)
+
+
+def _line_of(text: str, field_name: str) -> int | None:
+    """The line (from 1) of ``field_name`` (``age.sd``) in YAML ``text``.
+
+    A field that is missing is located at its nearest enclosing key; ``None`` when not even
+    the first key of the path is in the file (a required top-level field left out).
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in field_name.split("."):
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == part:
+                line, node = key.start_mark.line + 1, value
+                break
+        else:
+            break
+    return line
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +243,8 @@ def _categorical(origin: str, name: str, spec: Any) -> dict[str, float]:
     if abs(total - 1.0) > 1e-6:
         raise CohortError(
             f"{origin}: {name}: probabilities sum to {total:.6g}, expected 1 "
-            f"({', '.join(f'{k}={v:g}' for k, v in out.items())})"
+            f"({', '.join(f'{k}={v:g}' for k, v in out.items())})",
+            name,
         )
     return {k: out.get(k, 0.0) for k in allowed}
 
@@ -251,7 +282,7 @@ def parse_cohort(data: Any, origin: str) -> Cohort:
     for key in data:
         if key not in _TOP_KEYS:
             raise CohortError(
-                f"{origin}: {unknown_key_message('field', str(key), list(_TOP_KEYS))}"
+                f"{origin}: {unknown_key_message('field', str(key), list(_TOP_KEYS))}", str(key)
             )
     for key in ("patients", "years", *_NUMERIC_LIMITS, *_CATEGORICAL):
         if key not in data:
@@ -298,7 +329,15 @@ def load_cohort(path: str | Path | None = None) -> Cohort:
         raise CohortError(
             f"{origin}: not valid YAML{where}" + (f": {problem}" if problem else "")
         ) from None
-    return parse_cohort(data, origin)
+    try:
+        return parse_cohort(data, origin)
+    except CohortError as exc:
+        line = _line_of(text, exc.field) if exc.field else None
+        if line is None:
+            raise
+        # file:line: field: ..., the form of the scenario loader's and compilers' messages.
+        located = f"{origin}:{line}: " + str(exc).removeprefix(f"{origin}: ")
+        raise CohortError(located, exc.field) from None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -62,33 +63,65 @@ def test_cohort_file_round_trip(tmp_path: Path) -> None:
     assert cohort.origin == str(path)
 
 
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        ({"sex": {"F": 0.7, "M": 0.25}}, r"sex: probabilities sum to 0\.95, expected 1"),
-        ({"sex": {"F": 0.75, "X": 0.25}}, r"sex\.X: found 'X', expected one of \['F', 'M'\]"),
-        ({"tpmt": {"normal": 1.2}}, r"tpmt\.normal: found 1\.2, expected a probability"),
-        ({"patients": 0}, r"patients: found 0, expected a whole number >= 1"),
-        ({"years": -1}, r"years: found -1"),
-        (
-            {"age": {"distribution": "normal", "mean": 40, "sd": 10, "min": 10, "max": 80}},
-            "age.min",
-        ),
-        ({"age": {"distribution": "gamma"}}, r"age\.distribution: found 'gamma'"),
-        (
-            {"age": {"distribution": "normal", "mean": 40, "min": 18, "max": 80}},
-            r"age\.sd: found None",
-        ),
-        ({"weight_kg": {"distribution": "uniform", "min": 90, "max": 50}}, r"weight_kg\.max"),
-        ({"presentaton": {}}, r"unknown field 'presentaton'; did you mean 'presentation'"),
-    ],
-)
+_INVALID = [
+    ({"sex": {"F": 0.7, "M": 0.25}}, r"sex: probabilities sum to 0\.95, expected 1"),
+    ({"sex": {"F": 0.75, "X": 0.25}}, r"sex\.X: found 'X', expected one of \['F', 'M'\]"),
+    ({"tpmt": {"normal": 1.2}}, r"tpmt\.normal: found 1\.2, expected a probability"),
+    ({"patients": 0}, r"patients: found 0, expected a whole number >= 1"),
+    ({"years": -1}, r"years: found -1"),
+    (
+        {"age": {"distribution": "normal", "mean": 40, "sd": 10, "min": 10, "max": 80}},
+        "age.min",
+    ),
+    ({"age": {"distribution": "gamma"}}, r"age\.distribution: found 'gamma'"),
+    (
+        {"age": {"distribution": "normal", "mean": 40, "min": 18, "max": 80}},
+        r"age\.sd: found None",
+    ),
+    ({"weight_kg": {"distribution": "uniform", "min": 90, "max": 50}}, r"weight_kg\.max"),
+    ({"presentaton": {}}, r"unknown field 'presentaton'; did you mean 'presentation'"),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), _INVALID)
 def test_invalid_cohorts_fail_in_one_line(changes: dict[str, Any], message: str) -> None:
     """Errors name the file, the field, what was found and what was expected."""
     with pytest.raises(CohortError, match=message) as info:
         parse_cohort(_with(**changes), "my.yaml")
     assert str(info.value).startswith("my.yaml: ")
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("changes", "message"), _INVALID)
+def test_cohort_file_errors_name_the_line_of_the_field(
+    tmp_path: Path, changes: dict[str, Any], message: str
+) -> None:
+    """From a file, the error also names the line of the field at fault (``file:line:``)."""
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(_with(**changes), sort_keys=False))
+    with pytest.raises(CohortError, match=message) as info:
+        load_cohort(path)
+    field = info.value.field
+    assert field is not None
+    head, _, rest = field.partition(".")
+    lines = path.read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.startswith(f"{head}:"))
+    if rest:  # the nested key, below its parent when the file has it
+        nested = [i for i, text in enumerate(lines, 1) if text.strip().startswith(f"{rest}:")]
+        line = next((i for i in nested if i > line), line)
+    assert str(info.value).startswith(f"{path}:{line}: ")
+    assert field in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_required_field_left_out_of_a_file_has_no_line(tmp_path: Path) -> None:
+    """There is no line to point at for a field that is not there: ``file: field: ...``."""
+    data = _with()
+    del data["tpmt"]
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(CohortError, match=rf"^{re.escape(str(path))}: tpmt: found None"):
+        load_cohort(path)
 
 
 def test_missing_field_and_bad_yaml(tmp_path: Path) -> None:
