@@ -19,10 +19,12 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -600,9 +602,36 @@ def _run_chunk(bounds: tuple[int, int]) -> ChunkResult:
     return ChunkResult.of([simulate_patient(settings, i, constants) for i in range(start, stop)])
 
 
-def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
-    size = max(1, min(100, n // max(1, workers * 8) or 1))
-    return [(i, min(n, i + size)) for i in range(0, n, size)]
+def _chunk_size(n: int, workers: int) -> int:
+    return max(1, min(100, n // max(1, workers * 8) or 1))
+
+
+def _chunks(n: int, workers: int) -> Iterator[tuple[int, int]]:
+    """Patient index ranges ``(start, stop)`` of at most 100, made as they are asked for."""
+    size = _chunk_size(n, workers)
+    return ((i, min(n, i + size)) for i in range(0, n, size))
+
+
+#: Chunks in flight per worker: enough to keep each busy, few enough that neither the
+#: workers nor this process hold more than a handful of results, whatever the cohort size.
+CHUNKS_PER_WORKER = 4
+
+
+def in_order(submit: Callable[[Any], Any], items: Iterable[Any], window: int) -> Iterator[Any]:
+    """``submit(item).result()`` for each item, in order, with at most ``window`` in flight.
+
+    ``submit`` returns a future (concurrent.futures or Dask). A result is yielded as soon as
+    it is ready and its turn has come; the next item is submitted then, so memory stays flat
+    however many items there are, even when the consumer is slower than the workers.
+    """
+    todo = iter(items)
+    pending = deque(submit(item) for item in islice(todo, max(1, window)))
+    while pending:
+        result = pending.popleft().result()
+        following = next(todo, None)
+        if following is not None:
+            pending.append(submit(following))
+        yield result
 
 
 def run_chunk(settings: RunSettings, bounds: tuple[int, int]) -> ChunkResult:
@@ -628,11 +657,15 @@ def _chunk_results(settings: RunSettings, workers: int, dask: Any = None) -> Ite
         finally:
             _WORKER.clear()
         return
+    chunks = math.ceil(n / _chunk_size(n, workers))
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(bounds)), initializer=_init_worker, initargs=(settings,)
+        max_workers=min(workers, chunks), initializer=_init_worker, initargs=(settings,)
     ) as pool:
-        # map() yields in submission order: outputs are merged in patient order.
-        yield from pool.map(_run_chunk, bounds)
+        # In submission order: outputs are merged in patient order. Not pool.map(), which
+        # submits every chunk at once and keeps each result until it is consumed.
+        yield from in_order(
+            lambda b: pool.submit(_run_chunk, b), bounds, CHUNKS_PER_WORKER * workers
+        )
 
 
 Progress = Callable[[int, int], None]

@@ -10,10 +10,8 @@ first chunk is sent (:func:`check_workers`).
 from __future__ import annotations
 
 import hashlib
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +47,7 @@ def dask_client(address: str, workers: int) -> Any:
 
 
 def dask_chunk_results(
-    settings: RunSettings, bounds: list[tuple[int, int]], address: Any, workers: int
+    settings: RunSettings, bounds: Iterable[tuple[int, int]], address: Any, workers: int
 ) -> Iterator[ChunkResult]:
     """Run each chunk of ``bounds`` as a Dask task; yield the results in patient order.
 
@@ -130,30 +128,22 @@ def check_workers(client: Any) -> None:
             )
 
 
-#: Chunks in flight per Dask worker: enough to keep it busy, few enough to keep memory flat.
-CHUNKS_PER_WORKER = 4
-
-
-def _in_order(client: Any, settings: RunSettings, bounds: list[tuple[int, int]]) -> Iterator[Any]:
+def _in_order(
+    client: Any, settings: RunSettings, bounds: Iterable[tuple[int, int]]
+) -> Iterator[Any]:
     """Chunk results in patient order, with a bounded window of chunks in flight.
 
     A result leaves the cluster as soon as it is yielded (its future is dropped), and the
     next chunk is submitted then, so neither the cluster nor this process holds more than
     the window, whatever the cohort size.
     """
-    from .cohort import run_chunk
+    from .cohort import CHUNKS_PER_WORKER, in_order, run_chunk
 
     check_workers(client)
     shared = client.scatter(settings, broadcast=True)
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    todo = iter(bounds)
-    window: deque[Any] = deque(
-        client.submit(run_chunk, shared, b, pure=False)
-        for b in islice(todo, CHUNKS_PER_WORKER * workers)
+    yield from in_order(
+        lambda b: client.submit(run_chunk, shared, b, pure=False),
+        bounds,
+        CHUNKS_PER_WORKER * workers,
     )
-    while window:
-        result = window.popleft().result()
-        following = next(todo, None)
-        if following is not None:
-            window.append(client.submit(run_chunk, shared, following, pure=False))
-        yield result

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simulation.cohort import (
     CohortError,
+    _chunks,
     apply_overrides,
+    in_order,
     load_cohort,
     parse_cohort,
     patient_rng,
@@ -314,3 +319,59 @@ def test_set_values_out_of_range(item: str, message: str) -> None:
     """Thresholds and model parameters out of their range fail in apply_overrides."""
     with pytest.raises(CohortError, match=message):
         apply_overrides(parse_cohort(_with(), "c.yaml"), load_parameters(), [item])
+
+
+class _Futures:
+    """Futures that are done at once; counts those submitted and not yet collected."""
+
+    def __init__(self) -> None:
+        self.in_flight, self.most, self.log = 0, 0, list[str]()
+
+    def submit(self, item: int) -> _Futures.Done:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        self.log.append(f"submit {item}")
+        return _Futures.Done(self, item)
+
+    class Done:
+        def __init__(self, futures: _Futures, item: int) -> None:
+            self.futures, self.item = futures, item
+
+        def result(self) -> int:
+            self.futures.in_flight -= 1
+            self.futures.log.append(f"result {self.item}")
+            return self.item
+
+
+@given(n=st.integers(0, 60), window=st.integers(1, 12))
+def test_in_order_yields_every_result_in_order_with_a_bounded_window(n: int, window: int) -> None:
+    """Results come back in item order; never more than ``window`` futures are pending."""
+    futures = _Futures()
+    assert list(in_order(futures.submit, range(n), window)) == list(range(n))
+    assert futures.most == min(n, window)
+    # The first ``window`` are submitted at once, then one more each time a result is out.
+    first = min(n, window)
+    assert futures.log[:first] == [f"submit {i}" for i in range(first)]
+    assert futures.log[first:] == [
+        entry
+        for i in range(n)
+        for entry in (f"result {i}", f"submit {i + window}")
+        if entry.startswith("result") or i + window < n
+    ]
+
+
+@given(n=st.integers(1, 5000), workers=st.integers(1, 8))
+def test_chunks_cover_the_cohort_in_order(n: int, workers: int) -> None:
+    """Chunks are consecutive, of 1 to 100 patients, and cover every patient once."""
+    chunks = list(_chunks(n, workers))
+    assert chunks[0][0] == 0
+    assert chunks[-1][1] == n
+    assert all(a[1] == b[0] for a, b in pairwise(chunks))
+    assert all(1 <= stop - start <= 100 for start, stop in chunks)
+
+
+def test_chunks_are_made_as_they_are_asked_for() -> None:
+    """A cohort of 10^11 patients does not build its chunk list up front (memory flat)."""
+    chunks = _chunks(10**11, 2)
+    assert next(chunks) == (0, 100)
+    assert next(chunks) == (100, 200)

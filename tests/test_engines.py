@@ -117,7 +117,7 @@ def test_dask_chunks_come_back_in_order_with_a_bounded_window(
     client = _Client(workers=3)
     got = list(scale.dask_chunk_results(None, bounds, client, workers=3))  # type: ignore[arg-type]
     assert got == bounds
-    assert client.most == scale.CHUNKS_PER_WORKER * 3
+    assert client.most == cohort.CHUNKS_PER_WORKER * 3
 
 
 def test_dask_workers_must_run_this_carechart(monkeypatch: pytest.MonkeyPatch) -> None:
