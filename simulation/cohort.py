@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import signal
 import sys
 import time
 from collections import deque
@@ -595,6 +596,13 @@ def _init_worker(settings: RunSettings) -> None:
     _WORKER["constants"] = ModelConstants.from_parameters(settings.parameters)
 
 
+def _init_pool_worker(settings: RunSettings) -> None:
+    # A forked worker inherits the command's SIGTERM handler; the pool's own shutdown
+    # stops the workers, so they keep the default (end at once).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _init_worker(settings)
+
+
 def _run_chunk(bounds: tuple[int, int]) -> ChunkResult:
     settings: RunSettings = _WORKER["settings"]
     constants: ModelConstants = _WORKER["constants"]
@@ -659,13 +667,18 @@ def _chunk_results(settings: RunSettings, workers: int, dask: Any = None) -> Ite
         return
     chunks = math.ceil(n / _chunk_size(n, workers))
     with ProcessPoolExecutor(
-        max_workers=min(workers, chunks), initializer=_init_worker, initargs=(settings,)
+        max_workers=min(workers, chunks), initializer=_init_pool_worker, initargs=(settings,)
     ) as pool:
-        # In submission order: outputs are merged in patient order. Not pool.map(), which
-        # submits every chunk at once and keeps each result until it is consumed.
-        yield from in_order(
-            lambda b: pool.submit(_run_chunk, b), bounds, CHUNKS_PER_WORKER * workers
-        )
+        try:
+            # In submission order: outputs are merged in patient order. Not pool.map(),
+            # which submits every chunk at once and keeps each result until it is consumed.
+            yield from in_order(
+                lambda b: pool.submit(_run_chunk, b), bounds, CHUNKS_PER_WORKER * workers
+            )
+        except BaseException:
+            # An error, Ctrl-C or SIGTERM: the chunks not yet started are dropped.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 Progress = Callable[[int, int], None]

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -214,3 +218,35 @@ def test_cohort_file_that_is_not_text_names_the_file(
     )
     assert _simulate(tmp_path / "o", "--cohort", str(tmp_path)) == 2
     assert f"{tmp_path}: found a folder, expected a file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_leaves_no_staging_folder_and_no_output(tmp_path: Path, workers: str) -> None:
+    """A run stopped by SIGTERM (a batch system, `timeout`) cleans up and says so."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulation.cli",
+            "simulate",
+            "--patients=50000",
+            "--years=10",
+            f"--workers={workers}",
+            f"--out={out}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".out.tmp-*/events.csv")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(tmp_path.glob(".out.tmp-*")), "the run never started writing"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # no-op once it has ended; never leave a 50,000-patient run behind
+    assert (proc.returncode, err) == (143, "carechart: terminated\n")
+    assert list(tmp_path.iterdir()) == []  # neither the staging folder nor a partial out/
