@@ -193,6 +193,15 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _only(origin: str, name: str, spec: dict[str, Any], kind: str, keys: Sequence[str]) -> None:
+    """A key the distribution does not use is an error, not silently ignored."""
+    for key in spec:
+        if key not in keys:
+            raise _fail(
+                origin, f"{name}.{key}", spec[key], f"no {key!r} for {kind} (it takes {list(keys)})"
+            )
+
+
 def _numeric(origin: str, name: str, spec: Any) -> NumericDistribution:
     lo_lim, hi_lim = _NUMERIC_LIMITS[name]
     expected_range = f"a number from {lo_lim:g} to {hi_lim:g}"
@@ -204,6 +213,11 @@ def _numeric(origin: str, name: str, spec: Any) -> NumericDistribution:
         if key not in _DIST_KEYS:
             raise _fail(origin, f"{name}.{key}", key, f"one of {list(_DIST_KEYS)}")
     if "fixed" in spec or spec.get("distribution") == "fixed":
+        if spec.get("distribution", "fixed") != "fixed":
+            raise _fail(
+                origin, f"{name}.distribution", spec["distribution"], "none beside 'fixed: VALUE'"
+            )
+        _only(origin, name, spec, "fixed", ("distribution", "fixed", "value"))
         value: Any = spec.get("fixed", spec.get("value"))
         if not _number(value) or not lo_lim <= float(value) <= hi_lim:
             raise _fail(origin, f"{name}.fixed", value, expected_range)
@@ -212,6 +226,7 @@ def _numeric(origin: str, name: str, spec: Any) -> NumericDistribution:
     if kind not in ("normal", "uniform"):
         raise _fail(origin, f"{name}.distribution", kind, "'normal', 'uniform' or 'fixed'")
     needed = ("mean", "sd", "min", "max") if kind == "normal" else ("min", "max")
+    _only(origin, name, spec, kind, ("distribution", *needed))
     for key in needed:
         if not _number(spec.get(key)):
             raise _fail(origin, f"{name}.{key}", spec.get(key), "a number")

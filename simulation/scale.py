@@ -26,7 +26,8 @@ def dask_client(address: str, workers: int) -> Any:
     """A Dask client: a new LocalCluster (``"local"``) or the scheduler at ``address``.
 
     Raises:
-        ValueError: Dask is not installed (with the command that installs it).
+        ValueError: Dask is not installed (with the command that installs it), or no
+            scheduler can be reached at ``address`` (naming ``--dask`` and the address).
     """
     try:
         import distributed
@@ -43,7 +44,10 @@ def dask_client(address: str, workers: int) -> Any:
             dashboard_address=None,
         )
         return dist.Client(cluster)
-    return dist.Client(address)
+    try:
+        return dist.Client(address)
+    except (ValueError, OSError) as exc:  # a malformed address, or no scheduler there
+        raise ValueError(f"--dask {address}: {exc}") from None
 
 
 def dask_chunk_results(

@@ -85,6 +85,15 @@ _INVALID = [
     ),
     ({"weight_kg": {"distribution": "uniform", "min": 90, "max": 50}}, r"weight_kg\.max"),
     ({"presentaton": {}}, r"unknown field 'presentaton'; did you mean 'presentation'"),
+    (
+        {"age": {"distribution": "uniform", "mean": 40, "min": 18, "max": 80}},
+        r"age\.mean: found 40, expected no 'mean' for uniform",
+    ),
+    (
+        {"weight_kg": {"fixed": 70, "distribution": "normal"}},
+        r"weight_kg\.distribution: found 'normal', expected none beside 'fixed: VALUE'",
+    ),
+    ({"weight_kg": {"fixed": 70, "sd": 3}}, r"weight_kg\.sd: found 3, expected no 'sd' for fixed"),
 ]
 
 

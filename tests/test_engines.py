@@ -169,3 +169,12 @@ def test_code_identity_changes_with_the_code(tmp_path: Any) -> None:
     assert fingerprint(roots) == code_identity()[1]
     parameters.write_text(parameters.read_text().replace("value: 8.0", "value: 8.5", 1))
     assert fingerprint(roots) != code_identity()[1]
+
+
+def test_a_bad_dask_address_names_the_option() -> None:
+    """A malformed scheduler address is one line naming ``--dask`` and the address."""
+    pytest.importorskip("distributed")
+    from simulation.scale import dask_client
+
+    with pytest.raises(ValueError, match=r"^--dask nonsense: .*port"):
+        dask_client("nonsense", workers=1)
