@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("carechart: terminated", file=sys.stderr)
         return 143  # 128 + SIGTERM
     finally:
-        if catch:
+        if catch and previous is not None:  # None: a handler installed outside Python
             signal.signal(signal.SIGTERM, previous)
 
 
