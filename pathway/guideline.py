@@ -52,7 +52,8 @@ _CATALOGUE: tuple[Rule, ...] = (
         "G-EASL25",
         "MODEL",
     ),
-    _r("AIH-GEN-03", "transition", "Death ends the pathway, from any state.", "S-GRON14", "V"),
+    # [MODEL]: death as an absorbing state is the statechart design of KB 2.1 (T28 has no source).
+    _r("AIH-GEN-03", "transition", "Death ends the pathway, from any state.", "S-GRON14", "MODEL"),
     # --- triage --------------------------------------------------------------------------
     _r(
         "AIH-TRI-01",
@@ -144,13 +145,15 @@ _CATALOGUE: tuple[Rule, ...] = (
         "V",
         "hard",
     ),
+    # [R]: 1-2 mg/kg is [V]; the TPMT reduction is [R] and the 50 mg start untagged (KB INV-05,
+    # T06).
     _r(
         "AIH-DOSE-AZA",
         "dose",
         "Azathioprine 1 mg/kg (at least 50 mg) to start, 2 mg/kg as monotherapy, halved for "
         "intermediate TPMT, never with deficient TPMT; <= 2 mg/kg.",
         "S-MANNS10 S-JOHNSON95 G-EASL15",
-        "V",
+        "R",
         "hard",
     ),
     _r("AIH-DOSE-MMF", "dose", "Mycophenolate mofetil about 2 g/day.", "S-CAMARO", "R"),
@@ -178,12 +181,14 @@ _CATALOGUE: tuple[Rule, ...] = (
         "V",
         "hard",
     ),
+    # [R]: the definitions are [V]; the action after non-response (KB T07) and the ordering
+    # of second-line drugs (T10, G-ERN20) are [R].
     _r(
         "AIH-RSP-03",
         "recommendation",
         "Insufficient or non-response with adherence confirmed leads to second line.",
         "G-IAIHG22 S-EFE17 S-SANTIAGO19",
-        "V",
+        "R",
     ),
     _r(
         "AIH-RSP-04", "transition", "Relapse is ALT > 3 x ULN after a response.", "S-VGERVEN13", "V"
@@ -211,12 +216,14 @@ _CATALOGUE: tuple[Rule, ...] = (
         "S-JOHNSON95",
         "V",
     ),
+    # [R]: KB T17 (flare on treatment) is [R]; S-VGERVEN13 gives the 3 x ULN cut-off only after
+    # withdrawal.
     _r(
         "AIH-MNT-03",
         "transition",
         "A flare on treatment (ALT > 3 x ULN) is a relapse.",
         "S-VGERVEN13",
-        "V",
+        "R",
     ),
     _r("AIH-MON-01", "timer", "Labs about every 3 months in maintenance.", "G-EASL15", "R"),
     # --- withdrawal and relapse ----------------------------------------------------------
@@ -274,12 +281,13 @@ _CATALOGUE: tuple[Rule, ...] = (
         "S-EFE17",
         "V",
     ),
+    # [MODEL]: KB T18 cites S-EFE17 [V] for response rates only; the 6-month time point is ours.
     _r(
         "AIH-2L-03",
         "timer",
         "Second line is judged at 6 months: CBR to maintenance, otherwise third line.",
         "S-EFE17",
-        "V",
+        "MODEL",
     ),
     _r("AIH-3L-01", "recommendation", "Third-line therapy at a specialist centre.", "G-ERN20", "R"),
     _r(
@@ -423,12 +431,13 @@ _CATALOGUE: tuple[Rule, ...] = (
         "hard",
     ),
     _r("INV-03", "invariant", "Budesonide <= 9 mg/day.", "S-MANNS10", "V", "hard"),
+    # [V-sec]: the 0.5-1 mg/kg range is [V] (S-PAPE19), the 60 mg/day cap [V-sec] (KB INV-04).
     _r(
         "INV-04",
         "invariant",
         "Predniso(lo)ne induction <= 1 mg/kg/day and <= 60 mg/day.",
         "G-EASL15 S-PAPE19",
-        "V",
+        "V-sec",
         "hard",
     ),
     _r(
@@ -449,12 +458,13 @@ _CATALOGUE: tuple[Rule, ...] = (
         "V-sec",
         "soft",
     ),
+    # [R]: the cytopenia thresholds are [V-sec] (AASLD 2010); the rest of KB INV-08 is [R].
     _r(
         "INV-08",
         "invariant",
         "Azathioprine not in decompensated cirrhosis, acute severe AIH, ALF or severe cytopenia.",
         "G-AASLD10",
-        "V-sec",
+        "R",
         "soft",
     ),
     _r(

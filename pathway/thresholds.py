@@ -152,12 +152,20 @@ CITATIONS: Final[dict[str, Citation]] = {
         ("S-MANNS10",), "V", "reduced to twice daily once in remission"
     ),
     "azathioprine_start_mg_per_kg": Citation(("S-MANNS10",), "V", "AZA 1-2 mg/kg; start at 1"),
-    "azathioprine_min_start_mg_day": Citation(("G-EASL15",), "V-sec", "AZA start 50 mg/day"),
+    "azathioprine_min_start_mg_day": Citation(
+        ("S-MANNS10",),
+        "MODEL",
+        "AZA start 50 mg/day as in KB T06, which gives this start dose no source or tag "
+        "(the 1-2 mg/kg range is S-MANNS10 [V]; EASL 2015 [V-sec] covers only delay and bilirubin)",
+    ),
     "azathioprine_max_mg_per_kg": Citation(
         ("S-MANNS10", "S-JOHNSON95"), "V", "INV-06: <= 2 mg/kg/day"
     ),
     "azathioprine_tpmt_intermediate_factor": Citation(
-        ("G-EASL15",), "R", "dose reduction for intermediate TPMT activity (amount recalled)"
+        ("G-EASL15",),
+        "MODEL",
+        "halving is our choice: the KB says only that intermediate TPMT calls for a dose "
+        "reduction [R] and gives no amount",
     ),
     "mycophenolate_mg_day": Citation(("S-CAMARO",), "R", "MMF about 2 g/day"),
     "tacrolimus_mg_per_kg": Citation(
@@ -202,7 +210,12 @@ CITATIONS: Final[dict[str, Citation]] = {
         "MODEL",
         "INV-14: referral the day ALF is recognised (one day allowed for the visit)",
     ),
-    "transplant_meld": Citation(("S-SEC-AI",), "V-sec", "MELD >= 15: listing considered"),
+    "transplant_meld": Citation(
+        ("S-SEC-AI",),
+        "V-sec",
+        "MELD >= 15: general LT-benefit threshold where listing is considered, not "
+        "AIH-specific (KB E7, T23: checked in a 'Liver Immunology' chapter with no KB source id)",
+    ),
     "severe_cytopenia_wbc_10e9_l": Citation(("G-AASLD10",), "V-sec", "WBC < 2.5 x 10^9/L"),
     "severe_cytopenia_platelets_10e9_l": Citation(
         ("G-AASLD10",), "V-sec", "platelets < 50 x 10^9/L"
@@ -211,6 +224,9 @@ CITATIONS: Final[dict[str, Citation]] = {
         ("S-EFE17",), "MODEL", "second line judged like first line, at 6 months"
     ),
     "hcc_surveillance_days": Citation(
-        ("G-EASL25",), "V-sec", "6-monthly ultrasound while cirrhotic"
+        ("G-EASL25",),
+        "V-sec",
+        "6-monthly ultrasound while cirrhotic: the interval is from a review of international "
+        "guidelines (KB T24, no source id); the G-EASL25 abstract [V] covers surveillance only",
     ),
 }

@@ -4,6 +4,11 @@ The chart holds no clock. A driver (the simulator, a replay, an app) asks the pa
 its pending timers (:meth:`pathway.AIHPathway.pending_timers`) and sends each timer's event
 when its day comes. A timer is armed when its state is entered and disarmed when the state
 is left, so leaving a state cancels its timers. Units: days.
+
+Some timers borrow an interval cited for another purpose; the borrowing is a [MODEL]
+choice, since the knowledge base gives no visit interval for these states: relapse visits
+(2 weeks, then monthly), second-line visits (monthly, then 3-monthly), third-line,
+post-transplant and listed-patient visits (3-monthly; monthly labs while listed).
 """
 
 from __future__ import annotations
