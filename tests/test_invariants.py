@@ -107,12 +107,138 @@ CASES: list[Case] = [
 def test_each_invariant_can_fail(
     rule_id: str, mutate: Callable[[PatientRecord], None], active: set[str], the_step: Step
 ) -> None:
-    """The check reports a breach on a record that breaks it, and only that check's rule."""
+    """The check reports a breach on a record that breaks it, and only that check's rule
+    (budesonide kept when cirrhosis is found also breaks INV-01)."""
     p = record()
     assert INVARIANTS[rule_id](p, TH, active, the_step) is None  # clean record: quiet
     mutate(p)
     message = INVARIANTS[rule_id](p, TH, active, the_step)
     assert message, f"{rule_id} did not notice"
+    fired = {r for r, check in INVARIANTS.items() if check(p, TH, active, the_step)}
+    assert fired == ({"INV-01", "INV-17"} if rule_id == "INV-17" else {rule_id})
+
+
+#: Cases at the edge of an invariant: (id, rule, change to a clean record, active, step,
+#: whether the check must fire). Each limit is checked on the side the guideline allows.
+EDGES: list[tuple[str, str, Callable[[PatientRecord], None], set[str], Step, bool]] = [
+    (
+        "pred-1mg/kg-below-60kg",  # 50 kg: the cap is 50 mg, not 60
+        "INV-04",
+        lambda p: (setattr(p, "weight_kg", 50), p.drugs.update(prednisolone=55.0)),
+        set(),
+        step(),
+        True,
+    ),
+    (
+        "pred-at-1mg/kg",
+        "INV-04",
+        lambda p: (setattr(p, "weight_kg", 50), p.drugs.update(prednisolone=50.0)),
+        set(),
+        step(),
+        False,
+    ),
+    (
+        "aza-at-bilirubin-limit",  # bilirubin >= 6 mg/dL, the limit itself included
+        "INV-07",
+        lambda p: (
+            p.drugs.update(azathioprine=50.0),
+            p.add_labs(LabPanel(0.0, bilirubin_mg_dl=TH.thiopurine_max_bilirubin_mg_dl)),
+        ),
+        set(),
+        step("add_azathioprine", "action"),
+        True,
+    ),
+    (
+        "aza-not-carried-out",
+        "INV-07",
+        lambda p: (
+            p.drugs.update(azathioprine=50.0),
+            p.add_labs(LabPanel(0.0, bilirubin_mg_dl=8.0)),
+        ),
+        set(),
+        step("add_azathioprine", "action", carried_out=False),
+        False,
+    ),
+    (
+        "mmf-pregnancy-planned",
+        "INV-09",
+        lambda p: (p.drugs.update(mycophenolate=2000.0), setattr(p, "pregnancy", "planned")),
+        set(),
+        step(),
+        True,
+    ),
+    (
+        "off-treatment-too-early",
+        "INV-10",
+        lambda p: setattr(p, "withdrawal_cbr_days", 400.0),
+        {"off_treatment"},
+        step(),
+        True,
+    ),
+    (
+        "withdrawal-at-24-months",
+        "INV-10",
+        lambda p: setattr(p, "withdrawal_cbr_days", TH.withdrawal_min_cbr_days),
+        {"withdrawal"},
+        step(),
+        False,
+    ),
+    (
+        "reviewed-on-the-day-of-entry",
+        "INV-13",
+        lambda p: (
+            p.entered.update(acute_severe=0.0),
+            setattr(p, "acute_review_day", 0.0),
+            setattr(p, "day", 9.0),
+        ),
+        {"acute_severe"},
+        step(),
+        False,
+    ),
+    (
+        "insufficient-response-judged-early",
+        "INV-18",
+        lambda p: (
+            setattr(p, "treatment_start_day", 0.0),
+            setattr(p, "day", 100.0),
+            p.response_history.append((100.0, "insufficient_response")),
+        ),
+        set(),
+        step("month6_assessment", "timer"),
+        True,
+    ),
+    (
+        "insufficient-response-at-month-6",
+        "INV-18",
+        lambda p: (
+            setattr(p, "treatment_start_day", 0.0),
+            setattr(p, "day", TH.cbr_assessment_days),
+            p.response_history.append((TH.cbr_assessment_days, "insufficient_response")),
+        ),
+        set(),
+        step("month6_assessment", "timer"),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "mutate", "active", "the_step", "fires"),
+    [e[1:] for e in EDGES],
+    ids=[e[0] for e in EDGES],
+)
+def test_invariant_limits(
+    rule_id: str,
+    mutate: Callable[[PatientRecord], None],
+    active: set[str],
+    the_step: Step,
+    fires: bool,
+) -> None:
+    """Each limit sits where the knowledge base puts it: the inclusive side, per kg, and
+    every state or pregnancy status the rule names."""
+    p = record()
+    mutate(p)
+    assert (INVARIANTS[rule_id](p, TH, active, the_step) is not None) is fires
 
 
 def test_thiopurine_delay_belongs_to_first_line_induction() -> None:

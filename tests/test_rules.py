@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pathway import AIHPathway, GuidelineOptions
+from pathway import AIHPathway, GuidelineOptions, Thresholds
 
 from .helpers import NORMAL_LABS, course, new_chart
 
@@ -75,6 +75,14 @@ def test_mild_inactive_disease_may_be_observed() -> None:
     assert chart.in_state("observation")
 
 
+@pytest.mark.parametrize(("alt", "active"), [(3.0, False), (3.01, True)])
+def test_active_disease_starts_above_three_times_uln(alt: float, active: bool) -> None:
+    """ALT of exactly 3 x ULN is still mild (observation leads); just above it is active."""
+    chart = new_chart({"alt_xuln": alt, "ast_xuln": 1.5, "igg_xuln": 1.1})
+    assert (actions(chart)[0] == "start_prednisolone") is active
+    assert ("AIH-TRI-03" in breach_ids(chart, "observe_untreated")) is active
+
+
 def test_observation_is_refused_for_active_disease_or_cirrhosis() -> None:
     """Observation needs inactive, non-cirrhotic disease (AIH-TRI-03, AIH-TRI-04)."""
     assert "AIH-TRI-03" in breach_ids(new_chart(), "observe_untreated")
@@ -101,6 +109,8 @@ def test_budesonide_allowed_without_cirrhosis_refused_with_it() -> None:
         ("deficient", 14, 1.0, {"INV-05"}),
         ("normal", 10, 1.0, {"INV-07"}),
         ("normal", 14, 7.0, {"INV-07"}),
+        ("normal", 14, 6.0, {"INV-07"}),  # the bilirubin limit itself is too high
+        ("normal", 14, 5.9, set()),
     ],
 )
 def test_azathioprine_start_conditions(
@@ -180,6 +190,21 @@ def test_insufficient_response_at_month6_stays_and_recommends_second_line() -> N
     chart = course([(28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5})], horizon_days=183)
     assert "insufficient_response" in [c for _, c in chart.patient.response_history]
     assert chart.in_state("second_line")
+
+
+def test_mycophenolate_leads_after_azathioprine_intolerance_even_with_non_response() -> None:
+    """AZA intolerance then week-4 non-response: both switches are 'should', and MMF is
+    ranked first because it works best after AZA intolerance (S-SANTIAGO19)."""
+    chart = new_chart()
+    chart.take("start_prednisolone", day=0)
+    chart.observe("labs", {"alt_xuln": 6.0}, day=14)
+    chart.take("add_azathioprine", day=14)
+    chart.observe("intolerance", "azathioprine", day=20)
+    chart.observe("labs", {"alt_xuln": 6.0, "ast_xuln": 5.0}, day=28)
+    chart.fire("week4_check", day=28)
+    assert chart.patient.response == "non_response"
+    recs = [(r.action, r.strength) for r in chart.recommendations()]
+    assert recs[:2] == [("switch_to_mycophenolate", "should"), ("switch_to_tacrolimus", "should")]
 
 
 def test_nonadherence_blocks_escalation() -> None:
@@ -264,6 +289,22 @@ def test_withdrawal_refused_in_pregnancy_and_cirrhosis() -> None:
     chart = course([*WITHDRAWAL_COURSE, (900, "pregnant", True)], horizon_days=1010)
     assert "INV-12" in breach_ids(chart, "attempt_withdrawal")
     assert chart.in_state("maintenance")
+    chart = course(
+        [*WITHDRAWAL_COURSE, (900, "cirrhosis_diagnosed", "compensated")], horizon_days=1010
+    )
+    reasons = [str(b) for b in chart.explain("attempt_withdrawal")]
+    assert reasons == ["AIH-WDR-01: cirrhosis: withdrawal evidence is non-cirrhotic"]
+    assert chart.in_state("maintenance")
+    assert chart.patient.withdrawal_start_day is None
+
+
+@pytest.mark.parametrize(("above", "allowed"), [(0.0, True), (0.01, False)])
+def test_withdrawal_igg_limit_is_inclusive(above: float, allowed: bool) -> None:
+    """IgG at the withdrawal limit itself allows the attempt; just above it does not."""
+    chart = course(WITHDRAWAL_COURSE, horizon_days=950)
+    igg = Thresholds().withdrawal_max_igg_xuln + above
+    chart.observe("labs", {"alt_xuln": 0.3, "ast_xuln": 0.3, "igg_xuln": igg}, day=950)
+    assert (breach_ids(chart, "attempt_withdrawal") == set()) is allowed
 
 
 # --- intolerance, pregnancy, transplant ----------------------------------------------
@@ -294,6 +335,14 @@ def test_cirrhosis_found_on_budesonide_switches_to_prednisolone() -> None:
     chart.observe("cirrhosis_diagnosed", "compensated", day=40)
     assert chart.patient.drugs == {"prednisolone": 35.0}
     assert chart.in_state("compensated_cirrhosis")
+
+
+@pytest.mark.parametrize(("meld", "referred"), [(14.9, False), (15.0, True)])
+def test_meld_of_15_itself_is_a_referral(meld: float, referred: bool) -> None:
+    """The MELD limit is inclusive: 15 is referred (AIH-LT-01), 14.9 is not."""
+    chart = course([(50, "labs", {"meld": meld})], horizon_days=51)
+    assert (chart.patient.transplant_referral_day == 50.0) is referred
+    assert chart.in_state("transplant") is referred
 
 
 def test_meld_15_recommends_referral_and_transplant_leads_to_recurrence_check() -> None:

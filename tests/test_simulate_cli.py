@@ -9,12 +9,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from pathway import AIHPathway
 from simulation import cohort as cohort_module
 from simulation.cli import main
-from simulation.outputs import EVENT_COLUMNS, PATIENT_COLUMNS
+from simulation.cohort import Attributes
+from simulation.outputs import EVENT_COLUMNS, PATIENT_COLUMNS, PatientResult, collect_patient
+
+from .helpers import course
 
 # The column lists as shared/spec/cohort-and-outputs.md writes them.
 _SPEC_PATIENTS = (
@@ -63,6 +68,127 @@ def test_outputs_follow_the_contract(run: Path) -> None:
     for pid in set(ids):
         days = [float(e["day"]) for e in events if e["patient_id"] == pid]
         assert days == sorted(days)  # time order per patient
+
+
+def _row(chart: AIHPathway, horizon: float, death_cause: str | None = None) -> PatientResult:
+    """The outputs of a scripted course, as ``carechart simulate`` would write them."""
+    p = chart.patient
+    attrs = Attributes(p.patient_id, p.age, p.sex, p.weight_kg, "none", "chronic", p.tpmt)
+    return collect_patient(attrs, chart, SimpleNamespace(death_cause=death_cause), horizon)  # type: ignore[arg-type]
+
+
+def _days(result: PatientResult) -> dict[str, object]:
+    """The row's filled day columns and the regimen, death cause and final state."""
+    keep = ("first_line", "death_cause", "followup_days", "final_care_state")
+    return {
+        k: v for k, v in result.row.items() if (k.endswith("_day") and v is not None) or k in keep
+    }
+
+
+def test_patient_row_of_a_withdrawal_and_relapse_course() -> None:
+    """The day columns of patients.csv are the days the course reached each milestone:
+    CBR at month 6, withdrawal at 24 months of CBR, a relapse off treatment."""
+    normal = {"alt_xuln": 0.3, "ast_xuln": 0.3, "igg_xuln": 0.5}
+    chart = course(
+        [
+            (28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5}),
+            (180, "labs", normal),
+            (1150, "labs", {"alt_xuln": 4.5}),
+            (1330, "labs", normal),
+        ],
+        horizon_days=2500,
+    )
+    assert _days(_row(chart, 2500)) == {
+        "first_line": "prednisolone+azathioprine",
+        "first_cbr_day": 182.0,
+        "withdrawal_day": 1001.0,
+        "relapse_day": 1150.0,
+        "relapse_after_withdrawal_day": 1150.0,
+        "death_cause": "",
+        "followup_days": 2500,
+        "final_care_state": "maintenance",
+    }
+    # A relapse in maintenance, on treatment, is not a relapse after withdrawal.
+    on_treatment = course(
+        [
+            (28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5}),
+            (180, "labs", normal),
+            (300, "labs", {"alt_xuln": 5.0}),
+        ],
+        horizon_days=301,
+    )
+    row = _row(on_treatment, 301).row
+    assert (row["relapse_day"], row["relapse_after_withdrawal_day"]) == (300.0, None)
+
+
+def test_patient_row_of_a_course_to_transplant_and_death() -> None:
+    """Second line, referral, transplant, recurrence and death each get their day; follow-up
+    ends at death."""
+    chart = course(
+        [
+            (28, "labs", {"alt_xuln": 6.0, "ast_xuln": 5.0}),
+            (50, "labs", {"meld": 16}),
+            (300, "transplanted", True),
+            (500, "labs", {"alt_xuln": 4.0}),
+            (700, "death", True),
+        ],
+        horizon_days=1000,
+    )
+    assert _days(_row(chart, 1000, death_cause="liver")) == {
+        "first_line": "prednisolone+azathioprine",
+        "second_line_day": 28.0,
+        "referral_day": 50.0,
+        "transplant_day": 300.0,
+        "recurrence_day": 500.0,
+        "death_day": 700.0,
+        "death_cause": "liver",
+        "followup_days": 700.0,
+        "final_care_state": "death",
+    }
+
+
+def test_first_line_is_the_regimen_of_first_line_treatment() -> None:
+    """Azathioprine added only in maintenance (TPMT known late) is not part of the first line;
+    cirrhosis known at diagnosis has no cirrhosis_day, cirrhosis found later has one."""
+    chart = course(
+        [
+            (28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5}),
+            (180, "labs", {"alt_xuln": 0.4, "ast_xuln": 0.5, "igg_xuln": 0.6}),
+            (200, "tpmt", "normal"),
+            (400, "cirrhosis_diagnosed", "compensated"),
+        ],
+        horizon_days=401,
+        tpmt="unknown",
+    )
+    assert chart.patient.on("azathioprine")
+    result = _row(chart, 401)
+    assert result.row["first_line"] == "prednisolone"
+    assert result.row["cirrhosis_day"] == 400.0
+    at_diagnosis = course([], horizon_days=30, cirrhosis="compensated")
+    assert _row(at_diagnosis, 30).row["cirrhosis_day"] is None
+
+
+def test_deviations_are_written_with_their_breaches() -> None:
+    """A scripted action against the guideline is an events.csv line of kind ``deviation``
+    whose detail lists the breaches; patients.csv counts it."""
+    chart = course(
+        [
+            (28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5}),
+            (180, "labs", {"alt_xuln": 0.3, "ast_xuln": 0.3, "igg_xuln": 0.5}),
+            (300, "action", "attempt_withdrawal"),
+        ],
+        horizon_days=301,
+    )
+    result = _row(chart, 301)
+    lines = [line for line in result.events_csv.splitlines() if ",deviation," in line]
+    assert lines == [
+        "t1,300,deviation,attempt_withdrawal,"
+        '"INV-10: 118 days of CBR (< 730); '
+        "AIH-WDR-01: not on monotherapy (['azathioprine', 'prednisolone'])\",,,"
+        "INV-10;AIH-WDR-01;INV-11"
+    ]
+    assert result.row["deviations"] == 1
+    assert result.kinds["deviation"] == 1
 
 
 def test_summary(run: Path) -> None:
