@@ -10,14 +10,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
 import sys
 import threading
 from collections.abc import Sequence
 
 from pathway import PathwayError
 
-__all__ = ["Terminated", "UsageError", "main"]
+from . import stopping
+
+__all__ = ["UsageError", "main"]
 
 #: Modules that provide sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -72,24 +73,12 @@ def _os_error_message(exc: OSError) -> str:
     return f"{exc.filename}{target}: {exc.strerror}"
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived: raised where the program is, so ``with`` blocks clean up.
-
-    A ``BaseException``, like ``KeyboardInterrupt``, so that no ``except Exception`` stops
-    it; output writers then remove their staging folders and nothing is left half-written.
-    """
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise Terminated
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     # Signal handlers belong to the main thread (main() may also run in another one).
     catch = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if catch else None
+    previous = stopping.install() if catch else None
     try:
         args = parser.parse_args(argv)
         if getattr(args, "func", None) is None:
@@ -115,12 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # pragma: no cover - interactive
         print("carechart: interrupted", file=sys.stderr)
         return 130
-    except Terminated:
-        print("carechart: terminated", file=sys.stderr)
-        return 143  # 128 + SIGTERM
     finally:
-        if catch and previous is not None:  # None: a handler installed outside Python
-            signal.signal(signal.SIGTERM, previous)
+        if catch:
+            stopping.restore(previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,6 +37,7 @@ from pathway.compiled import CompiledPathway
 from pathway.sources import SOURCES, TAGS
 from pathway.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STATUSES
 
+from . import stopping
 from .disease import DiseaseModel, ModelConstants
 from .engine import run_patient
 from .outputs import ChunkResult, CohortResult, PatientResult, collect_patient
@@ -684,14 +685,17 @@ def _chunk_results(settings: RunSettings, workers: int, dask: Any = None) -> Ite
     with ProcessPoolExecutor(
         max_workers=min(workers, chunks), initializer=_init_pool_worker, initargs=(settings,)
     ) as pool:
+
+        def submit(b: tuple[int, int]) -> Any:
+            with stopping.deferred():  # a worker being started is one SIGTERM must see
+                return pool.submit(_run_chunk, b)
+
         try:
             # In submission order: outputs are merged in patient order. Not pool.map(),
             # which submits every chunk at once and keeps each result until it is consumed.
-            yield from in_order(
-                lambda b: pool.submit(_run_chunk, b), bounds, CHUNKS_PER_WORKER * workers
-            )
+            yield from in_order(submit, bounds, CHUNKS_PER_WORKER * workers)
         except BaseException:
-            # An error, Ctrl-C or SIGTERM: the chunks not yet started are dropped.
+            # An error or Ctrl-C: the chunks not yet started are dropped.
             pool.shutdown(wait=True, cancel_futures=True)
             raise
 

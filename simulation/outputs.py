@@ -50,6 +50,7 @@ __all__ = [
     "collect_patient",
     "format_number",
     "patients_csv_header",
+    "remove_staging_folders",
     "software_version",
 ]
 
@@ -508,6 +509,18 @@ def check_output_folder(option: str, path: str | os.PathLike[str]) -> Path:
     return target
 
 
+#: Staging folders of the writers still open in this process (see remove_staging_folders).
+_STAGING: set[Path] = set()
+
+
+def remove_staging_folders() -> None:
+    """Remove the staging folders of every open :class:`OutputWriter` (a command that is
+    being stopped by a signal leaves no half-written outputs behind)."""
+    for folder in list(_STAGING):
+        shutil.rmtree(folder, ignore_errors=True)
+        _STAGING.discard(folder)
+
+
 class OutputWriter:
     """Stage output files in a hidden folder beside ``out_dir``; publish all or nothing.
 
@@ -526,6 +539,7 @@ class OutputWriter:
         os.umask(umask)
         self.staging.chmod(0o777 & ~umask)
         self.published: list[Path] = []
+        _STAGING.add(self.staging)
 
     def __enter__(self) -> OutputWriter:
         return self
@@ -538,6 +552,7 @@ class OutputWriter:
     ) -> None:
         if self.staging.exists():
             shutil.rmtree(self.staging, ignore_errors=True)
+        _STAGING.discard(self.staging)
 
     def path(self, name: str) -> Path:
         """Where to write ``name`` now (inside the staging folder)."""

@@ -37,12 +37,15 @@ def dask_client(address: str, workers: int) -> Any:
         ) from None
     dist: Any = distributed  # the library is only partly typed
     if address == "local":
-        cluster = dist.LocalCluster(
-            n_workers=max(1, workers),
-            threads_per_worker=1,  # the simulation is pure Python: processes, not threads
-            processes=True,
-            dashboard_address=None,
-        )
+        from . import stopping
+
+        with stopping.deferred():  # its worker processes are started here
+            cluster = dist.LocalCluster(
+                n_workers=max(1, workers),
+                threads_per_worker=1,  # the simulation is pure Python: processes, not threads
+                processes=True,
+                dashboard_address=None,
+            )
         return dist.Client(cluster)
     try:
         return dist.Client(address)

@@ -108,3 +108,20 @@ def test_output_piped_into_a_reader_that_stops_ends_quietly(fmt: str) -> None:
     proc.stdin.close()
     err = proc.stderr.read().decode()
     assert (proc.wait(timeout=60), err) == (141, "")
+
+
+def test_sigterm_waits_while_workers_are_being_started() -> None:
+    """Inside ``stopping.deferred()`` a SIGTERM is held; it ends the command after it."""
+    code = (
+        "import os, signal\n"
+        "from simulation import stopping\n"
+        "stopping.install()\n"
+        "with stopping.deferred():\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    print('held', flush=True)\n"
+        "print('not reached', flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (143, "held\n", "carechart: terminated\n")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -348,7 +350,8 @@ def test_cohort_file_that_is_not_text_names_the_file(
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigterm_leaves_no_staging_folder_and_no_output(tmp_path: Path, workers: str) -> None:
-    """A run stopped by SIGTERM (a batch system, `timeout`) cleans up and says so."""
+    """A run stopped by SIGTERM (a batch system, `timeout`) cleans up and says so: no
+    staging folder, no partial output, no worker process left running."""
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [
@@ -364,6 +367,7 @@ def test_sigterm_leaves_no_staging_folder_and_no_output(tmp_path: Path, workers:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group: the workers can be found after
     )
     try:
         deadline = time.monotonic() + 60
@@ -372,7 +376,20 @@ def test_sigterm_leaves_no_staging_folder_and_no_output(tmp_path: Path, workers:
         assert list(tmp_path.glob(".out.tmp-*")), "the run never started writing"
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
+        assert (proc.returncode, err) == (143, "carechart: terminated\n")
+        assert list(tmp_path.iterdir()) == []  # neither the staging folder nor a partial out/
+        deadline = time.monotonic() + 10
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _group_alive(proc.pid), "a worker process outlived the command"
     finally:
-        proc.kill()  # no-op once it has ended; never leave a 50,000-patient run behind
-    assert (proc.returncode, err) == (143, "carechart: terminated\n")
-    assert list(tmp_path.iterdir()) == []  # neither the staging folder nor a partial out/
+        with contextlib.suppress(ProcessLookupError):  # never leave a 50,000-patient run
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
