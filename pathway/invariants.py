@@ -66,7 +66,10 @@ def _inv04(p: PatientRecord, th: Thresholds, a: Set[str], s: Step) -> str | None
         return None
     cap = min(th.prednisolone_max_mg_day, th.prednisolone_max_mg_per_kg * p.weight_kg)
     if dose > cap + _EPS:
-        return f"predniso(lo)ne {dose:g} mg/day > {cap:g} (1 mg/kg, 60 mg)"
+        return (
+            f"predniso(lo)ne {dose:g} mg/day > {cap:g} "
+            f"({th.prednisolone_max_mg_per_kg:g} mg/kg, {th.prednisolone_max_mg_day:g} mg)"
+        )
     return None
 
 
@@ -80,7 +83,7 @@ def _inv06(p: PatientRecord, th: Thresholds, a: Set[str], s: Step) -> str | None
     dose = p.dose("azathioprine")
     cap = th.azathioprine_max_mg_per_kg * p.weight_kg
     if dose is not None and dose > cap + _EPS:
-        return f"azathioprine {dose:g} mg/day > {cap:g} (2 mg/kg)"
+        return f"azathioprine {dose:g} mg/day > {cap:g} ({th.azathioprine_max_mg_per_kg:g} mg/kg)"
     return None
 
 

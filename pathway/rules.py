@@ -440,7 +440,13 @@ def check_refer_transplant(c: Ctx) -> list[Breach]:
     if c.active & _NOT_REFERRABLE:
         return [Breach("AIH-LT-01", "already in transplant care")]
     if not transplant_indications(c):
-        return [Breach("AIH-LT-01", "no indication: MELD < 15, no decompensation, HCC or failure")]
+        return [
+            Breach(
+                "AIH-LT-01",
+                f"no indication: MELD < {c.th.transplant_meld:g}, "
+                "no decompensation, HCC or failure",
+            )
+        ]
     return []
 
 

@@ -317,3 +317,14 @@ def test_acute_review_happens_by_day_7_under_the_engine() -> None:
     )
     assert chart.patient.acute_review_day == 7.0
     assert chart.violations == []
+
+
+def test_dose_cap_messages_give_the_thresholds_in_force() -> None:
+    """With other dose caps (``--set thresholds...``), messages quote those, not the defaults."""
+    th = TH.with_overrides(
+        prednisolone_max_mg_per_kg=0.8, prednisolone_max_mg_day=40, azathioprine_max_mg_per_kg=1.5
+    )
+    p = record()
+    p.drugs.update(prednisolone=75.0, azathioprine=200.0)
+    assert "(0.8 mg/kg, 40 mg)" in str(INVARIANTS["INV-04"](p, th, set(), step()))
+    assert "(1.5 mg/kg)" in str(INVARIANTS["INV-06"](p, th, set(), step()))

@@ -373,3 +373,12 @@ def test_unknown_action_is_an_error() -> None:
 
     with pytest.raises(PatientError, match="unknown action 'start_pred'"):
         new_chart().explain("start_pred")
+
+
+def test_referral_refusal_quotes_the_meld_threshold_in_force() -> None:
+    """With ``transplant_meld`` set to 20, a refused referral says MELD < 20, not < 15."""
+    from .helpers import record
+
+    chart = AIHPathway(record(), thresholds=Thresholds().with_overrides(transplant_meld=20))
+    chart.observe("labs", {"alt_xuln": 5.0, "meld": 17.0}, day=0)
+    assert "MELD < 20," in "; ".join(str(b) for b in chart.explain("refer_transplant"))
