@@ -200,10 +200,18 @@ def test_set_one_category_rescales_the_others() -> None:
         ("relapse.withdrawal_1y=abc", r"relapse\.withdrawal_1y: found 'abc', expected a number"),
         ("cohort.sex.F=2", r"sex\.F: found 2, expected a probability"),
         ("cohort.age.min=5", r"age\.min: found 5"),
+        (
+            "thresholds.taper_interval_days=0",
+            r"taper_interval_days: found 0\.0, expected a number of days >= 1",
+        ),
+        ("thresholds.non_response_fall=2", r"non_response_fall: found 2\.0, expected a fraction"),
+        ("thresholds.uln=.inf", r"thresholds\.uln: found inf, expected a number"),
+        ("relapse.withdrawal_1y=-0.5", r"relapse\.withdrawal_1y': found -0\.5, expected 0 to 1"),
     ],
 )
 def test_set_errors(item: str, message: str) -> None:
-    """Bad --set items fail with one line; unknown keys list close matches."""
+    """Bad --set items fail with one line: unknown keys list close matches, thresholds and
+    model parameters out of their range fail in apply_overrides."""
     with pytest.raises(CohortError, match=message):
         apply_overrides(parse_cohort(_with(), "c.yaml"), load_parameters(), [item])
 
@@ -310,24 +318,6 @@ def test_duplicate_keys_are_errors_with_their_lines(tmp_path: Path) -> None:
         rf"twice \(first at line {first}\), expected each key once",
     ):
         load_cohort(path)
-
-
-@pytest.mark.parametrize(
-    ("item", "message"),
-    [
-        (
-            "thresholds.taper_interval_days=0",
-            r"taper_interval_days: found 0\.0, expected a number of days >= 1",
-        ),
-        ("thresholds.non_response_fall=2", r"non_response_fall: found 2\.0, expected a fraction"),
-        ("thresholds.uln=.inf", r"thresholds\.uln: found inf, expected a number"),
-        ("relapse.withdrawal_1y=-0.5", r"relapse\.withdrawal_1y': found -0\.5, expected 0 to 1"),
-    ],
-)
-def test_set_values_out_of_range(item: str, message: str) -> None:
-    """Thresholds and model parameters out of their range fail in apply_overrides."""
-    with pytest.raises(CohortError, match=message):
-        apply_overrides(parse_cohort(_with(), "c.yaml"), load_parameters(), [item])
 
 
 class _Futures:
