@@ -1,4 +1,5 @@
-# Two commands on a fresh machine: `make demo` and `make test` (see README).
+# Two commands on a fresh machine: `make demo` and `make test` (see README); `make test-fast`
+# is the quick check while working (lint and the pure test suite, no native build).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -7,7 +8,7 @@ NATIVE ?= .venv-native
 NATIVE_STAMP := $(NATIVE)/.installed
 SOURCES := $(shell find pathway simulation -name '*.py' -o -name '*.yaml')
 
-.PHONY: demo test lint install native clean
+.PHONY: demo test test-fast lint install native clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -49,6 +50,11 @@ test: lint
 		echo "no C compiler: the native build is not checked"; \
 		$(VENV)/bin/pytest; \
 	fi
+
+# The quick path: lint, types and the test suite on the pure build; no native build and
+# no slow-marked tests. `make test` (and .ci/run) stays the full check.
+test-fast: lint
+	$(VENV)/bin/pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) $(NATIVE) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1105,30 +1105,34 @@ def add_command(sub: Any) -> None:
         type=int,
         default=DEFAULT_PATIENTS,
         metavar="N",
-        help=f"patients per simulated run (default {DEFAULT_PATIENTS})",
+        help="patients per simulated run",
     )
     p.add_argument(
         "--seed",
         type=int,
         default=DEFAULT_SEED,
         metavar="S",
-        help=f"seed of every run (default {DEFAULT_SEED})",
+        help="seed of every run",
     )
     p.add_argument(
-        "--workers", type=int, default=1, metavar="W", help="worker processes per run (default 1)"
+        "--workers",
+        type=int,
+        default=None,
+        metavar="W",
+        help="worker processes per run (default: CPUs, at most 8); results do not depend on it",
     )
     p.add_argument(
         "--out",
         type=Path,
         metavar="FILE",
         help="save the result as JSON (put it in a simulate output folder as "
-        "calibration.json and the report shows it)",
+        "calibration.json and the report shows it) (default: not saved)",
     )
     p.add_argument(
         "--markdown",
         type=Path,
         metavar="FILE",
-        help="write the calibration page (docs/calibration.md)",
+        help="write the calibration page, as in docs/calibration.md (default: not written)",
     )
     p.add_argument(
         "--targets",
@@ -1141,7 +1145,7 @@ def add_command(sub: Any) -> None:
         action="append",
         default=[],
         metavar="ID",
-        help="run only this target (repeatable)",
+        help="run only this target (repeatable) (default: every target)",
     )
     p.add_argument("--list", action="store_true", help="list the targets and exit")
     p.add_argument(
@@ -1154,8 +1158,6 @@ def add_command(sub: Any) -> None:
 
 def _command_line(args: argparse.Namespace) -> str:
     parts = ["carechart", "calibrate", "--patients", str(args.patients), "--seed", str(args.seed)]
-    if args.workers != 1:
-        parts += ["--workers", str(args.workers)]
     if args.targets:
         parts += ["--targets", str(args.targets)]
     for t in args.target:
@@ -1168,11 +1170,12 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from .cohort import check_run_options
+    from .cohort import check_run_options, default_workers
 
     check_run_options(args.patients, None, args.seed)
-    if args.workers < 1:
-        raise CalibrationError(f"--workers: found {args.workers}, expected a whole number >= 1")
+    workers = default_workers() if args.workers is None else args.workers
+    if workers < 1:
+        raise CalibrationError(f"--workers: found {workers}, expected a whole number >= 1")
     for option, path in (("--out", args.out), ("--markdown", args.markdown)):
         if path is not None:
             check_output_file(option, path, make_parents=True)
@@ -1191,7 +1194,7 @@ def _main(args: argparse.Namespace) -> int:
         targets,
         patients=args.patients,
         seed=args.seed,
-        workers=args.workers,
+        workers=workers,
         command=_command_line(args),
         progress=sys.stderr,
     )

@@ -219,10 +219,14 @@ def add_command(sub: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--static-only", action="store_true", help="skip the gap and overlap search")
-    p.add_argument("--budget", type=int, default=300, help="courses the search expands (300)")
+    p.add_argument("--budget", type=int, default=300, help="courses the search expands")
     p.add_argument("--examples", type=int, default=150, help="Hypothesis examples per round")
-    p.add_argument("--seed", type=int, default=0, help="seed of the search (0)")
-    p.add_argument("--out", metavar="DIR", help="write counterexample scenarios into DIR")
+    p.add_argument("--seed", type=int, default=0, help="seed of the search")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write counterexample scenarios into DIR (default: not written)",
+    )
     p.add_argument("--declared", metavar="FILE", help="declarations file (default: shipped)")
     p.set_defaults(func=_check_command)
 

@@ -13,12 +13,13 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from pathway import PathwayError
 
 from . import stopping
 
-__all__ = ["UsageError", "main"]
+__all__ = ["DefaultsHelpFormatter", "UsageError", "main"]
 
 #: Modules that provide sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -38,7 +39,35 @@ class UsageError(Exception):
     """Bad input from the user (file, option, value): reported in one line, exit 2."""
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that ends each option's text with its default, unless the text states it.
+
+    ``(default: X)`` for a value, ``(default: off)`` for a flag and ``(default: none)`` for
+    a repeatable option; an option whose default is ``None`` must say in its own help what
+    happens without it (``tests/test_help_defaults.py`` checks every sub-command).
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if not action.option_strings or "default" in text or action.help == argparse.SUPPRESS:
+            return action.help
+        default = action.default
+        if default is None or default is argparse.SUPPRESS:
+            return action.help
+        if isinstance(action, argparse._StoreConstAction) or action.nargs == 0:
+            shown = "off" if not default else "on"
+        elif isinstance(default, list | tuple) and not default:
+            shown = "none"
+        else:
+            shown = "%(default)s"
+        return f"{text} (default: {shown})" if text else f"default: {shown}"
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
 

@@ -378,17 +378,30 @@ def add_command(sub: Any) -> None:
         "file is invalid or its course stops with an error.",
     )
     p.add_argument("paths", nargs="*", metavar="SCENARIO_DIR", help="scenario files or folders")
-    p.add_argument("--cohort", type=int, metavar="N", help="also simulate a cohort of N patients")
+    p.add_argument(
+        "--cohort",
+        type=int,
+        metavar="N",
+        help="also simulate a cohort of N patients (default: none)",
+    )
     p.add_argument("--seed", type=int, default=20250101, metavar="S", help="the cohort's seed")
-    p.add_argument("--json", metavar="FILE", help="write the full report as JSON")
-    p.add_argument("--html", metavar="FILE", help="write an HTML report with the diagram")
+    p.add_argument(
+        "--json", metavar="FILE", help="write the full report as JSON (default: not written)"
+    )
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write an HTML report with the diagram (default: not written)",
+    )
     p.add_argument(
         "--fail-under",
         type=float,
         metavar="PCT",
-        help="exit 1 when the overall coverage is below PCT percent",
+        help="exit 1 when the overall coverage is below PCT percent (default: no minimum)",
     )
-    p.add_argument("--limit", type=int, default=0, help="list at most N uncovered items per kind")
+    p.add_argument(
+        "--limit", type=int, default=0, help="list at most N uncovered items per kind, 0 for all"
+    )
     p.set_defaults(func=_coverage_command)
 
 

@@ -212,8 +212,14 @@ def add_command(sub: Any) -> None:
         "then simulate the default cohort (1,000 patients x 10 years) and write patients.csv, "
         "events.csv, summary.json and report.html to --out.",
     )
-    p.add_argument("--out", default=DEMO_OUT, metavar="DIR", help=f"output folder ({DEMO_OUT})")
-    p.add_argument("--patients", type=int, default=None, metavar="N", help="cohort size")
+    p.add_argument("--out", default=DEMO_OUT, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--patients",
+        type=int,
+        default=None,
+        metavar="N",
+        help="cohort size (default: the default cohort's, 1,000)",
+    )
     p.add_argument(
         "--courses-only", action="store_true", help="print the built-in courses only, no cohort"
     )

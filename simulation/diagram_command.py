@@ -56,7 +56,7 @@ def add_command(sub: Any) -> None:
     p.add_argument(
         "--out",
         metavar="FILE",
-        help="write to FILE (atomically) instead of standard output",
+        help="write to FILE (atomically) (default: standard output)",
     )
     p.set_defaults(func=_diagram_command)
 

@@ -542,7 +542,9 @@ def add_command(sub: Any) -> None:
         "invalid.",
     )
     p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="scenario files or directories")
-    p.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")
+    p.add_argument(
+        "--junit", metavar="FILE", help="also write the results as JUnit XML (default: none)"
+    )
     p.add_argument(
         "--verbose",
         "-v",

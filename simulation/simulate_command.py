@@ -50,8 +50,15 @@ _DISCLAIMER = "research and education only; not for treating patients"
 
 def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cohort", metavar="FILE", help="cohort file (YAML); default: built-in")
-    p.add_argument("--patients", type=int, metavar="N", help="number of patients")
-    p.add_argument("--years", type=float, metavar="Y", help="follow-up horizon in years")
+    p.add_argument(
+        "--patients", type=int, metavar="N", help="number of patients (default: the cohort's)"
+    )
+    p.add_argument(
+        "--years",
+        type=float,
+        metavar="Y",
+        help="follow-up horizon in years (default: the cohort's)",
+    )
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S", help="random seed")
     p.add_argument(
         "--set",
@@ -82,7 +89,7 @@ def _common_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="run patient chunks on Dask: 'local' starts a LocalCluster with --workers "
         "workers, an address uses that scheduler; outputs are identical to a local run "
-        "(needs the dask extra)",
+        "(needs the dask extra) (default: no Dask, local processes)",
     )
 
 
@@ -128,7 +135,7 @@ def add_command(sub: Any) -> None:
         "--policies",
         required=True,
         metavar="A,B,...",
-        help="comma-separated policy names; the first is the reference",
+        help="comma-separated policy names; the first is the reference (required)",
     )
     cmp.set_defaults(func=_compare_command)
 

@@ -268,9 +268,19 @@ def add_command(sub: Any) -> None:
     p.add_argument("--patients", type=int, default=500, metavar="N", help="patients per draw")
     p.add_argument("--years", type=float, default=10.0, metavar="Y", help="follow-up (years)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S", help="random seed")
-    p.add_argument("--workers", type=int, default=None, metavar="W", help="worker processes")
-    p.add_argument("--dask", default=None, metavar="local|ADDRESS", help="run on Dask")
-    p.add_argument("--engine", choices=["compiled", "reference"], default="compiled")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="W",
+        help="worker processes (default: CPUs, at most 8)",
+    )
+    p.add_argument(
+        "--dask", default=None, metavar="local|ADDRESS", help="run on Dask (default: no Dask)"
+    )
+    p.add_argument(
+        "--engine", choices=["compiled", "reference"], default="compiled", help="chart engine"
+    )
     p.add_argument(
         "--policies",
         default="guideline",
@@ -278,7 +288,12 @@ def add_command(sub: Any) -> None:
         help=f"comma-separated policies run under every draw, the first the reference of the "
         f"differences (default: guideline); from {', '.join(STRATEGIES)}",
     )
-    p.add_argument("--out", default=None, metavar="FILE", help="write draws and summary (JSON)")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="write draws and summary (JSON) (default: not written)",
+    )
     p.set_defaults(func=_sweep_command)
 
 
