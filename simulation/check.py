@@ -21,9 +21,10 @@ from typing import Any, TextIO
 from pathway import AIHPathway
 
 from .analysis import Catalogue, static_findings
-from .conflicts import ConflictReport, search_conflicts, trap_counterexample
+from .conflicts import SEARCH_STEPS, ConflictReport, search_conflicts, trap_counterexample
 from .findings import CODES, Declaration, Finding, apply_declarations, load_declarations
 from .outputs import check_output_folder
+from .progress import StepProgress, add_progress_option, progress_reporter
 
 __all__ = ["CheckResult", "add_command", "print_findings", "run_check"]
 
@@ -89,6 +90,7 @@ def run_check(
     examples: int = 150,
     seed: int = 0,
     declared: str | Path | None = None,
+    progress: StepProgress | None = None,
 ) -> CheckResult:
     """Run every check on ``chart_class`` and apply the declarations.
 
@@ -100,11 +102,22 @@ def run_check(
         examples: Hypothesis examples per round.
         seed: the search's seed.
         declared: the declarations file (default: the shipped one).
+        progress: called with ``(steps done, steps, step under way)`` as each step starts
+            and once at the end.
     """
+    steps = ["static analysis", *(SEARCH_STEPS if search else ()), "declarations"]
+
+    def step(name: str) -> None:
+        if progress is not None:
+            progress(steps.index(name), len(steps), name)
+
+    step("static analysis")
     findings = static_findings(chart_class, catalogue)
     report: ConflictReport | None = None
     if search:
-        report = search_conflicts(chart_class, budget=budget, examples=examples, seed=seed)
+        report = search_conflicts(
+            chart_class, budget=budget, examples=examples, seed=seed, on_step=step
+        )
         for ce in report.counterexamples.values():
             p = ce.problem
             findings.append(
@@ -124,6 +137,7 @@ def run_check(
                     ce.scenario,
                 )
             )
+    step("declarations")
     declarations = load_declarations(declared)
     if search:
         accepted = {(d.code, d.subject) for d in declarations}
@@ -136,6 +150,8 @@ def run_check(
     marked = apply_declarations(
         findings, declarations, stale_codes=static, unmet=unmet if search else None
     )
+    if progress is not None:
+        progress(len(steps), len(steps), "done")
     return CheckResult(marked, report, unmet)
 
 
@@ -228,6 +244,7 @@ def add_command(sub: Any) -> None:
         help="write counterexample scenarios into DIR (default: not written)",
     )
     p.add_argument("--declared", metavar="FILE", help="declarations file (default: shipped)")
+    add_progress_option(p)
     p.set_defaults(func=_check_command)
 
 
@@ -246,6 +263,7 @@ def _check_command(args: Any) -> int:
             examples=args.examples,
             seed=args.seed,
             declared=args.declared,
+            progress=progress_reporter(args.progress, "check:", "steps", eta=False),
         )
     except DeclarationError as exc:
         raise UsageError(str(exc)) from None

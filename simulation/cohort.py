@@ -707,17 +707,22 @@ class StderrProgress:
     """Prints ``simulated 1,200/10,000 patients (12%), about 2 min left`` on stderr.
 
     In place on a terminal, a line per report otherwise. The time left is the elapsed time
-    per patient so far times the patients to go (shown from the first report on).
+    per item so far times the items to go (shown from the first report on, when ``eta``).
+    Other long commands reuse it with their own words: ``StderrProgress("searched",
+    "moves")``; a report may name the step under way (``doing``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, verb: str = "simulated", unit: str = "patients", *, eta: bool = True):
         self.started = time.monotonic()
+        self.verb, self.unit, self.eta = verb, unit, eta
 
-    def __call__(self, done: int, total: int) -> None:
-        """Report ``done`` of ``total`` patients."""
-        pct = 100 * done // total
-        line = f"carechart: simulated {done:,}/{total:,} patients ({pct}%)"
-        if 0 < done < total:
+    def __call__(self, done: int, total: int, doing: str = "") -> None:
+        """Report ``done`` of ``total`` items, and the step under way when given."""
+        pct = 100 * done // total if total else 100
+        line = f"carechart: {self.verb} {done:,}/{total:,} {self.unit} ({pct}%)"
+        if doing:
+            line += f": {doing}"
+        if self.eta and 0 < done < total:
             left = (time.monotonic() - self.started) * (total - done) / done
             line += f", about {_duration(left)} left"
         if sys.stderr.isatty():

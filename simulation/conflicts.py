@@ -355,6 +355,15 @@ def counterexample_scenario(chart_class: type[AIHPathway], ce: Counterexample) -
     )
 
 
+#: The steps of :func:`search_conflicts`, in order, as progress reports name them.
+SEARCH_STEPS: tuple[str, ...] = (
+    "following boundary patients",
+    "searching courses",
+    "Hypothesis search",
+    "shrinking counterexamples",
+)
+
+
 def search_conflicts(
     chart_class: type[AIHPathway] = AIHPathway,
     *,
@@ -368,6 +377,7 @@ def search_conflicts(
     shrink: bool = True,
     follow_days: float = 400.0,
     triage: bool = True,
+    on_step: Callable[[str], None] | None = None,
 ) -> ConflictReport:
     """Run the three searches and return the problems with minimal counterexamples.
 
@@ -383,14 +393,22 @@ def search_conflicts(
         shrink: drop moves from each counterexample while its problem still occurs.
         follow_days: how long each boundary patient at diagnosis is followed (days).
         triage: follow every boundary patient at diagnosis (search 1; the slowest part).
+        on_step: called with the name of each step as it starts (see :data:`SEARCH_STEPS`).
     """
+
+    def step(name: str) -> None:
+        if on_step is not None:
+            on_step(name)
+
     th = thresholds or Thresholds()
     started = time.perf_counter()
     report = ConflictReport(decision_points=_decision_points(chart_class))
     starts = default_starts(th)
+    step(SEARCH_STEPS[0])
     if triage:
         _follow(chart_class, th, report, triage_starts(th), ("unchanged",), follow_days)
     _follow(chart_class, th, report, starts, ("halved", "normalised"), follow_days)
+    step(SEARCH_STEPS[1])
     search = Search(chart_class, starts, thresholds=th)
     result = search.run(
         budget=budget, seconds=seconds, on_course=_boundary_probes(th, report, per_configuration)
@@ -399,6 +417,7 @@ def search_conflicts(
     variants = search.variants()
     for problem, start_index, path in result.problems.values():
         report.add(problem, variants[start_index], path, "search")
+    step(SEARCH_STEPS[2])
     if examples > 0 and rounds > 0:
         _hypothesis(
             chart_class,
@@ -409,6 +428,7 @@ def search_conflicts(
             seed=seed,
             rounds=rounds,
         )
+    step(SEARCH_STEPS[3])
     for key, ce in list(report.counterexamples.items()):
         if shrink:
             ce = _shrink(chart_class, ce)

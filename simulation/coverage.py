@@ -23,7 +23,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,6 +36,7 @@ from pathway.structure import ChartModel
 from .engine import run_patient
 from .instrument import Exposure, instrument, probe_of
 from .outputs import check_output_file
+from .progress import add_progress_option, progress_reporter
 from .scenario import ScenarioError, find_scenario_files, load_scenario
 from .scripted import ScriptedPatient
 
@@ -310,11 +311,12 @@ def collect_cohort(
     seed: int,
     chart_class: type[AIHPathway] = AIHPathway,
     report: CoverageReport | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CoverageReport:
     """Simulate a cohort (``carechart simulate``'s model and guideline policy) and count it.
 
     The cohort runs in this process with the instrumented chart class in place of the
-    engine's chart.
+    engine's chart. ``progress`` is called with ``(patients done, patients)``.
     """
     from . import cohort as cohort_module
 
@@ -322,7 +324,7 @@ def collect_cohort(
     started = time.perf_counter()
     inst = instrument(chart_class)
     result = cohort_module.run_cohort(
-        patients=patients, seed=seed, keep_charts=True, chart_class=inst
+        patients=patients, seed=seed, keep_charts=True, chart_class=inst, progress=progress
     )
     for patient in result.patients:
         chart = getattr(patient, "chart", None)
@@ -402,6 +404,7 @@ def add_command(sub: Any) -> None:
     p.add_argument(
         "--limit", type=int, default=0, help="list at most N uncovered items per kind, 0 for all"
     )
+    add_progress_option(p)
     p.set_defaults(func=_coverage_command)
 
 
@@ -428,7 +431,12 @@ def _coverage_command(args: Any) -> int:
             raise UsageError(problem)
         collect_scenarios(args.paths, report=report)
     if args.cohort is not None:
-        collect_cohort(args.cohort, args.seed, report=report)
+        collect_cohort(
+            args.cohort,
+            args.seed,
+            report=report,
+            progress=progress_reporter(args.progress, "simulated", "patients"),
+        )
     print_summary(report, sys.stdout, limit=args.limit)
     if args.json:
         write_atomic(args.json, json.dumps(report.to_json(), indent=2) + "\n")

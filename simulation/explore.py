@@ -210,6 +210,7 @@ class Search:
         on_course: Callable[[Course, int, tuple[Move, ...]], None] | None = None,
         toward: set[str] | None = None,
         prefer: set[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> SearchResult:
         """Search until ``budget`` moves are made, time runs out or all is found.
 
@@ -222,6 +223,8 @@ class Search:
                 transitions, ignoring guards) to one of them is tried first.
             prefer: events (findings, actions) worth trying early: a move sending one of
                 them costs as little as a visit, even a deviation.
+            progress: called with ``(moves made, budget)`` every twentieth of the budget,
+                and with ``(moves made, moves made)`` when the search stops.
 
         Returns:
             The :class:`SearchResult`.
@@ -234,6 +237,7 @@ class Search:
         starts = self.variants()
         courses: dict[int, Course] = {}
         distance = self._distances(toward) if toward else {}
+        report_every = max(1, budget // 20)
 
         def push(course: Course, index: int, cost: int, path: tuple[Move, ...]) -> None:
             nonlocal seq
@@ -271,6 +275,8 @@ class Search:
                 break
             node = heapq.heappop(queue)
             result.expanded += 1
+            if progress is not None and result.expanded % report_every == 0:
+                progress(result.expanded, budget)
             course = courses[node.start]
             course.rewind(node.saved)
             before = len(course.problems)
@@ -286,6 +292,8 @@ class Search:
             if on_course is not None:
                 on_course(course, node.start, node.moves)
             push(course, node.start, node.spent, node.moves)
+        if progress is not None and (result.expanded % report_every or not result.expanded):
+            progress(result.expanded, result.expanded)  # stopped between two reports
         result.exhausted = not queue
         result.situations = len(seen)
         result.seconds = time.perf_counter() - started

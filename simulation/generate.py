@@ -15,7 +15,7 @@ safety invariant it breaks (``violates:``).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from .course import Course, Move, Start
 from .coverage import CoverageReport, collect_scenarios, scenario_paths_problem
 from .explore import Item, Search, replay_path
 from .outputs import check_output_folder
+from .progress import add_progress_option, progress_reporter
 from .replay import replay_scenario
 from .scenario import parse_scenario
 from .scenario_writer import ExpectationSpec, care_states_of, render_scenario
@@ -140,6 +141,7 @@ def generate(
     seconds: float | None = None,
     deviations: bool = True,
     only: set[Item] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> GenerationReport:
     """Search courses for the items the scenarios under ``paths`` leave uncovered.
 
@@ -150,6 +152,7 @@ def generate(
         seconds: wall-clock limit of the search.
         deviations: also try actions the guideline does not recommend (last).
         only: restrict the targets to these items.
+        progress: called with ``(moves made, budget)`` as the search goes.
 
     Returns:
         The generated scenarios (each replayed) and the items not reached.
@@ -183,7 +186,12 @@ def generate(
     }
     prefer |= {str(item[1]) for item in wanted if item[0] == "permission"}
     result = search.run(
-        budget=budget, seconds=seconds, wanted=set(wanted), toward=toward, prefer=prefer
+        budget=budget,
+        seconds=seconds,
+        wanted=set(wanted),
+        toward=toward,
+        prefer=prefer,
+        progress=progress,
     )
     report.moves = result.expanded
     starts = search.variants()
@@ -235,6 +243,7 @@ def add_command(sub: Any) -> None:
     p.add_argument("--out", metavar="DIR", default="generated", help="output folder")
     p.add_argument("--budget", type=int, default=6000, help="moves the search may make")
     p.add_argument("--no-deviations", action="store_true", help="never script a deviation")
+    add_progress_option(p)
     p.set_defaults(func=_generate_command)
 
 
@@ -248,7 +257,12 @@ def _generate_command(args: Any) -> int:
     if args.budget < 1:
         raise UsageError(f"--budget must be >= 1 (got {args.budget})")
     check_output_folder("--out", args.out)
-    report = generate(paths, budget=args.budget, deviations=not args.no_deviations)
+    report = generate(
+        paths,
+        budget=args.budget,
+        deviations=not args.no_deviations,
+        progress=progress_reporter(args.progress, "searched", "moves"),
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     written = 0
