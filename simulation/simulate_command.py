@@ -13,7 +13,9 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+
+from pathway.diagram import write_atomic
 
 from .cohort import (
     DEFAULT_SEED,
@@ -27,7 +29,15 @@ from .cohort import (
     load_cohort,
     run_cohort,
 )
-from .outcomes import OUTCOME_LABELS
+from .compare import (
+    WRITERS,
+    Comparison,
+    PatientOutcomes,
+    check_compare_out,
+    compare_table,
+    paired_differences,
+)
+from .outcomes import YEAR
 from .outputs import (
     EVENT_COLUMNS,
     ChunkResult,
@@ -40,7 +50,7 @@ from .outputs import (
 from .parameters import ParameterSet, load_parameters
 from .policies import STRATEGIES, parse_policy_list
 
-__all__ = ["add_command", "compare_table", "format_summary", "simulate_to"]
+__all__ = ["add_command", "format_summary", "simulate_to"]
 
 DEFAULT_OUT = "carechart-output"
 #: Runs with at least this many patient-years show progress on stderr.
@@ -127,7 +137,8 @@ def add_command(sub: Any) -> None:
         "compare",
         help="compare policies on the same patients (common random numbers)",
         description="Run the same virtual patients, with the same random numbers, under "
-        "several policies and print the outcome differences against the first policy. "
+        "several policies and print each outcome's difference from the first policy with "
+        "its 95% interval (a paired bootstrap over patients). "
         f"Policies: {policies}.",
     )
     _common_options(cmp)
@@ -136,6 +147,12 @@ def add_command(sub: Any) -> None:
         required=True,
         metavar="A,B,...",
         help="comma-separated policy names; the first is the reference (required)",
+    )
+    cmp.add_argument(
+        "--out",
+        metavar="FILE",
+        help="also save the figures and intervals, as JSON (FILE.json) or CSV (FILE.csv), "
+        "written whole or not at all (default: not saved)",
     )
     cmp.set_defaults(func=_compare_command)
 
@@ -321,10 +338,18 @@ def format_summary(
 
 def _compare_command(args: argparse.Namespace) -> int:
     names = parse_policy_list(args.policies, at_least=2)
+    out_path = check_compare_out(args.out) if args.out else None
     cohort, params, thresholds, workers = _prepare(args)
-    results: dict[str, dict[str, Any]] = {}
+    values: dict[str, dict[str, Any]] = {}
+    per_patient: dict[str, PatientOutcomes] = {}
     for name in names:
         sys.stderr.write(f"carechart compare: running {name} ...\n")
+        kept = per_patient[name] = PatientOutcomes(cohort.years * YEAR)
+
+        def keep(chunk: ChunkResult, kept: PatientOutcomes = kept) -> None:
+            for patient in chunk.patients:  # a few numbers per patient, not the rows
+                kept.add(patient.row)
+
         result = run_cohort(
             cohort,
             parameters=params,
@@ -333,58 +358,27 @@ def _compare_command(args: argparse.Namespace) -> int:
             policy=name,
             workers=workers,
             progress=_progress(cohort),
-            on_chunk=lambda chunk: None,  # rows and events are not needed: keep memory low
+            on_chunk=keep,
             keep_patients=False,
             engine=args.engine,
             dask=args.dask,
         )
         summary = result.summary(args.sets)
-        results[name] = {**summary["outcomes"], "_violations": summary["invariant_violations"]}
+        values[name] = {**summary["outcomes"], "_violations": summary["invariant_violations"]}
+    ref = per_patient[names[0]]
+    comparison = Comparison(
+        {"patients": cohort.patients, "years": cohort.years, "seed": args.seed, "sets": args.sets},
+        values,
+        {name: paired_differences(ref, per_patient[name], seed=args.seed) for name in names[1:]},
+    )
     out = sys.stdout
     out.write(
         f"carechart compare: {cohort.patients:,} patients x {cohort.years:g} years, seed "
-        f"{args.seed}, same patients and random numbers under each policy ({_DISCLAIMER})\n\n"
+        f"{args.seed}\nsame patients and random numbers under each policy; 95% intervals: "
+        f"paired bootstrap over patients\n({_DISCLAIMER})\n\n"
     )
-    compare_table(results, out)
+    compare_table(comparison, out)
+    if out_path is not None:
+        write_atomic(out_path, WRITERS[out_path.suffix.lower()](comparison))
+        out.write(f"\nwrote {out_path}\n")
     return 0
-
-
-def compare_table(results: dict[str, dict[str, Any]], out: TextIO) -> None:
-    """Print outcomes per policy and each policy's difference from the first."""
-    names = list(results)
-    ref = names[0]
-    rows: list[list[str]] = [["outcome", *names, *(f"{n} - {ref}" for n in names[1:])]]
-    keys = [*OUTCOME_LABELS, "_violations"]
-    for key in keys:
-        label = OUTCOME_LABELS.get(key, "invariant violations")
-        values = [results[n].get(key) for n in names]
-        if all(v is None for v in values):
-            continue  # e.g. 10-year figures of a shorter run
-        cells = [_fmt_value(key, v) for v in values]
-        diffs = [
-            _fmt_diff(key, v, values[0]) if v is not None and values[0] is not None else "n/a"
-            for v in values[1:]
-        ]
-        rows.append([label, *cells, *diffs])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for i, row in enumerate(rows):
-        first = row[0].ljust(widths[0])
-        rest = "  ".join(cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True))
-        out.write(f"{first}  {rest}\n")
-        if i == 0:
-            out.write("-" * (sum(widths) + 2 * (len(widths) - 1)) + "\n")
-
-
-def _is_count(key: str) -> bool:
-    return key in ("mean_deviations", "_violations")
-
-
-def _fmt_value(key: str, value: Any) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:g}" if _is_count(key) else f"{100 * value:.1f}%"
-
-
-def _fmt_diff(key: str, value: float, ref: float) -> str:
-    d = value - ref
-    return f"{d:+g}" if _is_count(key) else f"{100 * d:+.1f} pts"

@@ -283,8 +283,9 @@ def test_compare_prints_differences(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert "mmf_first_line - guideline" in out
+    assert "vs guideline" in out
     assert "complete response by 6 months" in out
+    assert "  mmf_first_line " in out
 
 
 def test_compare_needs_two_known_policies(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,344 @@
+"""``carechart compare``'s figures: outcome differences between policies, with 95% intervals.
+
+Every policy runs the same patients with the same random numbers (common random numbers), so
+patient ``i`` under policy B is paired with patient ``i`` under the reference policy A. The
+95% interval of each difference B - A is a paired percentile bootstrap over patients: each of
+:data:`RESAMPLES` resamples draws ``n`` patients with replacement and evaluates both policies
+on the *same* resampled patients, so the interval reflects only the variation between
+patients that the pairing does not cancel. For an outcome that is a per-patient share or mean
+this agrees with the normal approximation (mean of the paired differences +- 1.96 standard
+errors); it also covers the outcomes that are not per-patient means: the complete response
+among the treated (a ratio) and the Kaplan-Meier figures. The resamples come from their own
+generator seeded by the run's seed, so the same run gives the same intervals.
+
+Per patient only a few numbers per outcome are kept (not the rows), so memory is a few
+arrays of the cohort's length per policy.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import numpy.typing as npt
+
+from .outcomes import OUTCOME_LABELS, YEAR, Row
+from .outputs import OutputPathError, check_output_file
+
+__all__ = [
+    "RESAMPLES",
+    "Comparison",
+    "Difference",
+    "PatientOutcomes",
+    "check_compare_out",
+    "compare_csv",
+    "compare_json",
+    "compare_table",
+    "paired_differences",
+]
+
+#: Bootstrap resamples behind each interval.
+RESAMPLES = 1000
+#: Resamples evaluated at once (bounds memory: this many x patients weights).
+_BATCH = 50
+#: An interval needs the outcome defined (someone at risk) in this share of the resamples.
+_MIN_DEFINED = 0.95
+
+Vector = npt.NDArray[np.float64]
+Weights = npt.NDArray[np.float64]  # resamples x patients: how often each patient is drawn
+_COUNT_KEYS = ("mean_deviations", "_violations")
+
+
+def _day(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+@dataclass
+class PatientOutcomes:
+    """Per patient, the numbers behind each headline outcome of one policy's run.
+
+    Fed patients.csv rows in patient order (:meth:`add`); the figures match
+    :class:`simulation.outcomes.OutcomeTally` (same definitions, unrounded).
+    """
+
+    horizon_days: float
+    columns: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, r: Row) -> None:
+        """Add one patients.csv row (typed: None for empty cells)."""
+        follow = float(r["followup_days"])
+        liver = [d for d in (r["transplant_day"],) if d is not None]
+        if r["death_cause"] in ("liver", "hcc") and r["death_day"] is not None:
+            liver.append(r["death_day"])
+        values = {
+            "treated": float(r["first_line"] != "none"),
+            "cbr6": float(
+                r["first_line"] != "none"
+                and r["first_cbr_day"] is not None
+                and r["first_cbr_day"] <= 200.0
+            ),
+            "second_line_within_1y": float(
+                r["second_line_day"] is not None and r["second_line_day"] <= YEAR
+            ),
+            "third_line_ever": float(r["third_line_day"] is not None),
+            "withdrawal_attempted": float(r["withdrawal_day"] is not None),
+            "transplanted": float(r["transplant_day"] is not None),
+            "died": float(r["death_day"] is not None),
+            "liver_death": float(r["death_cause"] in ("liver", "hcc")),
+            "mean_deviations": float(r["deviations"]),
+            "follow": follow,
+            "death_day": _day(r["death_day"]),
+            "liver_event_day": min(liver) if liver else float("nan"),
+            "withdrawal_day": _day(r["withdrawal_day"]),
+            "relapse_day": _day(r["relapse_after_withdrawal_day"]),
+        }
+        for key, value in values.items():
+            self.columns.setdefault(key, []).append(value)
+
+    def arrays(self) -> dict[str, Vector]:
+        """The columns as arrays, one entry per patient."""
+        return {k: np.asarray(v, dtype=np.float64) for k, v in self.columns.items()}
+
+
+def _share(column: str) -> Callable[[dict[str, Vector], Weights], Vector]:
+    def estimate(a: dict[str, Vector], w: Weights) -> Vector:
+        total = w.sum(axis=1)
+        return np.asarray(w @ a[column] / np.where(total > 0, total, np.nan))
+
+    return estimate
+
+
+def _cbr(a: dict[str, Vector], w: Weights) -> Vector:
+    treated = w @ a["treated"]
+    return np.asarray((w @ a["cbr6"]) / np.where(treated > 0, treated, np.nan))
+
+
+def _km(
+    origin: str | None, event: str, day: float, *, survival: bool
+) -> Callable[[dict[str, Vector], Weights], Vector]:
+    """Weighted Kaplan-Meier at ``day`` (incidence, or survival when ``survival``).
+
+    Durations run from ``origin`` (0 when None; patients without one are not at risk) to
+    the event when it falls within follow-up, else to the end of follow-up (censored): the
+    definition of :func:`simulation.outcomes.km_at`.
+    """
+
+    def estimate(a: dict[str, Vector], w: Weights) -> Vector:
+        start = np.zeros_like(a["follow"]) if origin is None else a[origin]
+        at_risk = ~np.isnan(start)
+        start, end, when = start[at_risk], a["follow"][at_risk], a[event][at_risk]
+        observed = ~np.isnan(when) & (start <= when) & (when <= end)
+        duration = np.where(observed, when - start, np.maximum(0.0, end - start))
+        order = np.argsort(duration, kind="stable")
+        duration, observed = duration[order], observed[order]
+        weights = w[:, at_risk][:, order]
+        # at risk from position p on: the weights of p and after; events up to p.
+        remaining = np.cumsum(weights[:, ::-1], axis=1)[:, ::-1]
+        events = np.concatenate(
+            [np.zeros((len(w), 1)), np.cumsum(weights * observed, axis=1)], axis=1
+        )
+        s = np.ones(len(w))
+        for d in np.unique(duration[observed & (duration <= day)]):
+            first = int(np.searchsorted(duration, d, "left"))
+            last = int(np.searchsorted(duration, d, "right"))
+            n = remaining[:, first]
+            dead = events[:, last] - events[:, first]
+            s = s * (1.0 - np.divide(dead, n, out=np.zeros_like(n), where=n > 0))
+        defined = weights.sum(axis=1) > 0
+        value = s if survival else 1.0 - s
+        return np.where(defined, value, np.nan)
+
+    return estimate
+
+
+#: How each outcome of :data:`OUTCOME_LABELS` is estimated from resampling weights.
+ESTIMATORS: dict[str, Callable[[dict[str, Vector], Weights], Vector]] = {
+    "cbr_by_6_months": _cbr,
+    "second_line_within_1y": _share("second_line_within_1y"),
+    "third_line_ever": _share("third_line_ever"),
+    "withdrawal_attempted": _share("withdrawal_attempted"),
+    "relapse_after_withdrawal_1y": _km("withdrawal_day", "relapse_day", YEAR, survival=False),
+    "transplanted": _share("transplanted"),
+    "died": _share("died"),
+    "liver_death": _share("liver_death"),
+    "survival_10y": _km(None, "death_day", 10 * YEAR, survival=True),
+    "liver_event_free_10y": _km(None, "liver_event_day", 10 * YEAR, survival=True),
+    "mean_deviations": _share("mean_deviations"),
+}
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A policy's difference from the reference and its 95% interval (None: undefined)."""
+
+    estimate: float | None
+    low: float | None
+    high: float | None
+
+
+def paired_differences(
+    reference: PatientOutcomes,
+    other: PatientOutcomes,
+    *,
+    seed: int,
+    resamples: int = RESAMPLES,
+    keys: Sequence[str] = tuple(ESTIMATORS),
+) -> dict[str, Difference]:
+    """Each outcome's difference ``other - reference`` with a paired bootstrap 95% interval.
+
+    Both runs must hold the same patients in the same order (common random numbers).
+
+    Raises:
+        ValueError: the runs hold different numbers of patients.
+    """
+    a, b = reference.arrays(), other.arrays()
+    n = len(a["follow"])
+    if len(b["follow"]) != n:
+        raise ValueError(f"paired runs differ in size: {n} and {len(b['follow'])} patients")
+    ones = np.ones((1, n))
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[Vector]] = {k: [] for k in keys}
+    done = 0
+    while done < resamples:
+        size = min(_BATCH, resamples - done)
+        w = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(np.float64)
+        for key in keys:
+            estimate = ESTIMATORS[key]
+            draws[key].append(estimate(b, w) - estimate(a, w))
+        done += size
+    out: dict[str, Difference] = {}
+    for key in keys:
+        estimate = ESTIMATORS[key]
+        point = float((estimate(b, ones) - estimate(a, ones))[0])
+        diffs = np.concatenate(draws[key])
+        defined = diffs[~np.isnan(diffs)]
+        if np.isnan(point) or len(defined) < _MIN_DEFINED * len(diffs):
+            out[key] = Difference(None if np.isnan(point) else point, None, None)
+            continue
+        low, high = np.percentile(defined, [2.5, 97.5])
+        out[key] = Difference(point, float(low), float(high))
+    return out
+
+
+@dataclass
+class Comparison:
+    """The outcome of ``carechart compare``: each policy's figures and its differences.
+
+    Attributes:
+        settings: patients, years, seed and the policies (the first is the reference).
+        values: per policy, the headline outcomes (as in summary.json) and ``_violations``.
+        differences: per policy after the first, per outcome key.
+    """
+
+    settings: dict[str, Any]
+    values: dict[str, dict[str, Any]]
+    differences: dict[str, dict[str, Difference]]
+
+    @property
+    def policies(self) -> list[str]:
+        """The policies in order, the reference first."""
+        return list(self.values)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per outcome and policy, for CSV and JSON (None: not defined)."""
+        out: list[dict[str, Any]] = []
+        for key in (*OUTCOME_LABELS, "_violations"):
+            values = [self.values[p].get(key) for p in self.policies]
+            if all(v is None for v in values):
+                continue
+            for policy, value in zip(self.policies, values, strict=True):
+                diff = self.differences.get(policy, {}).get(key)
+                if diff is None and policy != self.policies[0]:
+                    # a count without an interval (invariant violations): the plain difference
+                    ref = values[0]
+                    plain = None if value is None or ref is None else float(value - ref)
+                    diff = Difference(plain, None, None)
+                out.append(
+                    {
+                        "outcome": key.lstrip("_"),
+                        "label": OUTCOME_LABELS.get(key, "invariant violations"),
+                        "policy": policy,
+                        "value": value,
+                        "difference": None if diff is None else diff.estimate,
+                        "low": None if diff is None else diff.low,
+                        "high": None if diff is None else diff.high,
+                    }
+                )
+        return out
+
+
+def _fmt(key: str, value: float | None, *, sign: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    if key in _COUNT_KEYS:
+        return f"{value:+.3g}" if sign else f"{value:.3g}"
+    return f"{100 * value:+.1f} pts" if sign else f"{100 * value:.1f}%"
+
+
+def compare_table(comparison: Comparison, out: TextIO) -> None:
+    """Print each outcome, then one line per policy: value, difference, 95% interval.
+
+    At most 100 columns whatever the number of policies (they are listed down, not across).
+    """
+    ref = comparison.policies[0]
+    name_width = max(len(p) for p in comparison.policies)
+    out.write(f"{'':{name_width + 2}}{'value':>8}  {'vs ' + ref:>14}  95% interval\n")
+    last = ""
+    for row in comparison.rows():
+        key = "_violations" if row["outcome"] == "violations" else row["outcome"]
+        if row["label"] != last:
+            out.write(f"{row['label']}\n")
+            last = row["label"]
+        line = f"  {row['policy']:<{name_width}}{_fmt(key, row['value']):>8}"
+        if row["policy"] != ref:
+            line += f"  {_fmt(key, row['difference'], sign=True):>14}"
+            if row["low"] is not None and row["high"] is not None:
+                low, high = _fmt(key, row["low"], sign=True), _fmt(key, row["high"], sign=True)
+                line += f"  {low.removesuffix(' pts')} to {high}"
+        out.write(line.rstrip() + "\n")
+
+
+def compare_json(comparison: Comparison) -> str:
+    """The comparison as JSON: settings, the interval method, one record per row."""
+    doc = {
+        **comparison.settings,
+        "reference": comparison.policies[0],
+        "interval": f"95% paired percentile bootstrap over patients, {RESAMPLES} resamples",
+        "rows": comparison.rows(),
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def compare_csv(comparison: Comparison) -> str:
+    """The comparison as CSV: outcome, label, policy, value, difference, low, high."""
+    buf = io.StringIO()
+    columns = ["outcome", "label", "policy", "value", "difference", "low", "high"]
+    writer = csv.DictWriter(buf, columns, lineterminator="\n")
+    writer.writeheader()
+    for row in comparison.rows():
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buf.getvalue()
+
+
+#: ``--out`` suffixes and their writers.
+WRITERS: Mapping[str, Callable[[Comparison], str]] = {".json": compare_json, ".csv": compare_csv}
+
+
+def check_compare_out(path: str) -> Path:
+    """Check ``--out`` before the run: a writable file name ending in .json or .csv.
+
+    Raises:
+        OutputPathError: another suffix, or a path that cannot be written.
+    """
+    target = check_output_file("--out", path)
+    if target.suffix.lower() not in WRITERS:
+        raise OutputPathError(
+            f"--out {path}: found suffix {target.suffix or '(none)'!r}, expected .json or .csv"
+        )
+    return target
