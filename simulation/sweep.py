@@ -1,6 +1,7 @@
 """Probabilistic sensitivity analysis: parameter draws, each over the same cohort.
 
-``carechart sweep`` draws N parameter sets (each named parameter uniform in its range), runs
+``carechart sweep`` draws N parameter sets (each named parameter uniform in its range, or from
+a beta, gamma, lognormal or normal distribution: :mod:`simulation.distributions`), runs
 the cohort under each draw through the same path as ``carechart simulate`` (local workers or
 Dask) with the same patients and random numbers (common random numbers, so differences come
 from the parameters), and summarises the distribution of each headline outcome.
@@ -36,11 +37,12 @@ from .cohort import (
     run_cohort,
 )
 from .disease import ModelConstants
+from .distributions import Distribution, DistributionError, parse_distribution
 from .outputs import check_output_file
 from .parameters import load_parameters, unknown_key_message
 from .policies import STRATEGIES, parse_policy_list
 
-__all__ = ["Range", "SweepResult", "add_command", "parse_vary", "run_sweep"]
+__all__ = ["Distribution", "Range", "SweepResult", "add_command", "parse_vary", "run_sweep"]
 
 
 @dataclass(frozen=True)
@@ -51,17 +53,32 @@ class Range:
     low: float
     high: float
 
+    def draw(self, rng: Any) -> float:
+        """One value from ``rng`` (a ``numpy.random.Generator``)."""
+        return float(rng.uniform(self.low, self.high))
 
-def parse_vary(text: str) -> Range:
-    """``NAME=LOW:HIGH`` -> :class:`Range`; a clear ``CohortError`` otherwise."""
+    def __str__(self) -> str:
+        return f"uniform(low={self.low:g}, high={self.high:g})"
+
+
+def parse_vary(text: str) -> Range | Distribution:
+    """``NAME=LOW:HIGH`` -> :class:`Range`, ``NAME=KIND(ARG=VALUE, ...)`` ->
+    :class:`~simulation.distributions.Distribution`; a clear ``CohortError`` otherwise."""
     name, sep, span = text.partition("=")
+    if sep and name and "(" in span:
+        try:
+            return parse_distribution(name.strip(), span)
+        except DistributionError as exc:
+            raise CohortError(str(exc)) from None
     low_text, sep2, high_text = span.partition(":")
     try:
         if not (sep and sep2 and name):
             raise ValueError
         low, high = float(low_text), float(high_text)
     except ValueError:
-        raise CohortError(f"--vary: found {text!r}, expected NAME=LOW:HIGH") from None
+        raise CohortError(
+            f"--vary: found {text!r}, expected NAME=LOW:HIGH or NAME=KIND(ARG=VALUE, ...)"
+        ) from None
     if not (math.isfinite(low) and math.isfinite(high)) or low > high:
         raise CohortError(f"--vary {name}: found {low:g}:{high:g}, expected LOW <= HIGH")
     return Range(name.strip(), low, high)
@@ -100,7 +117,7 @@ def _numeric_outcomes(outcomes: dict[str, Any]) -> dict[str, float]:
 
 
 def run_sweep(
-    ranges: Sequence[Range],
+    ranges: Sequence[Range | Distribution],
     *,
     draws: int,
     patients: int,
@@ -111,9 +128,11 @@ def run_sweep(
     engine: str = "compiled",
     policies: Sequence[str] = ("guideline",),
 ) -> SweepResult:
-    """Run ``draws`` cohorts, each with parameters drawn uniformly within ``ranges``.
+    """Run ``draws`` cohorts, each with parameters drawn from ``ranges`` (their distributions).
 
-    The draws come from ``SeedSequence([seed, 1])``; every draw simulates the same patients
+    The draws come from ``SeedSequence([seed, 1])`` (draw by draw, parameter by parameter in
+    the order given), all made and checked against each parameter's own range before any
+    cohort runs; every draw simulates the same patients
     with the same random numbers (``seed``), under each of ``policies`` (the first is the
     reference of the differences).
     """
@@ -130,6 +149,8 @@ def run_sweep(
         if r.name in seen:
             raise CohortError(f"--vary {r.name}: found twice, expected one range per parameter")
         seen.add(r.name)
+        if not isinstance(r, Range):
+            continue
         for end in (r.low, r.high):  # each parameter's own range (a probability: 0 to 1)
             try:
                 ModelConstants.from_parameters(base.with_overrides({r.name: end}))
@@ -139,6 +160,18 @@ def run_sweep(
                     f"parameter's own ({exc})"
                 ) from None
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    drawn = [{r.name: r.draw(rng) for r in ranges} for _ in range(draws)]
+    for d, values in enumerate(drawn):
+        for r in ranges:
+            if isinstance(r, Range):
+                continue  # its ends were checked above
+            try:  # an unbounded distribution can leave the parameter's own range
+                ModelConstants.from_parameters(base.with_overrides({r.name: values[r.name]}))
+            except ValueError as exc:
+                raise CohortError(
+                    f"--vary {r.name}: draw {d + 1} of {r} gave {values[r.name]:.6g}, outside "
+                    f"the parameter's own range ({exc}); choose a distribution within it"
+                ) from None
     rows: list[dict[str, Any]] = []
     client = None
     if dask is not None:
@@ -146,8 +179,7 @@ def run_sweep(
 
         client = dask_client(dask, workers)
     try:
-        for d in range(draws):
-            values = {r.name: float(rng.uniform(r.low, r.high)) for r in ranges}
+        for d, values in enumerate(drawn):
             sets = [f"{name}={value!r}" for name, value in values.items()]
             c, params, thresholds = apply_overrides(cohort, base, sets)
             by_policy: dict[str, dict[str, float]] = {}
@@ -251,7 +283,8 @@ def add_command(sub: Any) -> None:
     p = sub.add_parser(
         "sweep",
         help="probabilistic sensitivity analysis over parameter draws",
-        description="Draw parameter sets (each --vary NAME=LOW:HIGH uniform), simulate the "
+        description="Draw parameter sets (each --vary NAME=LOW:HIGH uniform, or NAME=beta("
+        "mean=M, sd=S) and the like), simulate the "
         "same cohort under each draw (common random numbers) and summarise every headline "
         "outcome (mean, 2.5%, median, 97.5%). With --policies A,B,... every draw runs each "
         "policy on the same patients, and each policy's difference from the first is "
@@ -261,8 +294,10 @@ def add_command(sub: Any) -> None:
         "--vary",
         action="append",
         default=[],
-        metavar="NAME=LOW:HIGH",
-        help="a model parameter and its range; repeatable",
+        metavar="NAME=SPEC",
+        help="a model parameter and its distribution: LOW:HIGH (uniform) or KIND(ARG=VALUE, "
+        "...) with KIND uniform, beta, gamma, lognormal or normal, given by mean=, sd= or "
+        "by natural parameters (docs/simulation.md); repeatable (required)",
     )
     p.add_argument("--draws", type=int, default=20, metavar="N", help="parameter draws")
     p.add_argument("--patients", type=int, default=500, metavar="N", help="patients per draw")
