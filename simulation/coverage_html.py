@@ -1,11 +1,11 @@
 """The HTML coverage report: the pathway diagram coloured by coverage, and the tables.
 
-One self-contained page (inline CSS and SVG, no scripts, nothing fetched). The diagram is
-drawn by Graphviz ``dot`` when it is installed (``apt-get install graphviz``); states and
+One self-contained page (inline CSS and SVG, no scripts, nothing fetched). States and
 arrows are green when some course went there, red when none did; each arrow is labelled
-with its event and the number of courses (patients) that took it. Transitions that change
-no state are not drawn; the tables list them. Without Graphviz the page says so and gives
-the DOT source to render elsewhere.
+with its events and the number of courses (patients) that took it. Transitions that change
+no state are not drawn; the tables list them. The diagram is drawn by Graphviz ``dot`` when
+it is installed (``apt-get install graphviz``: a more compact layout), otherwise by
+carechart itself (:mod:`pathway.diagram_svg`), so Graphviz is optional.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ import shutil
 import subprocess
 from typing import Any
 
+from pathway.diagram_svg import EdgeMark, StateMark, to_svg
 from pathway.structure import ChartModel
 
 from .coverage import _TITLES, KINDS, CoverageReport
 
-__all__ = ["coverage_dot", "render_html", "render_svg"]
+__all__ = ["coverage_dot", "coverage_svg", "render_html", "render_svg"]
 
 _GREEN, _RED, _GREY = "#2e7d32", "#c62828", "#9e9e9e"
 _FILL_OK, _FILL_NO = "#e8f5e9", "#ffebee"
@@ -90,6 +91,39 @@ def coverage_dot(report: CoverageReport) -> str:
         lines.append(f"  {_q(t.source)} -> {_q(t.target)} [{', '.join(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def coverage_svg(report: CoverageReport) -> str:
+    """The chart coloured by coverage, drawn without Graphviz (:mod:`pathway.diagram_svg`).
+
+    One arrow per pair of states, labelled with the courses that took any of its
+    transitions; its tooltip lists each transition.
+    """
+    m: ChartModel = report.model
+    states = {
+        sid: StateMark(
+            _GREEN if report.states[sid] else _RED,
+            _FILL_OK if report.states[sid] else _FILL_NO,
+            () if info.children else (f"{report.states[sid]} courses",),
+        )
+        for sid, info in m.states.items()
+    }
+    flows: dict[tuple[str, str], int] = {}
+    for t in m.transitions:
+        if t.target is not None:
+            key = (t.source, t.target)
+            flows[key] = flows.get(key, 0) + report.transitions[t.index]
+    peak = max(flows.values(), default=0)
+    edges = {
+        key: EdgeMark(
+            _GREEN if n else _RED,
+            width=1 + 4 * n / peak if n and peak else 1.2,
+            dashed=not n,
+            suffix=f" ({n})",
+        )
+        for key, n in flows.items()
+    }
+    return to_svg(m, states=states, edges=edges)
 
 
 def render_svg(dot_source: str) -> str | None:
@@ -167,22 +201,18 @@ def render_html(report: CoverageReport, *, title: str = "Pathway coverage") -> s
         parts.append("<h2>Courses that stopped with an error</h2><ul>")
         parts += [f"<li><code>{_e(s)}</code>: {_e(e)}</li>" for s, e in report.failed]
         parts.append("</ul>")
-    dot = coverage_dot(report)
-    svg = render_svg(dot)
+    svg = render_svg(coverage_dot(report))
+    drawn_by = "Graphviz"
+    if svg is None:  # Graphviz is optional: carechart draws the chart itself
+        svg, drawn_by = coverage_svg(report), "carechart (install Graphviz for a tighter layout)"
     parts.append("<h2>The pathway, coloured by coverage</h2>")
     parts.append(
         "<p class='muted'>Green: entered or taken by at least one course; red: never. "
         "Arrow labels: event (number of courses that took it); wider arrows carry more "
-        "courses. Transitions that change no state are listed in the tables below.</p>"
+        f"courses. Transitions that change no state are listed in the tables below. Drawn "
+        f"by {_e(drawn_by)}.</p>"
     )
-    if svg is not None:
-        parts.append(f"<div class='diagram'>{svg}</div>")
-    else:
-        parts.append(
-            "<p class='no'>Graphviz (<code>dot</code>) is not installed, so the diagram is "
-            "not drawn; render this DOT source with any Graphviz viewer.</p>"
-            f"<details><summary>DOT source</summary><pre>{_e(dot)}</pre></details>"
-        )
+    parts.append(f"<div class='diagram'>{svg}</div>")
     parts.append("<h2>Uncovered items</h2>")
     for k in KINDS:
         parts.append(f"<h3>{_e(_TITLES[k])} ({len(unc[k])})</h3>")

@@ -1,4 +1,4 @@
-"""``carechart diagram``: export the pathway chart as Mermaid, DOT or Markdown tables.
+"""``carechart diagram``: export the pathway chart as SVG, Mermaid, DOT or Markdown tables.
 
 The exports themselves live in :mod:`pathway.diagram`; this module only parses the options
 and writes the result to standard output or, atomically, to a file.
@@ -11,12 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 from pathway import diagram
+from pathway.diagram_svg import to_svg
 
 __all__ = ["FORMATS", "add_command", "render"]
 
 #: Output formats and what each writes.
 FORMATS: dict[str, tuple[str, Callable[[], str]]] = {
     "mermaid": ("Mermaid stateDiagram-v2 of the chart", diagram.to_mermaid),
+    "svg": ("the chart drawn as SVG by carechart (no Graphviz needed)", to_svg),
     "dot": ("Graphviz DOT of the chart", diagram.to_dot),
     "table": ("Markdown table of every transition", diagram.transition_table_md),
     "rules": ("Markdown table of the rule catalogue", diagram.rule_table_md),
@@ -42,7 +44,7 @@ def add_command(sub: Any) -> None:
     """Register ``carechart diagram``."""
     p = sub.add_parser(
         "diagram",
-        help="export the pathway chart (Mermaid, DOT, Markdown tables)",
+        help="export the pathway chart (SVG, Mermaid, DOT, Markdown tables)",
         description="Export the pathway chart, generated from the code: "
         + "; ".join(f"{name}: {text}" for name, (text, _) in FORMATS.items())
         + ".",
