@@ -243,5 +243,5 @@ def test_cli_unwritable_out(where: str, tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_cli_rejects_unknown_format(capsys: pytest.CaptureFixture[str]) -> None:
     """An unknown ``--format`` is a one-line usage error."""
-    assert cli.main(["diagram", "--format", "svg"]) == 2
+    assert cli.main(["diagram", "--format", "png"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
