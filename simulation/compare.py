@@ -32,6 +32,7 @@ from .outcomes import OUTCOME_LABELS, YEAR, Row
 from .outputs import OutputPathError, check_output_file
 
 __all__ = [
+    "KEYS",
     "RESAMPLES",
     "Comparison",
     "Difference",
@@ -106,17 +107,18 @@ class PatientOutcomes:
         return {k: np.asarray(v, dtype=np.float64) for k, v in self.columns.items()}
 
 
-def _share(column: str) -> Callable[[dict[str, Vector], Weights], Vector]:
-    def estimate(a: dict[str, Vector], w: Weights) -> Vector:
-        total = w.sum(axis=1)
-        return np.asarray(w @ a[column] / np.where(total > 0, total, np.nan))
-
-    return estimate
-
-
-def _cbr(a: dict[str, Vector], w: Weights) -> Vector:
-    treated = w @ a["treated"]
-    return np.asarray((w @ a["cbr6"]) / np.where(treated > 0, treated, np.nan))
+#: Outcomes that are a weighted share or mean: (numerator column, denominator column or
+#: None for all patients). All are computed with one matrix product per resample batch.
+LINEAR: dict[str, tuple[str, str | None]] = {
+    "cbr_by_6_months": ("cbr6", "treated"),  # complete response among the treated
+    "second_line_within_1y": ("second_line_within_1y", None),
+    "third_line_ever": ("third_line_ever", None),
+    "withdrawal_attempted": ("withdrawal_attempted", None),
+    "transplanted": ("transplanted", None),
+    "died": ("died", None),
+    "liver_death": ("liver_death", None),
+    "mean_deviations": ("mean_deviations", None),
+}
 
 
 def _km(
@@ -143,13 +145,12 @@ def _km(
         events = np.concatenate(
             [np.zeros((len(w), 1)), np.cumsum(weights * observed, axis=1)], axis=1
         )
-        s = np.ones(len(w))
-        for d in np.unique(duration[observed & (duration <= day)]):
-            first = int(np.searchsorted(duration, d, "left"))
-            last = int(np.searchsorted(duration, d, "right"))
-            n = remaining[:, first]
-            dead = events[:, last] - events[:, first]
-            s = s * (1.0 - np.divide(dead, n, out=np.zeros_like(n), where=n > 0))
+        days = np.unique(duration[observed & (duration <= day)])  # the event days, at once
+        first = np.searchsorted(duration, days, "left")
+        last = np.searchsorted(duration, days, "right")
+        n = remaining[:, first] if len(days) else np.ones((len(w), 0))
+        dead = events[:, last] - events[:, first]
+        s = np.prod(1.0 - np.divide(dead, n, out=np.zeros_like(n), where=n > 0), axis=1)
         defined = weights.sum(axis=1) > 0
         value = s if survival else 1.0 - s
         return np.where(defined, value, np.nan)
@@ -157,20 +158,38 @@ def _km(
     return estimate
 
 
-#: How each outcome of :data:`OUTCOME_LABELS` is estimated from resampling weights.
-ESTIMATORS: dict[str, Callable[[dict[str, Vector], Weights], Vector]] = {
-    "cbr_by_6_months": _cbr,
-    "second_line_within_1y": _share("second_line_within_1y"),
-    "third_line_ever": _share("third_line_ever"),
-    "withdrawal_attempted": _share("withdrawal_attempted"),
+#: The Kaplan-Meier outcomes, each a function of the columns and the resampling weights.
+KAPLAN_MEIER: dict[str, Callable[[dict[str, Vector], Weights], Vector]] = {
     "relapse_after_withdrawal_1y": _km("withdrawal_day", "relapse_day", YEAR, survival=False),
-    "transplanted": _share("transplanted"),
-    "died": _share("died"),
-    "liver_death": _share("liver_death"),
     "survival_10y": _km(None, "death_day", 10 * YEAR, survival=True),
     "liver_event_free_10y": _km(None, "liver_event_day", 10 * YEAR, survival=True),
-    "mean_deviations": _share("mean_deviations"),
 }
+
+#: Every outcome with an interval, in the order of :data:`OUTCOME_LABELS`.
+KEYS: tuple[str, ...] = tuple(k for k in OUTCOME_LABELS if k in LINEAR or k in KAPLAN_MEIER)
+
+
+def estimates(columns: dict[str, Vector], w: Weights) -> dict[str, Vector]:
+    """Every outcome of :data:`KEYS` under each row of resampling weights ``w``.
+
+    Args:
+        columns: :meth:`PatientOutcomes.arrays` of one run.
+        w: resamples x patients, how often each patient is drawn (a row of ones: the run).
+
+    Returns:
+        Per outcome key, one value per resample (NaN where nobody is at risk).
+    """
+    names = sorted({c for pair in LINEAR.values() for c in pair if c is not None})
+    sums = w @ np.column_stack([columns[c] for c in names])  # one product for all shares
+    by_name = {c: sums[:, i] for i, c in enumerate(names)}
+    total = w.sum(axis=1)
+    out: dict[str, Vector] = {}
+    for key, (num, den) in LINEAR.items():
+        base = total if den is None else by_name[den]
+        out[key] = np.asarray(by_name[num] / np.where(base > 0, base, np.nan))
+    for key, km in KAPLAN_MEIER.items():
+        out[key] = km(columns, w)
+    return out
 
 
 @dataclass(frozen=True)
@@ -188,7 +207,7 @@ def paired_differences(
     *,
     seed: int,
     resamples: int = RESAMPLES,
-    keys: Sequence[str] = tuple(ESTIMATORS),
+    keys: Sequence[str] = KEYS,
 ) -> dict[str, Difference]:
     """Each outcome's difference ``other - reference`` with a paired bootstrap 95% interval.
 
@@ -207,15 +226,17 @@ def paired_differences(
     done = 0
     while done < resamples:
         size = min(_BATCH, resamples - done)
-        w = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(np.float64)
+        # each resample draws n patients with replacement: w counts each patient's draws
+        drawn = rng.integers(0, n, size=(size, n)) + n * np.arange(size)[:, None]
+        w = np.bincount(drawn.ravel(), minlength=size * n).reshape(size, n).astype(np.float64)
+        ea, eb = estimates(a, w), estimates(b, w)
         for key in keys:
-            estimate = ESTIMATORS[key]
-            draws[key].append(estimate(b, w) - estimate(a, w))
+            draws[key].append(eb[key] - ea[key])
         done += size
+    pa, pb = estimates(a, ones), estimates(b, ones)
     out: dict[str, Difference] = {}
     for key in keys:
-        estimate = ESTIMATORS[key]
-        point = float((estimate(b, ones) - estimate(a, ones))[0])
+        point = float((pb[key] - pa[key])[0])
         diffs = np.concatenate(draws[key])
         defined = diffs[~np.isnan(diffs)]
         if np.isnan(point) or len(defined) < _MIN_DEFINED * len(diffs):
