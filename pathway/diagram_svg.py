@@ -256,6 +256,22 @@ def _path(a: _Box, b: _Box, lane: int) -> tuple[str, float, float]:
     return d, side - bend / 4, (y0 + y1) / 2
 
 
+def _free_spot(
+    taken: list[tuple[float, float, float, float]], x: float, y: float, width: float
+) -> float:
+    """The baseline nearest ``y`` (steps of a line, up then down) where a label centred at
+    ``x`` overlaps no box or label in ``taken``; the spot found is added to ``taken``."""
+    half, height = width / 2 + 2, _SMALL + 2
+    for step in range(12):
+        dy = (step + 1) // 2 * (height + 1) * (-1 if step % 2 else 1)
+        top = y + dy - _SMALL
+        box = (x - half, top, x + half, top + height)
+        if all(box[2] <= t[0] or t[2] <= box[0] or box[3] <= t[1] or t[3] <= box[1] for t in taken):
+            taken.append(box)
+            return y + dy
+    return y  # crowded everywhere nearby: keep the arrow's midpoint
+
+
 def to_svg(
     chart: type[Any] | ChartModel = AIHPathway,
     *,
@@ -364,12 +380,20 @@ def to_svg(
         draw(box, atomic=False)
     labels: list[str] = []
     lanes: dict[str, int] = {}
+    # Where labels may not go: atomic states, compound titles, then each label placed.
+    taken = [
+        (b.x, b.y, b.x + b.w, b.y + b.h)
+        if not model.states[sid].children
+        else (b.x, b.y, b.x + _PAD + _text_width(layout.title(sid)), b.y + _HEAD)  # its title
+        for sid, b in layout.boxes.items()
+    ]
     for (source, target), ts in _edge_groups(model).items():
         mark = edges.get((source, target), EdgeMark())
         a, b = layout.boxes[source], layout.boxes[target]
         lane = lanes[source] = lanes.get(source, -1) + 1
         d, lx, ly = _path(a, b, lane % 4)
         label = (mark.label if mark.label is not None else _default_label(ts)) + mark.suffix
+        ly = _free_spot(taken, lx, ly, _text_width(label, _SMALL))
         tip = "; ".join(
             f"{t.event}"
             + (f" [{', '.join(str(g) for g in t.guards)}]" if t.guards else "")
