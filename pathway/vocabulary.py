@@ -69,6 +69,7 @@ ACTIONS: Final = (
     "start_third_line",
     "attempt_withdrawal",
     "reinduce",
+    "optimise_treatment",
     "refer_transplant",
     "observe_untreated",
     "continue",
