@@ -301,7 +301,7 @@ def test_steroid_stopped_on_mycophenolate_too() -> None:
     assert chart.in_state("maintenance")
     assert chart.patient.drugs == {"mycophenolate": 2000.0}
     stop = [s for s in chart.trace if s.name == "stop_steroid"]
-    assert stop and stop[0].recommended_by == ("AIH-MNT-04",)
+    assert [s.recommended_by for s in stop] == [("AIH-MNT-04",)]
 
 
 def test_flare_on_treatment_is_a_relapse_and_must_be_reinduced() -> None:
