@@ -186,7 +186,7 @@ def _inv15(p: PatientRecord, th: Thresholds, a: Set[str], s: Step) -> str | None
     since = p.days_since(p.antimetabolite_change_day)
     early = since is not None and since < th.cbc_early_phase_days - _EPS
     interval = th.cbc_early_interval_days if early else th.cbc_interval_days
-    due = next_lab_day(a, p, _Values(th))  # type: ignore[arg-type]
+    due = next_lab_day(a, p, _Values(th))
     if due is None or due > p.day + interval + _EPS:
         when = "none scheduled" if due is None else f"next on day {due:g}"
         return f"{drug}: no blood count within {interval:g} days ({when})"

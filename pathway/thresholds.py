@@ -106,8 +106,22 @@ class Thresholds:
                 raise ValueError(
                     f"thresholds.{name}: found {value!r}, expected {_expected_range(name)}"
                 )
-        return replace(self, **values)
+        result = replace(self, **values)
+        for early, late in _ORDERED:
+            if getattr(result, late) < getattr(result, early):
+                name = late if late in values else early
+                raise ValueError(
+                    f"thresholds.{name}: found {values.get(name)!r}, expected "
+                    f"{late} ({getattr(result, late):g}) >= {early} ({getattr(result, early):g})"
+                )
+        return result
 
+
+#: Time points that must come in this order (the later one is a reassessment of the first).
+_ORDERED: Final = (
+    ("cbr_assessment_days", "cbr_final_assessment_days"),
+    ("cbc_early_interval_days", "cbc_early_phase_days"),
+)
 
 #: Thresholds that are shares of a whole (at most 1).
 _FRACTIONS: Final = frozenset({"non_response_fall", "azathioprine_tpmt_intermediate_factor"})

@@ -15,9 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Set
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["TIMERS", "Timer", "next_lab_day", "timer_offset", "timer_start"]
+__all__ = ["TIMERS", "Timer", "Values", "next_lab_day", "timer_offset", "timer_start"]
+
+
+class Values(Protocol):
+    """Threshold values by field name (a dict, or a view of :class:`Thresholds`), in days."""
+
+    def __getitem__(self, name: str, /) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +301,7 @@ TIMERS: tuple[Timer, ...] = (
 )
 
 
-def timer_offset(timer: Timer, fired: int, values: Mapping[str, float]) -> float | None:
+def timer_offset(timer: Timer, fired: int, values: Values) -> float | None:
     """Days after state entry at which ``timer`` fires for the ``fired``-th time (0-based).
 
     ``values`` maps threshold names to numbers. ``None`` when the timer is spent.
@@ -333,7 +339,7 @@ def timer_start(
     return entered.get(timer.state, day)
 
 
-def next_lab_day(active: Set[str], record: Any, values: Mapping[str, float]) -> float | None:
+def next_lab_day(active: Set[str], record: Any, values: Values) -> float | None:
     """Due day of the next armed timer that draws labs (``record``: a patient record)."""
     best: float | None = None
     for timer in TIMERS:

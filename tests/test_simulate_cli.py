@@ -258,6 +258,12 @@ def test_failed_run_leaves_the_folder_untouched(
             ["--set", "thresholds.uln=-1"],
             "thresholds.uln: found -1.0, expected a finite number > 0",
         ),
+        # The 12-month reassessment before the 6-month call would judge a response early.
+        (
+            ["--set", "thresholds.cbr_final_assessment_days=100"],
+            "thresholds.cbr_final_assessment_days: found 100.0, expected "
+            "cbr_final_assessment_days (100) >= cbr_assessment_days (182)",
+        ),
         (["--patients", "0"], "--patients: found 0, expected a whole number >= 1"),
         (["--years", "nan"], "--years: found nan, expected a number of years > 0"),
         (["--seed", "-1"], "--seed: found -1, expected a whole number >= 0"),
