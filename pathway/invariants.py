@@ -181,8 +181,8 @@ class _Values:
 
 def _inv15(p: PatientRecord, th: Thresholds, a: Set[str], s: Step) -> str | None:
     drug = p.antimetabolite
-    if drug is None:
-        return None
+    if drug is None or "death" in a:
+        return None  # the schedule ends with the patient's death
     since = p.days_since(p.antimetabolite_change_day)
     early = since is not None and since < th.cbc_early_phase_days - _EPS
     interval = th.cbc_early_interval_days if early else th.cbc_interval_days

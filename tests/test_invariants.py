@@ -143,6 +143,14 @@ EDGES: list[tuple[str, str, Callable[[PatientRecord], None], set[str], Step, boo
         False,
     ),
     (
+        "cbc-no-schedule-after-death",
+        "INV-15",
+        lambda p: p.drugs.update(azathioprine=100.0),
+        {"death"},
+        step("death"),
+        False,
+    ),
+    (
         "cbc-after-the-early-phase-3-monthly-visits-do",
         "INV-15",
         lambda p: (
