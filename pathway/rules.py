@@ -665,7 +665,8 @@ def strength(action: str, c: Ctx) -> tuple[Strength, list[str]]:
         case "start_third_line":
             return "should", ["AIH-3L-01"]
         case "attempt_withdrawal":
-            return "should", ["AIH-WDR-01"]
+            hasl = c.opt.withdrawal_criteria == "hasl"
+            return "should", ["AIH-WDR-01", "AIH-WDR-04"] if hasl else ["AIH-WDR-01"]
         case "observe_untreated":
             return "should", ["AIH-TRI-04"]
         case _:
