@@ -339,11 +339,14 @@ def timer_start(
     return entered.get(timer.state, day)
 
 
+_LAB_TIMERS: tuple[Timer, ...] = tuple(t for t in TIMERS if t.labs)
+
+
 def next_lab_day(active: Set[str], record: Any, values: Values) -> float | None:
     """Due day of the next armed timer that draws labs (``record``: a patient record)."""
     best: float | None = None
-    for timer in TIMERS:
-        if not timer.labs or timer.state not in active:
+    for timer in _LAB_TIMERS:
+        if timer.state not in active:
             continue
         start = timer_start(timer, record.entered, record, record.day)
         offset = timer_offset(timer, record.timers_fired.get(timer.id, 0), values)
