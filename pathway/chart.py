@@ -178,6 +178,7 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     )
     cytopenia = _rule(_cl.to(None), "AIH-SAF-02")
     nonadherence = _rule(_cl.to(None), "AIH-RSP-03")
+    histological_remission = _rule(_cl.to(None), "AIH-WDR-05")
     hcc = _rule(_cl.to(None), "AIH-LT-03")
     cirrhosis_diagnosed = (
         _rule(_nc.to(_cc, cond="stage_compensated"), "AIH-LIV-01")

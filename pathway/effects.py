@@ -214,6 +214,13 @@ def _transplanted(
     p.optimised_day, p.failure_confirmed = None, False
 
 
+def _remission_biopsy(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    """AIH-WDR-05: a biopsy shows histological remission (HAI <= 3, S-EJIM21)."""
+    p.remission_biopsy_day = p.day
+
+
 def _death(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
     p.death_day = p.day
 
@@ -235,6 +242,7 @@ FINDING_EFFECTS: dict[str, Effect] = {
     "pregnant": _pregnancy("pregnant"),
     "delivered": _pregnancy("postpartum"),
     "nonadherence": _flag("nonadherent"),
+    "histological_remission": _remission_biopsy,
     "transplanted": _transplanted,
     "graft_failure": _nothing,
     "death": _death,

@@ -285,6 +285,14 @@ _CATALOGUE: tuple[Rule, ...] = (
         "V",
     ),
     _r(
+        "AIH-WDR-05",
+        "transition",
+        "A biopsy showing histological remission (HAI <= 3) is recorded; with the "
+        "withdrawal_biopsy option, withdrawal needs one during the current response.",
+        "S-EJIM21 G-HASL",
+        "V",
+    ),
+    _r(
         "AIH-WDR-02",
         "timer",
         "Dense monitoring after withdrawal: monthly for 3 months, then every 3 months.",

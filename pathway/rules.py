@@ -483,11 +483,23 @@ def check_attempt_withdrawal(c: Ctx) -> list[Breach]:
         out.append(
             Breach("AIH-WDR-01", f"IgG {igg} x ULN (needs <= {th.withdrawal_max_igg_xuln:g})")
         )
+    if c.opt.withdrawal_biopsy and not _biopsy_in_this_response(p):
+        out.append(
+            Breach(
+                "AIH-WDR-05", "no biopsy with histological remission (HAI <= 3) in this response"
+            )
+        )
     if p.cirrhosis != "none":
         out.append(Breach("AIH-WDR-01", "cirrhosis: withdrawal evidence is non-cirrhotic"))
     if p.pregnancy != "none":
         out.append(Breach("INV-12", "not during pregnancy or the first 3 months postpartum"))
     return out
+
+
+def _biopsy_in_this_response(p: PatientRecord) -> bool:
+    """A biopsy showed histological remission since the current complete response began."""
+    biopsy, since = p.remission_biopsy_day, p.cbr_since_day
+    return biopsy is not None and since is not None and biopsy >= since
 
 
 def check_optimise_treatment(c: Ctx) -> list[Breach]:

@@ -106,6 +106,7 @@ FINDINGS: Final[dict[str, object]] = {
     "pregnant": None,
     "delivered": None,
     "nonadherence": None,
+    "histological_remission": None,
     "transplanted": None,
     "graft_failure": None,
     "death": None,

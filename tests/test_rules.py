@@ -347,6 +347,20 @@ def test_withdrawal_needs_three_years_of_treatment_unless_the_hartl_option() -> 
     assert breach_ids(chart, "attempt_withdrawal") == set()
 
 
+def test_biopsy_option_needs_histological_remission_during_this_response() -> None:
+    """With ``withdrawal_biopsy`` (S-EJIM21), withdrawal needs a biopsy with HAI <= 3 taken
+    since the complete response began (AIH-WDR-05); without the option it is not asked."""
+    chart = course(WITHDRAWAL_COURSE, horizon_days=1100)
+    chart.observe("labs", {"alt_xuln": 0.3, "ast_xuln": 0.3, "igg_xuln": 0.5}, day=1100)
+    assert breach_ids(chart, "attempt_withdrawal") == set()
+    chart.options = GuidelineOptions(withdrawal_biopsy=True)
+    assert breach_ids(chart, "attempt_withdrawal") == {"AIH-WDR-05"}
+    chart.observe("histological_remission", day=1100)
+    assert breach_ids(chart, "attempt_withdrawal") == set()
+    chart.patient.cbr_since_day = 1100.5  # a later response: the biopsy is of an earlier one
+    assert "AIH-WDR-05" in breach_ids(chart, "attempt_withdrawal")
+
+
 def test_withdrawal_too_early_is_refused_with_inv10() -> None:
     """Before 24 months of CBR the attempt breaks INV-10."""
     chart = course(WITHDRAWAL_COURSE, horizon_days=600)
