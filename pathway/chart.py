@@ -164,6 +164,7 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
         | _rule(_wd.to(_rel, cond="relapse_labs", on="begin_relapse"), "AIH-WDR-03")
         | _rule(_off.to(_rel, cond="relapse_labs", on="begin_relapse"), "AIH-WDR-03")
         | _rule(_rei.to(_ma, cond="response_regained", on="regain_response"), "AIH-REL-02")
+        | _rule(_ra.to(_ma, cond="late_response"), "AIH-RSP-05")
         | _rule(_gs.to(_raih, cond="relapse_labs", on="begin_recurrence"), "AIH-PLT-01", "INV-19")
         | _rule(_raih.to(_gs, cond="cbr_reached"), "AIH-PLT-01")
         | _rule(_cl.to(None), STAY)
@@ -177,6 +178,7 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     )
     cytopenia = _rule(_cl.to(None), "AIH-SAF-02")
     nonadherence = _rule(_cl.to(None), "AIH-RSP-03")
+    histological_remission = _rule(_cl.to(None), "AIH-WDR-05")
     hcc = _rule(_cl.to(None), "AIH-LT-03")
     cirrhosis_diagnosed = (
         _rule(_nc.to(_cc, cond="stage_compensated"), "AIH-LIV-01")
@@ -227,6 +229,9 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     week4_check = _rule(_ind.to(_ra), "AIH-RSP-01", "INV-18")
     month6_assessment = _rule(_ra.to(_ma, cond="cbr_reached"), "AIH-RSP-02", "INV-18") | _rule(
         _ra.to(None), "AIH-RSP-03", "INV-18"
+    )
+    month12_assessment = _rule(_ra.to(_ma, cond="cbr_reached"), "AIH-RSP-05", "INV-18") | _rule(
+        _fl.to(None), "AIH-RSP-05", "INV-18"
     )
     steroid_review = _rule(_si.to(None), "AIH-TAP-01") | _rule(_tp.to(None), "AIH-TAP-01")
     monitoring_due = _rule(_cl.to(None), "AIH-MON-01")
@@ -298,9 +303,9 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
         | _rule(_sm.to(None, cond="may_taper_steroid"), "AIH-TAP-02")
     )
     stop_steroid = (
-        _rule(_si.to(_ns, cond="may_stop_steroid"), "AIH-MNT-01", "AIH-DOSE-AZA")
-        | _rule(_tp.to(_ns, cond="may_stop_steroid"), "AIH-MNT-01", "AIH-DOSE-AZA")
-        | _rule(_sm.to(_ns, cond="may_stop_steroid"), "AIH-MNT-01", "AIH-DOSE-AZA")
+        _rule(_si.to(_ns, cond="may_stop_steroid"), "AIH-MNT-01", "AIH-MNT-04", "AIH-DOSE-AZA")
+        | _rule(_tp.to(_ns, cond="may_stop_steroid"), "AIH-MNT-01", "AIH-MNT-04", "AIH-DOSE-AZA")
+        | _rule(_sm.to(_ns, cond="may_stop_steroid"), "AIH-MNT-01", "AIH-MNT-04", "AIH-DOSE-AZA")
     )
     switch_to_mycophenolate = (
         _rule(_fl.to(_l2, cond="may_switch_to_mycophenolate"), "AIH-2L-01", "AIH-DOSE-MMF")
@@ -331,6 +336,23 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
         | _rule(_tp.to(_si, cond="may_reinduce"), "AIH-REL-01", "AIH-DOSE-PRED")
         | _rule(_sm.to(_si, cond="may_reinduce"), "AIH-REL-01", "AIH-DOSE-PRED")
         | _rule(_si.to(None, cond="may_reinduce"), "AIH-REL-01", "AIH-DOSE-PRED")
+    )
+    # Dose optimisation: a changed steroid (budesonide to predniso(lo)ne, a higher dose)
+    # starts a new steroid course, so its taper restarts with 2-weekly reviews.
+    optimise_treatment = (
+        _rule(_ra.to(None, cond="may_optimise_treatment"), "AIH-RSP-05", "AIH-DOSE-AZA")
+        | _rule(_ma.to(None, cond="may_optimise_treatment"), "AIH-MNT-05", "AIH-DOSE-AZA")
+        | _rule(_si.to(None, cond="may_optimise_treatment"), "AIH-RSP-05")
+        | _rule(
+            _tp.to(_si, cond=["optimisation_changes_steroid", "may_optimise_treatment"]),
+            "AIH-RSP-05",
+            "AIH-DOSE-PRED",
+        )
+        | _rule(
+            _sm.to(_si, cond=["optimisation_changes_steroid", "may_optimise_treatment"]),
+            "AIH-RSP-05",
+            "AIH-DOSE-PRED",
+        )
     )
     refer_transplant = (
         _rule(_alf.to(_tx, cond="may_refer_transplant"), "AIH-ALF-01", "INV-14")
@@ -367,6 +389,7 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     may_attempt_withdrawal = _permission("attempt_withdrawal")
     may_reinduce = _permission("reinduce")
     may_refer_transplant = _permission("refer_transplant")
+    may_optimise_treatment = _permission("optimise_treatment")
     may_observe_untreated = _permission("observe_untreated")
     may_continue = _permission("continue")
 
@@ -388,6 +411,21 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     def cbr_reached(self) -> bool:
         """Complete biochemical response on the latest labs (AIH-RSP-02)."""
         return self.ctx().p.response == "complete_biochemical_response"
+
+    def late_response(self) -> bool:
+        """Complete response reached after the month-6 call, by month 12 (AIH-RSP-05)."""
+        p = self.ctx().p
+        return (
+            p.response == "complete_biochemical_response"
+            and p.timers_fired.get("month6_assessment", 0) > 0
+        )
+
+    def optimisation_changes_steroid(self) -> bool:
+        """Dose optimisation changes the steroid now (AIH-RSP-05, :func:`optimised_steroid`)."""
+        from .dosing import optimised_steroid
+
+        c = self.ctx()
+        return optimised_steroid(c.p, c.th, c.opt) is not None
 
     def response_regained(self) -> bool:
         """Complete response after re-induction (AIH-REL-02)."""

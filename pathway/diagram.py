@@ -509,9 +509,11 @@ def timer_table_md(thresholds: Thresholds | None = None) -> str:
             (
                 _code(t.id),
                 _code(t.event),
-                _code(t.state),
+                _code(t.state)
+                + (f" while `{t.anchor}` is set (counted from it)" if t.anchor else ""),
                 " + ".join(_days(n, th) for n in t.at_threshold),
-                _days(t.every_threshold, th) if t.every_threshold else "(once)",
+                (_days(t.every_threshold, th) if t.every_threshold else "(once)")
+                + (f" up to {_days(t.until_threshold, th)}" if t.until_threshold else ""),
                 "yes" if t.labs else "no",
                 t.rule_id,
             )
@@ -618,7 +620,10 @@ def render_docs_page(chart_class: type[Any] = AIHPathway) -> str:
         "## Timers",
         "",
         "A timer is armed when the patient enters its state and cancelled when they leave it. "
-        "Intervals are fields of `pathway.thresholds.Thresholds` (default values shown).",
+        "A timer with an anchor (the early blood counts of INV-15) counts from a day of the "
+        "patient record instead, here the start or last dose rise of azathioprine or "
+        "mycophenolate, and is armed only while that day is set. Intervals are fields of "
+        "`pathway.thresholds.Thresholds` (default values shown).",
         "",
         timer_table_md(),
         "## Transitions",

@@ -24,6 +24,7 @@ __all__ = [
     "budesonide_dose",
     "mycophenolate_dose",
     "next_taper_dose",
+    "optimised_steroid",
     "prednisolone_dose",
     "tacrolimus_dose",
     "taper_target",
@@ -49,6 +50,25 @@ def prednisolone_dose(
     else:
         wanted = th.prednisolone_mg_per_kg * patient.weight_kg
     return max(5.0, _floor_to(min(wanted, cap), 5.0))
+
+
+def optimised_steroid(
+    patient: PatientRecord, th: Thresholds, options: GuidelineOptions
+) -> tuple[str, float] | None:
+    """The steroid change of dose optimisation (AIH-RSP-05), or ``None`` for none.
+
+    Budesonide is replaced by predniso(lo)ne at the induction dose (S-DIAZ23: budesonide
+    inferior). A week-4 non-responder's predniso(lo)ne goes to the top of the range, 1 mg/kg
+    and at most 60 mg/day (KB T07 "higher steroid dose" [R]; INV-04 caps).
+    """
+    if patient.on("budesonide"):
+        return "prednisolone", prednisolone_dose(patient, th, options, acute=False)
+    current = patient.dose("prednisolone")
+    if current is None or patient.response != "non_response":
+        return None
+    cap = min(th.prednisolone_max_mg_day, th.prednisolone_max_mg_per_kg * patient.weight_kg)
+    top = max(5.0, _floor_to(cap, 5.0))
+    return ("prednisolone", top) if top > current else None
 
 
 def budesonide_dose(th: Thresholds) -> float:

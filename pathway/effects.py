@@ -17,6 +17,7 @@ from .dosing import (
     budesonide_dose,
     mycophenolate_dose,
     next_taper_dose,
+    optimised_steroid,
     prednisolone_dose,
     tacrolimus_dose,
 )
@@ -87,6 +88,44 @@ def _labs(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Se
         if p.response == "relapse" and p.reinduced and response.is_cbr(latest, th):
             new = "complete_biochemical_response"
         p.set_response(new)
+    elif (
+        "response_assessment" in a
+        and p.timers_fired.get("month6_assessment", 0) > 0
+        and p.response in ("insufficient_response", "non_response")
+        and response.is_cbr(p.latest_panel(), th)
+    ):
+        # AIH-RSP-05 (G-HASL: CBR by 6-12 months): a late complete response is a response.
+        p.set_response("complete_biochemical_response")
+    _reassess_failure(p, th, a)
+
+
+def _reassess_failure(p: PatientRecord, th: Thresholds, a: Set[str]) -> None:
+    """AIH-RSP-05: after optimisation, a failure still there at the reassessment is confirmed.
+
+    A complete response ends the episode (a later failure is optimised afresh). The wait
+    after optimisation is 4 weeks for non-response (G-IAIHG22 [V] time point, borrowed),
+    a 3-monthly visit for loss of response [MODEL] and the 12-month assessment for an
+    insufficient response (G-HASL [V]; :func:`_month12`).
+    """
+    if p.response == "complete_biochemical_response":
+        p.optimised_day, p.failure_confirmed = None, False
+        return
+    if p.optimised_day is None or p.failure_confirmed:
+        return
+    since = p.day - p.optimised_day
+    latest = p.latest_panel()
+    if p.response == "non_response":
+        base = p.treatment_baseline
+        still = base is not None and response.is_non_response(base, latest, th)
+        wait = th.non_response_check_days
+    elif p.response == "loss_of_response":
+        still, wait = not response.is_cbr(latest, th), th.loss_of_response_recheck_days
+    elif p.response == "insufficient_response" and p.timers_fired.get("month12_assessment", 0):
+        still, wait = not response.is_cbr(latest, th), th.non_response_check_days
+    else:
+        return
+    if still and since >= wait - 1e-9:
+        p.failure_confirmed = True
 
 
 def _tpmt(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
@@ -172,6 +211,14 @@ def _transplanted(
     p.cirrhosis, p.decompensated, p.encephalopathy, p.hcc = "none", False, False, False
     p.response, p.cbr_since_day = "not_assessed", None
     p.treatment_start_day, p.treatment_baseline = p.day, None
+    p.optimised_day, p.failure_confirmed = None, False
+
+
+def _remission_biopsy(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    """AIH-WDR-05: a biopsy shows histological remission (HAI <= 3, S-EJIM21)."""
+    p.remission_biopsy_day = p.day
 
 
 def _death(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
@@ -195,6 +242,7 @@ FINDING_EFFECTS: dict[str, Effect] = {
     "pregnant": _pregnancy("pregnant"),
     "delivered": _pregnancy("postpartum"),
     "nonadherence": _flag("nonadherent"),
+    "histological_remission": _remission_biopsy,
     "transplanted": _transplanted,
     "graft_failure": _nothing,
     "death": _death,
@@ -210,6 +258,21 @@ def _week4(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: S
 
 def _month6(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
     p.set_response(response.classify_month6(p.latest_panel(), th))
+
+
+def _visit(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    """A visit judges the latest labs again: a failure may be confirmed (AIH-RSP-05)."""
+    _reassess_failure(p, th, a)
+
+
+def _month12(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+    """AIH-RSP-05: the 12-month reassessment of a response judged insufficient at month 6."""
+    if "response_assessment" not in a:
+        return  # already in maintenance or beyond: nothing to reassess
+    p.set_response(response.classify_month6(p.latest_panel(), th))
+    if p.response != "complete_biochemical_response" and p.optimised_day is not None:
+        p.failure_confirmed = True
+    _reassess_failure(p, th, a)
 
 
 def _line_assessment(
@@ -254,8 +317,9 @@ TIMER_EFFECTS: dict[str, Effect] = {
     "thiopurine_due": _nothing,
     "week4_check": _week4,
     "month6_assessment": _month6,
-    "steroid_review": _nothing,
-    "monitoring_due": _nothing,
+    "month12_assessment": _month12,
+    "steroid_review": _visit,
+    "monitoring_due": _visit,
     "second_line_assessment": _line_assessment,
     "relapse_assessment": _line_assessment,
     "third_line_assessment": _line_assessment,
@@ -270,6 +334,8 @@ TIMER_EFFECTS: dict[str, Effect] = {
 
 
 def _start_course(p: PatientRecord) -> None:
+    if p.first_treatment_day is None:
+        p.first_treatment_day = p.day
     if p.treatment_start_day is None or p.treatment_baseline is None:
         p.treatment_start_day = p.day
         p.treatment_baseline = p.latest_panel()
@@ -316,7 +382,10 @@ def _taper(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: S
 def _stop_steroid(
     p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
 ) -> None:
-    """AIH-MNT-01 (S-JOHNSON95): steroid off, azathioprine raised to 2 mg/kg."""
+    """AIH-MNT-01 (S-JOHNSON95): steroid off, azathioprine raised to 2 mg/kg.
+
+    On mycophenolate or tacrolimus (AIH-MNT-04 [MODEL]) the steroid-sparing dose is kept.
+    """
     for drug in ("prednisolone", "budesonide"):
         p.drugs.pop(drug, None)
     if p.on("azathioprine"):
@@ -329,7 +398,13 @@ def _switch_to_mycophenolate(
 ) -> None:
     p.drugs.pop("azathioprine", None)
     p.drugs["mycophenolate"] = mycophenolate_dose(th)
+    _new_line(p)
+
+
+def _new_line(p: PatientRecord) -> None:
+    """A new line of treatment: judged afresh, with its own optimisation (AIH-RSP-05)."""
     p.line_assessed = False
+    p.optimised_day, p.failure_confirmed = None, False
 
 
 def _switch_to_tacrolimus(
@@ -338,7 +413,7 @@ def _switch_to_tacrolimus(
     p.drugs.pop("azathioprine", None)
     p.drugs.pop("mycophenolate", None)
     p.drugs["tacrolimus"] = tacrolimus_dose(p, th)
-    p.line_assessed = False
+    _new_line(p)
 
 
 def _start_third_line(
@@ -346,7 +421,7 @@ def _start_third_line(
 ) -> None:
     # Third-line agents are given by infusion, not as a daily dose (G-ERN20 [R]).
     p.drugs["infliximab"] = None
-    p.line_assessed = False
+    _new_line(p)
 
 
 def _attempt_withdrawal(
@@ -365,6 +440,7 @@ def _attempt_withdrawal(
 def _reinduce(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
     """AIH-REL-01: predniso(lo)ne again with the antimetabolite (restarted if stopped)."""
     p.reinduced = True
+    p.optimised_day, p.failure_confirmed = None, False
     p.drugs.pop("budesonide", None)
     p.drugs["prednisolone"] = prednisolone_dose(p, th, opt, acute=False)
     # Recurrent AIH in the graft: steroid with azathioprine on top of the calcineurin
@@ -377,6 +453,28 @@ def _reinduce(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a
             p.drugs["mycophenolate"] = mycophenolate_dose(th)
     p.treatment_start_day, p.treatment_baseline = p.day, p.latest_panel()
     p.steroid_start_day = p.steroid_change_day = p.day
+
+
+def _optimise_treatment(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    """AIH-RSP-05: adherence checked and addressed, doses optimised, reassessment pending.
+
+    Azathioprine is titrated to 2 mg/kg (TPMT-adjusted, S-MANNS10 range); budesonide is
+    replaced by predniso(lo)ne, and a week-4 non-responder's predniso(lo)ne is raised to the
+    top of the range (KB T07 [R]).
+    """
+    p.nonadherent = False
+    p.optimised_day, p.failure_confirmed = p.day, False
+    if p.on("azathioprine"):
+        target = azathioprine_dose(p, th, maintenance=True)
+        p.drugs["azathioprine"] = max(p.drugs["azathioprine"] or 0.0, target)
+    change = optimised_steroid(p, th, opt)
+    if change is not None:
+        drug, dose = change
+        p.drugs.pop("budesonide", None)
+        p.drugs[drug] = dose
+        p.steroid_change_day = p.day
 
 
 def _refer(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
@@ -395,6 +493,7 @@ ACTION_EFFECTS: dict[str, Effect] = {
     "start_third_line": _start_third_line,
     "attempt_withdrawal": _attempt_withdrawal,
     "reinduce": _reinduce,
+    "optimise_treatment": _optimise_treatment,
     "refer_transplant": _refer,
     "observe_untreated": _nothing,
     "continue": _nothing,

@@ -186,12 +186,27 @@ _CATALOGUE: tuple[Rule, ...] = (
     _r(
         "AIH-RSP-03",
         "recommendation",
-        "Insufficient or non-response with adherence confirmed leads to second line.",
+        "Insufficient or non-response with adherence confirmed leads to second line (after "
+        "dose optimisation and reassessment, AIH-RSP-05).",
         "G-IAIHG22 S-EFE17 S-SANTIAGO19",
         "R",
     ),
     _r(
         "AIH-RSP-04", "transition", "Relapse is ALT > 3 x ULN after a response.", "S-VGERVEN13", "V"
+    ),
+    # [R]: KB T10 "optimise the dose, then second-line" and T07 (non-response: check adherence,
+    # higher steroid dose) are [R]; the 6-12 month window for CBR is G-HASL [V]; budesonide's
+    # inferiority S-DIAZ23 [V]; the AZA 1-2 mg/kg range S-MANNS10 [V].
+    _r(
+        "AIH-RSP-05",
+        "recommendation",
+        "A failed response in first line is first met by an adherence check and dose "
+        "optimisation (azathioprine titrated to 2 mg/kg as tolerated, budesonide replaced by "
+        "predniso(lo)ne, a week-4 non-responder's predniso(lo)ne raised), then reassessed "
+        "(4 weeks for non-response, at 12 months for insufficient response) before second line; "
+        "complete response by 12 months is a response.",
+        "G-HASL S-DIAZ23 S-MANNS10",
+        "R",
     ),
     # --- taper and maintenance -----------------------------------------------------------
     _r(
@@ -226,6 +241,33 @@ _CATALOGUE: tuple[Rule, ...] = (
         "R",
     ),
     _r("AIH-MON-01", "timer", "Labs about every 3 months in maintenance.", "G-EASL15", "R"),
+    # [MODEL]: no source gives a visit interval between the week-4 and 6-month calls.
+    _r(
+        "AIH-MON-02",
+        "timer",
+        "Labs every 4 weeks from week 4 until the response is settled (6 or 12 months).",
+        "G-EASL15",
+        "MODEL",
+    ),
+    # [MODEL]: S-JOHNSON95 [V] stops the steroid on azathioprine only; steroid-free maintenance
+    # on mycophenolate or tacrolimus is what a hepatologist would do, with no KB source.
+    _r(
+        "AIH-MNT-04",
+        "recommendation",
+        "On mycophenolate or tacrolimus, stop the steroid after >= 12 months of response, as on "
+        "azathioprine.",
+        "S-JOHNSON95",
+        "MODEL",
+    ),
+    # [R]: KB T17 (flare on treatment: check adherence, re-induce, if persistent second line).
+    _r(
+        "AIH-MNT-05",
+        "recommendation",
+        "Loss of response on maintenance: check adherence and optimise doses; if it persists at "
+        "the next 3-monthly visit, treat it as a failed response (second line).",
+        "G-IAIHG22 S-VGERVEN13",
+        "R",
+    ),
     # --- withdrawal and relapse ----------------------------------------------------------
     _r(
         "AIH-WDR-01",
@@ -233,6 +275,21 @@ _CATALOGUE: tuple[Rule, ...] = (
         "Consider withdrawal after >= 24 months of CBR on monotherapy with ALT < 0.5 x ULN and "
         "IgG <= 12 g/L, no cirrhosis, no earlier failed attempt, not pregnant.",
         "S-VGERVEN13 S-HARTL15 G-HASL",
+        "V",
+    ),
+    _r(
+        "AIH-WDR-04",
+        "recommendation",
+        "Withdrawal also needs >= 3 years of treatment in total (HASL: 3-5 years).",
+        "G-HASL",
+        "V",
+    ),
+    _r(
+        "AIH-WDR-05",
+        "transition",
+        "A biopsy showing histological remission (HAI <= 3) is recorded; with the "
+        "withdrawal_biopsy option, withdrawal needs one during the current response.",
+        "S-EJIM21 G-HASL",
         "V",
     ),
     _r(
@@ -513,6 +570,17 @@ _CATALOGUE: tuple[Rule, ...] = (
         "A steroid trial never delays transplant referral in AIH-ALF.",
         "S-ALFSG S-RAHIM20",
         "V",
+        "hard",
+    ),
+    # [R]: KB INV-15 gives no source id and says the interval is [R]; KB section 7 lists BSG
+    # 2025 as the text to check for CBC intervals. The dense early phase is KB E14's advice.
+    _r(
+        "INV-15",
+        "invariant",
+        "Every patient on azathioprine or mycophenolate has a blood count scheduled: every "
+        "2 weeks for 8 weeks after a start or dose rise, then at least every 3 months.",
+        "G-BSG25",
+        "R",
         "hard",
     ),
     _r(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from .guideline import RULES
 from .patient import PatientRecord
 from .thresholds import Thresholds
+from .timers import next_lab_day
 
 if TYPE_CHECKING:
     from .runtime import Step
@@ -165,8 +166,41 @@ def _inv17(p: PatientRecord, th: Thresholds, a: Set[str], s: Step) -> str | None
     return None
 
 
+class _Values:
+    """Thresholds read by field name, as the timers ask for them."""
+
+    __slots__ = ("th",)
+
+    def __init__(self, th: Thresholds) -> None:
+        self.th = th
+
+    def __getitem__(self, name: str) -> float:
+        value: float = getattr(self.th, name)
+        return value
+
+
+def _inv15(p: PatientRecord, th: Thresholds, a: Set[str], s: Step) -> str | None:
+    drug = p.antimetabolite
+    if drug is None or "death" in a:
+        return None  # the schedule ends with the patient's death
+    since = p.days_since(p.antimetabolite_change_day)
+    early = since is not None and since < th.cbc_early_phase_days - _EPS
+    interval = th.cbc_early_interval_days if early else th.cbc_interval_days
+    due = next_lab_day(a, p, _Values(th))
+    if due is None or due > p.day + interval + _EPS:
+        when = "none scheduled" if due is None else f"next on day {due:g}"
+        return f"{drug}: no blood count within {interval:g} days ({when})"
+    return None
+
+
 _CLASSIFYING = frozenset(
-    {"week4_check", "month6_assessment", "second_line_assessment", "relapse_assessment"}
+    {
+        "week4_check",
+        "month6_assessment",
+        "month12_assessment",
+        "second_line_assessment",
+        "relapse_assessment",
+    }
 )
 
 
@@ -213,11 +247,12 @@ INVARIANTS: dict[str, Check] = {
     "INV-12": _inv12,
     "INV-13": _inv13,
     "INV-14": _inv14,
+    "INV-15": _inv15,
     "INV-17": _inv17,
     "INV-18": _inv18,
     "INV-19": _inv19,
 }
-"""The checked invariants by rule id (INV-15 and INV-16 are schedules: see the timers)."""
+"""The checked invariants by rule id (INV-16 is a schedule: see the timers)."""
 
 
 class InvariantMonitor:

@@ -116,6 +116,13 @@ class PatientRecord:
     transplant_day: Days | None = None
     death_day: Days | None = None
     line_assessed: bool = False
+    # AIH-RSP-05: the day adherence was checked and doses optimised for the current failed or
+    # lost response, and whether a later reassessment confirmed the failure.
+    optimised_day: Days | None = None
+    failure_confirmed: bool = False
+    first_treatment_day: Days | None = None  # start of the first course (AIH-WDR-04)
+    remission_biopsy_day: Days | None = None  # biopsy with HAI <= 3 (AIH-WDR-05)
+    antimetabolite_change_day: Days | None = None  # start or last dose rise (INV-15)
     entered: dict[str, Days] = field(default_factory=dict)
     timers_fired: dict[str, int] = field(default_factory=dict)
     cirrhosis_at_diagnosis: str = ""

@@ -39,6 +39,9 @@ _ANTIMETABOLITE_STATES = frozenset(
 )
 _SWITCH_STATES = frozenset({"induction", "response_assessment", "maintenance", "relapse"})
 _NOT_REFERRABLE = frozenset({"transplant", "post_transplant"})
+_ACUTE_EPISODE = frozenset({"acute_severe", "first_line"})
+#: Drugs that let the steroid stop (AIH-MNT-01 azathioprine; AIH-MNT-04 the others).
+_STEROID_SPARING = ("azathioprine", "mycophenolate", "tacrolimus")
 
 #: Care states outside which an action is never recommended: (states, rule id, reason).
 #: The checks below report this breach; recommendations use it to skip a check early.
@@ -77,6 +80,11 @@ _GATES: dict[str, tuple[frozenset[str], str, str]] = {
         frozenset({"maintenance"}),
         "AIH-WDR-01",
         "withdrawal is attempted from maintenance",
+    ),
+    "optimise_treatment": (
+        frozenset({"response_assessment", "maintenance"}),
+        "AIH-RSP-05",
+        "optimisation answers a failed response in first line or a loss of response on maintenance",
     ),
     "reinduce": (
         frozenset({"relapse", "recurrent_aih"}),
@@ -166,6 +174,11 @@ def acute_improving(p: PatientRecord) -> bool:
     return now.bilirubin_mg_dl < base.bilirubin_mg_dl and inr_ok
 
 
+def treatment_days(p: PatientRecord) -> float:
+    """Days since the first treatment course started (0 when never treated) (AIH-WDR-04)."""
+    return 0.0 if p.first_treatment_day is None else p.day - p.first_treatment_day
+
+
 def cbr_days(p: PatientRecord) -> float:
     """Days of sustained complete biochemical response up to now (0 when not in CBR)."""
     return 0.0 if p.cbr_since_day is None else p.day - p.cbr_since_day
@@ -185,7 +198,13 @@ def transplant_indications(c: Ctx) -> list[tuple[str, str, Strength]]:
         if not p.acute_improving:
             found.append(("AIH-ASA-01", "no improvement at the acute severe review", "must"))
     meld = p.latest("meld")
-    acute_recovering = p.presentation == "acute_severe" and p.acute_improving is True
+    # An improving acute severe episode (AIH-ASA-01) explains a high MELD only during that
+    # episode: its steroid course up to the first-line assessment, not for life.
+    acute_recovering = (
+        p.presentation == "acute_severe"
+        and p.acute_improving is True
+        and bool(active & _ACUTE_EPISODE)
+    )
     if meld is not None and meld >= th.transplant_meld and not acute_recovering:
         found.append(("AIH-LT-01", f"MELD {meld:g} >= {th.transplant_meld:g}", "should"))
     if p.decompensated:
@@ -335,8 +354,14 @@ def check_stop_steroid(c: Ctx) -> list[Breach]:
     if p.steroid is None:
         return [Breach("AIH-MNT-01", "no steroid to stop")]
     out += _gate("stop_steroid", c)
-    if not p.on("azathioprine"):
-        out.append(Breach("AIH-MNT-01", "azathioprine monotherapy must replace the steroid"))
+    if not any(p.on(drug) for drug in _STEROID_SPARING):
+        out.append(
+            Breach(
+                "AIH-MNT-01",
+                "a steroid-sparing agent (azathioprine, mycophenolate or tacrolimus) must "
+                "replace the steroid",
+            )
+        )
     if cbr_days(p) < th.steroid_stop_cbr_days:
         out.append(
             Breach("AIH-MNT-01", f"{cbr_days(p):g} days of CBR (< {th.steroid_stop_cbr_days:g})")
@@ -347,10 +372,35 @@ def check_stop_steroid(c: Ctx) -> list[Breach]:
     return out
 
 
-def _second_line_reason(p: PatientRecord) -> str | None:
+def _second_line_reason(c: Ctx) -> str | None:
+    """The failed response that can justify a second line now, or ``None``."""
+    p = c.p
     if p.response in ("non_response", "insufficient_response"):
         return p.response
+    if p.response == "loss_of_response" and "maintenance" in c.active:
+        return p.response  # AIH-MNT-05: a loss of response that persists after optimisation
     return None
+
+
+def _escalation_breaches(c: Ctx) -> list[Breach]:
+    """AIH-RSP-05: a failed response in first line or on maintenance is optimised and
+    reassessed before a second line (KB T10 "optimise the dose, then second-line" [R];
+    G-HASL: CBR by 6-12 months [V]). Relapses and later lines keep their own rules."""
+    p = c.p
+    if not c.active & {"first_line", "maintenance"}:
+        return []
+    if p.on("budesonide"):
+        return [Breach("AIH-RSP-05", "budesonide non-response: predniso(lo)ne first")]
+    if p.optimised_day is None:
+        return [Breach("AIH-RSP-05", "adherence and doses not yet optimised")]
+    if not p.failure_confirmed:
+        return [
+            Breach(
+                "AIH-RSP-05",
+                f"optimised on day {p.optimised_day:g}: reassessment pending",
+            )
+        ]
+    return []
 
 
 def check_switch_to_mycophenolate(c: Ctx) -> list[Breach]:
@@ -367,10 +417,12 @@ def check_switch_to_mycophenolate(c: Ctx) -> list[Breach]:
     out += _gate("switch_to_mycophenolate", c)
     aza_stopped = "azathioprine" in p.intolerant and not p.antimetabolite
     if not aza_stopped:
-        if _second_line_reason(p) is None:
+        if _second_line_reason(c) is None:
             out.append(Breach("AIH-2L-01", "no azathioprine intolerance and no failed response"))
         elif p.nonadherent:
             out.append(Breach("AIH-RSP-03", "adherence not confirmed"))
+        else:
+            out += _escalation_breaches(c)
     return out
 
 
@@ -384,10 +436,12 @@ def check_switch_to_tacrolimus(c: Ctx) -> list[Breach]:
     mmf_failed = "second_line" in c.active and "mycophenolate" in p.intolerant
     if not (c.active & _SWITCH_STATES or mmf_failed):
         out.append(Breach("AIH-2L-02", "tacrolimus follows a failed first line"))
-    if not mmf_failed and _second_line_reason(p) is None:
+    if not mmf_failed and _second_line_reason(c) is None:
         out.append(Breach("AIH-2L-02", "no non-response or insufficient response"))
     if p.nonadherent:
         out.append(Breach("AIH-RSP-03", "adherence not confirmed"))
+    elif not mmf_failed and _second_line_reason(c) is not None:
+        out += _escalation_breaches(c)
     return out
 
 
@@ -410,6 +464,14 @@ def check_attempt_withdrawal(c: Ctx) -> list[Breach]:
         out.append(
             Breach("INV-10", f"{cbr_days(p):g} days of CBR (< {th.withdrawal_min_cbr_days:g})")
         )
+    treated = treatment_days(p)
+    if c.opt.withdrawal_criteria == "hasl" and treated < th.withdrawal_min_treatment_days:
+        out.append(
+            Breach(
+                "AIH-WDR-04",
+                f"{treated:g} days of treatment in total (< {th.withdrawal_min_treatment_days:g})",
+            )
+        )
     if len(p.drugs) != 1:
         out.append(Breach("AIH-WDR-01", f"not on monotherapy ({sorted(p.drugs)})"))
     alt, igg = p.latest("alt_xuln"), p.latest("igg_xuln")
@@ -421,10 +483,40 @@ def check_attempt_withdrawal(c: Ctx) -> list[Breach]:
         out.append(
             Breach("AIH-WDR-01", f"IgG {igg} x ULN (needs <= {th.withdrawal_max_igg_xuln:g})")
         )
+    if c.opt.withdrawal_biopsy and not _biopsy_in_this_response(p):
+        out.append(
+            Breach(
+                "AIH-WDR-05", "no biopsy with histological remission (HAI <= 3) in this response"
+            )
+        )
     if p.cirrhosis != "none":
         out.append(Breach("AIH-WDR-01", "cirrhosis: withdrawal evidence is non-cirrhotic"))
     if p.pregnancy != "none":
         out.append(Breach("INV-12", "not during pregnancy or the first 3 months postpartum"))
+    return out
+
+
+def _biopsy_in_this_response(p: PatientRecord) -> bool:
+    """A biopsy showed histological remission since the current complete response began."""
+    biopsy, since = p.remission_biopsy_day, p.cbr_since_day
+    return biopsy is not None and since is not None and biopsy >= since
+
+
+def check_optimise_treatment(c: Ctx) -> list[Breach]:
+    p = c.p
+    if gate := _gate("optimise_treatment", c):
+        return gate
+    out: list[Breach] = []
+    failed = p.response in ("non_response", "insufficient_response")
+    if "maintenance" in c.active:
+        if p.response != "loss_of_response":
+            out.append(Breach("AIH-MNT-05", "no loss of response on maintenance"))
+    elif not failed:
+        out.append(Breach("AIH-RSP-05", "no non-response or insufficient response"))
+    if p.optimised_day is not None:
+        out.append(
+            Breach("AIH-RSP-05", f"already optimised on day {p.optimised_day:g}: reassess first")
+        )
     return out
 
 
@@ -529,6 +621,7 @@ ACTION_CHECKS: dict[str, Callable[[Ctx], list[Breach]]] = {
     "start_third_line": check_start_third_line,
     "attempt_withdrawal": check_attempt_withdrawal,
     "reinduce": check_reinduce,
+    "optimise_treatment": check_optimise_treatment,
     "refer_transplant": check_refer_transplant,
     "observe_untreated": check_observe_untreated,
     "continue": check_continue,
@@ -567,25 +660,39 @@ def strength(action: str, c: Ctx) -> tuple[Strength, list[str]]:
             first = c.opt.first_line_antimetabolite == "mycophenolate"
             return ("should" if first or aza_impossible else "may"), ["AIH-IND-04"]
         case "switch_to_mycophenolate":
-            failed = ["AIH-RSP-03"] if _second_line_reason(p) else []
+            failed = _failure_rules(c)
             return "should", ["AIH-2L-01", *failed]
         case "switch_to_tacrolimus":
-            failed = ["AIH-RSP-03"] if _second_line_reason(p) else []
+            failed = _failure_rules(c)
             return "should", ["AIH-2L-02", *failed]
+        case "optimise_treatment":
+            lost = "maintenance" in c.active
+            return "should", ["AIH-MNT-05" if lost else "AIH-RSP-05"]
         case "refer_transplant":
             return "should", [rule_id for rule_id, _, _ in transplant_indications(c)]
         case "taper_steroid":
             return "should", ["AIH-TAP-02" if p.steroid == "budesonide" else "AIH-TAP-01"]
         case "stop_steroid":
-            return "should", ["AIH-MNT-01"]
+            return "should", ["AIH-MNT-01" if p.on("azathioprine") else "AIH-MNT-04"]
         case "start_third_line":
             return "should", ["AIH-3L-01"]
         case "attempt_withdrawal":
-            return "should", ["AIH-WDR-01"]
+            hasl = c.opt.withdrawal_criteria == "hasl"
+            return "should", ["AIH-WDR-01", "AIH-WDR-04"] if hasl else ["AIH-WDR-01"]
         case "observe_untreated":
             return "should", ["AIH-TRI-04"]
         case _:
             return "may", ["AIH-GEN-01"]
+
+
+def _failure_rules(c: Ctx) -> list[str]:
+    """Rules behind a switch for a failed response (none for a switch after intolerance)."""
+    reason = _second_line_reason(c)
+    if reason is None:
+        return []
+    if c.active & {"first_line", "maintenance"}:
+        return ["AIH-RSP-03", "AIH-MNT-05" if reason == "loss_of_response" else "AIH-RSP-05"]
+    return ["AIH-RSP-03"]
 
 
 def priority(action: str, c: Ctx) -> int:
@@ -602,6 +709,7 @@ _PRIORITY = {
             "refer_transplant",
             "reinduce",
             "start_prednisolone",
+            "optimise_treatment",  # before any second line (AIH-RSP-05)
             "switch_to_tacrolimus",  # better than MMF after non-response (S-EFE17)
             "switch_to_mycophenolate",
             "start_third_line",

@@ -28,7 +28,7 @@ from .options import GuidelineOptions
 from .patient import PatientRecord
 from .rules import Breach, Ctx, Strength
 from .thresholds import Thresholds
-from .timers import TIMERS, Timer, timer_offset
+from .timers import TIMERS, Timer, timer_offset, timer_start
 from .vocabulary import ACTIONS, FINDINGS
 
 if TYPE_CHECKING:
@@ -227,7 +227,9 @@ class PathwayRuntime:
         value = validate_payload(finding, value)
         self._require_handled(finding, day)
         self._advance_to(day)
+        before = _antimetabolite_dose(self.model)
         FINDING_EFFECTS[finding](self.model, value, self.thresholds, self.options, self.active)
+        _track_antimetabolite(self.model, before)
         detail = _detail(value)
         return self._send_event("finding", finding, detail, finding, {"value": value})
 
@@ -238,11 +240,15 @@ class PathwayRuntime:
             raise PatientError(f"unknown timer {timer_id!r}; expected one of {list(_TIMERS_BY_ID)}")
         if timer.state not in self.active:
             raise PathwayError(f"timer {timer_id!r} is not armed: {timer.state!r} is not active")
+        if timer.anchor is not None and getattr(self.model, timer.anchor) is None:
+            raise PathwayError(f"timer {timer_id!r} is not armed: {timer.anchor!r} is not set")
         self._require_handled(timer.event, day)
         self._advance_to(day)
         p = self.model
         p.timers_fired[timer_id] = p.timers_fired.get(timer_id, 0) + 1
+        before = _antimetabolite_dose(p)
         TIMER_EFFECTS[timer.event](p, None, self.thresholds, self.options, self.active)
+        _track_antimetabolite(p, before)
         return self._send_event("timer", timer.event, timer_id, timer.event, {})
 
     def take(self, action: str, *, day: float, deviate: bool = False) -> Step:
@@ -275,7 +281,9 @@ class PathwayRuntime:
             return self._close_step(
                 "action", action, "not possible in this state", breaches, False, because
             )
+        before = _antimetabolite_dose(self.model)
         ACTION_EFFECTS[action](self.model, None, self.thresholds, self.options, self.active)
+        _track_antimetabolite(self.model, before)
         return self._close_step("action", action, "", breaches, True, because)
 
     def _require_handled(self, event: str, day: float) -> None:
@@ -372,10 +380,13 @@ class PathwayRuntime:
         values = vars_of(self.thresholds)
         out: list[PendingTimer] = []
         for timer in _armed(active):
+            start = timer_start(timer, p.entered, p, p.day)
+            if start is None:
+                continue
             offset = timer_offset(timer, p.timers_fired.get(timer.id, 0), values)
             if offset is None:
                 continue
-            due = p.entered.get(timer.state, p.day) + offset
+            due = start + offset
             out.append(PendingTimer(timer.id, timer.event, due, timer.labs, timer.rule_id))
         out.sort(key=lambda t: t.due_day)
         return out
@@ -384,6 +395,8 @@ class PathwayRuntime:
         """True when ``timer_id`` is among :meth:`pending_timers` (cheaper than listing them)."""
         timer = _TIMERS_BY_ID.get(timer_id)
         if timer is None or self.is_dead or timer.state not in self.active:
+            return False
+        if timer.anchor is not None and getattr(self.model, timer.anchor) is None:
             return False
         fired = self.model.timers_fired.get(timer_id, 0)
         return timer_offset(timer, fired, vars_of(self.thresholds)) is not None
@@ -436,6 +449,28 @@ class PathwayRuntime:
 
 
 _ARMED_CACHE: dict[frozenset[str], tuple[Timer, ...]] = {}
+
+#: Timers that count from the antimetabolite's start or last dose rise (INV-15).
+_ANTIMETABOLITE_TIMERS = tuple(t.id for t in TIMERS if t.anchor == "antimetabolite_change_day")
+
+
+def _antimetabolite_dose(p: PatientRecord) -> tuple[str | None, float | None]:
+    drug = p.antimetabolite
+    return drug, None if drug is None else p.dose(drug)
+
+
+def _track_antimetabolite(p: PatientRecord, before: tuple[str | None, float | None]) -> None:
+    """Restart the early blood-count schedule on a new antimetabolite or a dose rise (INV-15)."""
+    drug, dose = _antimetabolite_dose(p)
+    if drug is None:
+        p.antimetabolite_change_day = None
+        return
+    old_drug, old_dose = before
+    raised = dose is not None and old_dose is not None and dose > old_dose
+    if drug != old_drug or raised:
+        p.antimetabolite_change_day = p.day
+        for timer_id in _ANTIMETABOLITE_TIMERS:
+            p.timers_fired.pop(timer_id, None)
 
 
 def _armed(active: frozenset[str]) -> tuple[Timer, ...]:
@@ -501,6 +536,14 @@ def _doses(action: str, c: Ctx) -> dict[str, float | None]:
             return {p.steroid: dosing.next_taper_dose(p.steroid, p.dose(p.steroid) or 0.0, th)}
         case "stop_steroid" if p.on("azathioprine"):
             return {"azathioprine": dosing.azathioprine_dose(p, th, maintenance=True)}
+        case "optimise_treatment":
+            doses: dict[str, float | None] = {}
+            if p.on("azathioprine"):
+                target = dosing.azathioprine_dose(p, th, maintenance=True)
+                doses["azathioprine"] = max(p.dose("azathioprine") or 0.0, target)
+            if (change := dosing.optimised_steroid(p, th, opt)) is not None:
+                doses[change[0]] = change[1]
+            return doses
         case _:
             return {}
 

@@ -34,6 +34,8 @@ class Thresholds:
     non_response_fall: float = 0.5
     non_response_check_days: float = 28.0
     cbr_assessment_days: float = 182.0
+    cbr_final_assessment_days: float = 364.0
+    response_visit_days: float = 28.0
     uln: float = 1.0
     relapse_alt_xuln: float = 3.0
     # --- activity and triage ---
@@ -62,6 +64,7 @@ class Thresholds:
     # --- maintenance and withdrawal ---
     steroid_stop_cbr_days: float = 365.0
     withdrawal_min_cbr_days: float = 730.0
+    withdrawal_min_treatment_days: float = 1095.0
     withdrawal_max_alt_xuln: float = 0.5
     withdrawal_max_igg_xuln: float = 0.75
     withdrawal_taper_days: float = 91.0
@@ -77,6 +80,11 @@ class Thresholds:
     severe_cytopenia_platelets_10e9_l: float = 50.0
     second_line_assessment_days: float = 182.0
     hcc_surveillance_days: float = 182.0
+    # --- optimisation before second line, blood counts ---
+    loss_of_response_recheck_days: float = 91.0
+    cbc_early_interval_days: float = 14.0
+    cbc_early_phase_days: float = 56.0
+    cbc_interval_days: float = 91.0
 
     def with_overrides(self, **overrides: Any) -> Thresholds:
         """Return a copy with some values replaced.
@@ -98,8 +106,22 @@ class Thresholds:
                 raise ValueError(
                     f"thresholds.{name}: found {value!r}, expected {_expected_range(name)}"
                 )
-        return replace(self, **values)
+        result = replace(self, **values)
+        for early, late in _ORDERED:
+            if getattr(result, late) < getattr(result, early):
+                name = late if late in values else early
+                raise ValueError(
+                    f"thresholds.{name}: found {values.get(name)!r}, expected "
+                    f"{late} ({getattr(result, late):g}) >= {early} ({getattr(result, early):g})"
+                )
+        return result
 
+
+#: Time points that must come in this order (the later one is a reassessment of the first).
+_ORDERED: Final = (
+    ("cbr_assessment_days", "cbr_final_assessment_days"),
+    ("cbc_early_interval_days", "cbc_early_phase_days"),
+)
 
 #: Thresholds that are shares of a whole (at most 1).
 _FRACTIONS: Final = frozenset({"non_response_fall", "azathioprine_tpmt_intermediate_factor"})
@@ -119,6 +141,18 @@ CITATIONS: Final[dict[str, Citation]] = {
     "non_response_fall": Citation(_IAIHG, "V", "non-response: transaminases fell < 50%"),
     "non_response_check_days": Citation(_IAIHG, "V", "non-response is judged at week 4"),
     "cbr_assessment_days": Citation(_IAIHG, "V", "CBR vs insufficient response at 6 months"),
+    "cbr_final_assessment_days": Citation(
+        ("G-HASL",),
+        "V",
+        "CBR is aimed for no later than 6-12 months: an insufficient response at 6 months is "
+        "optimised and reassessed at 12 months before second line",
+    ),
+    "response_visit_days": Citation(
+        ("G-EASL15",),
+        "MODEL",
+        "labs every 4 weeks from week 4 to the 6- and 12-month calls, so each call rests on a "
+        "series of panels (taper labs are every 2 weeks, G-EASL15 [V-sec]); no source interval",
+    ),
     "uln": Citation(_IAIHG, "V", "CBR: ALT, AST and IgG <= ULN (values are multiples of ULN)"),
     "relapse_alt_xuln": Citation(("S-VGERVEN13",), "V", "relapse = ALT > 3 x ULN"),
     "active_transaminase_xuln": Citation(
@@ -183,6 +217,9 @@ CITATIONS: Final[dict[str, Citation]] = {
     "withdrawal_min_cbr_days": Citation(
         ("S-VGERVEN13", "S-HARTL15", "G-HASL"), "V", ">= 2 years of CBR before withdrawal"
     ),
+    "withdrawal_min_treatment_days": Citation(
+        ("G-HASL",), "V", ">= 3-5 years of treatment in total before withdrawal (lower end)"
+    ),
     "withdrawal_max_alt_xuln": Citation(("S-HARTL15",), "V", "ALT < 0.5 x ULN at withdrawal"),
     "withdrawal_max_igg_xuln": Citation(
         ("S-HARTL15",),
@@ -228,5 +265,28 @@ CITATIONS: Final[dict[str, Citation]] = {
         "V-sec",
         "6-monthly ultrasound while cirrhotic: the interval is from a review of international "
         "guidelines (KB T24, no source id); the G-EASL25 abstract [V] covers surveillance only",
+    ),
+    "loss_of_response_recheck_days": Citation(
+        ("G-EASL15",),
+        "MODEL",
+        "loss of response persisting one 3-monthly visit (G-EASL15 [R] interval) after "
+        "optimisation is treated as a failed response; no source gives the wait",
+    ),
+    "cbc_early_interval_days": Citation(
+        ("G-BSG25",),
+        "MODEL",
+        "INV-15: blood counts every 2 weeks early on; KB E14 says myelotoxicity is highest after "
+        "a start or dose rise and 6-monthly counts are too sparse, guideline interval [R]",
+    ),
+    "cbc_early_phase_days": Citation(
+        ("G-BSG25",),
+        "MODEL",
+        "INV-15: the dense early phase lasts 8 weeks after an antimetabolite start or dose rise "
+        "(KB E14 asks for a dense early phase; its length is ours)",
+    ),
+    "cbc_interval_days": Citation(
+        ("G-EASL15",),
+        "R",
+        "INV-15: blood counts with the 3-monthly labs after the early phase (KB T09 [R])",
     ),
 }

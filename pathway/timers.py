@@ -13,9 +13,17 @@ post-transplant and listed-patient visits (3-monthly; monthly labs while listed)
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-__all__ = ["TIMERS", "Timer", "timer_offset"]
+__all__ = ["TIMERS", "Timer", "Values", "next_lab_day", "timer_offset", "timer_start"]
+
+
+class Values(Protocol):
+    """Threshold values by field name (a dict, or a view of :class:`Thresholds`), in days."""
+
+    def __getitem__(self, name: str, /) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +41,11 @@ class Timer:
             or ``None`` for no repeat.
         labs: a lab panel is drawn at this visit (the driver sends ``labs`` first).
         rule_id: the guideline rule that sets this time point.
+        anchor: name of a day field of the patient record to count from instead of the
+            state's entry; the timer is armed only while that field is set, and it starts
+            again (fired count 0) whenever the field changes.
+        until_threshold: name of the field giving the last offset (days) at which the timer
+            may still fire, or ``None`` for no limit.
     """
 
     id: str
@@ -42,6 +55,8 @@ class Timer:
     every_threshold: str | None
     labs: bool
     rule_id: str
+    anchor: str | None = None
+    until_threshold: str | None = None
 
 
 TIMERS: tuple[Timer, ...] = (
@@ -71,6 +86,37 @@ TIMERS: tuple[Timer, ...] = (
         None,
         True,
         "AIH-RSP-02",
+    ),
+    Timer(
+        "month12_assessment",
+        "month12_assessment",
+        "first_line",
+        ("cbr_final_assessment_days",),
+        None,
+        True,
+        "AIH-RSP-05",
+    ),
+    Timer(
+        "response_visit",
+        "monitoring_due",
+        "response_assessment",
+        ("response_visit_days",),
+        "response_visit_days",
+        True,
+        "AIH-MON-02",
+    ),
+    # INV-15: blood counts every 2 weeks for 8 weeks after an antimetabolite is started or
+    # its dose raised, wherever the patient is; the care states' visits cover the rest.
+    Timer(
+        "blood_count_early",
+        "monitoring_due",
+        "care_line",
+        ("cbc_early_interval_days",),
+        "cbc_early_interval_days",
+        True,
+        "INV-15",
+        anchor="antimetabolite_change_day",
+        until_threshold="cbc_early_phase_days",
     ),
     Timer(
         "steroid_review_induction",
@@ -255,7 +301,7 @@ TIMERS: tuple[Timer, ...] = (
 )
 
 
-def timer_offset(timer: Timer, fired: int, values: dict[str, float]) -> float | None:
+def timer_offset(timer: Timer, fired: int, values: Values) -> float | None:
     """Days after state entry at which ``timer`` fires for the ``fired``-th time (0-based).
 
     ``values`` maps threshold names to numbers. ``None`` when the timer is spent.
@@ -263,6 +309,9 @@ def timer_offset(timer: Timer, fired: int, values: dict[str, float]) -> float | 
     >>> t = Timer("t", "e", "s", ("a", "a"), "b", False, "R")
     >>> [timer_offset(t, n, {"a": 30.0, "b": 91.0}) for n in range(4)]
     [30.0, 60.0, 151.0, 242.0]
+    >>> u = Timer("u", "e", "s", ("a",), "a", False, "R", until_threshold="c")
+    >>> [timer_offset(u, n, {"a": 14.0, "c": 28.0}) for n in range(3)]
+    [14.0, 28.0, None]
     """
     offsets: list[float] = []
     total = 0.0
@@ -270,7 +319,39 @@ def timer_offset(timer: Timer, fired: int, values: dict[str, float]) -> float | 
         total += values[name]
         offsets.append(total)
     if fired < len(offsets):
-        return offsets[fired]
-    if timer.every_threshold is None:
+        offset = offsets[fired]
+    elif timer.every_threshold is None:
         return None
-    return offsets[-1] + values[timer.every_threshold] * (fired - len(offsets) + 1)
+    else:
+        offset = offsets[-1] + values[timer.every_threshold] * (fired - len(offsets) + 1)
+    if timer.until_threshold is not None and offset > values[timer.until_threshold] + 1e-9:
+        return None
+    return offset
+
+
+def timer_start(
+    timer: Timer, entered: Mapping[str, float], record: object, day: float
+) -> float | None:
+    """Day ``timer`` counts from: its anchor field or its state's entry (``None``: disarmed)."""
+    if timer.anchor is not None:
+        start: float | None = getattr(record, timer.anchor)
+        return start
+    return entered.get(timer.state, day)
+
+
+_LAB_TIMERS: tuple[Timer, ...] = tuple(t for t in TIMERS if t.labs)
+
+
+def next_lab_day(active: Set[str], record: Any, values: Values) -> float | None:
+    """Due day of the next armed timer that draws labs (``record``: a patient record)."""
+    best: float | None = None
+    for timer in _LAB_TIMERS:
+        if timer.state not in active:
+            continue
+        start = timer_start(timer, record.entered, record, record.day)
+        offset = timer_offset(timer, record.timers_fired.get(timer.id, 0), values)
+        if start is None or offset is None:
+            continue
+        if best is None or start + offset < best:
+            best = start + offset
+    return best

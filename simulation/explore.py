@@ -159,6 +159,8 @@ class Search:
             p.reinduced,
             p.relapsed_after_withdrawal,
             p.line_assessed,
+            p.optimised_day is not None,
+            p.failure_confirmed,
             p.acute_improving,
             p.acute_review_day is not None,
             p.transplant_referral_day is not None,

@@ -122,6 +122,12 @@ def test_response_classes_in_conflict_are_an_overlap(
     ce = report.counterexamples[key]
     assert ce.problem.details["labs"] == {"alt_xuln": 1.0, "ast_xuln": 1.0, "igg_xuln": 1.0}
     assert replay_scenario(parse_scenario(ce.scenario, file="conflict.yaml")).passed
+    # The story's patient is judged a non-responder at week 4 (and so optimised, not
+    # switched: AIH-RSP-05)...
+    anchor = "    in_state: [response_assessment]\n"
+    judged = ce.scenario.replace(anchor, anchor + "    response: non_response\n", 1)
+    assert judged != ce.scenario
+    assert replay_scenario(parse_scenario(judged, file="conflict.yaml")).passed
     monkeypatch.undo()
-    # With the shipped rule the same story no longer switches to second line.
-    assert not replay_scenario(parse_scenario(ce.scenario, file="conflict.yaml")).passed
+    # ... but not with the shipped rule.
+    assert not replay_scenario(parse_scenario(judged, file="conflict.yaml")).passed

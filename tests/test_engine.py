@@ -28,11 +28,15 @@ def test_declared_time_points_fire_on_their_days() -> None:
 
 
 def test_leaving_a_state_cancels_its_timers() -> None:
-    """A switch to second line at week 4 cancels the first line's month-6 assessment."""
+    """A switch to second line (non-response confirmed on day 56, 4 weeks after dose
+    optimisation) cancels the first line's 6- and 12-month assessments and its monthly
+    visits; second line is judged 6 months after the switch."""
     chart = course([(28, "labs", {"alt_xuln": 7.0, "ast_xuln": 6.0})], horizon_days=400)
     names = [name for _, name in fired(chart)]
     assert "month6_assessment" not in names
-    assert (210.0, "second_line_assessment") in fired(chart)
+    assert "month12_assessment" not in names
+    assert max(day for day, name in fired(chart) if name == "response_visit") == 56.0
+    assert (238.0, "second_line_assessment") in fired(chart)
 
 
 def test_same_day_findings_come_before_timers() -> None:

@@ -21,6 +21,9 @@ def step(name: str = "labs", kind: str = "finding", carried_out: bool = True) ->
 
 Case = tuple[str, Callable[[PatientRecord], None], set[str], Step]
 
+#: Maintenance, where 3-monthly visits draw labs (and so blood counts, INV-15).
+ON_VISITS = {"maintenance"}
+
 CASES: list[Case] = [
     (
         "INV-01",
@@ -34,10 +37,10 @@ CASES: list[Case] = [
     (
         "INV-05",
         lambda p: (p.drugs.update(azathioprine=50.0), setattr(p, "tpmt", "unknown")),
-        set(),
+        ON_VISITS,
         step(),
     ),
-    ("INV-06", lambda p: p.drugs.update(azathioprine=200.0), set(), step()),
+    ("INV-06", lambda p: p.drugs.update(azathioprine=200.0), ON_VISITS, step()),
     (
         "INV-07",
         lambda p: (p.drugs.update(azathioprine=50.0), setattr(p, "steroid_start_day", -3.0)),
@@ -47,13 +50,13 @@ CASES: list[Case] = [
     (
         "INV-08",
         lambda p: (p.drugs.update(azathioprine=50.0), setattr(p, "decompensated", True)),
-        set(),
+        ON_VISITS,
         step("add_azathioprine", "action"),
     ),
     (
         "INV-09",
         lambda p: (p.drugs.update(mycophenolate=2000.0), setattr(p, "pregnancy", "pregnant")),
-        set(),
+        ON_VISITS,
         step(),
     ),
     ("INV-10", lambda p: setattr(p, "withdrawal_cbr_days", 400.0), {"withdrawal"}, step()),
@@ -76,6 +79,8 @@ CASES: list[Case] = [
         {"acute_liver_failure"},
         step(),
     ),
+    # On azathioprine where no visit draws labs: no blood count is scheduled.
+    ("INV-15", lambda p: p.drugs.update(azathioprine=50.0), {"acute_liver_failure"}, step()),
     (
         "INV-17",
         lambda p: (p.drugs.update(budesonide=9.0), setattr(p, "cirrhosis", "compensated")),
@@ -121,6 +126,43 @@ def test_each_invariant_can_fail(
 #: Cases at the edge of an invariant: (id, rule, change to a clean record, active, step,
 #: whether the check must fire). Each limit is checked on the side the guideline allows.
 EDGES: list[tuple[str, str, Callable[[PatientRecord], None], set[str], Step, bool]] = [
+    (
+        "cbc-early-phase-needs-2-weekly-counts",  # 3-monthly visits are too sparse early on
+        "INV-15",
+        lambda p: (p.drugs.update(azathioprine=100.0), setattr(p, "antimetabolite_change_day", 0)),
+        {"maintenance"},
+        step(),
+        True,
+    ),
+    (
+        "cbc-early-phase-kept-by-its-timer",
+        "INV-15",
+        lambda p: (p.drugs.update(azathioprine=100.0), setattr(p, "antimetabolite_change_day", 0)),
+        {"maintenance", "care_line"},
+        step(),
+        False,
+    ),
+    (
+        "cbc-no-schedule-after-death",
+        "INV-15",
+        lambda p: p.drugs.update(azathioprine=100.0),
+        {"death"},
+        step("death"),
+        False,
+    ),
+    (
+        "cbc-after-the-early-phase-3-monthly-visits-do",
+        "INV-15",
+        lambda p: (
+            p.drugs.update(azathioprine=100.0),
+            setattr(p, "antimetabolite_change_day", 0),
+            setattr(p, "day", 60.0),
+            p.entered.update(maintenance=60.0),
+        ),
+        {"maintenance"},
+        step(),
+        False,
+    ),
     (
         "pred-1mg/kg-below-60kg",  # 50 kg: the cap is 50 mg, not 60
         "INV-04",

@@ -165,12 +165,44 @@ def test_aasld_fixed_dose_option() -> None:
 # --- response, taper, maintenance -------------------------------------------------------
 
 
-def test_week4_non_response_leads_to_tacrolimus() -> None:
-    """< 50% fall by week 4 is non-response; tacrolimus is preferred over MMF (S-EFE17)."""
-    chart = course([(28, "labs", {"alt_xuln": 6.0, "ast_xuln": 5.0})], horizon_days=29)
+NON_RESPONSE = [(28, "labs", {"alt_xuln": 6.0, "ast_xuln": 5.0})]
+
+
+def test_week4_non_response_is_optimised_first() -> None:
+    """< 50% fall by week 4 is non-response: adherence and doses first (AIH-RSP-05), with
+    predniso(lo)ne at the top of the range and azathioprine at 2 mg/kg; no switch yet."""
+    chart = course(NON_RESPONSE, horizon_days=29)
     assert chart.patient.response_history[0] == (28.0, "non_response")
+    assert chart.in_state("response_assessment")
+    assert chart.patient.optimised_day == 28.0
+    assert chart.patient.drugs == {"prednisolone": 60.0, "azathioprine": 125.0}
+    assert "AIH-RSP-05" in breach_ids(chart, "switch_to_tacrolimus")
+
+
+def test_confirmed_non_response_leads_to_tacrolimus() -> None:
+    """Still non-responding 4 weeks after optimisation: tacrolimus, preferred over MMF
+    (S-EFE17)."""
+    chart = course(NON_RESPONSE, horizon_days=57)
     assert chart.in_state("second_line")
     assert chart.patient.on("tacrolimus")
+    switch = [s for s in chart.trace if s.name == "switch_to_tacrolimus"]
+    assert [s.day for s in switch] == [56.0]
+
+
+def test_budesonide_non_responder_is_moved_to_prednisolone_not_tacrolimus() -> None:
+    """Budesonide non-response: predniso(lo)ne first (AIH-RSP-05, S-DIAZ23), and its taper
+    starts again from the steroid-induction state."""
+    chart = new_chart()
+    chart.take("start_budesonide", day=0)
+    chart.observe("labs", {"alt_xuln": 6.0, "ast_xuln": 5.0}, day=28)
+    chart.fire("week4_check", day=28)
+    assert chart.patient.response == "non_response"
+    assert breach_ids(chart, "switch_to_tacrolimus") == {"AIH-RSP-05"}
+    top = chart.recommendations()[0]
+    assert (top.action, top.doses) == ("optimise_treatment", {"prednisolone": 35.0})
+    chart.take("optimise_treatment", day=28)
+    assert chart.patient.drugs == {"prednisolone": 35.0}
+    assert chart.in_state("steroid_induction")
 
 
 def test_complete_response_at_month6_enters_maintenance_and_tapers() -> None:
@@ -185,11 +217,30 @@ def test_complete_response_at_month6_enters_maintenance_and_tapers() -> None:
     assert chart.patient.drugs == {"prednisolone": 10.0, "azathioprine": 50.0}
 
 
-def test_insufficient_response_at_month6_stays_and_recommends_second_line() -> None:
-    """No CBR at 6 months: insufficient response; second line follows (AIH-RSP-03)."""
-    chart = course([(28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5})], horizon_days=183)
+def test_insufficient_response_at_month6_is_optimised_and_reassessed_at_month12() -> None:
+    """No CBR at 6 months: insufficient response; azathioprine is titrated to 2 mg/kg and
+    the second line waits for the 12-month reassessment (AIH-RSP-05, G-HASL)."""
+    halved = [(28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5})]
+    chart = course(halved, horizon_days=363)
     assert "insufficient_response" in [c for _, c in chart.patient.response_history]
+    assert chart.in_state("response_assessment")
+    assert chart.patient.optimised_day == 182.0
+    assert chart.patient.dose("azathioprine") == 125.0
+    chart = course(halved, horizon_days=365)
     assert chart.in_state("second_line")
+
+
+def test_complete_response_between_month6_and_month12_is_a_response() -> None:
+    """Normal labs at a monthly visit after an insufficient month 6: maintenance, no second
+    line (AIH-RSP-05)."""
+    chart = course(
+        [(28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5}), (250, "labs", NORMAL_LABS)],
+        horizon_days=400,
+    )
+    assert chart.in_state("maintenance")
+    assert chart.patient.response == "complete_biochemical_response"
+    assert chart.patient.cbr_since_day == 250.0
+    assert not any(s.name.startswith("switch_to_") for s in chart.trace)
 
 
 def test_mycophenolate_leads_after_azathioprine_intolerance_even_with_non_response() -> None:
@@ -204,18 +255,25 @@ def test_mycophenolate_leads_after_azathioprine_intolerance_even_with_non_respon
     chart.fire("week4_check", day=28)
     assert chart.patient.response == "non_response"
     recs = [(r.action, r.strength) for r in chart.recommendations()]
-    assert recs[:2] == [("switch_to_mycophenolate", "should"), ("switch_to_tacrolimus", "should")]
+    assert recs[0] == ("switch_to_mycophenolate", "should")
+    # Tacrolimus answers a failed response, so it waits for optimisation (AIH-RSP-05).
+    assert "AIH-RSP-05" in breach_ids(chart, "switch_to_tacrolimus")
 
 
 def test_nonadherence_blocks_escalation() -> None:
-    """Adherence must be confirmed before second line (AIH-RSP-03)."""
-    chart = course(
-        [(20, "nonadherence", True), (28, "labs", {"alt_xuln": 6.0, "ast_xuln": 5.0})],
-        horizon_days=29,
-    )
+    """Adherence must be confirmed before second line (AIH-RSP-03); the adherence check of
+    dose optimisation addresses it (AIH-RSP-05)."""
+    chart = new_chart()
+    chart.take("start_prednisolone", day=0)
+    chart.observe("nonadherence", day=20)
+    chart.observe("labs", {"alt_xuln": 6.0, "ast_xuln": 5.0}, day=28)
+    chart.fire("week4_check", day=28)
     assert chart.patient.response == "non_response"
-    assert not chart.in_state("second_line")
     assert "AIH-RSP-03" in breach_ids(chart, "switch_to_tacrolimus")
+    assert chart.recommendations()[0].action == "optimise_treatment"
+    chart.take("optimise_treatment", day=28)
+    assert not chart.patient.nonadherent
+    assert breach_ids(chart, "switch_to_tacrolimus") == {"AIH-RSP-05"}
 
 
 def test_steroid_stopped_after_a_year_of_response_with_aza_raised() -> None:
@@ -227,6 +285,23 @@ def test_steroid_stopped_after_a_year_of_response_with_aza_raised() -> None:
     # CBR from day 182; the first visit with >= 365 days of CBR is day 637.
     assert chart.patient.drugs == {"azathioprine": 125.0}  # 2 mg/kg x 70 floored to 25
     assert chart.in_state("no_steroid")
+
+
+def test_steroid_stopped_on_mycophenolate_too() -> None:
+    """AIH-MNT-04: after AZA intolerance and MMF, the steroid stops after a year of CBR, so
+    the patient can reach monotherapy (before, only azathioprine allowed it)."""
+    chart = course(
+        [
+            (20, "intolerance", "azathioprine"),
+            (28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5}),
+            (180, "labs", NORMAL_LABS),
+        ],
+        horizon_days=1000,
+    )
+    assert chart.in_state("maintenance")
+    assert chart.patient.drugs == {"mycophenolate": 2000.0}
+    stop = [s for s in chart.trace if s.name == "stop_steroid"]
+    assert [s.recommended_by for s in stop] == [("AIH-MNT-04",)]
 
 
 def test_flare_on_treatment_is_a_relapse_and_must_be_reinduced() -> None:
@@ -254,12 +329,36 @@ WITHDRAWAL_COURSE = [
 
 def test_withdrawal_is_attempted_after_24_months_of_response_on_monotherapy() -> None:
     """Eligible at the first visit after 730 days of CBR; completed after 91 days."""
-    chart = course(WITHDRAWAL_COURSE, horizon_days=1200)
-    assert chart.patient.withdrawal_start_day == 1001.0
+    chart = course(WITHDRAWAL_COURSE, horizon_days=1300)
+    # 730 days of CBR by day 1001, but 3 years of treatment only from day 1095 (AIH-WDR-04).
+    assert chart.patient.withdrawal_start_day == 1183.0
     assert chart.patient.withdrawal_cbr_days is not None
     assert chart.patient.withdrawal_cbr_days >= 730
     assert chart.in_state("off_treatment")
     assert not chart.patient.drugs
+
+
+def test_withdrawal_needs_three_years_of_treatment_unless_the_hartl_option() -> None:
+    """Two years of CBR are not enough before 3 years of treatment in total (AIH-WDR-04,
+    G-HASL); the ``hartl`` option keeps the study criteria without a total duration."""
+    chart = course(WITHDRAWAL_COURSE, horizon_days=1002)
+    assert breach_ids(chart, "attempt_withdrawal") == {"AIH-WDR-04"}
+    chart.options = GuidelineOptions(withdrawal_criteria="hartl")
+    assert breach_ids(chart, "attempt_withdrawal") == set()
+
+
+def test_biopsy_option_needs_histological_remission_during_this_response() -> None:
+    """With ``withdrawal_biopsy`` (S-EJIM21), withdrawal needs a biopsy with HAI <= 3 taken
+    since the complete response began (AIH-WDR-05); without the option it is not asked."""
+    chart = course(WITHDRAWAL_COURSE, horizon_days=1100)
+    chart.observe("labs", {"alt_xuln": 0.3, "ast_xuln": 0.3, "igg_xuln": 0.5}, day=1100)
+    assert breach_ids(chart, "attempt_withdrawal") == set()
+    chart.options = GuidelineOptions(withdrawal_biopsy=True)
+    assert breach_ids(chart, "attempt_withdrawal") == {"AIH-WDR-05"}
+    chart.observe("histological_remission", day=1100)
+    assert breach_ids(chart, "attempt_withdrawal") == set()
+    chart.patient.cbr_since_day = 1100.5  # a later response: the biopsy is of an earlier one
+    assert "AIH-WDR-05" in breach_ids(chart, "attempt_withdrawal")
 
 
 def test_withdrawal_too_early_is_refused_with_inv10() -> None:
@@ -273,10 +372,10 @@ def test_relapse_after_withdrawal_forbids_a_second_attempt() -> None:
     chart = course(
         [
             *WITHDRAWAL_COURSE,
-            (1150, "labs", {"alt_xuln": 4.5}),
-            (1330, "labs", {"alt_xuln": 0.3, "ast_xuln": 0.3, "igg_xuln": 0.5}),
+            (1400, "labs", {"alt_xuln": 4.5}),
+            (1580, "labs", {"alt_xuln": 0.3, "ast_xuln": 0.3, "igg_xuln": 0.5}),
         ],
-        horizon_days=2500,
+        horizon_days=2750,
     )
     assert chart.patient.relapsed_after_withdrawal
     assert chart.in_state("maintenance")
@@ -286,11 +385,11 @@ def test_relapse_after_withdrawal_forbids_a_second_attempt() -> None:
 
 def test_withdrawal_refused_in_pregnancy_and_cirrhosis() -> None:
     """Pregnancy (INV-12, soft) and cirrhosis (AIH-WDR-01) stand against withdrawal."""
-    chart = course([*WITHDRAWAL_COURSE, (900, "pregnant", True)], horizon_days=1010)
+    chart = course([*WITHDRAWAL_COURSE, (1100, "pregnant", True)], horizon_days=1190)
     assert "INV-12" in breach_ids(chart, "attempt_withdrawal")
     assert chart.in_state("maintenance")
     chart = course(
-        [*WITHDRAWAL_COURSE, (900, "cirrhosis_diagnosed", "compensated")], horizon_days=1010
+        [*WITHDRAWAL_COURSE, (900, "cirrhosis_diagnosed", "compensated")], horizon_days=1190
     )
     reasons = [str(b) for b in chart.explain("attempt_withdrawal")]
     assert reasons == ["AIH-WDR-01: cirrhosis: withdrawal evidence is non-cirrhotic"]
@@ -301,9 +400,9 @@ def test_withdrawal_refused_in_pregnancy_and_cirrhosis() -> None:
 @pytest.mark.parametrize(("above", "allowed"), [(0.0, True), (0.01, False)])
 def test_withdrawal_igg_limit_is_inclusive(above: float, allowed: bool) -> None:
     """IgG at the withdrawal limit itself allows the attempt; just above it does not."""
-    chart = course(WITHDRAWAL_COURSE, horizon_days=950)
+    chart = course(WITHDRAWAL_COURSE, horizon_days=1100)
     igg = Thresholds().withdrawal_max_igg_xuln + above
-    chart.observe("labs", {"alt_xuln": 0.3, "ast_xuln": 0.3, "igg_xuln": igg}, day=950)
+    chart.observe("labs", {"alt_xuln": 0.3, "ast_xuln": 0.3, "igg_xuln": igg}, day=1100)
     assert (breach_ids(chart, "attempt_withdrawal") == set()) is allowed
 
 
@@ -382,3 +481,76 @@ def test_referral_refusal_quotes_the_meld_threshold_in_force() -> None:
     chart = AIHPathway(record(), thresholds=Thresholds().with_overrides(transplant_meld=20))
     chart.observe("labs", {"alt_xuln": 5.0, "meld": 17.0}, day=0)
     assert "MELD < 20," in "; ".join(str(b) for b in chart.explain("refer_transplant"))
+
+
+# --- issue 12: loss of response, the acute episode, blood counts -------------------------
+
+LOSS_COURSE = [
+    (28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5}),
+    (180, "labs", NORMAL_LABS),
+    (400, "labs", {"alt_xuln": 1.8, "ast_xuln": 1.4, "igg_xuln": 1.1}),
+]
+
+
+def test_loss_of_response_on_maintenance_is_optimised_then_escalated_if_it_persists() -> None:
+    """AIH-MNT-05: adherence and azathioprine to 2 mg/kg at once; still lost at the
+    3-monthly recheck, it is a failed response and second line follows."""
+    chart = course(LOSS_COURSE, horizon_days=401)
+    assert chart.patient.response == "loss_of_response"
+    assert chart.in_state("maintenance")
+    assert chart.patient.optimised_day == 400.0
+    assert chart.patient.dose("azathioprine") == 125.0
+    assert "AIH-RSP-05" in breach_ids(chart, "switch_to_tacrolimus")
+    # Maintenance visits fall on days 455 and 546: 546 is the first >= 91 days later.
+    chart = course(LOSS_COURSE, horizon_days=547)
+    assert chart.in_state("second_line")
+    assert [s.day for s in chart.trace if s.name.startswith("switch_to_")] == [546.0]
+
+
+def test_loss_of_response_that_resolves_ends_the_episode() -> None:
+    """Normal labs again after optimisation: complete response, nothing left to confirm."""
+    chart = course([*LOSS_COURSE, (450, "labs", NORMAL_LABS)], horizon_days=600)
+    assert chart.in_state("maintenance")
+    assert chart.patient.response == "complete_biochemical_response"
+    assert (chart.patient.optimised_day, chart.patient.failure_confirmed) == (None, False)
+
+
+def _recovered_acute_severe(meld_day: float) -> AIHPathway:
+    chart = course(
+        [
+            (7, "labs", {"bilirubin_mg_dl": 2.0, "inr": 1.3, "alt_xuln": 9.0, "ast_xuln": 7.0}),
+            (28, "labs", {"alt_xuln": 3.0, "ast_xuln": 2.5, "igg_xuln": 1.5}),
+            (180, "labs", NORMAL_LABS),
+            (meld_day, "labs", {"meld": 16.0}),
+        ],
+        horizon_days=meld_day,
+        labs={
+            "alt_xuln": 25.0,
+            "ast_xuln": 20.0,
+            "igg_xuln": 2.1,
+            "bilirubin_mg_dl": 2.8,
+            "inr": 1.5,
+            "meld": 14.0,
+        },
+        presentation="acute_severe",
+    )
+    assert chart.patient.acute_improving is True
+    return chart
+
+
+def test_meld_referral_suppressed_only_during_the_acute_episode() -> None:
+    """An improving acute severe episode explains a high MELD during its first line; once in
+    maintenance, MELD >= 15 is referred again (AIH-LT-01)."""
+    during = _recovered_acute_severe(100)
+    assert during.in_state("first_line")
+    assert not during.patient.transplant_referral_day
+    later = _recovered_acute_severe(900)
+    assert later.patient.transplant_referral_day == 900.0
+
+
+def test_azathioprine_start_schedules_two_weekly_blood_counts() -> None:
+    """INV-15: after the azathioprine start on day 14, a blood count every 2 weeks for
+    8 weeks, whatever the care state's own visits."""
+    chart = course([(28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5})], horizon_days=80)
+    counts = [s.day for s in chart.trace if s.detail == "blood_count_early"]
+    assert counts == [28.0, 42.0, 56.0, 70.0]

@@ -32,7 +32,7 @@ from pathway.options import GuidelineOptions
 from pathway.vocabulary import CARE_STATES
 from simulation.replay import ReplayResult
 
-from .helpers import NORMAL_LABS, new_chart, record
+from .helpers import NORMAL_LABS, course, new_chart, record
 from .scenario_support import LIBRARY, replayed
 
 TH = Thresholds()
@@ -148,11 +148,25 @@ def test_inv19_graft_hepatitis_is_recurrent_aih() -> None:
     assert chart.in_state("recurrent_aih")
 
 
+def test_inv15_blood_counts_follow_an_azathioprine_dose_rise() -> None:
+    """INV-15: the steroid stop raises azathioprine to 2 mg/kg, so blood counts are due every
+    2 weeks; with that early schedule spent, the 3-monthly visits alone are reported."""
+    chart = course(
+        [(28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5}), (180, "labs", NORMAL_LABS)],
+        horizon_days=640,
+    )
+    assert chart.patient.antimetabolite_change_day == 637.0  # the steroid stop's dose rise
+    assert _broken(_check(chart)) == []
+    chart.patient.timers_fired["blood_count_early"] = 99
+    assert _broken(_check(chart)) == [("INV-15", True)]
+
+
 UNIT_TESTED = {
     "INV-03": test_inv03_budesonide_cap,
     "INV-04": test_inv04_prednisolone_cap,
     "INV-06": test_inv06_azathioprine_cap,
     "INV-13": test_inv13_acute_severe_decision_by_day_7,
+    "INV-15": test_inv15_blood_counts_follow_an_azathioprine_dose_rise,
     "INV-17": test_inv17_budesonide_replaced_when_cirrhosis_found,
     "INV-18": test_inv18_response_judged_no_earlier_than_its_time_point,
     "INV-19": test_inv19_graft_hepatitis_is_recurrent_aih,

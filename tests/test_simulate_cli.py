@@ -89,23 +89,24 @@ def _days(result: PatientResult) -> dict[str, object]:
 
 def test_patient_row_of_a_withdrawal_and_relapse_course() -> None:
     """The day columns of patients.csv are the days the course reached each milestone:
-    CBR at month 6, withdrawal at 24 months of CBR, a relapse off treatment."""
+    CBR at month 6, withdrawal at 24 months of CBR and 3 years of treatment, a relapse off
+    treatment."""
     normal = {"alt_xuln": 0.3, "ast_xuln": 0.3, "igg_xuln": 0.5}
     chart = course(
         [
             (28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5}),
             (180, "labs", normal),
-            (1150, "labs", {"alt_xuln": 4.5}),
-            (1330, "labs", normal),
+            (1400, "labs", {"alt_xuln": 4.5}),
+            (1580, "labs", normal),
         ],
         horizon_days=2500,
     )
     assert _days(_row(chart, 2500)) == {
         "first_line": "prednisolone+azathioprine",
         "first_cbr_day": 182.0,
-        "withdrawal_day": 1001.0,
-        "relapse_day": 1150.0,
-        "relapse_after_withdrawal_day": 1150.0,
+        "withdrawal_day": 1183.0,
+        "relapse_day": 1400.0,
+        "relapse_after_withdrawal_day": 1400.0,
         "death_cause": "",
         "followup_days": 2500,
         "final_care_state": "maintenance",
@@ -129,7 +130,7 @@ def test_patient_row_of_a_course_to_transplant_and_death() -> None:
     chart = course(
         [
             (28, "labs", {"alt_xuln": 6.0, "ast_xuln": 5.0}),
-            (50, "labs", {"meld": 16}),
+            (70, "labs", {"meld": 16}),
             (300, "transplanted", True),
             (500, "labs", {"alt_xuln": 4.0}),
             (700, "death", True),
@@ -138,8 +139,8 @@ def test_patient_row_of_a_course_to_transplant_and_death() -> None:
     )
     assert _days(_row(chart, 1000, death_cause="liver")) == {
         "first_line": "prednisolone+azathioprine",
-        "second_line_day": 28.0,
-        "referral_day": 50.0,
+        "second_line_day": 56.0,  # non-response confirmed 4 weeks after optimisation
+        "referral_day": 70.0,
         "transplant_day": 300.0,
         "recurrence_day": 500.0,
         "death_day": 700.0,
@@ -186,8 +187,9 @@ def test_deviations_are_written_with_their_breaches() -> None:
     assert lines == [
         "t1,300,deviation,attempt_withdrawal,"
         '"INV-10: 118 days of CBR (< 730); '
+        "AIH-WDR-04: 300 days of treatment in total (< 1095); "
         "AIH-WDR-01: not on monotherapy (['azathioprine', 'prednisolone'])\",,,"
-        "INV-10;AIH-WDR-01;INV-11"
+        "INV-10;AIH-WDR-04;AIH-WDR-01;INV-11"
     ]
     assert result.row["deviations"] == 1
     assert result.kinds["deviation"] == 1
@@ -257,6 +259,12 @@ def test_failed_run_leaves_the_folder_untouched(
         (
             ["--set", "thresholds.uln=-1"],
             "thresholds.uln: found -1.0, expected a finite number > 0",
+        ),
+        # The 12-month reassessment before the 6-month call would judge a response early.
+        (
+            ["--set", "thresholds.cbr_final_assessment_days=100"],
+            "thresholds.cbr_final_assessment_days: found 100.0, expected "
+            "cbr_final_assessment_days (100) >= cbr_assessment_days (182)",
         ),
         (["--patients", "0"], "--patients: found 0, expected a whole number >= 1"),
         (["--years", "nan"], "--years: found nan, expected a number of years > 0"),
