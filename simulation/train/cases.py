@@ -32,6 +32,7 @@ from pathway.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STAT
 
 __all__ = [
     "LIBRARY",
+    "PRESETS",
     "Case",
     "CaseError",
     "case_from_dict",
@@ -42,6 +43,18 @@ __all__ = [
 
 #: The built-in case library (one YAML file per case).
 LIBRARY = Path(__file__).with_name("library")
+
+#: The built-in cases in teaching order (simple to complex); other cases follow by name.
+PRESETS = (
+    "classic-chronic",
+    "acute-severe",
+    "cirrhosis-at-diagnosis",
+    "tpmt-deficiency",
+    "intolerance",
+    "pregnancy-wish",
+    "relapse-after-withdrawal",
+    "post-transplant",
+)
 
 #: Longest case a trainee can be given (days): ten years of visits.
 _MAX_HORIZON_DAYS = 3650.0
@@ -281,7 +294,9 @@ def load_library(
     for folder in [LIBRARY, *(folders or [])]:
         if not Path(folder).is_dir():
             raise CaseError(f"{folder}: not a folder of case files")
-        for path in sorted(Path(folder).glob("*.yaml")):
+        paths = sorted(Path(folder).glob("*.yaml"))
+        order = {name: i for i, name in enumerate(PRESETS)}
+        for path in sorted(paths, key=lambda p: (order.get(p.stem, len(order)), p.stem)):
             case = load_case(path)
             cases[case.id] = case
     for folder in scenario_folders or []:
