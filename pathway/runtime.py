@@ -83,6 +83,7 @@ def care_state(active: Sequence[str] | frozenset[str]) -> str:
         return "recurrent_aih"
     return found[0] if found else "unknown"
 
+
 StepKind = Literal["finding", "timer", "action"]
 
 _TIMERS_BY_ID: dict[str, Timer] = {t.id: t for t in TIMERS}

@@ -95,7 +95,8 @@ def test_statechart_entry_points_that_bypass_the_guideline_are_refused(
     assert chart.patient.drugs == {}
     # The guideline's own way in still works and records the step.
     step = chart.take("start_budesonide", day=0)
-    assert step.rule_ids and chart.patient.drugs == {"budesonide": 9.0}
+    assert step.rule_ids
+    assert chart.patient.drugs == {"budesonide": 9.0}
 
 
 def test_care_state_is_one_vocabulary_id() -> None:

@@ -42,14 +42,20 @@ def test_a_session_through_the_routes(client: TestClient, tmp_path: Path) -> Non
     assert 'id="advice"' not in page  # hidden until the trainee acts or asks
     hinted = client.post(f"{url}/hint", headers=HX).text
     assert hinted.startswith('<div id="session"')  # a fragment for htmx to swap in
-    assert "Start predniso(lo)ne (must)" in hinted and "used: 1" in hinted
+    assert "Start predniso(lo)ne (must)" in hinted
+    assert "used: 1" in hinted
     taken = client.post(f"{url}/take", data={"action": "add_azathioprine"}, headers=HX).text
-    assert 'badge deviation' in taken and "INV-05" in taken
+    assert "badge deviation" in taken
+    assert "INV-05" in taken
     # Without htmx the form posts and redirects back to the page.
-    plain = client.post(f"{url}/take", data={"action": "start_prednisolone"}, follow_redirects=False)
-    assert plain.status_code == 303 and plain.headers["location"] == url
+    plain = client.post(
+        f"{url}/take", data={"action": "start_prednisolone"}, follow_redirects=False
+    )
+    assert plain.status_code == 303
+    assert plain.headers["location"] == url
     bad = client.post(f"{url}/take", data={"action": "start_prednisolone", "dose": "lots"})
-    assert bad.status_code == 400 and "dose: found &#39;lots&#39;, expected a number" in bad.text
+    assert bad.status_code == 400
+    assert "dose: found &#39;lots&#39;, expected a number" in bad.text
     client.post(f"{url}/finish", headers=HX)
     debrief = client.get(f"{url}/debrief.json").json()
     assert [d["choice"] for d in debrief["decisions"]] == ["add_azathioprine", "start_prednisolone"]
@@ -61,7 +67,8 @@ def test_a_session_through_the_routes(client: TestClient, tmp_path: Path) -> Non
     saved = list((tmp_path / "sessions" / "debriefs").glob("*.json"))
     assert len(saved) == 1
     report = client.get("/instructor").text
-    assert "INV-05" in report and "1 debriefs from 1 trainees" in report
+    assert "INV-05" in report
+    assert "Debriefs: 1. Trainees: 1." in report
     assert client.post(f"{url}/advance", headers=HX).text.count("the case is over") == 1
 
 
@@ -80,7 +87,8 @@ def test_untrusted_text_is_escaped(client: TestClient, tmp_path: Path) -> None:
     page = client.post(
         f"{url}/take", data={"action": "start_prednisolone", "comment": "<b>bold</b>"}, headers=HX
     ).text
-    assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+    assert "<b>bold</b>" not in page
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page
     assert "<script>alert" not in client.get(url).text
     cases = tmp_path / "cases"
     cases.mkdir()
@@ -89,7 +97,8 @@ def test_untrusted_text_is_escaped(client: TestClient, tmp_path: Path) -> None:
         "patient: {age: 40, sex: F, weight_kg: 60}\nseed: 1\nhorizon_days: 90\n"
     )
     home = TestClient(create_app(load_library([cases]), tmp_path / "s2")).get("/").text
-    assert "<script>x()" not in home and "<img src=x>" not in home
+    assert "<script>x()" not in home
+    assert "<img src=x>" not in home
     assert "&lt;script&gt;x()&lt;/script&gt;" in home
 
 
@@ -98,9 +107,11 @@ def test_unknown_sessions_and_cases_are_404(client: TestClient) -> None:
     assert client.get("/sessions/not-an-id").status_code == 404
     assert client.post("/sessions/0123456789abcdef/advance").status_code == 404
     response = client.post("/sessions", data={"case_id": "nope"})
-    assert response.status_code == 404 and "no case &#39;nope&#39;" in response.text
+    assert response.status_code == 404
+    assert "no case &#39;nope&#39;" in response.text
     bad = client.post("/sessions", data={"case_id": "classic-chronic", "difficulty": "hard"})
-    assert bad.status_code == 400 and "expected one of" in bad.text
+    assert bad.status_code == 400
+    assert "expected one of" in bad.text
 
 
 def test_train_listens_on_localhost_by_default() -> None:
@@ -108,10 +119,13 @@ def test_train_listens_on_localhost_by_default() -> None:
     assert (args.host, args.port, args.sessions) == ("127.0.0.1", 8765, "carechart-train")
 
 
+_OK = "title: x\npatient: {age: 40, sex: F, weight_kg: 60}\nseed: 1\nhorizon_days: 90\n"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("title: x\npatient: {age: 40, sex: F, weight_kg: 60}\nseed: 1\nhorizon_days: 90\ncolour: red\n",
+        (_OK + "colour: red\n",
          "case.yaml:5: unknown field 'colour'"),
         ("title: x\npatient: {age: 40, sex: X, weight_kg: 60}\nseed: 1\nhorizon_days: 90\n",
          "case.yaml:2: patient.sex: found 'X', expected one of ['F', 'M']"),
@@ -121,8 +135,8 @@ def test_train_listens_on_localhost_by_default() -> None:
          "case.yaml:3: seed: found -1, expected a whole number >= 0"),
         ("title: x\npatient: {age: 40, sex: F, weight_kg: 60}\nseed: 1\nhorizon_days: 0\n",
          "case.yaml:4: horizon_days: found 0, expected a number from 1 to 3650"),
-        ("title: x\npatient: {age: 40, sex: F, weight_kg: 60, tpmt: normal}\ntrue_tpmt: deficient\n"
-         "seed: 1\nhorizon_days: 9\n", "case.yaml:3: true_tpmt: found 'deficient', expected 'normal'"),
+        (_OK.replace("60}", "60, tpmt: normal}") + "true_tpmt: deficient\n",
+         "case.yaml:5: true_tpmt: found 'deficient', expected 'normal'"),
         ("title: [x\n", "case.yaml:2: not valid YAML"),
     ],
 )  # fmt: skip
@@ -141,7 +155,8 @@ def test_train_commands_report_bad_input_in_one_line(
     (tmp_path / "bad.yaml").write_text("title: x\n")
     assert main(["train", "--cases", str(tmp_path), "--no-browser"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("carechart: error: ") and "bad.yaml: patient: missing" in err
+    assert err.startswith("carechart: error: ")
+    assert "bad.yaml: patient: missing" in err
     assert main(["train-report", str(tmp_path / "missing.json")]) == 2
     assert "missing.json: no such file or folder" in capsys.readouterr().err
 
@@ -155,7 +170,9 @@ def test_train_report_over_debrief_files(
         client.post(f"{url}/finish", headers=HX)
     folder = tmp_path / "sessions" / "debriefs"
     out_json, out_html = tmp_path / "r.json", tmp_path / "r.html"
-    assert main(["train-report", str(folder), "--json", str(out_json), "--html", str(out_html)]) == 0
+    assert (
+        main(["train-report", str(folder), "--json", str(out_json), "--html", str(out_html)]) == 0
+    )
     printed = capsys.readouterr().out
     assert printed.startswith("2 debriefs, 1 trainees")
     report = json.loads(out_json.read_text())

@@ -18,7 +18,9 @@ LIBRARY = load_library()
 def _follow_guideline(session: Session) -> None:
     """Do what the guideline policy does: take must/should recommendations, then advance."""
     while not session.finished:
-        while (a := session.advice()) is not None and a.action != "continue" and a.strength != "may":
+        while (
+            (a := session.advice()) is not None and a.action != "continue" and a.strength != "may"
+        ):
             session.take(a.action)
         session.advance()
 
@@ -31,15 +33,18 @@ def _names(debrief: dict[str, object], course: str) -> list[str]:
 # What each preset is there to teach, seen in the guideline's own course.
 TEACHES: dict[str, Callable[[list[str], Session], bool]] = {
     "classic-chronic": lambda names, s: "add_azathioprine" in names and "taper_steroid" in names,
-    "acute-severe": lambda names, s: s.case.presentation == "acute_severe"
-    and "start_prednisolone" in names,
+    "acute-severe": lambda names, s: (
+        s.case.presentation == "acute_severe" and "start_prednisolone" in names
+    ),
     "cirrhosis-at-diagnosis": lambda names, s: "start_budesonide" not in names,
-    "tpmt-deficiency": lambda names, s: "add_mycophenolate" in names
-    and "add_azathioprine" not in names,
+    "tpmt-deficiency": lambda names, s: (
+        "add_mycophenolate" in names and "add_azathioprine" not in names
+    ),
     "intolerance": lambda names, s: "intolerance" in names and "switch_to_mycophenolate" in names,
     "pregnancy-wish": lambda names, s: "pregnancy_planned" in names,
-    "relapse-after-withdrawal": lambda names, s: "attempt_withdrawal" in names
-    and "reinduce" in names,
+    "relapse-after-withdrawal": lambda names, s: (
+        "attempt_withdrawal" in names and "reinduce" in names
+    ),
     "post-transplant": lambda names, s: "refer_transplant" in names and "transplanted" in names,
 }
 
@@ -66,7 +71,8 @@ def test_a_deviation_names_the_rules_it_breaks_and_changes_the_course() -> None:
     early = session.take("add_azathioprine", comment="want it  early")
     assert early.klass == "deviation"
     assert {"INV-05", "INV-07"} <= {n.rule_id for n in early.notes}
-    assert early.guideline is not None and early.guideline.action == "continue"
+    assert early.guideline is not None
+    assert early.guideline.action == "continue"
     assert early.comment == "want it early"
     assert all(n.sources for n in early.notes)  # every broken rule names its sources
     _follow_guideline(session)
@@ -115,10 +121,12 @@ def test_hints_by_difficulty() -> None:
     standard = Session(case, "standard")
     assert not standard.hints_shown
     advice = standard.hint()
-    assert advice is not None and advice.action == "start_prednisolone"
+    assert advice is not None
+    assert advice.action == "start_prednisolone"
     standard.hint()  # asking again at the same moment is one hint
     standard.take("start_prednisolone")
-    assert standard.hints == 1 and standard.decisions[0].hinted
+    assert standard.hints == 1
+    assert standard.decisions[0].hinted
     standard.advance()
     assert not standard.hints_shown
     guided = Session(case, "guided")
@@ -165,12 +173,16 @@ def test_debrief_html_is_self_contained_and_escapes_free_text() -> None:
     session.take("add_azathioprine")
     session.finish()
     debrief = build_debrief(session)
-    assert debrief["end_day"] == 0 and debrief["end_reason"] == "ended by the trainee"
+    assert debrief["end_day"] == 0
+    assert debrief["end_reason"] == "ended by the trainee"
     html = render_debrief(json.loads(json.dumps(debrief)))
-    assert "<script" not in html and "<img" not in html
+    assert "<script" not in html
+    assert "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "src=" not in html.replace('src="', "")  # no external resource of any kind
-    assert "INV-07" in html and "Hints used" in html
+    assert 'src="' not in html  # self-contained: nothing loaded from elsewhere
+    assert "<link" not in html
+    assert "INV-07" in html
+    assert "Hints used" in html
 
 
 def test_class_report_counts_broken_rules_and_trainees() -> None:

@@ -80,9 +80,7 @@ def describe_step(step: Step) -> str:
         if not step.carried_out:
             text += ", not possible in this state"
     elif step.name == "labs":
-        values = dict(
-            (k, float(v)) for k, v in (item.split("=", 1) for item in step.detail.split(";"))
-        )
+        values = {k: float(v) for k, v in (item.split("=", 1) for item in step.detail.split(";"))}
         text = f"labs: {lab_text(values)}"
     else:
         text = step.name.replace("_", " ") + (f": {step.detail}" if step.detail else "")
@@ -113,7 +111,9 @@ def create_app(
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.trim_blocks = True
     templates.env.lstrip_blocks = True
-    templates.env.filters["fmt"] = lambda v: "" if v is None else f"{v:g}" if isinstance(v, float) else v
+    templates.env.filters["fmt"] = lambda v: (
+        "" if v is None else f"{v:g}" if isinstance(v, float) else v
+    )
     app = FastAPI(title="carechart trainer", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
 
@@ -161,11 +161,11 @@ def create_app(
             "difficulties": DIFFICULTIES,
         }
 
-    def respond(request: Request, session: Session, error: str = "", advice: Any = None) -> Response:
+    def respond(
+        request: Request, session: Session, error: str = "", advice: Any = None
+    ) -> Response:
         if request.headers.get("HX-Request"):
-            return templates.TemplateResponse(
-                request, "panel.html", view(session, error, advice)
-            )
+            return templates.TemplateResponse(request, "panel.html", view(session, error, advice))
         if error:
             return templates.TemplateResponse(
                 request, "session.html", view(session, error, advice), status_code=400
@@ -173,9 +173,7 @@ def create_app(
         return RedirectResponse(f"/sessions/{session.session_id}", status_code=303)
 
     def not_found(request: Request, what: str) -> Response:
-        return templates.TemplateResponse(
-            request, "error.html", {"message": what}, status_code=404
-        )
+        return templates.TemplateResponse(request, "error.html", {"message": what}, status_code=404)
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:

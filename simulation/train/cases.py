@@ -213,17 +213,29 @@ def case_from_dict(
         summary=" ".join(summary.split()),
         age=_number(origin, pline("age"), "patient.age", patient["age"], 16, 100),
         sex=sex,
-        weight_kg=_number(origin, pline("weight_kg"), "patient.weight_kg",
-                          patient["weight_kg"], 30, 250),  # fmt: skip
-        cirrhosis=_choice(origin, pline("cirrhosis"), "patient.cirrhosis",
-                          patient.get("cirrhosis", "none"), CIRRHOSIS_STAGES),  # fmt: skip
-        presentation=_choice(origin, pline("presentation"), "patient.presentation",
-                             patient.get("presentation", "chronic"), PRESENTATIONS),  # fmt: skip
+        weight_kg=_number(
+            origin, pline("weight_kg"), "patient.weight_kg", patient["weight_kg"], 30, 250
+        ),
+        cirrhosis=_choice(
+            origin,
+            pline("cirrhosis"),
+            "patient.cirrhosis",
+            patient.get("cirrhosis", "none"),
+            CIRRHOSIS_STAGES,
+        ),
+        presentation=_choice(
+            origin,
+            pline("presentation"),
+            "patient.presentation",
+            patient.get("presentation", "chronic"),
+            PRESENTATIONS,
+        ),
         tpmt=tpmt,
         true_tpmt=true_tpmt,
         seed=seed,
-        horizon_days=_number(origin, line("horizon_days"), "horizon_days", data["horizon_days"],
-                             1, _MAX_HORIZON_DAYS),  # fmt: skip
+        horizon_days=_number(
+            origin, line("horizon_days"), "horizon_days", data["horizon_days"], 1, _MAX_HORIZON_DAYS
+        ),
         pregnant=pregnant,
         origin=origin,
     )

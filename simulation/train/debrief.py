@@ -24,7 +24,7 @@ from pathway import AIHPathway
 from ..disease import DiseaseModel
 from ..engine import run_patient
 from ..policies import GuidelinePolicy
-from .plot import Series, lab_series, lab_timeline_svg
+from .plot import Series, lab_timeline_svg
 from .sessions import Session, SessionError, decision_dict, new_course, rule_note
 
 __all__ = [
@@ -61,7 +61,9 @@ def _course(chart: AIHPathway, model: DiseaseModel) -> dict[str, Any]:
                 "deviation": s.deviation,
                 "carried_out": s.carried_out,
                 "rules": list(s.rule_ids),
-                "transits": [f"{t.source} -> {t.target}" for t in s.transits if t.source != t.target],
+                "transits": [
+                    f"{t.source} -> {t.target}" for t in s.transits if t.source != t.target
+                ],
             }
             for s in chart.trace
         ],
@@ -119,11 +121,32 @@ def build_debrief(session: Session) -> dict[str, Any]:
         },
         "decisions": decisions,
         "deviations": [d for d in decisions if d["klass"] == "deviation"],
+        "deviation_groups": _groups([d for d in decisions if d["klass"] == "deviation"]),
         "courses": {
             "trainee": _course(session.chart, session.model),
             "guideline": _course(ref_chart, ref_model),
         },
     }
+
+
+def _groups(deviations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Deviations in a row with the same choice and rules, as one entry (first, last, times).
+
+    Advancing visit after visit without the taper the guideline asks for is one lesson,
+    not twenty.
+    """
+    groups: list[dict[str, Any]] = []
+    for d in deviations:
+        key = (d["label"], tuple(n["rule_id"] for n in d["notes"]))
+        last = groups[-1] if groups else None
+        if last is not None and last["key"] == key and last["last_index"] + 1 == d["index"]:
+            last.update(last_day=d["day"], times=last["times"] + 1, last_index=d["index"])
+            continue
+        groups.append(
+            {**d, "key": key, "first_day": d["day"], "last_day": d["day"], "times": 1}
+            | {"last_index": d["index"]}
+        )
+    return [{k: v for k, v in g.items() if k not in ("key", "last_index")} for g in groups]
 
 
 def _templates() -> Any:

@@ -28,7 +28,11 @@ class Series:
     dashed: bool = False
 
 
-_LABS = (("alt_xuln", "ALT", "#c0392b"), ("ast_xuln", "AST", "#e67e22"), ("igg_xuln", "IgG", "#2471a3"))
+_LABS = (
+    ("alt_xuln", "ALT", "#c0392b"),
+    ("ast_xuln", "AST", "#e67e22"),
+    ("igg_xuln", "IgG", "#2471a3"),
+)
 
 
 def lab_series(record: PatientRecord, *, suffix: str = "", dashed: bool = False) -> list[Series]:
@@ -51,7 +55,9 @@ def lab_timeline_svg(
     title: str = "Lab timeline",
 ) -> str:
     """An ``<svg>`` element: the series over days, log y axis (x ULN), action ticks."""
-    left, right, top, bottom = 44, 96, 14, 30
+    # The legend sits right of the plot: room for its longest label (about 6 px a letter).
+    longest = max([len(s.label) for s in series] + [8])
+    left, right, top, bottom = 44, 34 + 6 * longest, 14, 30
     pw, ph = width - left - right, height - top - bottom
     days = [d for s in series for d, _ in s.points] + [d for d, _ in marks]
     values = [v for s in series for _, v in s.points if v > 0]

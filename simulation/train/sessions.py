@@ -409,8 +409,8 @@ class Session:
             else:
                 klass = "allowed"
                 if top is not None:
-                    notes.append(rule_note(top.rule_ids[0], f"the guideline ranks first: "
-                                           f"{ACTION_LABELS[top.action]} ({top.strength})"))  # fmt: skip
+                    first = f"{ACTION_LABELS[top.action]} ({top.strength})"
+                    notes.append(rule_note(top.rule_ids[0], f"the guideline ranks first: {first}"))
         step = chart.take(action, day=self.day, deviate=True)
         self._seen = len(chart.trace)
         if dose is not None and step.carried_out and drug in chart.patient.drugs:
