@@ -178,3 +178,25 @@ def test_train_report_over_debrief_files(
     report = json.loads(out_json.read_text())
     assert report["rules"][0]["times"] == 2
     assert "Rules broken most" in out_html.read_text()
+
+
+def test_train_refuses_a_port_in_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    import uvicorn
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server must not start")
+
+    monkeypatch.setattr(uvicorn, "run", never)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["train", "--port", str(port), "--no-browser", "--sessions", str(tmp_path / "s")]
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--port {port}: cannot listen there" in err
+    assert "--port 0" in err

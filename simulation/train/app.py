@@ -177,13 +177,7 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
-        recent = []
-        for sid in store.ids()[:20]:
-            try:
-                s = get(sid)
-            except (KeyError, SessionError):
-                continue  # an unreadable file is skipped here and reported when opened
-            recent.append(s)
+        recent = store.summaries()
         return templates.TemplateResponse(
             request,
             "home.html",

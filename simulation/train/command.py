@@ -90,11 +90,17 @@ def _train(args: Any) -> int:
         import uvicorn
     except ImportError as exc:
         raise UsageError(f"{_EXTRA} ({exc})") from None
-    port = args.port
-    if port == 0:
-        with socket.socket() as s:
-            s.bind((args.host, 0))
-            port = s.getsockname()[1]
+    Path(args.sessions).mkdir(parents=True, exist_ok=True)  # fails here, not at a request
+    # Find out now (one clear line) rather than from uvicorn's log that the port is taken.
+    with socket.socket() as s:
+        try:
+            s.bind((args.host, args.port))
+        except OSError as exc:
+            raise UsageError(
+                f"--host {args.host} --port {args.port}: cannot listen there ({exc.strerror}); "
+                "pass another --port, or --port 0 for any free one"
+            ) from None
+        port = s.getsockname()[1]
     url = f"http://{args.host}:{port}/"
     print(f"carechart trainer on {url} (Ctrl-C stops it); sessions in {args.sessions}/")
     if not args.no_browser:

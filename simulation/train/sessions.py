@@ -491,6 +491,9 @@ class Session:
             "trainee": self.trainee,
             "log": list(self.log),
             "snapshot": _jsonable(snapshot(self.chart)),
+            # For listings only (the replay recomputes them): no replay to list sessions.
+            "day": self.day,
+            "finished": self.finished,
         }
 
     @classmethod
@@ -599,6 +602,28 @@ class SessionStore:
         except (OSError, ValueError) as exc:
             raise SessionError(f"{path}: cannot read the session ({exc})") from None
         return Session.from_dict(data, str(path))
+
+    def summaries(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest sessions' id, trainee, case title, difficulty, day, state (no replay)."""
+        out = []
+        for session_id in self.ids()[:limit]:
+            try:
+                data = json.loads(self.path(session_id).read_text(encoding="utf-8"))
+                case = data["case"]
+                out.append(
+                    {
+                        "id": session_id,
+                        "trainee": str(data.get("trainee", "")),
+                        "case": str(case.get("title", case.get("id", ""))),
+                        "difficulty": str(data.get("difficulty", "")),
+                        "created": str(data.get("created", "")),
+                        "day": float(data.get("day", 0.0)),
+                        "finished": bool(data.get("finished", False)),
+                    }
+                )
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue  # listed only when readable; opening it reports what is wrong
+        return out
 
     def ids(self) -> list[str]:
         """Saved session ids, newest file first."""
