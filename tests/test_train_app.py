@@ -40,6 +40,9 @@ def test_a_session_through_the_routes(client: TestClient, tmp_path: Path) -> Non
     url = _start(client)
     page = client.get(url).text
     assert 'id="advice"' not in page  # hidden until the trainee acts or asks
+    # The lab timeline is an inline SVG drawn on the server: ALT, AST and IgG of day 0.
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="labplot"') == 1
+    assert re.findall(r"<title>(\w+) day 0: [\d.]+ x ULN</title>", page) == ["ALT", "AST", "IgG"]
     hinted = client.post(f"{url}/hint", headers=HX).text
     assert hinted.startswith('<div id="session"')  # a fragment for htmx to swap in
     assert "Start predniso(lo)ne (must)" in hinted
