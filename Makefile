@@ -13,7 +13,7 @@ SOURCES := $(shell find pathway simulation -name '*.py' -o -name '*.yaml')
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --group dev -e .
+	$(PY) -m pip install --quiet --group dev -e ".[train]"
 	touch $(STAMP)
 
 install: $(STAMP)

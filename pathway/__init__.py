@@ -18,7 +18,7 @@ from .errors import (
 from .guideline import RULES, Rule
 from .options import GuidelineOptions
 from .patient import LabPanel, PatientRecord
-from .runtime import PendingTimer, Recommendation, Step
+from .runtime import EntryPointRefused, PendingTimer, Recommendation, Step, care_state
 from .snapshot import restore, snapshot
 from .thresholds import Thresholds
 
@@ -26,6 +26,7 @@ __all__ = [
     "RULES",
     "AIHPathway",
     "ActionNotRecommended",
+    "EntryPointRefused",
     "EventNotHandled",
     "GuidelineOptions",
     "InvalidPathwayError",
@@ -40,6 +41,7 @@ __all__ = [
     "SnapshotError",
     "Step",
     "Thresholds",
+    "care_state",
     "restore",
     "snapshot",
 ]

@@ -8,7 +8,7 @@ tells step listeners. Time is given by the caller (``day``); nothing here reads 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -29,12 +29,60 @@ from .patient import PatientRecord
 from .rules import Breach, Ctx, Strength
 from .thresholds import Thresholds
 from .timers import TIMERS, Timer, timer_offset, timer_start
-from .vocabulary import ACTIONS, FINDINGS
+from .vocabulary import ACTIONS, CARE_STATES, FINDINGS
 
 if TYPE_CHECKING:
     from statemachine import State
 
-__all__ = ["PathwayRuntime", "PendingTimer", "Recommendation", "Step", "StepListener", "Transit"]
+__all__ = [
+    "EntryPointRefused",
+    "LabsSource",
+    "PathwayRuntime",
+    "PendingTimer",
+    "Recommendation",
+    "Step",
+    "StepListener",
+    "Transit",
+    "care_state",
+]
+
+#: ``labs_from(day)`` for :meth:`PathwayRuntime.advance_to`: the panel drawn at a visit on
+#: ``day`` (lab ids of the vocabulary to values).
+LabsSource = Callable[[float], Mapping[str, float] | None]
+
+#: A course that fires more timers than this in one call to ``advance_to`` is looping.
+_MAX_TIMERS_PER_ADVANCE = 10_000
+
+
+class EntryPointRefused(PathwayError):
+    """A python-statemachine entry point (``send``, an event method, ...) was called directly.
+
+    Those bypass the guideline's permission checks, the effects on the record, the trace and
+    the invariants; drive the pathway with ``take``, ``observe``, ``fire`` or ``advance_to``.
+    """
+
+    def __init__(self, entry_point: str, event: str = "") -> None:
+        what = f"{entry_point}({event!r})" if event else f"{entry_point}()"
+        super().__init__(
+            f"{what} is refused: it would change the chart without the guideline's checks, "
+            "effects, trace or invariants; use take(action, day=...), observe(finding, value, "
+            "day=...), fire(timer_id, day=...) or advance_to(day, labs_from=...)"
+        )
+        self.entry_point = entry_point
+        self.event = event
+
+
+def care_state(active: Sequence[str] | frozenset[str]) -> str:
+    """The vocabulary care state of a configuration (the innermost one; ``taper`` aside).
+
+    >>> care_state({"alive", "care_line", "first_line", "induction", "steroid_lead_in", "taper"})
+    'induction'
+    """
+    found = [s for s in CARE_STATES if s in active and s != "taper"]
+    if "recurrent_aih" in found:
+        return "recurrent_aih"
+    return found[0] if found else "unknown"
+
 
 StepKind = Literal["finding", "timer", "action"]
 
@@ -150,6 +198,8 @@ class PathwayRuntime:
 
     model: PatientRecord
     configuration_values: Any
+    #: > 0 while the runtime itself sends an event (see :class:`EntryPointRefused`).
+    _inside = 0
 
     def __init__(
         self,
@@ -167,7 +217,11 @@ class PathwayRuntime:
         self.monitor = InvariantMonitor(strict=strict_invariants)
         self.step_listeners: list[StepListener] = list(listeners)
         self._recorder = _Recorder(self)
-        super().__init__(model=patient, listeners=[self._recorder])  # type: ignore[call-arg]
+        self._inside = 1  # the initial activation is the chart's own
+        try:
+            super().__init__(model=patient, listeners=[self._recorder])  # type: ignore[call-arg]
+        finally:
+            self._inside = 0
 
     # --- state --------------------------------------------------------------------------
 
@@ -180,6 +234,11 @@ class PathwayRuntime:
     def active(self) -> frozenset[str]:
         """Ids of all active states, at every depth."""
         return frozenset(self.configuration_values)
+
+    @property
+    def care_state(self) -> str:
+        """The vocabulary care state the patient is in (one id; see :func:`care_state`)."""
+        return care_state(self.active)
 
     @property
     def day(self) -> float:
@@ -251,6 +310,47 @@ class PathwayRuntime:
         _track_antimetabolite(p, before)
         return self._send_event("timer", timer.event, timer_id, timer.event, {})
 
+    def advance_to(self, day: float, *, labs_from: LabsSource | None = None) -> list[Step]:
+        """Fire every timer due on or before ``day``, earliest first; then the clock is ``day``.
+
+        A timer that is a visit with labs (``PendingTimer.labs``) first asks
+        ``labs_from(due_day)`` for the panel drawn at that visit and observes it, so that the
+        visit's verdict (week 4, month 6, ...) reads that day's values, not older ones.
+        Timers armed by what a fired timer does are fired too when due by ``day``; a timer
+        the visit's labs disarm (a relapse regained) is not fired.
+
+        Returns:
+            The steps taken (lab findings and timers), in order.
+
+        Raises:
+            PatientError: ``day`` is before the last event; a visit with labs is due and
+                ``labs_from`` is missing or returns no panel.
+        """
+        if day < self.model.day:
+            raise PatientError(f"day {day:g} is before the last event (day {self.model.day:g})")
+        steps: list[Step] = []
+        for _ in range(_MAX_TIMERS_PER_ADVANCE):
+            timers = self.pending_timers()
+            if not timers or timers[0].due_day > day:
+                if not self.is_dead:
+                    self._advance_to(day)
+                return steps
+            timer = timers[0]
+            if timer.labs:
+                panel = labs_from(timer.due_day) if labs_from is not None else None
+                if not panel:
+                    raise PatientError(
+                        f"timer {timer.timer_id!r} on day {timer.due_day:g} is a visit with "
+                        "labs: pass labs_from=<function of the day returning the panel> "
+                        "(got no panel)"
+                    )
+                steps.append(self.observe("labs", dict(panel), day=timer.due_day))
+            if self.timer_armed(timer.timer_id):
+                steps.append(self.fire(timer.timer_id, day=timer.due_day))
+        raise PathwayError(  # pragma: no cover - a modelling bug: timers re-arm at once
+            f"more than {_MAX_TIMERS_PER_ADVANCE} timers before day {day:g}"
+        )
+
     def take(self, action: str, *, day: float, deviate: bool = False) -> Step:
         """Take a clinician action at ``day``.
 
@@ -275,7 +375,7 @@ class PathwayRuntime:
             )
         self._recorder.transits.clear()
         try:
-            self.send(action, deviate=bool(breaches))  # type: ignore[attr-defined]
+            self._dispatch(action, {"deviate": bool(breaches)})
         except TransitionNotAllowed:
             # A deviation that is not physically possible here: recorded, not carried out.
             return self._close_step(
@@ -317,8 +417,43 @@ class PathwayRuntime:
         breaches: tuple[Breach, ...] = (),
     ) -> Step:
         self._recorder.transits.clear()
-        self.send(event, **kwargs)  # type: ignore[attr-defined]
+        self._dispatch(event, kwargs)
         return self._close_step(kind, name, detail, breaches, True)
+
+    # --- the chart engine's entry points, sealed --------------------------------------------
+
+    def _dispatch(self, event: str, kwargs: dict[str, Any]) -> None:
+        """Send ``event`` to the chart engine: the only way in (see :class:`EntryPointRefused`)."""
+        self._inside += 1
+        try:
+            self.send(event, **kwargs)
+        finally:
+            self._inside -= 1
+
+    def send(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        """Refused from outside (raises :class:`EntryPointRefused`): use :meth:`take`,
+        :meth:`observe`, :meth:`fire` or :meth:`advance_to`."""
+        if not self._inside:
+            raise EntryPointRefused("send", event)
+        return super().send(event, *args, **kwargs)  # type: ignore[misc]
+
+    def raise_(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        """Refused from outside, like :meth:`send`; the chart's own actions may raise events."""
+        if not self._inside:
+            raise EntryPointRefused("raise_", event)
+        return super().raise_(event, *args, **kwargs)  # type: ignore[misc]
+
+    def _put_nonblocking(self, trigger_data: Any, internal: bool = False) -> None:
+        # Where python-statemachine's event methods (``chart.start_budesonide()``) end up.
+        if not self._inside:
+            raise EntryPointRefused(str(getattr(trigger_data, "event", "event")))
+        super()._put_nonblocking(trigger_data, internal=internal)  # type: ignore[misc]
+
+    def activate_initial_state(self) -> Any:
+        """Refused: the pathway is activated once, when it is built (or restored)."""
+        if not self._inside:
+            raise EntryPointRefused("activate_initial_state")
+        return super().activate_initial_state()  # type: ignore[misc]
 
     def _close_step(
         self,

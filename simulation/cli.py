@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulation.coverage",
     "simulation.check",
     "simulation.generate",
+    "simulation.train.command",
 )
 
 

@@ -18,18 +18,17 @@ Each move uses a day after every earlier one, so the timeline stays in day order
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from functools import partial
 from typing import Any, Literal
 
 from statemachine.exceptions import TransitionNotAllowed
 
-from pathway import AIHPathway, PatientRecord
+from pathway import AIHPathway, PatientRecord, care_state
 from pathway.errors import InvariantViolation, PathwayError
 from pathway.response import is_cbr
 from pathway.rules import rank_key
-from pathway.vocabulary import CARE_STATES
 
 from .engine import Occurrence
 from .instrument import Exposure, configure, instrument, probe_of, record_recommendations
@@ -123,14 +122,6 @@ class Problem:
     def signature(self) -> tuple[str, str]:
         """``(code, subject)``: problems with one signature are the same problem."""
         return (self.code, self.subject)
-
-
-def care_state(active: Sequence[str] | frozenset[str]) -> str:
-    """The vocabulary care state of a configuration (the innermost one; ``taper`` aside)."""
-    found = [s for s in CARE_STATES if s in active and s != "taper"]
-    if "recurrent_aih" in found:
-        return "recurrent_aih"
-    return found[0] if found else "unknown"
 
 
 class CourseBroken(Exception):

@@ -20,11 +20,19 @@ from typing import Any, Literal, Protocol
 
 import simpy
 
-from pathway import AIHPathway, Step
+from pathway import AIHPathway, PendingTimer, Step
 
 from .policies import GuidelinePolicy, Policy
 
-__all__ = ["Occurrence", "PatientModel", "patient_journey", "run_patient"]
+__all__ = [
+    "Occurrence",
+    "PatientModel",
+    "apply_occurrence",
+    "next_event",
+    "patient_journey",
+    "run_patient",
+    "visit",
+]
 
 Days = float
 
@@ -67,7 +75,8 @@ class PatientModel(Protocol):
         ...
 
 
-def _apply(chart: AIHPathway, occ: Occurrence) -> Step:
+def apply_occurrence(chart: AIHPathway, occ: Occurrence) -> Step:
+    """Send a model's occurrence to the chart (a scripted action is taken as given)."""
     if occ.kind == "action":
         return chart.take(occ.name, day=occ.day, deviate=True)
     return chart.observe(occ.name, occ.value, day=occ.day)
@@ -82,38 +91,52 @@ def patient_journey(
 ) -> Generator[simpy.Event, Any, None]:
     """SimPy process: drive ``chart`` with ``model`` and ``policy`` up to ``horizon_days``."""
     for occ in model.baseline(chart):
-        _apply(chart, occ)
+        apply_occurrence(chart, occ)
     if not model.scripts_actions_on(0.0):
         policy.act(chart, 0.0)
     while not chart.is_dead:
-        timers = chart.pending_timers()
-        timer_day = timers[0].due_day if timers else math.inf
-        next_day = model.next_day(chart)
-        finding_day = math.inf if next_day is None else next_day
-        day = min(timer_day, finding_day)
+        day, timer = next_event(chart, model)
         if day > horizon_days:
             break
         yield env.timeout(max(0.0, day - env.now))
         scripted = model.scripts_actions_on(day)
-        if finding_day <= timer_day:
+        if timer is None:
             for occ in model.pop(chart, day):
                 if chart.is_dead:
                     break
-                _apply(chart, occ)
+                apply_occurrence(chart, occ)
                 if not scripted and not chart.is_dead:
                     policy.act(chart, day)
         else:
-            timer = timers[0]
-            if timer.labs:
-                labs = model.visit_labs(chart, day)
-                if labs:
-                    chart.observe("labs", labs, day=day)
-            # The visit's labs may move the chart out of the timer's state (a relapse
-            # regained at a relapse visit): a disarmed timer is not fired.
-            if chart.timer_armed(timer.timer_id):
-                chart.fire(timer.timer_id, day=day)
+            visit(chart, model, timer, day)
             if not scripted and not chart.is_dead:
                 policy.act(chart, day)
+
+
+def next_event(chart: AIHPathway, model: PatientModel) -> tuple[Days, PendingTimer | None]:
+    """Day of the patient's next event (``inf``: none) and the timer due then.
+
+    The timer is ``None`` when the model's findings come first (they win same-day ties).
+    """
+    timers = chart.pending_timers()
+    timer_day = timers[0].due_day if timers else math.inf
+    next_day = model.next_day(chart)
+    finding_day = math.inf if next_day is None else next_day
+    if finding_day <= timer_day:
+        return finding_day, None
+    return timer_day, timers[0]
+
+
+def visit(chart: AIHPathway, model: PatientModel, timer: PendingTimer, day: Days) -> None:
+    """A timer's visit on ``day``: the model's lab panel when it asks for labs, then the timer."""
+    if timer.labs:
+        labs = model.visit_labs(chart, day)
+        if labs:
+            chart.observe("labs", labs, day=day)
+    # The visit's labs may move the chart out of the timer's state (a relapse regained at a
+    # relapse visit): a disarmed timer is not fired.
+    if chart.timer_armed(timer.timer_id):
+        chart.fire(timer.timer_id, day=day)
 
 
 def run_patient(

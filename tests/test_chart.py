@@ -112,7 +112,7 @@ def test_errors_in_guards_propagate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(AIHPathway, "may_observe_untreated", lambda self, deviate=False: broken(0))
     chart = new_chart()
     with pytest.raises(RuntimeError, match="rule failed"):
-        chart.send("observe_untreated")
+        chart._dispatch("observe_untreated", {})
 
 
 def test_bad_payloads_and_days_are_clear_errors() -> None:

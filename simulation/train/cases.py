@@ -1,0 +1,320 @@
+"""Training cases: a virtual patient at diagnosis, the seed of its course and a horizon.
+
+A case is a small YAML file (the built-in library is ``simulation/train/library/``; an
+instructor adds a folder of their own with ``carechart train --cases DIR``). A scenario
+file (``scenarios/*.yaml``) can be trained on too: its patient at diagnosis is used and the
+course comes from the patient model (the scenario's scripted timeline is not replayed).
+The patient's course is :class:`simulation.disease.DiseaseModel`, the model cohorts use,
+with one generator seeded by the case: the same case gives the same patient every time.
+
+Case file::
+
+    title: Classic chronic AIH
+    summary: what the trainee is told at the start (free text)
+    patient: {age: 45, sex: F, weight_kg: 68, cirrhosis: none,
+              presentation: chronic, tpmt: unknown}
+    true_tpmt: normal      # what the TPMT test will show (reported during the course)
+    seed: 3                # the patient's random draws
+    horizon_days: 365      # the case ends after this day
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pathway import PatientRecord
+from pathway.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STATUSES
+
+__all__ = [
+    "LIBRARY",
+    "PRESETS",
+    "Case",
+    "CaseError",
+    "case_from_dict",
+    "case_from_scenario",
+    "load_case",
+    "load_library",
+]
+
+#: The built-in case library (one YAML file per case).
+LIBRARY = Path(__file__).with_name("library")
+
+#: The built-in cases in teaching order (simple to complex); other cases follow by name.
+PRESETS = (
+    "classic-chronic",
+    "acute-severe",
+    "cirrhosis-at-diagnosis",
+    "tpmt-deficiency",
+    "intolerance",
+    "pregnancy-wish",
+    "relapse-after-withdrawal",
+    "post-transplant",
+)
+
+#: Longest case a trainee can be given (days): ten years of visits.
+_MAX_HORIZON_DAYS = 3650.0
+_KEYS = ("title", "summary", "patient", "true_tpmt", "seed", "horizon_days")
+_PATIENT_KEYS = ("age", "sex", "weight_kg", "cirrhosis", "presentation", "tpmt", "pregnant")
+
+
+class CaseError(ValueError):
+    """A case file is invalid: one line, ``FILE:LINE: field: found X, expected Y``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One training case (see the module docstring). Units: years, kg, days."""
+
+    id: str
+    title: str
+    summary: str
+    age: float
+    sex: str
+    weight_kg: float
+    cirrhosis: str
+    presentation: str
+    tpmt: str
+    true_tpmt: str
+    seed: int
+    horizon_days: float
+    pregnant: bool = False
+    origin: str = ""
+
+    def record(self) -> PatientRecord:
+        """A fresh patient record at diagnosis."""
+        return PatientRecord(
+            self.id,
+            age=self.age,
+            sex=self.sex,
+            weight_kg=self.weight_kg,
+            cirrhosis=self.cirrhosis,
+            presentation=self.presentation,
+            tpmt=self.tpmt,
+            pregnancy="pregnant" if self.pregnant else "none",
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (sessions and debriefs keep the whole case)."""
+        return asdict(self)
+
+
+def _where(origin: str, line: int) -> str:
+    return f"{origin}:{line}" if line else origin
+
+
+def _lines(node: yaml.Node) -> dict[str, int]:
+    """1-based line of each key of a YAML mapping node (nested keys as ``a.b``)."""
+    out: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = str(key.value)
+            out[name] = value.start_mark.line + 1
+            for sub, line in _lines(value).items():
+                out[f"{name}.{sub}"] = line
+    return out
+
+
+def _choice(origin: str, line: int, field: str, value: Any, options: tuple[str, ...]) -> str:
+    if value not in options:
+        raise CaseError(
+            f"{_where(origin, line)}: {field}: found {value!r}, expected one of {list(options)}"
+        )
+    return str(value)
+
+
+def _number(origin: str, line: int, field: str, value: Any, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise CaseError(
+            f"{_where(origin, line)}: {field}: found {value!r}, expected a number from "
+            f"{lo:g} to {hi:g}"
+        )
+    return float(value)
+
+
+def case_from_dict(
+    data: Any, case_id: str, origin: str, lines: dict[str, int] | None = None
+) -> Case:
+    """Validate a case mapping (see the module docstring).
+
+    Raises:
+        CaseError: one line naming the file, line, field, what was found and what was
+            expected.
+    """
+    lines = lines or {}
+    if not isinstance(data, dict):
+        raise CaseError(f"{origin}: found {type(data).__name__}, expected a mapping of {_KEYS}")
+    for key in data:
+        if key not in _KEYS:
+            raise CaseError(
+                f"{_where(origin, lines.get(str(key), 0))}: unknown field {key!r}; "
+                f"expected {list(_KEYS)}"
+            )
+    for key in ("title", "patient", "seed", "horizon_days"):
+        if key not in data:
+            raise CaseError(f"{origin}: {key}: missing; expected fields {list(_KEYS)}")
+
+    def line(key: str) -> int:
+        return lines.get(key, 0)
+
+    title, summary = data["title"], data.get("summary", "")
+    for key, value in (("title", title), ("summary", summary)):
+        if not isinstance(value, str):
+            raise CaseError(f"{_where(origin, line(key))}: {key}: found {value!r}, expected text")
+    patient = data["patient"]
+    if not isinstance(patient, dict):
+        raise CaseError(f"{_where(origin, line('patient'))}: patient: expected a mapping")
+    for key in patient:
+        if key not in _PATIENT_KEYS:
+            raise CaseError(
+                f"{_where(origin, line(f'patient.{key}'))}: patient: unknown field {key!r}; "
+                f"expected {list(_PATIENT_KEYS)}"
+            )
+    for key in ("age", "sex", "weight_kg"):
+        if key not in patient:
+            raise CaseError(f"{_where(origin, line('patient'))}: patient.{key}: missing")
+
+    def pline(key: str) -> int:
+        return line(f"patient.{key}") or line("patient")
+
+    tpmt = _choice(origin, pline("tpmt"), "patient.tpmt", patient.get("tpmt", "unknown"),
+                   TPMT_STATUSES)  # fmt: skip
+    true_tpmt = data.get("true_tpmt", tpmt if tpmt != "unknown" else "normal")
+    true_tpmt = _choice(origin, line("true_tpmt"), "true_tpmt", true_tpmt, TPMT_STATUSES[1:])
+    if tpmt != "unknown" and true_tpmt != tpmt:
+        raise CaseError(
+            f"{_where(origin, line('true_tpmt'))}: true_tpmt: found {true_tpmt!r}, expected "
+            f"{tpmt!r} (the TPMT status is already known at diagnosis)"
+        )
+    pregnant = patient.get("pregnant", False)
+    if not isinstance(pregnant, bool):
+        raise CaseError(
+            f"{_where(origin, pline('pregnant'))}: patient.pregnant: found {pregnant!r}, "
+            "expected true or false"
+        )
+    seed = data["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise CaseError(
+            f"{_where(origin, line('seed'))}: seed: found {seed!r}, expected a whole number >= 0"
+        )
+    sex = _choice(origin, pline("sex"), "patient.sex", patient["sex"], SEXES)
+    if pregnant and sex != "F":
+        raise CaseError(
+            f"{_where(origin, pline('pregnant'))}: patient.pregnant: found true for sex "
+            f"{sex!r}, expected sex 'F'"
+        )
+    return Case(
+        id=case_id,
+        title=title.strip(),
+        summary=" ".join(summary.split()),
+        age=_number(origin, pline("age"), "patient.age", patient["age"], 16, 100),
+        sex=sex,
+        weight_kg=_number(
+            origin, pline("weight_kg"), "patient.weight_kg", patient["weight_kg"], 30, 250
+        ),
+        cirrhosis=_choice(
+            origin,
+            pline("cirrhosis"),
+            "patient.cirrhosis",
+            patient.get("cirrhosis", "none"),
+            CIRRHOSIS_STAGES,
+        ),
+        presentation=_choice(
+            origin,
+            pline("presentation"),
+            "patient.presentation",
+            patient.get("presentation", "chronic"),
+            PRESENTATIONS,
+        ),
+        tpmt=tpmt,
+        true_tpmt=true_tpmt,
+        seed=seed,
+        horizon_days=_number(
+            origin, line("horizon_days"), "horizon_days", data["horizon_days"], 1, _MAX_HORIZON_DAYS
+        ),
+        pregnant=pregnant,
+        origin=origin,
+    )
+
+
+def load_case(path: str | os.PathLike[str]) -> Case:
+    """Read and validate one case file; its id is the file's stem.
+
+    Raises:
+        CaseError: unreadable file, bad YAML or an invalid field (one line, with the line).
+    """
+    origin = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaseError(f"{origin}: cannot read the case file ({exc})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 0
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CaseError(f"{_where(origin, line)}: not valid YAML: {problem}") from None
+    lines = _lines(node) if node is not None else {}
+    return case_from_dict(data, Path(path).stem, origin, lines)
+
+
+def case_from_scenario(path: str | os.PathLike[str], seed: int = 1) -> Case:
+    """A case from a scenario file: its patient at diagnosis, its title, text and horizon.
+
+    Raises:
+        simulation.scenario.ScenarioError: the scenario file is invalid.
+    """
+    from simulation.scenario import load_scenario
+
+    sc = load_scenario(path)
+    p = sc.patient
+    return Case(
+        id=f"scenario-{Path(path).stem}",
+        title=sc.name,
+        summary=" ".join(sc.description.split()),
+        age=p.age,
+        sex=p.sex,
+        weight_kg=p.weight_kg,
+        cirrhosis=p.cirrhosis,
+        presentation=p.presentation,
+        tpmt=p.tpmt,
+        true_tpmt=p.tpmt if p.tpmt != "unknown" else "normal",
+        seed=seed,
+        horizon_days=min(float(sc.horizon_days), _MAX_HORIZON_DAYS),
+        pregnant=p.pregnant,
+        origin=str(path),
+    )
+
+
+def load_library(
+    folders: list[str | os.PathLike[str]] | None = None,
+    scenario_folders: list[str | os.PathLike[str]] | None = None,
+) -> dict[str, Case]:
+    """Cases by id: the built-in library, then each folder's ``*.yaml`` (an instructor's
+    case replaces a built-in one of the same id), then scenario files as cases.
+
+    Raises:
+        CaseError: a missing folder or an invalid case file.
+    """
+    cases: dict[str, Case] = {}
+    for folder in [LIBRARY, *(folders or [])]:
+        if not Path(folder).is_dir():
+            raise CaseError(f"{folder}: not a folder of case files")
+        paths = sorted(Path(folder).glob("*.yaml"))
+        order = {name: i for i, name in enumerate(PRESETS)}
+        for path in sorted(paths, key=lambda p: (order.get(p.stem, len(order)), p.stem)):
+            case = load_case(path)
+            cases[case.id] = case
+    for folder in scenario_folders or []:
+        if not Path(folder).is_dir():
+            raise CaseError(f"{folder}: not a folder of scenario files")
+        for path in sorted(Path(folder).glob("*.yaml")):
+            case = case_from_scenario(path)
+            cases[case.id] = case
+    return cases
