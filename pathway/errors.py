@@ -30,7 +30,24 @@ class PatientError(PathwayError, ValueError):
 
 
 class SnapshotError(PathwayError, ValueError):
-    """A snapshot cannot be restored (wrong schema, newer version, unknown state)."""
+    """A snapshot cannot be restored (wrong schema, newer version, invalid content).
+
+    Attributes:
+        field: JSON path of the offending field (``record.labs[3].alt_xuln``), or ``""``
+            when the snapshot as a whole is refused.
+        found: what the field holds (shortened).
+        expected: what it should hold.
+    """
+
+    def __init__(self, message: str, field: str = "", found: str = "", expected: str = "") -> None:
+        self.field = field
+        self.found = found
+        self.expected = expected
+        # All fields go to args so that the error pickles and copies whole.
+        super().__init__(message, field, found, expected)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class EventNotHandled(PathwayError, TransitionNotAllowed):

@@ -69,7 +69,10 @@ def test_snapshot_lists_parallel_configuration_and_pending_timers() -> None:
         (lambda d: d.update(version=SCHEMA_VERSION + 1), "newer than this carechart reads"),
         (lambda d: d.update(version="one"), "unknown snapshot version"),
         (lambda d: d.update(schema="something"), "not a carechart pathway snapshot"),
-        (lambda d: d.update(configuration=["alive", "limbo"]), "unknown state"),
+        (
+            lambda d: d.update(configuration=["alive", "limbo"]),
+            "found .limbo., expected a state of",
+        ),
         (lambda d: d["record"].update(colour="blue"), "unknown field"),
     ],
 )
