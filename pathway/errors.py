@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 from statemachine.exceptions import TransitionNotAllowed
@@ -14,7 +15,19 @@ __all__ = [
     "PathwayError",
     "PatientError",
     "SnapshotError",
+    "short_repr",
 ]
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlevel = 3
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut short for a message: long strings, deep nesting, huge integers."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    return _SHORT.repr(value)
 
 
 class PathwayError(Exception):

@@ -8,9 +8,13 @@ tells step listeners. Time is given by the caller (``day``); nothing here reads 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import math
+import numbers
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
 from statemachine.exceptions import TransitionNotAllowed
 
@@ -22,6 +26,7 @@ from .errors import (
     InvariantViolation,
     PathwayError,
     PatientError,
+    short_repr,
 )
 from .invariants import InvariantMonitor, Violation
 from .options import GuidelineOptions
@@ -34,7 +39,15 @@ from .vocabulary import ACTIONS, FINDINGS
 if TYPE_CHECKING:
     from statemachine import State
 
-__all__ = ["PathwayRuntime", "PendingTimer", "Recommendation", "Step", "StepListener", "Transit"]
+__all__ = [
+    "PathwayRuntime",
+    "PendingTimer",
+    "Recommendation",
+    "Step",
+    "StepListener",
+    "Transit",
+    "checked_day",
+]
 
 StepKind = Literal["finding", "timer", "action"]
 
@@ -145,6 +158,23 @@ class _Recorder:
             p.timers_fired.pop(timer.id, None)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _serialised(
+    method: Callable[Concatenate[PathwayRuntime, _P], _R],
+) -> Callable[Concatenate[PathwayRuntime, _P], _R]:
+    """Run ``method`` holding the chart's lock: one event at a time per chart."""
+
+    def locked(self: PathwayRuntime, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(locked, method)  # name and docstring, for help() and the docs
+    return locked
+
+
 class PathwayRuntime:
     """Mixin that runs a pathway chart for one patient (see :class:`pathway.AIHPathway`)."""
 
@@ -160,6 +190,9 @@ class PathwayRuntime:
         listeners: Sequence[StepListener] = (),
         strict_invariants: bool = True,
     ) -> None:
+        # Serialises events: two threads sending to one chart at once would interleave
+        # their steps (duplicate trace indexes). Re-entrant, so a step listener may act.
+        self._lock = threading.RLock()
         self.thresholds = thresholds or Thresholds()
         self.options = options or GuidelineOptions()
         self.trace: list[Step] = []
@@ -168,6 +201,21 @@ class PathwayRuntime:
         self.step_listeners: list[StepListener] = list(listeners)
         self._recorder = _Recorder(self)
         super().__init__(model=patient, listeners=[self._recorder])  # type: ignore[call-arg]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """State for copy and pickle, without the lock (a lock cannot be copied)."""
+        parent = getattr(super(), "__getstate__", None)
+        state = dict((parent() if parent is not None else None) or vars(self))
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        parent = getattr(super(), "__setstate__", None)
+        if parent is not None:
+            parent(state)
+        else:
+            vars(self).update(state)
+        self._lock = threading.RLock()
 
     # --- state --------------------------------------------------------------------------
 
@@ -215,13 +263,16 @@ class PathwayRuntime:
 
     # --- events -------------------------------------------------------------------------
 
+    @_serialised
     def observe(self, finding: str, value: Any = None, *, day: float) -> Step:
         """Record a finding (vocabulary id, with its payload) at ``day``.
 
         Raises:
-            PatientError: unknown finding, bad payload or a day before the last event.
+            PatientError: unknown finding, bad payload, a day that is not a finite number
+                (see :func:`checked_day`) or a day before the last event.
             TransitionNotAllowed: the chart cannot handle the finding in this state.
         """
+        day = checked_day(day)
         if finding not in FINDINGS:
             raise PatientError(f"unknown finding {finding!r}; expected one of {list(FINDINGS)}")
         value = validate_payload(finding, value)
@@ -231,8 +282,10 @@ class PathwayRuntime:
         detail = _detail(value)
         return self._send_event("finding", finding, detail, finding, {"value": value})
 
+    @_serialised
     def fire(self, timer_id: str, *, day: float) -> Step:
         """Send a pending timer's event at ``day`` (its due day, from :meth:`pending_timers`)."""
+        day = checked_day(day)
         timer = _TIMERS_BY_ID.get(timer_id)
         if timer is None:
             raise PatientError(f"unknown timer {timer_id!r}; expected one of {list(_TIMERS_BY_ID)}")
@@ -245,6 +298,7 @@ class PathwayRuntime:
         TIMER_EFFECTS[timer.event](p, None, self.thresholds, self.options, self.active)
         return self._send_event("timer", timer.event, timer_id, timer.event, {})
 
+    @_serialised
     def take(self, action: str, *, day: float, deviate: bool = False) -> Step:
         """Take a clinician action at ``day``.
 
@@ -252,6 +306,7 @@ class PathwayRuntime:
         naming the rules, unless ``deviate`` is true: then it is recorded as a deviation
         and carried out if it is physically possible in the current state.
         """
+        day = checked_day(day)
         if action not in ACTIONS:
             raise PatientError(f"unknown action {action!r}; expected one of {list(ACTIONS)}")
         self._advance_to(day)
@@ -433,6 +488,27 @@ class PathwayRuntime:
     def add_step_listener(self, listener: StepListener) -> None:
         """Tell ``listener`` about every later step."""
         self.step_listeners.append(listener)
+
+
+def checked_day(day: Any) -> float:
+    """``day`` as a float, or :class:`PatientError` unless it is a finite number of days.
+
+    Every entry point that takes a day checks it first, so that no NaN (which compares
+    false with everything and would let time go backwards), infinity, string or integer
+    beyond float range gets into the record.
+    """
+    if type(day) is float and day - day == 0.0:  # the common case, cheaply: finite floats
+        return day
+    if isinstance(day, numbers.Real) and not isinstance(day, bool):
+        try:
+            value = float(day)
+        except OverflowError:
+            value = math.inf
+        if math.isfinite(value):
+            return value
+    raise PatientError(
+        f"day must be a finite number of days from diagnosis (got {short_repr(day)})"
+    )
 
 
 _ARMED_CACHE: dict[frozenset[str], tuple[Timer, ...]] = {}
