@@ -254,10 +254,12 @@ def check_configuration(
     top = [s for s in model.top if s in seen]
     if len(top) != 1:
         raise _fail(path, _Shown(f"top-level states {top}"), f"exactly one of {list(model.top)}")
+    for sid in states:  # orphans first: a missing parent also leaves its parent childless
+        parent = model.states[sid].parent
+        if parent is not None and parent not in seen:
+            raise _fail(path, _Shown(f"{sid!r} without its parent"), f"{parent!r} active too")
     for sid in states:
         info = model.states[sid]
-        if info.parent is not None and info.parent not in seen:
-            raise _fail(path, _Shown(f"{sid!r} without its parent"), f"{info.parent!r} active too")
         if not info.children:
             continue
         on = [c for c in info.children if c in seen]
