@@ -65,7 +65,15 @@ def _step_to_dict(step: Step) -> dict[str, Any]:
 
 
 def snapshot(chart: AIHPathway) -> dict[str, Any]:
-    """A JSON-ready snapshot of ``chart`` (see the module docstring)."""
+    """A JSON-ready snapshot of ``chart`` (see the module docstring).
+
+    Taken under the chart's lock, so that no step is half made while it is read.
+    """
+    with chart._lock:
+        return _snapshot(chart)
+
+
+def _snapshot(chart: AIHPathway) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "version": SCHEMA_VERSION,
