@@ -4,7 +4,9 @@ A snapshot holds the configuration (every active state id, parallel regions incl
 the history-state memory, the patient record, the options and thresholds, the pending
 guideline timers as due days and the trace. :func:`restore` rebuilds the chart on that
 configuration without running any entry action, so a resumed course continues exactly
-where it stopped. This is how apps embed and resume a patient.
+where it stopped. This is how apps embed and resume a patient. Before anything is built,
+:mod:`pathway.snapshot_checks` validates the whole snapshot; what it refuses is a
+:class:`~pathway.errors.SnapshotError` naming the field.
 """
 
 from __future__ import annotations

@@ -61,7 +61,14 @@ from .vocabulary import (
 if TYPE_CHECKING:
     from .chart import AIHPathway
 
-__all__ = ["CONSISTENCY", "Checked", "check_pending_timers", "check_snapshot"]
+__all__ = [
+    "CONSISTENCY",
+    "Checked",
+    "chart_model",
+    "check_configuration",
+    "check_pending_timers",
+    "check_snapshot",
+]
 
 #: Top-level keys of a snapshot; the first four are required.
 _REQUIRED: Final = ("schema", "version", "configuration", "record")
@@ -125,17 +132,17 @@ class Checked:
 # --- reading typed JSON with a path ----------------------------------------------------------
 
 
+class _Shown(str):
+    """Text shown as found as it is (already formatted)."""
+
+    __slots__ = ()
+
+
 def _fail(path: str, found: Any, expected: str) -> SnapshotError:
     shown = found if isinstance(found, _Shown) else short_repr(found)
     return SnapshotError(
         f"snapshot field {path}: found {shown}, expected {expected}", path, str(shown), expected
     )
-
-
-class _Shown(str):
-    """Text shown as found as it is (already formatted)."""
-
-    __slots__ = ()
 
 
 def _at(path: str, key: str | int) -> str:
@@ -284,9 +291,7 @@ def _history(value: Any, model: ChartModel) -> dict[str, list[str]]:
         path = _at("history", key)
         info = model.history.get(key)
         if info is None:
-            raise _fail(
-                path, _Shown(repr(key)), f"a history state of the chart {sorted(model.history)}"
-            )
+            raise _fail(path, key, f"a history state of the chart {sorted(model.history)}")
         below = set(model.descendants(info.parent)) if info.parent else set(model.states)
         out[key] = [_str(s, _at(path, i), sorted(below)) for i, s in enumerate(_list(ids, path))]
     return out

@@ -279,9 +279,12 @@ def test_mutated_snapshots_restore_soundly_or_are_refused(
         if chart.trace and check(chart.patient, chart.thresholds, chart.active, chart.trace[-1])
     }
     assert broken_now <= set(chart.monitor._open) | {"INV-13", "INV-14"}
-    # It goes on: the next time point and the guideline's answer to it.
+    # It goes on: the guideline's answer to the last step (a snapshot may be taken between
+    # a step and the clinician's answer to it), then the next time point and its answer.
     chart.recommendations()
     try:
+        if not chart.is_dead:
+            GuidelinePolicy().act(chart, chart.day)
         apply_move(chart, (0, "timer", None))
     except InvariantViolation:
         # Thresholds that with_overrides accepts may still make the dose rules break a cap
