@@ -41,6 +41,7 @@ from pathway.thresholds import Thresholds
 from simulation.cohort import RunSettings, load_cohort, simulate_patient
 from simulation.engine import run_patient
 from simulation.parameters import load_parameters
+from simulation.policies import GuidelinePolicy
 from simulation.scenario import load_scenario
 from simulation.scripted import ScriptedPatient
 
