@@ -486,7 +486,10 @@ def _record(value: Any, th: Thresholds, opt: GuidelineOptions, model: ChartModel
 #: Facts the chart keeps in step with its configuration, as (state, record field, test,
 #: what is expected): while ``state`` is active, ``test(record)`` holds. Each holds after any
 #: sequence of findings, time points and actions, deviations included, because the effect
-#: that sets the field runs with the only transitions that enter the state.
+#: that sets the field runs with the only transitions that enter the state. The liver stage
+#: and pregnancy facts are one way only: a record created with cirrhosis or a pregnancy is
+#: in ``noncirrhotic`` / ``not_pregnant`` until the finding is observed (as a driver does at
+#: day 0), and such a chart must still restore.
 CONSISTENCY: Final[tuple[tuple[str, str, Callable[[PatientRecord], bool], str], ...]] = (
     ("death", "death_day", lambda p: p.death_day is not None, "the day of death"),
     ("steroid_induction", "drugs", lambda p: p.steroid is not None, "a steroid on board"),
@@ -501,7 +504,12 @@ CONSISTENCY: Final[tuple[tuple[str, str, Callable[[PatientRecord], bool], str], 
         "'decompensated' (and decompensated true)",
     ),
     ("planning_pregnancy", "pregnancy", lambda p: p.pregnancy == "planned", "'planned'"),
-    ("in_pregnancy", "pregnancy", lambda p: p.pregnancy in ("pregnant", "planned"), "'pregnant'"),
+    (
+        "in_pregnancy",
+        "pregnancy",
+        lambda p: p.pregnancy in ("pregnant", "planned"),
+        "'pregnant' (or 'planned')",
+    ),
     ("postpartum", "pregnancy", lambda p: p.pregnancy == "postpartum", "'postpartum'"),
     ("withdrawal", "withdrawal_start_day", lambda p: p.withdrawal_start_day is not None, "a day"),
     (
