@@ -30,7 +30,7 @@ from .errors import (
 )
 from .invariants import InvariantMonitor, Violation
 from .options import GuidelineOptions
-from .patient import PatientRecord
+from .patient import LabPanel, PatientRecord
 from .rules import Breach, Ctx, Strength
 from .thresholds import Thresholds
 from .timers import TIMERS, Timer, timer_offset
@@ -275,10 +275,22 @@ class PathwayRuntime:
         day = checked_day(day)
         if finding not in FINDINGS:
             raise PatientError(f"unknown finding {finding!r}; expected one of {list(FINDINGS)}")
+        if isinstance(value, LabPanel):
+            # A ready-made panel gets the checks a mapping gets (ranges, NaN) and the day.
+            if value.day != day:
+                raise PatientError(
+                    f"lab panel dated day {short_repr(value.day)} observed on day {day:g}; "
+                    "expected the same day"
+                )
+            value = value.values()
         value = validate_payload(finding, value)
+        # Lab values are checked (ranges, NaN) before anything changes, the day included.
+        effect_value = LabPanel.from_mapping(day, value) if finding == "labs" else value
         self._require_handled(finding, day)
         self._advance_to(day)
-        FINDING_EFFECTS[finding](self.model, value, self.thresholds, self.options, self.active)
+        FINDING_EFFECTS[finding](
+            self.model, effect_value, self.thresholds, self.options, self.active
+        )
         detail = _detail(value)
         return self._send_event("finding", finding, detail, finding, {"value": value})
 

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from pathway import (
     AIHPathway,
     InvariantViolation,
+    LabPanel,
     PatientError,
     SnapshotError,
     restore,
@@ -656,3 +657,22 @@ def test_a_chart_still_copies_and_pickles(engine: Engine) -> None:
         assert len(twin.trace) == len(chart.trace) + 1
         assert twin._lock is not chart._lock
     chart.observe("labs", {"alt_xuln": 4.0}, day=3)
+
+
+@pytest.mark.parametrize(
+    ("panel", "message"),
+    [
+        (LabPanel(day=5, alt_xuln=math.nan), "outside"),
+        (LabPanel(day=5, inr=1e308), "outside"),
+        (LabPanel(day=4, alt_xuln=2.0), "expected the same day"),
+        ({"alt_xuln": math.nan}, "outside"),
+    ],
+    ids=["panel NaN", "panel 1e308", "panel of another day", "mapping NaN"],
+)
+def test_bad_lab_values_are_refused_before_anything_changes(panel: Any, message: str) -> None:
+    """A LabPanel used to skip the ranges (NaN in snapshots); a bad mapping moved the day."""
+    chart = new_chart()
+    before = to_json(chart)
+    with pytest.raises(PatientError, match=message):
+        chart.observe("labs", panel, day=5)
+    assert to_json(chart) == before
