@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 from statemachine.exceptions import TransitionNotAllowed
@@ -14,7 +15,19 @@ __all__ = [
     "PathwayError",
     "PatientError",
     "SnapshotError",
+    "short_repr",
 ]
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlevel = 3
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut short for a message: long strings, deep nesting, huge integers."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    return _SHORT.repr(value)
 
 
 class PathwayError(Exception):
@@ -30,7 +43,24 @@ class PatientError(PathwayError, ValueError):
 
 
 class SnapshotError(PathwayError, ValueError):
-    """A snapshot cannot be restored (wrong schema, newer version, unknown state)."""
+    """A snapshot cannot be restored (wrong schema, newer version, invalid content).
+
+    Attributes:
+        field: JSON path of the offending field (``record.labs[3].alt_xuln``), or ``""``
+            when the snapshot as a whole is refused.
+        found: what the field holds (shortened).
+        expected: what it should hold.
+    """
+
+    def __init__(self, message: str, field: str = "", found: str = "", expected: str = "") -> None:
+        self.field = field
+        self.found = found
+        self.expected = expected
+        # All fields go to args so that the error pickles and copies whole.
+        super().__init__(message, field, found, expected)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class EventNotHandled(PathwayError, TransitionNotAllowed):

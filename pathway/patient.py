@@ -37,6 +37,10 @@ LAB_RANGES: dict[str, tuple[float, float]] = {
     "platelets_10e9_l": (0.0, 2000.0),
     "meld": (6.0, 40.0),
 }
+#: Adult ages only: paediatrics is out of scope for v1 (knowledge base section 6).
+AGE_RANGE_YEARS: tuple[float, float] = (18.0, 110.0)
+#: Plausible adult body weights (inclusive); outside is an input error.
+WEIGHT_RANGE_KG: tuple[float, float] = (30.0, 300.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +153,15 @@ class PatientRecord:
         for name, value, allowed in checks:
             if value not in allowed:
                 raise PatientError(f"{name} must be one of {list(allowed)} (got {value!r})")
-        if not 18 <= self.age <= 110:
-            # Paediatrics is out of scope for v1 (knowledge base section 6).
-            raise PatientError(f"age must be between 18 and 110 years (got {self.age!r})")
-        if not 30 <= self.weight_kg <= 300:
-            raise PatientError(f"weight_kg must be between 30 and 300 (got {self.weight_kg!r})")
+        (age_low, age_high), (kg_low, kg_high) = AGE_RANGE_YEARS, WEIGHT_RANGE_KG
+        if not age_low <= self.age <= age_high:
+            raise PatientError(
+                f"age must be between {age_low:g} and {age_high:g} years (got {self.age!r})"
+            )
+        if not kg_low <= self.weight_kg <= kg_high:
+            raise PatientError(
+                f"weight_kg must be between {kg_low:g} and {kg_high:g} (got {self.weight_kg!r})"
+            )
         for drug in self.drugs:
             if drug not in DRUGS:
                 raise PatientError(f"unknown drug {drug!r}; expected one of {list(DRUGS)}")

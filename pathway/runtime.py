@@ -8,9 +8,13 @@ tells step listeners. Time is given by the caller (``day``); nothing here reads 
 
 from __future__ import annotations
 
+import functools
+import math
+import numbers
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
 from statemachine.exceptions import TransitionNotAllowed
 
@@ -22,10 +26,11 @@ from .errors import (
     InvariantViolation,
     PathwayError,
     PatientError,
+    short_repr,
 )
 from .invariants import InvariantMonitor, Violation
 from .options import GuidelineOptions
-from .patient import PatientRecord
+from .patient import LabPanel, PatientRecord
 from .rules import Breach, Ctx, Strength
 from .thresholds import Thresholds
 from .timers import TIMERS, Timer, timer_offset, timer_start
@@ -44,6 +49,7 @@ __all__ = [
     "StepListener",
     "Transit",
     "care_state",
+    "checked_day",
 ]
 
 #: ``labs_from(day)`` for :meth:`PathwayRuntime.advance_to`: the panel drawn at a visit on
@@ -193,6 +199,23 @@ class _Recorder:
             p.timers_fired.pop(timer.id, None)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _serialised(
+    method: Callable[Concatenate[PathwayRuntime, _P], _R],
+) -> Callable[Concatenate[PathwayRuntime, _P], _R]:
+    """Run ``method`` holding the chart's lock: one event at a time per chart."""
+
+    def locked(self: PathwayRuntime, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(locked, method)  # name and docstring, for help() and the docs
+    return locked
+
+
 class PathwayRuntime:
     """Mixin that runs a pathway chart for one patient (see :class:`pathway.AIHPathway`)."""
 
@@ -210,6 +233,9 @@ class PathwayRuntime:
         listeners: Sequence[StepListener] = (),
         strict_invariants: bool = True,
     ) -> None:
+        # Serialises events: two threads sending to one chart at once would interleave
+        # their steps (duplicate trace indexes). Re-entrant, so a step listener may act.
+        self._lock = threading.RLock()
         self.thresholds = thresholds or Thresholds()
         self.options = options or GuidelineOptions()
         self.trace: list[Step] = []
@@ -222,6 +248,21 @@ class PathwayRuntime:
             super().__init__(model=patient, listeners=[self._recorder])  # type: ignore[call-arg]
         finally:
             self._inside = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        """State for copy and pickle, without the lock (a lock cannot be copied)."""
+        parent = getattr(super(), "__getstate__", None)
+        state = dict((parent() if parent is not None else None) or vars(self))
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        parent = getattr(super(), "__setstate__", None)
+        if parent is not None:
+            parent(state)
+        else:
+            vars(self).update(state)
+        self._lock = threading.RLock()
 
     # --- state --------------------------------------------------------------------------
 
@@ -274,26 +315,43 @@ class PathwayRuntime:
 
     # --- events -------------------------------------------------------------------------
 
+    @_serialised
     def observe(self, finding: str, value: Any = None, *, day: float) -> Step:
         """Record a finding (vocabulary id, with its payload) at ``day``.
 
         Raises:
-            PatientError: unknown finding, bad payload or a day before the last event.
+            PatientError: unknown finding, bad payload, a day that is not a finite number
+                (see :func:`checked_day`) or a day before the last event.
             TransitionNotAllowed: the chart cannot handle the finding in this state.
         """
+        day = checked_day(day)
         if finding not in FINDINGS:
             raise PatientError(f"unknown finding {finding!r}; expected one of {list(FINDINGS)}")
+        if isinstance(value, LabPanel):
+            # A ready-made panel gets the checks a mapping gets (ranges, NaN) and the day.
+            if value.day != day:
+                raise PatientError(
+                    f"lab panel dated day {short_repr(value.day)} observed on day {day:g}; "
+                    "expected the same day"
+                )
+            value = value.values()
         value = validate_payload(finding, value)
+        # Lab values are checked (ranges, NaN) before anything changes, the day included.
+        effect_value = LabPanel.from_mapping(day, value) if finding == "labs" else value
         self._require_handled(finding, day)
         self._advance_to(day)
         before = _antimetabolite_dose(self.model)
-        FINDING_EFFECTS[finding](self.model, value, self.thresholds, self.options, self.active)
+        FINDING_EFFECTS[finding](
+            self.model, effect_value, self.thresholds, self.options, self.active
+        )
         _track_antimetabolite(self.model, before)
         detail = _detail(value)
         return self._send_event("finding", finding, detail, finding, {"value": value})
 
+    @_serialised
     def fire(self, timer_id: str, *, day: float) -> Step:
         """Send a pending timer's event at ``day`` (its due day, from :meth:`pending_timers`)."""
+        day = checked_day(day)
         timer = _TIMERS_BY_ID.get(timer_id)
         if timer is None:
             raise PatientError(f"unknown timer {timer_id!r}; expected one of {list(_TIMERS_BY_ID)}")
@@ -310,6 +368,7 @@ class PathwayRuntime:
         _track_antimetabolite(p, before)
         return self._send_event("timer", timer.event, timer_id, timer.event, {})
 
+    @_serialised
     def advance_to(self, day: float, *, labs_from: LabsSource | None = None) -> list[Step]:
         """Fire every timer due on or before ``day``, earliest first; then the clock is ``day``.
 
@@ -326,6 +385,7 @@ class PathwayRuntime:
             PatientError: ``day`` is before the last event; a visit with labs is due and
                 ``labs_from`` is missing or returns no panel.
         """
+        day = checked_day(day)
         if day < self.model.day:
             raise PatientError(f"day {day:g} is before the last event (day {self.model.day:g})")
         steps: list[Step] = []
@@ -351,6 +411,7 @@ class PathwayRuntime:
             f"more than {_MAX_TIMERS_PER_ADVANCE} timers before day {day:g}"
         )
 
+    @_serialised
     def take(self, action: str, *, day: float, deviate: bool = False) -> Step:
         """Take a clinician action at ``day``.
 
@@ -358,6 +419,7 @@ class PathwayRuntime:
         naming the rules, unless ``deviate`` is true: then it is recorded as a deviation
         and carried out if it is physically possible in the current state.
         """
+        day = checked_day(day)
         if action not in ACTIONS:
             raise PatientError(f"unknown action {action!r}; expected one of {list(ACTIONS)}")
         self._advance_to(day)
@@ -581,6 +643,27 @@ class PathwayRuntime:
     def add_step_listener(self, listener: StepListener) -> None:
         """Tell ``listener`` about every later step."""
         self.step_listeners.append(listener)
+
+
+def checked_day(day: Any) -> float:
+    """``day`` as a float, or :class:`PatientError` unless it is a finite number of days.
+
+    Every entry point that takes a day checks it first, so that no NaN (which compares
+    false with everything and would let time go backwards), infinity, string or integer
+    beyond float range gets into the record.
+    """
+    if type(day) is float and day - day == 0.0:  # the common case, cheaply: finite floats
+        return day
+    if isinstance(day, numbers.Real) and not isinstance(day, bool):
+        try:
+            value = float(day)
+        except OverflowError:
+            value = math.inf
+        if math.isfinite(value):
+            return value
+    raise PatientError(
+        f"day must be a finite number of days from diagnosis (got {short_repr(day)})"
+    )
 
 
 _ARMED_CACHE: dict[frozenset[str], tuple[Timer, ...]] = {}

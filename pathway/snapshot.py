@@ -4,24 +4,24 @@ A snapshot holds the configuration (every active state id, parallel regions incl
 the history-state memory, the patient record, the options and thresholds, the pending
 guideline timers as due days and the trace. :func:`restore` rebuilds the chart on that
 configuration without running any entry action, so a resumed course continues exactly
-where it stopped. This is how apps embed and resume a patient.
+where it stopped. This is how apps embed and resume a patient. Before anything is built,
+:mod:`pathway.snapshot_checks` validates the whole snapshot; what it refuses is a
+:class:`~pathway.errors.SnapshotError` naming the field.
 """
 
 from __future__ import annotations
 
 import json
+import reprlib
 from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any
 
 from statemachine.orderedset import OrderedSet
 
 from .errors import SnapshotError
-from .invariants import Violation
-from .options import GuidelineOptions
-from .patient import LabPanel, PatientRecord
-from .rules import Breach
+from .patient import PatientRecord
 from .runtime import document_order
-from .thresholds import Thresholds
+from .snapshot_checks import check_pending_timers, check_snapshot
 
 if TYPE_CHECKING:
     from .chart import AIHPathway
@@ -62,50 +62,20 @@ def record_to_dict(p: PatientRecord) -> dict[str, Any]:
     return out
 
 
-def record_from_dict(data: dict[str, Any]) -> PatientRecord:
-    """Inverse of :func:`record_to_dict`."""
-    known = {f.name for f in fields(PatientRecord) if f.name != "state" and f.name[0] != "_"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise SnapshotError(f"snapshot record has unknown field(s) {unknown}")
-    d = dict(data)
-    d["labs"] = [LabPanel(**panel) for panel in d.get("labs", [])]
-    if d.get("treatment_baseline") is not None:
-        d["treatment_baseline"] = LabPanel(**d["treatment_baseline"])
-    d["intolerant"] = set(d.get("intolerant", []))
-    d["response_history"] = [(float(day), cls) for day, cls in d.get("response_history", [])]
-    return PatientRecord(**d)
-
-
 def _step_to_dict(step: Step) -> dict[str, Any]:
-    d = asdict(step)
-    return d
-
-
-def _step_from_dict(d: dict[str, Any]) -> Step:
-    from .runtime import Step, Transit
-
-    return Step(
-        index=d["index"],
-        day=d["day"],
-        kind=d["kind"],
-        name=d["name"],
-        detail=d["detail"],
-        transits=tuple(
-            Transit(t["event"], t["source"], t["target"], tuple(t["rule_ids"]))
-            for t in d["transits"]
-        ),
-        configuration=tuple(d["configuration"]),
-        deviation=d["deviation"],
-        breaches=tuple(Breach(**b) for b in d["breaches"]),
-        carried_out=d["carried_out"],
-        violations=tuple(Violation(**v) for v in d["violations"]),
-        recommended_by=tuple(d.get("recommended_by", ())),
-    )
+    return asdict(step)
 
 
 def snapshot(chart: AIHPathway) -> dict[str, Any]:
-    """A JSON-ready snapshot of ``chart`` (see the module docstring)."""
+    """A JSON-ready snapshot of ``chart`` (see the module docstring).
+
+    Taken under the chart's lock, so that no step is half made while it is read.
+    """
+    with chart._lock:
+        return _snapshot(chart)
+
+
+def _snapshot(chart: AIHPathway) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "version": SCHEMA_VERSION,
@@ -131,9 +101,13 @@ def snapshot(chart: AIHPathway) -> dict[str, Any]:
 def restore(data: dict[str, Any], chart_class: type[AIHPathway] | None = None) -> AIHPathway:
     """Rebuild a pathway from :func:`snapshot` data; no entry action runs.
 
+    The whole snapshot is validated first (:mod:`pathway.snapshot_checks`: types, ranges,
+    the configuration against the chart's structure, the record against the configuration,
+    the trace against itself), whichever engine ``chart_class`` is.
+
     Raises:
-        SnapshotError: not a carechart snapshot, a newer or unknown version, or a
-            configuration naming states the chart does not have.
+        SnapshotError: not a carechart snapshot, a newer or unknown version, or content the
+            pathway could not have reached; ``field`` names the JSON path of the first fault.
     """
     if chart_class is None:
         from .chart import AIHPathway
@@ -142,49 +116,65 @@ def restore(data: dict[str, Any], chart_class: type[AIHPathway] | None = None) -
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise SnapshotError(f"not a carechart pathway snapshot (schema {SCHEMA!r} expected)")
     version = data.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise SnapshotError(f"unknown snapshot version {version!r}; expected {SCHEMA_VERSION}")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise SnapshotError(
+            f"unknown snapshot version {reprlib.repr(version)}; expected {SCHEMA_VERSION}",
+            "version",
+            reprlib.repr(version),
+            str(SCHEMA_VERSION),
+        )
     if version > SCHEMA_VERSION:
         raise SnapshotError(
             f"snapshot version {version} is newer than this carechart reads "
-            f"({SCHEMA_VERSION}); upgrade carechart"
+            f"({SCHEMA_VERSION}); upgrade carechart",
+            "version",
+            repr(version),
+            f"at most {SCHEMA_VERSION}",
         )
+    checked = check_snapshot(data, chart_class)
     states = chart_class.states_map
-    configuration = data.get("configuration") or []
-    unknown = [s for s in configuration if s not in states]
-    if unknown:
-        raise SnapshotError(f"snapshot names unknown state(s) {unknown}; known: {sorted(states)}")
-    try:
-        record = record_from_dict(data["record"])
-        options = GuidelineOptions(**data.get("options", {}))
-        thresholds = Thresholds(**data.get("thresholds", {}))
-        trace = [_step_from_dict(s) for s in data.get("trace", [])]
-        violations = [Violation(**v) for v in data.get("violations", [])]
-    except (KeyError, TypeError) as exc:
-        raise SnapshotError(f"malformed snapshot: {exc}") from exc
+    record = checked.record
     # A model that already holds a configuration makes python-statemachine skip the
     # initial activation, so no entry action runs on restore.
-    record.state = OrderedSet(configuration)
-    chart = chart_class(record, thresholds=thresholds, options=options)
+    record.state = OrderedSet(checked.configuration)
+    chart = chart_class(record, thresholds=checked.thresholds, options=checked.options)
     chart.history_values.update(
-        {key: [states[s] for s in ids] for key, ids in data.get("history", {}).items()}
+        {key: [states[s] for s in ids] for key, ids in checked.history.items()}
     )
-    chart.trace.extend(trace)
-    chart._deviated = any(s.deviation for s in trace)
-    chart.monitor.violations.extend(violations)
-    chart.monitor._open = set(data.get("open_violations", []))
+    chart.trace.extend(checked.trace)
+    chart._deviated = any(s.deviation for s in checked.trace)
+    chart.monitor.violations.extend(checked.violations)
+    chart.monitor._open = checked.open_violations
+    if "pending_timers" in data:
+        check_pending_timers(data["pending_timers"], chart)
     return chart
 
 
 def to_json(chart: AIHPathway) -> str:
-    """The snapshot as a JSON string (sorted keys, stable across runs)."""
-    return json.dumps(snapshot(chart), sort_keys=True, indent=2)
+    """The snapshot as a JSON string (sorted keys, stable across runs; never NaN or Infinity)."""
+    return json.dumps(snapshot(chart), sort_keys=True, indent=2, allow_nan=False)
+
+
+def _no_constant(name: str) -> Any:
+    raise SnapshotError(
+        f"snapshot is not valid JSON: {name} is not a JSON number", "", name, "a finite number"
+    )
 
 
 def from_json(text: str, chart_class: type[AIHPathway] | None = None) -> AIHPathway:
-    """Restore from a JSON string; invalid JSON raises :class:`SnapshotError`."""
+    """Restore from a JSON string.
+
+    Raises:
+        SnapshotError: the text is not strict JSON (``NaN`` and ``Infinity`` are refused,
+            as are nesting too deep and integers too long to read), or :func:`restore`
+            refuses its content.
+    """
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
+        raise SnapshotError(f"snapshot is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise SnapshotError("snapshot is not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
         raise SnapshotError(f"snapshot is not valid JSON: {exc}") from None
     return restore(data, chart_class)

@@ -8,7 +8,6 @@ Units are in the field names (``_days``, ``_xuln``, ``_mg_day``, ``_mg_per_kg``)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
@@ -91,8 +90,8 @@ class Thresholds:
 
         Raises:
             ValueError: an unknown name, or a value out of range: every threshold is a
-                finite number > 0, a ``_days`` interval at least 1 (a zero interval would
-                fire its timer for ever) and a fraction at most 1.
+                number > 0 and at most 1e9, a ``_days`` interval at least 1 (a zero interval
+                would fire its timer for ever) and a fraction at most 1.
         """
         known = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - known)
@@ -101,7 +100,7 @@ class Thresholds:
         values = {k: float(v) for k, v in overrides.items()}
         for name, value in values.items():
             above_low = value >= 1.0 if name.endswith("_days") else value > 0.0
-            below_high = value <= 1.0 if name in _FRACTIONS else math.isfinite(value)
+            below_high = value <= 1.0 if name in _FRACTIONS else value <= _LARGEST
             if not (above_low and below_high):
                 raise ValueError(
                     f"thresholds.{name}: found {value!r}, expected {_expected_range(name)}"
@@ -125,14 +124,18 @@ _ORDERED: Final = (
 
 #: Thresholds that are shares of a whole (at most 1).
 _FRACTIONS: Final = frozenset({"non_response_fall", "azathioprine_tpmt_intermediate_factor"})
+#: Largest value any threshold may take. Not clinical: every real threshold, dose or interval
+#: is far below it, and a larger one (a typo such as 1e308) overflows to infinity once
+#: multiplied by a weight or a count of visits.
+_LARGEST: Final = 1e9
 
 
 def _expected_range(name: str) -> str:
     if name.endswith("_days"):
-        return "a number of days >= 1"
+        return f"a number of days >= 1 and <= {_LARGEST:g}"
     if name in _FRACTIONS:
         return "a fraction > 0 and <= 1"
-    return "a finite number > 0"
+    return f"a finite number > 0 and <= {_LARGEST:g}"
 
 
 _IAIHG = ("G-IAIHG22",)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pathway import AIHPathway, PatientRecord, SnapshotError, restore, snapshot
+from pathway import AIHPathway, PatientError, PatientRecord, SnapshotError, restore, snapshot
 from pathway.snapshot import SCHEMA_VERSION, from_json, to_json
 
 from .helpers import ACTIVE_LABS, new_chart
@@ -69,7 +69,10 @@ def test_snapshot_lists_parallel_configuration_and_pending_timers() -> None:
         (lambda d: d.update(version=SCHEMA_VERSION + 1), "newer than this carechart reads"),
         (lambda d: d.update(version="one"), "unknown snapshot version"),
         (lambda d: d.update(schema="something"), "not a carechart pathway snapshot"),
-        (lambda d: d.update(configuration=["alive", "limbo"]), "unknown state"),
+        (
+            lambda d: d.update(configuration=["alive", "limbo"]),
+            "found .limbo., expected a state of",
+        ),
         (lambda d: d["record"].update(colour="blue"), "unknown field"),
     ],
 )
@@ -95,3 +98,25 @@ def test_restored_dead_patient_stays_closed(days: int) -> None:
     restored = restore(snapshot(chart))
     assert restored.is_dead
     assert restored.pending_timers() == []
+
+
+def test_record_not_yet_synchronised_still_restores() -> None:
+    """Cirrhosis and pregnancy given to the record but not yet observed: a real chart state."""
+    chart = AIHPathway(
+        PatientRecord(
+            "p", age=30, sex="F", weight_kg=60, cirrhosis="compensated", pregnancy="pregnant"
+        )
+    )
+    chart.observe("labs", {"alt_xuln": 6.0}, day=0)
+    assert {"noncirrhotic", "not_pregnant"} <= chart.active
+    assert to_json(from_json(to_json(chart))) == to_json(chart)
+
+
+def test_numpy_days_are_numbers_and_numpy_nan_is_not() -> None:
+    """Drivers computing days with numpy: integers and floats pass, NaN does not."""
+    import numpy as np
+
+    chart = new_chart()
+    assert chart.observe("labs", {"alt_xuln": 5.0}, day=np.int64(3)).day == 3.0
+    with pytest.raises(PatientError, match="finite number"):
+        chart.observe("labs", {"alt_xuln": 5.0}, day=np.float64("nan"))

@@ -1,0 +1,1 @@
+"""Adversarial tests: hostile or broken input to the public API."""
