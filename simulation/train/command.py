@@ -58,8 +58,12 @@ def add_command(sub: Any) -> None:
         "mean adherence per case.",
     )
     r.add_argument("paths", nargs="+", metavar="DEBRIEF", help="debrief files or folders")
-    r.add_argument("--html", metavar="FILE", help="write the report as a self-contained page")
-    r.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    r.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write the report as a self-contained page (default: none)",
+    )
+    r.add_argument("--json", metavar="FILE", help="write the report as JSON (default: none)")
     r.set_defaults(func=_report)
 
 
