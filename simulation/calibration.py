@@ -19,10 +19,8 @@ import contextlib
 import datetime as _dt
 import json
 import math
-import os
 import shlex
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from pathway.atomic import write_atomic
 from pathway.sources import SOURCES
 from pathway.thresholds import Thresholds
 
@@ -44,6 +43,7 @@ from .endpoints import (
     time_to_cbr,
     transplant_free_survival,
 )
+from .output_folder import temporary_folder
 from .outputs import check_output_file
 from .parameters import load_parameters, read_input_file
 from .survival import kaplan_meier
@@ -830,8 +830,9 @@ def run_calibration(
     for i, members in enumerate(groups.values(), start=1):
         first = members[0]
         tick = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="carechart-calibration-") as tmp:
-            outputs = run(first, patients, seed, Path(tmp))
+        # Removed on a stopping signal too, and by a later run if this process is killed.
+        with temporary_folder("carechart-calibration") as tmp:
+            outputs = run(first, patients, seed, tmp)
         for t in members:
             value, n = measure(t, outputs)
             measured[t.id] = TargetResult(t, value, n)
@@ -942,21 +943,8 @@ def save_result(result: CalibrationResult, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result.to_json(), indent=2) + "\n"
-    _write_atomic(path, text)
+    write_atomic(path, text)
     return path
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def load_result(path: Path) -> CalibrationResult:
@@ -1200,6 +1188,6 @@ def _main(args: argparse.Namespace) -> int:
         save_result(result, args.out)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(args.markdown, render_markdown(result))
+        write_atomic(args.markdown, render_markdown(result))
     passed, judged = result.counts()
     return 1 if args.strict and passed < judged else 0

@@ -612,10 +612,13 @@ def _init_worker(settings: RunSettings) -> None:
     _WORKER["constants"] = ModelConstants.from_parameters(settings.parameters)
 
 
-def _init_pool_worker(settings: RunSettings) -> None:
-    # A forked worker inherits the command's SIGTERM handler; the pool's own shutdown
-    # stops the workers, so they keep the default (end at once).
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+def _init_pool_worker(settings: RunSettings, parent: int) -> None:
+    # A forked worker inherits the command's SIGTERM/SIGHUP handler; the pool's own
+    # shutdown stops the workers, so they keep the default (end at once).
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    stopping.die_with_parent(parent)  # a kill -9 of the command must not strand them
     _init_worker(settings)
 
 
@@ -683,7 +686,9 @@ def _chunk_results(settings: RunSettings, workers: int, dask: Any = None) -> Ite
         return
     chunks = math.ceil(n / _chunk_size(n, workers))
     with ProcessPoolExecutor(
-        max_workers=min(workers, chunks), initializer=_init_pool_worker, initargs=(settings,)
+        max_workers=min(workers, chunks),
+        initializer=_init_pool_worker,
+        initargs=(settings, os.getpid()),
     ) as pool:
 
         def submit(b: tuple[int, int]) -> Any:

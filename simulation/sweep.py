@@ -16,15 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from pathway.atomic import write_atomic
 
 from .cohort import (
     DEFAULT_SEED,
@@ -309,16 +309,5 @@ def _sweep_command(args: argparse.Namespace) -> int:
     )
     sys.stdout.write(format_table(result))
     if args.out:
-        _write_atomic(Path(args.out), result.to_json())
+        write_atomic(Path(args.out), result.to_json())
     return 0
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
