@@ -229,6 +229,7 @@ def test_failed_run_leaves_the_folder_untouched(
     out = tmp_path / "out"
     out.mkdir()
     (out / "patients.csv").write_text("old\n")
+    (out / ".carechart").write_text("{}\n")  # an earlier run's folder: replaceable
 
     def boom(*args: object, **kwargs: object) -> None:
         raise cohort_module.SimulationError("patient P00001 failed")
