@@ -28,8 +28,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
 from pathway.atomic import write_atomic
 from pathway.sources import SOURCES
 from pathway.thresholds import Thresholds
@@ -43,9 +41,10 @@ from .endpoints import (
     time_to_cbr,
     transplant_free_survival,
 )
+from .input_files import InputFileError, parse_json, parse_yaml, read_input_file
 from .output_folder import temporary_folder
 from .outputs import check_output_file
-from .parameters import load_parameters, read_input_file
+from .parameters import load_parameters
 from .survival import kaplan_meier
 from .trajectories import CARE_GROUP, CARE_ORDER, care_courses
 
@@ -231,9 +230,9 @@ def load_targets(path: Path | None = None) -> tuple[Target, ...]:
         text = read_input_file(path)
         where = str(path)
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CalibrationError(f"{where}: not valid YAML ({exc})") from exc
+        data = parse_yaml(text, where)  # duplicate keys, depth, aliases: see input_files
+    except InputFileError as exc:
+        raise CalibrationError(str(exc)) from None
     if not isinstance(data, dict) or data.get("schema") != 1:
         raise CalibrationError(f"{where}: expected a mapping with 'schema: 1' and 'targets'")
     raw_targets = data.get("targets")
@@ -958,9 +957,9 @@ def load_result(path: Path) -> CalibrationResult:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: calibration result not found")
     try:
-        data = json.loads(read_input_file(path))
-    except json.JSONDecodeError as exc:
-        raise CalibrationError(f"{path}: not valid JSON ({exc.msg})") from exc
+        data = parse_json(read_input_file(path), str(path))
+    except InputFileError as exc:
+        raise CalibrationError(str(exc)) from None
     if not isinstance(data, dict) or data.get("kind") != "carechart-calibration":
         raise CalibrationError(f"{path}: not a carechart calibration result")
     try:

@@ -40,6 +40,7 @@ from pathway.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STAT
 from . import stopping
 from .disease import DiseaseModel, ModelConstants
 from .engine import run_patient
+from .input_files import InputFileError, parse_yaml
 from .outputs import ChunkResult, CohortResult, PatientResult, collect_patient
 from .parameters import (
     ParameterError,
@@ -340,14 +341,9 @@ def load_cohort(path: str | Path | None = None) -> Cohort:
     else:
         text, origin = read_input_file(path), str(path)
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None)
-        raise CohortError(
-            f"{origin}: not valid YAML{where}" + (f": {problem}" if problem else "")
-        ) from None
+        data = parse_yaml(text, origin)  # duplicate keys, depth, aliases: see input_files
+    except InputFileError as exc:
+        raise CohortError(str(exc)) from None
     try:
         return parse_cohort(data, origin)
     except CohortError as exc:
@@ -357,23 +353,6 @@ def load_cohort(path: str | Path | None = None) -> Cohort:
         # file:line: field: ..., the form of the scenario loader's and compilers' messages.
         located = f"{origin}:{line}: " + str(exc).removeprefix(f"{origin}: ")
         raise CohortError(located, exc.field) from None
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A ``SafeLoader`` that rejects a key given twice in one mapping (YAML keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in first:
-                raise yaml.constructor.ConstructorError(
-                    problem=f"found key {key!r} twice (first at line {first[key]}), "
-                    "expected each key once",
-                    problem_mark=key_node.start_mark,
-                )
-            first[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
 
 
 # --- --set overrides ---------------------------------------------------------------------------

@@ -16,11 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from pathway import RULES
 
-from .parameters import read_input_file
+from .input_files import InputFileError, parse_yaml, read_input_file
 
 __all__ = [
     "CODES",
@@ -166,9 +164,9 @@ def load_declarations(path: str | os.PathLike[str] | None = None) -> list[Declar
             return []
         raise DeclarationError(f"{file}: no such declarations file")
     try:
-        data = yaml.safe_load(read_input_file(file))
-    except yaml.YAMLError as exc:
-        raise DeclarationError(f"{file}: invalid YAML: {exc}") from None
+        data = parse_yaml(read_input_file(file), str(file))  # limits: see input_files
+    except InputFileError as exc:
+        raise DeclarationError(str(exc)) from None
     if data is None:
         return []
     if not isinstance(data, dict) or not isinstance(data.get("declared"), list):

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import difflib
 import math
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pathway.sources import SOURCES, TAGS, Tag
+
+from .input_files import InputFileError, parse_yaml, read_input_file
 
 __all__ = [
     "DEFAULT_PARAMETERS",
@@ -147,29 +146,6 @@ def unknown_key_message(what: str, name: str, known: list[str]) -> str:
     return f"unknown {what} {name!r}{hint}"
 
 
-class InputFileError(ValueError):
-    """An input file that is not UTF-8 text (one line: file, byte, expected)."""
-
-
-def read_input_file(path: str | os.PathLike[str]) -> str:
-    """The text of a UTF-8 input file (cohort, parameters, targets, declarations...).
-
-    Raises:
-        InputFileError: the file is a folder or not UTF-8 text (binary, another encoding;
-            the message names the offending byte).
-        OSError: the file is missing or unreadable (its ``filename`` is set).
-    """
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except IsADirectoryError:
-        raise InputFileError(f"{path}: found a folder, expected a file") from None
-    except UnicodeDecodeError as exc:
-        raise InputFileError(
-            f"{path}: found byte 0x{exc.object[exc.start]:02x} at offset {exc.start}, "
-            "expected a UTF-8 text file"
-        ) from None
-
-
 def _fail(origin: str, field: str, found: Any, expected: str) -> ParameterError:
     return ParameterError(f"{origin}: {field}: found {found!r}, expected {expected}")
 
@@ -246,7 +222,7 @@ def load_parameters(path: str | Path | None = None) -> ParameterSet:
     else:
         text, origin = read_input_file(path), str(path)
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"{origin}: not valid YAML ({exc})") from None
+        data = parse_yaml(text, origin)  # duplicate keys, depth, aliases: see input_files
+    except InputFileError as exc:
+        raise ParameterError(str(exc)) from None
     return parse_parameters(data, origin)
