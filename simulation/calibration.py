@@ -1155,11 +1155,10 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from .cohort import check_run_options
+    from .cohort import check_run_options, choose_workers
 
     check_run_options(args.patients, None, args.seed)
-    if args.workers < 1:
-        raise CalibrationError(f"--workers: found {args.workers}, expected a whole number >= 1")
+    args.workers = choose_workers(args.workers)
     for option, path in (("--out", args.out), ("--markdown", args.markdown)):
         if path is not None:
             check_output_file(option, path, make_parents=True)

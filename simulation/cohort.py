@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -368,7 +369,13 @@ def _cohort_keys(cohort: Cohort) -> list[str]:
     return keys
 
 
+#: A number in decimal or scientific notation (YAML 1.1 reads ``5e-1`` as text).
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
 def _parse_value(key: str, text: str) -> Any:
+    if _NUMBER.fullmatch(text):
+        return float(text) if any(c in text for c in ".eE") else int(text)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
@@ -728,6 +735,34 @@ def _duration(seconds: float) -> str:
 def default_workers() -> int:
     """Worker processes when none are asked for: the CPUs, at most 8."""
     return max(1, min(8, os.cpu_count() or 1))
+
+
+#: Most worker processes per CPU ``--workers`` may ask for; more only add start-up time and
+#: memory (each worker holds the model), since the work is CPU-bound.
+MAX_WORKERS_PER_CPU = 4
+
+
+def choose_workers(requested: int | None, option: str = "--workers") -> int:
+    """The worker processes to use for ``--workers requested`` (``None``: the default).
+
+    More than :data:`MAX_WORKERS_PER_CPU` per CPU are capped, with a note on stderr.
+
+    Raises:
+        CohortError: ``requested`` is below 1.
+    """
+    if requested is None:
+        return default_workers()
+    if requested < 1:
+        raise CohortError(f"{option}: found {requested}, expected a whole number >= 1")
+    cpus = os.cpu_count() or 1
+    most = MAX_WORKERS_PER_CPU * cpus
+    if requested > most:
+        sys.stderr.write(
+            f"carechart: {option} {requested}: using {most} ({MAX_WORKERS_PER_CPU} per CPU, "
+            f"{cpus} CPUs); more processes would not run any faster\n"
+        )
+        return most
+    return requested
 
 
 def run_cohort(

@@ -13,7 +13,7 @@ safe to read whatever the file holds:
   only plain YAML types (text, numbers, booleans, null, lists, mappings), aliases expanded
   under a budget of :data:`MAX_NODES` values (an "alias bomb" fails at once), nesting at
   most :data:`MAX_DEPTH` levels (no ``RecursionError``), keys are text and given once, one
-  document per file;
+  document per file; ``1e-5`` is a number, as in YAML 1.2 (PyYAML would read text);
 - JSON is parsed with the same depth limit and duplicate keys are errors too.
 
 Every error is an :class:`InputFileError` whose text is one line, ``FILE:LINE:COLUMN:
@@ -25,6 +25,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,10 @@ _ALLOWED_TAGS = {
     "tag:yaml.org,2002:map",
 }
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"  # read as text: a date is not a number
+_STR_TAG = "tag:yaml.org,2002:str"
+#: Scientific notation without a dot (``1e-5``): a number in YAML 1.2 and JSON, text to
+#: PyYAML's YAML 1.1; read as the number the author meant.
+_SCIENTIFIC = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 class InputFileError(ValueError):
@@ -131,6 +136,11 @@ def read_input_bytes(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_
         fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except IsADirectoryError:
         raise InputFileError(name, 0, 0, "found a folder, expected a file") from None
+    except FileNotFoundError:
+        if not os.path.islink(name):
+            raise
+        message = f"found a symbolic link to {os.readlink(name)}, which does not exist"
+        raise InputFileError(name, 0, 0, message + ", expected a file") from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             message = "found a loop of symbolic links, expected a file"
@@ -314,6 +324,8 @@ class _Converter:
         if isinstance(node, ScalarNode):
             if tag == _TIMESTAMP_TAG:
                 return Located(str(node.value), line, column)
+            if tag == _STR_TAG and node.style is None and _SCIENTIFIC.fullmatch(node.value):
+                return Located(float(node.value), line, column)
             try:
                 value = self.constructor.construct_object(node, deep=False)
             except (yaml.YAMLError, ValueError, OverflowError):

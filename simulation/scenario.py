@@ -310,14 +310,16 @@ class Scenario:
 def find_scenario_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     """Expand ``paths`` (files or directories) to scenario files, in a stable order.
 
-    A directory contributes its ``*.yaml`` files (not recursively), sorted by name. A path
-    that does not exist is returned as is, so that loading it reports the error.
+    A directory contributes its ``*.yaml`` files (not recursively), sorted by name, and its
+    ``*.yaml`` symbolic links that lead nowhere. A path that does not exist is returned as
+    is, so that loading it reports the error.
     """
     out: list[str] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            out.extend(str(p) for p in sorted(path.glob("*.yaml")) if p.is_file())
+            # A broken or looping symbolic link is kept: loading it reports the error.
+            out.extend(str(p) for p in sorted(path.glob("*.yaml")) if p.is_file() or p.is_symlink())
         else:
             out.append(str(raw))
     return out

@@ -24,7 +24,7 @@ from .cohort import (
     StderrProgress,
     apply_overrides,
     check_run_options,
-    default_workers,
+    choose_workers,
     load_cohort,
     run_cohort,
 )
@@ -147,10 +147,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Cohort, ParameterSet, Any, int]:
     if args.years is not None:
         sets.append(f"cohort.years={args.years}")
     cohort, params, thresholds = apply_overrides(cohort, load_parameters(), sets)
-    workers = default_workers() if args.workers is None else args.workers
-    if workers < 1:
-        raise CohortError(f"--workers: found {workers}, expected a whole number >= 1")
-    return cohort, params, thresholds, workers
+    return cohort, params, thresholds, choose_workers(args.workers)
 
 
 def _progress(cohort: Cohort) -> Any:

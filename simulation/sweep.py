@@ -31,7 +31,7 @@ from .cohort import (
     CohortError,
     apply_overrides,
     check_run_options,
-    default_workers,
+    choose_workers,
     load_cohort,
     run_cohort,
 )
@@ -288,9 +288,7 @@ def _sweep_command(args: argparse.Namespace) -> int:
         check_output_file("--out", args.out)
     ranges = [parse_vary(v) for v in args.vary]
     policies = parse_policy_list(args.policies)
-    workers = default_workers() if args.workers is None else args.workers
-    if workers < 1:
-        raise CohortError(f"--workers: found {workers}, expected a whole number >= 1")
+    workers = choose_workers(args.workers)
     result = run_sweep(
         ranges,
         draws=args.draws,
