@@ -1,0 +1,5 @@
+"""Attacks on carechart's edges: output folders, input files, options and crashes.
+
+Each test reproduces a way a careful user (or a hostile file) could lose data or get a
+traceback, and asserts the behaviour docs/guarantees.md promises instead.
+"""
