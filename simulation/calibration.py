@@ -954,9 +954,7 @@ def load_result(path: Path) -> CalibrationResult:
         CalibrationError: If it is not a calibration result.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: calibration result not found")
-    try:
+    try:  # a missing file raises FileNotFoundError naming it
         data = parse_json(read_input_file(path), str(path))
     except InputFileError as exc:
         raise CalibrationError(str(exc)) from None
