@@ -146,12 +146,16 @@ def read_input_bytes(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_
             message = "found a loop of symbolic links, expected a file"
             raise InputFileError(name, 0, 0, message) from None
         raise
-    with os.fdopen(fd, "rb") as handle:
+    try:
         mode = os.fstat(fd).st_mode
         for test, kind in _KINDS:
             if test(mode):
                 raise InputFileError(name, 0, 0, f"found {kind}, expected a file")
         os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as handle:
         data = handle.read(max_bytes + 1)  # a file growing while read stops here too
     if len(data) > max_bytes:
         size = os.stat(name).st_size

@@ -390,17 +390,20 @@ class StagedFolder:
         target = self.target
         if target.is_dir() and not self.force and not _is_ours(target):
             check_output_folder(self.option, self.out_dir)  # raises, naming what is there
-        if not target.exists():
-            os.rename(self.staging, target)
-        elif _exchange(self.staging, target):
-            shutil.rmtree(self.staging)  # now the old run
-        else:
-            old = Path(
-                tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent)
-            )
-            os.replace(target, old)  # a crash here is undone by remove_stale
-            os.rename(self.staging, target)
-            shutil.rmtree(old)
+        from . import stopping  # late: stopping imports this module
+
+        with stopping.deferred():  # a SIGTERM waits until the renames are done
+            if not target.exists():
+                os.rename(self.staging, target)
+            elif _exchange(self.staging, target):
+                pass  # the staging path now holds the old run, removed below
+            else:
+                prefix = f".{target.name}.old-{os.getpid()}-"
+                old = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+                os.replace(target, old)  # a kill -9 here is undone by remove_stale
+                os.rename(self.staging, target)
+                os.rename(old, self.staging)  # removed below, or on a signal
+        shutil.rmtree(self.staging, ignore_errors=True)
         _STAGING.discard(self.staging)
         fsync_folder(target.parent)
         self.published = sorted(p for p in target.iterdir() if p.name != MARKER)
