@@ -27,6 +27,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,6 +214,18 @@ class Located:
     value: Any
     line: int
     column: int
+
+    def line_of(self, keys: Sequence[str]) -> int | None:
+        """The line of the value at ``keys`` (mapping keys from this value down), or of the
+        deepest of them present (a missing field is placed at its parent); ``None`` when
+        not even the first is present."""
+        line, node = None, self
+        for key in keys:
+            if not isinstance(node.value, dict) or key not in node.value:
+                break
+            key_node, node = node.value[key]
+            line = key_node.line
+        return line
 
     def plain(self) -> Any:
         """The value without positions: dicts, lists, text, numbers, booleans, None."""

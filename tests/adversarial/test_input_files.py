@@ -155,3 +155,18 @@ def test_simulate_with_dev_zero_cohort_is_one_line(
     line = one_error_line(capsys.readouterr().err)
     assert "/dev/zero: found a character device, expected a file" in line
     assert not (tmp_path / "o").exists()
+
+
+def test_parameter_field_error_names_its_line(tmp_path: Path) -> None:
+    """A bad value in a parameter file is named with its file and line, like cohorts."""
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "simulation" / "data" / "parameters.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("    value: "))
+    lines[at] = "    value: high"
+    path = tmp_path / "p.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert re.search(
+        rf"p\.yaml:{at + 1}: [\w.]+\.value: found 'high', expected a finite number",
+        _error(load_parameters, path),
+    )
