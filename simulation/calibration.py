@@ -41,7 +41,7 @@ from .endpoints import (
     time_to_cbr,
     transplant_free_survival,
 )
-from .input_files import InputFileError, parse_json, parse_yaml, read_input_file
+from .input_files import InputFileError, compose_yaml, parse_json, read_input_file
 from .output_folder import temporary_folder
 from .outputs import check_output_file
 from .parameters import load_parameters
@@ -230,9 +230,10 @@ def load_targets(path: Path | None = None) -> tuple[Target, ...]:
         text = read_input_file(path)
         where = str(path)
     try:
-        data = parse_yaml(text, where)  # duplicate keys, depth, aliases: see input_files
+        root = compose_yaml(text, where)  # duplicate keys, depth, aliases: see input_files
     except InputFileError as exc:
         raise CalibrationError(str(exc)) from None
+    data = None if root is None else root.plain()
     if not isinstance(data, dict) or data.get("schema") != 1:
         raise CalibrationError(f"{where}: expected a mapping with 'schema: 1' and 'targets'")
     raw_targets = data.get("targets")
@@ -240,10 +241,13 @@ def load_targets(path: Path | None = None) -> tuple[Target, ...]:
         raise CalibrationError(f"{where}: 'targets' must be a non-empty list")
     targets: list[Target] = []
     seen: set[str] = set()
+    assert root is not None
+    items = root.value["targets"][1].value  # the targets with their positions
     for i, raw in enumerate(raw_targets):
-        target = _parse_target(raw, f"{where}, target #{i + 1}")
+        at = f"{where}:{items[i].line}"
+        target = _parse_target(raw, f"{at}: target #{i + 1}")
         if target.id in seen:
-            raise CalibrationError(f"{where}: target id {target.id!r} appears more than once")
+            raise CalibrationError(f"{at}: target id {target.id!r} appears more than once")
         seen.add(target.id)
         targets.append(target)
     return tuple(targets)

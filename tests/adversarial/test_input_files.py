@@ -170,3 +170,13 @@ def test_parameter_field_error_names_its_line(tmp_path: Path) -> None:
         rf"p\.yaml:{at + 1}: [\w.]+\.value: found 'high', expected a finite number",
         _error(load_parameters, path),
     )
+
+
+def test_targets_and_declarations_name_the_line_of_the_entry(tmp_path: Path) -> None:
+    """An entry at fault in a targets or declarations file is named by its line."""
+    declared = tmp_path / "d.yaml"
+    declared.write_text("declared:\n  - code: gap\n    subject: x\n")
+    assert f"{declared}:2: entry 1: keys must be" in _error(load_declarations, declared)
+    targets = tmp_path / "t.yaml"
+    targets.write_text("schema: 1\ntargets:\n  # the first\n  - study: x\n")
+    assert f"{targets}:4: target #1: missing fields" in _error(load_targets, targets)
