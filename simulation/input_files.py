@@ -152,7 +152,8 @@ def read_input_bytes(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_
         for test, kind in _KINDS:
             if test(mode):
                 raise InputFileError(name, 0, 0, f"found {kind}, expected a file")
-        os.set_blocking(fd, True)
+        if hasattr(os, "set_blocking"):  # not on Windows before Python 3.12
+            os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise
