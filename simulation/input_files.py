@@ -244,6 +244,7 @@ def compose_yaml(
     kind: str = "input",
     max_nodes: int = MAX_NODES,
     max_depth: int = MAX_DEPTH,
+    libyaml: bool = True,
 ) -> Located | None:
     """Compose one YAML document into :class:`Located` values (``None``: an empty file).
 
@@ -253,18 +254,26 @@ def compose_yaml(
         kind: what the file is (``scenario``), for messages.
         max_nodes: most values once aliases are expanded.
         max_depth: deepest nesting of lists and mappings.
+        libyaml: compose with libyaml when PyYAML has it (about 10 times faster: a 1 MiB
+            file in about 2 s rather than 20; its messages differ slightly in wording).
 
     Raises:
         InputFileError: invalid YAML, more than one document, a tag other than plain YAML,
             too many values or levels, a key that is not text or given twice.
     """
-    loader: yaml.SafeLoader | None = None
+    loader: Any = None
+    fast = libyaml and getattr(yaml, "__with_libyaml__", False)
     try:
-        loader = yaml.SafeLoader(text)  # the reader already rejects control characters here
+        # Either reader rejects control characters; libyaml stops at 1,000 levels itself.
+        loader = yaml.CSafeLoader(text) if fast else yaml.SafeLoader(text)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        if "maximum nesting depth" in problem:  # libyaml's own limit
+            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            message = f"invalid YAML: nested deeper than {max_depth} levels"
+            raise InputFileError(file, line, column, message) from None
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         where = exc.context_mark
         if exc.problem and exc.context and where is not None and where is not mark:
@@ -342,7 +351,8 @@ class _Converter:
         if isinstance(node, ScalarNode):
             if tag == _TIMESTAMP_TAG:
                 return Located(str(node.value), line, column)
-            if tag == _STR_TAG and node.style is None and _SCIENTIFIC.fullmatch(node.value):
+            plain = not node.style  # None (PyYAML) or "" (libyaml): not quoted, no block
+            if tag == _STR_TAG and plain and _SCIENTIFIC.fullmatch(node.value):
                 return Located(float(node.value), line, column)
             try:
                 value = self.constructor.construct_object(node, deep=False)
