@@ -151,8 +151,9 @@ def check_output_folder(option: str, path: str | os.PathLike[str], *, force: boo
     """Check, before any work, that a command may write the folder ``path``.
 
     The folder may be missing (it is created with its parents), empty, or one carechart
-    wrote (it holds :data:`MARKER`); with ``force``, any other folder too, except the
-    current folder, the home folder, a folder above them or a file system's root.
+    wrote (it holds :data:`MARKER`); with ``force``, any other folder too. The current
+    folder, the home folder, a folder above them and a file system's root are never
+    replaced.
 
     Returns:
         The folder to write, with symbolic links followed (a link to a folder stays a link;
@@ -170,21 +171,20 @@ def check_output_folder(option: str, path: str | os.PathLike[str], *, force: boo
             raise OutputPathError(
                 f"{option} {given}: found a read-only folder, expected a writable one"
             )
-        if not _is_ours(target):
-            if not force:
-                entries = sorted(e.name for e in os.scandir(target))
-                shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
-                raise OutputPathError(
-                    f"{option} {given}: found a folder carechart did not write ({len(entries)} "
-                    f"entries: {shown}), expected a new or empty folder or one from an earlier "
-                    "run; add --force to replace it and everything in it"
-                )
-            unsafe = _unsafe_to_replace(target)
-            if unsafe is not None:
-                raise OutputPathError(
-                    f"{option} {given}: found {unsafe}, which --force never replaces; "
-                    "expected an output folder"
-                )
+        unsafe = _unsafe_to_replace(target)
+        if unsafe is not None:  # replacing it would pull the folder from under the user
+            raise OutputPathError(
+                f"{option} {given}: found {unsafe}, which carechart never replaces, even "
+                "with --force; expected a folder of its own (a new subfolder)"
+            )
+        if not _is_ours(target) and not force:
+            entries = sorted(e.name for e in os.scandir(target))
+            shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+            raise OutputPathError(
+                f"{option} {given}: found a folder carechart did not write ({len(entries)} "
+                f"entries: {shown}), expected a new or empty folder or one from an earlier "
+                "run; add --force to replace it and everything in it"
+            )
         _check_parents(option, target, make_parents=False)  # the swap renames in the parent
         return target
     _check_parents(option, target, make_parents=True)

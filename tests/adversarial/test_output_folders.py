@@ -81,7 +81,9 @@ def test_force_never_replaces_the_current_or_home_folder(
     (work / "thesis.tex").write_text("years of work")
     monkeypatch.chdir(work)
     assert simulate(Path("."), "--force") == 2
-    assert "which --force never replaces" in one_error_line(capsys.readouterr().err)
+    assert "which carechart never replaces, even with --force" in one_error_line(
+        capsys.readouterr().err
+    )
     assert simulate(tmp_path, "--force") == 2
     assert (work / "thesis.tex").read_text() == "years of work"
 
