@@ -222,3 +222,14 @@ def test_generate_and_check_refuse_a_foreign_folder(
     assert main(["generate", str(out), "--out", str(out), "--budget", "1"]) == 2
     assert "carechart did not write" in capsys.readouterr().err
     assert (out / "my-story.yaml").read_text() == "name: mine\n"
+
+
+def test_file_options_refuse_a_symlink_loop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An output file named by a loop of links is one line before any work, too."""
+    loop = tmp_path / "loop.json"
+    loop.symlink_to(loop)
+    assert main(["calibrate", "--out", str(loop), "--list"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert f"--out {loop}: found a loop of symbolic links, expected a file name" in line
