@@ -21,15 +21,13 @@ Two Mermaid quirks shape :func:`to_mermaid` (checked with Mermaid 11):
 from __future__ import annotations
 
 import argparse
-import errno
-import os
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_atomic
 from .chart import AIHPathway
 from .guideline import RULES
 from .thresholds import Thresholds
@@ -641,34 +639,6 @@ def render_docs_page(chart_class: type[Any] = AIHPathway) -> str:
         rule_table_md(),
     ]
     return "\n".join(parts)
-
-
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` atomically: a temporary file beside it, then a rename.
-
-    Args:
-        path: the file to write (its directory must exist).
-        text: the content, written as UTF-8.
-
-    Raises:
-        OSError: the directory does not exist or cannot be written, or ``path`` is a
-            directory.
-    """
-    target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        # mkstemp makes a private (0600) file; the written one gets the usual mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,10 +19,8 @@ import contextlib
 import datetime as _dt
 import json
 import math
-import os
 import shlex
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,8 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
+from pathway.atomic import write_atomic
 from pathway.sources import SOURCES
 from pathway.thresholds import Thresholds
 
@@ -44,8 +41,10 @@ from .endpoints import (
     time_to_cbr,
     transplant_free_survival,
 )
+from .input_files import InputFileError, compose_yaml, parse_json, read_input_file
+from .output_folder import temporary_folder
 from .outputs import check_output_file
-from .parameters import load_parameters, read_input_file
+from .parameters import load_parameters
 from .survival import kaplan_meier
 from .trajectories import CARE_GROUP, CARE_ORDER, care_courses
 
@@ -231,9 +230,10 @@ def load_targets(path: Path | None = None) -> tuple[Target, ...]:
         text = read_input_file(path)
         where = str(path)
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CalibrationError(f"{where}: not valid YAML ({exc})") from exc
+        root = compose_yaml(text, where)  # duplicate keys, depth, aliases: see input_files
+    except InputFileError as exc:
+        raise CalibrationError(str(exc)) from None
+    data = None if root is None else root.plain()
     if not isinstance(data, dict) or data.get("schema") != 1:
         raise CalibrationError(f"{where}: expected a mapping with 'schema: 1' and 'targets'")
     raw_targets = data.get("targets")
@@ -241,10 +241,13 @@ def load_targets(path: Path | None = None) -> tuple[Target, ...]:
         raise CalibrationError(f"{where}: 'targets' must be a non-empty list")
     targets: list[Target] = []
     seen: set[str] = set()
+    assert root is not None
+    items = root.value["targets"][1].value  # the targets with their positions
     for i, raw in enumerate(raw_targets):
-        target = _parse_target(raw, f"{where}, target #{i + 1}")
+        at = f"{where}:{items[i].line}"
+        target = _parse_target(raw, f"{at}: target #{i + 1}")
         if target.id in seen:
-            raise CalibrationError(f"{where}: target id {target.id!r} appears more than once")
+            raise CalibrationError(f"{at}: target id {target.id!r} appears more than once")
         seen.add(target.id)
         targets.append(target)
     return tuple(targets)
@@ -830,8 +833,9 @@ def run_calibration(
     for i, members in enumerate(groups.values(), start=1):
         first = members[0]
         tick = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="carechart-calibration-") as tmp:
-            outputs = run(first, patients, seed, Path(tmp))
+        # Removed on a stopping signal too, and by a later run if this process is killed.
+        with temporary_folder("carechart-calibration") as tmp:
+            outputs = run(first, patients, seed, tmp)
         for t in members:
             value, n = measure(t, outputs)
             measured[t.id] = TargetResult(t, value, n)
@@ -942,21 +946,8 @@ def save_result(result: CalibrationResult, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result.to_json(), indent=2) + "\n"
-    _write_atomic(path, text)
+    write_atomic(path, text)
     return path
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def load_result(path: Path) -> CalibrationResult:
@@ -967,12 +958,10 @@ def load_result(path: Path) -> CalibrationResult:
         CalibrationError: If it is not a calibration result.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: calibration result not found")
-    try:
-        data = json.loads(read_input_file(path))
-    except json.JSONDecodeError as exc:
-        raise CalibrationError(f"{path}: not valid JSON ({exc.msg})") from exc
+    try:  # a missing file raises FileNotFoundError naming it
+        data = parse_json(read_input_file(path), str(path))
+    except InputFileError as exc:
+        raise CalibrationError(str(exc)) from None
     if not isinstance(data, dict) or data.get("kind") != "carechart-calibration":
         raise CalibrationError(f"{path}: not a carechart calibration result")
     try:
@@ -1170,12 +1159,10 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from .cohort import check_run_options, default_workers
+    from .cohort import check_run_options, choose_workers
 
     check_run_options(args.patients, None, args.seed)
-    workers = default_workers() if args.workers is None else args.workers
-    if workers < 1:
-        raise CalibrationError(f"--workers: found {workers}, expected a whole number >= 1")
+    workers = choose_workers(args.workers)
     for option, path in (("--out", args.out), ("--markdown", args.markdown)):
         if path is not None:
             check_output_file(option, path, make_parents=True)
@@ -1203,6 +1190,6 @@ def _main(args: argparse.Namespace) -> int:
         save_result(result, args.out)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(args.markdown, render_markdown(result))
+        write_atomic(args.markdown, render_markdown(result))
     passed, judged = result.counts()
     return 1 if args.strict and passed < judged else 0

@@ -23,7 +23,7 @@ from pathway import AIHPathway
 from .analysis import Catalogue, static_findings
 from .conflicts import SEARCH_STEPS, ConflictReport, search_conflicts, trap_counterexample
 from .findings import CODES, Declaration, Finding, apply_declarations, load_declarations
-from .outputs import check_output_folder
+from .output_folder import StagedFolder, add_force_option, check_output_folder
 from .progress import StepProgress, add_progress_option, progress_reporter
 
 __all__ = ["CheckResult", "add_command", "print_findings", "run_check"]
@@ -243,6 +243,7 @@ def add_command(sub: Any) -> None:
         metavar="DIR",
         help="write counterexample scenarios into DIR (default: not written)",
     )
+    add_force_option(p)
     p.add_argument("--declared", metavar="FILE", help="declarations file (default: shipped)")
     add_progress_option(p)
     p.set_defaults(func=_check_command)
@@ -255,7 +256,7 @@ def _check_command(args: Any) -> int:
     if args.budget < 0 or args.examples < 0:
         raise UsageError("--budget and --examples must be >= 0")
     if args.out:
-        check_output_folder("--out", args.out)
+        check_output_folder("--out", args.out, force=args.force)
     try:
         result = run_check(
             search=not args.static_only,
@@ -269,12 +270,12 @@ def _check_command(args: Any) -> int:
         raise UsageError(str(exc)) from None
     files: dict[str, Path] = {}
     if args.out:
-        for path, f in zip(
-            write_counterexamples(result, Path(args.out)),
-            [f for f in result.findings if f.counterexample],
-            strict=True,
-        ):
-            files[f"{f.code}@{f.subject}"] = path
+        out = Path(args.out)
+        with StagedFolder(out, command="check", force=args.force) as folder:
+            written = write_counterexamples(result, folder.staging)
+            folder.publish()
+        for path, f in zip(written, [f for f in result.findings if f.counterexample], strict=True):
+            files[f"{f.code}@{f.subject}"] = out / path.name
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")

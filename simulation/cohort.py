@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -40,6 +41,7 @@ from pathway.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STAT
 from . import stopping
 from .disease import DiseaseModel, ModelConstants
 from .engine import run_patient
+from .input_files import InputFileError, parse_yaml
 from .outputs import ChunkResult, CohortResult, PatientResult, collect_patient
 from .parameters import (
     ParameterError,
@@ -340,14 +342,9 @@ def load_cohort(path: str | Path | None = None) -> Cohort:
     else:
         text, origin = read_input_file(path), str(path)
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None)
-        raise CohortError(
-            f"{origin}: not valid YAML{where}" + (f": {problem}" if problem else "")
-        ) from None
+        data = parse_yaml(text, origin)  # duplicate keys, depth, aliases: see input_files
+    except InputFileError as exc:
+        raise CohortError(str(exc)) from None
     try:
         return parse_cohort(data, origin)
     except CohortError as exc:
@@ -357,23 +354,6 @@ def load_cohort(path: str | Path | None = None) -> Cohort:
         # file:line: field: ..., the form of the scenario loader's and compilers' messages.
         located = f"{origin}:{line}: " + str(exc).removeprefix(f"{origin}: ")
         raise CohortError(located, exc.field) from None
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A ``SafeLoader`` that rejects a key given twice in one mapping (YAML keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in first:
-                raise yaml.constructor.ConstructorError(
-                    problem=f"found key {key!r} twice (first at line {first[key]}), "
-                    "expected each key once",
-                    problem_mark=key_node.start_mark,
-                )
-            first[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
 
 
 # --- --set overrides ---------------------------------------------------------------------------
@@ -389,7 +369,13 @@ def _cohort_keys(cohort: Cohort) -> list[str]:
     return keys
 
 
+#: A number in decimal or scientific notation (YAML 1.1 reads ``5e-1`` as text).
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
 def _parse_value(key: str, text: str) -> Any:
+    if _NUMBER.fullmatch(text):
+        return float(text) if any(c in text for c in ".eE") else int(text)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
@@ -612,10 +598,13 @@ def _init_worker(settings: RunSettings) -> None:
     _WORKER["constants"] = ModelConstants.from_parameters(settings.parameters)
 
 
-def _init_pool_worker(settings: RunSettings) -> None:
-    # A forked worker inherits the command's SIGTERM handler; the pool's own shutdown
-    # stops the workers, so they keep the default (end at once).
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+def _init_pool_worker(settings: RunSettings, parent: int) -> None:
+    # A forked worker inherits the command's SIGTERM/SIGHUP handler; the pool's own
+    # shutdown stops the workers, so they keep the default (end at once).
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    stopping.die_with_parent(parent)  # a kill -9 of the command must not strand them
     _init_worker(settings)
 
 
@@ -683,7 +672,9 @@ def _chunk_results(settings: RunSettings, workers: int, dask: Any = None) -> Ite
         return
     chunks = math.ceil(n / _chunk_size(n, workers))
     with ProcessPoolExecutor(
-        max_workers=min(workers, chunks), initializer=_init_pool_worker, initargs=(settings,)
+        max_workers=min(workers, chunks),
+        initializer=_init_pool_worker,
+        initargs=(settings, os.getpid()),
     ) as pool:
 
         def submit(b: tuple[int, int]) -> Any:
@@ -749,6 +740,34 @@ def _duration(seconds: float) -> str:
 def default_workers() -> int:
     """Worker processes when none are asked for: the CPUs, at most 8."""
     return max(1, min(8, os.cpu_count() or 1))
+
+
+#: Most worker processes per CPU ``--workers`` may ask for; more only add start-up time and
+#: memory (each worker holds the model), since the work is CPU-bound.
+MAX_WORKERS_PER_CPU = 4
+
+
+def choose_workers(requested: int | None, option: str = "--workers") -> int:
+    """The worker processes to use for ``--workers requested`` (``None``: the default).
+
+    More than :data:`MAX_WORKERS_PER_CPU` per CPU are capped, with a note on stderr.
+
+    Raises:
+        CohortError: ``requested`` is below 1.
+    """
+    if requested is None:
+        return default_workers()
+    if requested < 1:
+        raise CohortError(f"{option}: found {requested}, expected a whole number >= 1")
+    cpus = os.cpu_count() or 1
+    most = MAX_WORKERS_PER_CPU * cpus
+    if requested > most:
+        sys.stderr.write(
+            f"carechart: {option} {requested}: using {most} ({MAX_WORKERS_PER_CPU} per CPU, "
+            f"{cpus} CPUs); more processes would not run any faster\n"
+        )
+        return most
+    return requested
 
 
 def run_cohort(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import json
 import math
 import zlib
 from collections import Counter
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from .input_files import InputFileError, load_json
 from .outputs import EVENT_COLUMNS, GZ, PATIENT_COLUMNS
 
 __all__ = [
@@ -210,9 +210,9 @@ def output_file(out_dir: Path, name: str) -> Path:
 def read_summary(path: Path) -> dict[str, Any]:
     """Read summary.json; it must hold a JSON object."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise OutputFormatError(path, exc.lineno, f"not valid JSON ({exc.msg})") from exc
+        data = load_json(path)  # a regular file, size and depth limits: see input_files
+    except InputFileError as exc:
+        raise OutputFormatError(path, exc.line, exc.message) from None
     if not isinstance(data, dict):
         raise OutputFormatError(path, 0, f"expected a JSON object (got {type(data).__name__})")
     return data

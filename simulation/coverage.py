@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pathway import RULES, AIHPathway
-from pathway.diagram import write_atomic
+from pathway.atomic import write_atomic
 from pathway.rules import ACTION_CHECKS
 from pathway.structure import ChartModel
 

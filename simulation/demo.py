@@ -14,6 +14,7 @@ from pathway import AIHPathway, PatientRecord, Step
 from pathway.vocabulary import CARE_STATES as _CARE_IDS
 
 from .engine import Occurrence, run_patient
+from .output_folder import add_force_option
 from .scripted import ScriptedPatient, baseline_occurrences
 
 __all__ = ["DEMO_PATIENTS", "DemoPatient", "format_course", "run_demo"]
@@ -213,6 +214,7 @@ def add_command(sub: Any) -> None:
         "events.csv, summary.json and report.html to --out.",
     )
     p.add_argument("--out", default=DEMO_OUT, metavar="DIR", help="output folder")
+    add_force_option(p)
     p.add_argument(
         "--patients",
         type=int,
@@ -237,10 +239,13 @@ def _demo_command(args: Any) -> int:
         default_workers,
         load_cohort,
     )
+    from .output_folder import check_output_folder
     from .parameters import load_parameters
     from .simulate_command import simulate_to
 
     check_run_options(args.patients, None, 0)
+    if not args.courses_only:  # before any work: not after the courses were shown
+        check_output_folder("--out", args.out, force=args.force)
     out = sys.stdout
     out.write(
         "carechart demo: the AIH pathway on virtual patients "
@@ -268,6 +273,7 @@ def _demo_command(args: Any) -> int:
         policy="guideline",
         workers=default_workers(),
         progress=StderrProgress(),
+        force=args.force,
     )
     out.write(text)
     out.write(f"Open {Path(args.out) / 'report.html'} in a browser to read the report.\n")

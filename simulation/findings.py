@@ -16,11 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from pathway import RULES
 
-from .parameters import read_input_file
+from .input_files import InputFileError, compose_yaml, read_input_file
 
 __all__ = [
     "CODES",
@@ -166,16 +164,18 @@ def load_declarations(path: str | os.PathLike[str] | None = None) -> list[Declar
             return []
         raise DeclarationError(f"{file}: no such declarations file")
     try:
-        data = yaml.safe_load(read_input_file(file))
-    except yaml.YAMLError as exc:
-        raise DeclarationError(f"{file}: invalid YAML: {exc}") from None
-    if data is None:
+        root = compose_yaml(read_input_file(file), str(file))  # limits: see input_files
+    except InputFileError as exc:
+        raise DeclarationError(str(exc)) from None
+    if root is None:
         return []
+    data = root.plain()
     if not isinstance(data, dict) or not isinstance(data.get("declared"), list):
         raise DeclarationError(f"{file}: expected a mapping with a 'declared' list")
+    items = root.value["declared"][1].value  # the entries with their positions
     out: list[Declaration] = []
     for i, entry in enumerate(data["declared"], start=1):
-        where = f"{file}: entry {i}"
+        where = f"{file}:{items[i - 1].line}: entry {i}"
         if not isinstance(entry, dict):
             raise DeclarationError(f"{where}: expected a mapping (got {entry!r})")
         unknown = sorted(set(entry) - set(_KEYS))

@@ -27,7 +27,7 @@ from .boundaries import default_starts
 from .course import Course, Move, Start
 from .coverage import CoverageReport, collect_scenarios, scenario_paths_problem
 from .explore import Item, Search, replay_path
-from .outputs import check_output_folder
+from .output_folder import StagedFolder, add_force_option
 from .progress import add_progress_option, progress_reporter
 from .replay import replay_scenario
 from .scenario import parse_scenario
@@ -241,6 +241,7 @@ def add_command(sub: Any) -> None:
     )
     p.add_argument("paths", nargs="*", metavar="SCENARIO_DIR", help="the scenario suite")
     p.add_argument("--out", metavar="DIR", default="generated", help="output folder")
+    add_force_option(p)
     p.add_argument("--budget", type=int, default=6000, help="moves the search may make")
     p.add_argument("--no-deviations", action="store_true", help="never script a deviation")
     add_progress_option(p)
@@ -256,20 +257,20 @@ def _generate_command(args: Any) -> int:
         raise UsageError(problem)
     if args.budget < 1:
         raise UsageError(f"--budget must be >= 1 (got {args.budget})")
-    check_output_folder("--out", args.out)
-    report = generate(
-        paths,
-        budget=args.budget,
-        deviations=not args.no_deviations,
-        progress=progress_reporter(args.progress, "searched", "moves"),
-    )
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = 0
-    for g in report.scenarios:
-        if g.passed:
-            (out / f"{g.name}.yaml").write_text(g.text, encoding="utf-8")
-            written += 1
+    with StagedFolder(out, command="generate", force=args.force) as folder:
+        report = generate(
+            paths,
+            budget=args.budget,
+            deviations=not args.no_deviations,
+            progress=progress_reporter(args.progress, "searched", "moves"),
+        )
+        written = 0
+        for g in report.scenarios:
+            if g.passed:
+                folder.write_text(f"{g.name}.yaml", g.text)
+                written += 1
+        folder.publish()
     print(
         f"{len(report.targeted)} uncovered items targeted; {report.moves} moves searched "
         f"in {report.seconds:.1f} s"

@@ -10,26 +10,27 @@ comes from running totals (:class:`CohortResult`), so no row per patient is held
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import gzip
 import io
 import json
-import os
-import shutil
-import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pathway import AIHPathway
 from pathway.vocabulary import CARE_STATES
 
 from .outcomes import OutcomeTally
+from .output_folder import (
+    OutputPathError,
+    StagedFolder,
+    check_output_file,
+    check_output_folder,
+    remove_staging_folders,
+)
 
 if TYPE_CHECKING:
     from .cohort import Attributes, RunSettings
@@ -45,6 +46,7 @@ __all__ = [
     "OutputPathError",
     "OutputWriter",
     "PatientResult",
+    "ReportError",
     "check_output_file",
     "check_output_folder",
     "collect_patient",
@@ -447,116 +449,16 @@ def _cell(value: Any) -> str:
 GZ = ".gz"
 
 
-class OutputPathError(ValueError):
-    """An output path that cannot be written (one line: option, path, found, expected)."""
+class OutputWriter(StagedFolder):
+    """The output folder of a cohort run (see :class:`~simulation.output_folder.StagedFolder`:
+    staged beside ``out_dir``, published all or nothing, never over a folder carechart did
+    not write unless ``force``)."""
 
-
-def _check_parents(option: str, target: Path, make_parents: bool) -> None:
-    """The nearest existing folder above ``target`` must be a writable folder."""
-    parent = target.absolute().parent
-    while not parent.exists():
-        if not make_parents:
-            raise OutputPathError(
-                f"{option} {target}: found no folder {parent}, expected an existing folder"
-            )
-        parent = parent.parent
-    if not parent.is_dir():
-        raise OutputPathError(f"{option} {target}: found a file at {parent}, expected a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputPathError(
-            f"{option} {target}: found {parent} read-only, expected a writable folder"
-        )
-
-
-def check_output_file(
-    option: str, path: str | os.PathLike[str], *, make_parents: bool = False
-) -> Path:
-    """Check, before any work, that a command can write the file ``path`` (its ``option``).
-
-    Args:
-        option: the command-line option that named the path (for the message).
-        path: the file to be written.
-        make_parents: missing folders above it will be created (else they must exist).
-
-    Raises:
-        OutputPathError: ``path`` is a folder, or a folder above it is a file, missing or
-            read-only.
-    """
-    target = Path(path)
-    if target.is_dir():
-        raise OutputPathError(f"{option} {target}: found a folder, expected a file name")
-    _check_parents(option, target, make_parents)
-    return target
-
-
-def check_output_folder(option: str, path: str | os.PathLike[str]) -> Path:
-    """Check, before any work, that a command can write into the folder ``path`` (created
-    with its parents when missing).
-
-    Raises:
-        OutputPathError: ``path`` or a folder above it is a file, or read-only.
-    """
-    target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise OutputPathError(f"{option} {target}: found a file, expected a folder")
-    if target.is_dir():
-        if not os.access(target, os.W_OK | os.X_OK):
-            raise OutputPathError(
-                f"{option} {target}: found a read-only folder, expected a writable one"
-            )
-        return target
-    _check_parents(option, target, make_parents=True)
-    return target
-
-
-#: Staging folders of the writers still open in this process (see remove_staging_folders).
-_STAGING: set[Path] = set()
-
-
-def remove_staging_folders() -> None:
-    """Remove the staging folders of every open :class:`OutputWriter` (a command that is
-    being stopped by a signal leaves no half-written outputs behind)."""
-    for folder in list(_STAGING):
-        shutil.rmtree(folder, ignore_errors=True)
-        _STAGING.discard(folder)
-
-
-class OutputWriter:
-    """Stage output files in a hidden folder beside ``out_dir``; publish all or nothing.
-
-    Use as a context manager: files are written into :attr:`staging`; :meth:`publish` moves
-    them into ``out_dir`` (creating it); leaving the block without publishing (an error)
-    removes the staging folder and leaves ``out_dir`` as it was.
-    """
-
-    def __init__(self, out_dir: Path) -> None:
-        self.out_dir = check_output_folder("--out", out_dir)
-        parent = self.out_dir.resolve().parent
-        parent.mkdir(parents=True, exist_ok=True)
-        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=parent))
-        # mkdtemp makes a private (0700) folder; the published one gets the usual mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        self.staging.chmod(0o777 & ~umask)
-        self.published: list[Path] = []
-        _STAGING.add(self.staging)
+    def __init__(self, out_dir: Path, *, force: bool = False, command: str = "simulate") -> None:
+        super().__init__(out_dir, command=command, force=force)
 
     def __enter__(self) -> OutputWriter:
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.staging.exists():
-            shutil.rmtree(self.staging, ignore_errors=True)
-        _STAGING.discard(self.staging)
-
-    def path(self, name: str) -> Path:
-        """Where to write ``name`` now (inside the staging folder)."""
-        return self.staging / name
 
     def open_text(self, name: str, *, compress: bool = False) -> TextIO:
         """Open ``name`` in the staging folder for writing UTF-8 text.
@@ -569,54 +471,33 @@ class OutputWriter:
         packed = gzip.GzipFile(self.path(name + GZ), "wb", compresslevel=6, mtime=0)
         return io.TextIOWrapper(packed, encoding="utf-8", newline="")
 
-    def write_text(self, name: str, text: str) -> Path:
-        """Write a whole file into the staging folder."""
-        path = self.path(name)
-        path.write_text(text, encoding="utf-8", newline="")
-        return path
 
-    def publish(self) -> list[Path]:
-        """Move every staged file into ``out_dir`` (each move is an atomic rename)."""
-        if not self.out_dir.exists():
-            os.replace(self.staging, self.out_dir)
-            self.published = sorted(self.out_dir.iterdir())
-            return self.published
-        for item in sorted(self.staging.iterdir()):
-            target = self.out_dir / item.name
-            if item.is_dir() and target.exists():
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-            os.replace(item, target)
-            self.published.append(target)
-            # A file published plain supersedes its compressed form from an earlier run,
-            # and the other way round: readers must not find both.
-            name = item.name
-            other = name.removesuffix(GZ) if name.endswith(GZ) else name + GZ
-            with contextlib.suppress(FileNotFoundError):
-                (self.out_dir / other).unlink()
-        with contextlib.suppress(OSError):
-            self.staging.rmdir()
-        return self.published
+class ReportError(ValueError):
+    """report.html could not be written; the run publishes nothing (one line: why)."""
 
 
 def write_report_hook(folder: Path, calibration: Path | None = None) -> Path | None:
     """Call ``simulation.report.write_report(folder, calibration)``.
 
-    A failing report is reported on stderr and the other outputs are still written (the
-    report itself is written whole or not at all).
+    Raises:
+        ReportError: the report could not be written (a full disk, a bad calibration
+            file...); the caller then publishes nothing, so report.html never describes
+            another run than the CSV files beside it.
     """
     try:
         from . import report
-    except ImportError:
-        return None
-    write = getattr(report, "write_report", None)
-    if write is None:
+    except ImportError:  # pragma: no cover - a build without the report package
         return None
     try:
-        out = write(folder, calibration)
-    except Exception as exc:
-        sys.stderr.write(f"carechart: warning: report.html not written: {exc}\n")
-        return None
-    return Path(out) if out is not None else None
+        out = report.write_report(folder, calibration)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise ReportError(
+            f"report.html not written ({where}{exc.strerror or exc}); nothing published"
+        ) from exc
+    except ValueError as exc:
+        raise ReportError(f"report.html not written ({exc}); nothing published") from exc
+    return Path(out)
 
 
 def summary_json(summary: dict[str, Any]) -> str:

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import difflib
 import math
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pathway.sources import SOURCES, TAGS, Tag
+
+from .input_files import InputFileError, compose_yaml, read_input_file
 
 __all__ = [
     "DEFAULT_PARAMETERS",
@@ -44,7 +43,15 @@ DEFAULT_PARAMETERS = "parameters.yaml"
 
 
 class ParameterError(ValueError):
-    """A parameter file or override is invalid (one line: file, field, found, expected)."""
+    """A parameter file or override is invalid (one line: file, field, found, expected).
+
+    ``keys`` is the path of mapping keys to the field at fault in the file, when there is
+    one (``("parameters", "relapse.withdrawal_1y", "value")``).
+    """
+
+    def __init__(self, message: str, keys: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.keys = keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,37 +154,28 @@ def unknown_key_message(what: str, name: str, known: list[str]) -> str:
     return f"unknown {what} {name!r}{hint}"
 
 
-class InputFileError(ValueError):
-    """An input file that is not UTF-8 text (one line: file, byte, expected)."""
-
-
-def read_input_file(path: str | os.PathLike[str]) -> str:
-    """The text of a UTF-8 input file (cohort, parameters, targets, declarations...).
-
-    Raises:
-        InputFileError: the file is a folder or not UTF-8 text (binary, another encoding;
-            the message names the offending byte).
-        OSError: the file is missing or unreadable (its ``filename`` is set).
-    """
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except IsADirectoryError:
-        raise InputFileError(f"{path}: found a folder, expected a file") from None
-    except UnicodeDecodeError as exc:
-        raise InputFileError(
-            f"{path}: found byte 0x{exc.object[exc.start]:02x} at offset {exc.start}, "
-            "expected a UTF-8 text file"
-        ) from None
+#: The keys of one parameter's entry.
+_ENTRY_KEYS = ("value", "unit", "tag", "sources", "figure", "rationale")
 
 
 def _fail(origin: str, field: str, found: Any, expected: str) -> ParameterError:
-    return ParameterError(f"{origin}: {field}: found {found!r}, expected {expected}")
+    # ``field`` is a top-level key, a parameter's name, or NAME.PART for a part of its
+    # entry (names hold dots themselves); ``keys`` lead to it in the file.
+    name, _, part = field.rpartition(".")
+    keys: tuple[str, ...]
+    if field in ("parameters", "schema"):
+        keys = (field,)
+    elif part in _ENTRY_KEYS:
+        keys = ("parameters", name, part)
+    else:
+        keys = ("parameters", field)
+    return ParameterError(f"{origin}: {field}: found {found!r}, expected {expected}", keys)
 
 
 def _parse_one(origin: str, name: str, entry: Any) -> Parameter:
     if not isinstance(entry, dict):
         raise _fail(origin, name, entry, "a mapping with value, unit, tag and sources/rationale")
-    known = {"value", "unit", "tag", "sources", "figure", "rationale"}
+    known = set(_ENTRY_KEYS)
     extra = sorted(set(entry) - known)
     if extra:
         raise _fail(origin, f"{name}.{extra[0]}", extra[0], f"one of {sorted(known)}")
@@ -246,7 +244,16 @@ def load_parameters(path: str | Path | None = None) -> ParameterSet:
     else:
         text, origin = read_input_file(path), str(path)
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"{origin}: not valid YAML ({exc})") from None
-    return parse_parameters(data, origin)
+        root = compose_yaml(text, origin)  # duplicate keys, depth, aliases: see input_files
+    except InputFileError as exc:
+        raise ParameterError(str(exc)) from None
+    try:
+        return parse_parameters(None if root is None else root.plain(), origin)
+    except ParameterError as exc:
+        line = root.line_of(exc.keys) if root is not None else None
+        if line is None:
+            raise
+        # file:line: field: ..., as the loaders of cohorts and scenarios write it.
+        raise ParameterError(
+            f"{origin}:{line}: " + str(exc).removeprefix(f"{origin}: "), exc.keys
+        ) from None

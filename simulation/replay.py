@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
@@ -32,6 +31,7 @@ from typing import Any, TextIO
 import simpy
 
 from pathway import AIHPathway, Step
+from pathway.atomic import write_atomic
 from pathway.vocabulary import CARE_STATES
 
 from .engine import Occurrence, patient_journey
@@ -511,17 +511,7 @@ def write_junit(report: ReplayReport, path: str | os.PathLike[str]) -> None:
     root.append(suite)
     ET.indent(root)
     data = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
 
 
 def _classname(file: str) -> str:

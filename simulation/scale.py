@@ -10,6 +10,9 @@ first chunk is sent (:func:`check_workers`).
 from __future__ import annotations
 
 import hashlib
+import re
+import socket
+import threading
 from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
@@ -19,7 +22,16 @@ if TYPE_CHECKING:
     from .cohort import RunSettings
     from .outputs import ChunkResult
 
-__all__ = ["check_workers", "code_identity", "dask_chunk_results", "dask_client"]
+__all__ = [
+    "CONNECT_TIMEOUT_SECONDS",
+    "check_workers",
+    "code_identity",
+    "dask_chunk_results",
+    "dask_client",
+]
+
+#: How long ``--dask ADDRESS`` waits for the scheduler to answer, in seconds.
+CONNECT_TIMEOUT_SECONDS = 15
 
 
 def dask_client(address: str, workers: int) -> Any:
@@ -47,10 +59,56 @@ def dask_client(address: str, workers: int) -> Any:
                 dashboard_address=None,
             )
         return dist.Client(cluster)
+    _probe(address)
+    outcome: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            outcome["client"] = dist.Client(address, timeout=CONNECT_TIMEOUT_SECONDS)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    # The client's own timeout does not cover a server that accepts and then says nothing:
+    # wait for it in a thread (a daemon, so a stuck attempt cannot hold the exit).
+    attempt = threading.Thread(target=connect, name="carechart-dask-connect", daemon=True)
+    attempt.start()
+    attempt.join(CONNECT_TIMEOUT_SECONDS + 2)
+    if "client" in outcome:
+        return outcome["client"]
+    exc = outcome.get("error")
+    # A malformed address, a server that never answers, or one that answers something else
+    # (a garbage frame length ends in MemoryError...).
+    reason = (
+        f"no answer within {CONNECT_TIMEOUT_SECONDS} s"
+        if exc is None
+        else (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    )
+    raise ValueError(_no_scheduler(address, reason))
+
+
+def _no_scheduler(address: str, reason: str) -> str:
+    return (
+        f"--dask {address}: found no Dask scheduler there ({reason}), expected the address "
+        "of a running scheduler such as tcp://HOST:8786, or 'local'"
+    )
+
+
+_TCP_ADDRESS = re.compile(r"(?:tcp://)?\[?(?P<host>[^\[\]/]+?)\]?:(?P<port>\d+)/?")
+
+
+def _probe(address: str) -> None:
+    """Fail at once when nothing listens at a TCP ``address`` (a closed port would
+    otherwise cost the whole connect timeout)."""
+    match = _TCP_ADDRESS.fullmatch(address)
+    if match is None:
+        return  # another transport (tls://, inproc://...): Dask itself says what is wrong
     try:
-        return dist.Client(address)
-    except (ValueError, OSError) as exc:  # a malformed address, or no scheduler there
-        raise ValueError(f"--dask {address}: {exc}") from None
+        with socket.create_connection(
+            (match["host"], int(match["port"])), timeout=CONNECT_TIMEOUT_SECONDS
+        ):
+            pass
+    except OSError as exc:
+        raise ValueError(_no_scheduler(address, exc.strerror or str(exc) or "timeout")) from None
 
 
 def dask_chunk_results(

@@ -30,10 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
-from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
 from pathway import RULES, PathwayError, PatientRecord
 from pathway.patient import LAB_RANGES
 from pathway.vocabulary import (
@@ -50,6 +46,13 @@ from pathway.vocabulary import (
 )
 
 from .engine import Occurrence
+from .input_files import (
+    InputFileError,
+    InputTooLargeError,
+    Located,
+    compose_yaml,
+    read_input_bytes,
+)
 from .scripted import baseline_occurrences
 
 __all__ = [
@@ -307,14 +310,16 @@ class Scenario:
 def find_scenario_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     """Expand ``paths`` (files or directories) to scenario files, in a stable order.
 
-    A directory contributes its ``*.yaml`` files (not recursively), sorted by name. A path
-    that does not exist is returned as is, so that loading it reports the error.
+    A directory contributes its ``*.yaml`` files (not recursively), sorted by name, and its
+    ``*.yaml`` symbolic links that lead nowhere. A path that does not exist is returned as
+    is, so that loading it reports the error.
     """
     out: list[str] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            out.extend(str(p) for p in sorted(path.glob("*.yaml")) if p.is_file())
+            # A broken or looping symbolic link is kept: loading it reports the error.
+            out.extend(str(p) for p in sorted(path.glob("*.yaml")) if p.is_file() or p.is_symlink())
         else:
             out.append(str(raw))
     return out
@@ -335,19 +340,20 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """
     name = os.fspath(path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ScenarioError(name, 0, 0, f"cannot read file: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
+        data = read_input_bytes(path, max_bytes=MAX_FILE_BYTES)
+    except InputTooLargeError as exc:
         raise ScenarioError(
             name,
             1,
             1,
             f"file is larger than {MAX_FILE_BYTES} bytes; a scenario is one patient's story",
-            found=len(data),
+            found=exc.found,
             expected=f"<= {MAX_FILE_BYTES} bytes",
-        )
+        ) from None
+    except InputFileError as exc:  # a folder, a device, a FIFO...
+        raise ScenarioError(name, 0, 0, exc.message) from None
+    except OSError as exc:
+        raise ScenarioError(name, 0, 0, f"cannot read file: {exc.strerror or exc}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -378,120 +384,28 @@ def _line_col(prefix: str) -> tuple[int, int]:
 # --- YAML nodes to positioned plain values ---------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Val:
-    """A plain YAML value with its 1-based position.
-
-    ``value`` is text, a number, a bool, ``None``, a list of :class:`_Val` or a dict from
-    key text to ``(key _Val, value _Val)``.
-    """
-
-    value: Any
-    line: int
-    column: int
+#: A plain YAML value with its 1-based position (see :class:`simulation.input_files.Located`).
+_Val = Located
 
 
 def _compose(text: str, file: str) -> _Val:
-    loader: yaml.SafeLoader | None = None
+    """The scenario document as positioned values, under the scenario limits."""
     try:
-        loader = yaml.SafeLoader(text)  # the reader already rejects control characters here
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        where = exc.context_mark
-        if exc.problem and exc.context and where is not None and where is not mark:
-            problem += f" ({exc.context} at {where.line + 1}:{where.column + 1})"
-        raise ScenarioError(file, line, column, f"invalid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        position = getattr(exc, "position", None)
-        line, column = _line_col(text[:position]) if isinstance(position, int) else (1, 1)
-        reason = getattr(exc, "reason", None) or "invalid YAML"
-        raise ScenarioError(file, line, column, f"invalid YAML: {reason}") from None
-    except RecursionError:
+        root = compose_yaml(
+            text,
+            file,
+            kind="scenario",
+            max_nodes=MAX_NODES,
+            max_depth=MAX_DEPTH,
+            libyaml=False,  # the messages scenario authors see are pinned by the tests
+        )
+    except InputFileError as exc:
         raise ScenarioError(
-            file, 1, 1, f"invalid YAML: nested deeper than {MAX_DEPTH} levels"
+            exc.file, exc.line, exc.column, exc.message, exc.found, exc.expected
         ) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    if node is None:
+    if root is None:
         raise ScenarioError(file, 1, 1, "empty file; expected a scenario mapping", expected="map")
-    return _Converter(file).convert(node)
-
-
-class _Converter:
-    """Turns composed nodes into :class:`_Val` trees under a node budget and depth limit."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.budget = MAX_NODES
-        self.constructor = SafeConstructor()
-        self.path: set[int] = set()
-
-    def error(self, node: Node, message: str, found: Any = None, expected: str = "") -> None:
-        mark = node.start_mark
-        raise ScenarioError(self.file, mark.line + 1, mark.column + 1, message, found, expected)
-
-    def convert(self, node: Node, depth: int = 0) -> _Val:
-        self.budget -= 1
-        if self.budget < 0:
-            self.error(
-                node,
-                f"document expands to more than {MAX_NODES} values (an alias bomb?)",
-                expected=f"<= {MAX_NODES} values",
-            )
-        if depth > MAX_DEPTH:
-            self.error(node, f"nested deeper than {MAX_DEPTH} levels")
-        tag = node.tag
-        if tag not in _ALLOWED_TAGS and tag != _TIMESTAMP_TAG:
-            short = tag.replace("tag:yaml.org,2002:", "!!")
-            self.error(
-                node,
-                f"tag {short!r} is not allowed; scenario files hold plain YAML only "
-                "(text, numbers, true/false, lists, mappings)",
-                found=short,
-                expected="plain YAML",
-            )
-        line, column = node.start_mark.line + 1, node.start_mark.column + 1
-        if isinstance(node, ScalarNode):
-            if tag == _TIMESTAMP_TAG:
-                return _Val(str(node.value), line, column)
-            try:
-                value = self.constructor.construct_object(node, deep=False)
-            except (yaml.YAMLError, ValueError, OverflowError):
-                value = str(node.value)
-            return _Val(value, line, column)
-        if id(node) in self.path:
-            self.error(node, "an alias refers to a value that contains it (recursive alias)")
-        self.path.add(id(node))
-        try:
-            if isinstance(node, SequenceNode):
-                return _Val([self.convert(n, depth + 1) for n in node.value], line, column)
-            assert isinstance(node, MappingNode)
-            out: dict[str, tuple[_Val, _Val]] = {}
-            for key_node, value_node in node.value:
-                key = self.convert(key_node, depth + 1)
-                if not isinstance(key.value, str):
-                    self.error(
-                        key_node,
-                        f"keys must be text (got {key.value!r})",
-                        found=key.value,
-                        expected="text key",
-                    )
-                if key.value in out:
-                    first = out[key.value][0]
-                    self.error(
-                        key_node,
-                        f"duplicate key {key.value!r} (first at line {first.line})",
-                        found=key.value,
-                        expected="unique keys",
-                    )
-                out[key.value] = (key, self.convert(value_node, depth + 1))
-            return _Val(out, line, column)
-        finally:
-            self.path.discard(id(node))
+    return root
 
 
 # --- validation ------------------------------------------------------------------------------

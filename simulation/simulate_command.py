@@ -9,6 +9,7 @@ several policies and prints the differences in outcomes.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from .cohort import (
     StderrProgress,
     apply_overrides,
     check_run_options,
-    default_workers,
+    choose_workers,
     load_cohort,
     run_cohort,
 )
@@ -38,6 +39,7 @@ from .compare import (
     paired_differences,
 )
 from .outcomes import YEAR
+from .output_folder import add_force_option
 from .outputs import (
     EVENT_COLUMNS,
     ChunkResult,
@@ -53,6 +55,8 @@ from .policies import STRATEGIES, parse_policy_list
 __all__ = ["add_command", "format_summary", "simulate_to"]
 
 DEFAULT_OUT = "carechart-output"
+#: A calibration result kept in the output folder goes into its report.
+CALIBRATION_FILE = "calibration.json"
 #: Runs with at least this many patient-years show progress on stderr.
 _PROGRESS_MIN_PATIENT_YEARS = 2000
 _DISCLAIMER = "research and education only; not for treating patients"
@@ -115,6 +119,7 @@ def add_command(sub: Any) -> None:
     )
     _common_options(sim)
     sim.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="output folder")
+    add_force_option(sim)
     sim.add_argument(
         "--policy", default="guideline", metavar="NAME", help=f"clinician policy: {policies}"
     )
@@ -166,10 +171,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Cohort, ParameterSet, Any, int]:
     if args.years is not None:
         sets.append(f"cohort.years={args.years}")
     cohort, params, thresholds = apply_overrides(cohort, load_parameters(), sets)
-    workers = default_workers() if args.workers is None else args.workers
-    if workers < 1:
-        raise CohortError(f"--workers: found {workers}, expected a whole number >= 1")
-    return cohort, params, thresholds, workers
+    return cohort, params, thresholds, choose_workers(args.workers)
 
 
 def _progress(cohort: Cohort) -> Any:
@@ -193,18 +195,32 @@ def simulate_to(
     progress: Any = None,
     calibration: Path | None = None,
     compress: bool = False,
+    force: bool = False,
 ) -> tuple[str, bool]:
     """Simulate and write every output to ``out`` (all or nothing).
 
     With ``compress``, the CSV files are written gzip-compressed (``patients.csv.gz``,
-    ``events.csv.gz``).
+    ``events.csv.gz``). ``out`` is replaced as a whole; a folder carechart did not write is
+    refused unless ``force`` (:class:`~simulation.output_folder.StagedFolder`). A
+    ``calibration.json`` kept in ``out`` from an earlier ``carechart calibrate`` goes into
+    the report and into the new folder.
+
+    Raises:
+        OutputPathError: ``out`` cannot or must not be written (checked before the run).
+        CohortError: the calibration file is not a calibration result (before the run).
+        ReportError: report.html could not be written (nothing is published).
 
     Returns:
         The terminal summary, and whether the run kept every hard invariant (always true
         for policies other than the guideline's, whose deviations are recorded).
     """
     started = time.perf_counter()
-    with OutputWriter(out) as writer:
+    kept = out / CALIBRATION_FILE
+    if calibration is None and kept.is_file():
+        calibration = kept  # from an earlier carechart calibrate: checked, then carried over
+    if calibration is not None:
+        check_calibration(calibration)
+    with OutputWriter(out, force=force) as writer:
         # Rows and events are written as their chunks arrive (in patient order); the
         # result keeps only the running totals behind the summary.
         with (
@@ -233,8 +249,8 @@ def simulate_to(
             )
         summary = result.summary(list(sets))
         writer.write_text("summary.json", summary_json(summary))
-        if calibration is None and (out / "calibration.json").is_file():
-            calibration = out / "calibration.json"  # kept from an earlier carechart calibrate
+        if calibration == kept:
+            shutil.copy2(kept, writer.path(CALIBRATION_FILE))
         write_report_hook(writer.staging, calibration)
         published = writer.publish()
     elapsed = time.perf_counter() - started
@@ -246,15 +262,6 @@ def _simulate_command(args: argparse.Namespace) -> int:
     if args.policy not in STRATEGIES:
         raise CohortError(f"--policy: found {args.policy!r}, expected one of {list(STRATEGIES)}")
     cohort, params, thresholds, workers = _prepare(args)
-    if args.calibration is not None:
-        if not args.calibration.is_file():
-            raise CohortError(f"--calibration: found {str(args.calibration)!r}, expected a file")
-        from .calibration import load_result
-
-        try:  # checked before the run: a bad file would otherwise only cost the report
-            load_result(args.calibration)
-        except ValueError as exc:
-            raise CohortError(f"--calibration: {exc}") from None
     text, ok = simulate_to(
         Path(args.out),
         cohort,
@@ -269,9 +276,26 @@ def _simulate_command(args: argparse.Namespace) -> int:
         progress=_progress(cohort),
         calibration=args.calibration,
         compress=args.compress,
+        force=args.force,
     )
     sys.stdout.write(text)
     return 0 if ok else 1
+
+
+def check_calibration(path: Path) -> None:
+    """Check, before a run, that ``path`` is a calibration result for the report.
+
+    Raises:
+        CohortError: naming ``--calibration``, the file and what is wrong with it.
+    """
+    if not path.is_file():
+        raise CohortError(f"--calibration: found {str(path)!r}, expected a file")
+    from .calibration import load_result
+
+    try:  # a bad file would otherwise fail the report after the whole run
+        load_result(path)
+    except ValueError as exc:
+        raise CohortError(f"--calibration: {exc}") from None
 
 
 def _pct(value: Any) -> str:

@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from pathway.atomic import write_atomic
+
 from .cohort import (
     DEFAULT_SEED,
     CohortError,
     apply_overrides,
     check_run_options,
-    default_workers,
+    choose_workers,
     load_cohort,
     run_cohort,
 )
@@ -338,9 +338,7 @@ def _sweep_command(args: argparse.Namespace) -> int:
         check_output_file("--out", args.out)
     ranges = [parse_vary(v) for v in args.vary]
     policies = parse_policy_list(args.policies)
-    workers = default_workers() if args.workers is None else args.workers
-    if workers < 1:
-        raise CohortError(f"--workers: found {workers}, expected a whole number >= 1")
+    workers = choose_workers(args.workers)
     result = run_sweep(
         ranges,
         draws=args.draws,
@@ -359,16 +357,5 @@ def _sweep_command(args: argparse.Namespace) -> int:
     )
     sys.stdout.write(format_table(result))
     if args.out:
-        _write_atomic(Path(args.out), result.to_json())
+        write_atomic(Path(args.out), result.to_json())
     return 0
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -371,7 +371,7 @@ class TestMarkdown:
             (["--markdown", "{tmp}"], "--markdown {tmp}: found a folder, expected a file name"),
             (["--patients", "-1"], "--patients: found -1, expected a whole number >= 1"),
             (["--workers", "0"], "--workers: found 0, expected a whole number >= 1"),
-            (["--targets", "{file}"], "{file}: found byte 0xff at offset 0"),
+            (["--targets", "{file}"], "{file}:1:1: found byte 0xff at offset 0"),
         ],
     )
     def test_bad_options_fail_before_any_run(

@@ -55,6 +55,6 @@ def test_unusable_paths_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[
     binary = tmp_path / "d.yaml"
     binary.write_bytes(b"\x89PNG")
     assert main(["check", "--static-only", "--declared", str(binary)]) == 2
-    assert f"{binary}: found byte 0x89 at offset 0" in capsys.readouterr().err
+    assert f"{binary}:1:1: found byte 0x89 at offset 0" in capsys.readouterr().err
     assert main(["check", "--static-only", "--out", str(binary)]) == 2
     assert f"--out {binary}: found a file, expected a folder" in capsys.readouterr().err

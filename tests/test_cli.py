@@ -32,7 +32,7 @@ def test_demo_simulates_the_default_cohort_and_writes_the_report(
     assert "2 courses, 0 invariant violations" in text
     assert "invariant violations: 0" in text
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["events.csv", "patients.csv", "report.html", "summary.json"]
+    assert names == [".carechart", "events.csv", "patients.csv", "report.html", "summary.json"]
 
 
 def test_unknown_command_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,6 +37,7 @@ def test_compressed_files_hold_the_plain_files(runs: tuple[Path, Path]) -> None:
     report (read from the compressed files) are the same; no plain CSV is left beside them."""
     plain, packed = runs
     assert sorted(p.name for p in packed.iterdir()) == [
+        ".carechart",  # the marker of a folder carechart wrote
         "events.csv.gz",
         "patients.csv.gz",
         "report.html",
@@ -80,7 +81,7 @@ def test_a_new_run_supersedes_the_other_form(tmp_path: Path) -> None:
     assert main([*small, "--compress"]) == 0
     assert main(small) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["events.csv", "patients.csv", "report.html", "summary.json"]
+    assert names == [".carechart", "events.csv", "patients.csv", "report.html", "summary.json"]
     assert main([*small, "--compress"]) == 0
     assert "events.csv" not in {p.name for p in out.iterdir()}
 

@@ -231,6 +231,7 @@ def test_failed_run_leaves_the_folder_untouched(
     out = tmp_path / "out"
     out.mkdir()
     (out / "patients.csv").write_text("old\n")
+    (out / ".carechart").write_text("{}\n")  # an earlier run's folder: replaceable
 
     def boom(*args: object, **kwargs: object) -> None:
         raise cohort_module.SimulationError("patient P00001 failed")
@@ -335,7 +336,7 @@ def test_cohort_file_that_is_not_text_names_the_file(
     binary = tmp_path / "c.yaml"
     binary.write_bytes(b"patients: 1\n\xff")
     assert _simulate(tmp_path / "o", "--cohort", str(binary)) == 2
-    assert f"{binary}: found byte 0xff at offset 12, expected a UTF-8 text file" in (
+    assert f"{binary}:2:1: found byte 0xff at offset 12, expected a UTF-8 text file" in (
         capsys.readouterr().err
     )
     assert _simulate(tmp_path / "o", "--cohort", str(tmp_path)) == 2

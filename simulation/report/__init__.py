@@ -14,15 +14,14 @@ the curves' durations while the page is drawn).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import math
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from pathway.atomic import write_atomic
 
 from ..cohort_outputs import (
     CohortOutputs,
@@ -121,23 +120,7 @@ def write_report(
         cal_facts = result.facts()
         cal_notes = result.notes()
     text = _render(tally, summary, cal_rows, cal_facts, cal_notes, generated)
-    return _write_atomic(out_dir / REPORT_FILE, text)
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_atomic(out_dir / REPORT_FILE, text)
 
 
 def build_report(

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 
 from pathway import RULES, Step
+from pathway.atomic import write_atomic
 from pathway.patient import LabPanel
 from pathway.timers import TIMERS
 
@@ -39,7 +40,6 @@ from .sessions import (
     Session,
     SessionError,
     SessionStore,
-    write_atomic,
 )
 
 __all__ = ["create_app", "describe_step"]
@@ -128,6 +128,7 @@ def create_app(
         store.save(session)
         if session.finished:
             # The debrief is kept beside the sessions for the instructor's class report.
+            debrief_dir.mkdir(parents=True, exist_ok=True)
             write_atomic(
                 debrief_dir / f"{session.session_id}.json",
                 json.dumps(build_debrief(session), indent=1, sort_keys=True),

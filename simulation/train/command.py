@@ -114,9 +114,11 @@ def _train(args: Any) -> int:
 
 
 def _report(args: Any) -> int:
+    from pathway.atomic import write_atomic
+
     from ..cli import UsageError
     from .debrief import class_report, load_debriefs
-    from .sessions import SessionError, write_atomic
+    from .sessions import SessionError
 
     try:
         report = class_report(load_debriefs(args.paths))

@@ -29,7 +29,6 @@ import math
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ from typing import Any, Literal
 import numpy as np
 
 from pathway import RULES, AIHPathway, Recommendation, Step, snapshot
+from pathway.atomic import write_atomic
 from pathway.invariants import INVARIANTS
 from pathway.sources import SOURCES
 from pathway.vocabulary import ACTIONS
@@ -556,19 +556,6 @@ def _jsonable(data: Any) -> Any:
     return json.loads(json.dumps(data))
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class SessionStore:
     """Sessions saved as ``FOLDER/<id>.json``, debriefs as ``FOLDER/debriefs/<id>.json``."""
 
@@ -584,6 +571,7 @@ class SessionStore:
     def save(self, session: Session) -> Path:
         """Write the session (whole or not at all)."""
         path = self.path(session.session_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(session.to_dict(), indent=1, sort_keys=True))
         return path
 
