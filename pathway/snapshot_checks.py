@@ -102,6 +102,10 @@ _DAY_FIELDS: Final = (
     "transplant_day",
     "death_day",
     "labs_reset_day",
+    "optimised_day",
+    "first_treatment_day",
+    "remission_biopsy_day",
+    "antimetabolite_change_day",
 )
 _FLAGS: Final = (
     "encephalopathy",
@@ -112,6 +116,37 @@ _FLAGS: Final = (
     "relapsed_after_withdrawal",
     "reinduced",
     "line_assessed",
+    "failure_confirmed",
+)
+#: Record fields checked one by one in :func:`_record` (the rest are days or flags above);
+#: a test checks that together they name every field of the record, so that a new field
+#: cannot be dropped silently by restore.
+RECORD_FIELDS_CHECKED: Final = frozenset(
+    {
+        *_DAY_FIELDS,
+        *_FLAGS,
+        "patient_id",
+        "age",
+        "sex",
+        "weight_kg",
+        "day",
+        "cirrhosis",
+        "presentation",
+        "tpmt",
+        "pregnancy",
+        "response",
+        "cirrhosis_at_diagnosis",
+        "acute_improving",
+        "withdrawal_cbr_days",
+        "withdrawal_attempts",
+        "labs",
+        "treatment_baseline",
+        "intolerant",
+        "response_history",
+        "entered",
+        "timers_fired",
+        "drugs",
+    }
 )
 
 

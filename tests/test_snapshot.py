@@ -120,3 +120,15 @@ def test_numpy_days_are_numbers_and_numpy_nan_is_not() -> None:
     assert chart.observe("labs", {"alt_xuln": 5.0}, day=np.int64(3)).day == 3.0
     with pytest.raises(PatientError, match="finite number"):
         chart.observe("labs", {"alt_xuln": 5.0}, day=np.float64("nan"))
+
+
+def test_restore_checks_every_field_of_the_record() -> None:
+    """A record field restore does not know would be dropped silently on restore."""
+    from dataclasses import fields
+
+    from pathway.patient import PatientRecord
+    from pathway.snapshot_checks import RECORD_FIELDS_CHECKED
+
+    stored = {f.name for f in fields(PatientRecord) if f.name != "state"}
+    stored = {name for name in stored if not name.startswith("_")}
+    assert stored == set(RECORD_FIELDS_CHECKED)

@@ -87,6 +87,7 @@ ACTION_LABELS: dict[str, str] = {
     "reinduce": "Re-induce (steroid and antimetabolite)",
     "refer_transplant": "Refer for liver transplantation",
     "observe_untreated": "Observe without treatment",
+    "optimise_treatment": "Check adherence and optimise the doses",
     "continue": "Continue unchanged",
 }
 """Plain words for each clinician action of the vocabulary."""
