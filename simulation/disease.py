@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from pathway import AIHPathway, PatientRecord
+from pathway.vocabulary import FINDINGS
 
 from .engine import Days, Occurrence
 from .hazards import (
@@ -53,6 +54,7 @@ from .hazards import (
     constant,
     from_cumulative,
     rate_from_probability,
+    scale,
 )
 from .parameters import ParameterSet
 from .scripted import baseline_occurrences
@@ -124,6 +126,9 @@ class ModelConstants:
     cirrhosis_rate: float
     activity_hr: float
     decompensation_rate: float
+    recompensation: float  # S-WANG16: share of active decompensation that recompensates
+    recompensation_rate: float
+    steroid_trial_days: float
     decompensated_death_rate: float
     hcc_rate_cirrhosis: float
     hcc_rate_noncirrhotic: float
@@ -154,7 +159,9 @@ class ModelConstants:
     tac_after_intolerance: float
     third_line_cbr: float
     # acute
-    acute_failure: float
+    acute_failure: float  # at the reference MELD (S-TELLEZ22 mean)
+    acute_failure_meld_reference: float
+    acute_failure_meld_log_odds: float
     acute_failure_transplant: float
     acute_failure_death: float
     acute_outcome_mean: float
@@ -178,7 +185,7 @@ class ModelConstants:
     transplant_rate: float
     transplant_max_age: float
     recurrence: Hazard
-    post_lt_death_rate: float
+    post_lt_death: Hazard  # from the transplant day: first year, to 5 and to 10 years
     recurrence_death_hr: float
     graft_loss_rate: float
     recurrence_graft_loss_hr: float
@@ -188,6 +195,10 @@ class ModelConstants:
     failed_graft_inr: float
     # background mortality
     gompertz: dict[str, tuple[float, float]]  # sex -> (a per year, b per year of age)
+    aih_excess_hr: float  # multiplies the Gompertz hazard (non-liver deaths)
+    # adherence
+    nonadherence_rate: float
+    adherence_effect_lost: float
     # pregnancy
     pregnancy_rate: float
     pregnancy_max_age: float
@@ -247,6 +258,9 @@ class ModelConstants:
             cirrhosis_rate=p["liver.cirrhosis_per_year"] / y,
             activity_hr=p["liver.activity_hazard_ratio"],
             decompensation_rate=p["liver.decompensation_per_year"] / y,
+            recompensation=p["liver.recompensation"],
+            recompensation_rate=_LN2 / max(p["liver.recompensation_median_days"], 1.0),
+            steroid_trial_days=p["transplant.steroid_trial_days"],
             decompensated_death_rate=p["liver.decompensated_death_per_year"] / y,
             hcc_rate_cirrhosis=p["liver.hcc_per_1000py_cirrhosis"] / 1000.0 / y,
             hcc_rate_noncirrhotic=p["liver.hcc_per_1000py_noncirrhotic"] / 1000.0 / y,
@@ -277,6 +291,8 @@ class ModelConstants:
             tac_after_intolerance=p["response.tacrolimus_after_intolerance"],
             third_line_cbr=p["response.third_line_cbr"],
             acute_failure=p["acute.steroid_failure"],
+            acute_failure_meld_reference=p["acute.failure_meld_reference"],
+            acute_failure_meld_log_odds=p["acute.failure_meld_log_odds"],
             acute_failure_transplant=p["acute.failure_transplant"],
             acute_failure_death=p["acute.failure_death"],
             acute_outcome_mean=p["acute.failure_outcome_mean_days"],
@@ -285,8 +301,8 @@ class ModelConstants:
             alf_transplant=p["alf.transplant"],
             alf_outcome_mean=p["alf.outcome_mean_days"],
             aza_intolerance=(
-                (0.0, rate_from_probability(p["intolerance.azathioprine_6m"], half_year)),
-                (half_year, p["intolerance.azathioprine_late_per_year"] / y),
+                (0.0, rate_from_probability(p["intolerance.azathioprine_1y"], y)),
+                (y, p["intolerance.azathioprine_late_per_year"] / y),
             ),
             cytopenia_share=p["intolerance.cytopenia_share"],
             mmf_intolerance=(
@@ -326,7 +342,13 @@ class ModelConstants:
             recurrence=from_cumulative(
                 [(5 * y, p["transplant.recurrence_5y"]), (10 * y, p["transplant.recurrence_10y"])]
             ),
-            post_lt_death_rate=rate_from_probability(1.0 - p["transplant.survival_10y"], 10 * y),
+            post_lt_death=from_cumulative(
+                [
+                    (y, p["transplant.mortality_1y"]),
+                    (5 * y, 1.0 - p["transplant.survival_5y"]),
+                    (10 * y, 1.0 - p["transplant.survival_10y"]),
+                ]
+            ),
             recurrence_death_hr=p["transplant.recurrence_death_hr"],
             graft_loss_rate=p["transplant.graft_loss_per_year"] / y,
             recurrence_graft_loss_hr=p["transplant.recurrence_graft_loss_hr"],
@@ -338,6 +360,9 @@ class ModelConstants:
                 "F": (p["mortality.gompertz_a_female"], p["mortality.gompertz_b_female"]),
                 "M": (p["mortality.gompertz_a_male"], p["mortality.gompertz_b_male"]),
             },
+            aih_excess_hr=p["mortality.aih_excess_hr"],
+            nonadherence_rate=p["adherence.nonadherence_per_year"] / y,
+            adherence_effect_lost=min(1.0, p["adherence.effect_lost"]),
             pregnancy_rate=p["pregnancy.plan_per_year"] / y,
             pregnancy_max_age=p["pregnancy.max_age"],
             conception_rate=_LN2 / max(p["pregnancy.conception_median_days"], 1.0),
@@ -467,6 +492,12 @@ class _Latent:
     acute_until: Days = math.inf
     untreated_since: Days | None = None
     drug_start: dict[str, Days] = field(default_factory=dict)
+    #: Decompensation came with active disease (at diagnosis, or ALT or IgG above ULN).
+    decompensation_active: bool = False
+    #: ... and will recompensate on treatment (S-WANG16).
+    recompensates: bool = False
+    #: Day a latent period of non-adherence began (the chart learns of it at a flare).
+    nonadherent_since: Days | None = None
 
 
 class DiseaseModel:
@@ -498,6 +529,8 @@ class DiseaseModel:
         "graft_failure",
         "plan_pregnancy",
         "conception",
+        "recompensation",
+        "nonadherence",
         "liver_death",
         "hcc_death",
         "post_transplant_death",
@@ -559,6 +592,9 @@ class DiseaseModel:
         self.wbc = _clip(c.wbc_mean + 1.5 * z[7], 3.0, 12.0)
         self.plt_factor = float(math.exp(0.2 * z[8]))
         self.graft_alt = _clip(c.graft_alt * math.exp(c.floor_sd * z[9]), 0.2, 0.95)
+        # Decompensated at diagnosis means active disease: treatment may recompensate it.
+        self.latent.decompensation_active = rec.cirrhosis == "decompensated"
+        self.latent.recompensates = self.latent.decompensation_active and u[5] < c.recompensation
         # Acute presentations: an excess of bilirubin and INR over the chronic level.
         self.acute_bili = 0.0
         self.acute_inr = 0.0
@@ -574,7 +610,7 @@ class DiseaseModel:
                 self._emergency = self._emergency_outcome(
                     u[1], c.alf_death, c.alf_transplant, c.alf_outcome_mean, u[2]
                 )
-            elif u[1] < c.acute_failure:
+            elif u[1] < self.acute_failure_probability(bili, inr):
                 self.latent.acute_mode = "worsen"
                 transplant = c.acute_failure_transplant
                 self._emergency = self._emergency_outcome(
@@ -597,10 +633,22 @@ class DiseaseModel:
                 self._tpmt_now = True
         # Background death (Gompertz), fixed at diagnosis.
         a, b = c.gompertz[rec.sex]
+        a *= c.aih_excess_hr
         e = float(rng.standard_exponential())
         if a > 0 and b > 0:
             years = math.log1p(e * b / (a * math.exp(b * rec.age))) / b
             self._push(math.ceil(years * YEAR_DAYS), 9, "death", "background")
+
+    def acute_failure_probability(self, bilirubin: float, inr: float) -> float:
+        """Probability that steroids fail in acute severe AIH, from the MELD at presentation.
+
+        The odds of ``acute.steroid_failure`` (S-TELLEZ22) at the reference MELD, times
+        ``exp(acute.failure_meld_log_odds)`` per MELD point above it [MODEL].
+        """
+        c = self.c
+        base = min(max(c.acute_failure, 1e-9), 1.0 - 1e-9)
+        excess = meld(bilirubin, inr, c.creatinine) - c.acute_failure_meld_reference
+        return _prob(_odds(base) * math.exp(c.acute_failure_meld_log_odds * excess))
 
     @staticmethod
     def _emergency_outcome(
@@ -852,7 +900,14 @@ class DiseaseModel:
                 lat.recurrence = True
                 self.history.setdefault("recurrence", day)
             self.course = self._new_course("flare", day, anchor=self.activity(day))
-            return [Occurrence(day, "finding", "labs", self.panel(day))]
+            occs = [Occurrence(day, "finding", "labs", self.panel(day))]
+            if lat.nonadherent_since is not None:
+                # [MODEL] The flare brings the non-adherence to light (AIH-RSP-03); the
+                # patient is counselled and takes the drugs again from now on.
+                lat.nonadherent_since = None
+                self.history.setdefault("nonadherence_found", day)
+                occs.append(Occurrence(day, "finding", "nonadherence"))
+            return occs
         if name.startswith("intolerance_"):
             drug = name.removeprefix("intolerance_")
             if drug not in p.drugs:
@@ -865,7 +920,23 @@ class DiseaseModel:
             return [Occurrence(day, "finding", "cirrhosis_diagnosed", "compensated")]
         if name == "decompensation":
             lat.stage = "decompensated"
+            # Only decompensation with active disease can recompensate on treatment.
+            alt, igg = self.activity(day)
+            lat.decompensation_active = alt > 1.0 or igg > 1.0
+            lat.recompensates = lat.decompensation_active and (
+                self._course_rng.random() < self.c.recompensation
+            )
             return [Occurrence(day, "finding", "decompensation")]
+        if name == "recompensation":
+            lat.stage, lat.recompensates = "compensated", False
+            # The chart learns of it where its vocabulary has the finding; until then the
+            # model alone acts on it (no liver death or transplant from decompensation).
+            if "recompensation" in FINDINGS:
+                return [Occurrence(day, "finding", "recompensation")]
+            return []
+        if name == "nonadherence":
+            lat.nonadherent_since = day
+            return []
         if name == "hcc":
             lat.hcc = True
             return [Occurrence(day, "finding", "hcc")]
@@ -991,6 +1062,14 @@ class DiseaseModel:
         elif "maintenance" in active:
             if not p.drugs and lat.untreated_since is not None:
                 flare, origin = c.withdrawal_flare, lat.untreated_since
+            elif lat.nonadherent_since is not None:
+                # [MODEL] Non-adherent: part of the protection is lost, so part of the
+                # hazard after full withdrawal (S-VGERVEN13) adds to the maintenance one.
+                origin = lat.nonadherent_since
+                flare = tuple(
+                    (start, c.maintenance_flare_rate + rate)
+                    for start, rate in scale(c.withdrawal_flare, c.adherence_effect_lost)
+                )
             else:
                 flare = constant(c.maintenance_flare_rate)
         elif active & _UNTREATED_STATES and self.course.kind == "untreated" and not transplant_care:
@@ -1006,8 +1085,17 @@ class DiseaseModel:
         ):
             on = drug in p.drugs and not (transplant_care or "post_transplant" in active)
             clocks[f"intolerance_{drug}"].set(lat.drug_start.get(drug, day), hazard if on else ())
+        # Non-adherence starts on maintenance treatment (it is found at a flare).
+        adherent_on_drugs = (
+            "maintenance" in active and bool(p.drugs) and lat.nonadherent_since is None
+        )
+        clocks["nonadherence"].set(day, constant(c.nonadherence_rate) if adherent_on_drugs else ())
         # Liver stage and cancer (native liver only).
         native = not lat.transplanted
+        recompensating = (
+            native and lat.stage == "decompensated" and lat.recompensates and bool(p.drugs)
+        )
+        clocks["recompensation"].set(day, constant(c.recompensation_rate) if recompensating else ())
         clocks["cirrhosis"].set(
             day, constant(c.cirrhosis_rate * hr) if native and lat.stage == "none" else ()
         )
@@ -1028,16 +1116,28 @@ class DiseaseModel:
         )
         waiting = transplant_care and self._emergency is None and indicated
         years_left = (c.transplant_max_age - age_now) * YEAR_DAYS
-        clocks["transplant"].set(
-            day,
-            ((0.0, c.transplant_rate), (years_left, 0.0)) if waiting and years_left > 0 else (),
-        )
+        # [MODEL] Decompensation from active disease gets a steroid trial before an
+        # elective transplant (S-WANG16: most recompensate); MELD, HCC or graft failure do not.
+        trial_left = 0.0
+        started = p.treatment_start_day
+        if lat.stage == "decompensated" and lat.decompensation_active and started is not None:
+            only_decompensation = not (
+                lat.hcc
+                or lat.graft_failed
+                or meld(bili, inr, c.creatinine) >= chart.thresholds.transplant_meld
+            )
+            if only_decompensation:
+                trial_left = max(0.0, started + c.steroid_trial_days - day)
+        transplant: Hazard = ()
+        if waiting and years_left > trial_left:
+            transplant = ((trial_left, c.transplant_rate), (years_left, 0.0))
+        clocks["transplant"].set(day, transplant)
         # After transplant.
         graft = "post_transplant" in active and not lat.graft_failed
         loss = c.graft_loss_rate * (c.recurrence_graft_loss_hr if lat.recurrence else 1.0)
         clocks["graft_failure"].set(day, constant(loss) if graft else ())
-        lt_death = c.post_lt_death_rate * (c.recurrence_death_hr if lat.recurrence else 1.0)
-        clocks["post_transplant_death"].set(day, constant(lt_death) if graft else ())
+        lt_death = scale(c.post_lt_death, c.recurrence_death_hr if lat.recurrence else 1.0)
+        clocks["post_transplant_death"].set(lat.lt_day, lt_death if graft else ())
         # Liver and cancer deaths.
         liver_rate = 0.0
         if native and lat.stage == "decompensated":
