@@ -68,4 +68,6 @@ SOURCES: Final[dict[str, str]] = {
     "S-SHARMA21": "Sharma 2021, mortality in AIH in Sweden, Clin Gastroenterol Hepatol",
     "S-HEINEMANN20": "Heinemann 2020, survival after LT for AIH (ELTR), Liver Transpl",
     "S-SURVEY-AILD": "European survey of adherence in autoimmune liver disease (secondary)",
+    "S-SHARMAS21": "Sharma S 2021, decompensation and steroid outcomes in AIH, JGH Open",
+    "S-ARVANITI24": "Arvaniti 2024, review of AIH treatment, Explor Dig Dis",
 }

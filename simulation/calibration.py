@@ -86,6 +86,8 @@ _ENDPOINTS: dict[str, Callable[[CohortOutputs], TimeToEvent]] = {
         o.patients, o.events_by_patient()
     ),
     "liver_death": lambda o: _liver_death(o.patients),
+    "hcc": lambda o: _hcc(o.patients),
+    "death_after_transplant": lambda o: _death_after_transplant(o.patients),
 }
 #: Causes of death that count as liver-related (``death_cause`` in patients.csv).
 LIVER_CAUSES = ("liver", "hcc")
@@ -575,11 +577,42 @@ def _liver_death_duration(p: PatientRow) -> Duration:
     return end, False
 
 
-def _liver_death(patients: Sequence[PatientRow]) -> TimeToEvent:
-    rows = [(p.patient_id, *_liver_death_duration(p)) for p in patients]
+def _tte(rows: Sequence[tuple[str, float, bool]]) -> TimeToEvent:
     return TimeToEvent(
         tuple(r[0] for r in rows), tuple(r[1] for r in rows), tuple(r[2] for r in rows)
     )
+
+
+def _liver_death(patients: Sequence[PatientRow]) -> TimeToEvent:
+    return _tte([(p.patient_id, *_liver_death_duration(p)) for p in patients])
+
+
+def _extra_day(p: PatientRow, column: str) -> float | None:
+    raw = p.extra.get(column, "")
+    return float(raw) if raw not in ("", None) else None
+
+
+def _hcc(patients: Sequence[PatientRow]) -> TimeToEvent:
+    """Days from diagnosis to hepatocellular carcinoma (``hcc_day``); death censors."""
+    rows = []
+    for p in patients:
+        day = _extra_day(p, "hcc_day")
+        end = p.death_day if p.death_day is not None else p.followup_days
+        rows.append((p.patient_id, *((day, True) if day is not None else (end, False))))
+    return _tte(rows)
+
+
+def _death_after_transplant(patients: Sequence[PatientRow]) -> TimeToEvent:
+    """Days from the (first) transplant to death from any cause, transplanted patients only."""
+    rows = []
+    for p in patients:
+        if p.transplant_day is None:
+            continue
+        if p.death_day is not None:
+            rows.append((p.patient_id, p.death_day - p.transplant_day, True))
+        else:
+            rows.append((p.patient_id, p.followup_days - p.transplant_day, False))
+    return _tte(rows)
 
 
 def _drug_stopped(outputs: CohortOutputs, params: Mapping[str, Any]) -> tuple[float, int]:

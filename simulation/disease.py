@@ -183,6 +183,7 @@ class ModelConstants:
     postpartum_flare_rate: float
     # transplant
     transplant_rate: float
+    transplant_candidate: float  # share listed when a chronic indication arises [MODEL]
     transplant_max_age: float
     recurrence: Hazard
     post_lt_death: Hazard  # from the transplant day: first year, to 5 and to 10 years
@@ -338,6 +339,7 @@ class ModelConstants:
                 p["relapse.postpartum_flare"], p["relapse.postpartum_days"]
             ),
             transplant_rate=_LN2 / max(p["transplant.wait_median_days"], 1.0),
+            transplant_candidate=p["transplant.candidate_share"],
             transplant_max_age=p["transplant.max_age"],
             recurrence=from_cumulative(
                 [(5 * y, p["transplant.recurrence_5y"]), (10 * y, p["transplant.recurrence_10y"])]
@@ -594,6 +596,8 @@ class DiseaseModel:
         self.graft_alt = _clip(c.graft_alt * math.exp(c.floor_sd * z[9]), 0.2, 0.95)
         # Decompensated at diagnosis means active disease: treatment may recompensate it.
         self.latent.decompensation_active = rec.cirrhosis == "decompensated"
+        # [MODEL] Not every patient with a chronic indication is a transplant candidate.
+        self.candidate = u[6] < c.transplant_candidate
         self.latent.recompensates = self.latent.decompensation_active and u[5] < c.recompensation
         # Acute presentations: an excess of bilirubin and INR over the chronic level.
         self.acute_bili = 0.0
@@ -1114,7 +1118,7 @@ class DiseaseModel:
             or lat.graft_failed
             or meld(bili, inr, c.creatinine) >= chart.thresholds.transplant_meld
         )
-        waiting = transplant_care and self._emergency is None and indicated
+        waiting = transplant_care and self._emergency is None and indicated and self.candidate
         years_left = (c.transplant_max_age - age_now) * YEAR_DAYS
         # [MODEL] Decompensation from active disease gets a steroid trial before an
         # elective transplant (S-WANG16: most recompensate); MELD, HCC or graft failure do not.
