@@ -568,6 +568,11 @@ class DiseaseModel:
         self._drugs: frozenset[str] = frozenset()
         self._plan: tuple[Days, str] | None = None
         self._emergency: _Emergency | None = None
+        # Cumulative predniso(lo)ne dose (mg) up to _dose_day, and the daily dose since then.
+        self._pred_mg = 0.0
+        self._pred_mg_1y = 0.0
+        self._pred_dose = 0.0
+        self._dose_day = 0.0
         self.latent = _Latent(stage=record.cirrhosis)
         self._draw_baseline(record, base_rng, tpmt)
         self.course = self._new_course("untreated", 0.0, anchor=(self.alt0, self.igg0))
@@ -966,10 +971,23 @@ class DiseaseModel:
 
     # --- synchronising with the chart ---------------------------------------------------------
 
+    def steroid_exposure(self, day: Days) -> tuple[float, float]:
+        """Cumulative predniso(lo)ne dose in mg up to ``day``: (whole course, first year)."""
+        total, first_year = self._pred_mg, self._pred_mg_1y
+        if day > self._dose_day and self._pred_dose:
+            total += self._pred_dose * (day - self._dose_day)
+            overlap = min(day, YEAR_DAYS) - min(self._dose_day, YEAR_DAYS)
+            first_year += self._pred_dose * max(0.0, overlap)
+        return total, first_year
+
     def _sync(self, chart: AIHPathway) -> None:
         """Catch up with the chart: spend clocks, start courses, recompute hazards."""
         p = chart.patient
         day = p.day
+        if day > self._dose_day:
+            self._pred_mg, self._pred_mg_1y = self.steroid_exposure(day)
+            self._dose_day = day
+        self._pred_dose = p.dose("prednisolone") or 0.0
         for clock in self.clocks.values():
             clock.advance(day)
         new_course = self._scan(chart)
