@@ -882,6 +882,10 @@ class DiseaseModel:
         if kind == "tpmt":
             return [Occurrence(day, "finding", "tpmt", value)]
         if kind == "death":
+            if value == "background" and self.latent.transplanted:
+                # After a transplant the registry's all-cause survival (S-HEINEMANN20)
+                # replaces background mortality: counting both would count deaths twice.
+                return []
             return self._death(day, str(value))
         if kind == "delivered":
             return [Occurrence(day, "finding", "delivered")] if "in_pregnancy" in active else []
