@@ -186,7 +186,7 @@ class ModelConstants:
     transplant_candidate: float  # share listed when a chronic indication arises [MODEL]
     transplant_max_age: float
     recurrence: Hazard
-    post_lt_death: Hazard  # from the transplant day: first year, to 5 and to 10 years
+    post_lt_death: Hazard  # from the transplant day: first year, to 5 and to 10 years, scaled
     recurrence_death_hr: float
     graft_loss_rate: float
     recurrence_graft_loss_hr: float
@@ -200,6 +200,8 @@ class ModelConstants:
     # adherence
     nonadherence_rate: float
     adherence_effect_lost: float
+    # shape of lab trajectories: the ``shape.*`` parameters, by their name without the prefix
+    shape: dict[str, float]
     # pregnancy
     pregnancy_rate: float
     pregnancy_max_age: float
@@ -344,12 +346,15 @@ class ModelConstants:
             recurrence=from_cumulative(
                 [(5 * y, p["transplant.recurrence_5y"]), (10 * y, p["transplant.recurrence_10y"])]
             ),
-            post_lt_death=from_cumulative(
-                [
-                    (y, p["transplant.mortality_1y"]),
-                    (5 * y, 1.0 - p["transplant.survival_5y"]),
-                    (10 * y, 1.0 - p["transplant.survival_10y"]),
-                ]
+            post_lt_death=scale(
+                from_cumulative(
+                    [
+                        (y, p["transplant.mortality_1y"]),
+                        (5 * y, 1.0 - p["transplant.survival_5y"]),
+                        (10 * y, 1.0 - p["transplant.survival_10y"]),
+                    ]
+                ),
+                p["transplant.registry_hazard_factor"],
             ),
             recurrence_death_hr=p["transplant.recurrence_death_hr"],
             graft_loss_rate=p["transplant.graft_loss_per_year"] / y,
@@ -365,6 +370,7 @@ class ModelConstants:
             aih_excess_hr=p["mortality.aih_excess_hr"],
             nonadherence_rate=p["adherence.nonadherence_per_year"] / y,
             adherence_effect_lost=min(1.0, p["adherence.effect_lost"]),
+            shape={name.removeprefix("shape."): p[name] for name in p if name.startswith("shape.")},
             pregnancy_rate=p["pregnancy.plan_per_year"] / y,
             pregnancy_max_age=p["pregnancy.max_age"],
             conception_rate=_LN2 / max(p["pregnancy.conception_median_days"], 1.0),
@@ -565,6 +571,7 @@ class DiseaseModel:
         self._queue: list[tuple[Days, int, int, str, Any]] = []
         self._seq = 0
         self._seen = 0
+        self._intolerance_day = -math.inf
         self._drugs: frozenset[str] = frozenset()
         self._plan: tuple[Days, str] | None = None
         self._emergency: _Emergency | None = None
@@ -582,22 +589,28 @@ class DiseaseModel:
     def _draw_baseline(
         self, rec: PatientRecord, rng: np.random.Generator, tpmt: str | None
     ) -> None:
-        c = self.c
+        c, sh = self.c, self.c.shape
         # Python floats: numpy scalars are slow one at a time (same values).
         z = rng.standard_normal(12).tolist()
         u = rng.random(8).tolist()
         acute = rec.presentation != "chronic"
         alt_median = c.acute_alt_median if acute else c.alt_median
-        sd = c.alt_log_sd * (0.7 if acute else 1.0)
+        sd = c.alt_log_sd * (sh["acute_alt_sd_factor"] if acute else 1.0)
         self.alt0 = _clip(alt_median * math.exp(sd * z[0]), 0.4, 150.0)
-        self.ast_ratio = _clip(c.ast_alt_ratio * math.exp(0.1 * z[1]), 0.5, 1.0)
+        self.ast_ratio = _clip(c.ast_alt_ratio * math.exp(sh["ast_ratio_log_sd"] * z[1]), 0.5, 1.0)
         self.igg0 = _clip(c.igg_median * math.exp(c.igg_log_sd * z[2]), 0.4, 6.0)
-        self.bili_chronic = _clip(c.bili_median * math.exp(0.3 * z[3]), 0.2, 3.0)
-        self.inr_chronic = _clip(c.inr_mean + 0.05 * z[4], 0.9, 1.3)
-        self.bili_decomp = _clip(c.decomp_bili * math.exp(0.35 * z[5]), 1.5, 15.0)
-        self.inr_decomp = _clip(c.decomp_inr * math.exp(0.08 * z[6]), 1.2, 3.0)
-        self.wbc = _clip(c.wbc_mean + 1.5 * z[7], 3.0, 12.0)
-        self.plt_factor = float(math.exp(0.2 * z[8]))
+        self.bili_chronic = _clip(
+            c.bili_median * math.exp(sh["chronic_bilirubin_log_sd"] * z[3]), 0.2, 3.0
+        )
+        self.inr_chronic = _clip(c.inr_mean + sh["chronic_inr_sd"] * z[4], 0.9, 1.3)
+        self.bili_decomp = _clip(
+            c.decomp_bili * math.exp(sh["decompensated_bilirubin_log_sd"] * z[5]), 1.5, 15.0
+        )
+        self.inr_decomp = _clip(
+            c.decomp_inr * math.exp(sh["decompensated_inr_log_sd"] * z[6]), 1.2, 3.0
+        )
+        self.wbc = _clip(c.wbc_mean + sh["wbc_sd"] * z[7], 3.0, 12.0)
+        self.plt_factor = float(math.exp(sh["platelets_log_sd"] * z[8]))
         self.graft_alt = _clip(c.graft_alt * math.exp(c.floor_sd * z[9]), 0.2, 0.95)
         # Decompensated at diagnosis means active disease: treatment may recompensate it.
         self.latent.decompensation_active = rec.cirrhosis == "decompensated"
@@ -609,7 +622,9 @@ class DiseaseModel:
         self.acute_inr = 0.0
         if acute:
             alf = rec.presentation == "acute_liver_failure"
-            bili = _clip(c.acute_bili_median * math.exp(0.4 * z[10]), 3.0, 40.0)
+            bili = _clip(
+                c.acute_bili_median * math.exp(sh["acute_bilirubin_log_sd"] * z[10]), 3.0, 40.0
+            )
             lo = c.alf_inr_min if alf else c.acute_inr_min
             inr = lo + (max(c.acute_inr_max, lo + 0.5) - lo) * u[0]
             self.acute_bili = max(0.0, bili - self.bili_chronic)
@@ -700,14 +715,14 @@ class DiseaseModel:
             course.cls = "flare"
             flare = float(np.clip(c.flare_alt_median * math.exp(0.3 * z[0]), 3.3, 40.0))
             igg = max(g, float(np.clip(c.flare_igg_median * math.exp(0.15 * z[1]), 1.05, 4.0)))
-            course.alt_path = _mk([(0, flare), (120, max(3.3, flare * 0.8))])
+            sh = c.shape
+            decay = sh["recurrence_flare_decay"] if self.latent.transplanted else sh["flare_decay"]
+            course.alt_path = _mk([(0, flare), (sh["flare_course_days"], max(3.3, flare * decay))])
             course.igg_path = _mk([(0, igg)])
-            if self.latent.transplanted:  # recurrent AIH, partly controlled [MODEL]
-                course.alt_path = _mk([(0, flare), (120, max(3.3, flare * 0.7))])
             return
         if course.kind == "post_transplant":
             course.cls = "complete"
-            course.alt_path = _mk([(0, a), (30, self.graft_alt)])
+            course.alt_path = _mk([(0, a), (c.shape["graft_settle_days"], self.graft_alt)])
             course.igg_path = _mk([(0, g), (60, min(0.9, c.cbr_igg_floor))])
             return
         p = complete_probability(c, course.kind, drugs, course.reason)
@@ -758,9 +773,11 @@ class DiseaseModel:
         """Latent bilirubin (mg/dL), INR and platelets (10^9/L) on ``day``."""
         c, lat = self.c, self.latent
         if lat.graft_failed:
-            return c.failed_graft_bili, c.failed_graft_inr, 90.0 * self.plt_factor
+            plt = c.shape["failed_graft_platelets_10e9_l"]
+            return c.failed_graft_bili, c.failed_graft_inr, plt * self.plt_factor
         if lat.transplanted:
-            return 0.7, 1.0, c.platelets_median * self.plt_factor
+            graft = c.shape["graft_bilirubin_mg_dl"], c.shape["graft_inr"]
+            return *graft, c.platelets_median * self.plt_factor
         if lat.stage == "decompensated":
             bili, inr, plt = self.bili_decomp, self.inr_decomp, c.decomp_platelets
         elif lat.stage == "compensated":
@@ -776,21 +793,24 @@ class DiseaseModel:
 
     def _acute_factor(self, day: Days) -> float:
         """Share of the acute excess left on ``day`` (grows while worsening)."""
-        lat, h = self.latent, self.c.acute_halflife
+        lat, h, sh = self.latent, self.c.acute_halflife, self.c.shape
         if lat.acute_mode == "improve":
             return float(0.5 ** (day / h))
         until = min(day, lat.acute_until)
-        worse = min(2.0, 1.0 + until / 14.0)  # [MODEL] steroid failure: excess up to x2
+        # Steroid failure: the excess grows, up to a multiple, then recovers slowly.
+        worse = min(sh["acute_worsening_max"], 1.0 + until / sh["acute_worsening_days"])
         if day <= lat.acute_until:
             return worse
-        return float(worse * 0.5 ** ((day - lat.acute_until) / (10.0 * h)))  # slow recovery
+        slow = sh["acute_slow_recovery_factor"] * h
+        return float(worse * 0.5 ** ((day - lat.acute_until) / slow))
 
     def panel(self, day: Days) -> dict[str, float]:
         """A resulted lab panel on ``day``: the latent values with visit-to-visit noise."""
         alt, igg = self.activity(day)
         bili, inr, plt = self._liver_function(day)
         n = self._noise()
-        wbc = self.wbc * (0.85 if "azathioprine" in self._drugs else 1.0)
+        aza = "azathioprine" in self._drugs
+        wbc = self.wbc * (self.c.shape["azathioprine_wbc_factor"] if aza else 1.0)
         alt_v = _clip(alt * math.exp(n[0]), 0.05, 200.0)
         bili_v = _clip(bili * math.exp(n[3]), 0.1, 60.0)
         inr_v = _clip(inr * math.exp(n[4] / 4.0), 0.8, 10.0)
@@ -1036,7 +1056,11 @@ class DiseaseModel:
                 elif name in ("switch_to_mycophenolate", "switch_to_tacrolimus"):
                     kind = "second_line"
                     failed = p.response in ("non_response", "insufficient_response")
-                    reason = "failure" if failed else "intolerance"
+                    # A switch that follows an intolerance is for intolerance (S-SANTIAGO19
+                    # classifies by the reason for switching), whatever the response so far.
+                    window = self.c.shape["switch_reason_window_days"]
+                    recent = step.day - self._intolerance_day <= window
+                    reason = "failure" if failed and not recent else "intolerance"
                     course = self.course
                     if (
                         reason == "intolerance"
@@ -1054,6 +1078,8 @@ class DiseaseModel:
                     kind = "third_line"
                 elif name == "reinduce":
                     kind = "reinduction"
+            elif step.kind == "finding" and name in ("intolerance", "cytopenia"):
+                self._intolerance_day = step.day
             elif step.kind == "finding" and name == "transplanted":
                 lat = self.latent
                 lat.transplanted, lat.lt_day, lat.graft_failed = True, step.day, False
