@@ -221,7 +221,7 @@ def test_decompensation_at_diagnosis_mostly_recompensates_on_treatment(
     for i, s in enumerate(seq):
         rec = _record(i, cirrhosis="decompensated")
         model = DiseaseModel(rec, c, np.random.default_rng(s))
-        chart = run_patient(AIHPathway(rec), model, horizon_days=YEAR_DAYS)
+        run_patient(AIHPathway(rec), model, horizon_days=YEAR_DAYS)
         if "recompensation" in model.history:
             recompensated += 1
             listed_out += "transplant" not in model.history
