@@ -346,7 +346,7 @@ class ModelConstants:
             recurrence=from_cumulative(
                 [(5 * y, p["transplant.recurrence_5y"]), (10 * y, p["transplant.recurrence_10y"])]
             ),
-            post_lt_death=scale(
+            post_lt_death=_registry_share(
                 from_cumulative(
                     [
                         (y, p["transplant.mortality_1y"]),
@@ -355,6 +355,8 @@ class ModelConstants:
                     ]
                 ),
                 p["transplant.registry_hazard_factor"],
+                p["transplant.registry_hazard_factor_late"],
+                5 * y,
             ),
             recurrence_death_hr=p["transplant.recurrence_death_hr"],
             graft_loss_rate=p["transplant.graft_loss_per_year"] / y,
@@ -383,6 +385,15 @@ class ModelConstants:
 
 
 # --- pure helpers (tested on their own) -----------------------------------------------------
+
+
+def _registry_share(hazard: Hazard, early: float, late: float, switch: float) -> Hazard:
+    """``hazard`` times ``early`` before day ``switch`` and times ``late`` from it on.
+
+    >>> _registry_share(((0.0, 1.0), (10.0, 2.0)), 0.5, 0.25, 10.0)
+    ((0.0, 0.5), (10.0, 0.5))
+    """
+    return tuple((start, rate * (early if start < switch else late)) for start, rate in hazard)
 
 
 def complete_probability(

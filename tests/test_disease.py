@@ -25,7 +25,6 @@ from simulation.hazards import (
     cumulative_incidence,
     from_cumulative,
     sample_time,
-    scale,
 )
 from simulation.parameters import load_parameters
 
@@ -99,7 +98,14 @@ def test_post_transplant_mortality_is_higher_in_the_first_year(c: ModelConstants
     years (S-HEINEMANN20); the first year's rate exceeds the later ones."""
     p = load_parameters()
     # The registry's all-cause figures, before the share left to recurrence and graft loss.
-    registry = scale(c.post_lt_death, 1.0 / p["transplant.registry_hazard_factor"])
+    early, late = (
+        p["transplant.registry_hazard_factor"],
+        p["transplant.registry_hazard_factor_late"],
+    )
+    registry = tuple(
+        (start, rate / (early if start < 5 * YEAR_DAYS else late))
+        for start, rate in c.post_lt_death
+    )
     assert cumulative_incidence(registry, YEAR_DAYS) == pytest.approx(p["transplant.mortality_1y"])
     assert cumulative_incidence(registry, 5 * YEAR_DAYS) == pytest.approx(0.206)
     assert cumulative_incidence(registry, 10 * YEAR_DAYS) == pytest.approx(0.292)
