@@ -244,7 +244,9 @@ def collect_patient(
     death_day = p.death_day
     followup = death_day if death_day is not None else horizon_days
     aza_start, aza_stop = _azathioprine_days(chart)
-    pred_mg, pred_mg_1y = model.steroid_exposure(followup)
+    # Models without a steroid account (scripted or stand-in models) leave the cells empty.
+    exposure = getattr(model, "steroid_exposure", None)
+    pred_mg, pred_mg_1y = exposure(followup) if exposure is not None else (None, None)
     deviations = sum(1 for s in chart.trace if s.deviation)
     violations = Counter(v.rule_id for v in chart.violations)
     row: dict[str, Any] = {
@@ -280,8 +282,8 @@ def collect_patient(
         "invariant_violations": sum(violations.values()),
         "azathioprine_start_day": aza_start,
         "azathioprine_stopped_day": aza_stop,
-        "prednisolone_mg": round(pred_mg),
-        "prednisolone_mg_1y": round(pred_mg_1y),
+        "prednisolone_mg": None if pred_mg is None else round(pred_mg),
+        "prednisolone_mg_1y": None if pred_mg_1y is None else round(pred_mg_1y),
     }
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
