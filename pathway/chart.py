@@ -192,6 +192,7 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
         | _rule(_cc.to(_dc), "AIH-LIV-01")
         | _rule(_dc.to(None), STAY)
     )
+    recompensation = _rule(_dc.to(_cc), "AIH-LIV-03")
     encephalopathy = (
         _rule(_d.to(_alf), "AIH-TRI-02")
         | _rule(_as.to(_alf), "AIH-ASA-02")

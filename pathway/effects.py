@@ -173,6 +173,15 @@ def _decompensation(
     _switch_budesonide(p, th, opt)
 
 
+def _recompensation(
+    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
+) -> None:
+    # AIH-LIV-03: treated decompensation that resolves leaves a compensated cirrhosis (the
+    # stage never goes back further); encephalopathy, once seen, stays on the record.
+    p.cirrhosis = "compensated"
+    p.decompensated = False
+
+
 def _encephalopathy(
     p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
 ) -> None:
@@ -236,6 +245,7 @@ FINDING_EFFECTS: dict[str, Effect] = {
     "cytopenia": _cytopenia,
     "cirrhosis_diagnosed": _cirrhosis,
     "decompensation": _decompensation,
+    "recompensation": _recompensation,
     "encephalopathy": _encephalopathy,
     "hcc": _flag("hcc"),
     "pregnancy_planned": _pregnancy("planned"),

@@ -439,6 +439,15 @@ _CATALOGUE: tuple[Rule, ...] = (
     ),
     _r("AIH-LIV-02", "timer", "6-monthly HCC surveillance while cirrhotic.", "G-EASL25", "V-sec"),
     _r(
+        "AIH-LIV-03",
+        "transition",
+        "Liver stage: decompensated cirrhosis that resolves on treatment (recompensation) "
+        "returns to compensated cirrhosis; a listed patient with no indication left can then "
+        "be delisted at the 3-monthly transplant review (AIH-LT-05).",
+        "S-WANG16",
+        "V",
+    ),
+    _r(
         "AIH-PRG-01",
         "transition",
         "Planned or actual pregnancy: mycophenolate stopped (azathioprine is safe); "

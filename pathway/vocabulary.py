@@ -100,6 +100,7 @@ FINDINGS: Final[dict[str, object]] = {
     "cytopenia": CYTOPENIA_GRADES,
     "cirrhosis_diagnosed": CIRRHOSIS_STAGES[1:],
     "decompensation": None,
+    "recompensation": None,
     "encephalopathy": None,
     "hcc": None,
     "pregnancy_planned": None,

@@ -44,7 +44,6 @@ from typing import Any
 import numpy as np
 
 from pathway import AIHPathway, PatientRecord
-from pathway.vocabulary import FINDINGS
 
 from .engine import Days, Occurrence
 from .hazards import (
@@ -973,9 +972,9 @@ class DiseaseModel:
             return [Occurrence(day, "finding", "decompensation")]
         if name == "recompensation":
             lat.stage, lat.recompensates = "compensated", False
-            # The chart learns of it where its vocabulary has the finding; until then the
-            # model alone acts on it (no liver death or transplant from decompensation).
-            if "recompensation" in FINDINGS:
+            # The chart hears of it while its liver stage is decompensated (AIH-LIV-03); a
+            # transplant in between has reset the stage, and then there is nothing to tell.
+            if "decompensated_cirrhosis" in active:
                 return [Occurrence(day, "finding", "recompensation")]
             return []
         if name == "nonadherence":

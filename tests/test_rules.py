@@ -554,3 +554,19 @@ def test_azathioprine_start_schedules_two_weekly_blood_counts() -> None:
     chart = course([(28, "labs", {"alt_xuln": 2.0, "ast_xuln": 1.5})], horizon_days=80)
     counts = [s.day for s in chart.trace if s.detail == "blood_count_early"]
     assert counts == [28.0, 42.0, 56.0, 70.0]
+
+
+def test_recompensation_returns_the_liver_stage_to_compensated() -> None:
+    """AIH-LIV-03 (S-WANG16): resolved decompensation clears the transplant indication."""
+    from pathway import AIHPathway, PatientRecord
+
+    chart = AIHPathway(
+        PatientRecord("r", age=61, sex="F", weight_kg=64, tpmt="normal", cirrhosis="compensated")
+    )
+    chart.observe("decompensation", None, day=10)
+    assert "decompensated_cirrhosis" in chart.active and chart.patient.decompensated
+    step = chart.observe("recompensation", None, day=40)
+    assert "AIH-LIV-03" in step.rule_ids
+    assert "compensated_cirrhosis" in chart.active
+    assert "decompensated_cirrhosis" not in chart.active
+    assert (chart.patient.cirrhosis, chart.patient.decompensated) == ("compensated", False)
