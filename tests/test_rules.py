@@ -564,7 +564,8 @@ def test_recompensation_returns_the_liver_stage_to_compensated() -> None:
         PatientRecord("r", age=61, sex="F", weight_kg=64, tpmt="normal", cirrhosis="compensated")
     )
     chart.observe("decompensation", None, day=10)
-    assert "decompensated_cirrhosis" in chart.active and chart.patient.decompensated
+    assert "decompensated_cirrhosis" in chart.active
+    assert chart.patient.decompensated
     step = chart.observe("recompensation", None, day=40)
     assert "AIH-LIV-03" in step.rule_ids
     assert "compensated_cirrhosis" in chart.active
