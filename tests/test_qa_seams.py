@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import pytest
 
-from pathway import ActionNotRecommended, snapshot
-from tests.helpers import new_chart
+from pathway import ActionNotRecommended, PatientError, PatientRecord, snapshot
+from tests.helpers import new_chart, record
 
 
 def test_a_refused_action_changes_nothing_not_even_the_day() -> None:
@@ -18,3 +21,29 @@ def test_a_refused_action_changes_nothing_not_even_the_day() -> None:
     # The clock was not moved, so an event at an earlier day than the refusal still works.
     chart.take("start_prednisolone", day=10)
     assert chart.patient.day == 10
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "found"),
+    [
+        ("day", math.nan, "day must be a finite number"),
+        ("day", math.inf, "day must be a finite number"),
+        ("day", "3", "day must be a number"),
+        ("treatment_start_day", math.nan, "treatment_start_day must be a finite number"),
+        ("age", "45", "age must be a number"),
+        ("weight_kg", math.nan, "weight_kg must be a finite number"),
+        ("patient_id", 7, "patient_id must be a string"),
+    ],
+)
+def test_a_record_with_a_non_finite_or_mistyped_number_is_refused(
+    field: str, value: Any, found: str
+) -> None:
+    with pytest.raises(PatientError, match=found):
+        record(**{field: value})
+
+
+def test_a_record_with_finite_days_and_numpy_like_numbers_is_accepted() -> None:
+    from fractions import Fraction
+
+    rec = PatientRecord("p", age=Fraction(91, 2), sex="F", weight_kg=70, day=12, cbr_since_day=3.5)
+    assert rec.day == 12
