@@ -102,6 +102,10 @@ _DAY_FIELDS: Final = (
     "transplant_day",
     "death_day",
     "labs_reset_day",
+    "optimised_day",
+    "first_treatment_day",
+    "remission_biopsy_day",
+    "antimetabolite_change_day",
 )
 _FLAGS: Final = (
     "encephalopathy",
@@ -112,6 +116,7 @@ _FLAGS: Final = (
     "relapsed_after_withdrawal",
     "reinduced",
     "line_assessed",
+    "failure_confirmed",
 )
 
 

@@ -47,3 +47,24 @@ def test_a_record_with_finite_days_and_numpy_like_numbers_is_accepted() -> None:
 
     rec = PatientRecord("p", age=Fraction(91, 2), sex="F", weight_kg=70, day=12, cbr_since_day=3.5)
     assert rec.day == 12
+
+
+def test_restore_keeps_every_record_field_the_pathway_sets() -> None:
+    """Issue 12's record fields (optimisation, INV-15 anchor, withdrawal duration) survive."""
+    from dataclasses import fields
+
+    from pathway import restore
+    from pathway.snapshot import record_to_dict
+
+    chart = new_chart()
+    chart.take("start_prednisolone", day=0)
+    chart.fire("thiopurine_due", day=14)
+    chart.take("add_azathioprine", day=14)
+    p = chart.patient
+    assert p.antimetabolite_change_day == 14  # azathioprine added: blood counts (INV-15)
+    p.optimised_day, p.failure_confirmed, p.remission_biopsy_day = 14.0, True, 10.0
+    restored = restore(snapshot(chart)).patient
+    assert record_to_dict(restored) == record_to_dict(p)
+    # Every public field of a record is written by a snapshot, so none can be dropped.
+    public = {f.name for f in fields(p) if f.name != "state" and not f.name.startswith("_")}
+    assert set(record_to_dict(p)) == public
