@@ -18,6 +18,7 @@ from typing import Any
 from pathway import PathwayError
 
 from . import stopping
+from .cohort import SimulationError
 
 __all__ = ["DefaultsHelpFormatter", "UsageError", "main"]
 
@@ -131,6 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (PathwayError, ValueError) as exc:
         print(f"carechart: error: {exc}", file=sys.stderr)
         return 2
+    except SimulationError as exc:
+        # A bug in the model, not bad input: one line naming the patient and seed, so the
+        # course can be replayed, and exit 1 (2 means the input was wrong).
+        print(f"carechart: internal error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # pragma: no cover - interactive
         print("carechart: interrupted", file=sys.stderr)
         return 130

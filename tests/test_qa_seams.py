@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -68,3 +69,26 @@ def test_restore_keeps_every_record_field_the_pathway_sets() -> None:
     # Every public field of a record is written by a snapshot, so none can be dropped.
     public = {f.name for f in fields(p) if f.name != "state" and not f.name.startswith("_")}
     assert set(record_to_dict(p)) == public
+
+
+def test_a_model_bug_ends_in_one_line_naming_patient_and_seed_with_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A SimulationError is an internal error (exit 1), not bad input (2) nor a traceback."""
+    from simulation.cli import main
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise KeyError("no such state")
+
+    monkeypatch.setattr("simulation.cohort.run_patient", broken)
+    out = tmp_path / "out"
+    status = main(
+        ["simulate", "--patients", "2", "--years", "1", "--seed", "5", "--workers", "1"]
+        + ["--out", str(out)]
+    )
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count("\n") == 1
+    assert err.startswith("carechart: internal error: patient P00001 (index 0, seed 5")
+    assert "KeyError" in err
+    assert not out.exists()
