@@ -92,3 +92,23 @@ def test_a_model_bug_ends_in_one_line_naming_patient_and_seed_with_exit_1(
     assert err.startswith("carechart: internal error: patient P00001 (index 0, seed 5")
     assert "KeyError" in err
     assert not out.exists()
+
+
+def test_advancing_an_undecided_patient_at_diagnosis_says_no_visit_is_scheduled() -> None:
+    """The trainer explains the jump: follow-up without treatment is the observation state."""
+    from simulation.train.cases import load_library
+    from simulation.train.sessions import Session
+
+    session = Session(load_library()["intolerance"], "standard")
+    assert session.chart.care_state == "diagnosis"
+    decision = session.advance()
+    messages = [n.message for n in decision.notes if n.rule_id == "AIH-TRI-04"]
+    assert len(messages) == 1
+    assert "no visit is scheduled" in messages[0]
+    assert "'Observe without treatment' schedules ALT and IgG every 91 days" in messages[0]
+    # Once observation is chosen, visits are scheduled and advancing says nothing of the kind.
+    observed = Session(load_library()["pregnancy-wish"], "standard")
+    observed.take("observe_untreated")
+    after = observed.advance()
+    assert not [n for n in after.notes if "no visit is scheduled" in n.message]
+    assert observed.chart.care_state == "observation"

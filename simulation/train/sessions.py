@@ -454,12 +454,35 @@ class Session:
                 rule_note(r, f"the guideline {top.strength} '{label}' now, and nothing was done")
                 for r in top.rule_ids
             ]
+            notes += self._unscheduled_notes()
             decision = self._decide("advance", "deviation", notes, guideline=_advice(top))
         else:
             notes = [rule_note(r) for r in (top.rule_ids if top is not None else ())]
+            notes += self._unscheduled_notes()
             decision = self._decide("advance", "recommended", notes, guideline=_advice(top))
         self._next_moment()
         return decision
+
+    def _unscheduled_notes(self) -> list[RuleNote]:
+        """Why advancing at diagnosis may jump far: no visit is due until care is decided.
+
+        Untreated follow-up is the pathway's ``observation`` state (ALT and IgG every 3-6
+        months, G-EASL15 [V-sec]); a patient left in ``diagnosis`` has no timer, so the case
+        goes on to the patient model's next event, possibly past the case's end.
+        """
+        chart = self.chart
+        if "diagnosis" not in chart.active or any(t.labs for t in chart.pending_timers()):
+            return []
+        every = chart.thresholds.observation_visit_days
+        return [
+            rule_note(
+                "AIH-TRI-04",
+                "no visit is scheduled while the patient is neither treated nor under "
+                "observation: the case goes on to the patient's next event, or to its end "
+                f"(day {self.case.horizon_days:g}); 'Observe without treatment' schedules "
+                f"ALT and IgG every {every:g} days",
+            )
+        ]
 
     def finish(self) -> None:
         """End the case now (the debrief compares the courses up to today)."""
