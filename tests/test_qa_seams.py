@@ -83,8 +83,10 @@ def test_a_model_bug_ends_in_one_line_naming_patient_and_seed_with_exit_1(
     monkeypatch.setattr("simulation.cohort.run_patient", broken)
     out = tmp_path / "out"
     status = main(
-        ["simulate", "--patients", "2", "--years", "1", "--seed", "5", "--workers", "1"]
-        + ["--out", str(out)]
+        [
+            *("simulate", "--patients", "2", "--years", "1", "--seed", "5"),
+            *("--workers", "1", "--out", str(out)),
+        ]
     )
     err = capsys.readouterr().err
     assert status == 1
@@ -112,3 +114,60 @@ def test_advancing_an_undecided_patient_at_diagnosis_says_no_visit_is_scheduled(
     after = observed.advance()
     assert not [n for n in after.notes if "no visit is scheduled" in n.message]
     assert observed.chart.care_state == "observation"
+
+
+def _deep_json(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+def test_train_report_reads_debriefs_with_the_hardened_loader(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deep nesting, a named pipe and a device are one line, exit 2: no traceback, no hang."""
+    import os
+
+    from simulation.cli import main
+
+    deep = tmp_path / "deep.json"
+    deep.write_text(_deep_json(100_000))
+    assert main(["train-report", str(deep)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "nested deeper than 32 levels" in err
+
+    folder = tmp_path / "debriefs"
+    folder.mkdir()
+    os.mkfifo(folder / "stuck.json")  # would block a plain read for ever
+    assert main(["train-report", str(folder)]) == 2
+    assert "stuck.json" in capsys.readouterr().err
+
+    assert main(["train-report", "/dev/zero"]) == 2
+    assert "/dev/zero: found a character device, expected a file" in capsys.readouterr().err
+
+
+def test_a_saved_session_too_deep_to_parse_is_a_session_error(tmp_path: Path) -> None:
+    from simulation.train.sessions import SessionError, SessionStore
+
+    store = SessionStore(tmp_path)
+    path = store.path("0123456789abcdef")
+    path.write_text(_deep_json(100_000))
+    with pytest.raises(SessionError, match="nested deeper than 32 levels"):
+        store.load("0123456789abcdef")
+
+
+def test_a_case_file_is_read_with_the_hardened_loader(tmp_path: Path) -> None:
+    """An alias bomb or a named pipe as a case file: one CaseError naming the file."""
+    import os
+
+    from simulation.train.cases import CaseError, load_case
+
+    bomb = tmp_path / "bomb.yaml"
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    bomb.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CaseError, match=r"bomb\.yaml"):
+        load_case(bomb)
+    pipe = tmp_path / "pipe.yaml"
+    os.mkfifo(pipe)
+    with pytest.raises(CaseError, match="found a named pipe"):
+        load_case(pipe)

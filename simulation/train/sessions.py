@@ -45,6 +45,7 @@ from pathway.vocabulary import ACTIONS
 
 from ..disease import DiseaseModel, ModelConstants
 from ..engine import apply_occurrence, next_event, visit
+from ..input_files import InputFileError, parse_json, read_input_file
 from ..parameters import load_parameters
 from .cases import Case, case_from_dict
 
@@ -574,6 +575,25 @@ class Session:
             raise SessionError(f"{where}: {exc}") from None
 
 
+#: Largest session or debrief file read (bytes): a long case's trace is a few hundred KB.
+MAX_TRAINER_FILE_BYTES = 16 * 1024 * 1024
+
+
+def read_trainer_json(path: Path, kind: str) -> Any:
+    """A session or debrief file through the hardened loader (regular file, size, depth).
+
+    Raises:
+        SessionError: one line naming the file: missing, not a regular file (a named pipe
+            would block), too large, not UTF-8, not JSON or nested too deep.
+    """
+    try:
+        return parse_json(read_input_file(path, max_bytes=MAX_TRAINER_FILE_BYTES), str(path))
+    except InputFileError as exc:
+        raise SessionError(str(exc)) from None
+    except OSError as exc:
+        raise SessionError(f"{path}: cannot read the {kind} ({exc.strerror or exc})") from None
+
+
 def _jsonable(data: Any) -> Any:
     """``data`` as it reads back from JSON (tuples become lists)."""
     return json.loads(json.dumps(data))
@@ -608,18 +628,14 @@ class SessionStore:
         path = self.path(session_id)
         if not path.is_file():
             raise KeyError(session_id)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise SessionError(f"{path}: cannot read the session ({exc})") from None
-        return Session.from_dict(data, str(path))
+        return Session.from_dict(read_trainer_json(path, "session"), str(path))
 
     def summaries(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest sessions' id, trainee, case title, difficulty, day, state (no replay)."""
         out = []
         for session_id in self.ids()[:limit]:
             try:
-                data = json.loads(self.path(session_id).read_text(encoding="utf-8"))
+                data = read_trainer_json(self.path(session_id), "session")
                 case = data["case"]
                 out.append(
                     {
