@@ -171,3 +171,24 @@ def test_a_case_file_is_read_with_the_hardened_loader(tmp_path: Path) -> None:
     os.mkfifo(pipe)
     with pytest.raises(CaseError, match="found a named pipe"):
         load_case(pipe)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["compare", "--policies", "guideline,prednisolone_all", "--out", ""],
+        ["sweep", "--vary", "relapse.withdrawal_1y=0.3:0.5", "--out", ""],
+        ["coverage", "--json", ""],
+        ["train-report", "--html", "", "x.json"],
+    ],
+)
+def test_an_empty_output_name_is_refused_not_silently_ignored(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out "$UNSET"`` used to run everything and write nothing, with exit 0."""
+    from simulation.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(": found an empty name, expected a file or folder name\n")
+    assert err.count("\n") == 1
