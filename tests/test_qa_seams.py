@@ -192,3 +192,11 @@ def test_an_empty_output_name_is_refused_not_silently_ignored(
     err = capsys.readouterr().err
     assert err.endswith(": found an empty name, expected a file or folder name\n")
     assert err.count("\n") == 1
+
+
+def test_every_pathway_action_has_a_trainer_label() -> None:
+    """Issue 12's optimise_treatment had none: advancing past it crashed the trainer."""
+    from pathway.vocabulary import ACTIONS
+    from simulation.train.sessions import ACTION_LABELS
+
+    assert set(ACTION_LABELS) == set(ACTIONS)

@@ -86,6 +86,7 @@ ACTION_LABELS: dict[str, str] = {
     "start_third_line": "Start third-line treatment",
     "attempt_withdrawal": "Attempt treatment withdrawal",
     "reinduce": "Re-induce (steroid and antimetabolite)",
+    "optimise_treatment": "Check adherence and optimise the doses",
     "refer_transplant": "Refer for liver transplantation",
     "observe_untreated": "Observe without treatment",
     "continue": "Continue unchanged",
