@@ -8,7 +8,8 @@ set by whoever drives the pathway. Units: days, mg/day, ALT/AST/IgG as multiples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import numbers
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import PatientError
@@ -153,6 +154,18 @@ class PatientRecord:
         for name, value, allowed in checks:
             if value not in allowed:
                 raise PatientError(f"{name} must be one of {list(allowed)} (got {value!r})")
+        if not isinstance(self.patient_id, str):
+            raise PatientError(f"patient_id must be a string (got {self.patient_id!r})")
+        for name in ("age", "weight_kg", *_DAY_FIELDS):
+            value = getattr(self, name)
+            if value is None and name in _OPTIONAL_DAY_FIELDS:
+                continue
+            # NaN compares false with everything, so it would pass the range checks below
+            # and, as a day, let time run backwards; strings would fail later with TypeError.
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise PatientError(f"{name} must be a number (got {value!r})")
+            if not math.isfinite(value):
+                raise PatientError(f"{name} must be a finite number (got {value!r})")
         (age_low, age_high), (kg_low, kg_high) = AGE_RANGE_YEARS, WEIGHT_RANGE_KG
         if not age_low <= self.age <= age_high:
             raise PatientError(
@@ -250,3 +263,12 @@ class PatientRecord:
     def days_since(self, day: Days | None) -> Days | None:
         """Days from ``day`` to the record's current day, or ``None``."""
         return None if day is None else self.day - day
+
+
+#: Record fields that hold a day (days from diagnosis), checked finite at construction.
+_OPTIONAL_DAY_FIELDS: frozenset[str] = frozenset(
+    f.name for f in fields(PatientRecord) if f.type == "Days | None"
+)
+_DAY_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(PatientRecord) if f.type in ("Days", "Days | None")
+)

@@ -422,12 +422,16 @@ class PathwayRuntime:
         day = checked_day(day)
         if action not in ACTIONS:
             raise PatientError(f"unknown action {action!r}; expected one of {list(ACTIONS)}")
+        previous_day = self.model.day
+        # The rules judge the action on its own day, so the clock moves first; a refusal
+        # puts it back: a refused action changes nothing.
         self._advance_to(day)
         c = self.ctx()
         breaches = tuple(rules.ACTION_CHECKS[action](c))
         # The rules behind a recommended action; a deviation is explained by its breaches.
         because = () if breaches else tuple(rules.strength(action, c)[1])
         if breaches and not deviate:
+            self.model.day = previous_day
             raise ActionNotRecommended(
                 action,
                 day,

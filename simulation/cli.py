@@ -18,6 +18,7 @@ from typing import Any
 from pathway import PathwayError
 
 from . import stopping
+from .cohort import SimulationError
 
 __all__ = ["DefaultsHelpFormatter", "UsageError", "main"]
 
@@ -71,6 +72,23 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """Parse, then refuse an empty file or folder name (``--out "$UNSET"``), which the
+        commands would otherwise take as "not given" and silently write nothing."""
+        ns, extras = super().parse_known_args(args, namespace)
+        for action in self._actions:
+            if not isinstance(action.metavar, str) or not (
+                "FILE" in action.metavar or "DIR" in action.metavar
+            ):
+                continue
+            value = getattr(ns, action.dest, None)
+            if value == "" or (isinstance(value, list) and "" in value):
+                name = "/".join(action.option_strings) or action.metavar
+                self.error(f"{name}: found an empty name, expected a file or folder name")
+        return ns, extras
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (PathwayError, ValueError) as exc:
         print(f"carechart: error: {exc}", file=sys.stderr)
         return 2
+    except SimulationError as exc:
+        # A bug in the model, not bad input: one line naming the patient and seed, so the
+        # course can be replayed, and exit 1 (2 means the input was wrong).
+        print(f"carechart: internal error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # pragma: no cover - interactive
         print("carechart: interrupted", file=sys.stderr)
         return 130

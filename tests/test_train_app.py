@@ -140,7 +140,7 @@ _OK = "title: x\npatient: {age: 40, sex: F, weight_kg: 60}\nseed: 1\nhorizon_day
          "case.yaml:4: horizon_days: found 0, expected a number from 1 to 3650"),
         (_OK.replace("60}", "60, tpmt: normal}") + "true_tpmt: deficient\n",
          "case.yaml:5: true_tpmt: found 'deficient', expected 'normal'"),
-        ("title: [x\n", "case.yaml:2: not valid YAML"),
+        ("title: [x\n", "case.yaml:2:1: invalid YAML"),
     ],
 )  # fmt: skip
 def test_bad_case_files_get_one_clear_message(tmp_path: Path, text: str, message: str) -> None:

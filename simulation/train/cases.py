@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pathway import PatientRecord
 from pathway.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STATUSES
+
+from ..input_files import InputFileError, Located, compose_yaml, read_input_file
 
 __all__ = [
     "LIBRARY",
@@ -107,13 +107,12 @@ def _where(origin: str, line: int) -> str:
     return f"{origin}:{line}" if line else origin
 
 
-def _lines(node: yaml.Node) -> dict[str, int]:
-    """1-based line of each key of a YAML mapping node (nested keys as ``a.b``)."""
+def _lines(node: Located) -> dict[str, int]:
+    """1-based line of each value of a YAML mapping (nested keys as ``a.b``)."""
     out: dict[str, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            name = str(key.value)
-            out[name] = value.start_mark.line + 1
+    if isinstance(node.value, dict):
+        for name, (_, value) in node.value.items():
+            out[name] = value.line
             for sub, line in _lines(value).items():
                 out[f"{name}.{sub}"] = line
     return out
@@ -248,18 +247,15 @@ def load_case(path: str | os.PathLike[str]) -> Case:
         CaseError: unreadable file, bad YAML or an invalid field (one line, with the line).
     """
     origin = str(path)
+    # The one hardened loader (simulation/input_files.py): regular files only, size, depth
+    # and alias limits, duplicate keys refused; its errors are one line with file:line.
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CaseError(f"{origin}: cannot read the case file ({exc})") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CaseError(f"{_where(origin, line)}: not valid YAML: {problem}") from None
+        node = compose_yaml(read_input_file(path), origin, kind="case")
+    except InputFileError as exc:
+        raise CaseError(str(exc)) from None
+    except OSError as exc:
+        raise CaseError(f"{origin}: cannot read the case file ({exc.strerror or exc})") from None
+    data = None if node is None else node.plain()
     lines = _lines(node) if node is not None else {}
     return case_from_dict(data, Path(path).stem, origin, lines)
 

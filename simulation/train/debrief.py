@@ -13,7 +13,6 @@ by how many trainees, and the scores per case.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -25,7 +24,14 @@ from ..disease import DiseaseModel
 from ..engine import run_patient
 from ..policies import GuidelinePolicy
 from .plot import Series, lab_timeline_svg
-from .sessions import Session, SessionError, decision_dict, new_course, rule_note
+from .sessions import (
+    Session,
+    SessionError,
+    decision_dict,
+    new_course,
+    read_trainer_json,
+    rule_note,
+)
 
 __all__ = [
     "DEBRIEF_SCHEMA",
@@ -195,16 +201,13 @@ def load_debriefs(paths: list[str | os.PathLike[str]]) -> list[dict[str, Any]]:
         path = Path(given)
         if path.is_dir():
             files.extend(sorted(path.glob("*.json")))
-        elif path.is_file():
-            files.append(path)
+        elif path.exists():
+            files.append(path)  # not a regular file: the loader says so
         else:
             raise SessionError(f"{path}: no such file or folder")
     out = []
     for path in files:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise SessionError(f"{path}: cannot read the debrief ({exc})") from None
+        data = read_trainer_json(path, "debrief")
         if not isinstance(data, dict) or data.get("schema") != DEBRIEF_SCHEMA:
             raise SessionError(f"{path}: not a carechart debrief (schema {DEBRIEF_SCHEMA!r})")
         out.append(data)

@@ -45,6 +45,7 @@ from pathway.vocabulary import ACTIONS
 
 from ..disease import DiseaseModel, ModelConstants
 from ..engine import apply_occurrence, next_event, visit
+from ..input_files import InputFileError, parse_json, read_input_file
 from ..parameters import load_parameters
 from .cases import Case, case_from_dict
 
@@ -85,9 +86,9 @@ ACTION_LABELS: dict[str, str] = {
     "start_third_line": "Start third-line treatment",
     "attempt_withdrawal": "Attempt treatment withdrawal",
     "reinduce": "Re-induce (steroid and antimetabolite)",
+    "optimise_treatment": "Check adherence and optimise the doses",
     "refer_transplant": "Refer for liver transplantation",
     "observe_untreated": "Observe without treatment",
-    "optimise_treatment": "Check adherence and optimise the doses",
     "continue": "Continue unchanged",
 }
 """Plain words for each clinician action of the vocabulary."""
@@ -455,12 +456,35 @@ class Session:
                 rule_note(r, f"the guideline {top.strength} '{label}' now, and nothing was done")
                 for r in top.rule_ids
             ]
+            notes += self._unscheduled_notes()
             decision = self._decide("advance", "deviation", notes, guideline=_advice(top))
         else:
             notes = [rule_note(r) for r in (top.rule_ids if top is not None else ())]
+            notes += self._unscheduled_notes()
             decision = self._decide("advance", "recommended", notes, guideline=_advice(top))
         self._next_moment()
         return decision
+
+    def _unscheduled_notes(self) -> list[RuleNote]:
+        """Why advancing at diagnosis may jump far: no visit is due until care is decided.
+
+        Untreated follow-up is the pathway's ``observation`` state (ALT and IgG every 3-6
+        months, G-EASL15 [V-sec]); a patient left in ``diagnosis`` has no timer, so the case
+        goes on to the patient model's next event, possibly past the case's end.
+        """
+        chart = self.chart
+        if "diagnosis" not in chart.active or any(t.labs for t in chart.pending_timers()):
+            return []
+        every = chart.thresholds.observation_visit_days
+        return [
+            rule_note(
+                "AIH-TRI-04",
+                "no visit is scheduled while the patient is neither treated nor under "
+                "observation: the case goes on to the patient's next event, or to its end "
+                f"(day {self.case.horizon_days:g}); 'Observe without treatment' schedules "
+                f"ALT and IgG every {every:g} days",
+            )
+        ]
 
     def finish(self) -> None:
         """End the case now (the debrief compares the courses up to today)."""
@@ -552,6 +576,25 @@ class Session:
             raise SessionError(f"{where}: {exc}") from None
 
 
+#: Largest session or debrief file read (bytes): a long case's trace is a few hundred KB.
+MAX_TRAINER_FILE_BYTES = 16 * 1024 * 1024
+
+
+def read_trainer_json(path: Path, kind: str) -> Any:
+    """A session or debrief file through the hardened loader (regular file, size, depth).
+
+    Raises:
+        SessionError: one line naming the file: missing, not a regular file (a named pipe
+            would block), too large, not UTF-8, not JSON or nested too deep.
+    """
+    try:
+        return parse_json(read_input_file(path, max_bytes=MAX_TRAINER_FILE_BYTES), str(path))
+    except InputFileError as exc:
+        raise SessionError(str(exc)) from None
+    except OSError as exc:
+        raise SessionError(f"{path}: cannot read the {kind} ({exc.strerror or exc})") from None
+
+
 def _jsonable(data: Any) -> Any:
     """``data`` as it reads back from JSON (tuples become lists)."""
     return json.loads(json.dumps(data))
@@ -586,18 +629,14 @@ class SessionStore:
         path = self.path(session_id)
         if not path.is_file():
             raise KeyError(session_id)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise SessionError(f"{path}: cannot read the session ({exc})") from None
-        return Session.from_dict(data, str(path))
+        return Session.from_dict(read_trainer_json(path, "session"), str(path))
 
     def summaries(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest sessions' id, trainee, case title, difficulty, day, state (no replay)."""
         out = []
         for session_id in self.ids()[:limit]:
             try:
-                data = json.loads(self.path(session_id).read_text(encoding="utf-8"))
+                data = read_trainer_json(self.path(session_id), "session")
                 case = data["case"]
                 out.append(
                     {
