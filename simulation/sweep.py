@@ -38,7 +38,7 @@ from .cohort import (
 )
 from .disease import ModelConstants
 from .distributions import Distribution, DistributionError, parse_distribution
-from .outputs import check_output_file
+from .outputs import OutputPathError, check_output_file
 from .parameters import load_parameters, unknown_key_message
 from .policies import STRATEGIES, parse_policy_list
 
@@ -336,6 +336,12 @@ def _sweep_command(args: argparse.Namespace) -> int:
     check_run_options(args.patients, args.years, args.seed)
     if args.out:
         check_output_file("--out", args.out)
+        if Path(args.out).suffix.lower() != ".json":
+            # The result is JSON; a .csv name would hold JSON and mislead the next tool.
+            raise OutputPathError(
+                f"--out {args.out}: found suffix {Path(args.out).suffix or '(none)'!r}, "
+                "expected a .json file name"
+            )
     ranges = [parse_vary(v) for v in args.vary]
     policies = parse_policy_list(args.policies)
     workers = choose_workers(args.workers)

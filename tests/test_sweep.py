@@ -150,6 +150,10 @@ def test_policies_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
             ["--vary", "relapse.withdrawal_1y=0.1:0.2", "--out", "{file}/s.json"],
             "--out {file}/s.json: found a file at {file}, expected a folder",
         ),
+        (
+            ["--vary", "relapse.withdrawal_1y=0.1:0.2", "--out", "{file}.csv"],
+            "--out {file}.csv: found suffix '.csv', expected a .json file name",
+        ),
     ],
 )
 def test_bad_sweeps_fail_in_one_line_before_any_draw(
