@@ -61,4 +61,13 @@ SOURCES: Final[dict[str, str]] = {
     "S-DOSEMA": "Meta-analysis of high- vs low-dose steroid induction",
     "S-SEC-BP": "BMJ Best Practice, AIH prognosis (secondary)",
     "S-SEC-AI": "Online clinical-answer summaries (secondary, low trust)",
+    # Added for the disease model (docs/clinical-evidence.md, issue 12).
+    "S-PAPE20": "Pape 2020, azathioprine discontinuation in AIH, Liver Int",
+    "S-TELLEZ22": "Tellez 2022, corticosteroids in acute severe AIH, Aliment Pharmacol Ther",
+    "S-WANG16": "Wang 2016, AIH with decompensated cirrhosis, Clin Rev Allergy Immunol",
+    "S-SHARMA21": "Sharma 2021, mortality in AIH in Sweden, Clin Gastroenterol Hepatol",
+    "S-HEINEMANN20": "Heinemann 2020, survival after LT for AIH (ELTR), Liver Transpl",
+    "S-SURVEY-AILD": "European survey of adherence in autoimmune liver disease (secondary)",
+    "S-SHARMAS21": "Sharma S 2021, decompensation and steroid outcomes in AIH, JGH Open",
+    "S-ARVANITI24": "Arvaniti 2024, review of AIH treatment, Explor Dig Dis",
 }

@@ -34,6 +34,7 @@ from pathway.thresholds import Thresholds
 
 from .cohort_outputs import DAY_COLUMNS, CohortOutputs, EventRow, PatientRow, load_outputs
 from .endpoints import (
+    Duration,
     TimeToEvent,
     overall_survival,
     recurrence_after_transplant,
@@ -83,7 +84,19 @@ _ENDPOINTS: dict[str, Callable[[CohortOutputs], TimeToEvent]] = {
     "recurrence_after_transplant": lambda o: recurrence_after_transplant(
         o.patients, o.events_by_patient()
     ),
+    "liver_death": lambda o: _liver_death(o.patients),
+    "hcc": lambda o: _hcc(o.patients),
+    "death_after_transplant": lambda o: _death_after_transplant(o.patients),
 }
+#: Causes of death that count as liver-related (``death_cause`` in patients.csv).
+LIVER_CAUSES = ("liver", "hcc")
+#: The two groups of targets: parameters measured back, and figures the model was not fitted to.
+GROUPS = ("input", "validation")
+_GROUP_TITLES = {
+    "input": "Inputs measured back",
+    "validation": "Validation (figures the model was not fitted to)",
+}
+_ANTIMETABOLITES = ("azathioprine", "mycophenolate")
 _SWITCH_DRUGS = {"switch_to_mycophenolate": "mycophenolate", "switch_to_tacrolimus": "tacrolimus"}
 #: Findings that make a switch to second line an "intolerance" switch when they precede it.
 _INTOLERANCE_FINDINGS = ("intolerance", "cytopenia")
@@ -168,6 +181,7 @@ class Target:
     measure: Measure
     published: Published
     note: str = ""
+    group: str = "input"
 
     @property
     def policy_name(self) -> str:
@@ -266,7 +280,7 @@ _REQUIRED = (
     "measure",
     "published",
 )
-_OPTIONAL = ("note", "n_note")
+_OPTIONAL = ("note", "n_note", "group")
 
 
 def _parse_target(raw: Any, where: str) -> Target:
@@ -300,6 +314,9 @@ def _parse_target(raw: Any, where: str) -> Target:
         raise CalibrationError(f"{where}: 'years' must be > 0 (got {years!r})")
     measure = _parse_measure(raw["measure"], where)
     published = _parse_published(raw["published"], raw.get("n_note", ""), where)
+    group = str(raw.get("group", "input"))
+    if group not in GROUPS:
+        raise CalibrationError(f"{where}: 'group' must be one of {list(GROUPS)} (got {group!r})")
     return Target(
         id=str(raw["id"]),
         source=source,
@@ -313,6 +330,7 @@ def _parse_target(raw: Any, where: str) -> Target:
         measure=measure,
         published=published,
         note=str(raw.get("note", "")),
+        group=group,
     )
 
 
@@ -553,6 +571,87 @@ def _second_line_response(outputs: CohortOutputs, params: Mapping[str, Any]) -> 
     return (hits / n if n else math.nan), n
 
 
+def _liver_death_duration(p: PatientRow) -> Duration:
+    """Days from diagnosis to a liver-related death (liver failure or HCC); other deaths censor."""
+    liver = p.death_day if p.death_cause in LIVER_CAUSES else None
+    end = min(p.followup_days, p.death_day if p.death_day is not None else math.inf)
+    if liver is not None and liver <= p.followup_days:
+        return liver, True
+    return end, False
+
+
+def _tte(rows: Sequence[tuple[str, float, bool]]) -> TimeToEvent:
+    return TimeToEvent(
+        tuple(r[0] for r in rows), tuple(r[1] for r in rows), tuple(r[2] for r in rows)
+    )
+
+
+def _liver_death(patients: Sequence[PatientRow]) -> TimeToEvent:
+    return _tte([(p.patient_id, *_liver_death_duration(p)) for p in patients])
+
+
+def _extra_day(p: PatientRow, column: str) -> float | None:
+    raw = p.extra.get(column, "")
+    return float(raw) if raw not in ("", None) else None
+
+
+def _hcc(patients: Sequence[PatientRow]) -> TimeToEvent:
+    """Days from diagnosis to hepatocellular carcinoma (``hcc_day``); death censors."""
+    rows = []
+    for p in patients:
+        day = _extra_day(p, "hcc_day")
+        end = p.death_day if p.death_day is not None else p.followup_days
+        rows.append((p.patient_id, *((day, True) if day is not None else (end, False))))
+    return _tte(rows)
+
+
+def _death_after_transplant(patients: Sequence[PatientRow]) -> TimeToEvent:
+    """Days from the (first) transplant to death from any cause, transplanted patients only."""
+    rows = []
+    for p in patients:
+        if p.transplant_day is None:
+            continue
+        if p.death_day is not None:
+            rows.append((p.patient_id, p.death_day - p.transplant_day, True))
+        else:
+            rows.append((p.patient_id, p.followup_days - p.transplant_day, False))
+    return _tte(rows)
+
+
+def _drug_stopped(outputs: CohortOutputs, params: Mapping[str, Any]) -> tuple[float, int]:
+    """Among patients who started ``drug``, the share who stopped it for intolerance (or,
+    for an antimetabolite, severe cytopenia) within ``days`` of the start."""
+    drug, days = str(params["drug"]), float(params["days"])
+    starts = {f"add_{drug}", f"start_{drug}"}
+    by_patient = outputs.events_by_patient()
+    hits = n = 0
+    for p in _where(outputs, params):
+        events = by_patient.get(p.patient_id, [])
+        start = next((e.day for e in events if e.kind == "action" and e.name in starts), None)
+        if start is None:
+            continue
+        stopped = any(
+            e.kind == "finding"
+            and start <= e.day <= start + days
+            and (
+                (e.name == "intolerance" and e.detail == drug)
+                or (e.name == "cytopenia" and drug in _ANTIMETABOLITES)
+            )
+            for e in events
+        )
+        if not stopped and p.death_day is None and p.followup_days < start + days:
+            continue  # left follow-up before the year was out
+        n += 1
+        hits += stopped
+    return (hits / n if n else math.nan), n
+
+
+def _check_drug_stopped(params: Mapping[str, Any]) -> str:
+    if params.get("drug") not in (*_ANTIMETABOLITES, "tacrolimus"):
+        return f"'drug' must be one of {[*_ANTIMETABOLITES, 'tacrolimus']}"
+    return _positive(params, "days")
+
+
 def _check_proportion(params: Mapping[str, Any]) -> str:
     for name in ("column", "before"):
         if (name == "column" or name in params) and params.get(name) not in DAY_COLUMNS:
@@ -610,6 +709,7 @@ MEASURES: dict[str, MeasureFn] = {
     "normal_transaminases": _normal_transaminases,
     "cumulative_incidence": _cumulative_incidence,
     "second_line_response": _second_line_response,
+    "drug_stopped_within": _drug_stopped,
 }
 
 _Check = Callable[[Mapping[str, Any]], str]
@@ -620,6 +720,7 @@ _MEASURE_PARAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...], _Check]] = {
     "normal_transaminases": (("mode", "day"), ("window", "before"), _check_transaminases),
     "cumulative_incidence": (("endpoint", "day"), (), _check_incidence),
     "second_line_response": (("drug", "reason", "within_days"), (), _check_second_line),
+    "drug_stopped_within": (("drug", "days"), (), _check_drug_stopped),
 }
 
 
@@ -663,10 +764,23 @@ class CalibrationResult:
     seconds: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def counts(self) -> tuple[int, int]:
-        """(targets inside their interval, targets with a measured value)."""
-        judged = [r for r in self.results if r.passed is not None]
+    def counts(self, group: str | None = None) -> tuple[int, int]:
+        """(targets inside their interval, targets with a measured value), in ``group``."""
+        judged = [
+            r
+            for r in self.results
+            if r.passed is not None and (group is None or r.target.group == group)
+        ]
         return sum(1 for r in judged if r.passed), len(judged)
+
+    def summary_lines(self) -> list[str]:
+        """One line per group of targets: how many fall inside their interval."""
+        out = []
+        for group in GROUPS:
+            passed, judged = self.counts(group)
+            if judged:
+                out.append(f"{_GROUP_TITLES[group]}: {passed} of {judged} inside the interval.")
+        return out
 
     def facts(self) -> dict[str, str]:
         """How the result was produced, for display."""
@@ -753,6 +867,7 @@ def _target_json(t: Target) -> dict[str, Any]:
             "interval": pub.interval_text(),
         },
         "note": t.note,
+        "group": t.group,
     }
 
 
@@ -782,6 +897,7 @@ def _target_from_json(d: Mapping[str, Any]) -> Target:
             n_note=str(pub.get("n_note", "")),
         ),
         note=str(d.get("note", "")),
+        group=str(d.get("group", "input")),
     )
 
 
@@ -991,7 +1107,8 @@ def render_text(result: CalibrationResult) -> str:
     """A plain-text table for the terminal."""
     header = ("target", "source", "simulated", "n", "published", "95% interval", "result")
     rows = [header]
-    for r in result.results:
+    ordered = [r for g in GROUPS for r in result.results if r.target.group == g]
+    for r in ordered:
         pub = r.target.published
         rows.append(
             (
@@ -1009,7 +1126,15 @@ def render_text(result: CalibrationResult) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     passed, judged = result.counts()
     lines.insert(1, "  ".join("-" * w for w in widths))
+    # A heading before each group's first row (rows follow GROUPS order).
+    at = 2
+    for group in GROUPS:
+        members = sum(1 for r in ordered if r.target.group == group)
+        if members:
+            lines.insert(at, f"[{_GROUP_TITLES[group]}]")
+            at += members + 1
     lines.append("")
+    lines += result.summary_lines()
     lines.append(f"{passed} of {judged} targets inside the published interval.")
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
@@ -1038,18 +1163,33 @@ def render_markdown(result: CalibrationResult) -> str:
         "",
         f"**{passed} of {judged} targets fall inside the published 95% interval.**",
         "",
-        "| Target | Source | Quantity | Arm | Simulated | n | Published | Published 95% interval "
-        "| Result |",
-        "|---|---|---|---|---:|---:|---:|---|---|",
+        "Targets come in two groups. *Inputs measured back* compare the model with figures",
+        "its parameters were taken or fitted from: they check the plumbing, not the model.",
+        "*Validation* targets are figures the model was not fitted to.",
     ]
-    for r in result.results:
-        t, pub = r.target, r.target.published
-        sim = "–" if r.simulated is None else f"{100 * r.simulated:.1f}%"
-        verdict = {True: "pass", False: "**fail**", None: "n/a"}[r.passed]
-        lines.append(
-            f"| {_md(t.id)} | {t.source} | {_md(t.quantity)} | {_md(t.arm)} | {sim} | {r.n} "
-            f"| {100 * pub.value:.1f}% | {_md(pub.interval_text())} | {verdict} |"
-        )
+    for group in GROUPS:
+        members = [r for r in result.results if r.target.group == group]
+        if not members:
+            continue
+        g_passed, g_judged = result.counts(group)
+        lines += [
+            "",
+            f"## {_GROUP_TITLES[group]}",
+            "",
+            f"{g_passed} of {g_judged} inside the published interval.",
+            "",
+            "| Target | Source | Quantity | Arm | Simulated | n | Published "
+            "| Published 95% interval | Result |",
+            "|---|---|---|---|---:|---:|---:|---|---|",
+        ]
+        for r in members:
+            t, pub = r.target, r.target.published
+            sim = "–" if r.simulated is None else f"{100 * r.simulated:.1f}%"
+            verdict = {True: "pass", False: "**fail**", None: "n/a"}[r.passed]
+            lines.append(
+                f"| {_md(t.id)} | {t.source} | {_md(t.quantity)} | {_md(t.arm)} | {sim} "
+                f"| {r.n} | {100 * pub.value:.1f}% | {_md(pub.interval_text())} | {verdict} |"
+            )
     failing = [r for r in result.results if r.passed is False]
     lines += ["", "## Targets outside the published interval", ""]
     if failing:

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from pathway import AIHPathway, PatientRecord
+from pathway.vocabulary import FINDINGS
 
 from .engine import Days, Occurrence
 from .hazards import (
@@ -53,6 +54,7 @@ from .hazards import (
     constant,
     from_cumulative,
     rate_from_probability,
+    scale,
 )
 from .parameters import ParameterSet
 from .scripted import baseline_occurrences
@@ -124,6 +126,9 @@ class ModelConstants:
     cirrhosis_rate: float
     activity_hr: float
     decompensation_rate: float
+    recompensation: float  # S-WANG16: share of active decompensation that recompensates
+    recompensation_rate: float
+    steroid_trial_days: float
     decompensated_death_rate: float
     hcc_rate_cirrhosis: float
     hcc_rate_noncirrhotic: float
@@ -154,7 +159,9 @@ class ModelConstants:
     tac_after_intolerance: float
     third_line_cbr: float
     # acute
-    acute_failure: float
+    acute_failure: float  # at the reference MELD (S-TELLEZ22 mean)
+    acute_failure_meld_reference: float
+    acute_failure_meld_log_odds: float
     acute_failure_transplant: float
     acute_failure_death: float
     acute_outcome_mean: float
@@ -176,9 +183,10 @@ class ModelConstants:
     postpartum_flare_rate: float
     # transplant
     transplant_rate: float
+    transplant_candidate: float  # share listed when a chronic indication arises [MODEL]
     transplant_max_age: float
     recurrence: Hazard
-    post_lt_death_rate: float
+    post_lt_death: Hazard  # from the transplant day: first year, to 5 and to 10 years, scaled
     recurrence_death_hr: float
     graft_loss_rate: float
     recurrence_graft_loss_hr: float
@@ -188,6 +196,12 @@ class ModelConstants:
     failed_graft_inr: float
     # background mortality
     gompertz: dict[str, tuple[float, float]]  # sex -> (a per year, b per year of age)
+    aih_excess_hr: float  # multiplies the Gompertz hazard (non-liver deaths)
+    # adherence
+    nonadherence_rate: float
+    adherence_effect_lost: float
+    # shape of lab trajectories: the ``shape.*`` parameters, by their name without the prefix
+    shape: dict[str, float]
     # pregnancy
     pregnancy_rate: float
     pregnancy_max_age: float
@@ -247,6 +261,9 @@ class ModelConstants:
             cirrhosis_rate=p["liver.cirrhosis_per_year"] / y,
             activity_hr=p["liver.activity_hazard_ratio"],
             decompensation_rate=p["liver.decompensation_per_year"] / y,
+            recompensation=p["liver.recompensation"],
+            recompensation_rate=_LN2 / max(p["liver.recompensation_median_days"], 1.0),
+            steroid_trial_days=p["transplant.steroid_trial_days"],
             decompensated_death_rate=p["liver.decompensated_death_per_year"] / y,
             hcc_rate_cirrhosis=p["liver.hcc_per_1000py_cirrhosis"] / 1000.0 / y,
             hcc_rate_noncirrhotic=p["liver.hcc_per_1000py_noncirrhotic"] / 1000.0 / y,
@@ -277,6 +294,8 @@ class ModelConstants:
             tac_after_intolerance=p["response.tacrolimus_after_intolerance"],
             third_line_cbr=p["response.third_line_cbr"],
             acute_failure=p["acute.steroid_failure"],
+            acute_failure_meld_reference=p["acute.failure_meld_reference"],
+            acute_failure_meld_log_odds=p["acute.failure_meld_log_odds"],
             acute_failure_transplant=p["acute.failure_transplant"],
             acute_failure_death=p["acute.failure_death"],
             acute_outcome_mean=p["acute.failure_outcome_mean_days"],
@@ -285,8 +304,8 @@ class ModelConstants:
             alf_transplant=p["alf.transplant"],
             alf_outcome_mean=p["alf.outcome_mean_days"],
             aza_intolerance=(
-                (0.0, rate_from_probability(p["intolerance.azathioprine_6m"], half_year)),
-                (half_year, p["intolerance.azathioprine_late_per_year"] / y),
+                (0.0, rate_from_probability(p["intolerance.azathioprine_1y"], y)),
+                (y, p["intolerance.azathioprine_late_per_year"] / y),
             ),
             cytopenia_share=p["intolerance.cytopenia_share"],
             mmf_intolerance=(
@@ -322,11 +341,23 @@ class ModelConstants:
                 p["relapse.postpartum_flare"], p["relapse.postpartum_days"]
             ),
             transplant_rate=_LN2 / max(p["transplant.wait_median_days"], 1.0),
+            transplant_candidate=p["transplant.candidate_share"],
             transplant_max_age=p["transplant.max_age"],
             recurrence=from_cumulative(
                 [(5 * y, p["transplant.recurrence_5y"]), (10 * y, p["transplant.recurrence_10y"])]
             ),
-            post_lt_death_rate=rate_from_probability(1.0 - p["transplant.survival_10y"], 10 * y),
+            post_lt_death=_registry_share(
+                from_cumulative(
+                    [
+                        (y, p["transplant.mortality_1y"]),
+                        (5 * y, 1.0 - p["transplant.survival_5y"]),
+                        (10 * y, 1.0 - p["transplant.survival_10y"]),
+                    ]
+                ),
+                p["transplant.registry_hazard_factor"],
+                p["transplant.registry_hazard_factor_late"],
+                5 * y,
+            ),
             recurrence_death_hr=p["transplant.recurrence_death_hr"],
             graft_loss_rate=p["transplant.graft_loss_per_year"] / y,
             recurrence_graft_loss_hr=p["transplant.recurrence_graft_loss_hr"],
@@ -338,6 +369,10 @@ class ModelConstants:
                 "F": (p["mortality.gompertz_a_female"], p["mortality.gompertz_b_female"]),
                 "M": (p["mortality.gompertz_a_male"], p["mortality.gompertz_b_male"]),
             },
+            aih_excess_hr=p["mortality.aih_excess_hr"],
+            nonadherence_rate=p["adherence.nonadherence_per_year"] / y,
+            adherence_effect_lost=min(1.0, p["adherence.effect_lost"]),
+            shape={name.removeprefix("shape."): p[name] for name in p if name.startswith("shape.")},
             pregnancy_rate=p["pregnancy.plan_per_year"] / y,
             pregnancy_max_age=p["pregnancy.max_age"],
             conception_rate=_LN2 / max(p["pregnancy.conception_median_days"], 1.0),
@@ -350,6 +385,15 @@ class ModelConstants:
 
 
 # --- pure helpers (tested on their own) -----------------------------------------------------
+
+
+def _registry_share(hazard: Hazard, early: float, late: float, switch: float) -> Hazard:
+    """``hazard`` times ``early`` before day ``switch`` and times ``late`` from it on.
+
+    >>> _registry_share(((0.0, 1.0), (10.0, 2.0)), 0.5, 0.25, 10.0)
+    ((0.0, 0.5), (10.0, 0.5))
+    """
+    return tuple((start, rate * (early if start < switch else late)) for start, rate in hazard)
 
 
 def complete_probability(
@@ -467,6 +511,12 @@ class _Latent:
     acute_until: Days = math.inf
     untreated_since: Days | None = None
     drug_start: dict[str, Days] = field(default_factory=dict)
+    #: Decompensation came with active disease (at diagnosis, or ALT or IgG above ULN).
+    decompensation_active: bool = False
+    #: ... and will recompensate on treatment (S-WANG16).
+    recompensates: bool = False
+    #: Day a latent period of non-adherence began (the chart learns of it at a flare).
+    nonadherent_since: Days | None = None
 
 
 class DiseaseModel:
@@ -498,6 +548,8 @@ class DiseaseModel:
         "graft_failure",
         "plan_pregnancy",
         "conception",
+        "recompensation",
+        "nonadherence",
         "liver_death",
         "hcc_death",
         "post_transplant_death",
@@ -530,9 +582,15 @@ class DiseaseModel:
         self._queue: list[tuple[Days, int, int, str, Any]] = []
         self._seq = 0
         self._seen = 0
+        self._intolerance_day = -math.inf
         self._drugs: frozenset[str] = frozenset()
         self._plan: tuple[Days, str] | None = None
         self._emergency: _Emergency | None = None
+        # Cumulative predniso(lo)ne dose (mg) up to _dose_day, and the daily dose since then.
+        self._pred_mg = 0.0
+        self._pred_mg_1y = 0.0
+        self._pred_dose = 0.0
+        self._dose_day = 0.0
         self.latent = _Latent(stage=record.cirrhosis)
         self._draw_baseline(record, base_rng, tpmt)
         self.course = self._new_course("untreated", 0.0, anchor=(self.alt0, self.igg0))
@@ -542,29 +600,42 @@ class DiseaseModel:
     def _draw_baseline(
         self, rec: PatientRecord, rng: np.random.Generator, tpmt: str | None
     ) -> None:
-        c = self.c
+        c, sh = self.c, self.c.shape
         # Python floats: numpy scalars are slow one at a time (same values).
         z = rng.standard_normal(12).tolist()
         u = rng.random(8).tolist()
         acute = rec.presentation != "chronic"
         alt_median = c.acute_alt_median if acute else c.alt_median
-        sd = c.alt_log_sd * (0.7 if acute else 1.0)
+        sd = c.alt_log_sd * (sh["acute_alt_sd_factor"] if acute else 1.0)
         self.alt0 = _clip(alt_median * math.exp(sd * z[0]), 0.4, 150.0)
-        self.ast_ratio = _clip(c.ast_alt_ratio * math.exp(0.1 * z[1]), 0.5, 1.0)
+        self.ast_ratio = _clip(c.ast_alt_ratio * math.exp(sh["ast_ratio_log_sd"] * z[1]), 0.5, 1.0)
         self.igg0 = _clip(c.igg_median * math.exp(c.igg_log_sd * z[2]), 0.4, 6.0)
-        self.bili_chronic = _clip(c.bili_median * math.exp(0.3 * z[3]), 0.2, 3.0)
-        self.inr_chronic = _clip(c.inr_mean + 0.05 * z[4], 0.9, 1.3)
-        self.bili_decomp = _clip(c.decomp_bili * math.exp(0.35 * z[5]), 1.5, 15.0)
-        self.inr_decomp = _clip(c.decomp_inr * math.exp(0.08 * z[6]), 1.2, 3.0)
-        self.wbc = _clip(c.wbc_mean + 1.5 * z[7], 3.0, 12.0)
-        self.plt_factor = float(math.exp(0.2 * z[8]))
+        self.bili_chronic = _clip(
+            c.bili_median * math.exp(sh["chronic_bilirubin_log_sd"] * z[3]), 0.2, 3.0
+        )
+        self.inr_chronic = _clip(c.inr_mean + sh["chronic_inr_sd"] * z[4], 0.9, 1.3)
+        self.bili_decomp = _clip(
+            c.decomp_bili * math.exp(sh["decompensated_bilirubin_log_sd"] * z[5]), 1.5, 15.0
+        )
+        self.inr_decomp = _clip(
+            c.decomp_inr * math.exp(sh["decompensated_inr_log_sd"] * z[6]), 1.2, 3.0
+        )
+        self.wbc = _clip(c.wbc_mean + sh["wbc_sd"] * z[7], 3.0, 12.0)
+        self.plt_factor = float(math.exp(sh["platelets_log_sd"] * z[8]))
         self.graft_alt = _clip(c.graft_alt * math.exp(c.floor_sd * z[9]), 0.2, 0.95)
+        # Decompensated at diagnosis means active disease: treatment may recompensate it.
+        self.latent.decompensation_active = rec.cirrhosis == "decompensated"
+        # [MODEL] Not every patient with a chronic indication is a transplant candidate.
+        self.candidate = u[6] < c.transplant_candidate
+        self.latent.recompensates = self.latent.decompensation_active and u[5] < c.recompensation
         # Acute presentations: an excess of bilirubin and INR over the chronic level.
         self.acute_bili = 0.0
         self.acute_inr = 0.0
         if acute:
             alf = rec.presentation == "acute_liver_failure"
-            bili = _clip(c.acute_bili_median * math.exp(0.4 * z[10]), 3.0, 40.0)
+            bili = _clip(
+                c.acute_bili_median * math.exp(sh["acute_bilirubin_log_sd"] * z[10]), 3.0, 40.0
+            )
             lo = c.alf_inr_min if alf else c.acute_inr_min
             inr = lo + (max(c.acute_inr_max, lo + 0.5) - lo) * u[0]
             self.acute_bili = max(0.0, bili - self.bili_chronic)
@@ -574,7 +645,7 @@ class DiseaseModel:
                 self._emergency = self._emergency_outcome(
                     u[1], c.alf_death, c.alf_transplant, c.alf_outcome_mean, u[2]
                 )
-            elif u[1] < c.acute_failure:
+            elif u[1] < self.acute_failure_probability(bili, inr):
                 self.latent.acute_mode = "worsen"
                 transplant = c.acute_failure_transplant
                 self._emergency = self._emergency_outcome(
@@ -597,10 +668,22 @@ class DiseaseModel:
                 self._tpmt_now = True
         # Background death (Gompertz), fixed at diagnosis.
         a, b = c.gompertz[rec.sex]
+        a *= c.aih_excess_hr
         e = float(rng.standard_exponential())
         if a > 0 and b > 0:
             years = math.log1p(e * b / (a * math.exp(b * rec.age))) / b
             self._push(math.ceil(years * YEAR_DAYS), 9, "death", "background")
+
+    def acute_failure_probability(self, bilirubin: float, inr: float) -> float:
+        """Probability that steroids fail in acute severe AIH, from the MELD at presentation.
+
+        The odds of ``acute.steroid_failure`` (S-TELLEZ22) at the reference MELD, times
+        ``exp(acute.failure_meld_log_odds)`` per MELD point above it [MODEL].
+        """
+        c = self.c
+        base = min(max(c.acute_failure, 1e-9), 1.0 - 1e-9)
+        excess = meld(bilirubin, inr, c.creatinine) - c.acute_failure_meld_reference
+        return _prob(_odds(base) * math.exp(c.acute_failure_meld_log_odds * excess))
 
     @staticmethod
     def _emergency_outcome(
@@ -643,14 +726,14 @@ class DiseaseModel:
             course.cls = "flare"
             flare = float(np.clip(c.flare_alt_median * math.exp(0.3 * z[0]), 3.3, 40.0))
             igg = max(g, float(np.clip(c.flare_igg_median * math.exp(0.15 * z[1]), 1.05, 4.0)))
-            course.alt_path = _mk([(0, flare), (120, max(3.3, flare * 0.8))])
+            sh = c.shape
+            decay = sh["recurrence_flare_decay"] if self.latent.transplanted else sh["flare_decay"]
+            course.alt_path = _mk([(0, flare), (sh["flare_course_days"], max(3.3, flare * decay))])
             course.igg_path = _mk([(0, igg)])
-            if self.latent.transplanted:  # recurrent AIH, partly controlled [MODEL]
-                course.alt_path = _mk([(0, flare), (120, max(3.3, flare * 0.7))])
             return
         if course.kind == "post_transplant":
             course.cls = "complete"
-            course.alt_path = _mk([(0, a), (30, self.graft_alt)])
+            course.alt_path = _mk([(0, a), (c.shape["graft_settle_days"], self.graft_alt)])
             course.igg_path = _mk([(0, g), (60, min(0.9, c.cbr_igg_floor))])
             return
         p = complete_probability(c, course.kind, drugs, course.reason)
@@ -701,9 +784,11 @@ class DiseaseModel:
         """Latent bilirubin (mg/dL), INR and platelets (10^9/L) on ``day``."""
         c, lat = self.c, self.latent
         if lat.graft_failed:
-            return c.failed_graft_bili, c.failed_graft_inr, 90.0 * self.plt_factor
+            plt = c.shape["failed_graft_platelets_10e9_l"]
+            return c.failed_graft_bili, c.failed_graft_inr, plt * self.plt_factor
         if lat.transplanted:
-            return 0.7, 1.0, c.platelets_median * self.plt_factor
+            graft = c.shape["graft_bilirubin_mg_dl"], c.shape["graft_inr"]
+            return *graft, c.platelets_median * self.plt_factor
         if lat.stage == "decompensated":
             bili, inr, plt = self.bili_decomp, self.inr_decomp, c.decomp_platelets
         elif lat.stage == "compensated":
@@ -719,21 +804,24 @@ class DiseaseModel:
 
     def _acute_factor(self, day: Days) -> float:
         """Share of the acute excess left on ``day`` (grows while worsening)."""
-        lat, h = self.latent, self.c.acute_halflife
+        lat, h, sh = self.latent, self.c.acute_halflife, self.c.shape
         if lat.acute_mode == "improve":
             return float(0.5 ** (day / h))
         until = min(day, lat.acute_until)
-        worse = min(2.0, 1.0 + until / 14.0)  # [MODEL] steroid failure: excess up to x2
+        # Steroid failure: the excess grows, up to a multiple, then recovers slowly.
+        worse = min(sh["acute_worsening_max"], 1.0 + until / sh["acute_worsening_days"])
         if day <= lat.acute_until:
             return worse
-        return float(worse * 0.5 ** ((day - lat.acute_until) / (10.0 * h)))  # slow recovery
+        slow = sh["acute_slow_recovery_factor"] * h
+        return float(worse * 0.5 ** ((day - lat.acute_until) / slow))
 
     def panel(self, day: Days) -> dict[str, float]:
         """A resulted lab panel on ``day``: the latent values with visit-to-visit noise."""
         alt, igg = self.activity(day)
         bili, inr, plt = self._liver_function(day)
         n = self._noise()
-        wbc = self.wbc * (0.85 if "azathioprine" in self._drugs else 1.0)
+        aza = "azathioprine" in self._drugs
+        wbc = self.wbc * (self.c.shape["azathioprine_wbc_factor"] if aza else 1.0)
         alt_v = _clip(alt * math.exp(n[0]), 0.05, 200.0)
         bili_v = _clip(bili * math.exp(n[3]), 0.1, 60.0)
         inr_v = _clip(inr * math.exp(n[4] / 4.0), 0.8, 10.0)
@@ -825,6 +913,10 @@ class DiseaseModel:
         if kind == "tpmt":
             return [Occurrence(day, "finding", "tpmt", value)]
         if kind == "death":
+            if value == "background" and self.latent.transplanted:
+                # After a transplant the registry's all-cause survival (S-HEINEMANN20)
+                # replaces background mortality: counting both would count deaths twice.
+                return []
             return self._death(day, str(value))
         if kind == "delivered":
             return [Occurrence(day, "finding", "delivered")] if "in_pregnancy" in active else []
@@ -852,7 +944,14 @@ class DiseaseModel:
                 lat.recurrence = True
                 self.history.setdefault("recurrence", day)
             self.course = self._new_course("flare", day, anchor=self.activity(day))
-            return [Occurrence(day, "finding", "labs", self.panel(day))]
+            occs = [Occurrence(day, "finding", "labs", self.panel(day))]
+            if lat.nonadherent_since is not None:
+                # [MODEL] The flare brings the non-adherence to light (AIH-RSP-03); the
+                # patient is counselled and takes the drugs again from now on.
+                lat.nonadherent_since = None
+                self.history.setdefault("nonadherence_found", day)
+                occs.append(Occurrence(day, "finding", "nonadherence"))
+            return occs
         if name.startswith("intolerance_"):
             drug = name.removeprefix("intolerance_")
             if drug not in p.drugs:
@@ -865,7 +964,23 @@ class DiseaseModel:
             return [Occurrence(day, "finding", "cirrhosis_diagnosed", "compensated")]
         if name == "decompensation":
             lat.stage = "decompensated"
+            # Only decompensation with active disease can recompensate on treatment.
+            alt, igg = self.activity(day)
+            lat.decompensation_active = alt > 1.0 or igg > 1.0
+            lat.recompensates = lat.decompensation_active and (
+                self._course_rng.random() < self.c.recompensation
+            )
             return [Occurrence(day, "finding", "decompensation")]
+        if name == "recompensation":
+            lat.stage, lat.recompensates = "compensated", False
+            # The chart learns of it where its vocabulary has the finding; until then the
+            # model alone acts on it (no liver death or transplant from decompensation).
+            if "recompensation" in FINDINGS:
+                return [Occurrence(day, "finding", "recompensation")]
+            return []
+        if name == "nonadherence":
+            lat.nonadherent_since = day
+            return []
         if name == "hcc":
             lat.hcc = True
             return [Occurrence(day, "finding", "hcc")]
@@ -891,10 +1006,23 @@ class DiseaseModel:
 
     # --- synchronising with the chart ---------------------------------------------------------
 
+    def steroid_exposure(self, day: Days) -> tuple[float, float]:
+        """Cumulative predniso(lo)ne dose in mg up to ``day``: (whole course, first year)."""
+        total, first_year = self._pred_mg, self._pred_mg_1y
+        if day > self._dose_day and self._pred_dose:
+            total += self._pred_dose * (day - self._dose_day)
+            overlap = min(day, YEAR_DAYS) - min(self._dose_day, YEAR_DAYS)
+            first_year += self._pred_dose * max(0.0, overlap)
+        return total, first_year
+
     def _sync(self, chart: AIHPathway) -> None:
         """Catch up with the chart: spend clocks, start courses, recompute hazards."""
         p = chart.patient
         day = p.day
+        if day > self._dose_day:
+            self._pred_mg, self._pred_mg_1y = self.steroid_exposure(day)
+            self._dose_day = day
+        self._pred_dose = p.dose("prednisolone") or 0.0
         for clock in self.clocks.values():
             clock.advance(day)
         new_course = self._scan(chart)
@@ -939,7 +1067,11 @@ class DiseaseModel:
                 elif name in ("switch_to_mycophenolate", "switch_to_tacrolimus"):
                     kind = "second_line"
                     failed = p.response in ("non_response", "insufficient_response")
-                    reason = "failure" if failed else "intolerance"
+                    # A switch that follows an intolerance is for intolerance (S-SANTIAGO19
+                    # classifies by the reason for switching), whatever the response so far.
+                    window = self.c.shape["switch_reason_window_days"]
+                    recent = step.day - self._intolerance_day <= window
+                    reason = "failure" if failed and not recent else "intolerance"
                     course = self.course
                     if (
                         reason == "intolerance"
@@ -957,6 +1089,8 @@ class DiseaseModel:
                     kind = "third_line"
                 elif name == "reinduce":
                     kind = "reinduction"
+            elif step.kind == "finding" and name in ("intolerance", "cytopenia"):
+                self._intolerance_day = step.day
             elif step.kind == "finding" and name == "transplanted":
                 lat = self.latent
                 lat.transplanted, lat.lt_day, lat.graft_failed = True, step.day, False
@@ -991,6 +1125,14 @@ class DiseaseModel:
         elif "maintenance" in active:
             if not p.drugs and lat.untreated_since is not None:
                 flare, origin = c.withdrawal_flare, lat.untreated_since
+            elif lat.nonadherent_since is not None:
+                # [MODEL] Non-adherent: part of the protection is lost, so part of the
+                # hazard after full withdrawal (S-VGERVEN13) adds to the maintenance one.
+                origin = lat.nonadherent_since
+                flare = tuple(
+                    (start, c.maintenance_flare_rate + rate)
+                    for start, rate in scale(c.withdrawal_flare, c.adherence_effect_lost)
+                )
             else:
                 flare = constant(c.maintenance_flare_rate)
         elif active & _UNTREATED_STATES and self.course.kind == "untreated" and not transplant_care:
@@ -1006,8 +1148,17 @@ class DiseaseModel:
         ):
             on = drug in p.drugs and not (transplant_care or "post_transplant" in active)
             clocks[f"intolerance_{drug}"].set(lat.drug_start.get(drug, day), hazard if on else ())
+        # Non-adherence starts on maintenance treatment (it is found at a flare).
+        adherent_on_drugs = (
+            "maintenance" in active and bool(p.drugs) and lat.nonadherent_since is None
+        )
+        clocks["nonadherence"].set(day, constant(c.nonadherence_rate) if adherent_on_drugs else ())
         # Liver stage and cancer (native liver only).
         native = not lat.transplanted
+        recompensating = (
+            native and lat.stage == "decompensated" and lat.recompensates and bool(p.drugs)
+        )
+        clocks["recompensation"].set(day, constant(c.recompensation_rate) if recompensating else ())
         clocks["cirrhosis"].set(
             day, constant(c.cirrhosis_rate * hr) if native and lat.stage == "none" else ()
         )
@@ -1026,18 +1177,30 @@ class DiseaseModel:
             or lat.graft_failed
             or meld(bili, inr, c.creatinine) >= chart.thresholds.transplant_meld
         )
-        waiting = transplant_care and self._emergency is None and indicated
+        waiting = transplant_care and self._emergency is None and indicated and self.candidate
         years_left = (c.transplant_max_age - age_now) * YEAR_DAYS
-        clocks["transplant"].set(
-            day,
-            ((0.0, c.transplant_rate), (years_left, 0.0)) if waiting and years_left > 0 else (),
-        )
+        # [MODEL] Decompensation from active disease gets a steroid trial before an
+        # elective transplant (S-WANG16: most recompensate); MELD, HCC or graft failure do not.
+        trial_left = 0.0
+        started = p.treatment_start_day
+        if lat.stage == "decompensated" and lat.decompensation_active and started is not None:
+            only_decompensation = not (
+                lat.hcc
+                or lat.graft_failed
+                or meld(bili, inr, c.creatinine) >= chart.thresholds.transplant_meld
+            )
+            if only_decompensation:
+                trial_left = max(0.0, started + c.steroid_trial_days - day)
+        transplant: Hazard = ()
+        if waiting and years_left > trial_left:
+            transplant = ((trial_left, c.transplant_rate), (years_left, 0.0))
+        clocks["transplant"].set(day, transplant)
         # After transplant.
         graft = "post_transplant" in active and not lat.graft_failed
         loss = c.graft_loss_rate * (c.recurrence_graft_loss_hr if lat.recurrence else 1.0)
         clocks["graft_failure"].set(day, constant(loss) if graft else ())
-        lt_death = c.post_lt_death_rate * (c.recurrence_death_hr if lat.recurrence else 1.0)
-        clocks["post_transplant_death"].set(day, constant(lt_death) if graft else ())
+        lt_death = scale(c.post_lt_death, c.recurrence_death_hr if lat.recurrence else 1.0)
+        clocks["post_transplant_death"].set(lat.lt_day, lt_death if graft else ())
         # Liver and cancer deaths.
         liver_rate = 0.0
         if native and lat.stage == "decompensated":

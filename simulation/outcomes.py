@@ -24,7 +24,10 @@ Row = Mapping[str, Any]
 OUTCOME_LABELS: dict[str, str] = {
     "cbr_by_6_months": "complete response by 6 months (treated)",
     "second_line_within_1y": "second line within 1 year",
+    "third_line_within_1y": "third line within 1 year",
     "third_line_ever": "third line during follow-up",
+    "azathioprine_stopped_1y": "azathioprine stopped for intolerance within 1 year (its users)",
+    "prednisolone_g_1y_mean": "predniso(lo)ne in the first year, mean g (treated)",
     "withdrawal_attempted": "withdrawal attempted",
     "relapse_after_withdrawal_1y": "relapse within 1 year of withdrawal (KM)",
     "transplanted": "transplanted",
@@ -94,6 +97,11 @@ def _share(count: int, total: int) -> float | None:
     return round(count / total, 4) if total else None
 
 
+def _mean_g(total_mg: float, patients: int) -> float | None:
+    """Mean dose per patient in grams (one decimal)."""
+    return round(total_mg / patients / 1000.0, 1) if patients else None
+
+
 def _within(value: Any, days: float) -> bool:
     return value is not None and value <= days
 
@@ -139,6 +147,8 @@ class OutcomeTally:
         self.recurrence_after_transplant = KaplanMeierTally()
         self.hcc_events = 0
         self.hcc_days = 0.0  # on the native liver, patients with cirrhosis at diagnosis
+        self.prednisolone_mg = 0.0  # summed over patients who took predniso(lo)ne
+        self.prednisolone_mg_1y = 0.0
 
     def add(self, r: Row) -> None:
         """Count one patients.csv row (as typed dicts: None for empty cells)."""
@@ -154,6 +164,16 @@ class OutcomeTally:
             line[1] += cbr
         count["second_line_within_1y"] += _within(r["second_line_day"], YEAR)
         count["third_line_ever"] += r["third_line_day"] is not None
+        count["third_line_within_1y"] += _within(r["third_line_day"], YEAR)
+        aza_start = r.get("azathioprine_start_day")
+        if aza_start is not None:
+            count["azathioprine_users"] += 1
+            stop = r.get("azathioprine_stopped_day")
+            count["azathioprine_stopped_1y"] += stop is not None and stop <= aza_start + YEAR
+        if r.get("prednisolone_mg"):
+            count["prednisolone_users"] += 1
+            self.prednisolone_mg += float(r["prednisolone_mg"])
+            self.prednisolone_mg_1y += float(r.get("prednisolone_mg_1y") or 0.0)
         count["withdrawal_attempted"] += r["withdrawal_day"] is not None
         count["transplanted"] += r["transplant_day"] is not None
         count["referred_for_transplant"] += r["referral_day"] is not None
@@ -208,7 +228,13 @@ class OutcomeTally:
             },
             "first_line": dict(sorted(self.first_line.items())),
             "second_line_within_1y": _share(count["second_line_within_1y"], n),
+            "third_line_within_1y": _share(count["third_line_within_1y"], n),
             "third_line_ever": _share(count["third_line_ever"], n),
+            "azathioprine_stopped_1y": _share(
+                count["azathioprine_stopped_1y"], count["azathioprine_users"]
+            ),
+            "prednisolone_g_1y_mean": _mean_g(self.prednisolone_mg_1y, count["prednisolone_users"]),
+            "prednisolone_g_mean": _mean_g(self.prednisolone_mg, count["prednisolone_users"]),
             "withdrawal_attempted": _share(count["withdrawal_attempted"], n),
             "withdrawals": count["withdrawal_attempted"],
         }
@@ -219,6 +245,10 @@ class OutcomeTally:
         for key in ("transplanted", "referred_for_transplant", "died", "liver_death"):
             out[key] = _share(count[key], n)
         out["death_causes"] = dict(sorted(self.death_causes.items()))
+        deaths = sum(self.death_causes.values())
+        out["liver_share_of_deaths"] = _share(
+            sum(self.death_causes[c] for c in _LIVER_CAUSES), deaths
+        )
         for years in (5, 10):
             if horizon_days >= years * YEAR:
                 out[f"survival_{years}y"] = _survival(self.survival, years * YEAR)

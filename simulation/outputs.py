@@ -89,6 +89,10 @@ PATIENT_EXTRA_COLUMNS: tuple[str, ...] = (
     "events",
     "deviations",
     "invariant_violations",
+    "azathioprine_start_day",
+    "azathioprine_stopped_day",
+    "prednisolone_mg",
+    "prednisolone_mg_1y",
 )
 #: events.csv columns of the contract, in order.
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -105,6 +109,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
 _CARE_ORDER = tuple(s for s in CARE_STATES if s != "taper")  # taper overlaps the care line
 _ANTIMETABOLITE_ACTIONS = {"add_azathioprine": "azathioprine", "add_mycophenolate": "mycophenolate"}
 _STEROID_ACTIONS = {"start_prednisolone": "prednisolone", "start_budesonide": "budesonide"}
+_AZATHIOPRINE_STARTS = frozenset({"add_azathioprine", "start_azathioprine"})
 _FIRST_LINE_STATES = frozenset({"first_line", "acute_severe", "diagnosis", "observation"})
 
 
@@ -163,6 +168,32 @@ def _first_finding(chart: AIHPathway, name: str, after: float = -1.0) -> float |
     return None
 
 
+def _azathioprine_days(chart: AIHPathway) -> tuple[float | None, float | None]:
+    """Day azathioprine was first started, and the first day after it that it was stopped
+    for intolerance or severe cytopenia (``None`` when not started or never stopped so)."""
+    start = next(
+        (
+            s.day
+            for s in chart.trace
+            if s.kind == "action" and s.carried_out and s.name in _AZATHIOPRINE_STARTS
+        ),
+        None,
+    )
+    if start is None:
+        return None, None
+    stop = next(
+        (
+            s.day
+            for s in chart.trace
+            if s.kind == "finding"
+            and s.day >= start
+            and (s.name == "cytopenia" or (s.name == "intolerance" and s.detail == "azathioprine"))
+        ),
+        None,
+    )
+    return start, stop
+
+
 def _first_line(chart: AIHPathway) -> str:
     """The first-line regimen: the first steroid, plus an antimetabolite added in first line."""
     steroid = antimetabolite = ""
@@ -213,6 +244,11 @@ def collect_patient(
         None,
     )
     death_day = p.death_day
+    followup = death_day if death_day is not None else horizon_days
+    aza_start, aza_stop = _azathioprine_days(chart)
+    # Models without a steroid account (scripted or stand-in models) leave the cells empty.
+    exposure = getattr(model, "steroid_exposure", None)
+    pred_mg, pred_mg_1y = exposure(followup) if exposure is not None else (None, None)
     deviations = sum(1 for s in chart.trace if s.deviation)
     violations = Counter(v.rule_id for v in chart.violations)
     row: dict[str, Any] = {
@@ -246,6 +282,10 @@ def collect_patient(
         "events": 0,
         "deviations": deviations,
         "invariant_violations": sum(violations.values()),
+        "azathioprine_start_day": aza_start,
+        "azathioprine_stopped_day": aza_stop,
+        "prednisolone_mg": None if pred_mg is None else round(pred_mg),
+        "prednisolone_mg_1y": None if pred_mg_1y is None else round(pred_mg_1y),
     }
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

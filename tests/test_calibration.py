@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -20,6 +21,7 @@ from simulation.calibration import (
     load_targets,
     measure,
     render_markdown,
+    render_text,
     run_calibration,
     wilson_interval,
 )
@@ -41,7 +43,8 @@ class TestTargetDefinitions:
         assert {t.source for t in TARGETS} <= set(SOURCES)
 
     def test_the_brief_s_studies_are_all_covered(self) -> None:
-        """Knowledge base section 4 targets: induction, withdrawal, second line, acute, LT."""
+        """Knowledge base section 4 targets (induction, withdrawal, second line, acute, LT)
+        and the population cohorts, acute severe cohorts and registries of issue 12."""
         assert {t.source for t in TARGETS} == {
             "S-MANNS10",
             "S-CAMARO",
@@ -51,7 +54,29 @@ class TestTargetDefinitions:
             "S-EFE17",
             "S-YEOMAN11",
             "S-ML22",
+            "S-HEINEMANN20",
+            "S-TELLEZ22",
+            "S-SURFASA22",
+            "S-PAPE20",
+            "S-ARVANITI24",
+            "S-GRON14",
+            "S-GRON20",
+            "S-SHARMA21",
+            "S-SHARMAS21",
         }
+
+    def test_both_groups_are_present(self) -> None:
+        """Inputs measured back and validation targets; validation covers the issue's list."""
+        validation = {t.id for t in TARGETS if t.group == "validation"}
+        assert {t.group for t in TARGETS} == {"input", "validation"}
+        for wanted in (
+            "gron14-mortality-10y",  # 10-year mortality
+            "sharma21-death-or-lt-10y",  # death-or-transplant-free survival
+            "sharmas21-compensated-12m",  # survival by cirrhosis
+            "surfasa22-as-aih-90d",  # acute severe transplant-free survival
+            "arvaniti24-second-line-1y",  # second-line use at 1 year
+        ):
+            assert wanted in validation
 
     @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.id)
     def test_overrides_are_valid_set_keys(self, target: Target) -> None:
@@ -144,6 +169,7 @@ class TestLoadTargets:
             ("{value: 0.6, n: 100}", "{value: 0.6, low: 0.7, high: 0.8}", "does not contain"),
             ("years: 1", "years: 0", "'years' must be > 0"),
             ("set: {}", "cohort: {}", "missing fields \\['set'\\]"),
+            ("years: 1", "years: 1\n    group: bogus", "'group' must be one of"),
         ],
     )
     def test_errors_name_the_problem(
@@ -258,6 +284,37 @@ class TestMeasures:
         assert n == 3
         assert value == pytest.approx(1 / 3)
 
+    def test_drug_stopped_within_counts_intolerance_after_the_start(self) -> None:
+        """Among azathioprine starters: stopped for intolerance or cytopenia within the year;
+        a patient who left follow-up alive before the year was out is not counted."""
+        events = [
+            ev("a", 14, "action", "add_azathioprine"),
+            EventRow("a", 100, "finding", "intolerance", "azathioprine", "", "", ()),
+            ev("b", 14, "action", "add_azathioprine"),
+            ev("c", 14, "action", "add_azathioprine"),
+            ev("d", 14, "action", "add_azathioprine"),
+            EventRow("d", 500, "finding", "cytopenia", "severe", "", "", ()),
+            EventRow("e", 50, "finding", "intolerance", "mycophenolate", "", "", ()),
+        ]
+        patients = [row("a", 2000), row("b", 2000), row("c", 200), row("d", 2000), row("e")]
+        t = target_with("drug_stopped_within", drug="azathioprine", days=365)
+        value, n = measure(t, CohortOutputs(patients, events, {}))
+        assert n == 3
+        assert value == pytest.approx(1 / 3)
+
+    def test_liver_death_endpoint_censors_other_deaths(self) -> None:
+        """Liver-related deaths (liver, hcc) are events; a background death censors."""
+        patients = [
+            dataclasses.replace(row("a", 3000, death_day=1000), death_cause="liver"),
+            dataclasses.replace(row("b", 3000, death_day=500), death_cause="background"),
+            row("c", 4000),
+            row("d", 4000),
+        ]
+        t = target_with("cumulative_incidence", endpoint="liver_death", day=3652)
+        value, n = measure(t, CohortOutputs(patients, [], {}))
+        assert n == 4
+        assert value == pytest.approx(1 / 3)
+
     def test_no_eligible_patient(self) -> None:
         """Nothing to measure is None, not zero."""
         t = target_with("cumulative_incidence", endpoint="recurrence_after_transplant", day=365)
@@ -306,14 +363,22 @@ class TestResults:
 
 
 def check_markdown_table(text: str, rows: int) -> None:
+    """Every table (one per group of targets) is well formed; ``rows`` rows in all."""
     lines = [line for line in text.splitlines() if line.startswith("|")]
-    header, rule, *body = lines
-    cells = header.count("|") - header.count("\\|")
-    assert rule == "|---|---|---|---|---:|---:|---:|---|---|"
-    assert len(body) == rows
-    for line in body:
-        assert line.count("|") - line.count("\\|") == cells
-        assert re.search(r"\| (pass|\*\*fail\*\*|n/a) \|$", line)
+    rule = "|---|---|---|---|---:|---:|---:|---|---|"
+    starts = [i - 1 for i, line in enumerate(lines) if line == rule]
+    assert starts, "no table"
+    body_rows = 0
+    for k, start in enumerate(starts):
+        header = lines[start]
+        end = starts[k + 1] if k + 1 < len(starts) else len(lines)
+        body = lines[start + 2 : end]
+        cells = header.count("|") - header.count("\\|")
+        body_rows += len(body)
+        for line in body:
+            assert line.count("|") - line.count("\\|") == cells
+            assert re.search(r"\| (pass|\*\*fail\*\*|n/a) \|$", line)
+    assert body_rows == rows
 
 
 class TestMarkdown:
@@ -330,6 +395,22 @@ class TestMarkdown:
         assert "- Generated: 2026-01-01 00:00 UTC" in text
         assert f"{len(TARGETS) - 2} of {len(TARGETS) - 1} targets" in text
         assert f"`{TARGETS[0].id}`: simulated 0.0% is below" in text
+        assert "## Inputs measured back" in text
+        assert "## Validation (figures the model was not fitted to)" in text
+
+    def test_groups_are_counted_apart(self) -> None:
+        """The terminal table and the counts report inputs and validation separately."""
+        values: dict[str, float | None] = {t.id: t.published.value for t in TARGETS}
+        bad = next(t for t in TARGETS if t.group == "validation")
+        values[bad.id] = bad.published.high + 0.05
+        result = fake_result(values)
+        n_val = sum(1 for t in TARGETS if t.group == "validation")
+        n_in = len(TARGETS) - n_val
+        assert result.counts("validation") == (n_val - 1, n_val)
+        assert result.counts("input") == (n_in, n_in)
+        text = render_text(result)
+        assert f"Validation (figures the model was not fitted to): {n_val - 1} of {n_val}" in text
+        assert text.index("[Inputs measured back]") < text.index("[Validation")
 
     def test_tiny_real_run(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """`carechart calibrate` on 4 patients writes the page, the JSON and the table."""

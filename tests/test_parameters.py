@@ -45,11 +45,14 @@ def test_every_parameter_is_used_by_the_model() -> None:
 
 
 def test_default_cohort_cites_known_sources() -> None:
-    """The default cohort's figures cite knowledge-base sources (validated on load)."""
+    """The default cohort's figures cite knowledge-base sources (validated on load): the
+    population registries, not a trial's mean age (issue 12)."""
     cohort = load_cohort()
     sources = cohort.raw["sources"]
     cited = {s for entry in sources.values() for s in entry.get("sources", [])}
-    assert {"S-GRON14", "S-CAMARO"} <= cited <= set(SOURCES)
+    assert {"S-GRON14", "S-GRON20"} <= cited <= set(SOURCES)
+    assert "S-CAMARO" not in sources["age.mean"].get("sources", [])
+    assert cohort.age.mean != 57.9  # CAMARO's trial mean
     for field in ("age.mean", "sex", "cirrhosis.compensated", "presentation.acute_severe"):
         assert field in sources
 

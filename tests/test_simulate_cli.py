@@ -103,6 +103,7 @@ def test_patient_row_of_a_withdrawal_and_relapse_course() -> None:
     )
     assert _days(_row(chart, 2500)) == {
         "first_line": "prednisolone+azathioprine",
+        "azathioprine_start_day": 14.0,
         "first_cbr_day": 182.0,
         "withdrawal_day": 1183.0,
         "relapse_day": 1400.0,
@@ -139,6 +140,7 @@ def test_patient_row_of_a_course_to_transplant_and_death() -> None:
     )
     assert _days(_row(chart, 1000, death_cause="liver")) == {
         "first_line": "prednisolone+azathioprine",
+        "azathioprine_start_day": 14.0,
         "second_line_day": 56.0,  # non-response confirmed 4 weeks after optimisation
         "referral_day": 70.0,
         "transplant_day": 300.0,

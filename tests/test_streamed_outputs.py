@@ -123,6 +123,16 @@ def _liver(r: Row) -> Any:
     return min(days, default=None)
 
 
+def _mean_g(rows: Sequence[Row], column: str) -> float | None:
+    """Mean grams per patient who took predniso(lo)ne (a positive whole-course dose)."""
+    users = [r for r in rows if r.get("prednisolone_mg")]
+    return (
+        round(sum(float(r.get(column) or 0) for r in users) / len(users) / 1000, 1)
+        if users
+        else None
+    )
+
+
 def _reference(rows: Sequence[Row], horizon: float) -> dict[str, Any]:
     treated = [r for r in rows if r["first_line"] != "none"]
 
@@ -141,7 +151,23 @@ def _reference(rows: Sequence[Row], horizon: float) -> dict[str, Any]:
             [r for r in rows if r["second_line_day"] is not None and r["second_line_day"] <= YEAR],
             rows,
         ),
+        "third_line_within_1y": _fraction(
+            [r for r in rows if r["third_line_day"] is not None and r["third_line_day"] <= YEAR],
+            rows,
+        ),
         "third_line_ever": _fraction([r for r in rows if r["third_line_day"] is not None], rows),
+        "azathioprine_stopped_1y": _fraction(
+            [
+                r
+                for r in rows
+                if r.get("azathioprine_stopped_day") is not None
+                and r.get("azathioprine_start_day") is not None
+                and r["azathioprine_stopped_day"] <= r["azathioprine_start_day"] + YEAR
+            ],
+            [r for r in rows if r.get("azathioprine_start_day") is not None],
+        ),
+        "prednisolone_g_1y_mean": _mean_g(rows, "prednisolone_mg_1y"),
+        "prednisolone_g_mean": _mean_g(rows, "prednisolone_mg"),
         "withdrawal_attempted": _fraction(
             [r for r in rows if r["withdrawal_day"] is not None], rows
         ),
@@ -163,6 +189,10 @@ def _reference(rows: Sequence[Row], horizon: float) -> dict[str, Any]:
     out["liver_death"] = _fraction([r for r in rows if r["death_cause"] in ("liver", "hcc")], rows)
     out["death_causes"] = dict(
         sorted(Counter(r["death_cause"] for r in rows if r["death_cause"]).items())
+    )
+    out["liver_share_of_deaths"] = _fraction(
+        [r for r in rows if r["death_cause"] in ("liver", "hcc")],
+        [r for r in rows if r["death_cause"]],
     )
     for y in (5, 10):
         if horizon >= y * YEAR:
@@ -256,6 +286,16 @@ def _died_on(day: float) -> dict[str, Any]:
 # HCC on a subnormal day: the patient-years round to 0.0, so there is no rate (was a
 # ZeroDivisionError).
 @example(rows=[{**_died_on(14), "death_day": None, "hcc_day": 5e-324}], horizon=3 * YEAR)
+# Azathioprine stopped within the year by one of two users; steroid doses of two patients.
+@example(
+    rows=[
+        {**_died_on(200), "azathioprine_start_day": 14, "azathioprine_stopped_day": 100,
+         "prednisolone_mg": 5000, "prednisolone_mg_1y": 4000},
+        {**_died_on(900), "azathioprine_start_day": 14, "prednisolone_mg": 3000,
+         "prednisolone_mg_1y": 3000, "death_cause": "background"},
+    ],
+    horizon=3 * YEAR,
+)  # fmt: skip
 def test_headline_outcomes_match_the_reference(rows: list[dict[str, Any]], horizon: float) -> None:
     """Every headline figure equals the row-based definition, to the last rounded digit."""
     assert headline_outcomes(rows, horizon) == _reference(rows, horizon)

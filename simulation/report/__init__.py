@@ -48,6 +48,7 @@ from .page import (
 from .tables import (
     Table,
     baseline_table,
+    burden_table,
     estimates_table,
     first_line_label,
     outcome_table,
@@ -263,6 +264,19 @@ def _cohort_section(tally: ReportTally, summary: Mapping[str, Any]) -> Section:
         )
     )
     blocks.append(outcome_table(groups))
+    outcomes = summary.get("outcomes")
+    burden = burden_table(outcomes) if isinstance(outcomes, Mapping) else None
+    if burden is not None:
+        blocks.append(heading("Treatment burden and causes of death"))
+        blocks.append(
+            paragraph(
+                "From summary.json: crude shares of all patients (second and third line), of "
+                "azathioprine users (discontinuation), of patients who took predniso(lo)ne "
+                "(cumulative dose), and of deaths (causes, as percentages of all deaths).",
+                "note",
+            )
+        )
+        blocks.append(burden)
     flat = _flatten(summary)
     if flat:
         blocks.append(

@@ -12,8 +12,9 @@ import bisect
 import itertools
 import statistics
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..cohort_outputs import PatientRow
 from ..survival import SurvivalCurve
@@ -376,3 +377,45 @@ def estimates_table(
             )
         )
     return Table(header, tuple(rows), tuple(False for _ in rows))
+
+
+#: Rows of the treatment-burden table: (label, outcomes key, kind) with kind ``share``
+#: (0-1, shown as a percentage) or ``grams``.
+_BURDEN_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("Second line within 1 year", "second_line_within_1y", "share"),
+    ("Third line within 1 year", "third_line_within_1y", "share"),
+    ("Third line during follow-up", "third_line_ever", "share"),
+    (
+        "Azathioprine stopped for intolerance or cytopenia within 1 year of its start (its users)",
+        "azathioprine_stopped_1y",
+        "share",
+    ),
+    (
+        "Predniso(lo)ne in the first year, mean per patient who took it",
+        "prednisolone_g_1y_mean",
+        "grams",
+    ),
+    ("Predniso(lo)ne over follow-up, mean per patient who took it", "prednisolone_g_mean", "grams"),
+    ("Liver-related share of deaths (liver failure, HCC)", "liver_share_of_deaths", "share"),
+)
+
+
+def burden_table(outcomes: Mapping[str, Any]) -> Table | None:
+    """Second and third line, azathioprine discontinuation, steroid exposure and causes of
+    death from summary.json's ``outcomes`` (``None`` when it has none of them)."""
+    rows: list[tuple[str, str]] = []
+    for label, key, kind in _BURDEN_ROWS:
+        value = outcomes.get(key)
+        if not isinstance(value, int | float):
+            continue
+        rows.append((label, f"{100 * value:.1f}%" if kind == "share" else f"{value:.1f} g"))
+    causes = outcomes.get("death_causes")
+    if isinstance(causes, Mapping) and causes:
+        total = sum(int(v) for v in causes.values())
+        for cause, count in sorted(causes.items(), key=lambda kv: (-int(kv[1]), kv[0])):
+            rows.append((f"Deaths: {cause}", percent(int(count), total)))
+    if not rows:
+        return None
+    return Table(
+        ("Measure", "Value"), tuple(rows), tuple(r[0].startswith("Deaths: ") for r in rows)
+    )
