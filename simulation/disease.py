@@ -608,6 +608,7 @@ class DiseaseModel:
         self._intolerance_day = -math.inf
         self._drugs: frozenset[str] = frozenset()
         self._aza_dose = 0.0  # azathioprine mg/day at the last sync
+        self._visit_day = -math.inf  # day of the last visit's lab panel
         #: Latent ALT and IgG when the current non-adherence began (its recovery target).
         self._before_nonadherence = (1.0, 1.0)
         self._plan: tuple[Days, str] | None = None
@@ -943,7 +944,11 @@ class DiseaseModel:
         return self._fire(chart, day, what)
 
     def visit_labs(self, chart: AIHPathway, day: Days) -> dict[str, float] | None:
-        """A lab panel at a scheduled visit."""
+        """A lab panel at a scheduled visit; ``None`` (the day's panel stands) at a second
+        visit on the same day (a response visit and a blood count coincide: one sample)."""
+        if day == self._visit_day:
+            return None
+        self._visit_day = day
         return self.panel(day)
 
     def scripts_actions_on(self, day: Days) -> bool:

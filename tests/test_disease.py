@@ -407,3 +407,15 @@ def test_switch_after_a_loss_of_response_is_a_failure_switch(c: ModelConstants) 
     chart = SimpleNamespace(trace=[step], patient=rec)
     assert model._scan(cast(AIHPathway, chart))
     assert (model.course.kind, model.course.reason) == ("second_line", "failure")
+
+
+def test_one_lab_panel_per_visit_day(c: ModelConstants) -> None:
+    """Visits that fall on the same day (a response visit and a blood count) share one
+    sample: the chart observes one visit panel that day, and the course stays valid."""
+    for i, s in enumerate(np.random.SeedSequence(3).spawn(10)):
+        rec = _record(i)
+        model = DiseaseModel(rec, c, np.random.default_rng(s), tpmt="normal")
+        chart = run_patient(AIHPathway(rec), model, horizon_days=2 * YEAR_DAYS)
+        days = [st.day for st in chart.trace if st.kind == "finding" and st.name == "labs"]
+        assert len(days) == len(set(days))
+        assert chart.violations == []
