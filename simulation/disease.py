@@ -36,7 +36,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Collection
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from itertools import pairwise
 from statistics import NormalDist
 from typing import Any
@@ -139,6 +139,8 @@ class ModelConstants:
     nonresponse_share: float  # non-responders among those without complete response
     mmf_odds_ratio: float  # S-CAMARO: odds(MMF) / odds(AZA) of CBR at 24 weeks
     budesonide_odds_ratio: float
+    optimised_aza_odds_ratio: float  # [MODEL] azathioprine raised by an optimisation
+    optimised_time_to_cbr_median: float  # [MODEL] from the optimisation day
     time_to_cbr_median: float
     time_to_cbr_median_budesonide: float
     time_to_cbr_sd: float  # derived: pred_br x P(time <= 6 months) = pred_aza_cbr
@@ -199,6 +201,9 @@ class ModelConstants:
     # adherence
     nonadherence_rate: float
     adherence_effect_lost: float
+    adherence_loss_alt: float  # x ULN reached while non-adherent on maintenance [MODEL]
+    adherence_loss_days: float
+    adherence_recovery_days: float
     # shape of lab trajectories: the ``shape.*`` parameters, by their name without the prefix
     shape: dict[str, float]
     # pregnancy
@@ -274,6 +279,8 @@ class ModelConstants:
             mmf_odds_ratio=_odds(p["response.camaro_mmf_cbr"])
             / _odds(p["response.camaro_aza_cbr"]),
             budesonide_odds_ratio=p["response.budesonide_odds_ratio"],
+            optimised_aza_odds_ratio=p["response.optimised_azathioprine_odds_ratio"],
+            optimised_time_to_cbr_median=p["response.optimised_time_to_cbr_median_days"],
             time_to_cbr_median=median,
             time_to_cbr_median_budesonide=p["response.budesonide_time_to_cbr_median_days"],
             time_to_cbr_sd=time_sd,
@@ -371,6 +378,9 @@ class ModelConstants:
             aih_excess_hr=p["mortality.aih_excess_hr"],
             nonadherence_rate=p["adherence.nonadherence_per_year"] / y,
             adherence_effect_lost=min(1.0, p["adherence.effect_lost"]),
+            adherence_loss_alt=p["adherence.loss_alt_xuln"],
+            adherence_loss_days=p["adherence.loss_days"],
+            adherence_recovery_days=p["adherence.recovery_days"],
             shape={name.removeprefix("shape."): p[name] for name in p if name.startswith("shape.")},
             pregnancy_rate=p["pregnancy.plan_per_year"] / y,
             pregnancy_max_age=p["pregnancy.max_age"],
@@ -396,7 +406,12 @@ def _registry_share(hazard: Hazard, early: float, late: float, switch: float) ->
 
 
 def complete_probability(
-    c: ModelConstants, kind: str, drugs: Collection[str], reason: str = ""
+    c: ModelConstants,
+    kind: str,
+    drugs: Collection[str],
+    reason: str = "",
+    *,
+    dose_raised: bool = False,
 ) -> float:
     """Probability that a course reaches complete biochemical response on ``drugs``.
 
@@ -406,7 +421,9 @@ def complete_probability(
     multiplied by the S-CAMARO odds ratio for mycophenolate and the S-DIAZ23 odds ratio for
     budesonide. A steroid alone or an antimetabolite alone is read as the combination it
     belongs to ([MODEL]). Second line by drug and reason (``intolerance`` or ``failure``;
-    S-SANTIAGO19, S-EFE17); third line [MODEL].
+    S-SANTIAGO19, S-EFE17); third line [MODEL]. ``dose_raised``: an optimisation raised
+    azathioprine (AIH-RSP-05), which multiplies the odds by
+    ``response.optimised_azathioprine_odds_ratio`` [MODEL].
     """
     if kind == "third_line" or "infliximab" in drugs or "rituximab" in drugs:
         return c.third_line_cbr
@@ -421,6 +438,8 @@ def complete_probability(
         odds *= c.budesonide_odds_ratio
     if "mycophenolate" in drugs and "azathioprine" not in drugs:
         odds *= c.mmf_odds_ratio
+    if dose_raised and "azathioprine" in drugs:
+        odds *= c.optimised_aza_odds_ratio
     return _prob(odds)
 
 
@@ -485,6 +504,10 @@ class _Course:
     alt_path: Path = ((0.0, 0.0),)
     igg_path: Path = ((0.0, 0.0),)
     locked: bool = False
+    #: Restarted from an optimisation (AIH-RSP-05 / AIH-MNT-05): same draws, new start.
+    optimised: bool = False
+    #: ... which raised azathioprine (see :func:`complete_probability`).
+    dose_raised: bool = False
 
 
 @dataclass(slots=True)
@@ -583,6 +606,10 @@ class DiseaseModel:
         self._seen = 0
         self._intolerance_day = -math.inf
         self._drugs: frozenset[str] = frozenset()
+        self._aza_dose = 0.0  # azathioprine mg/day at the last sync
+        self._visit_day = -math.inf  # day of the last visit's lab panel
+        #: Latent ALT and IgG when the current non-adherence began (its recovery target).
+        self._before_nonadherence = (1.0, 1.0)
         self._plan: tuple[Days, str] | None = None
         self._emergency: _Emergency | None = None
         # Cumulative predniso(lo)ne dose (mg) up to _dose_day, and the daily dose since then.
@@ -730,18 +757,36 @@ class DiseaseModel:
             course.alt_path = _mk([(0, flare), (sh["flare_course_days"], max(3.3, flare * decay))])
             course.igg_path = _mk([(0, igg)])
             return
+        if course.kind == "nonadherent":
+            # [MODEL] Non-adherence on maintenance: the labs drift to a loss of response.
+            course.cls = "insufficient"
+            days = c.adherence_loss_days
+            course.alt_path = _mk([(0, a), (days, max(a, c.adherence_loss_alt))])
+            course.igg_path = _mk([(0, g), (days, max(g, 1.2))])
+            return
+        if course.kind == "readherent":
+            # [MODEL] Adherence restored: back to the level before it lapsed.
+            course.cls = "complete"
+            ta, tg = self._before_nonadherence
+            days = c.adherence_recovery_days
+            course.alt_path = _mk([(0, a), (days, ta)])
+            course.igg_path = _mk([(0, g), (days, tg)])
+            return
         if course.kind == "post_transplant":
             course.cls = "complete"
             course.alt_path = _mk([(0, a), (c.shape["graft_settle_days"], self.graft_alt)])
             course.igg_path = _mk([(0, g), (60, min(0.9, c.cbr_igg_floor))])
             return
-        p = complete_probability(c, course.kind, drugs, course.reason)
-        course.cls = course_class(course.u, p, c.nonresponse_share)
-        median = (
-            c.time_to_cbr_median_budesonide
-            if "budesonide" in drugs and course.kind == "first_line"
-            else c.time_to_cbr_median
+        p = complete_probability(
+            c, course.kind, drugs, course.reason, dose_raised=course.dose_raised
         )
+        course.cls = course_class(course.u, p, c.nonresponse_share)
+        if course.optimised:
+            median = c.optimised_time_to_cbr_median
+        elif "budesonide" in drugs and course.kind == "first_line":
+            median = c.time_to_cbr_median_budesonide
+        else:
+            median = c.time_to_cbr_median
         # Late responders (after the 6-month assessment) exist (S-DIAZ23 vs S-PAPE19).
         t_n = float(np.clip(median * math.exp(c.time_to_cbr_sd * z[0]), 35.0, 730.0))
         r4 = c.week4_min + (c.week4_max - c.week4_min) * _unit(z[1])
@@ -898,7 +943,11 @@ class DiseaseModel:
         return self._fire(chart, day, what)
 
     def visit_labs(self, chart: AIHPathway, day: Days) -> dict[str, float] | None:
-        """A lab panel at a scheduled visit."""
+        """A lab panel at a scheduled visit; ``None`` (the day's panel stands) at a second
+        visit on the same day (a response visit and a blood count coincide: one sample)."""
+        if day == self._visit_day:
+            return None
+        self._visit_day = day
         return self.panel(day)
 
     def scripts_actions_on(self, day: Days) -> bool:
@@ -979,6 +1028,11 @@ class DiseaseModel:
             return []
         if name == "nonadherence":
             lat.nonadherent_since = day
+            anchor = self.activity(day)
+            self._before_nonadherence = anchor
+            course = _Course("nonadherent", day, 0.0, self.course.z, anchor=anchor)
+            self._shape(course, p.drugs, anchor)
+            self.course = course
             return []
         if name == "hcc":
             lat.hcc = True
@@ -1025,6 +1079,7 @@ class DiseaseModel:
         for clock in self.clocks.values():
             clock.advance(day)
         new_course = self._scan(chart)
+        self._aza_dose = p.dose("azathioprine") or 0.0
         drugs = frozenset(p.drugs)
         if drugs != self._drugs:
             for drug in drugs - self._drugs:
@@ -1065,7 +1120,12 @@ class DiseaseModel:
                     kind = "first_line" if self.course.kind in ("untreated", "flare") else None
                 elif name in ("switch_to_mycophenolate", "switch_to_tacrolimus"):
                     kind = "second_line"
-                    failed = p.response in ("non_response", "insufficient_response")
+                    # A loss of response that persisted after optimisation (AIH-MNT-05) is a
+                    # failure too, whatever the response reads by the time of this sync.
+                    failed = (
+                        p.response in ("non_response", "insufficient_response")
+                        or "AIH-MNT-05" in step.rule_ids
+                    )
                     # A switch that follows an intolerance is for intolerance (S-SANTIAGO19
                     # classifies by the reason for switching), whatever the response so far.
                     window = self.c.shape["switch_reason_window_days"]
@@ -1088,6 +1148,8 @@ class DiseaseModel:
                     kind = "third_line"
                 elif name == "reinduce":
                     kind = "reinduction"
+                elif name == "optimise_treatment":
+                    started = self._optimise(p, step.day) or started
             elif step.kind == "finding" and name in ("intolerance", "cytopenia"):
                 self._intolerance_day = step.day
             elif step.kind == "finding" and name == "transplanted":
@@ -1106,6 +1168,42 @@ class DiseaseModel:
                 started = True
         self._seen = len(trace)
         return started
+
+    def _optimise(self, p: PatientRecord, day: Days) -> bool:
+        """React to ``optimise_treatment`` on ``day``; true when a course (re)starts.
+
+        [MODEL] The visit restores adherence: labs of a non-adherent patient return to their
+        level before it lapsed. A course short of complete response restarts from today's
+        labs with the same draws, re-read with the new regimen (budesonide replaced by
+        predniso(lo)ne; azathioprine raised: ``response.optimised_azathioprine_odds_ratio``),
+        so only a failure whose draw lies under the higher probability turns into a response,
+        within ``response.optimised_time_to_cbr_median_days``.
+        """
+        lat, course = self.latent, self.course
+        if lat.nonadherent_since is not None:
+            lat.nonadherent_since = None
+            self.history.setdefault("nonadherence_found", day)
+            if course.kind == "nonadherent":
+                anchor = self.activity(day)
+                self.course = _Course("readherent", day, 0.0, course.z, anchor=anchor)
+                self._shape(self.course, p.drugs, anchor)
+                return True
+        raised = (p.dose("azathioprine") or 0.0) > self._aza_dose + 1e-9
+        steroid = "budesonide" in self._drugs and not p.on("budesonide")
+        if course.kind not in _INDUCING_KINDS or course.cls == "complete":
+            return False
+        if not (raised or steroid):
+            return False
+        anchor = self.activity(day)
+        self.course = replace(
+            course,
+            start=day,
+            anchor=anchor,
+            optimised=True,
+            dose_raised=course.dose_raised or raised,
+        )
+        self._shape(self.course, p.drugs, anchor)
+        return True
 
     def _set_hazards(self, chart: AIHPathway, day: Days) -> None:
         c, lat, p, active = self.c, self.latent, chart.patient, chart.active

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
+from types import SimpleNamespace
+from typing import cast
 
 import numpy as np
 import pytest
 
 from pathway import AIHPathway, PatientRecord
+from pathway.runtime import Step
 from simulation.disease import (
     DiseaseModel,
     ModelConstants,
@@ -305,3 +308,114 @@ def test_same_generator_same_course(c: ModelConstants) -> None:
     first = course(99)
     assert first == course(99)
     assert first != course(100)  # the course does come from the generator's draws
+
+
+def test_raised_azathioprine_raises_the_odds_of_response(c: ModelConstants) -> None:
+    """An optimisation that raises azathioprine multiplies the odds of complete response by
+    response.optimised_azathioprine_odds_ratio; replacing budesonide by predniso(lo)ne
+    removes S-DIAZ23's odds ratio."""
+    base = complete_probability(c, "first_line", ("prednisolone", "azathioprine"))
+    raised = complete_probability(
+        c, "first_line", ("prednisolone", "azathioprine"), dose_raised=True
+    )
+    odds = raised / (1 - raised) / (base / (1 - base))
+    assert odds == pytest.approx(c.optimised_aza_odds_ratio)
+    assert c.optimised_aza_odds_ratio > 1.0
+    budesonide = complete_probability(c, "first_line", ("budesonide", "azathioprine"))
+    assert budesonide < base
+
+
+def _failing_first_line(c: ModelConstants, u: float) -> tuple[DiseaseModel, PatientRecord]:
+    """A model on day 182 of a first-line course whose draw ``u`` is a failure."""
+    rec = _record(0)
+    rec.drugs.update({"prednisolone": 10.0, "azathioprine": 75.0})
+    model = DiseaseModel(rec, c, np.random.default_rng(5), tpmt="normal")
+    model.course = model._new_course(
+        "first_line", 0.0, anchor=(8.0, 1.6), drugs=("prednisolone", "azathioprine")
+    )
+    model.course.u = u
+    model._shape(model.course, rec.drugs, model.course.anchor)
+    model._drugs = frozenset(rec.drugs)
+    model._aza_dose = 75.0
+    return model, rec
+
+
+def test_optimisation_turns_a_share_of_failures_into_responses(c: ModelConstants) -> None:
+    """After optimise_treatment raises azathioprine, a failure whose draw lies under the
+    higher probability reaches complete response from the optimisation day; one above it
+    stays a failure (so only part of the confirmed failures still switch)."""
+    drugs = ("prednisolone", "azathioprine")
+    p_before = complete_probability(c, "first_line", drugs)
+    p_after = complete_probability(c, "first_line", drugs, dose_raised=True)
+    rescued, rec = _failing_first_line(c, (p_before + p_after) / 2)
+    assert rescued.course.cls != "complete"
+    assert rescued.activity(182.0)[0] > 1.0
+    rec.drugs["azathioprine"] = 150.0  # 2 mg/kg
+    assert rescued._optimise(rec, 182.0)
+    assert rescued.course.cls == "complete"
+    assert rescued.course.start == 182.0
+    assert rescued.activity(364.0)[0] < 1.0  # normal by the 12-month assessment
+    kept, rec = _failing_first_line(c, (p_after + 1.0) / 2)
+    rec.drugs["azathioprine"] = 150.0
+    kept._optimise(rec, 182.0)
+    assert kept.course.cls != "complete"
+    assert kept.activity(364.0)[0] > 1.0
+    # The same dose (nothing optimised) changes nothing.
+    same, rec = _failing_first_line(c, (p_before + p_after) / 2)
+    assert not same._optimise(rec, 182.0)
+    assert same.course.cls != "complete"
+
+
+def test_loss_of_response_from_nonadherence_resolves_after_optimisation(
+    c: ModelConstants,
+) -> None:
+    """Non-adherence on maintenance raises the labs to a loss of response; the chart
+    optimises (AIH-MNT-05: adherence checked and addressed), the labs return and the
+    recheck finds a complete response, so most such cases never reach second line."""
+    p = load_parameters().with_overrides({"adherence.nonadherence_per_year": 0.3})
+    busy = ModelConstants.from_parameters(p)
+    optimised = resolved = 0
+    for i, s in enumerate(np.random.SeedSequence(14).spawn(40)):
+        rec = _record(i)
+        model = DiseaseModel(rec, busy, np.random.default_rng(s), tpmt="normal")
+        chart = run_patient(AIHPathway(rec), model, horizon_days=5 * YEAR_DAYS)
+        trace = chart.trace
+        for k, step in enumerate(trace):
+            if step.name != "optimise_treatment" or "AIH-MNT-05" not in step.rule_ids:
+                continue
+            if model.history.get("nonadherence_found") != step.day:
+                continue
+            optimised += 1
+            switched = any(
+                s.name.startswith("switch_to") and s.day - step.day < 200 for s in trace[k:]
+            )
+            resolved += not switched
+    assert optimised >= 5
+    assert resolved / optimised > 0.7
+
+
+def test_switch_after_a_loss_of_response_is_a_failure_switch(c: ModelConstants) -> None:
+    """A switch recommended by AIH-MNT-05 (loss of response persisting after optimisation)
+    gets the second-line response after failure, not after intolerance."""
+    rec = _record(0)
+    rec.drugs.update({"prednisolone": 5.0, "tacrolimus": 4.0})
+    rec.response = "loss_of_response"
+    model = DiseaseModel(rec, c, np.random.default_rng(5), tpmt="normal")
+    step = Step(
+        0, 900.0, "action", "switch_to_tacrolimus", "", (), (), recommended_by=("AIH-MNT-05",)
+    )
+    chart = SimpleNamespace(trace=[step], patient=rec)
+    assert model._scan(cast(AIHPathway, chart))
+    assert (model.course.kind, model.course.reason) == ("second_line", "failure")
+
+
+def test_one_lab_panel_per_visit_day(c: ModelConstants) -> None:
+    """Visits that fall on the same day (a response visit and a blood count) share one
+    sample: the chart observes one visit panel that day, and the course stays valid."""
+    for i, s in enumerate(np.random.SeedSequence(3).spawn(10)):
+        rec = _record(i)
+        model = DiseaseModel(rec, c, np.random.default_rng(s), tpmt="normal")
+        chart = run_patient(AIHPathway(rec), model, horizon_days=2 * YEAR_DAYS)
+        days = [st.day for st in chart.trace if st.kind == "finding" and st.name == "labs"]
+        assert len(days) == len(set(days))
+        assert chart.violations == []
