@@ -157,15 +157,17 @@ class PatientRecord:
         if not isinstance(self.patient_id, str):
             raise PatientError(f"patient_id must be a string (got {self.patient_id!r})")
         for name in ("age", "weight_kg", *_DAY_FIELDS):
-            value = getattr(self, name)
-            if value is None and name in _OPTIONAL_DAY_FIELDS:
+            # A new name, not ``value``: mypyc types a variable once, and ``value`` above
+            # holds text, so a number in it fails the compiled build's type check.
+            number: object = getattr(self, name)
+            if number is None and name in _OPTIONAL_DAY_FIELDS:
                 continue
             # NaN compares false with everything, so it would pass the range checks below
             # and, as a day, let time run backwards; strings would fail later with TypeError.
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise PatientError(f"{name} must be a number (got {value!r})")
-            if not math.isfinite(value):
-                raise PatientError(f"{name} must be a finite number (got {value!r})")
+            if isinstance(number, bool) or not isinstance(number, numbers.Real):
+                raise PatientError(f"{name} must be a number (got {number!r})")
+            if not math.isfinite(number):
+                raise PatientError(f"{name} must be a finite number (got {number!r})")
         (age_low, age_high), (kg_low, kg_high) = AGE_RANGE_YEARS, WEIGHT_RANGE_KG
         if not age_low <= self.age <= age_high:
             raise PatientError(
