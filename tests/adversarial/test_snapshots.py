@@ -237,7 +237,13 @@ def mutated(draw: st.DrawFn) -> tuple[Engine, dict[str, Any], str, dict[str, Any
             parent.insert(key, _fresh(draw(st.sampled_from([*NASTY, parent[key]]))))
         elif kind == "add":
             parent[draw(st.sampled_from(["colour", "death", "alt_xuln", "prednisolone"]))] = 1
-        elif kind == "nudge" and isinstance(parent[key], int | float):
+        elif (
+            kind == "nudge"
+            and isinstance(parent[key], int | float)
+            # An earlier change may have put 10**400 here: a float nudge would overflow in
+            # this generator, not in restore.
+            and abs(parent[key]) < 1e300
+        ):
             parent[key] = parent[key] + draw(st.sampled_from([-400, -1, -0.5, 0.5, 1, 30, 1e6]))
         else:  # swap in another state id
             parent[key] = draw(st.sampled_from(list(AIHPathway.states_map)))
