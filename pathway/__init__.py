@@ -5,7 +5,6 @@ For research and education; not for treating patients.
 
 from __future__ import annotations
 
-from .chart import AIHPathway
 from .errors import (
     ActionNotRecommended,
     EventNotHandled,
@@ -15,12 +14,13 @@ from .errors import (
     PatientError,
     SnapshotError,
 )
-from .guideline import RULES, Rule
-from .options import GuidelineOptions
-from .patient import LabPanel, PatientRecord
+from .guidelines.aih.chart import AIHPathway
+from .guidelines.aih.guideline import RULES, Rule
+from .guidelines.aih.options import GuidelineOptions
+from .guidelines.aih.patient import LabPanel, PatientRecord
+from .guidelines.aih.thresholds import Thresholds
 from .runtime import EntryPointRefused, PendingTimer, Recommendation, Step, care_state
 from .snapshot import restore, snapshot
-from .thresholds import Thresholds
 
 __all__ = [
     "RULES",

@@ -29,8 +29,8 @@ from statemachine import Event, StateChart
 from statemachine.callbacks import CallbackGroup
 from statemachine.exceptions import TransitionNotAllowed
 
-from .chart import AIHPathway
 from .errors import InvalidPathwayError
+from .guidelines.aih.chart import AIHPathway
 from .runtime import PathwayRuntime
 
 __all__ = ["ChartPlan", "CompiledInterpreter", "CompiledPathway", "compile_chart"]

@@ -1,9 +1,11 @@
 """Mermaid, Graphviz DOT and Markdown exports of the pathway, generated from the chart.
 
 Everything here reads the chart class (its states, transitions, guard names and
-``transition.rule_ids``), the rule catalogue (:data:`pathway.guideline.RULES`) and the timers
-(:data:`pathway.timers.TIMERS`); nothing clinical is written twice. Output is deterministic:
-states and transitions come in the chart's definition order, so exports can be diffed.
+``transition.rule_ids``), the rule catalogue
+(:data:`pathway.guidelines.aih.guideline.RULES`) and the timers
+(:data:`pathway.guidelines.aih.timers.TIMERS`); nothing clinical is written twice. Output
+is deterministic: states and transitions come in the chart's definition order, so exports
+can be diffed.
 
 ``docs/pathway.md`` is :func:`render_docs_page`; regenerate it with::
 
@@ -28,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_atomic
-from .chart import AIHPathway
-from .guideline import RULES
-from .thresholds import Thresholds
-from .timers import TIMERS
-from .vocabulary import ACTIONS, CARE_STATES, FINDINGS
+from .guidelines.aih.chart import AIHPathway
+from .guidelines.aih.guideline import RULES
+from .guidelines.aih.thresholds import Thresholds
+from .guidelines.aih.timers import TIMERS
+from .guidelines.aih.vocabulary import ACTIONS, CARE_STATES, FINDINGS
 
 __all__ = [
     "DOCS_COMMAND",
@@ -579,9 +581,11 @@ def render_docs_page(chart_class: type[Any] = AIHPathway) -> str:
         "> **carechart is for research and education. It is not a medical device and must "
         "not be used to diagnose or treat patients.**",
         "",
-        "This page describes the statechart `pathway.chart.AIHPathway` for guideline authors. "
+        "This page describes the statechart `pathway.guidelines.aih.chart.AIHPathway` for "
+        "guideline authors. "
         "Every diagram and table below is generated from the chart class, the rule "
-        "catalogue (`pathway/guideline.py`) and the timers (`pathway/timers.py`).",
+        "catalogue (`pathway/guidelines/aih/guideline.py`) and the timers "
+        "(`pathway/guidelines/aih/timers.py`).",
         "",
         "## Structure",
         "",
@@ -621,7 +625,7 @@ def render_docs_page(chart_class: type[Any] = AIHPathway) -> str:
         "A timer with an anchor (the early blood counts of INV-15) counts from a day of the "
         "patient record instead, here the start or last dose rise of azathioprine or "
         "mycophenolate, and is armed only while that day is set. Intervals are fields of "
-        "`pathway.thresholds.Thresholds` (default values shown).",
+        "`pathway.guidelines.aih.thresholds.Thresholds` (default values shown).",
         "",
         timer_table_md(),
         "## Transitions",

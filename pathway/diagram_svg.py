@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
-from .chart import AIHPathway
+from .guidelines.aih.chart import AIHPathway
 from .structure import ChartModel, TransitionInfo
 
 __all__ = ["EdgeMark", "StateMark", "to_svg"]

@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, Protocol
 
 from statemachine.exceptions import TransitionNotAllowed
 
-from . import rules
-from .effects import ACTION_EFFECTS, FINDING_EFFECTS, TIMER_EFFECTS, validate_payload
 from .errors import (
     ActionNotRecommended,
     EventNotHandled,
@@ -28,13 +26,15 @@ from .errors import (
     PatientError,
     short_repr,
 )
-from .invariants import InvariantMonitor, Violation
-from .options import GuidelineOptions
-from .patient import LabPanel, PatientRecord
-from .rules import Breach, Ctx, Strength
-from .thresholds import Thresholds
-from .timers import TIMERS, Timer, timer_offset, timer_start
-from .vocabulary import ACTIONS, CARE_STATES, FINDINGS
+from .guidelines.aih import rules
+from .guidelines.aih.effects import ACTION_EFFECTS, FINDING_EFFECTS, TIMER_EFFECTS, validate_payload
+from .guidelines.aih.invariants import InvariantMonitor, Violation
+from .guidelines.aih.options import GuidelineOptions
+from .guidelines.aih.patient import LabPanel, PatientRecord
+from .guidelines.aih.rules import Breach, Ctx, Strength
+from .guidelines.aih.thresholds import Thresholds
+from .guidelines.aih.timers import TIMERS, Timer, timer_offset, timer_start
+from .guidelines.aih.vocabulary import ACTIONS, CARE_STATES, FINDINGS
 
 if TYPE_CHECKING:
     from statemachine import State
@@ -737,7 +737,7 @@ def _detail(value: Any) -> str:
 
 def _doses(action: str, c: Ctx) -> dict[str, float | None]:
     """Doses (mg/day) an action would give, for display with the recommendation."""
-    from . import dosing
+    from .guidelines.aih import dosing
 
     p, th, opt = c.p, c.th, c.opt
     match action:

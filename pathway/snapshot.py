@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from statemachine.orderedset import OrderedSet
 
 from .errors import SnapshotError
-from .patient import PatientRecord
+from .guidelines.aih.patient import PatientRecord
 from .runtime import document_order
 from .snapshot_checks import check_pending_timers, check_snapshot
 
 if TYPE_CHECKING:
-    from .chart import AIHPathway
+    from .guidelines.aih.chart import AIHPathway
     from .runtime import Step
 
 __all__ = [
@@ -110,7 +110,7 @@ def restore(data: dict[str, Any], chart_class: type[AIHPathway] | None = None) -
             pathway could not have reached; ``field`` names the JSON path of the first fault.
     """
     if chart_class is None:
-        from .chart import AIHPathway
+        from .guidelines.aih.chart import AIHPathway
 
         chart_class = AIHPathway
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:

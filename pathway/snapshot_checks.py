@@ -11,11 +11,11 @@ pathway could have reached. Checked, in this order:
   a final state such as ``death`` is alone); history memory names the chart's history
   states and their descendants only;
 - **ranges**, the same ones the live API applies: labs within
-  :data:`~pathway.patient.LAB_RANGES` (as :meth:`~pathway.AIHPathway.observe`), age, weight
-  and categories as :class:`~pathway.PatientRecord`, thresholds as
+  :data:`~pathway.guidelines.aih.patient.LAB_RANGES` (as :meth:`~pathway.AIHPathway.observe`),
+  age, weight and categories as :class:`~pathway.PatientRecord`, thresholds as
   :meth:`~pathway.Thresholds.with_overrides`, options as :class:`~pathway.GuidelineOptions`;
   every number finite; days from 0 to the record's day; doses > 0 mg/day and at most what
-  the dose rules (:mod:`pathway.dosing`) give this patient with these thresholds;
+  the dose rules (:mod:`pathway.guidelines.aih.dosing`) give this patient with these thresholds;
 - **the record against the configuration**: the facts the chart keeps in step with its
   regions (:data:`CONSISTENCY`), e.g. a steroid on board exactly when the steroid course is
   not ``no_steroid``, ``death_day`` set exactly when ``death`` is active;
@@ -36,18 +36,27 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from .dosing import budesonide_dose, mycophenolate_dose, prednisolone_dose, tacrolimus_dose
 from .errors import PatientError, SnapshotError, short_repr
-from .guideline import RULES
-from .invariants import INVARIANTS, Violation
-from .options import GuidelineOptions
-from .patient import AGE_RANGE_YEARS, LAB_RANGES, WEIGHT_RANGE_KG, LabPanel, PatientRecord
-from .rules import Breach
-from .runtime import Step, StepKind, Transit
-from .structure import ChartModel
-from .thresholds import Thresholds
-from .timers import TIMERS
-from .vocabulary import (
+from .guidelines.aih.dosing import (
+    budesonide_dose,
+    mycophenolate_dose,
+    prednisolone_dose,
+    tacrolimus_dose,
+)
+from .guidelines.aih.guideline import RULES
+from .guidelines.aih.invariants import INVARIANTS, Violation
+from .guidelines.aih.options import GuidelineOptions
+from .guidelines.aih.patient import (
+    AGE_RANGE_YEARS,
+    LAB_RANGES,
+    WEIGHT_RANGE_KG,
+    LabPanel,
+    PatientRecord,
+)
+from .guidelines.aih.rules import Breach
+from .guidelines.aih.thresholds import Thresholds
+from .guidelines.aih.timers import TIMERS
+from .guidelines.aih.vocabulary import (
     ACTIONS,
     CIRRHOSIS_STAGES,
     DRUGS,
@@ -57,9 +66,11 @@ from .vocabulary import (
     SEXES,
     TPMT_STATUSES,
 )
+from .runtime import Step, StepKind, Transit
+from .structure import ChartModel
 
 if TYPE_CHECKING:
-    from .chart import AIHPathway
+    from .guidelines.aih.chart import AIHPathway
 
 __all__ = [
     "CONSISTENCY",
@@ -82,7 +93,7 @@ _OPTIONAL: Final = (
     "violations",
     "open_violations",
 )
-#: Values of ``PatientRecord.pregnancy`` (set by the pregnancy findings in pathway.effects).
+#: Values of ``PatientRecord.pregnancy`` (set by the pregnancy findings of the AIH effects).
 _PREGNANCY: Final = ("none", "planned", "pregnant", "postpartum")
 _STEP_KINDS: Final = ("finding", "timer", "action")
 _TIMER_IDS: Final = frozenset(t.id for t in TIMERS)

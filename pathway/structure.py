@@ -2,8 +2,8 @@
 
 Verification (static analysis, coverage, scenario generation) reads charts through this
 model instead of python-statemachine internals, so that those tools work the same on the
-shipped :class:`~pathway.chart.AIHPathway` and on any other chart class (a mutated copy in
-a test, a future guideline). Pure: no time, no randomness, no chart instance.
+shipped :class:`~pathway.guidelines.aih.chart.AIHPathway` and on any other chart class (a
+mutated copy in a test, a future guideline). Pure: no time, no randomness, no chart instance.
 """
 
 from __future__ import annotations

@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from pathway import RULES, AIHPathway, Rule, Thresholds
-from pathway import rules as pathway_rules
-from pathway.invariants import INVARIANTS
-from pathway.sources import SOURCES
+from pathway.guidelines.aih import rules as pathway_rules
+from pathway.guidelines.aih.invariants import INVARIANTS
+from pathway.guidelines.aih.sources import SOURCES
+from pathway.guidelines.aih.thresholds import CITATIONS, Citation
+from pathway.guidelines.aih.timers import TIMERS, Timer
+from pathway.guidelines.aih.vocabulary import ACTIONS, CARE_STATES, FINDINGS
 from pathway.structure import ChartModel, TransitionInfo
-from pathway.thresholds import CITATIONS, Citation
-from pathway.timers import TIMERS, Timer
-from pathway.vocabulary import ACTIONS, CARE_STATES, FINDINGS
 
 from .findings import Finding
 

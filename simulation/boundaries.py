@@ -1,8 +1,9 @@
 """Candidate patients, lab panels and findings built from the thresholds' boundary values.
 
-Guards compare the record with the numbers of :class:`~pathway.thresholds.Thresholds`, so
-the interesting patients sit on either side of each number: just below, exactly at, just
-above (``±`` :data:`EPSILON` in the field's unit). The analyte a threshold applies to is
+Guards compare the record with the numbers of
+:class:`~pathway.guidelines.aih.thresholds.Thresholds`, so the interesting patients sit on
+either side of each number: just below, exactly at, just above (``±`` :data:`EPSILON` in
+the field's unit). The analyte a threshold applies to is
 read from its name (units are in the names: ``_xuln``, ``_mg_dl``, ``inr``, ``meld``,
 ``wbc``, ``platelets``), time points from ``_days``, and body-weight boundaries from the
 dose caps. Nothing clinical is invented here: every value is derived from a threshold.
@@ -15,8 +16,8 @@ from dataclasses import fields
 from typing import Any
 
 from pathway import PatientRecord, Thresholds
-from pathway.patient import LAB_RANGES
-from pathway.vocabulary import CIRRHOSIS_STAGES, CYTOPENIA_GRADES, TPMT_STATUSES
+from pathway.guidelines.aih.patient import LAB_RANGES
+from pathway.guidelines.aih.vocabulary import CIRRHOSIS_STAGES, CYTOPENIA_GRADES, TPMT_STATUSES
 
 from .course import Start
 from .scenario import PatientSpec

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pathway.atomic import write_atomic
-from pathway.sources import SOURCES
-from pathway.thresholds import Thresholds
+from pathway.guidelines.aih.sources import SOURCES
+from pathway.guidelines.aih.thresholds import Thresholds
 
 from .cohort_outputs import DAY_COLUMNS, CohortOutputs, EventRow, PatientRow, load_outputs
 from .endpoints import (
@@ -296,7 +296,8 @@ def _parse_target(raw: Any, where: str) -> Target:
     source = str(raw["source"])
     if source not in SOURCES:
         raise CalibrationError(
-            f"{where}: source {source!r} is not in the knowledge base (pathway.sources)"
+            f"{where}: source {source!r} is not in the knowledge base "
+            "(pathway.guidelines.aih.sources)"
         )
     if not isinstance(raw["set"], dict) or not all(isinstance(k, str) for k in raw["set"]):
         raise CalibrationError(f"{where}: 'set' must map dotted names to values")

@@ -35,8 +35,8 @@ import yaml
 
 from pathway import AIHPathway, PatientRecord, Thresholds
 from pathway.compiled import CompiledPathway
-from pathway.sources import SOURCES, TAGS
-from pathway.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STATUSES
+from pathway.guidelines.aih.sources import SOURCES, TAGS
+from pathway.guidelines.aih.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STATUSES
 
 from . import stopping
 from .disease import DiseaseModel, ModelConstants

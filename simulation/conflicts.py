@@ -37,8 +37,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pathway import AIHPathway, Thresholds
-from pathway.patient import LAB_RANGES
-from pathway.vocabulary import ACTIONS, CYTOPENIA_GRADES, DRUGS, PLAIN_FINDINGS, TPMT_STATUSES
+from pathway.guidelines.aih.patient import LAB_RANGES
+from pathway.guidelines.aih.vocabulary import (
+    ACTIONS,
+    CYTOPENIA_GRADES,
+    DRUGS,
+    PLAIN_FINDINGS,
+    TPMT_STATUSES,
+)
 
 from .boundaries import default_starts, lab_boundaries, triage_starts
 from .course import Course, Move, Problem, Start

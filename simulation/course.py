@@ -27,8 +27,8 @@ from statemachine.exceptions import TransitionNotAllowed
 
 from pathway import AIHPathway, PatientRecord, care_state
 from pathway.errors import InvariantViolation, PathwayError
-from pathway.response import is_cbr
-from pathway.rules import rank_key
+from pathway.guidelines.aih.response import is_cbr
+from pathway.guidelines.aih.rules import rank_key
 
 from .engine import Occurrence
 from .instrument import Exposure, configure, instrument, probe_of, record_recommendations

@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from pathway import RULES, AIHPathway
 from pathway.atomic import write_atomic
-from pathway.rules import ACTION_CHECKS
+from pathway.guidelines.aih.rules import ACTION_CHECKS
 from pathway.structure import ChartModel
 
 from .engine import run_patient

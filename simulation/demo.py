@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from pathway import AIHPathway, PatientRecord, Step
-from pathway.vocabulary import CARE_STATES as _CARE_IDS
+from pathway.guidelines.aih.vocabulary import CARE_STATES as _CARE_IDS
 
 from .engine import Occurrence, run_patient
 from .output_folder import add_force_option

@@ -1,7 +1,7 @@
 """The SimPy engine: one process per patient; SimPy owns time (days).
 
 Each patient's process asks the pathway for its pending timers (declared as data in
-:mod:`pathway.timers`) and the patient model for its next finding, waits with
+:mod:`pathway.guidelines.aih.timers`) and the patient model for its next finding, waits with
 ``env.timeout`` until the earlier of the two, sends it, and lets the policy act. Leaving a
 state disarms its timers, because pending timers are recomputed from the configuration at
 every step. No wall-clock time, threads or python-statemachine delays are involved.

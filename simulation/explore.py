@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pathway import AIHPathway, Thresholds
-from pathway.vocabulary import ACTIONS
+from pathway.guidelines.aih.vocabulary import ACTIONS
 
 from .boundaries import finding_moves, lab_boundaries, visit_panels
 from .course import Course, Move, Problem, Start

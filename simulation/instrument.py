@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pathway.rules import ACTION_CHECKS
+from pathway.guidelines.aih.rules import ACTION_CHECKS
 from pathway.structure import ChartModel, TransitionInfo
 
 __all__ = [

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pathway import AIHPathway
-from pathway.vocabulary import CARE_STATES
+from pathway.guidelines.aih.vocabulary import CARE_STATES
 
 from .outcomes import OutcomeTally
 from .output_folder import (

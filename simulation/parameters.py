@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pathway.sources import SOURCES, TAGS, Tag
+from pathway.guidelines.aih.sources import SOURCES, TAGS, Tag
 
 from .input_files import InputFileError, compose_yaml, read_input_file
 

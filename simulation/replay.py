@@ -32,7 +32,7 @@ import simpy
 
 from pathway import AIHPathway, Step
 from pathway.atomic import write_atomic
-from pathway.vocabulary import CARE_STATES
+from pathway.guidelines.aih.vocabulary import CARE_STATES
 
 from .engine import Occurrence, patient_journey
 from .outputs import check_output_file

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pathway import RULES, PathwayError, PatientRecord
-from pathway.patient import LAB_RANGES
-from pathway.vocabulary import (
+from pathway.guidelines.aih.patient import LAB_RANGES
+from pathway.guidelines.aih.vocabulary import (
     ACTIONS,
     CARE_STATES,
     CIRRHOSIS_STAGES,

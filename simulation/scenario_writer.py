@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pathway.vocabulary import CARE_STATES
+from pathway.guidelines.aih.vocabulary import CARE_STATES
 
 from .engine import Occurrence
 from .scenario import PatientSpec

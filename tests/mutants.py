@@ -1,7 +1,7 @@
 """Mutated copies of the pathway chart, for showing that the verification tools can fail.
 
-:func:`mutant_chart` executes ``pathway/chart.py`` again as a new module, after replacing
-text in its source, so the mutant has its own states and transitions and the shipped
+:func:`mutant_chart` executes ``pathway/guidelines/aih/chart.py`` again as a new module, after
+replacing text in its source, so the mutant has its own states and transitions and the shipped
 :class:`~pathway.AIHPathway` is untouched. Patterns must match exactly once; when the chart
 is refactored and a pattern no longer matches, the test says which one to update.
 """
@@ -29,25 +29,28 @@ _OFF = """
 
 
 def mutant_chart(*replacements: tuple[str, str]) -> type[Any]:
-    """A fresh chart class built from ``pathway/chart.py`` with text replaced.
+    """A fresh chart class built from ``pathway/guidelines/aih/chart.py`` with text replaced.
 
     python-statemachine's own definition checks are switched off in the mutant (as for
     charts loaded from files), so that what catches a mutation is carechart's tooling.
     """
-    source = (REPO / "pathway" / "chart.py").read_text(encoding="utf-8")
+    source = (REPO / "pathway" / "guidelines" / "aih" / "chart.py").read_text(encoding="utf-8")
     anchor = "    catch_errors_as_events = False"
     if source.count(anchor) != 1:
-        pytest.fail(f"anchor not found exactly once in pathway/chart.py: {anchor!r}")
+        pytest.fail(f"anchor not found exactly once in pathway/guidelines/aih/chart.py: {anchor!r}")
     line_end = source.index("\n", source.index(anchor))
     source = source[:line_end] + _OFF + source[line_end:]
     for old, new in replacements:
         if source.count(old) != 1:
-            pytest.fail(f"mutation pattern not found exactly once in pathway/chart.py: {old!r}")
+            pytest.fail(
+                "mutation pattern not found exactly once in "
+                f"pathway/guidelines/aih/chart.py: {old!r}"
+            )
         source = source.replace(old, new)
-    name = f"pathway._mutant_{next(_COUNTER)}"
+    name = f"pathway.guidelines.aih._mutant_{next(_COUNTER)}"
     module = types.ModuleType(name)
-    module.__package__ = "pathway"
-    module.__file__ = str(REPO / "pathway" / "chart.py")
+    module.__package__ = "pathway.guidelines.aih"
+    module.__file__ = str(REPO / "pathway" / "guidelines" / "aih" / "chart.py")
     sys.modules[name] = module
     exec(compile(source, f"<{name}>", "exec"), module.__dict__)
     chart: type[Any] = module.AIHPathway

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from pathway import AIHPathway, PatientRecord
-from pathway.vocabulary import ACTIONS, DRUGS, PLAIN_FINDINGS
+from pathway.guidelines.aih.vocabulary import ACTIONS, DRUGS, PLAIN_FINDINGS
 
 LAB_STRATEGIES = {
     "alt_xuln": st.floats(0.1, 40),

@@ -9,8 +9,8 @@ from statemachine import State, StateChart
 from statemachine.state import HistoryState
 
 from pathway import AIHPathway
+from pathway.guidelines.aih.timers import TIMERS, Timer
 from pathway.structure import ChartModel
-from pathway.timers import TIMERS, Timer
 from simulation.analysis import Catalogue, check_catalogue, check_structure, static_findings
 
 from .mutants import mutant_chart

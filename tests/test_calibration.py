@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pathway.sources import SOURCES
-from pathway.vocabulary import ACTIONS
+from pathway.guidelines.aih.sources import SOURCES
+from pathway.guidelines.aih.vocabulary import ACTIONS
 from simulation import calibration as cal
 from simulation.calibration import (
     CalibrationError,
@@ -39,7 +39,7 @@ TARGETS = load_targets()
 
 class TestTargetDefinitions:
     def test_every_source_is_in_the_knowledge_base(self) -> None:
-        """Each target cites a source id listed in pathway.sources.SOURCES."""
+        """Each target cites a source id listed in pathway.guidelines.aih.sources.SOURCES."""
         assert {t.source for t in TARGETS} <= set(SOURCES)
 
     def test_the_brief_s_studies_are_all_covered(self) -> None:

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from pathway import AIHPathway
-from pathway.chart import transition_rules
-from pathway.guideline import RULES, rule
-from pathway.invariants import INVARIANTS
-from pathway.sources import SOURCES, TAGS
-from pathway.thresholds import CITATIONS, Thresholds
-from pathway.timers import TIMERS
+from pathway.guidelines.aih.chart import transition_rules
+from pathway.guidelines.aih.guideline import RULES, rule
+from pathway.guidelines.aih.invariants import INVARIANTS
+from pathway.guidelines.aih.sources import SOURCES, TAGS
+from pathway.guidelines.aih.thresholds import CITATIONS, Thresholds
+from pathway.guidelines.aih.timers import TIMERS
 
 from .helpers import REPO, SHARED
 
@@ -25,7 +25,7 @@ RULE_ID = re.compile(r"^(AIH-[A-Z0-9]+-[A-Z0-9]+|INV-\d\d)$")
 def _rule_ids_in_code() -> set[str]:
     """Rule ids named as string constants anywhere in pathway/ except the catalogue."""
     found: set[str] = set()
-    for path in (REPO / "pathway").glob("*.py"):
+    for path in (REPO / "pathway").rglob("*.py"):
         if path.name == "guideline.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
@@ -110,8 +110,8 @@ def _knowledge_base() -> Path:
 
 
 def test_sources_match_the_knowledge_base() -> None:
-    """pathway.sources lists exactly the source ids of the knowledge base (section 0.3) and
-    of its extension in docs/clinical-evidence.md."""
+    """pathway.guidelines.aih.sources lists exactly the source ids of the knowledge base
+    (section 0.3) and of its extension in docs/clinical-evidence.md."""
     pattern = r"^\| ((?:G|S)-[A-Z0-9-]+) \|"
     kb_ids = set(re.findall(pattern, _knowledge_base().read_text(), flags=re.M))
     evidence = Path(__file__).resolve().parents[1] / "docs" / "clinical-evidence.md"

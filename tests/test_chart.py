@@ -9,8 +9,8 @@ import pytest
 from statemachine.exceptions import TransitionNotAllowed
 
 from pathway import AIHPathway, PathwayError, PatientError
-from pathway.chart import transition_rules
-from pathway.vocabulary import ACTIONS, CARE_STATES, FINDINGS
+from pathway.guidelines.aih.chart import transition_rules
+from pathway.guidelines.aih.vocabulary import ACTIONS, CARE_STATES, FINDINGS
 
 from .helpers import REPO, new_chart
 
@@ -77,7 +77,7 @@ def test_every_state_is_reachable_at_every_depth() -> None:
 def test_pathway_code_reads_no_clock_and_no_randomness() -> None:
     """The chart decides; the simulator owns time and chance (DESIGN principle)."""
     banned = {"time", "random", "datetime", "numpy", "simpy"}
-    for path in (REPO / "pathway").glob("*.py"):
+    for path in (REPO / "pathway").rglob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             names: list[str] = []
@@ -112,7 +112,7 @@ def test_transplant_finding_outside_transplant_care_is_rejected() -> None:
 
 def test_errors_in_guards_propagate(monkeypatch: pytest.MonkeyPatch) -> None:
     """A failing rule raises to the caller instead of becoming an error event."""
-    from pathway import rules
+    from pathway.guidelines.aih import rules
 
     def broken(_: object) -> list[object]:
         raise RuntimeError("rule failed")

@@ -15,7 +15,7 @@ from hypothesis.stateful import (
 )
 
 from pathway import AIHPathway, PatientRecord
-from pathway.vocabulary import ACTIONS
+from pathway.guidelines.aih.vocabulary import ACTIONS
 
 from .helpers import ACTIVE_LABS
 from .strategies import _FINDINGS, apply_move, moves_guideline, patients, start

@@ -107,7 +107,7 @@ def test_response_classes_in_conflict_are_an_overlap(
     a mild patient treated anyway whose labs are exactly normal at week 4 is both a
     non-responder and a complete responder; the counterexample replays green. The shipped
     rule no longer has the conflict."""
-    from pathway import response
+    from pathway.guidelines.aih import response
 
     key = ("overlap", "non_response|complete_biochemical_response@response_assessment")
     assert key not in shipped.counterexamples

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from pathway import RULES, AIHPathway
-from pathway.chart import transition_rules
 from pathway.diagram import (
     DOCS_COMMAND,
     main,
@@ -22,7 +21,8 @@ from pathway.diagram import (
     transition_rows,
     transition_table_md,
 )
-from pathway.timers import TIMERS
+from pathway.guidelines.aih.chart import transition_rules
+from pathway.guidelines.aih.timers import TIMERS
 from simulation import cli
 
 DOCS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "pathway.md"

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pathway import GuidelineOptions, LabPanel, PatientRecord, Thresholds, dosing, response
-from pathway.invariants import INVARIANTS
+from pathway.guidelines.aih.invariants import INVARIANTS
 from pathway.runtime import Step
 
 TH = Thresholds()

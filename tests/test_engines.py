@@ -160,12 +160,12 @@ def test_code_identity_changes_with_the_code(tmp_path: Any) -> None:
             ignore=shutil.ignore_patterns("__pycache__", "*.so"),
         )
     assert fingerprint(roots) == code_identity()[1]
-    thresholds = tmp_path / "pathway" / "thresholds.py"
+    thresholds = tmp_path / "pathway" / "guidelines" / "aih" / "thresholds.py"
     thresholds.write_text(thresholds.read_text() + "\n# changed\n")
     assert fingerprint(roots) != code_identity()[1]
     parameters = tmp_path / "simulation" / "data" / "parameters.yaml"
     shutil.copy(Path(simulation.__file__).parent / "data" / "parameters.yaml", parameters)
-    shutil.copy(Path(pathway.__file__).parent / "thresholds.py", thresholds)
+    shutil.copy(Path(pathway.__file__).parent / "guidelines" / "aih" / "thresholds.py", thresholds)
     assert fingerprint(roots) == code_identity()[1]
     parameters.write_text(parameters.read_text().replace("value: 8.0", "value: 8.5", 1))
     assert fingerprint(roots) != code_identity()[1]

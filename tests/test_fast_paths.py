@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from pathway import PatientRecord, rules
 from pathway.compiled import CompiledPathway
-from pathway.patient import LabPanel
-from pathway.timers import TIMERS
+from pathway.guidelines.aih.patient import LabPanel
+from pathway.guidelines.aih.timers import TIMERS
 
 from .strategies import apply_move, moves_any, patients, start
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from pathway import AIHPathway, InvariantViolation, LabPanel, PatientRecord, Thresholds
-from pathway.invariants import INVARIANTS
+from pathway.guidelines.aih.invariants import INVARIANTS
 from pathway.runtime import Step
 
 from .helpers import course, new_chart, record
@@ -302,7 +302,7 @@ def test_guideline_breaking_a_hard_invariant_raises_with_context(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """If the guideline's own dose rule overshoots, the step raises with rule, day and state."""
-    from pathway import effects
+    from pathway.guidelines.aih import effects
 
     monkeypatch.setattr(effects, "prednisolone_dose", lambda *a, **k: 90.0)
     chart = new_chart()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pathway.sources import SOURCES, TAGS
+from pathway.guidelines.aih.sources import SOURCES, TAGS
 from simulation.cohort import load_cohort
 from simulation.disease import ModelConstants
 from simulation.parameters import ParameterError, ParameterSet, load_parameters

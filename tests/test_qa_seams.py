@@ -196,7 +196,7 @@ def test_an_empty_output_name_is_refused_not_silently_ignored(
 
 def test_every_pathway_action_has_a_trainer_label() -> None:
     """Issue 12's optimise_treatment had none: advancing past it crashed the trainer."""
-    from pathway.vocabulary import ACTIONS
+    from pathway.guidelines.aih.vocabulary import ACTIONS
     from simulation.train.sessions import ACTION_LABELS
 
     assert set(ACTION_LABELS) == set(ACTIONS)

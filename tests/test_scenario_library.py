@@ -26,10 +26,10 @@ from dataclasses import replace
 import pytest
 
 from pathway import RULES, AIHPathway, Thresholds
-from pathway.dosing import azathioprine_dose, budesonide_dose, prednisolone_dose
-from pathway.invariants import InvariantMonitor, Violation
-from pathway.options import GuidelineOptions
-from pathway.vocabulary import CARE_STATES
+from pathway.guidelines.aih.dosing import azathioprine_dose, budesonide_dose, prednisolone_dose
+from pathway.guidelines.aih.invariants import InvariantMonitor, Violation
+from pathway.guidelines.aih.options import GuidelineOptions
+from pathway.guidelines.aih.vocabulary import CARE_STATES
 from simulation.replay import ReplayResult
 
 from .helpers import NORMAL_LABS, course, new_chart, record

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pathway import invariants
+from pathway.guidelines.aih import invariants
 from simulation.cli import main
 from simulation.replay import replay_paths, replay_scenario, write_junit
 from simulation.scenario import ScenarioError, load_scenario, parse_scenario

@@ -126,7 +126,7 @@ def test_restore_checks_every_field_of_the_record() -> None:
     """A record field restore does not know would be dropped silently on restore."""
     from dataclasses import fields
 
-    from pathway.patient import PatientRecord
+    from pathway.guidelines.aih.patient import PatientRecord
     from pathway.snapshot_checks import RECORD_FIELDS_CHECKED
 
     stored = {f.name for f in fields(PatientRecord) if f.name != "state"}

@@ -22,8 +22,8 @@ from markupsafe import Markup
 
 from pathway import RULES, Step
 from pathway.atomic import write_atomic
-from pathway.patient import LabPanel
-from pathway.timers import TIMERS
+from pathway.guidelines.aih.patient import LabPanel
+from pathway.guidelines.aih.timers import TIMERS
 
 from .cases import Case
 from .debrief import (

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pathway import PatientRecord
-from pathway.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STATUSES
+from pathway.guidelines.aih.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STATUSES
 
 from ..input_files import InputFileError, Located, compose_yaml, read_input_file
 

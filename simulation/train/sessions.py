@@ -39,9 +39,9 @@ import numpy as np
 
 from pathway import RULES, AIHPathway, Recommendation, Step, snapshot
 from pathway.atomic import write_atomic
-from pathway.invariants import INVARIANTS
-from pathway.sources import SOURCES
-from pathway.vocabulary import ACTIONS
+from pathway.guidelines.aih.invariants import INVARIANTS
+from pathway.guidelines.aih.sources import SOURCES
+from pathway.guidelines.aih.vocabulary import ACTIONS
 
 from ..disease import DiseaseModel, ModelConstants
 from ..engine import apply_occurrence, next_event, visit

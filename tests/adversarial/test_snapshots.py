@@ -35,10 +35,10 @@ from pathway import (
     snapshot,
 )
 from pathway.compiled import CompiledPathway
-from pathway.invariants import INVARIANTS
+from pathway.guidelines.aih.invariants import INVARIANTS
+from pathway.guidelines.aih.thresholds import Thresholds
 from pathway.runtime import PathwayRuntime, Step
 from pathway.snapshot import from_json, to_json
-from pathway.thresholds import Thresholds
 from simulation.cohort import RunSettings, load_cohort, simulate_patient
 from simulation.engine import run_patient
 from simulation.parameters import load_parameters

@@ -4,7 +4,7 @@ For each clinician action, ``check_<action>`` returns the :class:`Breach` list t
 against taking it now (empty: the guideline allows it), and :func:`strength` says how
 strongly the guideline asks for it. The chart's guards call these; nothing here knows about
 time passing or chance. Each breach names the rule id it comes from (see
-:mod:`pathway.guideline`).
+:mod:`pathway.guidelines.aih.guideline`).
 """
 
 from __future__ import annotations

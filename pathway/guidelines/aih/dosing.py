@@ -1,10 +1,10 @@
 """Dose rules (mg/day) with the caps of the safety invariants.
 
 Each function names its rule id in the docstring; the caps (INV-03, INV-04, INV-06) are
-applied here and checked again, independently, by :mod:`pathway.invariants`.
+applied here and checked again, independently, by :mod:`pathway.guidelines.aih.invariants`.
 
-Doses come from :class:`~pathway.thresholds.Thresholds`, which cites them. The few literals
-here are [MODEL] choices, not guideline figures: rounding to tablet-sized steps
+Doses come from :class:`~pathway.guidelines.aih.thresholds.Thresholds`, which cites them. The
+few literals here are [MODEL] choices, not guideline figures: rounding to tablet-sized steps
 (predniso(lo)ne 5 mg, azathioprine 25 mg, tacrolimus 0.5 mg), the floors (predniso(lo)ne
 5 mg, azathioprine 25 mg with intermediate TPMT, tacrolimus 1 mg) and the taper steps
 (-10 mg above 40 mg/day, then -5 mg), chosen so that a 60 mg start reaches the 10 mg target

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Set
 from typing import Any
 
+from ...errors import PatientError
 from . import response
 from .dosing import (
     azathioprine_dose,
@@ -21,7 +22,6 @@ from .dosing import (
     prednisolone_dose,
     tacrolimus_dose,
 )
-from .errors import PatientError
 from .options import GuidelineOptions
 from .patient import LabPanel, PatientRecord
 from .thresholds import Thresholds

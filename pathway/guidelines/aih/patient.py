@@ -12,7 +12,7 @@ import numbers
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .errors import PatientError
+from ...errors import PatientError
 from .vocabulary import (
     CIRRHOSIS_STAGES,
     DRUGS,

@@ -3,12 +3,12 @@
 Four parallel regions under ``alive``: the care line (the vocabulary's care states), the
 steroid course (``taper`` lives here, overlapping the care line), the liver stage and the
 pregnancy status; ``death`` is the final state. Events are findings (vocabulary), timer
-events (:mod:`pathway.timers`) and clinician actions (vocabulary).
+events (:mod:`pathway.guidelines.aih.timers`) and clinician actions (vocabulary).
 
 Guards come in two kinds. Routing guards read facts (``relapse_labs``); permission guards
-(``may_<action>``) ask :mod:`pathway.rules` whether the guideline allows an action now and
-accept ``deviate=True`` to let a recorded deviation through. Every transition carries the
-rule ids it encodes in ``transition.rule_ids``. The chart holds no clock and no random
+(``may_<action>``) ask :mod:`pathway.guidelines.aih.rules` whether the guideline allows an
+action now and accept ``deviate=True`` to let a recorded deviation through. Every transition
+carries the rule ids it encodes in ``transition.rule_ids``. The chart holds no clock and no random
 generator; the record's ``day`` is set by the driver.
 """
 
@@ -20,9 +20,9 @@ from typing import Any
 from statemachine import Event, State, StateChart
 from statemachine.transition_list import TransitionList
 
+from ...runtime import PathwayRuntime
 from . import response, rules
 from .patient import PatientRecord
-from .runtime import PathwayRuntime
 
 __all__ = ["AIHPathway", "transition_rules"]
 
@@ -225,7 +225,7 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
     graft_failure = _rule(_pt.to(_tx), "AIH-PLT-02")
     died = Event(_rule(alive.to(death), "AIH-GEN-03"), id="death")
 
-    # --- timers (pathway.timers) --------------------------------------------------------
+    # --- timers (pathway.guidelines.aih.timers) ---------------------------------------------
     thiopurine_due = _rule(_ind.to(None), "AIH-IND-03")
     week4_check = _rule(_ind.to(_ra), "AIH-RSP-01", "INV-18")
     month6_assessment = _rule(_ra.to(_ma, cond="cbr_reached"), "AIH-RSP-02", "INV-18") | _rule(

@@ -20,7 +20,7 @@ from .thresholds import Thresholds
 from .timers import next_lab_day
 
 if TYPE_CHECKING:
-    from .runtime import Step
+    from ...runtime import Step
 
 __all__ = ["INVARIANTS", "InvariantMonitor", "Violation"]
 

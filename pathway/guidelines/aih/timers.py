@@ -34,8 +34,8 @@ class Timer:
         id: unique timer id (also the key of its fired count in the record).
         event: the event sent when it is due.
         state: the state whose entry arms it.
-        at_threshold: names of :class:`~pathway.thresholds.Thresholds` fields giving the
-            intervals (days) to each of the first firings, counted from state entry and
+        at_threshold: names of :class:`~pathway.guidelines.aih.thresholds.Thresholds` fields
+            giving the intervals (days) to each of the first firings, counted from state entry and
             added up (``("a", "a")`` fires at a and 2a).
         every_threshold: name of the field giving the repeat interval after the last offset,
             or ``None`` for no repeat.

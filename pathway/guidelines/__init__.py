@@ -1,0 +1,1 @@
+"""Guidelines the engine runs: each one a package (chart, record, rules, timers, vocabulary)."""
