@@ -626,7 +626,7 @@ class PathwayRuntime:
             return []
         c = self.ctx()
         return [
-            Recommendation(action, level, tuple(rule_ids), _doses(action, c))
+            Recommendation(action, level, tuple(rule_ids), rules.doses(action, c))
             for _, action, level, rule_ids in self._ranked(c)
         ]
 
@@ -642,7 +642,7 @@ class PathwayRuntime:
         if not ranked:
             return None
         _, action, level, rule_ids = ranked[0]
-        return Recommendation(action, level, tuple(rule_ids), _doses(action, c))
+        return Recommendation(action, level, tuple(rule_ids), rules.doses(action, c))
 
     def add_step_listener(self, listener: StepListener) -> None:
         """Tell ``listener`` about every later step."""
@@ -733,41 +733,6 @@ def _detail(value: Any) -> str:
     if hasattr(value, "values") and callable(value.values):
         return _detail(value.values())
     return str(value)
-
-
-def _doses(action: str, c: Ctx) -> dict[str, float | None]:
-    """Doses (mg/day) an action would give, for display with the recommendation."""
-    from .guidelines.aih import dosing
-
-    p, th, opt = c.p, c.th, c.opt
-    match action:
-        case "start_prednisolone":
-            acute = "diagnosis" in c.active and rules.presents_acute_severe(p, th)
-            return {"prednisolone": dosing.prednisolone_dose(p, th, opt, acute=acute)}
-        case "reinduce":
-            return {"prednisolone": dosing.prednisolone_dose(p, th, opt, acute=False)}
-        case "start_budesonide":
-            return {"budesonide": dosing.budesonide_dose(th)}
-        case "add_azathioprine":
-            return {"azathioprine": dosing.azathioprine_dose(p, th)}
-        case "add_mycophenolate" | "switch_to_mycophenolate":
-            return {"mycophenolate": dosing.mycophenolate_dose(th)}
-        case "switch_to_tacrolimus":
-            return {"tacrolimus": dosing.tacrolimus_dose(p, th)}
-        case "taper_steroid" if p.steroid is not None:
-            return {p.steroid: dosing.next_taper_dose(p.steroid, p.dose(p.steroid) or 0.0, th)}
-        case "stop_steroid" if p.on("azathioprine"):
-            return {"azathioprine": dosing.azathioprine_dose(p, th, maintenance=True)}
-        case "optimise_treatment":
-            doses: dict[str, float | None] = {}
-            if p.on("azathioprine"):
-                target = dosing.azathioprine_dose(p, th, maintenance=True)
-                doses["azathioprine"] = max(p.dose("azathioprine") or 0.0, target)
-            if (change := dosing.optimised_steroid(p, th, opt)) is not None:
-                doses[change[0]] = change[1]
-            return doses
-        case _:
-            return {}
 
 
 _VARS_CACHE: dict[int, tuple[Thresholds, dict[str, float]]] = {}

@@ -21,7 +21,7 @@ from statemachine import Event, State, StateChart
 from statemachine.transition_list import TransitionList
 
 from ...runtime import PathwayRuntime
-from . import response, rules
+from . import rules
 from .patient import PatientRecord
 
 __all__ = ["AIHPathway", "transition_rules"]
@@ -400,38 +400,27 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
 
     def presents_acute_severe(self) -> bool:
         """Acute severe AIH at presentation (AIH-TRI-01)."""
-        c = self.ctx()
-        return rules.presents_acute_severe(c.p, c.th)
+        return bool(rules.condition("presents_acute_severe", self.ctx()))
 
     def relapse_labs(self) -> bool:
         """ALT above the relapse threshold (AIH-RSP-04, S-VGERVEN13)."""
-        c = self.ctx()
-        alt = c.p.latest("alt_xuln")
-        return alt is not None and alt > c.th.relapse_alt_xuln
+        return bool(rules.condition("relapse_labs", self.ctx()))
 
     def cbr_reached(self) -> bool:
         """Complete biochemical response on the latest labs (AIH-RSP-02)."""
-        return self.ctx().p.response == "complete_biochemical_response"
+        return bool(rules.condition("cbr_reached", self.ctx()))
 
     def late_response(self) -> bool:
         """Complete response reached after the month-6 call, by month 12 (AIH-RSP-05)."""
-        p = self.ctx().p
-        return (
-            p.response == "complete_biochemical_response"
-            and p.timers_fired.get("month6_assessment", 0) > 0
-        )
+        return bool(rules.condition("late_response", self.ctx()))
 
     def optimisation_changes_steroid(self) -> bool:
         """Dose optimisation changes the steroid now (AIH-RSP-05, :func:`optimised_steroid`)."""
-        from .dosing import optimised_steroid
-
-        c = self.ctx()
-        return optimised_steroid(c.p, c.th, c.opt) is not None
+        return bool(rules.condition("optimisation_changes_steroid", self.ctx()))
 
     def response_regained(self) -> bool:
         """Complete response after re-induction (AIH-REL-02)."""
-        p = self.ctx().p
-        return p.reinduced and p.response == "complete_biochemical_response"
+        return bool(rules.condition("response_regained", self.ctx()))
 
     def acute_improving(self) -> bool:
         """Improvement at the acute severe review (AIH-ASA-01)."""
@@ -439,25 +428,15 @@ class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
 
     def transplant_indication_resolved(self) -> bool:
         """Listed patient in complete response with no indication left (AIH-LT-05)."""
-        c = self.ctx()
-        if c.p.encephalopathy or rules.transplant_indications(c):
-            return False
-        return response.is_cbr(c.p.latest_panel(), c.th)
+        return bool(rules.condition("transplant_indication_resolved", self.ctx()))
 
     def taper_reaches_target(self) -> bool:
         """The next taper step reaches the maintenance dose (AIH-TAP-01)."""
-        from .dosing import next_taper_dose, taper_target
-
-        c = self.ctx()
-        drug = c.p.steroid
-        if drug is None:
-            return False
-        dose = c.p.dose(drug) or 0.0
-        return next_taper_dose(drug, dose, c.th) <= taper_target(drug, c.th)
+        return bool(rules.condition("taper_reaches_target", self.ctx()))
 
     def steroid_stopped(self) -> bool:
         """No steroid is active any more (after intolerance) (AIH-SAF-01)."""
-        return self.ctx().p.steroid is None
+        return bool(rules.condition("steroid_stopped", self.ctx()))
 
     def stage_compensated(self, value: Any = None) -> bool:
         """The finding's payload is ``compensated`` (AIH-LIV-01)."""

@@ -1,108 +1,69 @@
-"""Guideline rules as pure functions of the patient record and the active states.
+"""The AIH guideline's rules, declared: one :class:`~pathway.declarations.Action` per action.
 
-For each clinician action, ``check_<action>`` returns the :class:`Breach` list that stands
-against taking it now (empty: the guideline allows it), and :func:`strength` says how
-strongly the guideline asks for it. The chart's guards call these; nothing here knows about
-time passing or chance. Each breach names the rule id it comes from (see
-:mod:`pathway.guidelines.aih.guideline`).
+Every permission check, care-state gate, strength row, priority and dose rule is an
+expression of :mod:`pathway.expr` over the record (:class:`PatientRecord`), the active
+states, ``th.*`` (:class:`Thresholds`) and ``opt.*`` (:class:`GuidelineOptions`), with the
+rule id it comes from (see :mod:`pathway.guidelines.aih.guideline`). :data:`RULEBOOK`
+compiles them once at import; the functions below (``evaluate``, ``allowed_actions``,
+``strength``, ``rank_key``, ...) are the generic evaluation over it.
+
+Python remains only where an expression cannot say it, listed in :data:`FUNCTIONS`
+(dose arithmetic of :mod:`.dosing`, the panel comparisons of :mod:`.response`, the
+transplant-indication list as a whole) and :func:`acute_improving`; the effects that carry
+an action out stay in :mod:`.effects`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Set
-from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from dataclasses import fields
+from functools import partial
+from typing import Any, NamedTuple
 
-from . import response
-from .dosing import taper_target
+from ...declarations import (
+    GATE,
+    GATE_STOP,
+    Action,
+    Breach,
+    Check,
+    Dose,
+    Gate,
+    Item,
+    Refuse,
+    Row,
+    Rulebook,
+    Stop,
+    Strength,
+)
+from ...expr import Expr, Function, Schema
+from . import dosing, response
 from .options import GuidelineOptions
 from .patient import PatientRecord
+from .safety import INVARIANT_DECLARATIONS, blood_count_gap
 from .thresholds import Thresholds
+from .vocabulary import CARE_STATES
 
 __all__ = [
+    "ACTIONS",
     "ACTION_CHECKS",
+    "CONDITIONS",
+    "FUNCTIONS",
+    "RULEBOOK",
+    "SCHEMA",
     "Breach",
     "Ctx",
     "Strength",
     "acute_improving",
+    "allowed_actions",
+    "condition",
     "disease_active",
     "evaluate",
     "presents_acute_severe",
+    "priority",
+    "rank_key",
     "strength",
+    "transplant_indications",
 ]
-
-Strength = Literal["must", "should", "may"]
-
-#: States from which the first line may add an antimetabolite.
-_ANTIMETABOLITE_STATES = frozenset(
-    {"induction", "response_assessment", "maintenance", "relapse", "second_line"}
-)
-_SWITCH_STATES = frozenset({"induction", "response_assessment", "maintenance", "relapse"})
-_NOT_REFERRABLE = frozenset({"transplant", "post_transplant"})
-_ACUTE_EPISODE = frozenset({"acute_severe", "first_line"})
-#: Drugs that let the steroid stop (AIH-MNT-01 azathioprine; AIH-MNT-04 the others).
-_STEROID_SPARING = ("azathioprine", "mycophenolate", "tacrolimus")
-
-#: Care states outside which an action is never recommended: (states, rule id, reason).
-#: The checks below report this breach; recommendations use it to skip a check early.
-_GATES: dict[str, tuple[frozenset[str], str, str]] = {
-    "start_budesonide": (
-        frozenset({"diagnosis", "observation"}),
-        "AIH-IND-02",
-        "budesonide is a first-line induction option only",
-    ),
-    "add_azathioprine": (
-        _ANTIMETABOLITE_STATES,
-        "AIH-IND-03",
-        "added during induction, maintenance or second line only",
-    ),
-    "add_mycophenolate": (
-        _ANTIMETABOLITE_STATES,
-        "AIH-IND-04",
-        "added during induction, maintenance or second line only",
-    ),
-    "stop_steroid": (
-        frozenset({"maintenance"}),
-        "AIH-MNT-01",
-        "the steroid is stopped in maintenance",
-    ),
-    "switch_to_mycophenolate": (
-        _SWITCH_STATES,
-        "AIH-2L-01",
-        "a switch is made from first-line treatment",
-    ),
-    "start_third_line": (
-        frozenset({"second_line"}),
-        "AIH-3L-01",
-        "third line follows a failed second line",
-    ),
-    "attempt_withdrawal": (
-        frozenset({"maintenance"}),
-        "AIH-WDR-01",
-        "withdrawal is attempted from maintenance",
-    ),
-    "optimise_treatment": (
-        frozenset({"response_assessment", "maintenance"}),
-        "AIH-RSP-05",
-        "optimisation answers a failed response in first line or a loss of response on maintenance",
-    ),
-    "reinduce": (
-        frozenset({"relapse", "recurrent_aih"}),
-        "AIH-REL-01",
-        "re-induction treats a relapse or recurrent AIH in the graft",
-    ),
-    "observe_untreated": (
-        frozenset({"diagnosis"}),
-        "AIH-TRI-04",
-        "observation is chosen at diagnosis",
-    ),
-}
-
-
-def _gate(action: str, c: Ctx) -> list[Breach]:
-    """The breach of ``action``'s care-state gate, or an empty list when inside it."""
-    states, rule_id, reason = _GATES[action]
-    return [] if c.active & states else [Breach(rule_id, reason)]
 
 
 class Ctx(NamedTuple):
@@ -114,43 +75,7 @@ class Ctx(NamedTuple):
     active: Set[str]
 
 
-@dataclass(frozen=True, slots=True)
-class Breach:
-    """One reason against an action: the rule id and what was found."""
-
-    rule_id: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.rule_id}: {self.message}"
-
-
-# --- facts ------------------------------------------------------------------------------
-
-
-def disease_active(p: PatientRecord, th: Thresholds) -> bool:
-    """Active disease: a transaminase > 3 x ULN (AIH-TRI-03; EASL 2015 [V-sec])."""
-    return any(
-        (v := p.latest(a)) is not None and v > th.active_transaminase_xuln
-        for a in ("alt_xuln", "ast_xuln")
-    )
-
-
-def presents_acute_severe(p: PatientRecord, th: Thresholds) -> bool:
-    """Acute severe AIH: the presentation, or jaundice with INR >= 1.5 and no HE (AIH-TRI-01)."""
-    if p.encephalopathy:
-        return False
-    if p.presentation == "acute_severe":
-        return True
-    if p.cirrhosis != "none":
-        return False  # jaundice with a high INR in cirrhosis is decompensation, not AS-AIH
-    bili, inr = p.latest("bilirubin_mg_dl"), p.latest("inr")
-    return (
-        bili is not None
-        and inr is not None
-        and bili >= th.jaundice_bilirubin_mg_dl
-        and inr >= th.acute_severe_inr
-    )
+# --- free-form Python: what an expression cannot say ---------------------------------------
 
 
 def acute_improving(p: PatientRecord) -> bool:
@@ -174,562 +99,785 @@ def acute_improving(p: PatientRecord) -> bool:
     return now.bilirubin_mg_dl < base.bilirubin_mg_dl and inr_ok
 
 
-def treatment_days(p: PatientRecord) -> float:
-    """Days since the first treatment course started (0 when never treated) (AIH-WDR-04)."""
-    return 0.0 if p.first_treatment_day is None else p.day - p.first_treatment_day
+def _not_halved(p: PatientRecord, th: Thresholds, opt: Any, active: Set[str]) -> bool:
+    """No treatment baseline, or transaminases have not fallen by half since it."""
+    base = p.treatment_baseline
+    return base is None or response.is_non_response(base, p.latest_panel(), th)
+
+
+def _cbr_panel(p: PatientRecord, th: Thresholds, opt: Any, active: Set[str]) -> bool:
+    return response.is_cbr(p.latest_panel(), th)
+
+
+def _indications(p: PatientRecord, th: Thresholds, opt: Any, a: Set[str]) -> list[Any]:
+    return RULEBOOK.findings("transplant_indications", (p, th, opt, a))
+
+
+def _transplant_indicated(p: PatientRecord, th: Thresholds, opt: Any, a: Set[str]) -> bool:
+    return bool(_indications(p, th, opt, a))
+
+
+def _transplant_rules(p: PatientRecord, th: Thresholds, opt: Any, a: Set[str]) -> list[str]:
+    return [rule_id for rule_id, _, _ in _indications(p, th, opt, a)]
+
+
+def _transplant_must(p: PatientRecord, th: Thresholds, opt: Any, a: Set[str]) -> list[str]:
+    return [rule_id for rule_id, _, level in _indications(p, th, opt, a) if level == "must"][:1]
+
+
+def _observation_refused(p: PatientRecord, th: Thresholds, opt: Any, a: Set[str]) -> bool:
+    return bool(RULEBOOK.breaches("observe_untreated", (p, th, opt, a)))
+
+
+def _fn(impl: Callable[..., Any], arity: int = 0, **kw: Any) -> Function:
+    return Function(impl=impl, arity=arity, **kw)
+
+
+def _dose_fn(name: str, arity: int = 0) -> Function:
+    """A :mod:`.dosing` function as an expression function (mg/day)."""
+    return Function(impl=_DOSES[name], arity=arity, reads=frozenset({"weight_kg", "tpmt"}))
+
+
+_DOSES: dict[str, Callable[..., Any]] = {
+    "prednisolone_dose": lambda p, th, opt, a, acute: dosing.prednisolone_dose(
+        p, th, opt, acute=acute
+    ),
+    "azathioprine_dose": lambda p, th, opt, a, maintenance: dosing.azathioprine_dose(
+        p, th, maintenance=maintenance
+    ),
+    "tacrolimus_dose": lambda p, th, opt, a: dosing.tacrolimus_dose(p, th),
+    "next_taper_dose": lambda p, th, opt, a, drug, dose: dosing.next_taper_dose(drug, dose, th),
+    "taper_target": lambda p, th, opt, a, drug: dosing.taper_target(drug, th),
+    "optimised_steroid": lambda p, th, opt, a: dosing.optimised_steroid(p, th, opt),
+}
+
+#: The guideline's free-form Python functions, by the name expressions call them with.
+#: Record methods (``latest``, ``on``, ...) are the record's own; the rest are Python
+#: because an expression cannot say them: dose arithmetic, panel comparisons, and the
+#: transplant-indication list evaluated as a whole.
+FUNCTIONS: dict[str, Function] = {
+    "latest": Function(arity=1, method=True, optional=True, reads=frozenset({"labs"})),
+    "latest_day": Function(arity=1, method=True, optional=True, reads=frozenset({"labs"})),
+    "on": Function(arity=1, method=True, reads=frozenset({"drugs"})),
+    "dose": Function(arity=1, method=True, optional=True, reads=frozenset({"drugs"})),
+    "days_since": Function(arity=1, method=True, optional=True, reads=frozenset({"day"})),
+    "transaminases_not_halved": _fn(_not_halved, reads=frozenset({"treatment_baseline", "labs"})),
+    "cbr_on_latest_panel": _fn(_cbr_panel, reads=frozenset({"labs"})),
+    "transplant_indicated": _fn(_transplant_indicated, reads_active=True),
+    "transplant_rules": _fn(_transplant_rules, reads_active=True),
+    "transplant_must_rules": _fn(_transplant_must, reads_active=True),
+    "observation_refused": _fn(_observation_refused, reads_active=True),
+    "fired": _fn(
+        lambda p, th, opt, a, timer: p.timers_fired.get(timer, 0),
+        1,
+        reads=frozenset({"timers_fired"}),
+    ),
+    "entered_day": _fn(
+        lambda p, th, opt, a, state: p.entered.get(state, p.day),
+        1,
+        reads=frozenset({"entered", "day"}),
+    ),
+    "blood_count_gap": _fn(
+        blood_count_gap,
+        optional=True,
+        reads_active=True,
+        reads=frozenset({"antimetabolite_change_day", "entered", "timers_fired", "day"}),
+    ),
+    "prednisolone_dose": _dose_fn("prednisolone_dose", 1),
+    "azathioprine_dose": _dose_fn("azathioprine_dose", 1),
+    "tacrolimus_dose": _dose_fn("tacrolimus_dose"),
+    "next_taper_dose": _dose_fn("next_taper_dose", 2),
+    "taper_target": _dose_fn("taper_target", 1),
+    "optimised_steroid": Function(
+        impl=_DOSES["optimised_steroid"], optional=True, reads=frozenset({"drugs", "response"})
+    ),
+}
+
+#: Named expressions every rule may use (inlined where used).
+DERIVED: dict[str, str] = {
+    # AIH-TRI-03; EASL 2015 [V-sec]: a transaminase > 3 x ULN.
+    "disease_active": 'latest("alt_xuln") > th.active_transaminase_xuln'
+    ' or latest("ast_xuln") > th.active_transaminase_xuln',
+    # AIH-TRI-01: the presentation, or jaundice with INR >= 1.5 and no HE; jaundice with a
+    # high INR in cirrhosis is decompensation, not AS-AIH.
+    "presents_acute_severe": 'not encephalopathy and (presentation == "acute_severe"'
+    ' or cirrhosis == "none" and latest("bilirubin_mg_dl") >= th.jaundice_bilirubin_mg_dl'
+    ' and latest("inr") >= th.acute_severe_inr)',
+    "cbr_days": "days_since(cbr_since_day) or 0.0",  # days of sustained CBR up to now
+    "treatment_days": "days_since(first_treatment_day) or 0.0",  # AIH-WDR-04
+    "since_steroid_start": "days_since(steroid_start_day) or 0.0",
+    "since_steroid_change": "days_since(steroid_change_day) or 0.0",
+    "steroid_dose": "dose(steroid) or 0.0",
+    # A failed response that can justify a second line now (AIH-MNT-05: a loss of response
+    # counts on maintenance, where it persists after optimisation).
+    "failed_response": 'response in ("non_response", "insufficient_response")'
+    ' or response == "loss_of_response" and "maintenance" in active',
+    "aza_stopped": '"azathioprine" in intolerant and not antimetabolite',
+    "mmf_failed": '"second_line" in active and "mycophenolate" in intolerant',
+    "escalating": 'active & {"first_line", "maintenance"}',
+    # An improving acute severe episode (AIH-ASA-01) explains a high MELD only during that
+    # episode: its steroid course up to the first-line assessment, not for life.
+    "acute_recovering": 'presentation == "acute_severe" and acute_improving == True'
+    ' and active & {"acute_severe", "first_line"}',
+    # Dose caps of INV-04 (<= 1 mg/kg and <= 60 mg/day) and INV-06 (<= 2 mg/kg/day).
+    "prednisolone_cap": "min(th.prednisolone_max_mg_day,"
+    " th.prednisolone_max_mg_per_kg * weight_kg)",
+    "azathioprine_cap": "th.azathioprine_max_mg_per_kg * weight_kg",
+    # A biopsy showed histological remission since the current complete response began.
+    "biopsy_in_this_response": "remission_biopsy_day >= cbr_since_day",
+}
+
+_PROPERTIES = {"steroid": True, "antimetabolite": True, "immunosuppressed": False}
+
+#: The names AIH expressions may use.
+SCHEMA = Schema(
+    fields={
+        **{
+            f.name: "None" in str(f.type)
+            for f in fields(PatientRecord)
+            if not f.name.startswith("_") and f.name != "state"
+        },
+        **_PROPERTIES,
+    },
+    thresholds=frozenset(f.name for f in fields(Thresholds)),
+    options=frozenset(f.name for f in fields(GuidelineOptions)),
+    # Care states plus the compound states rules test (a test checks them against the chart).
+    states=frozenset(CARE_STATES) | {"first_line"},
+    functions=FUNCTIONS,
+    derived=DERIVED,
+)
+
+
+# --- declarations ---------------------------------------------------------------------------
+
+_ANTIMETABOLITE_STATES = frozenset(
+    {"induction", "response_assessment", "maintenance", "relapse", "second_line"}
+)
+_SWITCH_STATES = '{"induction", "response_assessment", "maintenance", "relapse"}'
+_ACUTE = '{"acute_severe", "acute_liver_failure"}'
+
+
+def _antimetabolite_checks(drug: str, rule: str) -> tuple[Item, ...]:
+    """The checks azathioprine and mycophenolate share (AIH-IND-03/04, INV-07, INV-08)."""
+    return (
+        Check(rule, "antimetabolite", "already on {antimetabolite}"),
+        Check(rule, 'on("tacrolimus")', "on tacrolimus second line"),
+        Check(rule, f'"{drug}" in intolerant', f"{drug} intolerance"),
+        GATE,
+        Check("INV-08", "severe_cytopenia", "severe cytopenia"),
+        # The 2-week delay belongs to first-line induction; re-induction starts both.
+        Check(
+            "INV-07",
+            '"induction" in active and steroid and since_steroid_start < th.thiopurine_delay_days',
+            "{since_steroid_start:g} days since the steroid start (< {th.thiopurine_delay_days:g})",
+        ),
+    )
+
+
+def _escalation(before: str) -> tuple[Check, ...]:
+    """AIH-RSP-05: a failed response in first line or on maintenance is optimised and
+    reassessed before a second line (KB T10 "optimise the dose, then second-line" [R];
+    G-HASL: CBR by 6-12 months [V]). Relapses and later lines keep their own rules."""
+    esc = f"({before}) and escalating"
+    return (
+        Check(
+            "AIH-RSP-05",
+            f'{esc} and on("budesonide")',
+            "budesonide non-response: predniso(lo)ne first",
+        ),
+        Check(
+            "AIH-RSP-05",
+            f'{esc} and not on("budesonide") and optimised_day is None',
+            "adherence and doses not yet optimised",
+        ),
+        Check(
+            "AIH-RSP-05",
+            f'{esc} and not on("budesonide") and optimised_day is not None'
+            " and not failure_confirmed",
+            "optimised on day {optimised_day:g}: reassessment pending",
+        ),
+    )
+
+
+def _switch_rows(rule: str) -> tuple[Row, ...]:
+    """A second line for a failed response names the response rules; after intolerance not."""
+    return (
+        Row("not failed_response", "should", (rule,)),
+        Row(
+            'escalating and response == "loss_of_response"',
+            "should",
+            (rule, "AIH-RSP-03", "AIH-MNT-05"),
+        ),
+        Row("escalating", "should", (rule, "AIH-RSP-03", "AIH-RSP-05")),
+        Row("True", "should", (rule, "AIH-RSP-03")),
+    )
+
+
+def _should(*rules: str) -> tuple[Row, ...]:
+    return (Row("True", "should", rules),)
+
+
+_MMF_DOSE = (Dose("th.mycophenolate_mg_day", drug="mycophenolate"),)
+
+#: Every clinician action, declared in vocabulary order (the order of allowed-action lists);
+#: ``priority`` orders actions of equal strength.
+ACTIONS: tuple[Action, ...] = (
+    Action(
+        "start_prednisolone",
+        checks=(
+            Stop(
+                'steroid == "budesonide" and (budesonide_in_cirrhosis'
+                " or budesonide_in_acute_disease)",
+                "INV-17: a contraindicated budesonide is replaced wherever the patient is",
+            ),
+            Check("AIH-IND-01", "steroid", "already on {steroid}"),
+            Check(
+                "INV-14",
+                '"acute_liver_failure" in active',
+                "refer for transplant before any steroid trial in ALF",
+            ),
+            Check(
+                "AIH-IND-01",
+                '"acute_liver_failure" not in active and "transplant" in active'
+                " and not encephalopathy and acute_review_day is None",
+                "no steroid trial is indicated while listed",
+            ),
+            Check(
+                "AIH-IND-01",
+                '"acute_liver_failure" not in active and "transplant" not in active'
+                ' and not active & {"diagnosis", "observation"}',
+                "induction starts at diagnosis or from observation; "
+                "a flare is treated with reinduce",
+            ),
+        ),
+        strength=(
+            Row('steroid == "budesonide" and budesonide_in_cirrhosis', "must", ("INV-01",)),
+            Row('steroid == "budesonide" and budesonide_in_acute_disease', "must", ("INV-02",)),
+            Row('"diagnosis" in active and presents_acute_severe', "must", ("AIH-TRI-01",)),
+            Row(
+                'active & {"diagnosis", "observation"} and disease_active', "must", ("AIH-TRI-03",)
+            ),
+            # Not a case for observation.
+            Row(
+                '"diagnosis" in active and observation_refused()',
+                "should",
+                ("AIH-IND-01", "AIH-TRI-04"),
+            ),
+            Row("True", "may", ("AIH-IND-01",)),
+        ),
+        priority=3,
+        doses=(
+            Dose(
+                'prednisolone_dose("diagnosis" in active and presents_acute_severe)',
+                drug="prednisolone",
+            ),
+        ),
+    ),
+    Action(
+        "start_budesonide",
+        gate=Gate(
+            frozenset({"diagnosis", "observation"}),
+            "AIH-IND-02",
+            "budesonide is a first-line induction option only",
+        ),
+        checks=(
+            Check("AIH-IND-02", "steroid", "already on {steroid}"),
+            Refuse("INV-01", "budesonide is contraindicated in cirrhosis ({cirrhosis})"),
+            Refuse(
+                "INV-02",
+                "no budesonide in acute severe AIH or acute liver failure",
+                unless="budesonide_in_cirrhosis",
+            ),
+            GATE,
+        ),
+        # Ranked below predniso(lo)ne: inferior in real-world use (S-DIAZ23).
+        strength=(Row("True", "may", ("AIH-IND-02",)),),
+        priority=15,
+        doses=(Dose("th.budesonide_mg_day", drug="budesonide"),),
+    ),
+    Action(
+        "add_azathioprine",
+        gate=Gate(
+            _ANTIMETABOLITE_STATES,
+            "AIH-IND-03",
+            "added during induction, maintenance or second line only",
+        ),
+        checks=(
+            *_antimetabolite_checks("azathioprine", "AIH-IND-03"),
+            Refuse(
+                "INV-05",
+                'TPMT {"status not yet known" if tpmt == "unknown" else "deficient"}',
+            ),
+            Check("INV-08", "decompensated", "decompensated cirrhosis"),
+            Check(
+                "INV-07",
+                'latest("bilirubin_mg_dl") >= th.thiopurine_max_bilirubin_mg_dl',
+                'bilirubin {latest("bilirubin_mg_dl"):g} mg/dL'
+                " >= {th.thiopurine_max_bilirubin_mg_dl:g}",
+            ),
+            Check(
+                "INV-08", f"active & {_ACUTE}", "not during acute severe AIH or acute liver failure"
+            ),
+        ),
+        strength=(
+            Row('opt.first_line_antimetabolite == "azathioprine"', "should", ("AIH-IND-03",)),
+            Row("True", "may", ("AIH-IND-03",)),
+        ),
+        priority=8,
+        doses=(Dose("azathioprine_dose(False)", drug="azathioprine"),),
+    ),
+    Action(
+        "add_mycophenolate",
+        gate=Gate(
+            _ANTIMETABOLITE_STATES,
+            "AIH-IND-04",
+            "added during induction, maintenance or second line only",
+        ),
+        checks=(
+            *_antimetabolite_checks("mycophenolate", "AIH-IND-04"),
+            Refuse("INV-09", "no mycophenolate when pregnant or planning pregnancy"),
+            Check(
+                "AIH-IND-04",
+                f"active & {_ACUTE}",
+                "not during acute severe AIH or acute liver failure",
+            ),
+        ),
+        strength=(
+            Row(
+                'opt.first_line_antimetabolite == "mycophenolate" or tpmt == "deficient"'
+                ' or "azathioprine" in intolerant',
+                "should",
+                ("AIH-IND-04",),
+            ),
+            Row("True", "may", ("AIH-IND-04",)),
+        ),
+        priority=9,
+        doses=_MMF_DOSE,
+    ),
+    Action(
+        "taper_steroid",
+        checks=(
+            Check("AIH-TAP-01", "steroid is None", "no steroid to taper", stop=True),
+            Check(
+                "AIH-TAP-01",
+                "steroid_dose <= taper_target(steroid)",
+                "{steroid} already at the maintenance dose {steroid_dose:g} mg",
+            ),
+            Check(
+                "AIH-TAP-01",
+                "since_steroid_change < th.taper_interval_days",
+                "last dose change {since_steroid_change:g} days ago (< {th.taper_interval_days:g})",
+            ),
+            Check(
+                "AIH-TAP-01",
+                'active & {"acute_severe", "acute_liver_failure", "diagnosis", "withdrawal"}',
+                "no taper in this phase",
+            ),
+            Check(
+                "AIH-TAP-02",
+                'steroid == "budesonide" and (latest("alt_xuln") is None'
+                ' or latest("alt_xuln") > th.uln)',
+                "budesonide is reduced once transaminases are normal",
+            ),
+            Check(
+                "AIH-TAP-01",
+                'steroid != "budesonide" and transaminases_not_halved()',
+                "transaminases have not fallen by half",
+            ),
+        ),
+        strength=(
+            Row('steroid == "budesonide"', "should", ("AIH-TAP-02",)),
+            Row("True", "should", ("AIH-TAP-01",)),
+        ),
+        priority=11,
+        doses=(
+            Dose(
+                "next_taper_dose(steroid, steroid_dose)",
+                drug_expr="steroid",
+                when="steroid is not None",
+            ),
+        ),
+    ),
+    Action(
+        "stop_steroid",
+        gate=Gate(
+            frozenset({"maintenance"}), "AIH-MNT-01", "the steroid is stopped in maintenance"
+        ),
+        checks=(
+            Check("AIH-MNT-01", "steroid is None", "no steroid to stop", stop=True),
+            GATE,
+            # AIH-MNT-01 azathioprine; AIH-MNT-04 the other steroid-sparing drugs.
+            Check(
+                "AIH-MNT-01",
+                'not (on("azathioprine") or on("mycophenolate") or on("tacrolimus"))',
+                "a steroid-sparing agent (azathioprine, mycophenolate or tacrolimus) must "
+                "replace the steroid",
+            ),
+            Check(
+                "AIH-MNT-01",
+                "cbr_days < th.steroid_stop_cbr_days",
+                "{cbr_days:g} days of CBR (< {th.steroid_stop_cbr_days:g})",
+            ),
+            Check(
+                "AIH-TAP-01",
+                "steroid_dose > taper_target(steroid)",
+                "taper to the maintenance dose first ({steroid_dose:g} mg)",
+            ),
+        ),
+        strength=(
+            Row('on("azathioprine")', "should", ("AIH-MNT-01",)),
+            Row("True", "should", ("AIH-MNT-04",)),
+        ),
+        priority=10,
+        doses=(Dose("azathioprine_dose(True)", drug="azathioprine", when='on("azathioprine")'),),
+    ),
+    Action(
+        "switch_to_mycophenolate",
+        gate=Gate(
+            frozenset({"induction", "response_assessment", "maintenance", "relapse"}),
+            "AIH-2L-01",
+            "a switch is made from first-line treatment",
+        ),
+        checks=(
+            Check("AIH-2L-01", 'on("mycophenolate")', "already on mycophenolate"),
+            Check("AIH-2L-01", '"mycophenolate" in intolerant', "mycophenolate intolerance"),
+            Refuse("INV-09", "no mycophenolate when pregnant or planning pregnancy"),
+            Check(
+                "AIH-SAF-02",
+                "severe_cytopenia",
+                "severe cytopenia: no antimetabolite until counts recover",
+            ),
+            GATE,
+            Check(
+                "AIH-2L-01",
+                "not aza_stopped and not failed_response",
+                "no azathioprine intolerance and no failed response",
+            ),
+            Check(
+                "AIH-RSP-03",
+                "not aza_stopped and failed_response and nonadherent",
+                "adherence not confirmed",
+            ),
+            *_escalation("not aza_stopped and failed_response and not nonadherent"),
+        ),
+        strength=_switch_rows("AIH-2L-01"),
+        priority=6,
+        # MMF works best after AZA intolerance (S-SANTIAGO19).
+        priority_rows=(('"azathioprine" in intolerant', 0),),
+        doses=_MMF_DOSE,
+    ),
+    Action(
+        "switch_to_tacrolimus",
+        checks=(
+            Check("AIH-2L-02", 'on("tacrolimus")', "already on tacrolimus"),
+            Check("AIH-2L-02", '"tacrolimus" in intolerant', "tacrolimus intolerance"),
+            Check(
+                "AIH-2L-02",
+                f"not (active & {_SWITCH_STATES} or mmf_failed)",
+                "tacrolimus follows a failed first line",
+            ),
+            Check(
+                "AIH-2L-02",
+                "not mmf_failed and not failed_response",
+                "no non-response or insufficient response",
+            ),
+            Check("AIH-RSP-03", "nonadherent", "adherence not confirmed"),
+            *_escalation("not nonadherent and not mmf_failed and failed_response"),
+        ),
+        strength=_switch_rows("AIH-2L-02"),
+        priority=5,  # better than MMF after non-response (S-EFE17)
+        doses=(Dose("tacrolimus_dose()", drug="tacrolimus"),),
+    ),
+    Action(
+        "start_third_line",
+        gate=Gate(
+            frozenset({"second_line"}), "AIH-3L-01", "third line follows a failed second line"
+        ),
+        checks=(
+            GATE_STOP,
+            Check(
+                "AIH-3L-01",
+                'not (line_assessed and response == "insufficient_response")',
+                "second line not yet judged insufficient at 6 months",
+            ),
+        ),
+        strength=_should("AIH-3L-01"),
+        priority=7,
+    ),
+    Action(
+        "attempt_withdrawal",
+        gate=Gate(
+            frozenset({"maintenance"}), "AIH-WDR-01", "withdrawal is attempted from maintenance"
+        ),
+        checks=(
+            GATE,
+            Refuse("INV-11", "relapse after an earlier withdrawal: no second attempt"),
+            Check(
+                "INV-10",
+                "cbr_days < th.withdrawal_min_cbr_days",
+                "{cbr_days:g} days of CBR (< {th.withdrawal_min_cbr_days:g})",
+            ),
+            Check(
+                "AIH-WDR-04",
+                'opt.withdrawal_criteria == "hasl"'
+                " and treatment_days < th.withdrawal_min_treatment_days",
+                "{treatment_days:g} days of treatment in total"
+                " (< {th.withdrawal_min_treatment_days:g})",
+            ),
+            Check("AIH-WDR-01", "len(drugs) != 1", "not on monotherapy ({sorted(drugs)})"),
+            Check(
+                "AIH-WDR-01",
+                'latest("alt_xuln") is None or latest("alt_xuln") >= th.withdrawal_max_alt_xuln',
+                'ALT {latest("alt_xuln")} x ULN (needs < {th.withdrawal_max_alt_xuln:g})',
+            ),
+            Check(
+                "AIH-WDR-01",
+                'latest("igg_xuln") is None or latest("igg_xuln") > th.withdrawal_max_igg_xuln',
+                'IgG {latest("igg_xuln")} x ULN (needs <= {th.withdrawal_max_igg_xuln:g})',
+            ),
+            Check(
+                "AIH-WDR-05",
+                "opt.withdrawal_biopsy and not biopsy_in_this_response",
+                "no biopsy with histological remission (HAI <= 3) in this response",
+            ),
+            Check(
+                "AIH-WDR-01",
+                'cirrhosis != "none"',
+                "cirrhosis: withdrawal evidence is non-cirrhotic",
+            ),
+            Refuse("INV-12", "not during pregnancy or the first 3 months postpartum"),
+        ),
+        strength=(
+            Row('opt.withdrawal_criteria == "hasl"', "should", ("AIH-WDR-01", "AIH-WDR-04")),
+            Row("True", "should", ("AIH-WDR-01",)),
+        ),
+        priority=12,
+    ),
+    Action(
+        "reinduce",
+        gate=Gate(
+            frozenset({"relapse", "recurrent_aih"}),
+            "AIH-REL-01",
+            "re-induction treats a relapse or recurrent AIH in the graft",
+        ),
+        checks=(
+            GATE_STOP,
+            Check("AIH-REL-01", "reinduced", "already re-induced for this flare"),
+        ),
+        strength=(
+            Row('"recurrent_aih" in active', "must", ("AIH-PLT-01",)),
+            Row("True", "must", ("AIH-REL-01",)),
+        ),
+        priority=2,
+        doses=(Dose("prednisolone_dose(False)", drug="prednisolone"),),
+    ),
+    Action(
+        "optimise_treatment",
+        gate=Gate(
+            frozenset({"response_assessment", "maintenance"}),
+            "AIH-RSP-05",
+            "optimisation answers a failed response in first line or a loss of response on "
+            "maintenance",
+        ),
+        checks=(
+            GATE_STOP,
+            Check(
+                "AIH-MNT-05",
+                '"maintenance" in active and response != "loss_of_response"',
+                "no loss of response on maintenance",
+            ),
+            Check(
+                "AIH-RSP-05",
+                '"maintenance" not in active'
+                ' and response not in ("non_response", "insufficient_response")',
+                "no non-response or insufficient response",
+            ),
+            Check(
+                "AIH-RSP-05",
+                "optimised_day is not None",
+                "already optimised on day {optimised_day:g}: reassess first",
+            ),
+        ),
+        strength=(
+            Row('"maintenance" in active', "should", ("AIH-MNT-05",)),
+            Row("True", "should", ("AIH-RSP-05",)),
+        ),
+        priority=4,  # before any second line (AIH-RSP-05)
+        doses=(
+            Dose(
+                'max(dose("azathioprine") or 0.0, azathioprine_dose(True))',
+                drug="azathioprine",
+                when='on("azathioprine")',
+            ),
+            Dose(
+                "optimised_steroid()[1]",
+                drug_expr="optimised_steroid()[0]",
+                when="optimised_steroid() is not None",
+            ),
+        ),
+    ),
+    Action(
+        "refer_transplant",
+        checks=(
+            Check(
+                "AIH-LT-01",
+                'active & {"transplant", "post_transplant"}',
+                "already in transplant care",
+                stop=True,
+            ),
+            Check(
+                "AIH-LT-01",
+                "not transplant_indicated()",
+                "no indication: MELD < {th.transplant_meld:g}, no decompensation, HCC or failure",
+            ),
+        ),
+        strength=(
+            Row("transplant_must_rules()", "must", rules_expr="transplant_must_rules()"),
+            Row("True", "should", rules_expr="transplant_rules()"),
+        ),
+        priority=1,
+    ),
+    Action(
+        "observe_untreated",
+        gate=Gate(frozenset({"diagnosis"}), "AIH-TRI-04", "observation is chosen at diagnosis"),
+        checks=(
+            GATE,
+            Check(
+                "AIH-TRI-03",
+                "disease_active",
+                "active disease (transaminases > 3 x ULN) is treated",
+            ),
+            Check(
+                "AIH-TRI-04",
+                'presentation != "chronic" or cirrhosis != "none"',
+                "observation only for mild, non-cirrhotic disease",
+            ),
+        ),
+        strength=_should("AIH-TRI-04"),
+        priority=13,
+    ),
+    Action("continue", priority=14),
+)
+
+#: The reasons to refer for transplant now, in order, with the strength each asks for.
+TRANSPLANT_INDICATIONS: tuple[Check | Stop, ...] = (
+    Check(
+        "AIH-ALF-01",
+        '"acute_liver_failure" in active or encephalopathy',
+        "hepatic encephalopathy (AIH with acute liver failure)",
+        level="must",
+    ),
+    Stop(
+        '"acute_severe" in active and acute_review_day is None',
+        "AIH-ASA-01: the day-7 review is the decision point",
+    ),
+    Check(
+        "AIH-ASA-01",
+        '"acute_severe" in active and not acute_improving',
+        "no improvement at the acute severe review",
+        level="must",
+    ),
+    Check(
+        "AIH-LT-01",
+        'latest("meld") >= th.transplant_meld and not acute_recovering',
+        'MELD {latest("meld"):g} >= {th.transplant_meld:g}',
+        level="should",
+    ),
+    Check("AIH-LT-02", "decompensated", "decompensated cirrhosis", level="should"),
+    Check("AIH-LT-03", "hcc", "hepatocellular carcinoma", level="should"),
+)
+
+#: The compiled declarations: actions in vocabulary order, invariants, indication list.
+RULEBOOK = Rulebook(
+    SCHEMA,
+    ACTIONS,
+    INVARIANT_DECLARATIONS,
+    lists={"transplant_indications": TRANSPLANT_INDICATIONS},
+    default_action="continue",
+    default_strength=Row("True", "may", ("AIH-GEN-01",)),
+)
+
+#: Routing conditions the chart's guards ask (AIH-RSP-04 relapse ALT: S-VGERVEN13).
+CONDITIONS: dict[str, Expr] = {
+    name: RULEBOOK.expr(text, f"condition {name!r}")
+    for name, text in {
+        "presents_acute_severe": "presents_acute_severe",
+        "disease_active": "disease_active",
+        "relapse_labs": 'latest("alt_xuln") > th.relapse_alt_xuln',
+        "cbr_reached": 'response == "complete_biochemical_response"',
+        "late_response": 'response == "complete_biochemical_response"'
+        ' and fired("month6_assessment") > 0',
+        "response_regained": 'reinduced and response == "complete_biochemical_response"',
+        "steroid_stopped": "steroid is None",
+        "optimisation_changes_steroid": "optimised_steroid() is not None",
+        "taper_reaches_target": "steroid is not None"
+        " and next_taper_dose(steroid, steroid_dose) <= taper_target(steroid)",
+        "transplant_indication_resolved": "not encephalopathy and not transplant_indicated()"
+        " and cbr_on_latest_panel()",
+        "cbr_days": "cbr_days",
+    }.items()
+}
+
+
+def condition(name: str, c: Ctx) -> Any:
+    """The named condition's value for this patient now (see :data:`CONDITIONS`)."""
+    return CONDITIONS[name].fn(c.p, c.th, c.opt, c.active)
+
+
+def disease_active(p: PatientRecord, th: Thresholds) -> bool:
+    """Active disease: a transaminase > 3 x ULN (AIH-TRI-03; EASL 2015 [V-sec])."""
+    return bool(CONDITIONS["disease_active"].fn(p, th, None, frozenset()))
+
+
+def presents_acute_severe(p: PatientRecord, th: Thresholds) -> bool:
+    """Acute severe AIH: the presentation, or jaundice with INR >= 1.5 and no HE (AIH-TRI-01)."""
+    return bool(CONDITIONS["presents_acute_severe"].fn(p, th, None, frozenset()))
 
 
 def cbr_days(p: PatientRecord) -> float:
     """Days of sustained complete biochemical response up to now (0 when not in CBR)."""
-    return 0.0 if p.cbr_since_day is None else p.day - p.cbr_since_day
+    days: float = CONDITIONS["cbr_days"].fn(p, None, None, frozenset())
+    return days
 
 
 def transplant_indications(c: Ctx) -> list[tuple[str, str, Strength]]:
     """The reasons to refer for transplant now: (rule id, reason, strength)."""
-    p, th, active = c.p, c.th, c.active
-    found: list[tuple[str, str, Strength]] = []
-    if "acute_liver_failure" in active or p.encephalopathy:
-        found.append(
-            ("AIH-ALF-01", "hepatic encephalopathy (AIH with acute liver failure)", "must")
-        )
-    if "acute_severe" in active:
-        if p.acute_review_day is None:
-            return found  # AIH-ASA-01: the day-7 review is the decision point
-        if not p.acute_improving:
-            found.append(("AIH-ASA-01", "no improvement at the acute severe review", "must"))
-    meld = p.latest("meld")
-    # An improving acute severe episode (AIH-ASA-01) explains a high MELD only during that
-    # episode: its steroid course up to the first-line assessment, not for life.
-    acute_recovering = (
-        p.presentation == "acute_severe"
-        and p.acute_improving is True
-        and bool(active & _ACUTE_EPISODE)
-    )
-    if meld is not None and meld >= th.transplant_meld and not acute_recovering:
-        found.append(("AIH-LT-01", f"MELD {meld:g} >= {th.transplant_meld:g}", "should"))
-    if p.decompensated:
-        found.append(("AIH-LT-02", "decompensated cirrhosis", "should"))
-    if p.hcc:
-        found.append(("AIH-LT-03", "hepatocellular carcinoma", "should"))
-    return found
-
-
-# --- checks: one per clinician action -------------------------------------------------
-
-
-def budesonide_contraindicated(c: Ctx) -> str | None:
-    """The invariant budesonide breaks for this patient now (INV-01, INV-02), or ``None``."""
-    p = c.p
-    if p.cirrhosis != "none" or p.decompensated:
-        return "INV-01"
-    if p.presentation != "chronic" or c.active & {"acute_severe", "acute_liver_failure"}:
-        return "INV-02"
-    return None
-
-
-def check_start_prednisolone(c: Ctx) -> list[Breach]:
-    p, active = c.p, c.active
-    out: list[Breach] = []
-    if p.steroid == "budesonide" and budesonide_contraindicated(c):
-        return out  # replace a contraindicated budesonide wherever the patient is (INV-17)
-    if p.steroid:
-        out.append(Breach("AIH-IND-01", f"already on {p.steroid}"))
-    if "acute_liver_failure" in active:
-        out.append(Breach("INV-14", "refer for transplant before any steroid trial in ALF"))
-    elif "transplant" in active:
-        if not p.encephalopathy and p.acute_review_day is None:
-            out.append(Breach("AIH-IND-01", "no steroid trial is indicated while listed"))
-    elif not active & {"diagnosis", "observation"}:
-        out.append(
-            Breach(
-                "AIH-IND-01",
-                "induction starts at diagnosis or from observation; "
-                "a flare is treated with reinduce",
-            )
-        )
-    return out
-
-
-def check_start_budesonide(c: Ctx) -> list[Breach]:
-    p = c.p
-    out: list[Breach] = []
-    if p.steroid:
-        out.append(Breach("AIH-IND-02", f"already on {p.steroid}"))
-    match budesonide_contraindicated(c):
-        case "INV-01":
-            out.append(
-                Breach("INV-01", f"budesonide is contraindicated in cirrhosis ({p.cirrhosis})")
-            )
-        case "INV-02":
-            out.append(Breach("INV-02", "no budesonide in acute severe AIH or acute liver failure"))
-    out += _gate("start_budesonide", c)
-    return out
-
-
-def _antimetabolite_common(c: Ctx, drug: str, rule: str) -> list[Breach]:
-    p, th, active = c.p, c.th, c.active
-    out: list[Breach] = []
-    if p.antimetabolite:
-        out.append(Breach(rule, f"already on {p.antimetabolite}"))
-    if p.on("tacrolimus"):
-        out.append(Breach(rule, "on tacrolimus second line"))
-    if drug in p.intolerant:
-        out.append(Breach(rule, f"{drug} intolerance"))
-    out += _gate("add_azathioprine" if drug == "azathioprine" else "add_mycophenolate", c)
-    if p.severe_cytopenia:
-        out.append(Breach("INV-08", "severe cytopenia"))
-    if "induction" in active and p.steroid:
-        since = c.p.days_since(p.steroid_start_day) or 0.0
-        if since < th.thiopurine_delay_days:
-            out.append(
-                Breach(
-                    "INV-07",
-                    f"{since:g} days since the steroid start (< {th.thiopurine_delay_days:g})",
-                )
-            )
-    return out
-
-
-def check_add_azathioprine(c: Ctx) -> list[Breach]:
-    p, th = c.p, c.th
-    out = _antimetabolite_common(c, "azathioprine", "AIH-IND-03")
-    if p.tpmt == "unknown":
-        out.append(Breach("INV-05", "TPMT status not yet known"))
-    elif p.tpmt == "deficient":
-        out.append(Breach("INV-05", "TPMT deficient"))
-    if p.decompensated:
-        out.append(Breach("INV-08", "decompensated cirrhosis"))
-    bili = p.latest("bilirubin_mg_dl")
-    if bili is not None and bili >= th.thiopurine_max_bilirubin_mg_dl:
-        out.append(
-            Breach("INV-07", f"bilirubin {bili:g} mg/dL >= {th.thiopurine_max_bilirubin_mg_dl:g}")
-        )
-    if c.active & {"acute_severe", "acute_liver_failure"}:
-        out.append(Breach("INV-08", "not during acute severe AIH or acute liver failure"))
-    return out
-
-
-def check_add_mycophenolate(c: Ctx) -> list[Breach]:
-    out = _antimetabolite_common(c, "mycophenolate", "AIH-IND-04")
-    if c.p.pregnancy in ("planned", "pregnant"):
-        out.append(Breach("INV-09", "no mycophenolate when pregnant or planning pregnancy"))
-    if c.active & {"acute_severe", "acute_liver_failure"}:
-        out.append(Breach("AIH-IND-04", "not during acute severe AIH or acute liver failure"))
-    return out
-
-
-def check_taper_steroid(c: Ctx) -> list[Breach]:
-    p, th = c.p, c.th
-    drug = p.steroid
-    if drug is None:
-        return [Breach("AIH-TAP-01", "no steroid to taper")]
-    out: list[Breach] = []
-    dose = p.dose(drug) or 0.0
-    if dose <= taper_target(drug, th):
-        out.append(Breach("AIH-TAP-01", f"{drug} already at the maintenance dose {dose:g} mg"))
-    since = p.days_since(p.steroid_change_day) or 0.0
-    if since < th.taper_interval_days:
-        out.append(
-            Breach(
-                "AIH-TAP-01", f"last dose change {since:g} days ago (< {th.taper_interval_days:g})"
-            )
-        )
-    if c.active & {"acute_severe", "acute_liver_failure", "diagnosis", "withdrawal"}:
-        out.append(Breach("AIH-TAP-01", "no taper in this phase"))
-    if drug == "budesonide":
-        alt = p.latest("alt_xuln")
-        if alt is None or alt > th.uln:
-            out.append(Breach("AIH-TAP-02", "budesonide is reduced once transaminases are normal"))
-    else:
-        base = p.treatment_baseline
-        latest = p.latest_panel()
-        if base is None or response.is_non_response(base, latest, th):
-            out.append(Breach("AIH-TAP-01", "transaminases have not fallen by half"))
-    return out
-
-
-def check_stop_steroid(c: Ctx) -> list[Breach]:
-    p, th = c.p, c.th
-    out: list[Breach] = []
-    if p.steroid is None:
-        return [Breach("AIH-MNT-01", "no steroid to stop")]
-    out += _gate("stop_steroid", c)
-    if not any(p.on(drug) for drug in _STEROID_SPARING):
-        out.append(
-            Breach(
-                "AIH-MNT-01",
-                "a steroid-sparing agent (azathioprine, mycophenolate or tacrolimus) must "
-                "replace the steroid",
-            )
-        )
-    if cbr_days(p) < th.steroid_stop_cbr_days:
-        out.append(
-            Breach("AIH-MNT-01", f"{cbr_days(p):g} days of CBR (< {th.steroid_stop_cbr_days:g})")
-        )
-    dose = p.dose(p.steroid) or 0.0
-    if dose > taper_target(p.steroid, th):
-        out.append(Breach("AIH-TAP-01", f"taper to the maintenance dose first ({dose:g} mg)"))
-    return out
-
-
-def _second_line_reason(c: Ctx) -> str | None:
-    """The failed response that can justify a second line now, or ``None``."""
-    p = c.p
-    if p.response in ("non_response", "insufficient_response"):
-        return p.response
-    if p.response == "loss_of_response" and "maintenance" in c.active:
-        return p.response  # AIH-MNT-05: a loss of response that persists after optimisation
-    return None
-
-
-def _escalation_breaches(c: Ctx) -> list[Breach]:
-    """AIH-RSP-05: a failed response in first line or on maintenance is optimised and
-    reassessed before a second line (KB T10 "optimise the dose, then second-line" [R];
-    G-HASL: CBR by 6-12 months [V]). Relapses and later lines keep their own rules."""
-    p = c.p
-    if not c.active & {"first_line", "maintenance"}:
-        return []
-    if p.on("budesonide"):
-        return [Breach("AIH-RSP-05", "budesonide non-response: predniso(lo)ne first")]
-    if p.optimised_day is None:
-        return [Breach("AIH-RSP-05", "adherence and doses not yet optimised")]
-    if not p.failure_confirmed:
-        return [
-            Breach(
-                "AIH-RSP-05",
-                f"optimised on day {p.optimised_day:g}: reassessment pending",
-            )
-        ]
-    return []
-
-
-def check_switch_to_mycophenolate(c: Ctx) -> list[Breach]:
-    p = c.p
-    out: list[Breach] = []
-    if p.on("mycophenolate"):
-        out.append(Breach("AIH-2L-01", "already on mycophenolate"))
-    if "mycophenolate" in p.intolerant:
-        out.append(Breach("AIH-2L-01", "mycophenolate intolerance"))
-    if p.pregnancy in ("planned", "pregnant"):
-        out.append(Breach("INV-09", "no mycophenolate when pregnant or planning pregnancy"))
-    if p.severe_cytopenia:
-        out.append(Breach("AIH-SAF-02", "severe cytopenia: no antimetabolite until counts recover"))
-    out += _gate("switch_to_mycophenolate", c)
-    aza_stopped = "azathioprine" in p.intolerant and not p.antimetabolite
-    if not aza_stopped:
-        if _second_line_reason(c) is None:
-            out.append(Breach("AIH-2L-01", "no azathioprine intolerance and no failed response"))
-        elif p.nonadherent:
-            out.append(Breach("AIH-RSP-03", "adherence not confirmed"))
-        else:
-            out += _escalation_breaches(c)
-    return out
-
-
-def check_switch_to_tacrolimus(c: Ctx) -> list[Breach]:
-    p = c.p
-    out: list[Breach] = []
-    if p.on("tacrolimus"):
-        out.append(Breach("AIH-2L-02", "already on tacrolimus"))
-    if "tacrolimus" in p.intolerant:
-        out.append(Breach("AIH-2L-02", "tacrolimus intolerance"))
-    mmf_failed = "second_line" in c.active and "mycophenolate" in p.intolerant
-    if not (c.active & _SWITCH_STATES or mmf_failed):
-        out.append(Breach("AIH-2L-02", "tacrolimus follows a failed first line"))
-    if not mmf_failed and _second_line_reason(c) is None:
-        out.append(Breach("AIH-2L-02", "no non-response or insufficient response"))
-    if p.nonadherent:
-        out.append(Breach("AIH-RSP-03", "adherence not confirmed"))
-    elif not mmf_failed and _second_line_reason(c) is not None:
-        out += _escalation_breaches(c)
-    return out
-
-
-def check_start_third_line(c: Ctx) -> list[Breach]:
-    p = c.p
-    if gate := _gate("start_third_line", c):
-        return gate
-    if not (p.line_assessed and p.response == "insufficient_response"):
-        return [Breach("AIH-3L-01", "second line not yet judged insufficient at 6 months")]
-    return []
-
-
-def check_attempt_withdrawal(c: Ctx) -> list[Breach]:
-    p, th = c.p, c.th
-    out: list[Breach] = []
-    out += _gate("attempt_withdrawal", c)
-    if p.relapsed_after_withdrawal:
-        out.append(Breach("INV-11", "relapse after an earlier withdrawal: no second attempt"))
-    if cbr_days(p) < th.withdrawal_min_cbr_days:
-        out.append(
-            Breach("INV-10", f"{cbr_days(p):g} days of CBR (< {th.withdrawal_min_cbr_days:g})")
-        )
-    treated = treatment_days(p)
-    if c.opt.withdrawal_criteria == "hasl" and treated < th.withdrawal_min_treatment_days:
-        out.append(
-            Breach(
-                "AIH-WDR-04",
-                f"{treated:g} days of treatment in total (< {th.withdrawal_min_treatment_days:g})",
-            )
-        )
-    if len(p.drugs) != 1:
-        out.append(Breach("AIH-WDR-01", f"not on monotherapy ({sorted(p.drugs)})"))
-    alt, igg = p.latest("alt_xuln"), p.latest("igg_xuln")
-    if alt is None or alt >= th.withdrawal_max_alt_xuln:
-        out.append(
-            Breach("AIH-WDR-01", f"ALT {alt} x ULN (needs < {th.withdrawal_max_alt_xuln:g})")
-        )
-    if igg is None or igg > th.withdrawal_max_igg_xuln:
-        out.append(
-            Breach("AIH-WDR-01", f"IgG {igg} x ULN (needs <= {th.withdrawal_max_igg_xuln:g})")
-        )
-    if c.opt.withdrawal_biopsy and not _biopsy_in_this_response(p):
-        out.append(
-            Breach(
-                "AIH-WDR-05", "no biopsy with histological remission (HAI <= 3) in this response"
-            )
-        )
-    if p.cirrhosis != "none":
-        out.append(Breach("AIH-WDR-01", "cirrhosis: withdrawal evidence is non-cirrhotic"))
-    if p.pregnancy != "none":
-        out.append(Breach("INV-12", "not during pregnancy or the first 3 months postpartum"))
-    return out
-
-
-def _biopsy_in_this_response(p: PatientRecord) -> bool:
-    """A biopsy showed histological remission since the current complete response began."""
-    biopsy, since = p.remission_biopsy_day, p.cbr_since_day
-    return biopsy is not None and since is not None and biopsy >= since
-
-
-def check_optimise_treatment(c: Ctx) -> list[Breach]:
-    p = c.p
-    if gate := _gate("optimise_treatment", c):
-        return gate
-    out: list[Breach] = []
-    failed = p.response in ("non_response", "insufficient_response")
-    if "maintenance" in c.active:
-        if p.response != "loss_of_response":
-            out.append(Breach("AIH-MNT-05", "no loss of response on maintenance"))
-    elif not failed:
-        out.append(Breach("AIH-RSP-05", "no non-response or insufficient response"))
-    if p.optimised_day is not None:
-        out.append(
-            Breach("AIH-RSP-05", f"already optimised on day {p.optimised_day:g}: reassess first")
-        )
-    return out
-
-
-def check_reinduce(c: Ctx) -> list[Breach]:
-    if gate := _gate("reinduce", c):
-        return gate
-    if c.p.reinduced:
-        return [Breach("AIH-REL-01", "already re-induced for this flare")]
-    return []
-
-
-def check_refer_transplant(c: Ctx) -> list[Breach]:
-    if c.active & _NOT_REFERRABLE:
-        return [Breach("AIH-LT-01", "already in transplant care")]
-    if not transplant_indications(c):
-        return [
-            Breach(
-                "AIH-LT-01",
-                f"no indication: MELD < {c.th.transplant_meld:g}, "
-                "no decompensation, HCC or failure",
-            )
-        ]
-    return []
-
-
-def check_observe_untreated(c: Ctx) -> list[Breach]:
-    p, th = c.p, c.th
-    out: list[Breach] = []
-    out += _gate("observe_untreated", c)
-    if disease_active(p, th):
-        out.append(Breach("AIH-TRI-03", "active disease (transaminases > 3 x ULN) is treated"))
-    if p.presentation != "chronic" or p.cirrhosis != "none":
-        out.append(Breach("AIH-TRI-04", "observation only for mild, non-cirrhotic disease"))
-    return out
-
-
-def check_continue(c: Ctx) -> list[Breach]:
-    return evaluate(c)["continue"]
+    return [
+        (r, m, level or "should") for r, m, level in RULEBOOK.findings("transplant_indications", c)
+    ]
 
 
 def evaluate(c: Ctx) -> dict[str, list[Breach]]:
     """The breaches of every action at once (``continue`` derived from the others)."""
-    out = {action: check(c) for action, check in _CHECKS_BUT_CONTINUE}
-    out["continue"] = _continue_breaches([a for a, breaches in out.items() if not breaches], c)
-    return out
+    return RULEBOOK.evaluate(c)
 
 
 def allowed_actions(c: Ctx) -> list[str]:
-    """The actions without breaches now, in vocabulary order (``continue`` last).
-
-    The same answer as the empty entries of :func:`evaluate`, faster: an action outside its
-    care-state gate is known to be breached without running its other checks.
-    """
-    active = c.active
-    allowed = [
-        action
-        for action, check, gate in _GATED_CHECKS
-        if (gate is None or active & gate) and not check(c)
-    ]
-    if not _continue_breaches(allowed, c):
-        allowed.append("continue")
-    return allowed
-
-
-def _continue_breaches(allowed: list[str], c: Ctx) -> list[Breach]:
-    """``continue`` is breached by every allowed action that a rule makes mandatory now."""
-    return [
-        Breach(rule_id, f"{action} is required")
-        for action in allowed
-        if (rule_id := _must_rule(action, c)) is not None
-    ]
-
-
-def _must_rule(action: str, c: Ctx) -> str | None:
-    """The rule id that makes ``action`` mandatory now, or ``None``."""
-    p, th, active = c.p, c.th, c.active
-    if action == "start_prednisolone":
-        if p.steroid == "budesonide" and (rule_id := budesonide_contraindicated(c)):
-            return rule_id
-        if "diagnosis" in active and presents_acute_severe(p, th):
-            return "AIH-TRI-01"
-        if active & {"diagnosis", "observation"} and disease_active(p, th):
-            return "AIH-TRI-03"
-    elif action == "refer_transplant":
-        for rule_id, _, level in transplant_indications(c):
-            if level == "must":
-                return rule_id
-    elif action == "reinduce":
-        return "AIH-PLT-01" if "recurrent_aih" in active else "AIH-REL-01"
-    return None
-
-
-ACTION_CHECKS: dict[str, Callable[[Ctx], list[Breach]]] = {
-    "start_prednisolone": check_start_prednisolone,
-    "start_budesonide": check_start_budesonide,
-    "add_azathioprine": check_add_azathioprine,
-    "add_mycophenolate": check_add_mycophenolate,
-    "taper_steroid": check_taper_steroid,
-    "stop_steroid": check_stop_steroid,
-    "switch_to_mycophenolate": check_switch_to_mycophenolate,
-    "switch_to_tacrolimus": check_switch_to_tacrolimus,
-    "start_third_line": check_start_third_line,
-    "attempt_withdrawal": check_attempt_withdrawal,
-    "reinduce": check_reinduce,
-    "optimise_treatment": check_optimise_treatment,
-    "refer_transplant": check_refer_transplant,
-    "observe_untreated": check_observe_untreated,
-    "continue": check_continue,
-}
-"""Every clinician action of the vocabulary and the check that governs it."""
-
-_CHECKS_BUT_CONTINUE = tuple((a, f) for a, f in ACTION_CHECKS.items() if a != "continue")
-_GATED_CHECKS = tuple(
-    (a, f, gate[0] if (gate := _GATES.get(a)) is not None else None)
-    for a, f in _CHECKS_BUT_CONTINUE
-)
-
-
-# --- strength and rank -------------------------------------------------------------------
+    """The actions without breaches now, in vocabulary order (``continue`` last)."""
+    return RULEBOOK.allowed(c)
 
 
 def strength(action: str, c: Ctx) -> tuple[Strength, list[str]]:
     """How strongly the guideline asks for an allowed ``action`` now, and the rules behind it."""
-    p = c.p
-    must = _must_rule(action, c)
-    if must is not None:
-        return "must", [must]
-    match action:
-        case "start_prednisolone":
-            if "diagnosis" in c.active and check_observe_untreated(c):
-                return "should", ["AIH-IND-01", "AIH-TRI-04"]  # not a case for observation
-            return "may", ["AIH-IND-01"]
-        case "start_budesonide":
-            # Ranked below predniso(lo)ne: inferior in real-world use (S-DIAZ23).
-            return "may", ["AIH-IND-02"]
-        case "add_azathioprine":
-            first = c.opt.first_line_antimetabolite == "azathioprine"
-            return ("should" if first else "may"), ["AIH-IND-03"]
-        case "add_mycophenolate":
-            aza_impossible = p.tpmt == "deficient" or "azathioprine" in p.intolerant
-            first = c.opt.first_line_antimetabolite == "mycophenolate"
-            return ("should" if first or aza_impossible else "may"), ["AIH-IND-04"]
-        case "switch_to_mycophenolate":
-            failed = _failure_rules(c)
-            return "should", ["AIH-2L-01", *failed]
-        case "switch_to_tacrolimus":
-            failed = _failure_rules(c)
-            return "should", ["AIH-2L-02", *failed]
-        case "optimise_treatment":
-            lost = "maintenance" in c.active
-            return "should", ["AIH-MNT-05" if lost else "AIH-RSP-05"]
-        case "refer_transplant":
-            return "should", [rule_id for rule_id, _, _ in transplant_indications(c)]
-        case "taper_steroid":
-            return "should", ["AIH-TAP-02" if p.steroid == "budesonide" else "AIH-TAP-01"]
-        case "stop_steroid":
-            return "should", ["AIH-MNT-01" if p.on("azathioprine") else "AIH-MNT-04"]
-        case "start_third_line":
-            return "should", ["AIH-3L-01"]
-        case "attempt_withdrawal":
-            hasl = c.opt.withdrawal_criteria == "hasl"
-            return "should", ["AIH-WDR-01", "AIH-WDR-04"] if hasl else ["AIH-WDR-01"]
-        case "observe_untreated":
-            return "should", ["AIH-TRI-04"]
-        case _:
-            return "may", ["AIH-GEN-01"]
-
-
-def _failure_rules(c: Ctx) -> list[str]:
-    """Rules behind a switch for a failed response (none for a switch after intolerance)."""
-    reason = _second_line_reason(c)
-    if reason is None:
-        return []
-    if c.active & {"first_line", "maintenance"}:
-        return ["AIH-RSP-03", "AIH-MNT-05" if reason == "loss_of_response" else "AIH-RSP-05"]
-    return ["AIH-RSP-03"]
+    return RULEBOOK.strength(action, c)
 
 
 def priority(action: str, c: Ctx) -> int:
     """Order among actions of equal strength (lower first)."""
-    if action == "switch_to_mycophenolate" and "azathioprine" in c.p.intolerant:
-        return 0  # MMF works best after AZA intolerance (S-SANTIAGO19)
-    return _PRIORITY[action]
-
-
-_PRIORITY = {
-    action: i
-    for i, action in enumerate(
-        (
-            "refer_transplant",
-            "reinduce",
-            "start_prednisolone",
-            "optimise_treatment",  # before any second line (AIH-RSP-05)
-            "switch_to_tacrolimus",  # better than MMF after non-response (S-EFE17)
-            "switch_to_mycophenolate",
-            "start_third_line",
-            "add_azathioprine",
-            "add_mycophenolate",
-            "stop_steroid",
-            "taper_steroid",
-            "attempt_withdrawal",
-            "observe_untreated",
-            "continue",
-            "start_budesonide",
-        ),
-        start=1,
-    )
-}
-
-_STRENGTH_ORDER: dict[Strength, int] = {"must": 0, "should": 1, "may": 2}
+    return RULEBOOK.priority(action, c)
 
 
 def rank_key(action: str, level: Strength, c: Ctx) -> tuple[int, int]:
     """Sort key of a recommendation: strength first, then priority; ``continue`` heads the mays."""
-    order = _STRENGTH_ORDER[level]
-    return (order, -1 if action == "continue" else priority(action, c))
+    return RULEBOOK.rank_key(action, level, c)
+
+
+def doses(action: str, c: Ctx) -> dict[str, float | None]:
+    """Doses (mg/day) ``action`` would give now, for display with the recommendation."""
+    return RULEBOOK.doses(action, c)
+
+
+ACTION_CHECKS: dict[str, Callable[[Ctx], list[Breach]]] = {
+    action.id: partial(RULEBOOK.breaches, action.id) for action in ACTIONS
+}
+"""Every clinician action of the vocabulary and the check that governs it."""
