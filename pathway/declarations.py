@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .errors import InvalidPathwayError
-from .expr import Expr, Schema, Template
+from .expr import Deps, Expr, Schema, Template
 
 __all__ = [
     "GATE",
@@ -256,6 +256,8 @@ class Rulebook:
             derived=derived,
         )
         self.default_action = default_action
+        #: Everything the compiled declarations read (all expressions and messages).
+        self.reads = Deps()
         self.actions: dict[str, _CompiledAction] = {}
         for action in actions:
             if action.id in self.actions:
@@ -271,13 +273,22 @@ class Rulebook:
             for name, items in (lists or {}).items()
         }
         self.invariants = tuple(self._compile_invariant(inv) for inv in invariants)
+        self._scoped: dict[tuple[str, bool], tuple[_CompiledInvariant, ...]] = {}
         self._others = tuple(a for a in self.actions.values() if a.decl.id != default_action)
 
     # --- compiling ---------------------------------------------------------------------
 
     def expr(self, text: str, where: str) -> Expr:
         """``text`` checked and compiled against this guideline's schema."""
-        return Expr(text, self.schema, where)
+        compiled = Expr(text, self.schema, where)
+        self.reads = self.reads | compiled.deps
+        return compiled
+
+    def template(self, text: str, where: str) -> Template:
+        """The message template ``text``, checked and compiled against the schema."""
+        compiled = Template(text, self.schema, where)
+        self.reads = self.reads | compiled.deps
+        return compiled
 
     def _checks(
         self, items: Sequence[Item], decl: Action | None, where: str
@@ -291,7 +302,7 @@ class Rulebook:
                         _CompiledCheck(
                             item.rule,
                             self.expr(item.when, at),
-                            Template(item.message, self.schema, at),
+                            self.template(item.message, at),
                             item.stop,
                             item.level,
                         )
@@ -305,7 +316,7 @@ class Rulebook:
                     when = f"({inv.condition})"
                     if item.unless is not None:
                         when = f"{when} and not ({item.unless})"
-                    message = Template(item.message, self.schema, at)
+                    message = self.template(item.message, at)
                     out.append(_CompiledCheck(inv.id, self.expr(when, at), message, False, None))
                 case _GateMark():
                     if decl is None or decl.gate is None:
@@ -313,7 +324,7 @@ class Rulebook:
                     gate = decl.gate
                     states = "{" + ", ".join(repr(s) for s in sorted(gate.states)) + "}"
                     test = self.expr(f"not (active & {states})", at)
-                    message = Template(gate.message, self.schema, at)
+                    message = self.template(gate.message, at)
                     out.append(_CompiledCheck(gate.rule, test, message, item.stop, None))
                 case _:
                     raise InvalidPathwayError(f"{at}: not a check ({item!r})")
@@ -360,10 +371,10 @@ class Rulebook:
         where = f"invariant {inv.id}"
         test = self.expr(f"({inv.subject}) and ({inv.condition})", where)
         cases = tuple(
-            (self.expr(when, f"{where} case"), Template(text, self.schema, f"{where} case"))
+            (self.expr(when, f"{where} case"), self.template(text, f"{where} case"))
             for when, text in inv.cases
         )
-        message = Template(inv.message, self.schema, where)
+        message = self.template(inv.message, where)
         # The monitor runs after steps, where no options are in play.
         read = test.deps | message.deps
         for when, text in cases:
@@ -502,16 +513,36 @@ class Rulebook:
             return decl.python(p, th, active, step_name)
         if not inv.test.fn(p, th, opt, active):
             return None
+        return self._message(inv, env)
+
+    def broken(self, env: Env, step_name: str, carried_out: bool) -> list[tuple[str, str]]:
+        """The invariants broken after a step: (invariant id, message)."""
+        key = (step_name, carried_out)
+        scoped = self._scoped.get(key)
+        if scoped is None:
+            # The invariants in scope after this kind of step, worked out once per step name.
+            scoped = self._scoped[key] = tuple(
+                inv
+                for inv in self.invariants
+                if not (inv.decl.after and step_name not in inv.decl.after)
+                and not (inv.decl.carried_out and not carried_out)
+            )
+        p, th, opt, active = env
+        out = []
+        for inv in scoped:
+            python = inv.decl.python
+            if python is not None:
+                message = python(p, th, active, step_name)
+                if message is not None:
+                    out.append((inv.decl.id, message))
+            elif inv.test.fn(p, th, opt, active):
+                out.append((inv.decl.id, self._message(inv, env)))
+        return out
+
+    @staticmethod
+    def _message(inv: _CompiledInvariant, env: Env) -> str:
+        p, th, opt, active = env
         for when, text in inv.cases:
             if when.fn(p, th, opt, active):
                 return text.render(p, th, opt, active)
         return inv.message.render(p, th, opt, active)
-
-    def broken(self, env: Env, step_name: str, carried_out: bool) -> list[tuple[str, str]]:
-        """The invariants broken after a step: (invariant id, message)."""
-        out = []
-        for inv in self.invariants:
-            message = self.violation(inv, env, step_name, carried_out)
-            if message is not None:
-                out.append((inv.decl.id, message))
-        return out

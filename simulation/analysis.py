@@ -70,6 +70,8 @@ class Catalogue:
     findings: Sequence[str] = tuple(FINDINGS)
     care_states: Sequence[str] = CARE_STATES
     code_paths: Sequence[Path] = field(default_factory=list)
+    #: Thresholds the declared rules' expressions read (their dependency sets).
+    declared_thresholds: frozenset[str] = frozenset()
 
     @classmethod
     def default(cls) -> Catalogue:
@@ -86,6 +88,7 @@ class Catalogue:
             code_paths=sorted(
                 p for p in package.glob("*.py") if p.name not in ("guideline.py", "thresholds.py")
             ),
+            declared_thresholds=pathway_rules.RULEBOOK.reads.thresholds,
         )
 
 
@@ -490,6 +493,7 @@ def check_catalogue(model: ChartModel, catalogue: Catalogue) -> list[Finding]:
     # Thresholds.
     threshold_names = [f.name for f in fields(catalogue.thresholds)]
     timer_names = {n for t in catalogue.timers for n in (*t.at_threshold, t.every_threshold)}
+    read = attrs | strings | timer_names | catalogue.declared_thresholds
     for name in threshold_names:
         citation = catalogue.citations.get(name)
         if citation is None:
@@ -504,7 +508,7 @@ def check_catalogue(model: ChartModel, catalogue: Catalogue) -> list[Finding]:
                             f"threshold {name!r} cites unknown source {source!r}",
                         )
                     )
-        if name not in attrs and name not in strings and name not in timer_names:
+        if name not in read:
             out.append(
                 Finding(
                     "unused-threshold",

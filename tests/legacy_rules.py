@@ -960,6 +960,43 @@ INVARIANTS: dict[str, InvCheck] = {
 """The checked invariants by rule id (INV-16 is a schedule: see the timers)."""
 
 
+# --- the monitor loop (pathway/invariants.py), for the benchmark ---
+
+from pathway.guidelines.aih.guideline import RULES
+
+
+class LegacyMonitor:
+    """Checks every invariant after each step and keeps the violations found.
+
+    A hard invariant newly broken in a course without any deviation raises
+    :class:`~pathway.errors.InvariantViolation` when ``strict`` (the default).
+    """
+
+    def __init__(self, *, strict: bool = True) -> None:
+        self.strict = strict
+        self.violations: list[Any] = []
+        self._open: set[str] = set()
+
+    def check(
+        self, p: PatientRecord, th: Thresholds, active: Set[str], step: Any, deviated: bool
+    ) -> list[Violation]:
+        """Run all checks; return the violations that are new at this step."""
+        found: list[Any] = []
+        now_open: set[str] = set()
+        for rule_id, check in INVARIANTS.items():
+            message = check(p, th, active, step)
+            if message is None:
+                continue
+            now_open.add(rule_id)
+            if rule_id in self._open:
+                continue  # still broken since an earlier step: reported once
+            hard = RULES[rule_id].strength == "hard"
+            found.append((rule_id, p.day, step.index, message, hard))
+        self._open = now_open
+        self.violations.extend(found)
+        return found
+
+
 # --- doses (pathway/runtime.py) ---
 
 

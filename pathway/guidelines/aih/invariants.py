@@ -76,12 +76,7 @@ class InvariantMonitor:
         found: list[Violation] = []
         now_open: set[str] = set()
         carried_out = step.kind == "action" and step.carried_out
-        env = (p, th, None, active)
-        for inv in RULEBOOK.invariants:
-            message = RULEBOOK.violation(inv, env, step.name, carried_out)
-            if message is None:
-                continue
-            rule_id = inv.decl.id
+        for rule_id, message in RULEBOOK.broken((p, th, None, active), step.name, carried_out):
             now_open.add(rule_id)
             if rule_id in self._open:
                 continue  # still broken since an earlier step: reported once
