@@ -147,7 +147,7 @@ class Action:
 
     ``priority`` orders actions of equal strength (lower first); ``priority_rows`` give
     another priority when their condition holds. ``effect`` names the guideline's Python
-    effect that carries the action out (listed in its ``effects`` registry).
+    effect that carries the action out, in its effects registry (default: the action id).
     """
 
     id: str
@@ -158,7 +158,11 @@ class Action:
     priority_rows: tuple[tuple[str, int], ...] = ()
     doses: tuple[Dose, ...] = ()
     effect: str | None = None
-    rules: tuple[str, ...] = ()
+
+    @property
+    def effect_name(self) -> str:
+        """The effect's name in the guideline's effects registry."""
+        return self.effect or self.id
 
 
 @dataclass(frozen=True)
@@ -396,6 +400,13 @@ class Rulebook:
                 if check.stop:
                     break
         return found
+
+    def rule_ids(self, action: str) -> list[str]:
+        """Every rule id the declaration of ``action`` can name, in declaration order."""
+        compiled = self.actions[action]
+        ids = [c.rule for c in compiled.checks if c.rule]
+        ids += [r for _, _, rules, _ in compiled.rows for r in rules]
+        return list(dict.fromkeys(ids))
 
     def breaches(self, action: str, env: Env) -> list[Breach]:
         """What stands against ``action`` now (empty: allowed)."""

@@ -60,7 +60,8 @@ class Function:
 
     ``method`` functions are the record's own methods, called as ``record.name(*args)``;
     the others are called as ``impl(record, thresholds, options, active, *args)``.
-    ``reads`` names the record fields the function reads (its dependency set);
+    ``reads``, ``thresholds`` and ``options`` name the record fields, thresholds and options
+    the function reads (they join the dependency set of every expression that calls it);
     ``optional`` says the result may be ``None`` (missing).
     """
 
@@ -70,6 +71,8 @@ class Function:
     optional: bool = False
     reads: frozenset[str] = frozenset()
     reads_active: bool = False
+    thresholds: frozenset[str] = frozenset()
+    options: frozenset[str] = frozenset()
 
 
 #: Python built-ins an expression may call, with their arity (-1: any).
@@ -267,6 +270,8 @@ class _Checker:
             consts = tuple(a.value for a in args if isinstance(a, ast.Constant))
             self.add(
                 fields=fn.reads,
+                thresholds=fn.thresholds,
+                options=fn.options,
                 functions=frozenset({name}),
                 any_state=fn.reads_active,
                 calls=frozenset({(name, consts)}) if len(consts) == len(args) else frozenset(),

@@ -21,6 +21,8 @@ from pathway.declarations import Action, Check, Invariant, Refuse, Row, Rulebook
 from pathway.errors import InvalidPathwayError
 from pathway.expr import ExpressionError
 from pathway.guidelines.aih import invariants, rules
+from pathway.guidelines.aih.effects import ACTION_EFFECTS
+from pathway.guidelines.aih.guideline import RULES
 from pathway.guidelines.aih.options import GuidelineOptions
 from pathway.guidelines.aih.patient import LabPanel, PatientRecord
 from pathway.guidelines.aih.thresholds import Thresholds
@@ -191,9 +193,31 @@ def test_rule_states_are_chart_states() -> None:
     assert set(rules.SCHEMA.states) <= set(STATES)
 
 
+def test_list_functions_declare_what_their_declarations_read() -> None:
+    """Functions that evaluate declarations declare at least what those read, so that the
+    dependency sets of the expressions calling them stay complete."""
+    indications = rules.RULEBOOK.lists["transplant_indications"]
+    reads = [c.when.deps for c in indications]
+    reads += [c.message.deps for c in indications if c.message is not None]
+    fn = rules.FUNCTIONS["transplant_indicated"]
+    assert {f for d in reads for f in d.fields} <= fn.reads
+    assert {t for d in reads for t in d.thresholds} <= fn.thresholds
+    observe = rules.RULEBOOK.actions["observe_untreated"].checks
+    fn = rules.FUNCTIONS["observation_refused"]
+    assert {f for c in observe for f in c.when.deps.fields} <= fn.reads
+    assert {t for c in observe for t in c.when.deps.thresholds} <= fn.thresholds
+
+
 def test_actions_are_declared_in_vocabulary_order() -> None:
     """Allowed-action lists keep the vocabulary order users see."""
     assert tuple(a.id for a in rules.ACTIONS) == ACTIONS
+
+
+def test_every_action_names_a_registered_effect_and_catalogued_rules() -> None:
+    """The Python effects stay listed: each declared action's effect is registered."""
+    for action in rules.ACTIONS:
+        assert action.effect_name in ACTION_EFFECTS
+        assert set(rules.RULEBOOK.rule_ids(action.id)) <= set(RULES), action.id
 
 
 def test_one_predicate_refuses_and_is_monitored() -> None:

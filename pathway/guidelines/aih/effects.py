@@ -24,6 +24,7 @@ from .dosing import (
 )
 from .options import GuidelineOptions
 from .patient import LabPanel, PatientRecord
+from .rules import acute_improving, cbr_days
 from .thresholds import Thresholds
 from .vocabulary import CIRRHOSIS_STAGES, CYTOPENIA_GRADES, DRUGS, TPMT_STATUSES
 
@@ -303,8 +304,6 @@ def _transplant_review(
 def _acute_review(
     p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
 ) -> None:
-    from .rules import acute_improving
-
     p.acute_review_day = p.day
     p.acute_improving = acute_improving(p)
 
@@ -437,8 +436,6 @@ def _start_third_line(
 def _attempt_withdrawal(
     p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
 ) -> None:
-    from .rules import cbr_days
-
     p.withdrawal_start_day = p.day
     p.withdrawal_cbr_days = cbr_days(p)
     p.withdrawal_attempts += 1

@@ -133,9 +133,31 @@ def _fn(impl: Callable[..., Any], arity: int = 0, **kw: Any) -> Function:
     return Function(impl=impl, arity=arity, **kw)
 
 
-def _dose_fn(name: str, arity: int = 0) -> Function:
-    """A :mod:`.dosing` function as an expression function (mg/day)."""
-    return Function(impl=_DOSES[name], arity=arity, reads=frozenset({"weight_kg", "tpmt"}))
+def _dose_fn(name: str, arity: int, reads: str, thresholds: str, options: str = "") -> Function:
+    """A :mod:`.dosing` function as an expression function (mg/day), with what it reads."""
+    return Function(
+        impl=_DOSES[name],
+        arity=arity,
+        reads=frozenset(reads.split()),
+        thresholds=frozenset(thresholds.split()),
+        options=frozenset(options.split()),
+    )
+
+
+_PRED = (
+    "prednisolone_max_mg_day prednisolone_max_mg_per_kg prednisolone_acute_mg_per_kg"
+    " prednisolone_fixed_mg_day prednisolone_mg_per_kg"
+)
+_AZA = (
+    "azathioprine_max_mg_per_kg azathioprine_start_mg_per_kg azathioprine_min_start_mg_day"
+    " azathioprine_tpmt_intermediate_factor"
+)
+_TAPER = "budesonide_maintenance_mg_day taper_target_mg_day"
+#: What the declared transplant-indication list reads (a test checks it against the list).
+_INDICATION_READS = frozenset(
+    {"encephalopathy", "acute_review_day", "acute_improving", "labs", "presentation"}
+    | {"decompensated", "hcc"}
+)
 
 
 _DOSES: dict[str, Callable[..., Any]] = {
@@ -161,12 +183,33 @@ FUNCTIONS: dict[str, Function] = {
     "on": Function(arity=1, method=True, reads=frozenset({"drugs"})),
     "dose": Function(arity=1, method=True, optional=True, reads=frozenset({"drugs"})),
     "days_since": Function(arity=1, method=True, optional=True, reads=frozenset({"day"})),
-    "transaminases_not_halved": _fn(_not_halved, reads=frozenset({"treatment_baseline", "labs"})),
-    "cbr_on_latest_panel": _fn(_cbr_panel, reads=frozenset({"labs"})),
-    "transplant_indicated": _fn(_transplant_indicated, reads_active=True),
-    "transplant_rules": _fn(_transplant_rules, reads_active=True),
-    "transplant_must_rules": _fn(_transplant_must, reads_active=True),
-    "observation_refused": _fn(_observation_refused, reads_active=True),
+    "transaminases_not_halved": _fn(
+        _not_halved,
+        reads=frozenset({"treatment_baseline", "labs"}),
+        thresholds=frozenset({"non_response_fall", "uln"}),
+    ),
+    "cbr_on_latest_panel": _fn(
+        _cbr_panel, reads=frozenset({"labs"}), thresholds=frozenset({"uln"})
+    ),
+    **{
+        name: _fn(
+            impl,
+            reads=_INDICATION_READS,
+            reads_active=True,
+            thresholds=frozenset({"transplant_meld"}),
+        )
+        for name, impl in (
+            ("transplant_indicated", _transplant_indicated),
+            ("transplant_rules", _transplant_rules),
+            ("transplant_must_rules", _transplant_must),
+        )
+    },
+    "observation_refused": _fn(
+        _observation_refused,
+        reads=frozenset({"labs", "presentation", "cirrhosis"}),
+        reads_active=True,
+        thresholds=frozenset({"active_transaminase_xuln"}),
+    ),
     "fired": _fn(
         lambda p, th, opt, a, timer: p.timers_fired.get(timer, 0),
         1,
@@ -183,13 +226,17 @@ FUNCTIONS: dict[str, Function] = {
         reads_active=True,
         reads=frozenset({"antimetabolite_change_day", "entered", "timers_fired", "day"}),
     ),
-    "prednisolone_dose": _dose_fn("prednisolone_dose", 1),
-    "azathioprine_dose": _dose_fn("azathioprine_dose", 1),
-    "tacrolimus_dose": _dose_fn("tacrolimus_dose"),
-    "next_taper_dose": _dose_fn("next_taper_dose", 2),
-    "taper_target": _dose_fn("taper_target", 1),
+    "prednisolone_dose": _dose_fn("prednisolone_dose", 1, "weight_kg", _PRED, "steroid_scheme"),
+    "azathioprine_dose": _dose_fn("azathioprine_dose", 1, "weight_kg tpmt", _AZA),
+    "tacrolimus_dose": _dose_fn("tacrolimus_dose", 0, "weight_kg", "tacrolimus_mg_per_kg"),
+    "next_taper_dose": _dose_fn("next_taper_dose", 2, "", _TAPER),
+    "taper_target": _dose_fn("taper_target", 1, "", _TAPER),
     "optimised_steroid": Function(
-        impl=_DOSES["optimised_steroid"], optional=True, reads=frozenset({"drugs", "response"})
+        impl=_DOSES["optimised_steroid"],
+        optional=True,
+        reads=frozenset({"drugs", "response", "weight_kg"}),
+        thresholds=frozenset(_PRED.split()),
+        options=frozenset({"steroid_scheme"}),
     ),
 }
 
