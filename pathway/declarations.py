@@ -31,6 +31,7 @@ __all__ = [
     "Dose",
     "Gate",
     "Invariant",
+    "Item",
     "Refuse",
     "Row",
     "Rulebook",

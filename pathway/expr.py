@@ -107,12 +107,6 @@ class Schema:
     functions: Mapping[str, Function] = field(default_factory=dict)
     derived: Mapping[str, str] = field(default_factory=dict)
 
-    def names(self) -> list[str]:
-        """Every bare name an expression may use, sorted."""
-        return sorted(
-            {*self.fields, *self.derived, *self.functions, *_BUILTINS, "active", "th", "opt"}
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Deps:
@@ -561,9 +555,10 @@ class Template:
     rendering is what Python's f-string would give, so messages stay byte-identical to
     hand-written ones.
 
+    >>> from types import SimpleNamespace as Obj
     >>> schema = Schema(fields={"dose": False}, thresholds=frozenset({"cap"}))
     >>> Template("{dose:g} mg/day > {th.cap:g}", schema).render(
-    ...     _Obj(dose=12.5), _Obj(cap=10.0), None, frozenset())
+    ...     Obj(dose=12.5), Obj(cap=10.0), None, frozenset())
     '12.5 mg/day > 10'
     """
 
@@ -650,9 +645,3 @@ def _split_spec(body: str) -> tuple[str, str]:
             cut = i
     return (body, "") if cut < 0 else (body[:cut], body[cut + 1 :])
 
-
-class _Obj:
-    """A plain attribute holder (for the doctests)."""
-
-    def __init__(self, **values: Any) -> None:
-        self.__dict__.update(values)
