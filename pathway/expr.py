@@ -474,7 +474,7 @@ class Expr:
     (['alt'], ['limit'])
     """
 
-    __slots__ = ("deps", "fn", "optional", "source", "text", "tree")
+    __slots__ = ("deps", "fn", "namespace", "optional", "source", "text", "tree")
 
     def __init__(self, text: str, schema: Schema, where: str = "") -> None:
         checker = _Checker(text, schema, where, ())
@@ -489,6 +489,8 @@ class Expr:
         scalar = _Scalar(schema, lambda n: id(n) in optional)
         self.source = scalar.visit(tree)
         code = f"lambda p, th, opt, active: {self.source}"
+        #: The names ``source`` refers to besides p, th, opt and active (to inline it).
+        self.namespace: dict[str, Any] = scalar.globals
         self.fn: Compiled = eval(compile(code, f"<expr {text!r}>", "eval"), scalar.globals)
 
     def __call__(self, p: Any, th: Any, opt: Any, active: Set[str]) -> Any:
@@ -644,4 +646,3 @@ def _split_spec(body: str) -> tuple[str, str]:
         elif ch == ":" and depth == 0:
             cut = i
     return (body, "") if cut < 0 else (body[:cut], body[cut + 1 :])
-

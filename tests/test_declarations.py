@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pathway import AIHPathway
-from pathway.declarations import Action, Check, Invariant, Refuse, Row, Rulebook
+from pathway.declarations import Action, Check, Dose, Invariant, Refuse, Row, Rulebook
 from pathway.errors import InvalidPathwayError
 from pathway.expr import ExpressionError
 from pathway.guidelines.aih import invariants, rules
@@ -264,5 +264,7 @@ def test_unknown_state_and_invariant_and_row_order_are_refused() -> None:
     rows = (Row("True", "should", ("R",)), Row("True", "must", ("R",)))
     with pytest.raises(InvalidPathwayError, match="'must' rows come before"):
         _book(Action("a", strength=rows))
+    with pytest.raises(InvalidPathwayError, match="dose 1: give either drug or drug_expr"):
+        _book(Action("a", doses=(Dose("1.0"),)))
     with pytest.raises(InvalidPathwayError, match="reads options"):
         _book(invs=(Invariant("I", condition='opt.withdrawal_criteria == "hasl"', message="x"),))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pathway import GuidelineOptions, LabPanel, PatientRecord, Thresholds, dosing, response
+from pathway import GuidelineOptions, LabPanel, PatientRecord, Thresholds
+from pathway.guidelines.aih import dosing, response
 from pathway.guidelines.aih.invariants import INVARIANTS
 from pathway.runtime import Step
 

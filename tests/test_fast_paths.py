@@ -13,8 +13,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pathway import PatientRecord, rules
+from pathway import PatientRecord
 from pathway.compiled import CompiledPathway
+from pathway.guidelines.aih import rules
 from pathway.guidelines.aih.patient import LabPanel
 from pathway.guidelines.aih.timers import TIMERS
 

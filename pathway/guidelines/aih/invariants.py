@@ -41,19 +41,9 @@ class Violation:
     hard: bool
 
 
-def _check(rule_id: str) -> Check:
-    compiled = next(inv for inv in RULEBOOK.invariants if inv.decl.id == rule_id)
-
-    def check(p: PatientRecord, th: Thresholds, a: Set[str], s: Step) -> str | None:
-        carried_out = s.kind == "action" and s.carried_out
-        return RULEBOOK.violation(compiled, (p, th, None, a), s.name, carried_out)
-
-    check.__name__ = f"check_{rule_id.replace('-', '_').lower()}"
-    check.__doc__ = f"{rule_id} as declared in :mod:`.safety`: its message when broken."
-    return check
-
-
-INVARIANTS: dict[str, Check] = {inv.id: _check(inv.id) for inv in INVARIANT_DECLARATIONS}
+INVARIANTS: dict[str, Check] = {
+    inv.id: RULEBOOK.invariant_check(inv.id) for inv in INVARIANT_DECLARATIONS
+}
 """The checked invariants by rule id (INV-16 is a schedule: see the timers)."""
 
 
@@ -75,8 +65,10 @@ class InvariantMonitor:
         """Run all checks; return the violations that are new at this step."""
         found: list[Violation] = []
         now_open: set[str] = set()
-        carried_out = step.kind == "action" and step.carried_out
-        for rule_id, message in RULEBOOK.broken((p, th, None, active), step.name, carried_out):
+        for rule_id, check in INVARIANTS.items():
+            message = check(p, th, active, step)
+            if message is None:
+                continue
             now_open.add(rule_id)
             if rule_id in self._open:
                 continue  # still broken since an earlier step: reported once
