@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from simulation.cli import main
-from simulation.cohort import run_cohort
+from simulation.cli.main import main
+from simulation.run.cohort import run_cohort
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_dask_chunks_come_back_in_order_with_a_bounded_window(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """However many chunks a cohort has, at most 4 per worker are in flight at once."""
-    from simulation import cohort, scale
+    from simulation.run import cohort, scale
 
     monkeypatch.setattr(cohort, "run_chunk", lambda settings, bounds: bounds)
     bounds = [(i, i + 1) for i in range(100)]
@@ -122,7 +122,7 @@ def test_dask_chunks_come_back_in_order_with_a_bounded_window(
 
 def test_dask_workers_must_run_this_carechart(monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker with other code, or without carechart, is refused before any chunk runs."""
-    from simulation import cohort, scale
+    from simulation.run import cohort, scale
 
     monkeypatch.setattr(cohort, "run_chunk", lambda settings, bounds: bounds)
     version, fingerprint = scale.code_identity()
@@ -149,7 +149,7 @@ def test_code_identity_changes_with_the_code(tmp_path: Any) -> None:
 
     import pathway
     import simulation
-    from simulation.scale import code_identity, fingerprint
+    from simulation.run.scale import code_identity, fingerprint
 
     roots = []
     for package in (pathway, simulation):
@@ -174,7 +174,7 @@ def test_code_identity_changes_with_the_code(tmp_path: Any) -> None:
 def test_a_bad_dask_address_names_the_option() -> None:
     """A malformed scheduler address is one line naming ``--dask`` and the address."""
     pytest.importorskip("distributed")
-    from simulation.scale import dask_client
+    from simulation.run.scale import dask_client
 
     with pytest.raises(ValueError, match=r"^--dask nonsense: .*port"):
         dask_client("nonsense", workers=1)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from pathway.guidelines.aih import invariants
-from simulation.cli import main
-from simulation.replay import replay_paths, replay_scenario, write_junit
-from simulation.scenario import ScenarioError, load_scenario, parse_scenario
+from simulation.cli.main import main
+from simulation.scenarios.replay import replay_paths, replay_scenario, write_junit
+from simulation.scenarios.scenario import ScenarioError, load_scenario, parse_scenario
 
 from .scenario_support import (
     BAD_FILES,
@@ -272,7 +272,7 @@ def test_junit_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     def broken_replace(src: str, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("simulation.replay.os.replace", broken_replace)
+    monkeypatch.setattr("simulation.scenarios.replay.os.replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_junit(report, out)
     assert out.read_text(encoding="utf-8") == "previous"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from simulation.cli import build_parser, main
+from simulation.cli.main import build_parser, main
 from simulation.train.app import create_app
 from simulation.train.cases import PRESETS, CaseError, load_case, load_library
 

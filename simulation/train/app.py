@@ -26,21 +26,9 @@ from pathway.guidelines.aih.patient import LabPanel
 from pathway.guidelines.aih.timers import TIMERS
 
 from .cases import Case
-from .debrief import (
-    build_debrief,
-    class_report,
-    load_debriefs,
-    render_class_report,
-    render_debrief,
-)
+from .debrief import build_debrief, class_report, load_debriefs, render_class_report, render_debrief
 from .plot import lab_series, lab_timeline_svg
-from .sessions import (
-    ACTION_LABELS,
-    DIFFICULTIES,
-    Session,
-    SessionError,
-    SessionStore,
-)
+from .sessions import ACTION_LABELS, DIFFICULTIES, Session, SessionError, SessionStore
 
 __all__ = ["create_app", "describe_step"]
 

@@ -4,7 +4,7 @@ A case is a small YAML file (the built-in library is ``simulation/train/library/
 instructor adds a folder of their own with ``carechart train --cases DIR``). A scenario
 file (``scenarios/*.yaml``) can be trained on too: its patient at diagnosis is used and the
 course comes from the patient model (the scenario's scripted timeline is not replayed).
-The patient's course is :class:`simulation.disease.DiseaseModel`, the model cohorts use,
+The patient's course is :class:`simulation.model.disease.DiseaseModel`, the model cohorts use,
 with one generator seeded by the case: the same case gives the same patient every time.
 
 Case file::
@@ -264,9 +264,9 @@ def case_from_scenario(path: str | os.PathLike[str], seed: int = 1) -> Case:
     """A case from a scenario file: its patient at diagnosis, its title, text and horizon.
 
     Raises:
-        simulation.scenario.ScenarioError: the scenario file is invalid.
+        simulation.scenarios.scenario.ScenarioError: the scenario file is invalid.
     """
-    from simulation.scenario import load_scenario
+    from simulation.scenarios.scenario import load_scenario
 
     sc = load_scenario(path)
     p = sc.patient

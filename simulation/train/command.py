@@ -69,7 +69,7 @@ def add_command(sub: Any) -> None:
 
 def build_app(args: Any) -> Any:
     """The app for parsed ``carechart train`` options (cases loaded and checked)."""
-    from ..cli import UsageError
+    from ..cli.main import UsageError
 
     try:
         from .app import create_app
@@ -85,7 +85,7 @@ def build_app(args: Any) -> Any:
 
 
 def _train(args: Any) -> int:
-    from ..cli import UsageError
+    from ..cli.main import UsageError
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port: found {args.port}, expected 0 to 65535")
@@ -116,7 +116,7 @@ def _train(args: Any) -> int:
 def _report(args: Any) -> int:
     from pathway.atomic import write_atomic
 
-    from ..cli import UsageError
+    from ..cli.main import UsageError
     from .debrief import class_report, load_debriefs
     from .sessions import SessionError
 

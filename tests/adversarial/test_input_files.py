@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from simulation.calibration import load_result, load_targets
-from simulation.cohort import load_cohort
-from simulation.findings import load_declarations
 from simulation.input_files import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, parse_json, parse_yaml
-from simulation.parameters import load_parameters
+from simulation.model.parameters import load_parameters
+from simulation.results.calibration import load_result, load_targets
+from simulation.run.cohort import load_cohort
+from simulation.verify.findings import load_declarations
 
 from .support import one_error_line, simulate
 
