@@ -6,16 +6,22 @@ guideline recommended and why. The stories are illustrative, not real patients.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from pathway import AIHPathway, PatientRecord, Step
 from pathway.guidelines.aih.vocabulary import CARE_STATES as _CARE_IDS
 
+from ..model.parameters import load_parameters
 from ..model.scripted import ScriptedPatient, baseline_occurrences
+from ..run.cohort import apply_overrides, check_run_options, default_workers, load_cohort
 from ..run.engine import Occurrence, run_patient
-from ..run.output_folder import add_force_option
+from ..run.output_folder import add_force_option, check_output_folder
+from ..run.progress import StderrProgress
+from .simulate import simulate_to
 
 __all__ = ["DEMO_PATIENTS", "DemoPatient", "format_course", "run_demo"]
 
@@ -229,20 +235,6 @@ def add_command(sub: Any) -> None:
 
 
 def _demo_command(args: Any) -> int:
-    import sys
-    from pathlib import Path
-
-    from ..model.parameters import load_parameters
-    from ..run.cohort import (
-        StderrProgress,
-        apply_overrides,
-        check_run_options,
-        default_workers,
-        load_cohort,
-    )
-    from ..run.output_folder import check_output_folder
-    from .simulate import simulate_to
-
     check_run_options(args.patients, None, 0)
     if not args.courses_only:  # before any work: not after the courses were shown
         check_output_folder("--out", args.out, force=args.force)

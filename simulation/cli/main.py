@@ -19,6 +19,7 @@ from pathway import PathwayError
 
 from ..run import stopping
 from ..run.cohort import SimulationError
+from ..version import software_version
 
 __all__ = ["DefaultsHelpFormatter", "UsageError", "main"]
 
@@ -27,7 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulation.cli.demo",
     "simulation.cli.diagram",
     "simulation.scenarios.replay",
-    "simulation.results.calibration",
+    "simulation.cli.calibrate",
     "simulation.cli.simulate",
     "simulation.run.sweep",
     "simulation.verify.coverage",
@@ -100,13 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
             "For research and education; not for treating patients."
         ),
     )
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        ver = version("carechart")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        ver = "unknown"
-    parser.add_argument("--version", action="version", version=f"carechart {ver}")
+    parser.add_argument("--version", action="version", version=f"carechart {software_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_command(sub)

@@ -20,6 +20,7 @@ from pathway.diagram import write_atomic
 
 from ..model.parameters import ParameterSet, load_parameters
 from ..model.policies import STRATEGIES, parse_policy_list
+from ..results.calibration.result import load_result
 from ..results.compare import (
     WRITERS,
     Comparison,
@@ -36,14 +37,13 @@ from ..results.outputs import (
     OutputWriter,
     patients_csv_header,
     summary_json,
-    write_report_hook,
 )
+from ..results.report import write_report_or_fail
 from ..run.cohort import (
     DEFAULT_SEED,
     ENGINES,
     Cohort,
     CohortError,
-    StderrProgress,
     apply_overrides,
     check_run_options,
     choose_workers,
@@ -51,6 +51,7 @@ from ..run.cohort import (
     run_cohort,
 )
 from ..run.output_folder import add_force_option
+from ..run.progress import StderrProgress
 
 __all__ = ["add_command", "format_summary", "simulate_to"]
 
@@ -251,7 +252,7 @@ def simulate_to(
         writer.write_text("summary.json", summary_json(summary))
         if calibration == kept:
             shutil.copy2(kept, writer.path(CALIBRATION_FILE))
-        write_report_hook(writer.staging, calibration)
+        write_report_or_fail(writer.staging, calibration)
         published = writer.publish()
     elapsed = time.perf_counter() - started
     text = format_summary(result, summary, out, published, elapsed, workers)
@@ -290,8 +291,6 @@ def check_calibration(path: Path) -> None:
     """
     if not path.is_file():
         raise CohortError(f"--calibration: found {str(path)!r}, expected a file")
-    from ..results.calibration import load_result
-
     try:  # a bad file would otherwise fail the report after the whole run
         load_result(path)
     except ValueError as exc:

@@ -28,8 +28,8 @@ from ..run.output_folder import (
     StagedFolder,
     check_output_file,
     check_output_folder,
-    remove_staging_folders,
 )
+from ..version import software_version
 from .outcomes import OutcomeTally
 
 if TYPE_CHECKING:
@@ -46,14 +46,11 @@ __all__ = [
     "OutputPathError",
     "OutputWriter",
     "PatientResult",
-    "ReportError",
     "check_output_file",
     "check_output_folder",
     "collect_patient",
     "format_number",
     "patients_csv_header",
-    "remove_staging_folders",
-    "software_version",
 ]
 
 #: patients.csv columns of the contract, in order.
@@ -111,16 +108,6 @@ _ANTIMETABOLITE_ACTIONS = {"add_azathioprine": "azathioprine", "add_mycophenolat
 _STEROID_ACTIONS = {"start_prednisolone": "prednisolone", "start_budesonide": "budesonide"}
 _AZATHIOPRINE_STARTS = frozenset({"add_azathioprine", "start_azathioprine"})
 _FIRST_LINE_STATES = frozenset({"first_line", "acute_severe", "diagnosis", "observation"})
-
-
-def software_version() -> str:
-    """The installed carechart version (``importlib.metadata``), or ``unknown``."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("carechart")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "unknown"
 
 
 def format_number(value: float | int | None) -> str:
@@ -510,34 +497,6 @@ class OutputWriter(StagedFolder):
             return self.path(name).open("w", encoding="utf-8", newline="")
         packed = gzip.GzipFile(self.path(name + GZ), "wb", compresslevel=6, mtime=0)
         return io.TextIOWrapper(packed, encoding="utf-8", newline="")
-
-
-class ReportError(ValueError):
-    """report.html could not be written; the run publishes nothing (one line: why)."""
-
-
-def write_report_hook(folder: Path, calibration: Path | None = None) -> Path | None:
-    """Call ``simulation.results.report.write_report(folder, calibration)``.
-
-    Raises:
-        ReportError: the report could not be written (a full disk, a bad calibration
-            file...); the caller then publishes nothing, so report.html never describes
-            another run than the CSV files beside it.
-    """
-    try:
-        from . import report
-    except ImportError:  # pragma: no cover - a build without the report package
-        return None
-    try:
-        out = report.write_report(folder, calibration)
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        raise ReportError(
-            f"report.html not written ({where}{exc.strerror or exc}); nothing published"
-        ) from exc
-    except ValueError as exc:
-        raise ReportError(f"report.html not written ({exc}); nothing published") from exc
-    return Path(out)
 
 
 def summary_json(summary: dict[str, Any]) -> str:

@@ -12,10 +12,11 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from .intervals import Z95
+
 __all__ = ["KaplanMeierTally", "SurvivalCurve", "kaplan_meier"]
 
 #: Two-sided 95% normal quantile.
-_Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +228,6 @@ def _loglog_interval(s: float, greenwood: float) -> tuple[float, float]:
     se = math.sqrt(greenwood) / abs(log_s)
     centre = math.log(-log_s)
     # exp(-exp(x)) decreases in x, so the upper bound of x gives the lower bound of S.
-    lo = math.exp(-math.exp(centre + _Z95 * se))
-    hi = math.exp(-math.exp(centre - _Z95 * se))
+    lo = math.exp(-math.exp(centre + Z95 * se))
+    hi = math.exp(-math.exp(centre - Z95 * se))
     return lo, hi

@@ -20,13 +20,10 @@ import os
 import re
 import signal
 import sys
-import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +48,7 @@ from ..model.policies import get_strategy
 from ..results.outputs import ChunkResult, CohortResult, PatientResult, collect_patient
 from . import stopping
 from .engine import run_patient
+from .scale import CHUNKS_PER_WORKER, dask_map, in_order
 
 __all__ = [
     "DEFAULT_COHORT",
@@ -60,7 +58,6 @@ __all__ = [
     "NumericDistribution",
     "RunSettings",
     "SimulationError",
-    "StderrProgress",
     "apply_overrides",
     "check_run_options",
     "load_cohort",
@@ -625,28 +622,6 @@ def _chunks(n: int, workers: int) -> Iterator[tuple[int, int]]:
     return ((i, min(n, i + size)) for i in range(0, n, size))
 
 
-#: Chunks in flight per worker: enough to keep each busy, few enough that neither the
-#: workers nor this process hold more than a handful of results, whatever the cohort size.
-CHUNKS_PER_WORKER = 4
-
-
-def in_order(submit: Callable[[Any], Any], items: Iterable[Any], window: int) -> Iterator[Any]:
-    """``submit(item).result()`` for each item, in order, with at most ``window`` in flight.
-
-    ``submit`` returns a future (concurrent.futures or Dask). A result is yielded as soon as
-    it is ready and its turn has come; the next item is submitted then, so memory stays flat
-    however many items there are, even when the consumer is slower than the workers.
-    """
-    todo = iter(items)
-    pending = deque(submit(item) for item in islice(todo, max(1, window)))
-    while pending:
-        result = pending.popleft().result()
-        following = next(todo, None)
-        if following is not None:
-            pending.append(submit(following))
-        yield result
-
-
 def run_chunk(settings: RunSettings, bounds: tuple[int, int]) -> ChunkResult:
     """Simulate patients ``bounds[0]`` to ``bounds[1] - 1`` (for remote workers such as Dask)."""
     constants = ModelConstants.from_parameters(settings.parameters)
@@ -658,9 +633,7 @@ def _chunk_results(settings: RunSettings, workers: int, dask: Any = None) -> Ite
     n = settings.cohort.patients
     bounds = _chunks(n, workers)
     if dask is not None:
-        from .scale import dask_chunk_results
-
-        yield from dask_chunk_results(settings, bounds, dask, workers)
+        yield from dask_map(run_chunk, settings, bounds, dask, workers)
         return
     if workers <= 1 or n < 2:
         _init_worker(settings)
@@ -692,49 +665,6 @@ def _chunk_results(settings: RunSettings, workers: int, dask: Any = None) -> Ite
 
 
 Progress = Callable[[int, int], None]
-
-
-class StderrProgress:
-    """Prints ``simulated 1,200/10,000 patients (12%), about 2 min left`` on stderr.
-
-    In place on a terminal, a line per report otherwise. The time left is the elapsed time
-    per item so far times the items to go (shown from the first report on, when ``eta``).
-    Other long commands reuse it with their own words: ``StderrProgress("searched",
-    "moves")``; a report may name the step under way (``doing``).
-    """
-
-    def __init__(self, verb: str = "simulated", unit: str = "patients", *, eta: bool = True):
-        self.started = time.monotonic()
-        self.verb, self.unit, self.eta = verb, unit, eta
-
-    def __call__(self, done: int, total: int, doing: str = "") -> None:
-        """Report ``done`` of ``total`` items, and the step under way when given."""
-        pct = 100 * done // total if total else 100
-        line = f"carechart: {self.verb} {done:,}/{total:,} {self.unit} ({pct}%)"
-        if doing:
-            line += f": {doing}"
-        if self.eta and 0 < done < total:
-            left = (time.monotonic() - self.started) * (total - done) / done
-            line += f", about {_duration(left)} left"
-        if sys.stderr.isatty():
-            sys.stderr.write("\r\033[K" + line + ("\n" if done == total else ""))
-            sys.stderr.flush()
-        else:
-            sys.stderr.write(line + "\n")
-
-
-def _duration(seconds: float) -> str:
-    """A rough time for people: ``40 s``, ``3 min``, ``1 h 20 min``.
-
-    >>> _duration(4.2), _duration(95), _duration(4850)
-    ('4 s', '2 min', '1 h 21 min')
-    """
-    if seconds < 60:
-        return f"{max(1, round(seconds))} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
 
 
 def default_workers() -> int:

@@ -38,6 +38,9 @@ from types import TracebackType
 
 from pathway.atomic import folder_mode, fsync_folder, fsync_tree, write_atomic
 
+from ..version import software_version
+from . import stopping
+
 __all__ = [
     "MARKER",
     "OutputPathError",
@@ -215,6 +218,9 @@ def remove_staging_folders() -> None:
         _STAGING.discard(folder)
 
 
+stopping.on_stop(remove_staging_folders)
+
+
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` runs on this machine (a zombie counts as dead)."""
     if pid == os.getpid():
@@ -378,20 +384,12 @@ class StagedFolder:
             OutputPathError: a folder carechart did not write appeared at ``out_dir`` during
                 the run (and ``force`` was not given).
         """
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            ver = version("carechart")
-        except PackageNotFoundError:  # pragma: no cover - running from a source tree
-            ver = "unknown"
-        marker = {"written_by": f"carechart {self.command}", "version": ver}
+        marker = {"written_by": f"carechart {self.command}", "version": software_version()}
         write_atomic(self.staging / MARKER, json.dumps(marker) + "\n")
         fsync_tree(self.staging)
         target = self.target
         if target.is_dir() and not self.force and not _is_ours(target):
             check_output_folder(self.option, self.out_dir)  # raises, naming what is there
-        from . import stopping  # late: stopping imports this module
-
         with stopping.deferred():  # a SIGTERM waits until the renames are done
             if not target.exists():
                 os.rename(self.staging, target)

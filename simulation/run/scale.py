@@ -13,22 +13,54 @@ import hashlib
 import re
 import socket
 import threading
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
+from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from ..results.outputs import ChunkResult
-    from .cohort import RunSettings
+import pathway
+import simulation
+
+from ..version import software_version
+from . import stopping
+
+S = TypeVar("S")
+T = TypeVar("T")
+R = TypeVar("R")
 
 __all__ = [
+    "CHUNKS_PER_WORKER",
     "CONNECT_TIMEOUT_SECONDS",
     "check_workers",
     "code_identity",
-    "dask_chunk_results",
     "dask_client",
+    "dask_map",
+    "in_order",
 ]
+
+#: Chunks in flight per worker: enough to keep each busy, few enough that neither the
+#: workers nor this process hold more than a handful of results, whatever the cohort size.
+CHUNKS_PER_WORKER = 4
+
+
+def in_order(submit: Callable[[Any], Any], items: Iterable[Any], window: int) -> Iterator[Any]:
+    """``submit(item).result()`` for each item, in order, with at most ``window`` in flight.
+
+    ``submit`` returns a future (concurrent.futures or Dask). A result is yielded as soon as
+    it is ready and its turn has come; the next item is submitted then, so memory stays flat
+    however many items there are, even when the consumer is slower than the workers.
+    """
+    todo = iter(items)
+    pending = deque(submit(item) for item in islice(todo, max(1, window)))
+    while pending:
+        result = pending.popleft().result()
+        following = next(todo, None)
+        if following is not None:
+            pending.append(submit(following))
+        yield result
+
 
 #: How long ``--dask ADDRESS`` waits for the scheduler to answer, in seconds.
 CONNECT_TIMEOUT_SECONDS = 15
@@ -49,8 +81,6 @@ def dask_client(address: str, workers: int) -> Any:
         ) from None
     dist: Any = distributed  # the library is only partly typed
     if address == "local":
-        from . import stopping
-
         with stopping.deferred():  # its worker processes are started here
             cluster = dist.LocalCluster(
                 n_workers=max(1, workers),
@@ -111,20 +141,23 @@ def _probe(address: str) -> None:
         raise ValueError(_no_scheduler(address, exc.strerror or str(exc) or "timeout")) from None
 
 
-def dask_chunk_results(
-    settings: RunSettings, bounds: Iterable[tuple[int, int]], address: Any, workers: int
-) -> Iterator[ChunkResult]:
-    """Run each chunk of ``bounds`` as a Dask task; yield the results in patient order.
+def dask_map(
+    task: Callable[[S, T], R], shared: S, items: Iterable[T], address: Any, workers: int
+) -> Iterator[R]:
+    """Run ``task(shared, item)`` as a Dask task per item; yield the results in item order.
 
-    ``address`` is ``"local"``, a scheduler address, or an open ``distributed.Client``
-    (then reused and left open, as ``carechart sweep`` does across its draws).
+    ``task`` must be importable by the workers (a module-level function, such as
+    :func:`simulation.run.cohort.run_chunk` over patient chunks); ``shared`` is sent to
+    every worker once. ``address`` is ``"local"``, a scheduler address, or an open
+    ``distributed.Client`` (then reused and left open, as ``carechart sweep`` does across
+    its draws).
     """
     if not isinstance(address, str):
-        yield from _in_order(address, settings, bounds)
+        yield from _in_order(address, task, shared, items)
         return
     client = dask_client(address, workers)
     try:
-        yield from _in_order(client, settings, bounds)
+        yield from _in_order(client, task, shared, items)
     finally:
         cluster = getattr(client, "cluster", None)
         client.close()
@@ -140,11 +173,6 @@ def code_identity() -> tuple[str, str]:
     of the ``pathway`` and ``simulation`` packages as installed: the chart, the rules, the
     parameters and the patient model, everything that decides a patient's course.
     """
-    import pathway
-    import simulation
-
-    from ..results.outputs import software_version
-
     roots = [Path(str(package.__file__)).parent for package in (pathway, simulation)]
     return software_version(), fingerprint(roots)
 
@@ -193,22 +221,18 @@ def check_workers(client: Any) -> None:
             )
 
 
-def _in_order(
-    client: Any, settings: RunSettings, bounds: Iterable[tuple[int, int]]
-) -> Iterator[Any]:
-    """Chunk results in patient order, with a bounded window of chunks in flight.
+def _in_order(client: Any, task: Callable[[S, T], R], shared: S, items: Iterable[T]) -> Iterator[R]:
+    """Task results in item order, with a bounded window of tasks in flight.
 
     A result leaves the cluster as soon as it is yielded (its future is dropped), and the
-    next chunk is submitted then, so neither the cluster nor this process holds more than
+    next task is submitted then, so neither the cluster nor this process holds more than
     the window, whatever the cohort size.
     """
-    from .cohort import CHUNKS_PER_WORKER, in_order, run_chunk
-
     check_workers(client)
-    shared = client.scatter(settings, broadcast=True)
+    scattered = client.scatter(shared, broadcast=True)
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     yield from in_order(
-        lambda b: client.submit(run_chunk, shared, b, pure=False),
-        bounds,
+        lambda item: client.submit(task, scattered, item, pure=False),
+        items,
         CHUNKS_PER_WORKER * workers,
     )

@@ -3,10 +3,10 @@
 A batch system or ``timeout`` ends a job with SIGTERM; a closed terminal or ssh session
 sends SIGHUP (left alone when ignored, under ``nohup``). The handler does not raise into the
 command: unwinding through a process pool in the middle of its bookkeeping can leave it
-waiting for ever for workers that wait for it. It removes the staging folders of the
-output writers, terminates this process's worker processes and exits at once. While
-workers are being started (:func:`deferred`) it waits, so that none is left running
-unseen.
+waiting for ever for workers that wait for it. It runs the clean-ups registered with
+:func:`on_stop` (the output writers' staging folders), terminates this process's worker
+processes and exits at once. While workers are being started (:func:`deferred`) it waits,
+so that none is left running unseen.
 
 A ``kill -9`` cannot be handled: worker processes then end with their parent
 (:func:`die_with_parent`) and the next run removes the staging folder left behind
@@ -23,13 +23,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..results.outputs import remove_staging_folders
-
-__all__ = ["EXIT_STATUS", "deferred", "die_with_parent", "install", "restore"]
+__all__ = ["EXIT_STATUS", "deferred", "die_with_parent", "install", "on_stop", "restore"]
 
 #: 128 + SIGTERM, what a shell reports for a process that SIGTERM ended.
 EXIT_STATUS = 143
@@ -38,6 +36,19 @@ EXIT_STATUS = 143
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 _STATE = {"main_pid": 0, "deferred": 0, "pending": 0}
+
+#: Clean-ups run before a stopping signal ends the process, in registration order.
+_CLEANUPS: list[Callable[[], None]] = []
+
+
+def on_stop(cleanup: Callable[[], None]) -> None:
+    """Run ``cleanup`` when a stopping signal ends this process (once per function).
+
+    A module that leaves things behind registers here (the output folders register their
+    staging-folder removal), so this module depends on none of them.
+    """
+    if cleanup not in _CLEANUPS:
+        _CLEANUPS.append(cleanup)
 
 
 def install() -> Any:
@@ -83,7 +94,8 @@ def _on_signal(signum: int, frame: object) -> None:
 def _stop(signum: int) -> None:
     for child in multiprocessing.active_children():
         child.terminate()
-    remove_staging_folders()
+    for cleanup in _CLEANUPS:
+        cleanup()
     word = "terminated" if signum == signal.SIGTERM else "hung up"
     with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
         print(f"carechart: {word}", file=sys.stderr, flush=True)

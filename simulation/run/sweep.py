@@ -41,6 +41,7 @@ from .cohort import (
     load_cohort,
     run_cohort,
 )
+from .scale import dask_client
 
 __all__ = ["Distribution", "Range", "SweepResult", "add_command", "parse_vary", "run_sweep"]
 
@@ -175,8 +176,6 @@ def run_sweep(
     rows: list[dict[str, Any]] = []
     client = None
     if dask is not None:
-        from .scale import dask_client
-
         client = dask_client(dask, workers)
     try:
         for d, values in enumerate(drawn):

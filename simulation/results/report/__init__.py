@@ -23,6 +23,7 @@ from typing import Any
 
 from pathway.atomic import write_atomic
 
+from ..calibration.result import CalibrationResult, load_result, simulated_text
 from ..cohort_outputs import (
     CohortOutputs,
     EventOrderError,
@@ -55,7 +56,15 @@ from .tables import (
 )
 from .tally import OCCUPANCY_YEARS, ReportTally, tally_folder, tally_outputs
 
-__all__ = ["CALIBRATION_FILE", "REPORT_FILE", "build_report", "write_report"]
+__all__ = [
+    "CALIBRATION_FILE",
+    "REPORT_FILE",
+    "ReportError",
+    "build_report",
+    "calibration_rows",
+    "write_report",
+    "write_report_or_fail",
+]
 
 REPORT_FILE = "report.html"
 #: A calibration result in the output folder is picked up by the report automatically.
@@ -71,6 +80,24 @@ _CIRRHOSIS_LABELS = {
     "compensated": "Compensated cirrhosis",
     "decompensated": "Decompensated cirrhosis",
 }
+
+
+def calibration_rows(result: CalibrationResult) -> list[CalibrationRow]:
+    """Rows of the report's calibration table, one per target of ``result``."""
+    return [
+        CalibrationRow(
+            source=r.target.source,
+            study=r.target.study,
+            quantity=f"{r.target.quantity} ({r.target.arm})",
+            population=r.target.population,
+            simulated=simulated_text(r),
+            published=f"{100 * r.target.published.value:.1f}%",
+            interval=r.target.published.range_text(),
+            interval_basis=r.target.published.basis_text(),
+            passed=r.passed,
+        )
+        for r in result.results
+    ]
 
 
 def write_report(
@@ -114,10 +141,8 @@ def write_report(
     if calibration is None and (out_dir / CALIBRATION_FILE).is_file():
         calibration = out_dir / CALIBRATION_FILE
     if calibration is not None:
-        from ..calibration import load_result  # late: calibration runs cohorts
-
         result = load_result(Path(calibration))
-        cal_rows = result.display_rows()
+        cal_rows = calibration_rows(result)
         cal_facts = result.facts()
         cal_notes = result.notes()
     text = _render(tally, summary, cal_rows, cal_facts, cal_notes, generated)
@@ -536,3 +561,27 @@ def _methods_section() -> Section:
             )
         ],
     )
+
+
+class ReportError(ValueError):
+    """report.html could not be written; the run publishes nothing (one line: why)."""
+
+
+def write_report_or_fail(folder: Path, calibration: Path | None = None) -> Path:
+    """:func:`write_report`, with its failures as one :class:`ReportError` line.
+
+    Raises:
+        ReportError: the report could not be written (a full disk, a bad calibration
+            file...); the caller then publishes nothing, so report.html never describes
+            another run than the CSV files beside it.
+    """
+    try:
+        out = write_report(folder, calibration)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise ReportError(
+            f"report.html not written ({where}{exc.strerror or exc}); nothing published"
+        ) from exc
+    except ValueError as exc:
+        raise ReportError(f"report.html not written ({exc}); nothing published") from exc
+    return Path(out)
