@@ -222,7 +222,7 @@ def test_missing_file_is_invalid_not_a_crash(
     status = main(["replay", str(tmp_path / "nope.yaml")])
     out = capsys.readouterr().out
     assert status == 2
-    assert f"INVALID  {tmp_path / 'nope.yaml'}:0:0: cannot read file" in out
+    assert f"INVALID  {tmp_path / 'nope.yaml'}: cannot read file" in out
 
 
 def test_empty_directory_is_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -230,7 +230,7 @@ def test_empty_directory_is_invalid(tmp_path: Path, capsys: pytest.CaptureFixtur
     status = main(["replay", str(tmp_path)])
     out = capsys.readouterr().out
     assert status == 2
-    assert f"INVALID  {tmp_path}:0:0: no scenario files (*.yaml) in this directory" in out
+    assert f"INVALID  {tmp_path}: no scenario files (*.yaml) in this directory" in out
 
 
 def test_exit_status_two_wins_over_one(tmp_path: Path) -> None:

@@ -1,100 +1,49 @@
 """The ``carechart`` command.
 
-Each sub-command lives in the module of its concept and registers itself through an
-``add_command(subparsers)`` function; this module only builds the parser and turns errors
-into one clear line and a non-zero exit status (2 for bad input), never a traceback.
+Each sub-command lives in a module of this package (``train`` in its own) and registers
+itself through an ``add_command(subparsers)`` function; this module only builds the parser
+and turns errors into one clear line and a non-zero exit status (2 for bad input), never a
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from types import ModuleType
 
 from pathway import PathwayError
 
 from ..run import stopping
 from ..run.cohort import SimulationError
+from ..train import command as train_command
 from ..version import software_version
+from . import calibrate, check, coverage, demo, diagram, generate, replay, simulate, sweep
+from .options import CommandParser, UsageError
 
-__all__ = ["DefaultsHelpFormatter", "UsageError", "main"]
+__all__ = ["build_parser", "main"]
 
 #: Modules that provide sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = (
-    "simulation.cli.demo",
-    "simulation.cli.diagram",
-    "simulation.scenarios.replay",
-    "simulation.cli.calibrate",
-    "simulation.cli.simulate",
-    "simulation.run.sweep",
-    "simulation.verify.coverage",
-    "simulation.verify.check",
-    "simulation.verify.generate",
-    "simulation.train.command",
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    demo,
+    diagram,
+    replay,
+    calibrate,
+    simulate,
+    sweep,
+    coverage,
+    check,
+    generate,
+    train_command,
 )
-
-
-class UsageError(Exception):
-    """Bad input from the user (file, option, value): reported in one line, exit 2."""
-
-
-class DefaultsHelpFormatter(argparse.HelpFormatter):
-    """Help that ends each option's text with its default, unless the text states it.
-
-    ``(default: X)`` for a value, ``(default: off)`` for a flag and ``(default: none)`` for
-    a repeatable option; an option whose default is ``None`` must say in its own help what
-    happens without it (``tests/test_help_defaults.py`` checks every sub-command).
-    """
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        text = action.help or ""
-        if not action.option_strings or "default" in text or action.help == argparse.SUPPRESS:
-            return action.help
-        default = action.default
-        if default is None or default is argparse.SUPPRESS:
-            return action.help
-        if isinstance(action, argparse._StoreConstAction) or action.nargs == 0:
-            shown = "off" if not default else "on"
-        elif isinstance(default, list | tuple) and not default:
-            shown = "none"
-        else:
-            shown = "%(default)s"
-        return f"{text} (default: {shown})" if text else f"default: {shown}"
-
-
-class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
-
-    def parse_known_args(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
-    ) -> tuple[argparse.Namespace, list[str]]:
-        """Parse, then refuse an empty file or folder name (``--out "$UNSET"``), which the
-        commands would otherwise take as "not given" and silently write nothing."""
-        ns, extras = super().parse_known_args(args, namespace)
-        for action in self._actions:
-            if not isinstance(action.metavar, str) or not (
-                "FILE" in action.metavar or "DIR" in action.metavar
-            ):
-                continue
-            value = getattr(ns, action.dest, None)
-            if value == "" or (isinstance(value, list) and "" in value):
-                name = "/".join(action.option_strings) or action.metavar
-                self.error(f"{name}: found an empty name, expected a file or folder name")
-        return ns, extras
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every registered sub-command."""
-    parser = _Parser(
+    parser = CommandParser(
         prog="carechart",
         description=(
             "Simulate patients through the autoimmune hepatitis pathway, a statechart. "
@@ -102,9 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"carechart {software_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).add_command(sub)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
+    for module in COMMAND_MODULES:
+        module.add_command(sub)
     return parser
 
 
@@ -158,7 +107,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    # Run the imported module's main, so command modules and this one share UsageError.
-    from simulation.cli.main import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

@@ -57,17 +57,7 @@ class Start:
 
     def record(self, patient_id: str = "verification") -> PatientRecord:
         """A fresh patient record for this start."""
-        p = self.patient
-        return PatientRecord(
-            patient_id,
-            age=p.age,
-            sex=p.sex,
-            weight_kg=p.weight_kg,
-            cirrhosis=p.cirrhosis,
-            presentation=p.presentation,
-            tpmt=p.tpmt,
-            pregnancy="pregnant" if p.pregnant else "none",
-        )
+        return self.patient.record(patient_id)
 
 
 @dataclass(frozen=True)

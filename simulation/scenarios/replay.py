@@ -20,7 +20,6 @@ other files are still replayed and reported).
 from __future__ import annotations
 
 import os
-import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
@@ -36,7 +35,6 @@ from pathway.guidelines.aih.vocabulary import CARE_STATES
 
 from ..model.policies import GuidelinePolicy
 from ..model.scripted import ScriptedPatient
-from ..results.outputs import check_output_file
 from ..run.engine import Occurrence, patient_journey
 from .scenario import Expectation, Scenario, ScenarioError, find_scenario_files, load_scenario
 
@@ -45,7 +43,6 @@ __all__ = [
     "Failure",
     "ReplayReport",
     "ReplayResult",
-    "add_command",
     "format_step",
     "replay_paths",
     "replay_scenario",
@@ -517,39 +514,3 @@ def write_junit(report: ReplayReport, path: str | os.PathLike[str]) -> None:
 def _classname(file: str) -> str:
     parent = Path(file).parent.as_posix()
     return "scenarios" if parent in ("", ".") else parent.replace("/", ".")
-
-
-# --- command line ----------------------------------------------------------------------------
-
-
-def add_command(sub: Any) -> None:
-    """Register ``carechart replay``."""
-    p = sub.add_parser(
-        "replay",
-        help="replay scenario files against the pathway and check their expectations",
-        description="Replay scenario files (shared/spec/scenario-format.md) against the pathway "
-        "and check their expectations. Exit status: 0 all pass, 1 some fail, 2 a file is "
-        "invalid.",
-    )
-    p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="scenario files or directories")
-    p.add_argument(
-        "--junit", metavar="FILE", help="also write the results as JUnit XML (default: none)"
-    )
-    p.add_argument(
-        "--verbose",
-        "-v",
-        action="store_true",
-        help="show checks, deviations and violations of every scenario",
-    )
-    p.add_argument("--trace", action="store_true", help="print every step of every course")
-    p.set_defaults(func=_replay_command)
-
-
-def _replay_command(args: Any) -> int:
-    if args.junit:
-        check_output_file("--junit", args.junit)
-    report = replay_paths(args.paths)
-    print_report(report, sys.stdout, verbose=args.verbose, trace=args.trace)
-    if args.junit:
-        write_junit(report, args.junit)
-    return report.exit_status

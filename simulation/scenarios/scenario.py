@@ -68,6 +68,7 @@ __all__ = [
     "TimelineEntry",
     "find_scenario_files",
     "load_scenario",
+    "parse_patient",
     "parse_scenario",
 ]
 
@@ -149,39 +150,15 @@ _ALLOWED_TAGS = {
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"  # read as text: a date is not a day number
 
 
-class ScenarioError(PathwayError, ValueError):
+class ScenarioError(InputFileError, PathwayError):
     """A scenario file is invalid: bad YAML, unknown key or id, bad value or order.
 
-    ``str(error)`` is one line: ``FILE:LINE:COLUMN: MESSAGE``.
-
-    Attributes:
-        file: the file as given by the caller.
-        line: 1-based line of the offending value (0 when the file could not be read).
-        column: 1-based column of the offending value.
-        message: what is wrong, with the value found and what was expected.
-        found: the offending value (``None`` when not applicable).
-        expected: a short description of what was expected (``""`` when not applicable).
+    An :class:`~simulation.input_files.InputFileError` (same attributes: ``file``, ``line``,
+    ``column``, ``message``, ``found``, ``expected``): ``str(error)`` is one line,
+    ``FILE:LINE:COLUMN: MESSAGE``, or ``FILE: MESSAGE`` when the file as a whole is at fault
+    (unreadable, missing; ``line`` 0). Also a :class:`~pathway.PathwayError`, for callers
+    that catch the pathway's errors.
     """
-
-    def __init__(
-        self,
-        file: str,
-        line: int,
-        column: int,
-        message: str,
-        found: Any = None,
-        expected: str = "",
-    ) -> None:
-        self.file = file
-        self.line = line
-        self.column = column
-        self.message = message
-        self.found = found
-        self.expected = expected
-        super().__init__(file, line, column, message, found, expected)
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
 
 
 # --- typed scenario --------------------------------------------------------------------------
@@ -198,6 +175,19 @@ class PatientSpec:
     presentation: str = "chronic"
     tpmt: str = "unknown"
     pregnant: bool = False
+
+    def record(self, patient_id: str) -> PatientRecord:
+        """A fresh patient record at diagnosis for this patient."""
+        return PatientRecord(
+            patient_id,
+            age=self.age,
+            sex=self.sex,
+            weight_kg=self.weight_kg,
+            cirrhosis=self.cirrhosis,
+            presentation=self.presentation,
+            tpmt=self.tpmt,
+            pregnancy="pregnant" if self.pregnant else "none",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,17 +271,7 @@ class Scenario:
 
     def record(self) -> PatientRecord:
         """A fresh patient record for this scenario."""
-        p = self.patient
-        return PatientRecord(
-            self.patient_id,
-            age=p.age,
-            sex=p.sex,
-            weight_kg=p.weight_kg,
-            cirrhosis=p.cirrhosis,
-            presentation=p.presentation,
-            tpmt=p.tpmt,
-            pregnancy="pregnant" if p.pregnant else "none",
-        )
+        return self.patient.record(self.patient_id)
 
     def baseline(self, record: PatientRecord) -> list[Occurrence]:
         """The day-0 findings: baseline labs, staging, encephalopathy, pregnancy."""
@@ -362,6 +342,19 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
             name, line, column, "file is not UTF-8 text", expected="UTF-8"
         ) from None
     return parse_scenario(text, file=name)
+
+
+def parse_patient(node: Located, file: str) -> PatientSpec:
+    """Validate a ``patient`` block (a YAML mapping with its positions) as in a scenario.
+
+    Other files that describe a patient at diagnosis (the trainer's cases) use it, so that
+    one set of fields, ranges and messages holds everywhere.
+
+    Raises:
+        ScenarioError: an unknown or missing field or a bad value, naming ``file``, the
+            line and column, what was found and what was expected.
+    """
+    return _Validator(file).patient(node)
 
 
 def parse_scenario(text: str, *, file: str = "<string>") -> Scenario:

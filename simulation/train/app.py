@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from pathway import RULES, Step
@@ -90,8 +91,6 @@ def create_app(
     sessions_dir: str | Path,
 ) -> FastAPI:
     """The trainer app over ``cases`` (by id), saving sessions under ``sessions_dir``."""
-    from fastapi.templating import Jinja2Templates
-
     store = SessionStore(sessions_dir)
     debrief_dir = Path(sessions_dir) / "debriefs"
     live: dict[str, Session] = {}

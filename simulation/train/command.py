@@ -9,6 +9,13 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
+from pathway.atomic import write_atomic
+
+from ..cli.options import UsageError
+from .cases import load_library
+from .debrief import class_report, load_debriefs, render_class_report
+from .sessions import SessionError
+
 __all__ = ["add_command"]
 
 _EXTRA = "carechart train needs the 'train' extra: pip install 'carechart[train]'"
@@ -69,13 +76,11 @@ def add_command(sub: Any) -> None:
 
 def build_app(args: Any) -> Any:
     """The app for parsed ``carechart train`` options (cases loaded and checked)."""
-    from ..cli.main import UsageError
-
     try:
+        # Optional: the 'train' extra (fastapi, jinja2); the rest of carechart runs without it.
         from .app import create_app
     except ImportError as exc:  # fastapi, jinja2 or uvicorn missing
         raise UsageError(f"{_EXTRA} ({exc})") from None
-    from .cases import load_library
 
     scenarios = args.scenarios
     if scenarios is None:
@@ -85,13 +90,11 @@ def build_app(args: Any) -> Any:
 
 
 def _train(args: Any) -> int:
-    from ..cli.main import UsageError
-
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port: found {args.port}, expected 0 to 65535")
     app = build_app(args)
     try:
-        import uvicorn
+        import uvicorn  # optional: the 'train' extra
     except ImportError as exc:
         raise UsageError(f"{_EXTRA} ({exc})") from None
     Path(args.sessions).mkdir(parents=True, exist_ok=True)  # fails here, not at a request
@@ -114,12 +117,6 @@ def _train(args: Any) -> int:
 
 
 def _report(args: Any) -> int:
-    from pathway.atomic import write_atomic
-
-    from ..cli.main import UsageError
-    from .debrief import class_report, load_debriefs
-    from .sessions import SessionError
-
     try:
         report = class_report(load_debriefs(args.paths))
     except SessionError as exc:
@@ -136,9 +133,7 @@ def _report(args: Any) -> int:
     if args.json:
         write_atomic(Path(args.json), json.dumps(report, indent=1, sort_keys=True))
     if args.html:
-        try:
-            from .debrief import render_class_report
-
+        try:  # the page needs jinja2, of the optional 'train' extra
             html = render_class_report(report)
         except ImportError as exc:
             raise UsageError(f"{_EXTRA} ({exc})") from None

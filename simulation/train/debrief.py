@@ -149,6 +149,8 @@ def _groups(deviations: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _templates() -> Any:
+    # Optional: jinja2 comes with the 'train' extra; the class report's text and JSON do not
+    # need it, only its HTML page.
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     env = Environment(
@@ -177,7 +179,7 @@ def _plot(debrief: dict[str, Any]) -> str:
 
 def render_debrief(debrief: dict[str, Any]) -> str:
     """A self-contained HTML page of a debrief (inline CSS and SVG, no script)."""
-    from markupsafe import Markup
+    from markupsafe import Markup  # optional: the 'train' extra (with jinja2)
 
     template = _templates().get_template("debrief.html")
     return str(template.render(d=debrief, plot=Markup(_plot(debrief))))

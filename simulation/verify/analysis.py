@@ -19,6 +19,7 @@ The results are :class:`~simulation.verify.findings.Finding` objects; ``carechar
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -541,8 +542,6 @@ def check_catalogue(model: ChartModel, catalogue: Catalogue) -> list[Finding]:
 
 
 def _looks_like_rule(text: str) -> bool:
-    import re
-
     return re.fullmatch(r"AIH-[A-Z0-9]+-[A-Z0-9]+|INV-\d\d", text) is not None
 
 

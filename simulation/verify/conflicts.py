@@ -45,6 +45,7 @@ from pathway.guidelines.aih.vocabulary import (
     PLAIN_FINDINGS,
     TPMT_STATUSES,
 )
+from pathway.structure import ChartModel
 
 from ..scenarios.course import Course, Move, Problem, Start
 from ..scenarios.scenario_writer import ExpectationSpec, care_states_of, render_scenario
@@ -171,8 +172,6 @@ def _boundary_probes(
 
 
 def _decision_points(chart_class: type[AIHPathway]) -> dict[str, int]:
-    from pathway.structure import ChartModel
-
     model = ChartModel.of(chart_class)
     out: dict[str, int] = {}
     for sid in model.states:
@@ -196,6 +195,8 @@ def _hypothesis(
     seed: int,
     rounds: int,
 ) -> None:
+    # Lazy: Hypothesis takes about 0.4 s to import, and every `carechart` command imports
+    # this module (through its parser); only the search itself needs it.
     from hypothesis import HealthCheck, find, settings
     from hypothesis import strategies as st
     from hypothesis.errors import NoSuchExample, Unsatisfiable

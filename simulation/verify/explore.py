@@ -26,6 +26,7 @@ from typing import Any
 
 from pathway import AIHPathway, Thresholds
 from pathway.guidelines.aih.vocabulary import ACTIONS
+from pathway.structure import ChartModel
 
 from ..scenarios.course import Course, Move, Problem, Start
 from .boundaries import finding_moves, lab_boundaries, visit_panels
@@ -303,8 +304,6 @@ class Search:
 
     def _distances(self, toward: set[str]) -> dict[str, int]:
         """Fewest transitions (guards ignored) from each state to one of ``toward``."""
-        from pathway.structure import ChartModel
-
         model = ChartModel.of(self.chart_class)
         preds: dict[str, set[str]] = {s: set() for s in model.states}
         for t in model.transitions:

@@ -16,25 +16,23 @@ safety invariant it breaks (``violates:``).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pathway import AIHPathway, Thresholds
 from pathway.structure import ChartModel
 
-from ..run.output_folder import StagedFolder, add_force_option
-from ..run.progress import add_progress_option, progress_reporter
 from ..scenarios.course import Course, Move, Start
 from ..scenarios.replay import replay_scenario
 from ..scenarios.scenario import parse_scenario
 from ..scenarios.scenario_writer import ExpectationSpec, care_states_of, render_scenario
 from .boundaries import default_starts
-from .coverage import CoverageReport, collect_scenarios, scenario_paths_problem
+from .coverage import CoverageReport, collect_scenarios
 from .explore import Item, Search, replay_path
 
-__all__ = ["Generated", "GenerationReport", "add_command", "generate", "wanted_items"]
+__all__ = ["Generated", "GenerationReport", "generate", "wanted_items"]
 
 
 @dataclass
@@ -162,8 +160,6 @@ def generate(
         ValueError: a file under ``paths`` is invalid or its course stops with an error
             (the suite's gaps would be measured without it).
     """
-    import time
-
     started = time.perf_counter()
     coverage = (
         collect_scenarios(list(paths), chart_class)
@@ -229,61 +225,3 @@ def _replays(text: str, name: str) -> tuple[bool, str]:
 
 def _slug(text: str) -> str:
     return "generated-" + re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:70]
-
-
-def add_command(sub: Any) -> None:
-    """Register ``carechart generate``."""
-    p = sub.add_parser(
-        "generate",
-        help="write scenarios that cover what the scenario suite does not",
-        description="Measure the coverage of a scenario suite, search courses that reach "
-        "each uncovered transition, guard outcome, rule or state, and write each as a "
-        "scenario that replays green.",
-    )
-    p.add_argument("paths", nargs="*", metavar="SCENARIO_DIR", help="the scenario suite")
-    p.add_argument("--out", metavar="DIR", default="generated", help="output folder")
-    add_force_option(p)
-    p.add_argument("--budget", type=int, default=6000, help="moves the search may make")
-    p.add_argument("--no-deviations", action="store_true", help="never script a deviation")
-    add_progress_option(p)
-    p.set_defaults(func=_generate_command)
-
-
-def _generate_command(args: Any) -> int:
-    from ..cli.main import UsageError
-
-    paths = args.paths or (["scenarios"] if Path("scenarios").is_dir() else [])
-    problem = scenario_paths_problem(paths)
-    if problem:
-        raise UsageError(problem)
-    if args.budget < 1:
-        raise UsageError(f"--budget must be >= 1 (got {args.budget})")
-    out = Path(args.out)
-    with StagedFolder(out, command="generate", force=args.force) as folder:
-        report = generate(
-            paths,
-            budget=args.budget,
-            deviations=not args.no_deviations,
-            progress=progress_reporter(args.progress, "searched", "moves"),
-        )
-        written = 0
-        for g in report.scenarios:
-            if g.passed:
-                folder.write_text(f"{g.name}.yaml", g.text)
-                written += 1
-        folder.publish()
-    print(
-        f"{len(report.targeted)} uncovered items targeted; {report.moves} moves searched "
-        f"in {report.seconds:.1f} s"
-    )
-    for g in report.scenarios:
-        status = "wrote " if g.passed else "DROPPED"
-        print(f"  {status} {out / (g.name + '.yaml')}: covers {len(g.items)} item(s)")
-        if not g.passed:
-            print(f"          replay failed: {g.failure}")
-    if report.not_found:
-        print(f"not reached within the budget ({len(report.not_found)}):")
-        for text in report.not_found:
-            print(f"  - {text}")
-    print(f"{written} scenario(s) written to {out}")
-    return 0

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pathway.atomic import write_atomic
+from pathway.diagram import to_mermaid
 
 from ..calibration.result import CalibrationResult, load_result, simulated_text
 from ..cohort_outputs import (
@@ -493,17 +494,12 @@ def _flow_section(tally: ReportTally) -> Section:
     return Section("pathway", "4. Pathway and patient flows", blocks)
 
 
-def _mermaid_source(fired: Counter[tuple[str, str, str]]) -> str | None:
+def _mermaid_source(fired: Counter[tuple[str, str, str]]) -> str:
     """The chart as Mermaid text, each arrow labelled with how often it fired.
 
-    ``fired``: counts by (source, event, target) (:func:`~.tally.count_fired`).
-    Uses the pathway's own exporter (:func:`pathway.diagram.to_mermaid`); ``None`` when it
-    is not available.
+    ``fired``: counts by (source, event, target) (:func:`~.tally.count_fired`), drawn by
+    the pathway's own exporter (:func:`pathway.diagram.to_mermaid`).
     """
-    try:
-        from pathway.diagram import to_mermaid
-    except ImportError:  # pragma: no cover - the exporter ships with the pathway
-        return None
     return to_mermaid(flows=fired)
 
 
