@@ -57,7 +57,7 @@ def test_readme_names_each_make_target_and_how_the_demo_was_timed() -> None:
 @pytest.mark.parametrize(
     ("module", "name"),
     [
-        ("simulation.verify.generate", "generated"),
+        ("simulation.cli.generate", "generated"),
         ("simulation.cli.demo", "carechart-demo"),
         ("simulation.cli.simulate", "carechart-output"),
     ],

@@ -16,14 +16,17 @@ from ..results.calibration.runner import DEFAULT_PATIENTS, DEFAULT_SEED, run_cal
 from ..results.calibration.targets import load_targets
 from ..results.outputs import check_output_file
 from ..run.cohort import check_run_options, choose_workers
+from .options import add_subcommand
 
 __all__ = ["add_command"]
 
 
 def add_command(sub: Any) -> None:
     """Register ``carechart calibrate``."""
-    p = sub.add_parser(
+    p = add_subcommand(
+        sub,
         "calibrate",
+        _main,
         help="compare simulated figures with published ones (knowledge base section 4)",
         description=(
             "Simulate each calibration target's sub-cohort and policy and compare the measured "
@@ -83,7 +86,6 @@ def add_command(sub: Any) -> None:
         action="store_true",
         help="exit with status 1 when a target falls outside its interval",
     )
-    p.set_defaults(func=_main)
 
 
 def _command_line(args: argparse.Namespace) -> str:

@@ -11,15 +11,17 @@ from ..run.output_folder import StagedFolder, add_force_option, check_output_fol
 from ..run.progress import add_progress_option, progress_reporter
 from ..verify.check import print_findings, run_check, write_counterexamples
 from ..verify.findings import DeclarationError
-from .options import UsageError
+from .options import UsageError, add_subcommand
 
 __all__ = ["add_command"]
 
 
 def add_command(sub: Any) -> None:
     """Register ``carechart check``."""
-    p = sub.add_parser(
+    p = add_subcommand(
+        sub,
         "check",
+        _check_command,
         help="static analysis, gap and overlap search of the pathway (exit 1 on findings)",
         description="Check the pathway: reachability and dead ends at every depth, waiting "
         "states, history states, rule catalogue consistency, and a search for patients with "
@@ -39,7 +41,6 @@ def add_command(sub: Any) -> None:
     add_force_option(p)
     p.add_argument("--declared", metavar="FILE", help="declarations file (default: shipped)")
     add_progress_option(p)
-    p.set_defaults(func=_check_command)
 
 
 def _check_command(args: Any) -> int:

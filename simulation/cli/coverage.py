@@ -20,15 +20,17 @@ from ..verify.coverage import (
     scenario_paths_problem,
 )
 from ..verify.coverage_html import render_html
-from .options import UsageError
+from .options import UsageError, add_output_file_option, add_subcommand
 
 __all__ = ["add_command"]
 
 
 def add_command(sub: Any) -> None:
     """Register ``carechart coverage``."""
-    p = sub.add_parser(
+    p = add_subcommand(
+        sub,
         "coverage",
+        _coverage_command,
         help="state, transition, rule and guard-outcome coverage of scenarios and cohorts",
         description="Measure how much of the pathway a scenario suite and/or a simulated "
         "cohort exercises: states, transitions, recommendation rules and guard outcomes "
@@ -43,14 +45,8 @@ def add_command(sub: Any) -> None:
         help="also simulate a cohort of N patients (default: none)",
     )
     p.add_argument("--seed", type=int, default=20250101, metavar="S", help="the cohort's seed")
-    p.add_argument(
-        "--json", metavar="FILE", help="write the full report as JSON (default: not written)"
-    )
-    p.add_argument(
-        "--html",
-        metavar="FILE",
-        help="write an HTML report with the diagram (default: not written)",
-    )
+    add_output_file_option(p, "--json", "the full report as JSON")
+    add_output_file_option(p, "--html", "an HTML report with the diagram")
     p.add_argument(
         "--fail-under",
         type=float,
@@ -61,7 +57,6 @@ def add_command(sub: Any) -> None:
         "--limit", type=int, default=0, help="list at most N uncovered items per kind, 0 for all"
     )
     add_progress_option(p)
-    p.set_defaults(func=_coverage_command)
 
 
 def _coverage_command(args: Any) -> int:

@@ -21,6 +21,7 @@ from ..run.cohort import apply_overrides, check_run_options, default_workers, lo
 from ..run.engine import Occurrence, run_patient
 from ..run.output_folder import add_force_option, check_output_folder
 from ..run.progress import StderrProgress
+from .options import add_subcommand
 from .simulate import simulate_to
 
 __all__ = ["DEMO_PATIENTS", "DemoPatient", "format_course", "run_demo"]
@@ -212,8 +213,10 @@ DEMO_OUT = "carechart-demo"
 
 def add_command(sub: Any) -> None:
     """Register ``carechart demo``."""
-    p = sub.add_parser(
+    p = add_subcommand(
+        sub,
         "demo",
+        _demo_command,
         help="show two courses, then simulate the default cohort and write the report",
         description="Print two built-in patients' courses with the rule ids behind every step, "
         "then simulate the default cohort (1,000 patients x 10 years) and write patients.csv, "
@@ -231,7 +234,6 @@ def add_command(sub: Any) -> None:
     p.add_argument(
         "--courses-only", action="store_true", help="print the built-in courses only, no cohort"
     )
-    p.set_defaults(func=_demo_command)
 
 
 def _demo_command(args: Any) -> int:

@@ -13,6 +13,8 @@ from typing import Any
 from pathway import diagram
 from pathway.diagram_svg import to_svg
 
+from .options import add_subcommand
+
 __all__ = ["FORMATS", "add_command", "render"]
 
 #: Output formats and what each writes.
@@ -42,8 +44,10 @@ def render(fmt: str) -> str:
 
 def add_command(sub: Any) -> None:
     """Register ``carechart diagram``."""
-    p = sub.add_parser(
+    p = add_subcommand(
+        sub,
         "diagram",
+        _diagram_command,
         help="export the pathway chart (SVG, Mermaid, DOT, Markdown tables)",
         description="Export the pathway chart, generated from the code: "
         + "; ".join(f"{name}: {text}" for name, (text, _) in FORMATS.items())
@@ -60,7 +64,6 @@ def add_command(sub: Any) -> None:
         metavar="FILE",
         help="write to FILE (atomically) (default: standard output)",
     )
-    p.set_defaults(func=_diagram_command)
 
 
 def _diagram_command(args: Any) -> int:

@@ -9,15 +9,17 @@ from ..run.output_folder import StagedFolder, add_force_option
 from ..run.progress import add_progress_option, progress_reporter
 from ..verify.coverage import scenario_paths_problem
 from ..verify.generate import generate
-from .options import UsageError
+from .options import UsageError, add_subcommand
 
 __all__ = ["add_command"]
 
 
 def add_command(sub: Any) -> None:
     """Register ``carechart generate``."""
-    p = sub.add_parser(
+    p = add_subcommand(
+        sub,
         "generate",
+        _generate_command,
         help="write scenarios that cover what the scenario suite does not",
         description="Measure the coverage of a scenario suite, search courses that reach "
         "each uncovered transition, guard outcome, rule or state, and write each as a "
@@ -29,7 +31,6 @@ def add_command(sub: Any) -> None:
     p.add_argument("--budget", type=int, default=6000, help="moves the search may make")
     p.add_argument("--no-deviations", action="store_true", help="never script a deviation")
     add_progress_option(p)
-    p.set_defaults(func=_generate_command)
 
 
 def _generate_command(args: Any) -> int:

@@ -86,5 +86,5 @@ def add_subcommand(
 
 
 def add_output_file_option(parser: argparse.ArgumentParser, option: str, what: str) -> None:
-    """An optional ``OPTION FILE`` that also writes ``what`` there (nothing when absent)."""
-    parser.add_argument(option, metavar="FILE", help=f"also write {what} (default: none)")
+    """An optional ``OPTION FILE`` that writes ``what`` there (nothing when absent)."""
+    parser.add_argument(option, metavar="FILE", help=f"write {what} (default: not written)")

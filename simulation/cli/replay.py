@@ -7,6 +7,7 @@ from typing import Any
 
 from ..results.outputs import check_output_file
 from ..scenarios.replay import print_report, replay_paths, write_junit
+from .options import add_output_file_option, add_subcommand
 
 __all__ = ["add_command"]
 
@@ -16,17 +17,17 @@ __all__ = ["add_command"]
 
 def add_command(sub: Any) -> None:
     """Register ``carechart replay``."""
-    p = sub.add_parser(
+    p = add_subcommand(
+        sub,
         "replay",
+        _replay_command,
         help="replay scenario files against the pathway and check their expectations",
         description="Replay scenario files (shared/spec/scenario-format.md) against the pathway "
         "and check their expectations. Exit status: 0 all pass, 1 some fail, 2 a file is "
         "invalid.",
     )
     p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="scenario files or directories")
-    p.add_argument(
-        "--junit", metavar="FILE", help="also write the results as JUnit XML (default: none)"
-    )
+    add_output_file_option(p, "--junit", "the results as JUnit XML too")
     p.add_argument(
         "--verbose",
         "-v",
@@ -34,7 +35,6 @@ def add_command(sub: Any) -> None:
         help="show checks, deviations and violations of every scenario",
     )
     p.add_argument("--trace", action="store_true", help="print every step of every course")
-    p.set_defaults(func=_replay_command)
 
 
 def _replay_command(args: Any) -> int:

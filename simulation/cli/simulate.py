@@ -52,6 +52,7 @@ from ..run.cohort import (
 )
 from ..run.output_folder import add_force_option
 from ..run.progress import StderrProgress
+from .options import add_subcommand
 
 __all__ = ["add_command", "format_summary", "simulate_to"]
 
@@ -111,8 +112,10 @@ def _common_options(p: argparse.ArgumentParser) -> None:
 def add_command(sub: Any) -> None:
     """Register ``carechart simulate`` and ``carechart compare``."""
     policies = ", ".join(f"{s.name} ({s.description})" for s in STRATEGIES.values())
-    sim = sub.add_parser(
+    sim = add_subcommand(
+        sub,
         "simulate",
+        _simulate_command,
         help="simulate a cohort and write patients.csv, events.csv, summary.json, report",
         description="Simulate a cohort of virtual patients through the AIH pathway and write "
         "patients.csv, events.csv, summary.json and report.html to --out (all or nothing). "
@@ -138,9 +141,10 @@ def add_command(sub: Any) -> None:
         help="write patients.csv and events.csv gzip-compressed (.csv.gz, about 9x "
         "smaller); carechart reads either form",
     )
-    sim.set_defaults(func=_simulate_command)
-    cmp = sub.add_parser(
+    cmp = add_subcommand(
+        sub,
         "compare",
+        _compare_command,
         help="compare policies on the same patients (common random numbers)",
         description="Run the same virtual patients, with the same random numbers, under "
         "several policies and print each outcome's difference from the first policy with "
@@ -160,7 +164,6 @@ def add_command(sub: Any) -> None:
         help="also save the figures and intervals, as JSON (FILE.json) or CSV (FILE.csv), "
         "written whole or not at all (default: not saved)",
     )
-    cmp.set_defaults(func=_compare_command)
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Cohort, ParameterSet, Any, int]:

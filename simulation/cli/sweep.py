@@ -17,14 +17,17 @@ from ..run.cohort import (
     choose_workers,
 )
 from ..run.sweep import format_table, parse_vary, run_sweep
+from .options import add_subcommand
 
 __all__ = ["add_command"]
 
 
 def add_command(sub: Any) -> None:
     """Register ``carechart sweep``."""
-    p = sub.add_parser(
+    p = add_subcommand(
+        sub,
         "sweep",
+        _sweep_command,
         help="probabilistic sensitivity analysis over parameter draws",
         description="Draw parameter sets (each --vary NAME=LOW:HIGH uniform, or NAME=beta("
         "mean=M, sd=S) and the like), simulate the "
@@ -72,7 +75,6 @@ def add_command(sub: Any) -> None:
         metavar="FILE",
         help="write draws and summary (JSON) (default: not written)",
     )
-    p.set_defaults(func=_sweep_command)
 
 
 def _sweep_command(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pathway.atomic import write_atomic
 
-from ..cli.options import UsageError
+from ..cli.options import UsageError, add_output_file_option, add_subcommand
 from .cases import load_library
 from .debrief import class_report, load_debriefs, render_class_report
 from .sessions import SessionError
@@ -23,8 +23,10 @@ _EXTRA = "carechart train needs the 'train' extra: pip install 'carechart[train]
 
 def add_command(sub: Any) -> None:
     """Register ``carechart train`` and ``carechart train-report``."""
-    p = sub.add_parser(
+    p = add_subcommand(
+        sub,
         "train",
+        _train,
         help="the trainer: manage a virtual patient in the browser, with feedback and debrief",
         description="Serve the trainer on this computer and open it in the browser. A "
         "trainee picks a case (the built-in library, --cases folders, scenario files) and a "
@@ -55,23 +57,19 @@ def add_command(sub: Any) -> None:
     )
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free one)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    p.set_defaults(func=_train)
 
-    r = sub.add_parser(
+    r = add_subcommand(
+        sub,
         "train-report",
+        _report,
         help="class report over many trainer debriefs: which rules are broken most",
         description="Read debrief JSON files (or folders of them, e.g. carechart-train/"
         "debriefs) and report which rules are broken most, by how many trainees, and the "
         "mean adherence per case.",
     )
     r.add_argument("paths", nargs="+", metavar="DEBRIEF", help="debrief files or folders")
-    r.add_argument(
-        "--html",
-        metavar="FILE",
-        help="write the report as a self-contained page (default: none)",
-    )
-    r.add_argument("--json", metavar="FILE", help="write the report as JSON (default: none)")
-    r.set_defaults(func=_report)
+    add_output_file_option(r, "--html", "the report as a self-contained page")
+    add_output_file_option(r, "--json", "the report as JSON")
 
 
 def build_app(args: Any) -> Any:
