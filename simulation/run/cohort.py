@@ -35,7 +35,7 @@ from pathway.compiled import CompiledPathway
 from pathway.guidelines.aih.sources import SOURCES, TAGS
 from pathway.guidelines.aih.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STATUSES
 
-from ..input_files import InputFileError, parse_yaml
+from ..input_files import InputFileError, compose_yaml
 from ..model.disease import DiseaseModel, ModelConstants
 from ..model.parameters import (
     ParameterError,
@@ -105,29 +105,6 @@ class SimulationError(RuntimeError):
 
 def _fail(origin: str, field_name: str, found: Any, expected: str) -> CohortError:
     return CohortError(f"{origin}: {field_name}: found {found!r}, expected {expected}", field_name)
-
-
-def _line_of(text: str, field_name: str) -> int | None:
-    """The line (from 1) of ``field_name`` (``age.sd``) in YAML ``text``.
-
-    A field that is missing is located at its nearest enclosing key; ``None`` when not even
-    the first key of the path is in the file (a required top-level field left out).
-    """
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in field_name.split("."):
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == part:
-                line, node = key.start_mark.line + 1, value
-                break
-        else:
-            break
-    return line
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,13 +316,14 @@ def load_cohort(path: str | Path | None = None) -> Cohort:
     else:
         text, origin = read_input_file(path), str(path)
     try:
-        data = parse_yaml(text, origin)  # duplicate keys, depth, aliases: see input_files
+        root = compose_yaml(text, origin)  # duplicate keys, depth, aliases: see input_files
     except InputFileError as exc:
         raise CohortError(str(exc)) from None
     try:
-        return parse_cohort(data, origin)
+        return parse_cohort(None if root is None else root.plain(), origin)
     except CohortError as exc:
-        line = _line_of(text, exc.field) if exc.field else None
+        # A missing field is placed at its nearest enclosing key; none at all: no line.
+        line = root.line_of(exc.field.split(".")) if exc.field and root is not None else None
         if line is None:
             raise
         # file:line: field: ..., the form of the scenario loader's and compilers' messages.
