@@ -46,7 +46,7 @@ from pathway.guidelines.aih.vocabulary import ACTIONS
 from ..input_files import InputFileError, parse_json, read_input_file
 from ..model.disease import DiseaseModel, ModelConstants
 from ..model.parameters import load_parameters
-from ..run.engine import apply_occurrence, next_event, visit
+from ..run.engine import DayRules
 from .cases import Case, case_from_dict
 
 __all__ = [
@@ -224,24 +224,9 @@ def _journey(chart: AIHPathway, model: DiseaseModel, horizon_days: float) -> Ite
     Yields the day of each moment where a policy would act; returns when the patient has
     died or the next event is after ``horizon_days``.
     """
-    for occ in model.baseline(chart):
-        apply_occurrence(chart, occ)
-    yield 0.0
-    while not chart.is_dead:
-        day, timer = next_event(chart, model)
-        if day > horizon_days:
-            return
-        if timer is None:
-            for occ in model.pop(chart, day):
-                if chart.is_dead:
-                    break
-                apply_occurrence(chart, occ)
-                if not chart.is_dead:
-                    yield day
-        else:
-            visit(chart, model, timer, day)
-            if not chart.is_dead:
-                yield day
+    for kind, day in DayRules(chart, model.scripts_actions_on).course(model, horizon_days):
+        if kind == "decide":
+            yield day
 
 
 _CONSTANTS: list[ModelConstants] = []
