@@ -20,8 +20,8 @@ import resource
 import sys
 import time
 
-from simulation.cohort import DEFAULT_SEED, default_workers, load_cohort, run_cohort
-from simulation.outputs import ChunkResult, software_version
+from simulation.results.outputs import ChunkResult, software_version
+from simulation.run.cohort import DEFAULT_SEED, default_workers, load_cohort, run_cohort
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,8 +21,8 @@ from time import perf_counter
 from typing import Any
 
 from pathway.compiled import CompiledPathway
-from simulation.cohort import DEFAULT_SEED, run_cohort
-from simulation.outputs import software_version
+from simulation.results.outputs import software_version
+from simulation.run.cohort import DEFAULT_SEED, run_cohort
 
 
 def _run(engine: str, patients: int, years: float, workers: int, seed: int) -> tuple[float, str]:
@@ -97,7 +97,7 @@ def executor_seconds(patients: int, years: float, seed: int) -> float:
 
 _PEAK = """
 import resource, sys
-from simulation.cohort import run_cohort
+from simulation.run.cohort import run_cohort
 n = int(sys.argv[1])
 run_cohort(patients=n, years=float(sys.argv[2]), seed=1, workers=1, on_chunk=lambda c: None)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

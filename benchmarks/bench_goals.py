@@ -33,8 +33,8 @@ sys.path.insert(0, str(HERE))
 
 from bench_engines import _run, executor_seconds  # noqa: E402
 
-from simulation.cohort import DEFAULT_SEED  # noqa: E402
-from simulation.outputs import software_version  # noqa: E402
+from simulation.results.outputs import software_version  # noqa: E402
+from simulation.run.cohort import DEFAULT_SEED  # noqa: E402
 
 #: The goals of issue 6.
 SPEED_UP_GOAL = 20.0

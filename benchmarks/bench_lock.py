@@ -22,7 +22,7 @@ from typing import Any
 
 from pathway.compiled import CompiledPathway
 from pathway.runtime import PathwayRuntime
-from simulation.cohort import DEFAULT_SEED, run_cohort
+from simulation.run.cohort import DEFAULT_SEED, run_cohort
 
 
 class _Unlocked(CompiledPathway):

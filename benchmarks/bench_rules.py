@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pathway.compiled import CompiledPathway
 from pathway.guidelines.aih import invariants, rules
-from simulation.cohort import run_cohort
+from simulation.run.cohort import run_cohort
 from tests import legacy_rules as legacy
 
 _SEEN: list[tuple[Any, Any, Any, frozenset[str], Any]] = []

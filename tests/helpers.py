@@ -35,7 +35,7 @@ def record(**overrides: Any) -> PatientRecord:
 
 def new_chart(labs: dict[str, float] | None = None, **overrides: Any) -> AIHPathway:
     """A chart at diagnosis with baseline labs observed at day 0 (regions synchronised)."""
-    from simulation.scripted import baseline_occurrences
+    from simulation.model.scripted import baseline_occurrences
 
     rec = record(**overrides)
     chart = AIHPathway(rec)
@@ -51,8 +51,8 @@ def course(
     **overrides: Any,
 ) -> AIHPathway:
     """Run a scripted course under the guideline policy: ``(day, finding|"action", value)``."""
-    from simulation.engine import Occurrence, run_patient
-    from simulation.scripted import ScriptedPatient, baseline_occurrences
+    from simulation.model.scripted import ScriptedPatient, baseline_occurrences
+    from simulation.run.engine import Occurrence, run_patient
 
     rec = record(**overrides)
     occs = [

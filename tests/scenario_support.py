@@ -6,8 +6,8 @@ import functools
 import re
 from pathlib import Path
 
-from simulation.replay import ReplayResult, replay_scenario
-from simulation.scenario import load_scenario
+from simulation.scenarios.replay import ReplayResult, replay_scenario
+from simulation.scenarios.scenario import load_scenario
 
 from .helpers import REPO
 

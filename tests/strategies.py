@@ -81,7 +81,7 @@ moves_any = st.lists(
 
 def apply_move(chart: AIHPathway, move: tuple[int, str, Any], *, policy: bool = True) -> None:
     """Apply one move if it is possible now (findings the chart cannot take are skipped)."""
-    from simulation.policies import GuidelinePolicy
+    from simulation.model.policies import GuidelinePolicy
 
     if chart.is_dead:
         return
@@ -119,8 +119,8 @@ def start(
 
     ``engine``: the chart class (default :class:`AIHPathway`, python-statemachine).
     """
-    from simulation.policies import GuidelinePolicy
-    from simulation.scripted import baseline_occurrences
+    from simulation.model.policies import GuidelinePolicy
+    from simulation.model.scripted import baseline_occurrences
 
     chart: AIHPathway = (engine or AIHPathway)(patient)
     for occ in baseline_occurrences(patient, baseline):

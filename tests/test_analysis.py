@@ -11,7 +11,7 @@ from statemachine.state import HistoryState
 from pathway import AIHPathway
 from pathway.guidelines.aih.timers import TIMERS, Timer
 from pathway.structure import ChartModel
-from simulation.analysis import Catalogue, check_catalogue, check_structure, static_findings
+from simulation.verify.analysis import Catalogue, check_catalogue, check_structure, static_findings
 
 from .mutants import mutant_chart
 

@@ -11,8 +11,11 @@ import pytest
 
 from pathway.guidelines.aih.sources import SOURCES
 from pathway.guidelines.aih.vocabulary import ACTIONS
-from simulation import calibration as cal
-from simulation.calibration import (
+from simulation.cli.main import main
+from simulation.model.parameters import load_parameters
+from simulation.model.policies import STRATEGIES
+from simulation.results import calibration as cal
+from simulation.results.calibration import (
     CalibrationError,
     CalibrationResult,
     Target,
@@ -25,12 +28,9 @@ from simulation.calibration import (
     run_calibration,
     wilson_interval,
 )
-from simulation.cli import main
-from simulation.cohort import apply_overrides, load_cohort
-from simulation.cohort_outputs import CohortOutputs, EventRow, PatientRow
-from simulation.parameters import load_parameters
-from simulation.policies import STRATEGIES
-from simulation.report import write_report
+from simulation.results.cohort_outputs import CohortOutputs, EventRow, PatientRow
+from simulation.results.report import write_report
+from simulation.run.cohort import apply_overrides, load_cohort
 
 from .synthetic_outputs import write_synthetic_outputs
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from simulation.cli import main
-from simulation.coverage import collect_cohort
+from simulation.cli.main import main
+from simulation.verify.coverage import collect_cohort
 
 
 def test_static_check_json_lists_declared_and_open_findings(

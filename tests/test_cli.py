@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from simulation.cli import build_parser, main
+from simulation.cli.main import build_parser, main
 
 
 def test_demo_prints_courses_with_rule_ids(capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,7 +90,7 @@ def test_output_piped_into_a_reader_that_stops_ends_quietly(fmt: str) -> None:
     """`carechart diagram | head -1`: no "Broken pipe" error, the shell's SIGPIPE status."""
     code = (
         "import sys\n"
-        "from simulation.cli import main\n"
+        "from simulation.cli.main import main\n"
         "sys.stdin.read(1)\n"  # wait until the reader has gone
         f"sys.exit(main(['diagram', '--format', '{fmt}']))\n"
     )
@@ -114,7 +114,7 @@ def test_sigterm_waits_while_workers_are_being_started() -> None:
     """Inside ``stopping.deferred()`` a SIGTERM is held; it ends the command after it."""
     code = (
         "import os, signal\n"
-        "from simulation import stopping\n"
+        "from simulation.run import stopping\n"
         "stopping.install()\n"
         "with stopping.deferred():\n"
         "    os.kill(os.getpid(), signal.SIGTERM)\n"

@@ -13,7 +13,9 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulation.cohort import (
+from simulation.model.parameters import load_parameters
+from simulation.model.policies import STRATEGIES, get_strategy
+from simulation.run.cohort import (
     CohortError,
     _chunks,
     apply_overrides,
@@ -24,8 +26,6 @@ from simulation.cohort import (
     run_cohort,
     sample_attributes,
 )
-from simulation.parameters import load_parameters
-from simulation.policies import STRATEGIES, get_strategy
 
 VALID: dict[str, Any] = {
     "patients": 10,
@@ -288,11 +288,11 @@ def test_progress_reports_the_time_left(
 ) -> None:
     """Progress lines say how far the run is and, before the end, about how long is left
     (elapsed time per patient so far x patients to go)."""
-    from simulation import cohort
-    from simulation.cohort import StderrProgress, _duration
+    from simulation.run import progress as progress_module
+    from simulation.run.progress import StderrProgress, _duration
 
     clock = iter([100.0, 140.0, 260.0])  # start, after 1,000 patients, after 5,000
-    monkeypatch.setattr(cohort.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: next(clock))
     progress = StderrProgress()
     progress(1_000, 10_000)
     progress(5_000, 10_000)

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from simulation.cli import main
-from simulation.compare import KEYS, PatientOutcomes, estimates, paired_differences
-from simulation.outcomes import YEAR, OutcomeTally
+from simulation.cli.main import main
+from simulation.results.compare import KEYS, PatientOutcomes, estimates, paired_differences
+from simulation.results.outcomes import YEAR, OutcomeTally
 
 HORIZON = 10 * YEAR
 

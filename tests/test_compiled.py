@@ -18,8 +18,8 @@ from .strategies import apply_move, moves_any, moves_guideline, patients
 
 
 def _start(cls: type[AIHPathway] | type[CompiledPathway], patient: PatientRecord) -> Any:
-    from simulation.policies import GuidelinePolicy
-    from simulation.scripted import baseline_occurrences
+    from simulation.model.policies import GuidelinePolicy
+    from simulation.model.scripted import baseline_occurrences
 
     chart = cls(copy.deepcopy(patient))
     for occ in baseline_occurrences(patient, ACTIVE_LABS):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from simulation.cli import main
-from simulation.cohort_outputs import (
+from simulation.cli.main import main
+from simulation.results.cohort_outputs import (
     OutputFormatError,
     iter_outputs,
     load_outputs,

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from pathway import AIHPathway, Thresholds
-from simulation.conflicts import search_conflicts
-from simulation.replay import replay_scenario
-from simulation.scenario import parse_scenario
+from simulation.scenarios.replay import replay_scenario
+from simulation.scenarios.scenario import parse_scenario
+from simulation.verify.conflicts import search_conflicts
 
 from .mutants import mutant_chart
 
@@ -90,7 +90,7 @@ def test_a_shifted_threshold_makes_a_timer_fire_where_nothing_handles_it() -> No
 
 def test_trap_state_story_replays_and_shows_the_patient_held() -> None:
     """A trap state gets a story: reached, a year of visits with normal labs, still there."""
-    from simulation.conflicts import trap_counterexample
+    from simulation.verify.conflicts import trap_counterexample
 
     text = trap_counterexample(AIHPathway, "observation", budget=800)
     assert text is not None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathway import AIHPathway, Thresholds
-from simulation.boundaries import default_starts, lab_boundaries, threshold_analytes
-from simulation.course import Course, Move
-from simulation.replay import replay_scenario
-from simulation.scenario import parse_scenario
-from simulation.scenario_writer import ExpectationSpec, care_states_of, render_scenario
+from simulation.scenarios.course import Course, Move
+from simulation.scenarios.replay import replay_scenario
+from simulation.scenarios.scenario import parse_scenario
+from simulation.scenarios.scenario_writer import ExpectationSpec, care_states_of, render_scenario
+from simulation.verify.boundaries import default_starts, lab_boundaries, threshold_analytes
 
 
 def _classic() -> Course:

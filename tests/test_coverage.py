@@ -9,9 +9,9 @@ import pytest
 
 from pathway import AIHPathway
 from pathway.structure import ChartModel
-from simulation.cli import main
-from simulation.coverage import CoverageReport, collect_scenarios, guard_items
-from simulation.coverage_html import coverage_dot, render_html
+from simulation.cli.main import main
+from simulation.verify.coverage import CoverageReport, collect_scenarios, guard_items
+from simulation.verify.coverage_html import coverage_dot, render_html
 
 from .helpers import REPO
 

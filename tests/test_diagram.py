@@ -23,7 +23,7 @@ from pathway.diagram import (
 )
 from pathway.guidelines.aih.chart import transition_rules
 from pathway.guidelines.aih.timers import TIMERS
-from simulation import cli
+from simulation.cli import main as cli
 
 DOCS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "pathway.md"
 

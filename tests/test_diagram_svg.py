@@ -10,9 +10,9 @@ import pytest
 from pathway import AIHPathway
 from pathway.diagram_svg import to_svg
 from pathway.structure import ChartModel
-from simulation import coverage_html
-from simulation.cli import main
-from simulation.coverage import collect_scenarios
+from simulation.cli.main import main
+from simulation.verify import coverage_html
+from simulation.verify.coverage import collect_scenarios
 
 from .helpers import REPO
 

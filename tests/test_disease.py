@@ -12,7 +12,7 @@ import pytest
 
 from pathway import AIHPathway, PatientRecord
 from pathway.runtime import Step
-from simulation.disease import (
+from simulation.model.disease import (
     DiseaseModel,
     ModelConstants,
     complete_probability,
@@ -20,8 +20,7 @@ from simulation.disease import (
     meld,
     path_value,
 )
-from simulation.engine import run_patient
-from simulation.hazards import (
+from simulation.model.hazards import (
     YEAR_DAYS,
     Clock,
     constant,
@@ -29,7 +28,8 @@ from simulation.hazards import (
     from_cumulative,
     sample_time,
 )
-from simulation.parameters import load_parameters
+from simulation.model.parameters import load_parameters
+from simulation.run.engine import run_patient
 
 N = 4000  # draws per statistical test: binomial SE <= 0.008
 

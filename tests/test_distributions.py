@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulation.cli import main
-from simulation.cohort import CohortError
-from simulation.distributions import Distribution, parse_distribution
-from simulation.sweep import Range, parse_vary, run_sweep
+from simulation.cli.main import main
+from simulation.model.distributions import Distribution, parse_distribution
+from simulation.run.cohort import CohortError
+from simulation.run.sweep import Range, parse_vary, run_sweep
 
 
 @pytest.mark.parametrize(

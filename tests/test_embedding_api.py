@@ -105,6 +105,6 @@ def test_care_state_is_one_vocabulary_id() -> None:
     chart.take("start_prednisolone", day=0)
     assert len(chart.active) > 5
     assert chart.care_state == "induction" == care_state(chart.active)
-    from simulation.course import care_state as course_care_state
+    from simulation.scenarios.course import care_state as course_care_state
 
     assert course_care_state is care_state

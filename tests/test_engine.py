@@ -6,9 +6,9 @@ import pytest
 import simpy
 
 from pathway import AIHPathway
-from simulation.engine import patient_journey, run_patient
-from simulation.policies import GuidelinePolicy
-from simulation.scripted import ScriptedPatient, baseline_occurrences
+from simulation.model.policies import GuidelinePolicy
+from simulation.model.scripted import ScriptedPatient, baseline_occurrences
+from simulation.run.engine import patient_journey, run_patient
 
 from .helpers import ACTIVE_LABS, course, record
 

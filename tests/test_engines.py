@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from simulation.cli import main
-from simulation.cohort import run_cohort
+from simulation.cli.main import main
+from simulation.run.cohort import run_cohort
 
 
 @pytest.fixture(scope="module")
@@ -106,25 +106,21 @@ class _Client:
         return _Future(self, fn, args)
 
 
-def test_dask_chunks_come_back_in_order_with_a_bounded_window(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_dask_chunks_come_back_in_order_with_a_bounded_window() -> None:
     """However many chunks a cohort has, at most 4 per worker are in flight at once."""
-    from simulation import cohort, scale
+    from simulation.run import scale
 
-    monkeypatch.setattr(cohort, "run_chunk", lambda settings, bounds: bounds)
     bounds = [(i, i + 1) for i in range(100)]
     client = _Client(workers=3)
-    got = list(scale.dask_chunk_results(None, bounds, client, workers=3))  # type: ignore[arg-type]
+    got = list(scale.dask_map(lambda settings, b: b, None, bounds, client, workers=3))
     assert got == bounds
-    assert client.most == cohort.CHUNKS_PER_WORKER * 3
+    assert client.most == scale.CHUNKS_PER_WORKER * 3
 
 
-def test_dask_workers_must_run_this_carechart(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dask_workers_must_run_this_carechart() -> None:
     """A worker with other code, or without carechart, is refused before any chunk runs."""
-    from simulation import cohort, scale
+    from simulation.run import scale
 
-    monkeypatch.setattr(cohort, "run_chunk", lambda settings, bounds: bounds)
     version, fingerprint = scale.code_identity()
     assert len(fingerprint) == 16
     assert scale.code_identity() == (version, fingerprint)  # computed once per process
@@ -137,7 +133,7 @@ def test_dask_workers_must_run_this_carechart(monkeypatch: pytest.MonkeyPatch) -
     ):
         client = _Client(workers=2, identities=identities)
         with pytest.raises(ValueError, match=message):
-            list(scale.dask_chunk_results(None, [(0, 1)], client, workers=2))  # type: ignore[arg-type]
+            list(scale.dask_map(lambda settings, b: b, None, [(0, 1)], client, workers=2))
         assert client.most == 0  # nothing was submitted
 
 
@@ -149,7 +145,7 @@ def test_code_identity_changes_with_the_code(tmp_path: Any) -> None:
 
     import pathway
     import simulation
-    from simulation.scale import code_identity, fingerprint
+    from simulation.run.scale import code_identity, fingerprint
 
     roots = []
     for package in (pathway, simulation):
@@ -174,7 +170,7 @@ def test_code_identity_changes_with_the_code(tmp_path: Any) -> None:
 def test_a_bad_dask_address_names_the_option() -> None:
     """A malformed scheduler address is one line naming ``--dask`` and the address."""
     pytest.importorskip("distributed")
-    from simulation.scale import dask_client
+    from simulation.run.scale import dask_client
 
     with pytest.raises(ValueError, match=r"^--dask nonsense: .*port"):
         dask_client("nonsense", workers=1)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from simulation.findings import (
+from simulation.verify.findings import (
     Declaration,
     DeclarationError,
     Finding,

@@ -57,9 +57,9 @@ def test_readme_names_each_make_target_and_how_the_demo_was_timed() -> None:
 @pytest.mark.parametrize(
     ("module", "name"),
     [
-        ("simulation.generate", "generated"),
-        ("simulation.demo", "carechart-demo"),
-        ("simulation.simulate_command", "carechart-output"),
+        ("simulation.cli.generate", "generated"),
+        ("simulation.cli.demo", "carechart-demo"),
+        ("simulation.cli.simulate", "carechart-output"),
     ],
 )
 def test_default_output_folders_are_git_ignored(module: str, name: str) -> None:

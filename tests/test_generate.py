@@ -8,10 +8,10 @@ import pytest
 
 from pathway import AIHPathway
 from pathway.structure import ChartModel
-from simulation.cli import main
-from simulation.generate import generate
-from simulation.replay import replay_scenario
-from simulation.scenario import parse_scenario
+from simulation.cli.main import main
+from simulation.scenarios.replay import replay_scenario
+from simulation.scenarios.scenario import parse_scenario
+from simulation.verify.generate import generate
 
 from .helpers import REPO
 

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from simulation.cli import build_parser
+from simulation.cli.main import build_parser
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:

@@ -330,7 +330,7 @@ def test_a_deviation_that_breaks_an_invariant_is_recorded() -> None:
 
 def test_guideline_courses_keep_every_hard_invariant() -> None:
     """The demo courses under the guideline policy record no violation at all."""
-    from simulation.demo import DEMO_PATIENTS, run_story
+    from simulation.cli.demo import DEMO_PATIENTS, run_story
 
     for story in DEMO_PATIENTS:
         chart: AIHPathway = run_story(story)

@@ -13,11 +13,11 @@ from unittest import mock
 import pytest
 
 from pathway import AIHPathway, Thresholds
-from simulation import replay as replay_module
-from simulation.analysis import static_findings
-from simulation.conflicts import search_conflicts
-from simulation.coverage import collect_scenarios
-from simulation.replay import replay_paths
+from simulation.scenarios import replay as replay_module
+from simulation.scenarios.replay import replay_paths
+from simulation.verify.analysis import static_findings
+from simulation.verify.conflicts import search_conflicts
+from simulation.verify.coverage import collect_scenarios
 
 from .helpers import REPO
 from .mutants import mutant_chart

@@ -35,7 +35,7 @@ COMPILED = _compiled_modules()
 
 
 def _carechart(python: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    code = "import sys; from simulation.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from simulation.cli.main import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run(
         [python, "-c", code, *args], cwd=cwd, capture_output=True, text=True, check=False
     )
@@ -44,7 +44,7 @@ def _carechart(python: str, *args: str, cwd: Path) -> subprocess.CompletedProces
 def test_the_hot_modules_are_compiled(tmp_path: Path) -> None:
     """Every module pyproject.toml lists is an extension module in the native build."""
     assert "pathway.guidelines.aih.rules" in COMPILED
-    assert "simulation.disease" in COMPILED
+    assert "simulation.model.disease" in COMPILED
     code = (
         "import importlib, sys\nfor m in sys.argv[1:]: print(importlib.import_module(m).__file__)"
     )

@@ -1,4 +1,4 @@
-"""Model parameters: every value has a unit, a tag and its provenance (simulation.parameters)."""
+"""Model parameters (simulation.model.parameters): a unit, a tag and a provenance each."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from pathway.guidelines.aih.sources import SOURCES, TAGS
-from simulation.cohort import load_cohort
-from simulation.disease import ModelConstants
-from simulation.parameters import ParameterError, ParameterSet, load_parameters
+from simulation.model.disease import ModelConstants
+from simulation.model.parameters import ParameterError, ParameterSet, load_parameters
+from simulation.run.cohort import load_cohort
 
 
 def test_every_parameter_has_provenance() -> None:

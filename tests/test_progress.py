@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from simulation import progress as progress_module
-from simulation.cli import main
+from simulation.cli.main import main
+from simulation.run import progress as progress_module
 
 ROOT = Path(__file__).resolve().parent.parent
 _LINE = re.compile(r"^carechart: \S.* \d[\d,]*/[\d,]+ \w+ \(\d+%\)")

@@ -75,12 +75,12 @@ def test_a_model_bug_ends_in_one_line_naming_patient_and_seed_with_exit_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A SimulationError is an internal error (exit 1), not bad input (2) nor a traceback."""
-    from simulation.cli import main
+    from simulation.cli.main import main
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise KeyError("no such state")
 
-    monkeypatch.setattr("simulation.cohort.run_patient", broken)
+    monkeypatch.setattr("simulation.run.cohort.run_patient", broken)
     out = tmp_path / "out"
     status = main(
         [
@@ -126,7 +126,7 @@ def test_train_report_reads_debriefs_with_the_hardened_loader(
     """Deep nesting, a named pipe and a device are one line, exit 2: no traceback, no hang."""
     import os
 
-    from simulation.cli import main
+    from simulation.cli.main import main
 
     deep = tmp_path / "deep.json"
     deep.write_text(_deep_json(100_000))
@@ -186,7 +186,7 @@ def test_an_empty_output_name_is_refused_not_silently_ignored(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``--out "$UNSET"`` used to run everything and write nothing, with exit 0."""
-    from simulation.cli import main
+    from simulation.cli.main import main
 
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -11,22 +11,22 @@ from pathlib import Path
 
 import pytest
 
-import simulation.report as report_module
-from simulation.cohort_outputs import (
+import simulation.results.report as report_module
+from simulation.results.cohort_outputs import (
     EventRow,
     OutputFormatError,
     PatientRow,
     load_outputs,
 )
-from simulation.endpoints import (
+from simulation.results.endpoints import (
     recurrence_after_transplant,
     relapse_after_withdrawal,
     time_to_cbr,
     transplant_free_survival,
 )
-from simulation.report import REPORT_FILE, write_report
-from simulation.survival import kaplan_meier
-from simulation.trajectories import CENSORED, care_courses, flows, occupancy
+from simulation.results.report import REPORT_FILE, write_report
+from simulation.results.survival import kaplan_meier
+from simulation.results.trajectories import CENSORED, care_courses, flows, occupancy
 
 from .synthetic_outputs import EVENT_HEADER, PATIENT_HEADER, write_synthetic_outputs
 

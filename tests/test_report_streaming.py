@@ -1,7 +1,7 @@
 """report.html from streamed outputs: the same page as from loaded outputs, in flat memory.
 
-:func:`simulation.report.write_report` reads patients.csv and events.csv one patient at a
-time into running counts (:mod:`simulation.report.tally`). These tests check that the
+:func:`simulation.results.report.write_report` reads patients.csv and events.csv one patient at a
+time into running counts (:mod:`simulation.results.report.tally`). These tests check that the
 counts give exactly what the list-based computations give on the loaded outputs, that the
 page is the same, that a malformed row still fails with its file and line, and that memory
 does not grow with the events (nor, over repeated values, with the patients).
@@ -27,8 +27,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import simulation.report as report_module
-from simulation.cohort_outputs import (
+import simulation.results.report as report_module
+from simulation.results.cohort_outputs import (
     EventOrderError,
     OutputFormatError,
     iter_outputs,
@@ -38,17 +38,17 @@ from simulation.cohort_outputs import (
     read_events,
     read_patients,
 )
-from simulation.endpoints import (
+from simulation.results.endpoints import (
     overall_survival,
     relapse_after_withdrawal,
     time_to_cbr,
     transplant_free_survival,
 )
-from simulation.report import REPORT_FILE, build_report, write_report
-from simulation.report.tables import ValueCounts, _median_iqr, _quartiles
-from simulation.report.tally import ReportTally, tally_folder, tally_outputs
-from simulation.survival import kaplan_meier
-from simulation.trajectories import care_courses, flows, occupancy
+from simulation.results.report import REPORT_FILE, build_report, write_report
+from simulation.results.report.tables import ValueCounts, _median_iqr, _quartiles
+from simulation.results.report.tally import ReportTally, tally_folder, tally_outputs
+from simulation.results.survival import kaplan_meier
+from simulation.results.trajectories import care_courses, flows, occupancy
 
 from .synthetic_outputs import EVENT_HEADER, PATIENT_HEADER, write_synthetic_outputs
 

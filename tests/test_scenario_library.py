@@ -30,7 +30,7 @@ from pathway.guidelines.aih.dosing import azathioprine_dose, budesonide_dose, pr
 from pathway.guidelines.aih.invariants import InvariantMonitor, Violation
 from pathway.guidelines.aih.options import GuidelineOptions
 from pathway.guidelines.aih.vocabulary import CARE_STATES
-from simulation.replay import ReplayResult
+from simulation.scenarios.replay import ReplayResult
 
 from .helpers import NORMAL_LABS, course, new_chart, record
 from .scenario_support import LIBRARY, replayed

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulation.scenario import (
+from simulation.scenarios.scenario import (
     MAX_NODES,
     Expectation,
     Scenario,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from pathway.guidelines.aih import invariants
-from simulation.cli import main
-from simulation.replay import replay_paths, replay_scenario, write_junit
-from simulation.scenario import ScenarioError, load_scenario, parse_scenario
+from simulation.cli.main import main
+from simulation.scenarios.replay import replay_paths, replay_scenario, write_junit
+from simulation.scenarios.scenario import ScenarioError, load_scenario, parse_scenario
 
 from .scenario_support import (
     BAD_FILES,
@@ -222,7 +222,7 @@ def test_missing_file_is_invalid_not_a_crash(
     status = main(["replay", str(tmp_path / "nope.yaml")])
     out = capsys.readouterr().out
     assert status == 2
-    assert f"INVALID  {tmp_path / 'nope.yaml'}:0:0: cannot read file" in out
+    assert f"INVALID  {tmp_path / 'nope.yaml'}: cannot read file" in out
 
 
 def test_empty_directory_is_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -230,7 +230,7 @@ def test_empty_directory_is_invalid(tmp_path: Path, capsys: pytest.CaptureFixtur
     status = main(["replay", str(tmp_path)])
     out = capsys.readouterr().out
     assert status == 2
-    assert f"INVALID  {tmp_path}:0:0: no scenario files (*.yaml) in this directory" in out
+    assert f"INVALID  {tmp_path}: no scenario files (*.yaml) in this directory" in out
 
 
 def test_exit_status_two_wins_over_one(tmp_path: Path) -> None:
@@ -272,7 +272,7 @@ def test_junit_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     def broken_replace(src: str, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("simulation.replay.os.replace", broken_replace)
+    monkeypatch.setattr("simulation.scenarios.replay.os.replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_junit(report, out)
     assert out.read_text(encoding="utf-8") == "previous"

@@ -16,10 +16,15 @@ from types import SimpleNamespace
 import pytest
 
 from pathway import AIHPathway
-from simulation import cohort as cohort_module
-from simulation.cli import main
-from simulation.cohort import Attributes
-from simulation.outputs import EVENT_COLUMNS, PATIENT_COLUMNS, PatientResult, collect_patient
+from simulation.cli.main import main
+from simulation.results.outputs import (
+    EVENT_COLUMNS,
+    PATIENT_COLUMNS,
+    PatientResult,
+    collect_patient,
+)
+from simulation.run import cohort as cohort_module
+from simulation.run.cohort import Attributes
 
 from .helpers import course
 
@@ -238,7 +243,7 @@ def test_failed_run_leaves_the_folder_untouched(
     def boom(*args: object, **kwargs: object) -> None:
         raise cohort_module.SimulationError("patient P00001 failed")
 
-    monkeypatch.setattr("simulation.simulate_command.run_cohort", boom)
+    monkeypatch.setattr("simulation.cli.simulate.run_cohort", boom)
     assert _simulate(out) == 1
     assert "carechart: internal error: patient P00001 failed" in capsys.readouterr().err
     assert (out / "patients.csv").read_text() == "old\n"
@@ -354,7 +359,7 @@ def test_sigterm_leaves_no_staging_folder_and_no_output(tmp_path: Path, workers:
         [
             sys.executable,
             "-m",
-            "simulation.cli",
+            "simulation.cli.main",
             "simulate",
             "--patients=50000",
             "--years=10",

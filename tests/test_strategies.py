@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from pathway import AIHPathway, PatientRecord
-from simulation.cohort import load_cohort, run_cohort
-from simulation.disease import DiseaseModel, ModelConstants
-from simulation.engine import run_patient
-from simulation.parameters import load_parameters
-from simulation.policies import get_strategy
+from simulation.model.disease import DiseaseModel, ModelConstants
+from simulation.model.parameters import load_parameters
+from simulation.model.policies import get_strategy
+from simulation.run.cohort import load_cohort, run_cohort
+from simulation.run.engine import run_patient
 
 
 def _course(strategy: str, **record: Any) -> AIHPathway:

@@ -1,7 +1,7 @@
 """Outputs streamed, not held: running totals give the row-based figures; files unchanged.
 
 ``carechart simulate`` writes patients.csv and events.csv chunk by chunk and computes
-summary.json from running totals (:class:`simulation.outcomes.OutcomeTally`), so the main
+summary.json from running totals (:class:`simulation.results.outcomes.OutcomeTally`), so the main
 process holds nothing per patient. The totals are checked against a plain row-based
 reference (the definitions of summary.json's figures, Kaplan-Meier by the textbook product
 over event days), on random rows with censoring, ties, empty groups and missing values.
@@ -24,12 +24,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pathway import Thresholds
-from simulation.cohort import RunSettings, apply_overrides, load_cohort, run_cohort
-from simulation.outcomes import YEAR, headline_outcomes, km_at
-from simulation.outputs import ChunkResult, CohortResult, PatientResult, summary_json
-from simulation.parameters import load_parameters
-from simulation.simulate_command import simulate_to
-from simulation.survival import KaplanMeierTally, kaplan_meier
+from simulation.cli.simulate import simulate_to
+from simulation.model.parameters import load_parameters
+from simulation.results.outcomes import YEAR, headline_outcomes, km_at
+from simulation.results.outputs import ChunkResult, CohortResult, PatientResult, summary_json
+from simulation.results.survival import KaplanMeierTally, kaplan_meier
+from simulation.run.cohort import RunSettings, apply_overrides, load_cohort, run_cohort
 
 Row = Mapping[str, Any]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from simulation.cli import main
-from simulation.cohort import CohortError
-from simulation.sweep import Range, parse_vary, run_sweep
+from simulation.cli.main import main
+from simulation.run.cohort import CohortError
+from simulation.run.sweep import Range, parse_vary, run_sweep
 
 
 def test_parse_vary() -> None:
@@ -82,9 +82,9 @@ def test_policies_run_on_the_same_draws_and_differences_add_up() -> None:
     """Each draw runs every policy with the same parameters; the differences summarised are
     the per-draw differences from the first policy, and a policy's outcomes are those of a
     plain cohort run under that policy with the drawn parameters."""
-    from simulation.cohort import apply_overrides, load_cohort, run_cohort
-    from simulation.parameters import load_parameters
-    from simulation.sweep import _numeric_outcomes
+    from simulation.model.parameters import load_parameters
+    from simulation.run.cohort import apply_overrides, load_cohort, run_cohort
+    from simulation.run.sweep import _numeric_outcomes
 
     ranges = [Range("liver.hcc_per_1000py_cirrhosis", 1.0, 60.0)]
     kw = {"draws": 3, "patients": 25, "years": 5, "seed": 11, "workers": 1}

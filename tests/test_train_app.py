@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from simulation.cli import build_parser, main
+from simulation.cli.main import build_parser, main
 from simulation.train.app import create_app
 from simulation.train.cases import PRESETS, CaseError, load_case, load_library
 
@@ -131,7 +131,7 @@ _OK = "title: x\npatient: {age: 40, sex: F, weight_kg: 60}\nseed: 1\nhorizon_day
         (_OK + "colour: red\n",
          "case.yaml:5: unknown field 'colour'"),
         ("title: x\npatient: {age: 40, sex: X, weight_kg: 60}\nseed: 1\nhorizon_days: 90\n",
-         "case.yaml:2: patient.sex: found 'X', expected one of ['F', 'M']"),
+         "case.yaml:2:25: 'sex' must be one of [F, M] (got 'X')"),
         ("title: x\npatient: {age: 40, sex: F, weight_kg: 60}\nhorizon_days: 90\n",
          "case.yaml: seed: missing"),
         ("title: x\npatient: {age: 40, sex: F, weight_kg: 60}\nseed: -1\nhorizon_days: 90\n",
@@ -150,6 +150,34 @@ def test_bad_case_files_get_one_clear_message(tmp_path: Path, text: str, message
         load_case(path)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "patient",
+    [
+        "{age: 17, sex: F, weight_kg: 60}",
+        "{age: 40, sex: M, weight_kg: 60, pregnant: true}",
+        "{age: 40, sex: F, weight_kg: 60, cirrhosis: mild}",
+        "{age: 40, sex: F}",
+        "{age: 40, sex: F, weight_kg: 60, colour: red}",
+    ],
+)
+def test_a_case_reads_its_patient_as_a_scenario_does(tmp_path: Path, patient: str) -> None:
+    """One parser of the patient block: a case and a scenario with the same bad patient get
+    the same message (fields, ranges and wording), at the same line and column."""
+    from simulation.scenarios.scenario import ScenarioError, load_scenario
+
+    case = tmp_path / "case.yaml"
+    case.write_text(f"seed: 1\npatient: {patient}\ntitle: x\nhorizon_days: 90\n")
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(f"name: x\npatient: {patient}\n")
+    with pytest.raises(CaseError) as case_err:
+        load_case(case)
+    with pytest.raises(ScenarioError) as scenario_err:
+        load_scenario(scenario)
+    assert str(case_err.value).replace("case.yaml", "FILE") == str(scenario_err.value).replace(
+        "scenario.yaml", "FILE"
+    )
 
 
 def test_train_commands_report_bad_input_in_one_line(

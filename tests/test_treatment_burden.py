@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from simulation.cohort import run_cohort
-from simulation.report.tables import burden_table
+from simulation.results.report.tables import burden_table
+from simulation.run.cohort import run_cohort
 
 
 def _num(value: object) -> float:

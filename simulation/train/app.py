@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from pathway import RULES, Step
@@ -26,21 +27,9 @@ from pathway.guidelines.aih.patient import LabPanel
 from pathway.guidelines.aih.timers import TIMERS
 
 from .cases import Case
-from .debrief import (
-    build_debrief,
-    class_report,
-    load_debriefs,
-    render_class_report,
-    render_debrief,
-)
+from .debrief import build_debrief, class_report, load_debriefs, render_class_report, render_debrief
 from .plot import lab_series, lab_timeline_svg
-from .sessions import (
-    ACTION_LABELS,
-    DIFFICULTIES,
-    Session,
-    SessionError,
-    SessionStore,
-)
+from .sessions import ACTION_LABELS, DIFFICULTIES, Session, SessionError, SessionStore
 
 __all__ = ["create_app", "describe_step"]
 
@@ -102,8 +91,6 @@ def create_app(
     sessions_dir: str | Path,
 ) -> FastAPI:
     """The trainer app over ``cases`` (by id), saving sessions under ``sessions_dir``."""
-    from fastapi.templating import Jinja2Templates
-
     store = SessionStore(sessions_dir)
     debrief_dir = Path(sessions_dir) / "debriefs"
     live: dict[str, Session] = {}

@@ -4,7 +4,7 @@ A case is a small YAML file (the built-in library is ``simulation/train/library/
 instructor adds a folder of their own with ``carechart train --cases DIR``). A scenario
 file (``scenarios/*.yaml``) can be trained on too: its patient at diagnosis is used and the
 course comes from the patient model (the scenario's scripted timeline is not replayed).
-The patient's course is :class:`simulation.disease.DiseaseModel`, the model cohorts use,
+The patient's course is :class:`simulation.model.disease.DiseaseModel`, the model cohorts use,
 with one generator seeded by the case: the same case gives the same patient every time.
 
 Case file::
@@ -16,6 +16,9 @@ Case file::
     true_tpmt: normal      # what the TPMT test will show (reported during the course)
     seed: 3                # the patient's random draws
     horizon_days: 365      # the case ends after this day
+
+The ``patient`` block is a scenario file's (shared/spec/scenario-format.md), read by the same
+parser (:func:`simulation.scenarios.scenario.parse_patient`): same fields, ranges, messages.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from pathway import PatientRecord
-from pathway.guidelines.aih.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STATUSES
+from pathway.guidelines.aih.vocabulary import TPMT_STATUSES
 
 from ..input_files import InputFileError, Located, compose_yaml, read_input_file
+from ..scenarios.scenario import PatientSpec, ScenarioError, load_scenario, parse_patient
 
 __all__ = [
     "LIBRARY",
@@ -59,7 +63,6 @@ PRESETS = (
 #: Longest case a trainee can be given (days): ten years of visits.
 _MAX_HORIZON_DAYS = 3650.0
 _KEYS = ("title", "summary", "patient", "true_tpmt", "seed", "horizon_days")
-_PATIENT_KEYS = ("age", "sex", "weight_kg", "cirrhosis", "presentation", "tpmt", "pregnant")
 
 
 class CaseError(ValueError):
@@ -85,18 +88,22 @@ class Case:
     pregnant: bool = False
     origin: str = ""
 
-    def record(self) -> PatientRecord:
-        """A fresh patient record at diagnosis."""
-        return PatientRecord(
-            self.id,
-            age=self.age,
-            sex=self.sex,
-            weight_kg=self.weight_kg,
+    @property
+    def patient(self) -> PatientSpec:
+        """The patient at diagnosis, as a scenario file's ``patient`` block gives it."""
+        return PatientSpec(
+            self.age,
+            self.sex,
+            self.weight_kg,
             cirrhosis=self.cirrhosis,
             presentation=self.presentation,
             tpmt=self.tpmt,
-            pregnancy="pregnant" if self.pregnant else "none",
+            pregnant=self.pregnant,
         )
+
+    def record(self) -> PatientRecord:
+        """A fresh patient record at diagnosis."""
+        return self.patient.record(self.id)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields (sessions and debriefs keep the whole case)."""
@@ -135,10 +142,28 @@ def _number(origin: str, line: int, field: str, value: Any, lo: float, hi: float
     return float(value)
 
 
+def _plain_node(value: Any) -> Located:
+    """``value`` as a :class:`Located` tree without positions (a case kept in a session)."""
+    if isinstance(value, dict):
+        return Located({str(k): (Located(k, 0, 0), _plain_node(v)) for k, v in value.items()}, 0, 0)
+    if isinstance(value, list):
+        return Located([_plain_node(v) for v in value], 0, 0)
+    return Located(value, 0, 0)
+
+
 def case_from_dict(
-    data: Any, case_id: str, origin: str, lines: dict[str, int] | None = None
+    data: Any,
+    case_id: str,
+    origin: str,
+    lines: dict[str, int] | None = None,
+    patient_node: Located | None = None,
 ) -> Case:
     """Validate a case mapping (see the module docstring).
+
+    The ``patient`` block is read by the scenario files' parser
+    (:func:`simulation.scenarios.scenario.parse_patient`): the same fields, ranges and
+    messages. ``patient_node`` is that block with its positions (from the file); without
+    it, messages name the file only.
 
     Raises:
         CaseError: one line naming the file, line, field, what was found and what was
@@ -164,24 +189,11 @@ def case_from_dict(
     for key, value in (("title", title), ("summary", summary)):
         if not isinstance(value, str):
             raise CaseError(f"{_where(origin, line(key))}: {key}: found {value!r}, expected text")
-    patient = data["patient"]
-    if not isinstance(patient, dict):
-        raise CaseError(f"{_where(origin, line('patient'))}: patient: expected a mapping")
-    for key in patient:
-        if key not in _PATIENT_KEYS:
-            raise CaseError(
-                f"{_where(origin, line(f'patient.{key}'))}: patient: unknown field {key!r}; "
-                f"expected {list(_PATIENT_KEYS)}"
-            )
-    for key in ("age", "sex", "weight_kg"):
-        if key not in patient:
-            raise CaseError(f"{_where(origin, line('patient'))}: patient.{key}: missing")
-
-    def pline(key: str) -> int:
-        return line(f"patient.{key}") or line("patient")
-
-    tpmt = _choice(origin, pline("tpmt"), "patient.tpmt", patient.get("tpmt", "unknown"),
-                   TPMT_STATUSES)  # fmt: skip
+    try:
+        patient = parse_patient(patient_node or _plain_node(data["patient"]), origin)
+    except ScenarioError as exc:
+        raise CaseError(str(exc)) from None
+    tpmt = patient.tpmt
     true_tpmt = data.get("true_tpmt", tpmt if tpmt != "unknown" else "normal")
     true_tpmt = _choice(origin, line("true_tpmt"), "true_tpmt", true_tpmt, TPMT_STATUSES[1:])
     if tpmt != "unknown" and true_tpmt != tpmt:
@@ -189,53 +201,27 @@ def case_from_dict(
             f"{_where(origin, line('true_tpmt'))}: true_tpmt: found {true_tpmt!r}, expected "
             f"{tpmt!r} (the TPMT status is already known at diagnosis)"
         )
-    pregnant = patient.get("pregnant", False)
-    if not isinstance(pregnant, bool):
-        raise CaseError(
-            f"{_where(origin, pline('pregnant'))}: patient.pregnant: found {pregnant!r}, "
-            "expected true or false"
-        )
     seed = data["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise CaseError(
             f"{_where(origin, line('seed'))}: seed: found {seed!r}, expected a whole number >= 0"
         )
-    sex = _choice(origin, pline("sex"), "patient.sex", patient["sex"], SEXES)
-    if pregnant and sex != "F":
-        raise CaseError(
-            f"{_where(origin, pline('pregnant'))}: patient.pregnant: found true for sex "
-            f"{sex!r}, expected sex 'F'"
-        )
     return Case(
         id=case_id,
         title=title.strip(),
         summary=" ".join(summary.split()),
-        age=_number(origin, pline("age"), "patient.age", patient["age"], 16, 100),
-        sex=sex,
-        weight_kg=_number(
-            origin, pline("weight_kg"), "patient.weight_kg", patient["weight_kg"], 30, 250
-        ),
-        cirrhosis=_choice(
-            origin,
-            pline("cirrhosis"),
-            "patient.cirrhosis",
-            patient.get("cirrhosis", "none"),
-            CIRRHOSIS_STAGES,
-        ),
-        presentation=_choice(
-            origin,
-            pline("presentation"),
-            "patient.presentation",
-            patient.get("presentation", "chronic"),
-            PRESENTATIONS,
-        ),
+        age=patient.age,
+        sex=patient.sex,
+        weight_kg=patient.weight_kg,
+        cirrhosis=patient.cirrhosis,
+        presentation=patient.presentation,
         tpmt=tpmt,
         true_tpmt=true_tpmt,
         seed=seed,
         horizon_days=_number(
             origin, line("horizon_days"), "horizon_days", data["horizon_days"], 1, _MAX_HORIZON_DAYS
         ),
-        pregnant=pregnant,
+        pregnant=patient.pregnant,
         origin=origin,
     )
 
@@ -257,17 +243,18 @@ def load_case(path: str | os.PathLike[str]) -> Case:
         raise CaseError(f"{origin}: cannot read the case file ({exc.strerror or exc})") from None
     data = None if node is None else node.plain()
     lines = _lines(node) if node is not None else {}
-    return case_from_dict(data, Path(path).stem, origin, lines)
+    patient = (
+        node.value.get("patient") if node is not None and isinstance(node.value, dict) else None
+    )
+    return case_from_dict(data, Path(path).stem, origin, lines, patient and patient[1])
 
 
 def case_from_scenario(path: str | os.PathLike[str], seed: int = 1) -> Case:
     """A case from a scenario file: its patient at diagnosis, its title, text and horizon.
 
     Raises:
-        simulation.scenario.ScenarioError: the scenario file is invalid.
+        simulation.scenarios.scenario.ScenarioError: the scenario file is invalid.
     """
-    from simulation.scenario import load_scenario
-
     sc = load_scenario(path)
     p = sc.patient
     return Case(

@@ -9,6 +9,13 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
+from pathway.atomic import write_atomic
+
+from ..cli.options import UsageError, add_output_file_option, add_subcommand
+from .cases import load_library
+from .debrief import class_report, load_debriefs, render_class_report
+from .sessions import SessionError
+
 __all__ = ["add_command"]
 
 _EXTRA = "carechart train needs the 'train' extra: pip install 'carechart[train]'"
@@ -16,8 +23,10 @@ _EXTRA = "carechart train needs the 'train' extra: pip install 'carechart[train]
 
 def add_command(sub: Any) -> None:
     """Register ``carechart train`` and ``carechart train-report``."""
-    p = sub.add_parser(
+    p = add_subcommand(
+        sub,
         "train",
+        _train,
         help="the trainer: manage a virtual patient in the browser, with feedback and debrief",
         description="Serve the trainer on this computer and open it in the browser. A "
         "trainee picks a case (the built-in library, --cases folders, scenario files) and a "
@@ -48,34 +57,28 @@ def add_command(sub: Any) -> None:
     )
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free one)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    p.set_defaults(func=_train)
 
-    r = sub.add_parser(
+    r = add_subcommand(
+        sub,
         "train-report",
+        _report,
         help="class report over many trainer debriefs: which rules are broken most",
         description="Read debrief JSON files (or folders of them, e.g. carechart-train/"
         "debriefs) and report which rules are broken most, by how many trainees, and the "
         "mean adherence per case.",
     )
     r.add_argument("paths", nargs="+", metavar="DEBRIEF", help="debrief files or folders")
-    r.add_argument(
-        "--html",
-        metavar="FILE",
-        help="write the report as a self-contained page (default: none)",
-    )
-    r.add_argument("--json", metavar="FILE", help="write the report as JSON (default: none)")
-    r.set_defaults(func=_report)
+    add_output_file_option(r, "--html", "the report as a self-contained page")
+    add_output_file_option(r, "--json", "the report as JSON")
 
 
 def build_app(args: Any) -> Any:
     """The app for parsed ``carechart train`` options (cases loaded and checked)."""
-    from ..cli import UsageError
-
     try:
+        # Optional: the 'train' extra (fastapi, jinja2); the rest of carechart runs without it.
         from .app import create_app
     except ImportError as exc:  # fastapi, jinja2 or uvicorn missing
         raise UsageError(f"{_EXTRA} ({exc})") from None
-    from .cases import load_library
 
     scenarios = args.scenarios
     if scenarios is None:
@@ -85,13 +88,11 @@ def build_app(args: Any) -> Any:
 
 
 def _train(args: Any) -> int:
-    from ..cli import UsageError
-
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port: found {args.port}, expected 0 to 65535")
     app = build_app(args)
     try:
-        import uvicorn
+        import uvicorn  # optional: the 'train' extra
     except ImportError as exc:
         raise UsageError(f"{_EXTRA} ({exc})") from None
     Path(args.sessions).mkdir(parents=True, exist_ok=True)  # fails here, not at a request
@@ -114,12 +115,6 @@ def _train(args: Any) -> int:
 
 
 def _report(args: Any) -> int:
-    from pathway.atomic import write_atomic
-
-    from ..cli import UsageError
-    from .debrief import class_report, load_debriefs
-    from .sessions import SessionError
-
     try:
         report = class_report(load_debriefs(args.paths))
     except SessionError as exc:
@@ -136,9 +131,7 @@ def _report(args: Any) -> int:
     if args.json:
         write_atomic(Path(args.json), json.dumps(report, indent=1, sort_keys=True))
     if args.html:
-        try:
-            from .debrief import render_class_report
-
+        try:  # the page needs jinja2, of the optional 'train' extra
             html = render_class_report(report)
         except ImportError as exc:
             raise UsageError(f"{_EXTRA} ({exc})") from None

@@ -3,7 +3,7 @@
 The debrief gives an adherence score (:data:`SCORE_DEFINITION`), every deviation with the
 rules it broke, the invariant violations of the course, and the same virtual patient's
 course under the guideline policy: the same case and seed, so the same random draws
-(:class:`simulation.disease.DiseaseModel` keeps one stream per kind of event), run to the
+(:class:`simulation.model.disease.DiseaseModel` keeps one stream per kind of event), run to the
 same day. It is JSON-ready data; :func:`render_debrief` makes a self-contained HTML page
 of it (inline CSS and SVG, no script).
 
@@ -20,18 +20,11 @@ from typing import Any
 
 from pathway import AIHPathway
 
-from ..disease import DiseaseModel
-from ..engine import run_patient
-from ..policies import GuidelinePolicy
+from ..model.disease import DiseaseModel
+from ..model.policies import GuidelinePolicy
+from ..run.engine import run_patient
 from .plot import Series, lab_timeline_svg
-from .sessions import (
-    Session,
-    SessionError,
-    decision_dict,
-    new_course,
-    read_trainer_json,
-    rule_note,
-)
+from .sessions import Session, SessionError, decision_dict, new_course, read_trainer_json, rule_note
 
 __all__ = [
     "DEBRIEF_SCHEMA",
@@ -156,6 +149,8 @@ def _groups(deviations: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _templates() -> Any:
+    # Optional: jinja2 comes with the 'train' extra; the class report's text and JSON do not
+    # need it, only its HTML page.
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     env = Environment(
@@ -184,7 +179,7 @@ def _plot(debrief: dict[str, Any]) -> str:
 
 def render_debrief(debrief: dict[str, Any]) -> str:
     """A self-contained HTML page of a debrief (inline CSS and SVG, no script)."""
-    from markupsafe import Markup
+    from markupsafe import Markup  # optional: the 'train' extra (with jinja2)
 
     template = _templates().get_template("debrief.html")
     return str(template.render(d=debrief, plot=Markup(_plot(debrief))))

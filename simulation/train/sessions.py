@@ -1,7 +1,7 @@
 """A training session: a trainee manages one virtual patient, moment by moment.
 
-The course unfolds as in a cohort run (:func:`simulation.engine.patient_journey`): the
-patient model (:class:`simulation.disease.DiseaseModel`) makes findings happen, the
+The course unfolds as in a cohort run (:func:`simulation.run.engine.patient_journey`): the
+patient model (:class:`simulation.model.disease.DiseaseModel`) makes findings happen, the
 pathway's timers bring visits with labs, and after each of them comes a *moment* where
 the clinician acts. Here the clinician is the trainee: at each moment they take actions
 (with doses) and then advance to the next event. A trainee who always does what the
@@ -43,10 +43,10 @@ from pathway.guidelines.aih.invariants import INVARIANTS
 from pathway.guidelines.aih.sources import SOURCES
 from pathway.guidelines.aih.vocabulary import ACTIONS
 
-from ..disease import DiseaseModel, ModelConstants
-from ..engine import apply_occurrence, next_event, visit
 from ..input_files import InputFileError, parse_json, read_input_file
-from ..parameters import load_parameters
+from ..model.disease import DiseaseModel, ModelConstants
+from ..model.parameters import load_parameters
+from ..run.engine import DayRules
 from .cases import Case, case_from_dict
 
 __all__ = [
@@ -219,29 +219,14 @@ class Moment:
 
 
 def _journey(chart: AIHPathway, model: DiseaseModel, horizon_days: float) -> Iterator[float]:
-    """The engine's course (:func:`simulation.engine.patient_journey`), pausing at moments.
+    """The engine's course (:func:`simulation.run.engine.patient_journey`), pausing at moments.
 
     Yields the day of each moment where a policy would act; returns when the patient has
     died or the next event is after ``horizon_days``.
     """
-    for occ in model.baseline(chart):
-        apply_occurrence(chart, occ)
-    yield 0.0
-    while not chart.is_dead:
-        day, timer = next_event(chart, model)
-        if day > horizon_days:
-            return
-        if timer is None:
-            for occ in model.pop(chart, day):
-                if chart.is_dead:
-                    break
-                apply_occurrence(chart, occ)
-                if not chart.is_dead:
-                    yield day
-        else:
-            visit(chart, model, timer, day)
-            if not chart.is_dead:
-                yield day
+    for kind, day in DayRules(chart, model.scripts_actions_on).course(model, horizon_days):
+        if kind == "decide":
+            yield day
 
 
 _CONSTANTS: list[ModelConstants] = []

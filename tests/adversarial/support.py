@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from simulation.cli import main
+from simulation.cli.main import main
 
 #: A cohort small enough that a run with its report takes about a second.
 SMALL = ("--patients", "4", "--years", "1", "--seed", "3", "--workers", "1")

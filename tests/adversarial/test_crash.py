@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from simulation.output_folder import temporary_folder
+from simulation.run.output_folder import temporary_folder
 
 from .support import dead_pid, simulate
 
@@ -26,7 +26,7 @@ _LONG = ["--patients=50000", "--years=10", "--workers=2"]
 def _running(args: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
     """``carechart ARGS`` in its own process group; the whole group is killed on exit."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simulation.cli", *args],
+        [sys.executable, "-m", "simulation.cli.main", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import threading
@@ -12,11 +13,13 @@ from typing import Any
 
 import pytest
 
-from simulation.calibration import load_result, load_targets
-from simulation.cohort import load_cohort
-from simulation.findings import load_declarations
 from simulation.input_files import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, parse_json, parse_yaml
-from simulation.parameters import load_parameters
+from simulation.model.parameters import load_parameters
+from simulation.results.calibration import load_result, load_targets
+from simulation.run.cohort import load_cohort
+from simulation.scenarios.scenario import load_scenario
+from simulation.train.cases import load_case
+from simulation.verify.findings import load_declarations
 
 from .support import one_error_line, simulate
 
@@ -126,6 +129,52 @@ def test_parameter_file_refuses_duplicate_keys(tmp_path: Path) -> None:
     name = lines[first].strip().rstrip(":")
     assert f"parameters.yaml:{len(lines) + 1}:3: duplicate key {name!r}" in message
     assert f"(first at line {first + 1})" in message
+
+
+@pytest.mark.parametrize("kind", [*sorted(YAML_LOADERS), "scenario", "case"])
+def test_every_yaml_input_refuses_duplicate_keys(kind: str, tmp_path: Path) -> None:
+    """Each kind of YAML input, scenarios and trainer cases too, names both lines of a key
+    given twice instead of keeping the last one."""
+    loaders: dict[str, Callable[[Path], Any]] = {
+        **YAML_LOADERS,
+        "scenario": load_scenario,
+        "case": load_case,
+    }
+    path = tmp_path / "dup.yaml"
+    path.write_text("schema: 1\nnote: a\nnote: b\n", encoding="utf-8")
+    message = _error(loaders[kind], path)
+    assert "dup.yaml:3:1: duplicate key 'note': found it twice (first at line 2)" in message
+
+
+#: Parsers of YAML and JSON text: called on a file's contents anywhere but in input_files,
+#: they would bypass its limits (size, depth, aliases, duplicate keys).
+_PARSERS = {"load", "loads", "safe_load", "full_load", "unsafe_load", "compose", "load_all",
+            "safe_load_all", "compose_all"}  # fmt: skip
+#: The parsing calls that read no file, with the reason.
+_NOT_FILES = {
+    ("simulation/run/cohort.py", "yaml.safe_load"): "a --set value on the command line",
+    ("simulation/train/sessions.py", "json.loads"): "a round trip of data already in memory",
+}
+
+
+def test_only_input_files_parses_yaml_or_json() -> None:
+    """Every YAML and JSON input of simulation/ goes through the one hardened loader."""
+    root = Path(__file__).resolve().parents[2]
+    found = set()
+    for path in sorted((root / "simulation").rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel == "simulation/input_files.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in ("yaml", "json")
+                and node.func.attr in _PARSERS
+            ):
+                found.add((rel, f"{node.func.value.id}.{node.func.attr}"))
+    assert found == set(_NOT_FILES)
 
 
 def test_json_duplicate_keys_and_depth() -> None:

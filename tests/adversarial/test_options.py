@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from simulation import scale
-from simulation.cli import main
-from simulation.cohort import MAX_WORKERS_PER_CPU
+from simulation.cli.main import main
+from simulation.run import scale
+from simulation.run.cohort import MAX_WORKERS_PER_CPU
 
 from .support import one_error_line, simulate
 
@@ -118,7 +118,7 @@ def test_scientific_notation_in_years_and_set(tmp_path: Path) -> None:
 
 def test_scientific_notation_in_a_cohort_file(tmp_path: Path) -> None:
     """A cohort file may write ``years: 5e-1`` too (YAML 1.2 reads a number)."""
-    from simulation.cohort import load_cohort
+    from simulation.run.cohort import load_cohort
 
     default = (Path(__file__).resolve().parents[2] / "simulation" / "data").joinpath(
         "default_cohort.yaml"
@@ -137,5 +137,5 @@ def test_replay_reports_broken_links(tmp_path: Path, capsys: pytest.CaptureFixtu
     (tmp_path / "loop.yaml").symlink_to(tmp_path / "loop.yaml")
     assert main(["replay", str(tmp_path)]) != 0
     out = capsys.readouterr().out
-    assert f"{tmp_path / 'dangling.yaml'}:0:0: found a symbolic link to" in out
-    assert f"{tmp_path / 'loop.yaml'}:0:0: found a loop of symbolic links" in out
+    assert f"{tmp_path / 'dangling.yaml'}: found a symbolic link to" in out
+    assert f"{tmp_path / 'loop.yaml'}: found a loop of symbolic links" in out

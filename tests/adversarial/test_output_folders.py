@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from simulation import output_folder
-from simulation.cli import main
-from simulation.output_folder import MARKER, StagedFolder, remove_stale
+from simulation.cli.main import main
+from simulation.run import output_folder
+from simulation.run.output_folder import MARKER, StagedFolder, remove_stale
 
 from .support import dead_pid, file_mode, one_error_line, simulate
 
@@ -100,7 +100,7 @@ def test_failed_report_exits_non_zero_and_publishes_nothing(
     def disk_full(folder: Path, calibration: Path | None = None) -> Path:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "report.html"))
 
-    monkeypatch.setattr("simulation.report.write_report", disk_full)
+    monkeypatch.setattr("simulation.results.report.write_report", disk_full)
     capsys.readouterr()
     assert simulate(out, "--seed", "4") == 2
     line = one_error_line(capsys.readouterr().err)

@@ -39,12 +39,12 @@ from pathway.guidelines.aih.invariants import INVARIANTS
 from pathway.guidelines.aih.thresholds import Thresholds
 from pathway.runtime import PathwayRuntime, Step
 from pathway.snapshot import from_json, to_json
-from simulation.cohort import RunSettings, load_cohort, simulate_patient
-from simulation.engine import run_patient
-from simulation.parameters import load_parameters
-from simulation.policies import GuidelinePolicy
-from simulation.scenario import load_scenario
-from simulation.scripted import ScriptedPatient
+from simulation.model.parameters import load_parameters
+from simulation.model.policies import GuidelinePolicy
+from simulation.model.scripted import ScriptedPatient
+from simulation.run.cohort import RunSettings, load_cohort, simulate_patient
+from simulation.run.engine import run_patient
+from simulation.scenarios.scenario import load_scenario
 
 from ..helpers import new_chart
 from ..scenario_support import LIBRARY

@@ -1,0 +1,2 @@
+"""The patient and the clinician: disease model, hazards, parameters and
+their distributions, policies."""

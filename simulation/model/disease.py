@@ -1,0 +1,1345 @@
+"""The stochastic patient model: lab trajectories, response, relapse and hazards.
+
+:class:`DiseaseModel` implements the engine's :class:`~simulation.run.engine.PatientModel`
+protocol for one virtual patient. It reads the chart (active states, the record's drugs and
+history) and never changes it: it only produces findings the chart can handle in its current
+configuration. Every number comes from :mod:`simulation.model.parameters` (source, figure and tag
+in ``simulation/data/parameters.yaml``); this module turns those figures into hazards and
+trajectories (:class:`ModelConstants`).
+
+How a course unfolds:
+
+- **Labs.** ALT, AST and IgG (multiples of ULN) follow a *course*: a piecewise log-linear
+  path from the values at the course start towards the level its response class reaches.
+  A course starts with first-line treatment, each switch (second line by reason, third
+  line), re-induction, a flare and a transplant. The response class (complete,
+  insufficient, non-response) comes from one uniform draw per course compared with the
+  regimen's probability of complete response, so a regimen change during induction (the
+  antimetabolite added at week 2, a switch for intolerance during induction) re-reads the
+  same draw and keeps the course's start. Bilirubin and INR
+  follow the liver stage and, after an acute presentation, an excess that resolves
+  (steroid response) or worsens (steroid failure, S-YEOMAN11); MELD is computed from them.
+- **Events.** Flares (on maintenance, S-JOHNSON95; after withdrawal, time-dependent,
+  S-VGERVEN13; postpartum, S-HEN01; recurrence after transplant, S-ML22), intolerance per
+  drug (S-CAMARO, S-SANTIAGO19, S-EFE17), cirrhosis, decompensation, HCC (S-TANSEL17),
+  transplant after referral, graft loss and deaths are :class:`~simulation.model.hazards.Clock`
+  objects whose hazard is recomputed after every step from the chart's situation.
+- **Randomness.** One generator per patient, passed in; it is split into independent
+  streams (one per clock, one for courses, one for lab noise, one for the patient's
+  baseline) so that two policies applied to the same patient share random numbers.
+
+Units: days from diagnosis, x ULN, mg/dL, 10^9/L.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Collection
+from dataclasses import dataclass, field, fields, replace
+from itertools import pairwise
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from pathway import AIHPathway, PatientRecord
+
+from ..run.engine import Days, Occurrence
+from .hazards import (
+    YEAR_DAYS,
+    Clock,
+    Hazard,
+    constant,
+    from_cumulative,
+    rate_from_probability,
+    scale,
+)
+from .parameters import ParameterSet
+from .scripted import baseline_occurrences
+
+__all__ = [
+    "DiseaseModel",
+    "ModelConstants",
+    "Path",
+    "complete_probability",
+    "course_class",
+    "path_value",
+]
+
+MONTH_DAYS = YEAR_DAYS / 12.0
+_LN2 = math.log(2.0)
+
+#: Care states in which a flare (ALT > 3 x ULN) is a relapse the chart acts on.
+_REMISSION_STATES = frozenset({"maintenance", "withdrawal", "off_treatment"})
+_UNTREATED_STATES = frozenset({"diagnosis", "observation"})
+_INDUCING_KINDS = frozenset({"first_line", "second_line", "third_line", "reinduction"})
+#: Lab panels whose noise is drawn at once (see DiseaseModel._noise).
+_NOISE_BLOCK = 64
+_MONITORED_DRUGS = ("azathioprine", "mycophenolate", "tacrolimus")
+
+Path = tuple[tuple[float, float], ...]
+"""Points ``(days after the course start, log value)``; log-linear between, flat after."""
+
+
+def _odds(p: float) -> float:
+    return p / (1.0 - p)
+
+
+def _prob(odds: float) -> float:
+    return odds / (1.0 + odds)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConstants:
+    """The parameters as the model uses them: hazards per day, derived odds ratios.
+
+    Build with :meth:`from_parameters`; every field is a literal parameter or a documented
+    transformation of some (see the field comments).
+    """
+
+    # baseline labs
+    alt_median: float
+    alt_log_sd: float
+    ast_alt_ratio: float
+    igg_median: float  # from the raised fraction: P(IgG > 1 ULN) = baseline.igg_raised_fraction
+    igg_log_sd: float
+    bili_median: float
+    inr_mean: float
+    acute_alt_median: float
+    acute_bili_median: float
+    acute_inr_min: float
+    acute_inr_max: float
+    alf_inr_min: float
+    creatinine: float
+    wbc_mean: float
+    platelets_median: float
+    noise_sd: float
+    # liver stage
+    comp_bili_factor: float
+    comp_inr_add: float
+    comp_platelets: float
+    decomp_bili: float
+    decomp_inr: float
+    decomp_platelets: float
+    cirrhosis_rate: float
+    activity_hr: float
+    decompensation_rate: float
+    recompensation: float  # S-WANG16: share of active decompensation that recompensates
+    recompensation_rate: float
+    steroid_trial_days: float
+    decompensated_death_rate: float
+    hcc_rate_cirrhosis: float
+    hcc_rate_noncirrhotic: float
+    hcc_death_rate: float
+    tpmt_max_delay: float
+    # response
+    pred_aza_cbr: float  # S-PAPE19: transaminases normal at 6 months (not the class draw)
+    pred_br: float  # S-DIAZ23: response at any time on first line (the class draw)
+    nonresponse_share: float  # non-responders among those without complete response
+    mmf_odds_ratio: float  # S-CAMARO: odds(MMF) / odds(AZA) of CBR at 24 weeks
+    budesonide_odds_ratio: float
+    optimised_aza_odds_ratio: float  # [MODEL] azathioprine raised by an optimisation
+    optimised_time_to_cbr_median: float  # [MODEL] from the optimisation day
+    time_to_cbr_median: float
+    time_to_cbr_median_budesonide: float
+    time_to_cbr_sd: float  # derived: pred_br x P(time <= 6 months) = pred_aza_cbr
+    week4_min: float
+    week4_max: float
+    cbr_alt_floor: float
+    cbr_igg_floor: float
+    floor_sd: float
+    ins_alt_floor: float
+    ins_igg_floor: float
+    ins_igg_only: float
+    nr_ratio_min: float
+    nr_ratio_max: float
+    mmf_after_intolerance: float
+    mmf_after_failure: float
+    tac_after_failure: float
+    tac_after_intolerance: float
+    third_line_cbr: float
+    # acute
+    acute_failure: float  # at the reference MELD (S-TELLEZ22 mean)
+    acute_failure_meld_reference: float
+    acute_failure_meld_log_odds: float
+    acute_failure_transplant: float
+    acute_failure_death: float
+    acute_outcome_mean: float
+    acute_halflife: float
+    alf_death: float
+    alf_transplant: float
+    alf_outcome_mean: float
+    # intolerance hazards
+    aza_intolerance: Hazard
+    cytopenia_share: float
+    mmf_intolerance: Hazard
+    tac_intolerance: Hazard
+    # relapse hazards
+    maintenance_flare_rate: float
+    withdrawal_flare: Hazard
+    flare_alt_median: float
+    flare_igg_median: float
+    untreated_flare_rate: float
+    postpartum_flare_rate: float
+    # transplant
+    transplant_rate: float
+    transplant_candidate: float  # share listed when a chronic indication arises [MODEL]
+    transplant_max_age: float
+    recurrence: Hazard
+    post_lt_death: Hazard  # from the transplant day: first year, to 5 and to 10 years, scaled
+    recurrence_death_hr: float
+    graft_loss_rate: float
+    recurrence_graft_loss_hr: float
+    graft_failure_death_rate: float
+    graft_alt: float
+    failed_graft_bili: float
+    failed_graft_inr: float
+    # background mortality
+    gompertz: dict[str, tuple[float, float]]  # sex -> (a per year, b per year of age)
+    aih_excess_hr: float  # multiplies the Gompertz hazard (non-liver deaths)
+    # adherence
+    nonadherence_rate: float
+    adherence_effect_lost: float
+    adherence_loss_alt: float  # x ULN reached while non-adherent on maintenance [MODEL]
+    adherence_loss_days: float
+    adherence_recovery_days: float
+    # shape of lab trajectories: the ``shape.*`` parameters, by their name without the prefix
+    shape: dict[str, float]
+    # pregnancy
+    pregnancy_rate: float
+    pregnancy_max_age: float
+    conception_rate: float
+    gestation_days: float
+
+    @classmethod
+    def from_parameters(cls, p: ParameterSet) -> ModelConstants:
+        """Derive the constants from a parameter set (validated ranges raise ``ValueError``)."""
+        y = YEAR_DAYS
+        for name in p:
+            info = p.info(name)
+            if info.unit == "probability" and not 0.0 <= info.value <= 1.0:
+                raise ValueError(f"parameter {name!r}: found {info.value!r}, expected 0 to 1")
+            if info.value < 0:
+                raise ValueError(f"parameter {name!r}: found {info.value!r}, expected >= 0")
+        pred_aza = p["response.pred_aza_cbr"]
+        if not 0.0 < pred_aza < 1.0:
+            raise ValueError(
+                f"parameter 'response.pred_aza_cbr' must be in (0, 1) (got {pred_aza})"
+            )
+        igg_z = NormalDist().inv_cdf(min(max(p["baseline.igg_raised_fraction"], 1e-6), 1 - 1e-6))
+        half_year = y / 2.0
+        pred_br = p["response.prednisone_br_any_time"]
+        if not pred_aza < pred_br < 1.0:
+            raise ValueError(
+                "parameter 'response.prednisone_br_any_time' must lie between "
+                f"'response.pred_aza_cbr' and 1 (got {pred_br})"
+            )
+        median = p["response.time_to_cbr_median_days"]
+        # Responders who are normal by 6 months: pred_aza_cbr / pred_br (S-PAPE19 / S-DIAZ23).
+        by_6m_z = NormalDist().inv_cdf(pred_aza / pred_br)
+        time_sd = max(math.log(half_year / max(median, 1.0)) / by_6m_z, 0.05)
+        return cls(
+            alt_median=p["baseline.alt_median_xuln"],
+            alt_log_sd=p["baseline.alt_log_sd"],
+            ast_alt_ratio=p["baseline.ast_alt_ratio"],
+            igg_median=math.exp(igg_z * p["baseline.igg_log_sd"]),
+            igg_log_sd=p["baseline.igg_log_sd"],
+            bili_median=p["baseline.bilirubin_median_mg_dl"],
+            inr_mean=p["baseline.inr_mean"],
+            acute_alt_median=p["baseline.acute_alt_median_xuln"],
+            acute_bili_median=p["baseline.acute_bilirubin_median_mg_dl"],
+            acute_inr_min=p["baseline.acute_inr_min"],
+            acute_inr_max=max(p["baseline.acute_inr_max"], p["baseline.acute_inr_min"]),
+            alf_inr_min=p["baseline.alf_inr_min"],
+            creatinine=p["baseline.creatinine_mg_dl"],
+            wbc_mean=p["baseline.wbc_mean_10e9_l"],
+            platelets_median=p["baseline.platelets_median_10e9_l"],
+            noise_sd=p["labs.noise_log_sd"],
+            comp_bili_factor=p["liver.compensated_bilirubin_factor"],
+            comp_inr_add=p["liver.compensated_inr_add"],
+            comp_platelets=p["liver.compensated_platelets_median_10e9_l"],
+            decomp_bili=p["liver.decompensated_bilirubin_median_mg_dl"],
+            decomp_inr=p["liver.decompensated_inr_median"],
+            decomp_platelets=p["liver.decompensated_platelets_median_10e9_l"],
+            cirrhosis_rate=p["liver.cirrhosis_per_year"] / y,
+            activity_hr=p["liver.activity_hazard_ratio"],
+            decompensation_rate=p["liver.decompensation_per_year"] / y,
+            recompensation=p["liver.recompensation"],
+            recompensation_rate=_LN2 / max(p["liver.recompensation_median_days"], 1.0),
+            steroid_trial_days=p["transplant.steroid_trial_days"],
+            decompensated_death_rate=p["liver.decompensated_death_per_year"] / y,
+            hcc_rate_cirrhosis=p["liver.hcc_per_1000py_cirrhosis"] / 1000.0 / y,
+            hcc_rate_noncirrhotic=p["liver.hcc_per_1000py_noncirrhotic"] / 1000.0 / y,
+            hcc_death_rate=p["liver.hcc_death_per_year"] / y,
+            tpmt_max_delay=p["tpmt.result_max_delay_days"],
+            pred_aza_cbr=pred_aza,
+            pred_br=pred_br,
+            nonresponse_share=min(1.0, p["response.nonresponse"] / (1.0 - pred_br)),
+            mmf_odds_ratio=_odds(p["response.camaro_mmf_cbr"])
+            / _odds(p["response.camaro_aza_cbr"]),
+            budesonide_odds_ratio=p["response.budesonide_odds_ratio"],
+            optimised_aza_odds_ratio=p["response.optimised_azathioprine_odds_ratio"],
+            optimised_time_to_cbr_median=p["response.optimised_time_to_cbr_median_days"],
+            time_to_cbr_median=median,
+            time_to_cbr_median_budesonide=p["response.budesonide_time_to_cbr_median_days"],
+            time_to_cbr_sd=time_sd,
+            week4_min=p["response.week4_ratio_min"],
+            week4_max=p["response.week4_ratio_max"],
+            cbr_alt_floor=p["response.cbr_alt_floor_median_xuln"],
+            cbr_igg_floor=p["response.cbr_igg_floor_median_xuln"],
+            floor_sd=p["response.floor_log_sd"],
+            ins_alt_floor=p["response.insufficient_alt_floor_median_xuln"],
+            ins_igg_floor=p["response.insufficient_igg_floor_median_xuln"],
+            ins_igg_only=p["response.insufficient_igg_only"],
+            nr_ratio_min=p["response.nonresponse_ratio_min"],
+            nr_ratio_max=p["response.nonresponse_ratio_max"],
+            mmf_after_intolerance=p["response.mmf_after_intolerance"],
+            mmf_after_failure=p["response.mmf_after_failure"],
+            tac_after_failure=p["response.tacrolimus_after_failure"],
+            tac_after_intolerance=p["response.tacrolimus_after_intolerance"],
+            third_line_cbr=p["response.third_line_cbr"],
+            acute_failure=p["acute.steroid_failure"],
+            acute_failure_meld_reference=p["acute.failure_meld_reference"],
+            acute_failure_meld_log_odds=p["acute.failure_meld_log_odds"],
+            acute_failure_transplant=p["acute.failure_transplant"],
+            acute_failure_death=p["acute.failure_death"],
+            acute_outcome_mean=p["acute.failure_outcome_mean_days"],
+            acute_halflife=max(p["acute.improvement_halflife_days"], 0.1),
+            alf_death=p["alf.death"],
+            alf_transplant=p["alf.transplant"],
+            alf_outcome_mean=p["alf.outcome_mean_days"],
+            aza_intolerance=(
+                (0.0, rate_from_probability(p["intolerance.azathioprine_1y"], y)),
+                (y, p["intolerance.azathioprine_late_per_year"] / y),
+            ),
+            cytopenia_share=p["intolerance.cytopenia_share"],
+            mmf_intolerance=(
+                (0.0, rate_from_probability(p["intolerance.mycophenolate_6m"], half_year)),
+                (
+                    half_year,
+                    rate_from_probability(
+                        p["intolerance.mycophenolate_late"],
+                        p["intolerance.mycophenolate_late_months"] * MONTH_DAYS,
+                    ),
+                ),
+            ),
+            tac_intolerance=constant(
+                rate_from_probability(
+                    p["intolerance.tacrolimus"], p["intolerance.tacrolimus_months"] * MONTH_DAYS
+                )
+            ),
+            maintenance_flare_rate=rate_from_probability(
+                1.0 - p["relapse.maintenance_remission"],
+                p["relapse.maintenance_months"] * MONTH_DAYS,
+            ),
+            withdrawal_flare=from_cumulative(
+                [
+                    (y, p["relapse.withdrawal_1y"]),
+                    (2 * y, p["relapse.withdrawal_2y"]),
+                    (3 * y, p["relapse.withdrawal_3y"]),
+                ]
+            ),
+            flare_alt_median=p["relapse.flare_alt_median_xuln"],
+            flare_igg_median=p["relapse.flare_igg_median_xuln"],
+            untreated_flare_rate=p["relapse.untreated_per_year"] / y,
+            postpartum_flare_rate=rate_from_probability(
+                p["relapse.postpartum_flare"], p["relapse.postpartum_days"]
+            ),
+            transplant_rate=_LN2 / max(p["transplant.wait_median_days"], 1.0),
+            transplant_candidate=p["transplant.candidate_share"],
+            transplant_max_age=p["transplant.max_age"],
+            recurrence=from_cumulative(
+                [(5 * y, p["transplant.recurrence_5y"]), (10 * y, p["transplant.recurrence_10y"])]
+            ),
+            post_lt_death=_registry_share(
+                from_cumulative(
+                    [
+                        (y, p["transplant.mortality_1y"]),
+                        (5 * y, 1.0 - p["transplant.survival_5y"]),
+                        (10 * y, 1.0 - p["transplant.survival_10y"]),
+                    ]
+                ),
+                p["transplant.registry_hazard_factor"],
+                p["transplant.registry_hazard_factor_late"],
+                5 * y,
+            ),
+            recurrence_death_hr=p["transplant.recurrence_death_hr"],
+            graft_loss_rate=p["transplant.graft_loss_per_year"] / y,
+            recurrence_graft_loss_hr=p["transplant.recurrence_graft_loss_hr"],
+            graft_failure_death_rate=p["transplant.graft_failure_death_per_year"] / y,
+            graft_alt=p["transplant.graft_alt_median_xuln"],
+            failed_graft_bili=p["transplant.failed_graft_bilirubin_mg_dl"],
+            failed_graft_inr=p["transplant.failed_graft_inr"],
+            gompertz={
+                "F": (p["mortality.gompertz_a_female"], p["mortality.gompertz_b_female"]),
+                "M": (p["mortality.gompertz_a_male"], p["mortality.gompertz_b_male"]),
+            },
+            aih_excess_hr=p["mortality.aih_excess_hr"],
+            nonadherence_rate=p["adherence.nonadherence_per_year"] / y,
+            adherence_effect_lost=min(1.0, p["adherence.effect_lost"]),
+            adherence_loss_alt=p["adherence.loss_alt_xuln"],
+            adherence_loss_days=p["adherence.loss_days"],
+            adherence_recovery_days=p["adherence.recovery_days"],
+            shape={name.removeprefix("shape."): p[name] for name in p if name.startswith("shape.")},
+            pregnancy_rate=p["pregnancy.plan_per_year"] / y,
+            pregnancy_max_age=p["pregnancy.max_age"],
+            conception_rate=_LN2 / max(p["pregnancy.conception_median_days"], 1.0),
+            gestation_days=p["pregnancy.gestation_days"],
+        )
+
+    def field_names(self) -> list[str]:
+        """Names of all constants (for documentation and tests)."""
+        return [f.name for f in fields(self)]
+
+
+# --- pure helpers (tested on their own) -----------------------------------------------------
+
+
+def _registry_share(hazard: Hazard, early: float, late: float, switch: float) -> Hazard:
+    """``hazard`` times ``early`` before day ``switch`` and times ``late`` from it on.
+
+    >>> _registry_share(((0.0, 1.0), (10.0, 2.0)), 0.5, 0.25, 10.0)
+    ((0.0, 0.5), (10.0, 0.5))
+    """
+    return tuple((start, rate * (early if start < switch else late)) for start, rate in hazard)
+
+
+def complete_probability(
+    c: ModelConstants,
+    kind: str,
+    drugs: Collection[str],
+    reason: str = "",
+    *,
+    dose_raised: bool = False,
+) -> float:
+    """Probability that a course reaches complete biochemical response on ``drugs``.
+
+    First line and re-induction: predniso(lo)ne + azathioprine, the share whose transaminases
+    normalise at any time on the regimen (S-DIAZ23; S-PAPE19's 70.5% at 6 months follows from
+    the time to response, :class:`ModelConstants`), with the odds
+    multiplied by the S-CAMARO odds ratio for mycophenolate and the S-DIAZ23 odds ratio for
+    budesonide. A steroid alone or an antimetabolite alone is read as the combination it
+    belongs to ([MODEL]). Second line by drug and reason (``intolerance`` or ``failure``;
+    S-SANTIAGO19, S-EFE17); third line [MODEL]. ``dose_raised``: an optimisation raised
+    azathioprine (AIH-RSP-05), which multiplies the odds by
+    ``response.optimised_azathioprine_odds_ratio`` [MODEL].
+    """
+    if kind == "third_line" or "infliximab" in drugs or "rituximab" in drugs:
+        return c.third_line_cbr
+    if kind == "second_line" or "tacrolimus" in drugs:
+        failed = reason == "failure"
+        if "tacrolimus" in drugs:
+            return c.tac_after_failure if failed else c.tac_after_intolerance
+        if "mycophenolate" in drugs:
+            return c.mmf_after_failure if failed else c.mmf_after_intolerance
+    odds = _odds(c.pred_br)
+    if "budesonide" in drugs:
+        odds *= c.budesonide_odds_ratio
+    if "mycophenolate" in drugs and "azathioprine" not in drugs:
+        odds *= c.mmf_odds_ratio
+    if dose_raised and "azathioprine" in drugs:
+        odds *= c.optimised_aza_odds_ratio
+    return _prob(odds)
+
+
+def course_class(u: float, p_complete: float, nonresponse_share: float) -> str:
+    """Response class from one uniform draw ``u``: monotone in ``p_complete``.
+
+    >>> course_class(0.1, 0.7, 0.24), course_class(0.8, 0.7, 0.24), course_class(0.99, 0.7, 0.24)
+    ('complete', 'insufficient', 'non_response')
+    """
+    if u < p_complete:
+        return "complete"
+    if u > 1.0 - (1.0 - p_complete) * nonresponse_share:
+        return "non_response"
+    return "insufficient"
+
+
+def path_value(path: Path, t: float) -> float:
+    """Value (not log) of ``path`` at ``t`` days after the course start.
+
+    >>> round(path_value(((0.0, math.log(8.0)), (28.0, math.log(2.0))), 14.0), 6)
+    4.0
+    """
+    if t <= path[0][0]:
+        return math.exp(path[0][1])
+    for (t0, y0), (t1, y1) in pairwise(path):
+        if t <= t1:
+            return math.exp(y0 + (y1 - y0) * (t - t0) / (t1 - t0))
+    return math.exp(path[-1][1])
+
+
+def _mk(points: list[tuple[float, float]]) -> Path:
+    out: list[tuple[float, float]] = []
+    for t, v in points:
+        if out and t <= out[-1][0]:
+            t = out[-1][0] + 1.0
+        out.append((t, math.log(max(v, 1e-3))))
+    return tuple(out)
+
+
+def meld(bilirubin: float, inr: float, creatinine: float) -> float:
+    """MELD score (UNOS formula; values below 1 count as 1), clipped to 6-40."""
+    raw = (
+        3.78 * math.log(max(bilirubin, 1.0))
+        + 11.2 * math.log(max(inr, 1.0))
+        + 9.57 * math.log(max(creatinine, 1.0))
+        + 6.43
+    )
+    return min(40.0, max(6.0, raw))
+
+
+@dataclass(slots=True)
+class _Course:
+    """One treatment course's lab paths (see the module docstring)."""
+
+    kind: str
+    start: Days
+    u: float
+    z: np.ndarray
+    reason: str = ""
+    anchor: tuple[float, float] = (1.0, 1.0)
+    cls: str = "stable"
+    alt_path: Path = ((0.0, 0.0),)
+    igg_path: Path = ((0.0, 0.0),)
+    locked: bool = False
+    #: Restarted from an optimisation (AIH-RSP-05 / AIH-MNT-05): same draws, new start.
+    optimised: bool = False
+    #: ... which raised azathioprine (see :func:`complete_probability`).
+    dose_raised: bool = False
+
+
+@dataclass(slots=True)
+class _Emergency:
+    """A latent outcome of an acute presentation, acted out once referred for transplant."""
+
+    outcome: str  # transplant | death | recover
+    delay: Days
+    scheduled: bool = False
+
+
+@dataclass(slots=True)
+class _Latent:
+    """What the model knows about the patient that the chart may not (yet)."""
+
+    stage: str
+    hcc: bool = False
+    transplanted: bool = False
+    lt_day: Days = 0.0
+    graft_failed: bool = False
+    recurrence: bool = False
+    acute_mode: str = ""  # "" | improve | worsen
+    acute_until: Days = math.inf
+    untreated_since: Days | None = None
+    drug_start: dict[str, Days] = field(default_factory=dict)
+    #: Decompensation came with active disease (at diagnosis, or ALT or IgG above ULN).
+    decompensation_active: bool = False
+    #: ... and will recompensate on treatment (S-WANG16).
+    recompensates: bool = False
+    #: Day a latent period of non-adherence began (the chart learns of it at a flare).
+    nonadherent_since: Days | None = None
+
+
+class DiseaseModel:
+    """Stochastic AIH patient (implements :class:`simulation.run.engine.PatientModel`).
+
+    Args:
+        record: the patient's record at diagnosis (``tpmt`` usually ``"unknown"``).
+        constants: the model's constants (:meth:`ModelConstants.from_parameters`).
+        rng: this patient's own generator; nothing else is random.
+        tpmt: the patient's true TPMT status, reported as a finding when the record's is
+            unknown (on a day from 0 to ``tpmt.result_max_delay_days``).
+
+    Attributes:
+        death_cause: ``background``, ``liver``, ``hcc`` or ``post_transplant`` once dead.
+        history: first day of latent events (``cirrhosis``, ``decompensation``, ``hcc``,
+            ``flare``, ``recurrence``, ``graft_failure``).
+    """
+
+    _CLOCKS = (
+        "flare",
+        "postpartum_flare",
+        "intolerance_azathioprine",
+        "intolerance_mycophenolate",
+        "intolerance_tacrolimus",
+        "cirrhosis",
+        "decompensation",
+        "hcc",
+        "transplant",
+        "graft_failure",
+        "plan_pregnancy",
+        "conception",
+        "recompensation",
+        "nonadherence",
+        "liver_death",
+        "hcc_death",
+        "post_transplant_death",
+    )
+
+    def __init__(
+        self,
+        record: PatientRecord,
+        constants: ModelConstants,
+        rng: np.random.Generator,
+        *,
+        tpmt: str | None = None,
+    ) -> None:
+        self.c = constants
+        self.record = record
+        self.death_cause: str | None = None
+        self.history: dict[str, Days] = {}
+        streams = rng.spawn(len(self._CLOCKS) + 3)
+        base_rng, self._course_rng, self._noise_rng = streams[:3]
+        self._noise_block: list[float] = []
+        self._noise_at = 0
+        self.clocks = {
+            name: Clock(name, s) for name, s in zip(self._CLOCKS, streams[3:], strict=True)
+        }
+        # Same-day ties: other findings before deaths, then declaration order.
+        self._clock_order = tuple(
+            (i, name, clock, 9 if name.endswith("death") else 1)
+            for i, (name, clock) in enumerate(self.clocks.items())
+        )
+        self._queue: list[tuple[Days, int, int, str, Any]] = []
+        self._seq = 0
+        self._seen = 0
+        self._intolerance_day = -math.inf
+        self._drugs: frozenset[str] = frozenset()
+        self._aza_dose = 0.0  # azathioprine mg/day at the last sync
+        self._visit_day = -math.inf  # day of the last visit's lab panel
+        #: Latent ALT and IgG when the current non-adherence began (its recovery target).
+        self._before_nonadherence = (1.0, 1.0)
+        self._plan: tuple[Days, str] | None = None
+        self._emergency: _Emergency | None = None
+        # Cumulative predniso(lo)ne dose (mg) up to _dose_day, and the daily dose since then.
+        self._pred_mg = 0.0
+        self._pred_mg_1y = 0.0
+        self._pred_dose = 0.0
+        self._dose_day = 0.0
+        self.latent = _Latent(stage=record.cirrhosis)
+        self._draw_baseline(record, base_rng, tpmt)
+        self.course = self._new_course("untreated", 0.0, anchor=(self.alt0, self.igg0))
+
+    # --- baseline -----------------------------------------------------------------------
+
+    def _draw_baseline(
+        self, rec: PatientRecord, rng: np.random.Generator, tpmt: str | None
+    ) -> None:
+        c, sh = self.c, self.c.shape
+        # Python floats: numpy scalars are slow one at a time (same values).
+        z = rng.standard_normal(12).tolist()
+        u = rng.random(8).tolist()
+        acute = rec.presentation != "chronic"
+        alt_median = c.acute_alt_median if acute else c.alt_median
+        sd = c.alt_log_sd * (sh["acute_alt_sd_factor"] if acute else 1.0)
+        self.alt0 = _clip(alt_median * math.exp(sd * z[0]), 0.4, 150.0)
+        self.ast_ratio = _clip(c.ast_alt_ratio * math.exp(sh["ast_ratio_log_sd"] * z[1]), 0.5, 1.0)
+        self.igg0 = _clip(c.igg_median * math.exp(c.igg_log_sd * z[2]), 0.4, 6.0)
+        self.bili_chronic = _clip(
+            c.bili_median * math.exp(sh["chronic_bilirubin_log_sd"] * z[3]), 0.2, 3.0
+        )
+        self.inr_chronic = _clip(c.inr_mean + sh["chronic_inr_sd"] * z[4], 0.9, 1.3)
+        self.bili_decomp = _clip(
+            c.decomp_bili * math.exp(sh["decompensated_bilirubin_log_sd"] * z[5]), 1.5, 15.0
+        )
+        self.inr_decomp = _clip(
+            c.decomp_inr * math.exp(sh["decompensated_inr_log_sd"] * z[6]), 1.2, 3.0
+        )
+        self.wbc = _clip(c.wbc_mean + sh["wbc_sd"] * z[7], 3.0, 12.0)
+        self.plt_factor = float(math.exp(sh["platelets_log_sd"] * z[8]))
+        self.graft_alt = _clip(c.graft_alt * math.exp(c.floor_sd * z[9]), 0.2, 0.95)
+        # Decompensated at diagnosis means active disease: treatment may recompensate it.
+        self.latent.decompensation_active = rec.cirrhosis == "decompensated"
+        # [MODEL] Not every patient with a chronic indication is a transplant candidate.
+        self.candidate = u[6] < c.transplant_candidate
+        self.latent.recompensates = self.latent.decompensation_active and u[5] < c.recompensation
+        # Acute presentations: an excess of bilirubin and INR over the chronic level.
+        self.acute_bili = 0.0
+        self.acute_inr = 0.0
+        if acute:
+            alf = rec.presentation == "acute_liver_failure"
+            bili = _clip(
+                c.acute_bili_median * math.exp(sh["acute_bilirubin_log_sd"] * z[10]), 3.0, 40.0
+            )
+            lo = c.alf_inr_min if alf else c.acute_inr_min
+            inr = lo + (max(c.acute_inr_max, lo + 0.5) - lo) * u[0]
+            self.acute_bili = max(0.0, bili - self.bili_chronic)
+            self.acute_inr = max(0.0, inr - self.inr_chronic)
+            if alf:
+                self.latent.acute_mode = "worsen"
+                self._emergency = self._emergency_outcome(
+                    u[1], c.alf_death, c.alf_transplant, c.alf_outcome_mean, u[2]
+                )
+            elif u[1] < self.acute_failure_probability(bili, inr):
+                self.latent.acute_mode = "worsen"
+                transplant = c.acute_failure_transplant
+                self._emergency = self._emergency_outcome(
+                    u[3],
+                    c.acute_failure_death,
+                    transplant,
+                    c.acute_outcome_mean,
+                    u[2],
+                )
+            else:
+                self.latent.acute_mode = "improve"
+        # TPMT result day (0: reported with the baseline findings).
+        self.tpmt = tpmt if tpmt is not None else rec.tpmt
+        self._tpmt_now = False
+        if rec.tpmt == "unknown" and self.tpmt != "unknown":
+            delay = float(math.floor(u[4] * (c.tpmt_max_delay + 1)))
+            if delay > 0:
+                self._push(delay, 0, "tpmt", self.tpmt)
+            else:
+                self._tpmt_now = True
+        # Background death (Gompertz), fixed at diagnosis.
+        a, b = c.gompertz[rec.sex]
+        a *= c.aih_excess_hr
+        e = float(rng.standard_exponential())
+        if a > 0 and b > 0:
+            years = math.log1p(e * b / (a * math.exp(b * rec.age))) / b
+            self._push(math.ceil(years * YEAR_DAYS), 9, "death", "background")
+
+    def acute_failure_probability(self, bilirubin: float, inr: float) -> float:
+        """Probability that steroids fail in acute severe AIH, from the MELD at presentation.
+
+        The odds of ``acute.steroid_failure`` (S-TELLEZ22) at the reference MELD, times
+        ``exp(acute.failure_meld_log_odds)`` per MELD point above it [MODEL].
+        """
+        c = self.c
+        base = min(max(c.acute_failure, 1e-9), 1.0 - 1e-9)
+        excess = meld(bilirubin, inr, c.creatinine) - c.acute_failure_meld_reference
+        return _prob(_odds(base) * math.exp(c.acute_failure_meld_log_odds * excess))
+
+    @staticmethod
+    def _emergency_outcome(
+        u: float, p_death: float, p_tx: float, mean: float, v: float
+    ) -> _Emergency:
+        outcome = "death" if u < p_death else "transplant" if u < p_death + p_tx else "recover"
+        delay = float(math.ceil(-math.log1p(-min(v, 0.999999)) * mean))
+        return _Emergency(outcome, max(1.0, delay))
+
+    def _push(self, day: Days, priority: int, kind: str, value: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (day, priority, self._seq, kind, value))
+
+    # --- courses and lab paths ---------------------------------------------------------------
+
+    def _new_course(
+        self,
+        kind: str,
+        day: Days,
+        *,
+        anchor: tuple[float, float],
+        drugs: Collection[str] = (),
+        reason: str = "",
+    ) -> _Course:
+        z = self._course_rng.standard_normal(8)
+        u = float(self._course_rng.random())
+        course = _Course(kind=kind, start=day, u=u, z=z, reason=reason, anchor=anchor)
+        self._shape(course, drugs, anchor)
+        return course
+
+    def _shape(self, course: _Course, drugs: Collection[str], anchor: tuple[float, float]) -> None:
+        """(Re)build the course's class and paths from its draws and the regimen."""
+        c, z = self.c, course.z
+        a, g = anchor
+        if course.kind == "untreated":
+            course.cls = "stable"
+            course.alt_path, course.igg_path = _mk([(0, a)]), _mk([(0, g)])
+            return
+        if course.kind == "flare":
+            course.cls = "flare"
+            flare = float(np.clip(c.flare_alt_median * math.exp(0.3 * z[0]), 3.3, 40.0))
+            igg = max(g, float(np.clip(c.flare_igg_median * math.exp(0.15 * z[1]), 1.05, 4.0)))
+            sh = c.shape
+            decay = sh["recurrence_flare_decay"] if self.latent.transplanted else sh["flare_decay"]
+            course.alt_path = _mk([(0, flare), (sh["flare_course_days"], max(3.3, flare * decay))])
+            course.igg_path = _mk([(0, igg)])
+            return
+        if course.kind == "nonadherent":
+            # [MODEL] Non-adherence on maintenance: the labs drift to a loss of response.
+            course.cls = "insufficient"
+            days = c.adherence_loss_days
+            course.alt_path = _mk([(0, a), (days, max(a, c.adherence_loss_alt))])
+            course.igg_path = _mk([(0, g), (days, max(g, 1.2))])
+            return
+        if course.kind == "readherent":
+            # [MODEL] Adherence restored: back to the level before it lapsed.
+            course.cls = "complete"
+            ta, tg = self._before_nonadherence
+            days = c.adherence_recovery_days
+            course.alt_path = _mk([(0, a), (days, ta)])
+            course.igg_path = _mk([(0, g), (days, tg)])
+            return
+        if course.kind == "post_transplant":
+            course.cls = "complete"
+            course.alt_path = _mk([(0, a), (c.shape["graft_settle_days"], self.graft_alt)])
+            course.igg_path = _mk([(0, g), (60, min(0.9, c.cbr_igg_floor))])
+            return
+        p = complete_probability(
+            c, course.kind, drugs, course.reason, dose_raised=course.dose_raised
+        )
+        course.cls = course_class(course.u, p, c.nonresponse_share)
+        if course.optimised:
+            median = c.optimised_time_to_cbr_median
+        elif "budesonide" in drugs and course.kind == "first_line":
+            median = c.time_to_cbr_median_budesonide
+        else:
+            median = c.time_to_cbr_median
+        # Late responders (after the 6-month assessment) exist (S-DIAZ23 vs S-PAPE19).
+        t_n = float(np.clip(median * math.exp(c.time_to_cbr_sd * z[0]), 35.0, 730.0))
+        r4 = c.week4_min + (c.week4_max - c.week4_min) * _unit(z[1])
+        f_alt = float(np.clip(c.cbr_alt_floor * math.exp(c.floor_sd * z[2]), 0.15, 0.85))
+        f_igg = float(np.clip(c.cbr_igg_floor * math.exp(c.floor_sd * z[3]), 0.35, 0.95))
+        i_alt = float(np.clip(c.ins_alt_floor * math.exp(c.floor_sd * z[4]), 1.15, 2.9))
+        i_igg = float(np.clip(c.ins_igg_floor * math.exp(0.1 * z[5]), 1.05, 1.8))
+        igg_only = _unit(z[6]) < c.ins_igg_only
+        nr = c.nr_ratio_min + (c.nr_ratio_max - c.nr_ratio_min) * _unit(z[7])
+        t_igg = t_n * 1.05
+        complete_alt = _falling(a, r4, t_n, f_alt)
+        complete_igg = _mk(
+            [(0, g), (t_igg, 0.95), (t_igg + 42, f_igg)] if g > 0.95 else [(0, g), (42, f_igg)]
+        )
+        if course.cls == "complete":
+            course.alt_path, course.igg_path = complete_alt, complete_igg
+        elif course.cls == "insufficient":
+            if igg_only:
+                course.alt_path = complete_alt
+                course.igg_path = _mk([(0, g), (120, i_igg)])
+            else:
+                course.alt_path = (
+                    _mk([(0, a), (28, max(a * r4, i_alt)), (120, i_alt)])
+                    if a > i_alt
+                    else _mk([(0, a), (60, i_alt)])
+                )
+                course.igg_path = complete_igg
+        else:  # non-response: transaminases fall by less than half
+            level = max(a * nr, i_alt)
+            course.alt_path = _mk([(0, a), (28, level)])
+            course.igg_path = _mk([(0, g), (60, max(g * 0.9, i_igg))])
+
+    def activity(self, day: Days) -> tuple[float, float]:
+        """Latent ALT and IgG (x ULN, no noise) on ``day``."""
+        t = day - self.course.start
+        return path_value(self.course.alt_path, t), path_value(self.course.igg_path, t)
+
+    def _liver_function(self, day: Days) -> tuple[float, float, float]:
+        """Latent bilirubin (mg/dL), INR and platelets (10^9/L) on ``day``."""
+        c, lat = self.c, self.latent
+        if lat.graft_failed:
+            plt = c.shape["failed_graft_platelets_10e9_l"]
+            return c.failed_graft_bili, c.failed_graft_inr, plt * self.plt_factor
+        if lat.transplanted:
+            graft = c.shape["graft_bilirubin_mg_dl"], c.shape["graft_inr"]
+            return *graft, c.platelets_median * self.plt_factor
+        if lat.stage == "decompensated":
+            bili, inr, plt = self.bili_decomp, self.inr_decomp, c.decomp_platelets
+        elif lat.stage == "compensated":
+            bili = self.bili_chronic * c.comp_bili_factor
+            inr, plt = self.inr_chronic + c.comp_inr_add, c.comp_platelets
+        else:
+            bili, inr, plt = self.bili_chronic, self.inr_chronic, c.platelets_median
+        if self.acute_bili or self.acute_inr:
+            f = self._acute_factor(day)
+            bili += self.acute_bili * f
+            inr += self.acute_inr * f
+        return bili, inr, plt * self.plt_factor
+
+    def _acute_factor(self, day: Days) -> float:
+        """Share of the acute excess left on ``day`` (grows while worsening)."""
+        lat, h, sh = self.latent, self.c.acute_halflife, self.c.shape
+        if lat.acute_mode == "improve":
+            return float(0.5 ** (day / h))
+        until = min(day, lat.acute_until)
+        # Steroid failure: the excess grows, up to a multiple, then recovers slowly.
+        worse = min(sh["acute_worsening_max"], 1.0 + until / sh["acute_worsening_days"])
+        if day <= lat.acute_until:
+            return worse
+        slow = sh["acute_slow_recovery_factor"] * h
+        return float(worse * 0.5 ** ((day - lat.acute_until) / slow))
+
+    def panel(self, day: Days) -> dict[str, float]:
+        """A resulted lab panel on ``day``: the latent values with visit-to-visit noise."""
+        alt, igg = self.activity(day)
+        bili, inr, plt = self._liver_function(day)
+        n = self._noise()
+        aza = "azathioprine" in self._drugs
+        wbc = self.wbc * (self.c.shape["azathioprine_wbc_factor"] if aza else 1.0)
+        alt_v = _clip(alt * math.exp(n[0]), 0.05, 200.0)
+        bili_v = _clip(bili * math.exp(n[3]), 0.1, 60.0)
+        inr_v = _clip(inr * math.exp(n[4] / 4.0), 0.8, 10.0)
+        return {
+            "alt_xuln": round(alt_v, 2),
+            "ast_xuln": round(_clip(alt_v * self.ast_ratio * math.exp(n[1] / 2.0), 0.05, 200.0), 2),
+            "igg_xuln": round(_clip(igg * math.exp(n[2]), 0.2, 10.0), 2),
+            "bilirubin_mg_dl": round(bili_v, 1),
+            "inr": round(inr_v, 2),
+            "wbc_10e9_l": round(_clip(wbc * math.exp(n[5]), 0.5, 50.0), 1),
+            "platelets_10e9_l": round(_clip(plt * math.exp(n[5] / 2.0), 5.0, 1500.0), 0),
+            "meld": round(meld(round(bili_v, 1), round(inr_v, 2), self.c.creatinine), 0),
+        }
+
+    def _noise(self) -> list[float]:
+        """Six visit-to-visit noise draws (log scale).
+
+        Drawn from the noise stream in blocks (the same numbers as six at a time: numpy's
+        normals carry no state between calls), because one numpy call per panel is slow.
+        """
+        i = self._noise_at
+        if i + 6 > len(self._noise_block):
+            self._noise_block = (
+                self._noise_rng.standard_normal(6 * _NOISE_BLOCK) * self.c.noise_sd
+            ).tolist()
+            i = 0
+        self._noise_at = i + 6
+        return self._noise_block[i : i + 6]
+
+    # --- PatientModel protocol -----------------------------------------------------------------
+
+    def baseline(self, chart: AIHPathway) -> list[Occurrence]:
+        """Day-0 findings: labs, the TPMT result when due today, staging, encephalopathy."""
+        occs = baseline_occurrences(chart.patient, self.panel(0.0))
+        if self._tpmt_now:
+            occs.insert(1, Occurrence(0.0, "finding", "tpmt", self.tpmt))
+        return occs
+
+    def next_day(self, chart: AIHPathway) -> Days | None:
+        """Day of the next finding (hazard or scheduled), or ``None``."""
+        if chart.is_dead:
+            return None
+        self._sync(chart)
+        now = chart.patient.day
+        best: tuple[Days, int, int, str] | None = None
+        if self._queue:
+            day, prio, _, _, _ = self._queue[0]
+            best = (max(day, now), prio, -1, "queue")
+        for i, name, clock, prio in self._clock_order:
+            if not clock.hazard:
+                continue  # no hazard: never due (Clock.due would say inf)
+            due = clock.due()
+            if math.isinf(due):
+                continue
+            # Findings happen on whole days: the day the hazard's event falls in.
+            key = (max(float(math.ceil(due - 1e-9)), now), prio, i)
+            if best is None or key < best[:3]:
+                best = (*key, name)
+        if best is None:
+            self._plan = None
+            return None
+        self._plan = (best[0], best[3])
+        return best[0]
+
+    def pop(self, chart: AIHPathway, day: Days) -> list[Occurrence]:
+        """The occurrence planned for ``day`` by :meth:`next_day` (one at a time)."""
+        if self._plan is None or self._plan[0] != day:
+            return []
+        _, what = self._plan
+        self._plan = None
+        if what == "queue":
+            _, _, _, kind, value = heapq.heappop(self._queue)
+            return self._scheduled(chart, day, kind, value)
+        self.clocks[what].fired(day)
+        return self._fire(chart, day, what)
+
+    def visit_labs(self, chart: AIHPathway, day: Days) -> dict[str, float] | None:
+        """A lab panel at a scheduled visit; ``None`` (the day's panel stands) at a second
+        visit on the same day (a response visit and a blood count coincide: one sample)."""
+        if day == self._visit_day:
+            return None
+        self._visit_day = day
+        return self.panel(day)
+
+    def scripts_actions_on(self, day: Days) -> bool:
+        """The model never scripts clinician actions."""
+        return False
+
+    # --- events -------------------------------------------------------------------------------
+
+    def _scheduled(self, chart: AIHPathway, day: Days, kind: str, value: Any) -> list[Occurrence]:
+        active = chart.active
+        if kind == "tpmt":
+            return [Occurrence(day, "finding", "tpmt", value)]
+        if kind == "death":
+            if value == "background" and self.latent.transplanted:
+                # After a transplant the registry's all-cause survival (S-HEINEMANN20)
+                # replaces background mortality: counting both would count deaths twice.
+                return []
+            return self._death(day, str(value))
+        if kind == "delivered":
+            return [Occurrence(day, "finding", "delivered")] if "in_pregnancy" in active else []
+        if kind == "emergency":
+            if "transplant" not in active:
+                return []
+            if value == "death":
+                return self._death(day, "liver")
+            if value == "transplant":
+                return [Occurrence(day, "finding", "transplanted")]
+            self.latent.acute_until = day  # recovers slowly from now on
+            return []
+        raise AssertionError(f"unknown scheduled event {kind!r}")  # pragma: no cover
+
+    def _death(self, day: Days, cause: str) -> list[Occurrence]:
+        self.death_cause = cause
+        return [Occurrence(day, "finding", "death")]
+
+    def _fire(self, chart: AIHPathway, day: Days, name: str) -> list[Occurrence]:
+        p, lat, active = chart.patient, self.latent, chart.active
+        self.history.setdefault(name, day)
+        if name in ("flare", "postpartum_flare"):
+            self.history.setdefault("flare", day)
+            if lat.transplanted:
+                lat.recurrence = True
+                self.history.setdefault("recurrence", day)
+            self.course = self._new_course("flare", day, anchor=self.activity(day))
+            occs = [Occurrence(day, "finding", "labs", self.panel(day))]
+            if lat.nonadherent_since is not None:
+                # [MODEL] The flare brings the non-adherence to light (AIH-RSP-03); the
+                # patient is counselled and takes the drugs again from now on.
+                lat.nonadherent_since = None
+                self.history.setdefault("nonadherence_found", day)
+                occs.append(Occurrence(day, "finding", "nonadherence"))
+            return occs
+        if name.startswith("intolerance_"):
+            drug = name.removeprefix("intolerance_")
+            if drug not in p.drugs:
+                return []
+            if drug == "azathioprine" and self._course_rng.random() < self.c.cytopenia_share:
+                return [Occurrence(day, "finding", "cytopenia", "severe")]
+            return [Occurrence(day, "finding", "intolerance", drug)]
+        if name == "cirrhosis":
+            lat.stage = "compensated"
+            return [Occurrence(day, "finding", "cirrhosis_diagnosed", "compensated")]
+        if name == "decompensation":
+            lat.stage = "decompensated"
+            # Only decompensation with active disease can recompensate on treatment.
+            alt, igg = self.activity(day)
+            lat.decompensation_active = alt > 1.0 or igg > 1.0
+            lat.recompensates = lat.decompensation_active and (
+                self._course_rng.random() < self.c.recompensation
+            )
+            return [Occurrence(day, "finding", "decompensation")]
+        if name == "recompensation":
+            lat.stage, lat.recompensates = "compensated", False
+            # The chart hears of it while its liver stage is decompensated (AIH-LIV-03); a
+            # transplant in between has reset the stage, and then there is nothing to tell.
+            if "decompensated_cirrhosis" in active:
+                return [Occurrence(day, "finding", "recompensation")]
+            return []
+        if name == "nonadherence":
+            lat.nonadherent_since = day
+            anchor = self.activity(day)
+            self._before_nonadherence = anchor
+            course = _Course("nonadherent", day, 0.0, self.course.z, anchor=anchor)
+            self._shape(course, p.drugs, anchor)
+            self.course = course
+            return []
+        if name == "hcc":
+            lat.hcc = True
+            return [Occurrence(day, "finding", "hcc")]
+        if name == "transplant":
+            return [Occurrence(day, "finding", "transplanted")] if "transplant" in active else []
+        if name == "graft_failure":
+            if "post_transplant" not in active:
+                return []
+            lat.graft_failed = True
+            return [Occurrence(day, "finding", "graft_failure")]
+        if name == "plan_pregnancy":
+            return [Occurrence(day, "finding", "pregnancy_planned")]
+        if name == "conception":
+            self._push(day + self.c.gestation_days, 0, "delivered", None)
+            return [Occurrence(day, "finding", "pregnant")]
+        if name == "liver_death":
+            return self._death(day, "liver")
+        if name == "hcc_death":
+            return self._death(day, "hcc")
+        if name == "post_transplant_death":
+            return self._death(day, "post_transplant")
+        raise AssertionError(f"unknown clock {name!r}")  # pragma: no cover
+
+    # --- synchronising with the chart ---------------------------------------------------------
+
+    def steroid_exposure(self, day: Days) -> tuple[float, float]:
+        """Cumulative predniso(lo)ne dose in mg up to ``day``: (whole course, first year)."""
+        total, first_year = self._pred_mg, self._pred_mg_1y
+        if day > self._dose_day and self._pred_dose:
+            total += self._pred_dose * (day - self._dose_day)
+            overlap = min(day, YEAR_DAYS) - min(self._dose_day, YEAR_DAYS)
+            first_year += self._pred_dose * max(0.0, overlap)
+        return total, first_year
+
+    def _sync(self, chart: AIHPathway) -> None:
+        """Catch up with the chart: spend clocks, start courses, recompute hazards."""
+        p = chart.patient
+        day = p.day
+        if day > self._dose_day:
+            self._pred_mg, self._pred_mg_1y = self.steroid_exposure(day)
+            self._dose_day = day
+        self._pred_dose = p.dose("prednisolone") or 0.0
+        for clock in self.clocks.values():
+            clock.advance(day)
+        new_course = self._scan(chart)
+        self._aza_dose = p.dose("azathioprine") or 0.0
+        drugs = frozenset(p.drugs)
+        if drugs != self._drugs:
+            for drug in drugs - self._drugs:
+                self.latent.drug_start[drug] = day
+            if not drugs:
+                self.latent.untreated_since = day
+            elif not self._drugs:
+                self.latent.untreated_since = None
+            self._drugs = drugs
+            course = self.course
+            if not new_course and course.kind in _INDUCING_KINDS and not course.locked and drugs:
+                self._shape(course, drugs, course.anchor)
+        if self.course.kind in _INDUCING_KINDS and chart.active & _REMISSION_STATES:
+            self.course.locked = True
+        if (
+            self._emergency is not None
+            and not self._emergency.scheduled
+            and "transplant" in chart.active
+        ):
+            self._emergency.scheduled = True
+            self._push(day + self._emergency.delay, 5, "emergency", self._emergency.outcome)
+            if self._emergency.outcome == "recover":
+                self.latent.acute_until = day + self._emergency.delay
+        self._set_hazards(chart, day)
+
+    def _scan(self, chart: AIHPathway) -> bool:
+        """Read the steps since the last sync; start a course where one starts."""
+        trace, started = chart.trace, False
+        p = chart.patient
+        for step in trace[self._seen :]:
+            if not step.carried_out:
+                continue
+            name = step.name
+            kind: str | None = None
+            reason = ""
+            if step.kind == "action":
+                if name in ("start_prednisolone", "start_budesonide"):
+                    kind = "first_line" if self.course.kind in ("untreated", "flare") else None
+                elif name in ("switch_to_mycophenolate", "switch_to_tacrolimus"):
+                    kind = "second_line"
+                    # A loss of response that persisted after optimisation (AIH-MNT-05) is a
+                    # failure too, whatever the response reads by the time of this sync.
+                    failed = (
+                        p.response in ("non_response", "insufficient_response")
+                        or "AIH-MNT-05" in step.rule_ids
+                    )
+                    # A switch that follows an intolerance is for intolerance (S-SANTIAGO19
+                    # classifies by the reason for switching), whatever the response so far.
+                    window = self.c.shape["switch_reason_window_days"]
+                    recent = step.day - self._intolerance_day <= window
+                    reason = "failure" if failed and not recent else "intolerance"
+                    course = self.course
+                    if (
+                        reason == "intolerance"
+                        and course.kind in _INDUCING_KINDS
+                        and not course.locked
+                    ):
+                        # [MODEL] Switching a drug the patient does not tolerate during
+                        # induction continues the response under way (same start, same
+                        # draw, re-read with the second-line probability; steroids go on)
+                        # rather than restarting it from the day of the switch.
+                        course.kind, course.reason = "second_line", "intolerance"
+                        self._shape(course, tuple(p.drugs), course.anchor)
+                        kind = None
+                elif name == "start_third_line":
+                    kind = "third_line"
+                elif name == "reinduce":
+                    kind = "reinduction"
+                elif name == "optimise_treatment":
+                    started = self._optimise(p, step.day) or started
+            elif step.kind == "finding" and name in ("intolerance", "cytopenia"):
+                self._intolerance_day = step.day
+            elif step.kind == "finding" and name == "transplanted":
+                lat = self.latent
+                lat.transplanted, lat.lt_day, lat.graft_failed = True, step.day, False
+                lat.recurrence, lat.stage, lat.hcc = False, "none", False
+                lat.acute_mode, self.acute_bili, self.acute_inr = "", 0.0, 0.0
+                self._emergency = None
+                self.history.setdefault("transplant", step.day)
+                kind = "post_transplant"
+            if kind is not None:
+                anchor = self.activity(step.day)
+                self.course = self._new_course(
+                    kind, step.day, anchor=anchor, drugs=tuple(p.drugs), reason=reason
+                )
+                started = True
+        self._seen = len(trace)
+        return started
+
+    def _optimise(self, p: PatientRecord, day: Days) -> bool:
+        """React to ``optimise_treatment`` on ``day``; true when a course (re)starts.
+
+        [MODEL] The visit restores adherence: labs of a non-adherent patient return to their
+        level before it lapsed. A course short of complete response restarts from today's
+        labs with the same draws, re-read with the new regimen (budesonide replaced by
+        predniso(lo)ne; azathioprine raised: ``response.optimised_azathioprine_odds_ratio``),
+        so only a failure whose draw lies under the higher probability turns into a response,
+        within ``response.optimised_time_to_cbr_median_days``.
+        """
+        lat, course = self.latent, self.course
+        if lat.nonadherent_since is not None:
+            lat.nonadherent_since = None
+            self.history.setdefault("nonadherence_found", day)
+            if course.kind == "nonadherent":
+                anchor = self.activity(day)
+                self.course = _Course("readherent", day, 0.0, course.z, anchor=anchor)
+                self._shape(self.course, p.drugs, anchor)
+                return True
+        raised = (p.dose("azathioprine") or 0.0) > self._aza_dose + 1e-9
+        steroid = "budesonide" in self._drugs and not p.on("budesonide")
+        if course.kind not in _INDUCING_KINDS or course.cls == "complete":
+            return False
+        if not (raised or steroid):
+            return False
+        anchor = self.activity(day)
+        self.course = replace(
+            course,
+            start=day,
+            anchor=anchor,
+            optimised=True,
+            dose_raised=course.dose_raised or raised,
+        )
+        self._shape(self.course, p.drugs, anchor)
+        return True
+
+    def _set_hazards(self, chart: AIHPathway, day: Days) -> None:
+        c, lat, p, active = self.c, self.latent, chart.patient, chart.active
+        clocks = self.clocks
+        alt, igg = self.activity(day)
+        hr = c.activity_hr if (alt > 1.0 or igg > 1.0) else 1.0
+        transplant_care = "transplant" in active
+        # Flares.
+        flare: Hazard = ()
+        origin = day
+        if "post_transplant" in active:
+            if not lat.recurrence:
+                flare, origin = c.recurrence, lat.lt_day
+        elif active & {"withdrawal", "off_treatment"} and p.withdrawal_start_day is not None:
+            flare, origin = c.withdrawal_flare, p.withdrawal_start_day
+        elif "maintenance" in active:
+            if not p.drugs and lat.untreated_since is not None:
+                flare, origin = c.withdrawal_flare, lat.untreated_since
+            elif lat.nonadherent_since is not None:
+                # [MODEL] Non-adherent: part of the protection is lost, so part of the
+                # hazard after full withdrawal (S-VGERVEN13) adds to the maintenance one.
+                origin = lat.nonadherent_since
+                flare = tuple(
+                    (start, c.maintenance_flare_rate + rate)
+                    for start, rate in scale(c.withdrawal_flare, c.adherence_effect_lost)
+                )
+            else:
+                flare = constant(c.maintenance_flare_rate)
+        elif active & _UNTREATED_STATES and self.course.kind == "untreated" and not transplant_care:
+            flare = constant(c.untreated_flare_rate)
+        clocks["flare"].set(origin, flare)
+        postpartum = p.pregnancy == "postpartum" and active & (_REMISSION_STATES | {"observation"})
+        clocks["postpartum_flare"].set(day, constant(c.postpartum_flare_rate) if postpartum else ())
+        # Intolerance, outside transplant care (the transplant team owns those drugs).
+        for drug, hazard in (
+            ("azathioprine", c.aza_intolerance),
+            ("mycophenolate", c.mmf_intolerance),
+            ("tacrolimus", c.tac_intolerance),
+        ):
+            on = drug in p.drugs and not (transplant_care or "post_transplant" in active)
+            clocks[f"intolerance_{drug}"].set(lat.drug_start.get(drug, day), hazard if on else ())
+        # Non-adherence starts on maintenance treatment (it is found at a flare).
+        adherent_on_drugs = (
+            "maintenance" in active and bool(p.drugs) and lat.nonadherent_since is None
+        )
+        clocks["nonadherence"].set(day, constant(c.nonadherence_rate) if adherent_on_drugs else ())
+        # Liver stage and cancer (native liver only).
+        native = not lat.transplanted
+        recompensating = (
+            native and lat.stage == "decompensated" and lat.recompensates and bool(p.drugs)
+        )
+        clocks["recompensation"].set(day, constant(c.recompensation_rate) if recompensating else ())
+        clocks["cirrhosis"].set(
+            day, constant(c.cirrhosis_rate * hr) if native and lat.stage == "none" else ()
+        )
+        clocks["decompensation"].set(
+            day,
+            constant(c.decompensation_rate * hr) if native and lat.stage == "compensated" else (),
+        )
+        hcc_rate = c.hcc_rate_cirrhosis if lat.stage != "none" else c.hcc_rate_noncirrhotic
+        clocks["hcc"].set(day, constant(hcc_rate) if native and not lat.hcc else ())
+        # Transplant after a referral for a chronic indication (acute ones have an outcome).
+        age_now = p.age + day / YEAR_DAYS
+        bili, inr, _ = self._liver_function(day)
+        indicated = (
+            lat.stage == "decompensated"
+            or lat.hcc
+            or lat.graft_failed
+            or meld(bili, inr, c.creatinine) >= chart.thresholds.transplant_meld
+        )
+        waiting = transplant_care and self._emergency is None and indicated and self.candidate
+        years_left = (c.transplant_max_age - age_now) * YEAR_DAYS
+        # [MODEL] Decompensation from active disease gets a steroid trial before an
+        # elective transplant (S-WANG16: most recompensate); MELD, HCC or graft failure do not.
+        trial_left = 0.0
+        started = p.treatment_start_day
+        if lat.stage == "decompensated" and lat.decompensation_active and started is not None:
+            only_decompensation = not (
+                lat.hcc
+                or lat.graft_failed
+                or meld(bili, inr, c.creatinine) >= chart.thresholds.transplant_meld
+            )
+            if only_decompensation:
+                trial_left = max(0.0, started + c.steroid_trial_days - day)
+        transplant: Hazard = ()
+        if waiting and years_left > trial_left:
+            transplant = ((trial_left, c.transplant_rate), (years_left, 0.0))
+        clocks["transplant"].set(day, transplant)
+        # After transplant.
+        graft = "post_transplant" in active and not lat.graft_failed
+        loss = c.graft_loss_rate * (c.recurrence_graft_loss_hr if lat.recurrence else 1.0)
+        clocks["graft_failure"].set(day, constant(loss) if graft else ())
+        lt_death = scale(c.post_lt_death, c.recurrence_death_hr if lat.recurrence else 1.0)
+        clocks["post_transplant_death"].set(lat.lt_day, lt_death if graft else ())
+        # Liver and cancer deaths.
+        liver_rate = 0.0
+        if native and lat.stage == "decompensated":
+            liver_rate += c.decompensated_death_rate
+        if lat.graft_failed:
+            liver_rate += c.graft_failure_death_rate
+        clocks["liver_death"].set(day, constant(liver_rate))
+        clocks["hcc_death"].set(day, constant(c.hcc_death_rate) if native and lat.hcc else ())
+        # Pregnancy (women of reproductive age, outside transplant care).
+        fertile = (
+            p.sex == "F"
+            and not transplant_care
+            and "post_transplant" not in active
+            and age_now < c.pregnancy_max_age
+        )
+        years_fertile = (c.pregnancy_max_age - age_now) * YEAR_DAYS
+        clocks["plan_pregnancy"].set(
+            day,
+            ((0.0, c.pregnancy_rate), (years_fertile, 0.0))
+            if fertile and p.pregnancy == "none"
+            else (),
+        )
+        clocks["conception"].set(
+            day, constant(c.conception_rate) if p.pregnancy == "planned" and fertile else ()
+        )
+
+
+def _clip(value: float, lo: float, hi: float) -> float:
+    return lo if value < lo else hi if value > hi else value
+
+
+def _unit(z: float) -> float:
+    """A standard normal draw mapped to (0, 1) (its normal CDF)."""
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+def _falling(a: float, r4: float, t_n: float, floor: float) -> Path:
+    """Complete-response path of ALT: week-4 fall by ``1 - r4``, normal by ``t_n``, then floor."""
+    if a <= 0.95:
+        return _mk([(0, a), (42, min(a, floor))])
+    w4 = a * r4
+    if w4 > 0.95:
+        return _mk([(0, a), (28, w4), (t_n, 0.95), (t_n + 42, floor)])
+    t_cross = 28.0 * math.log(a / 0.95) / math.log(a / w4)
+    return _mk([(0, a), (max(1.0, t_cross), 0.95), (max(1.0, t_cross) + 42, floor)])

@@ -1,0 +1,2 @@
+"""Cohort results: outputs written and read back, endpoints, survival,
+outcomes, report, calibration."""

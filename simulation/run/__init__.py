@@ -1,0 +1,2 @@
+"""Running patients: the SimPy engine, cohorts, scale-out, sweeps,
+progress, stopping, output folders."""

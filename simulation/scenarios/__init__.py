@@ -1,0 +1,1 @@
+"""Scenario files: loading, the step-by-step course, replay against expectations, writing."""

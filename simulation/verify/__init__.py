@@ -1,0 +1,1 @@
+"""Verification of the guideline: static analysis, gap and overlap search, coverage, generation."""
