@@ -222,9 +222,8 @@ class _Checker:
         if name in schema.derived:
             if name in self.stack:
                 raise self.fail(node, f"derived name {name!r} refers to itself")
-            sub = _Checker(
-                schema.derived[name], schema, f"derived name {name!r}", (*self.stack, name)
-            )
+            at = f"{self.where}: derived name {name!r}" if self.where else f"derived name {name!r}"
+            sub = _Checker(schema.derived[name], schema, at, (*self.stack, name))
             tree, optional = sub.check(_parse(schema.derived[name], sub).body)
             self.deps = self.deps | sub.deps
             return ast.copy_location(tree, node), optional
