@@ -268,3 +268,22 @@ def test_unknown_state_and_invariant_and_row_order_are_refused() -> None:
         _book(Action("a", doses=(Dose("1.0"),)))
     with pytest.raises(InvalidPathwayError, match="reads options"):
         _book(invs=(Invariant("I", condition='opt.withdrawal_criteria == "hasl"', message="x"),))
+
+
+def test_optional_fields_match_the_record_annotations() -> None:
+    """OPTIONAL_FIELDS lists exactly the record fields annotated ``... | None``.
+
+    The schema reads the list, not the annotations, because the native build erases them; a
+    field added as optional but left out would make its comparisons fail on ``None``.
+    """
+    from dataclasses import fields
+
+    from pathway.guidelines.aih.patient import OPTIONAL_FIELDS
+
+    annotated = {
+        f.name
+        for f in fields(PatientRecord)
+        if str(f.type).endswith("| None") and not f.name.startswith("_")
+    }
+    assert annotated == OPTIONAL_FIELDS
+    assert {n for n, optional in rules.SCHEMA.fields.items() if optional} >= OPTIONAL_FIELDS

@@ -23,7 +23,7 @@ from .vocabulary import (
     TPMT_STATUSES,
 )
 
-__all__ = ["LabPanel", "PatientRecord"]
+__all__ = ["OPTIONAL_FIELDS", "LabPanel", "PatientRecord"]
 
 Days = float
 
@@ -76,6 +76,32 @@ class LabPanel:
     def values(self) -> dict[str, float]:
         """The measured analytes as a dict (missing ones left out)."""
         return {n: v for n in LAB_FIELDS if (v := getattr(self, n)) is not None}
+
+
+#: The record fields that may be ``None`` (missing), for the expression language's
+#: missing-safe comparisons. Written out rather than read from the annotations: the native
+#: build (mypyc) erases ``X | None`` to ``object`` there. A test checks it against them.
+OPTIONAL_FIELDS: frozenset[str] = frozenset(
+    {
+        "treatment_start_day",
+        "treatment_baseline",
+        "steroid_start_day",
+        "steroid_change_day",
+        "cbr_since_day",
+        "withdrawal_start_day",
+        "withdrawal_cbr_days",
+        "acute_review_day",
+        "acute_improving",
+        "transplant_referral_day",
+        "transplant_day",
+        "death_day",
+        "optimised_day",
+        "first_treatment_day",
+        "remission_biopsy_day",
+        "antimetabolite_change_day",
+        "labs_reset_day",
+    }
+)
 
 
 @dataclass(slots=True)

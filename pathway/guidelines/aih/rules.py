@@ -38,7 +38,7 @@ from ...declarations import (
 from ...expr import Expr, Function, Schema
 from . import dosing, response
 from .options import GuidelineOptions
-from .patient import PatientRecord
+from .patient import OPTIONAL_FIELDS, PatientRecord
 from .safety import INVARIANT_DECLARATIONS, blood_count_gap
 from .thresholds import Thresholds
 from .vocabulary import CARE_STATES
@@ -280,7 +280,7 @@ _PROPERTIES = {"steroid": True, "antimetabolite": True, "immunosuppressed": Fals
 SCHEMA = Schema(
     fields={
         **{
-            f.name: "None" in str(f.type)
+            f.name: f.name in OPTIONAL_FIELDS
             for f in fields(PatientRecord)
             if not f.name.startswith("_") and f.name != "state"
         },
