@@ -5,6 +5,7 @@ For research and education; not for treating patients.
 
 from __future__ import annotations
 
+from .bundle import Guideline, Pathway
 from .errors import (
     ActionNotRecommended,
     EventNotHandled,
@@ -14,12 +15,13 @@ from .errors import (
     PatientError,
     SnapshotError,
 )
+from .guidelines.aih.bundle import care_state
 from .guidelines.aih.chart import AIHPathway
 from .guidelines.aih.guideline import RULES, Rule
 from .guidelines.aih.options import GuidelineOptions
 from .guidelines.aih.patient import LabPanel, PatientRecord
 from .guidelines.aih.thresholds import Thresholds
-from .runtime import EntryPointRefused, PendingTimer, Recommendation, Step, care_state
+from .runtime import EntryPointRefused, PendingTimer, Recommendation, Step
 from .snapshot import restore, snapshot
 
 __all__ = [
@@ -28,10 +30,12 @@ __all__ = [
     "ActionNotRecommended",
     "EntryPointRefused",
     "EventNotHandled",
+    "Guideline",
     "GuidelineOptions",
     "InvalidPathwayError",
     "InvariantViolation",
     "LabPanel",
+    "Pathway",
     "PathwayError",
     "PatientError",
     "PatientRecord",

@@ -127,7 +127,7 @@ def test_restore_checks_every_field_of_the_record() -> None:
     from dataclasses import fields
 
     from pathway.guidelines.aih.patient import PatientRecord
-    from pathway.snapshot_checks import RECORD_FIELDS_CHECKED
+    from pathway.guidelines.aih.snapshot_record import RECORD_FIELDS_CHECKED
 
     stored = {f.name for f in fields(PatientRecord) if f.name != "state"}
     stored = {name for name in stored if not name.startswith("_")}

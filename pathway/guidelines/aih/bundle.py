@@ -1,0 +1,120 @@
+"""The AIH guideline as the engine's :class:`~pathway.bundle.Guideline` bundle.
+
+Building :data:`GUIDELINE` binds it to :class:`~pathway.guidelines.aih.chart.AIHPathway`
+(``AIHPathway.guideline``). Two AIH-specific pieces of the old runtime live here: the lab
+panel payload of ``labs`` and the antimetabolite tracking around every effect (INV-15: the
+early blood-count schedule restarts on a new antimetabolite or a dose rise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence, Set
+from typing import Any, Final
+
+from ...bundle import Effect, Guideline
+from ...errors import PatientError, short_repr
+from ...runtime import care_state as _care_state
+from ...timers import TimerTable
+from .chart import AIHPathway
+from .effects import ACTION_EFFECTS, FINDING_EFFECTS, TIMER_EFFECTS, validate_payload
+from .guideline import RULES
+from .invariants import INVARIANTS
+from .options import GuidelineOptions
+from .patient import LabPanel, PatientRecord
+from .rules import RULEBOOK, Ctx
+from .snapshot_record import CONSISTENCY, check_record
+from .thresholds import Thresholds
+from .timers import TIMERS
+from .vocabulary import ACTIONS, CARE_STATES, DRUGS, FINDINGS
+
+__all__ = ["CARE_LINE", "GUIDELINE", "care_state"]
+
+#: Care states in the order they win when several are active: ``recurrent_aih`` before
+#: ``post_transplant`` (both are active after a recurrence); ``taper`` is a steroid-course
+#: state that overlaps the care line and is never the care state.
+CARE_LINE: Final = (
+    "recurrent_aih",
+    *(s for s in CARE_STATES if s not in {"taper", "recurrent_aih"}),
+)
+
+
+def care_state(active: Sequence[str] | frozenset[str], care_line: Sequence[str] = CARE_LINE) -> str:
+    """The AIH care state of a configuration (the innermost one; ``taper`` aside).
+
+    >>> care_state({"alive", "care_line", "first_line", "induction", "steroid_lead_in", "taper"})
+    'induction'
+    """
+    return _care_state(active, care_line)
+
+
+def _check_payload(finding: str, value: Any, day: float) -> tuple[Any, Any]:
+    """A finding's payload checked; ``labs`` becomes a dated :class:`LabPanel` for its effect."""
+    if isinstance(value, LabPanel):
+        # A ready-made panel gets the checks a mapping gets (ranges, NaN) and the day.
+        if value.day != day:
+            raise PatientError(
+                f"lab panel dated day {short_repr(value.day)} observed on day {day:g}; "
+                "expected the same day"
+            )
+        value = value.values()
+    value = validate_payload(finding, value)
+    # Lab values are checked (ranges, NaN) here, before anything changes.
+    return value, LabPanel.from_mapping(day, value) if finding == "labs" else value
+
+
+#: Timers that count from the antimetabolite's start or last dose rise (INV-15).
+_ANTIMETABOLITE_TIMERS: Final = tuple(
+    t.id for t in TIMERS if t.anchor == "antimetabolite_change_day"
+)
+
+
+def _tracked(effect: Effect) -> Effect:
+    """``effect``, then restart the early blood-count schedule on a new antimetabolite or a
+    dose rise (INV-15)."""
+
+    def run(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
+        old_drug = p.antimetabolite
+        old_dose = None if old_drug is None else p.dose(old_drug)
+        effect(p, v, th, opt, a)
+        drug = p.antimetabolite
+        if drug is None:
+            p.antimetabolite_change_day = None
+            return
+        dose = p.dose(drug)
+        raised = dose is not None and old_dose is not None and dose > old_dose
+        if drug != old_drug or raised:
+            p.antimetabolite_change_day = p.day
+            for timer_id in _ANTIMETABOLITE_TIMERS:
+                p.timers_fired.pop(timer_id, None)
+
+    run.__name__ = getattr(effect, "__name__", "effect")
+    return run
+
+
+GUIDELINE: Final = Guideline(
+    name="aih",
+    title="Autoimmune hepatitis (EASL 2025 / IAIHG 2022 defaults)",
+    chart=AIHPathway,
+    record=PatientRecord,
+    thresholds=Thresholds,
+    options=GuidelineOptions,
+    context=Ctx,
+    rulebook=RULEBOOK,
+    finding_effects={k: _tracked(f) for k, f in FINDING_EFFECTS.items()},
+    timer_effects={k: _tracked(f) for k, f in TIMER_EFFECTS.items()},
+    action_effects={k: _tracked(f) for k, f in ACTION_EFFECTS.items()},
+    check_payload=_check_payload,
+    timers=TimerTable(TIMERS),
+    invariants=INVARIANTS,
+    rules=RULES,
+    actions=ACTIONS,
+    findings=FINDINGS,
+    care_states=CARE_STATES,
+    care_line=CARE_LINE,
+    final_state="death",
+    drugs=DRUGS,
+    check_record=check_record,
+    consistency=CONSISTENCY,
+    patient_model="aih",
+)
+"""The AIH guideline bundle (see :mod:`pathway.bundle`)."""
