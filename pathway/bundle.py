@@ -28,6 +28,7 @@ __all__ = [
     "Effect",
     "Guideline",
     "InvariantMonitor",
+    "PageText",
     "Pathway",
     "RuleEntry",
     "Violation",
@@ -48,6 +49,26 @@ RecordCheck = Callable[[Any, Any, Any, ChartModel], Any]
 
 #: ``(state, record field, test, what is expected)``: see ``Guideline.consistency``.
 Consistency = tuple[str, str, Callable[[Any], bool], str]
+
+
+@dataclass(frozen=True)
+class PageText:
+    """The prose of a guideline's generated docs page (:func:`pathway.diagram.render_docs_page`).
+
+    Attributes:
+        heading: the page title.
+        events: what the events are (after the sentence naming the final state).
+        timers: what is special about the timers (after the generic sentence).
+        catalogue, timers_file: source files of the rule catalogue and of the timers.
+        regions: what each parallel region means, by region id.
+    """
+
+    heading: str
+    events: str
+    timers: str
+    catalogue: str
+    timers_file: str
+    regions: Mapping[str, str]
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +99,7 @@ class Guideline:
             :func:`~pathway.runtime.care_state` picks the one the patient is in.
         final_state: the chart's final state id (the patient has died).
         drugs: drug ids the record may hold doses of.
+        page: the prose of its generated docs page.
         check_record: checks a snapshot's record (see :data:`RecordCheck`); ``None``: the
             engine checks the common fields and leaves the rest to the record type.
         consistency: facts the chart keeps in step with its configuration, as ``(state,
@@ -109,6 +131,7 @@ class Guideline:
     final_state: str
     drugs: tuple[str, ...] = ()
     check_record: RecordCheck | None = None
+    page: PageText = PageText("", "", "", "", "", {})
     consistency: tuple[Consistency, ...] = ()
     patient_model: str = ""
 

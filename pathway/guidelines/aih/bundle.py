@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence, Set
 from typing import Any, Final
 
-from ...bundle import Effect, Guideline
+from ...bundle import Effect, Guideline, PageText
 from ...errors import PatientError, short_repr
 from ...runtime import care_state as _care_state
 from ...timers import TimerTable
@@ -27,7 +27,7 @@ from .thresholds import Thresholds
 from .timers import TIMERS
 from .vocabulary import ACTIONS, CARE_STATES, DRUGS, FINDINGS
 
-__all__ = ["CARE_LINE", "GUIDELINE", "care_state"]
+__all__ = ["CARE_LINE", "GUIDELINE", "PAGE", "care_state"]
 
 #: Care states in the order they win when several are active: ``recurrent_aih`` before
 #: ``post_transplant`` (both are active after a recurrence); ``taper`` is a steroid-course
@@ -91,6 +91,39 @@ def _tracked(effect: Effect) -> Effect:
     return run
 
 
+PAGE: Final = PageText(
+    heading="The autoimmune hepatitis pathway",
+    events="Events are findings "
+    "(`labs`, `intolerance`, `pregnant`, ...), timer events sent by the simulator when a "
+    "declared time point comes (see the timer table) and clinician actions "
+    "(`start_prednisolone`, `taper_steroid`, ...). Guards named `may_<action>` ask the "
+    "guideline whether an action is allowed now; the others read facts about the "
+    "patient.",
+    timers="A timer with an anchor (the early blood counts of INV-15) counts from a day of the "
+    "patient record instead, here the start or last dose rise of azathioprine or "
+    "mycophenolate, and is armed only while that day is set.",
+    catalogue="pathway/guidelines/aih/guideline.py",
+    timers_file="pathway/guidelines/aih/timers.py",
+    regions={
+        "care_line": (
+            "where the patient is in the guideline: diagnosis, observation, first-line "
+            "treatment (induction, then response assessment), maintenance, withdrawal, "
+            "relapse, second and third line, acute severe disease, acute liver failure, "
+            "transplantation and life after it"
+        ),
+        "steroid_course": (
+            "the corticosteroid course, which overlaps the care line: none, induction dose, "
+            "taper, maintenance dose"
+        ),
+        "liver_stage": (
+            "the liver disease stage: no cirrhosis, compensated or decompensated cirrhosis"
+        ),
+        "pregnancy_status": "pregnancy: not pregnant, planning, pregnant, postpartum",
+    },
+)
+"""The prose of docs/pathway.md (the rest is generated from the chart and catalogue)."""
+
+
 GUIDELINE: Final = Guideline(
     name="aih",
     title="Autoimmune hepatitis (EASL 2025 / IAIHG 2022 defaults)",
@@ -113,6 +146,7 @@ GUIDELINE: Final = Guideline(
     care_line=CARE_LINE,
     final_state="death",
     drugs=DRUGS,
+    page=PAGE,
     check_record=check_record,
     consistency=CONSISTENCY,
     patient_model="aih",

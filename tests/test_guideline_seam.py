@@ -1,0 +1,153 @@
+"""The engine knows no disease (issue 13): a second, toy guideline runs through the runtime,
+both chart engines, snapshots and diagrams with no edit to the engine, and no engine module
+imports a guideline."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from pathway import diagram
+from pathway.bundle import Guideline
+from pathway.diagram_svg import to_svg
+from pathway.errors import ActionNotRecommended, InvariantViolation, PathwayError, SnapshotError
+from pathway.executor import compiled_class
+from pathway.guidelines import NAMES, get
+from pathway.guidelines.toy.record import ToyRecord
+from pathway.snapshot import from_json, to_json
+
+ROOT = Path(__file__).resolve().parents[1]
+TOY = get("toy")
+ENGINES = [TOY.chart, compiled_class(TOY.chart)]
+
+#: Modules of pathway/ that re-export the AIH guideline under its public names (for
+#: embedders and docs: ``from pathway import AIHPathway``); every other one is engine.
+FACADES = {"pathway/__init__.py", "pathway/compiled.py"}
+
+
+def _course(engine: type) -> object:
+    chart = engine(ToyRecord("t1", score=12.0))
+    assert [r.action for r in chart.recommendations()] == ["start_alfa", "continue"]
+    chart.take("start_alfa", day=0)
+    chart.observe("score", 11.0, day=10)
+    chart.advance_to(28)  # the review finds no remission
+    assert chart.care_state == "on_alfa"
+    top = chart.top_recommendation()
+    assert top is not None
+    assert top.action == "switch_to_beta"
+    assert top.doses == {"beta": 20.0}
+    chart.take("switch_to_beta", day=30)
+    chart.observe("score", 2.0, day=40)
+    chart.advance_to(60)
+    assert chart.care_state == "remission"
+    chart.take("stop_drug", day=61)
+    return chart
+
+
+@pytest.mark.parametrize("engine", ENGINES, ids=lambda e: e.__name__)
+def test_a_toy_course_runs_on_both_engines(engine: type) -> None:
+    chart = _course(engine)
+    assert chart.care_state == "untreated"  # type: ignore[attr-defined]
+    assert chart.patient.drug is None  # type: ignore[attr-defined]
+    names = [s.name for s in chart.trace]  # type: ignore[attr-defined]
+    assert names == [
+        "start_alfa", "score", "review", "switch_to_beta", "score", "review", "stop_drug",
+    ]  # fmt: skip
+
+
+def test_both_engines_give_the_same_snapshot_and_restore_it() -> None:
+    reference, compiled = (_course(e) for e in ENGINES)
+    text = to_json(reference)  # type: ignore[arg-type]
+    assert to_json(compiled) == text  # type: ignore[arg-type]
+    for engine in (None, *ENGINES):
+        restored = from_json(text, engine)
+        assert to_json(restored) == text
+        assert restored.guideline is TOY
+
+
+def test_a_toy_snapshot_is_checked_against_the_toy_guideline() -> None:
+    data = to_json(_course(TOY.chart))  # type: ignore[arg-type]
+    with pytest.raises(SnapshotError, match="start_prednisolone"):
+        from_json(data.replace('"stop_drug"', '"start_prednisolone"'), TOY.chart)
+    with pytest.raises(SnapshotError, match=r"record\.drug"):
+        from_json(data.replace('"drug": null', '"drug": "alfa"'), TOY.chart)
+
+
+def test_the_toy_rules_refuse_and_its_invariant_is_monitored() -> None:
+    chart = TOY.chart(ToyRecord("t2", score=12.0))
+    with pytest.raises(ActionNotRecommended, match="TOY-REC-03"):
+        chart.take("stop_drug", day=0)
+    with pytest.raises(PathwayError, match="unknown action"):
+        chart.take("start_prednisolone", day=0)
+    high = TOY.thresholds().with_overrides(alfa_mg_day=30.0)
+    chart = TOY.chart(ToyRecord("t3", score=12.0), thresholds=high)
+    with pytest.raises(InvariantViolation, match="TOY-INV-01"):
+        chart.take("start_alfa", day=0)
+    lenient = TOY.chart(ToyRecord("t4", score=12.0), thresholds=high, strict_invariants=False)
+    lenient.take("start_alfa", day=0)
+    assert [v.rule_id for v in lenient.violations] == ["TOY-INV-01"]
+
+
+def test_the_diagrams_draw_the_toy_chart_and_catalogue() -> None:
+    chart = TOY.chart
+    assert "untreated --> on_alfa : start_alfa" in diagram.to_mermaid(chart)
+    assert diagram.to_dot(chart).startswith('digraph "ToyPathway"')
+    assert "on_beta" in to_svg(chart)
+    assert "| `review` | timer |" in diagram.transition_table_md(chart)
+    rules = diagram.rule_table_md(TOY)
+    assert "TOY-INV-01" in rules
+    assert "AIH-" not in rules
+    assert "`alfa_review`" in diagram.timer_table_md(guideline=TOY)
+    page = diagram.render_docs_page(chart)
+    assert page.count("# The toy pathway") == 1
+    assert "AIH" not in page
+
+
+def test_the_registry_names_each_guideline_once() -> None:
+    assert all(isinstance(get(name), Guideline) for name in NAMES)
+    assert [get(name).name for name in NAMES] == list(NAMES)
+    with pytest.raises(PathwayError, match="unknown guideline 'pbc'"):
+        get("pbc")
+
+
+def _engine_modules() -> list[Path]:
+    return [
+        path
+        for path in sorted((ROOT / "pathway").glob("*.py"))
+        if str(path.relative_to(ROOT)) not in FACADES
+    ]
+
+
+def _guideline_imports(path: Path) -> list[str]:
+    """``pathway.guidelines.<name>`` modules ``path`` imports (relative imports resolved)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = "pathway" + ("." + base if base else "")
+            names = [base] if base != "pathway.guidelines" else []
+            names += [f"{base}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        found += [n for n in names if n.startswith("pathway.guidelines.") and n.count(".") >= 2]
+    # ``from . import guidelines`` (the registry) is allowed; a guideline package is not.
+    return sorted({n for n in found if n.split(".")[2] in NAMES})
+
+
+def test_no_engine_module_imports_a_guideline() -> None:
+    modules = _engine_modules()
+    assert {p.name for p in modules} >= {"runtime.py", "executor.py", "snapshot.py", "diagram.py"}
+    offenders = {str(p.relative_to(ROOT)): _guideline_imports(p) for p in modules}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_scan_sees_a_guideline_import(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("from .guidelines.aih.chart import AIHPathway\nfrom . import guidelines\n")
+    found = _guideline_imports(module)
+    assert found == ["pathway.guidelines.aih.chart", "pathway.guidelines.aih.chart.AIHPathway"]
