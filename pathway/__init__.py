@@ -5,7 +5,7 @@ For research and education; not for treating patients.
 
 from __future__ import annotations
 
-from .bundle import Guideline, Pathway
+from .bundle import AnyPathway, Guideline, Pathway
 from .errors import (
     ActionNotRecommended,
     EventNotHandled,
@@ -28,6 +28,7 @@ __all__ = [
     "RULES",
     "AIHPathway",
     "ActionNotRecommended",
+    "AnyPathway",
     "EntryPointRefused",
     "EventNotHandled",
     "Guideline",

@@ -12,8 +12,8 @@ it. The registry of shipped guidelines is :mod:`pathway.guidelines`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Set
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from .declarations import Breach, Rulebook
 from .errors import InvalidPathwayError
@@ -25,6 +25,7 @@ from .timers import TimerTable
 __all__ = [
     "AnyPathway",
     "Breach",
+    "Citation",
     "Effect",
     "Guideline",
     "InvariantMonitor",
@@ -49,6 +50,16 @@ RecordCheck = Callable[[Any, Any, Any, ChartModel], Any]
 
 #: ``(state, record field, test, what is expected)``: see ``Guideline.consistency``.
 Consistency = tuple[str, str, Callable[[Any], bool], str]
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a threshold comes from: knowledge-base source ids, tag (``V``, ``V-sec``,
+    ``R``, ``MODEL``) and a short note."""
+
+    sources: tuple[str, ...]
+    tag: str
+    note: str
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,8 @@ class Guideline:
         final_state: the chart's final state id (the patient has died).
         drugs: drug ids the record may hold doses of.
         page: the prose of its generated docs page.
+        sources: the knowledge-base source ids its rules and citations may name, with text.
+        citations: where each threshold comes from, by threshold name.
         check_record: checks a snapshot's record (see :data:`RecordCheck`); ``None``: the
             engine checks the common fields and leaves the rest to the record type.
         consistency: facts the chart keeps in step with its configuration, as ``(state,
@@ -132,6 +145,8 @@ class Guideline:
     drugs: tuple[str, ...] = ()
     check_record: RecordCheck | None = None
     page: PageText = PageText("", "", "", "", "", {})
+    sources: Mapping[str, str] = field(default_factory=dict)
+    citations: Mapping[str, Citation] = field(default_factory=dict)
     consistency: tuple[Consistency, ...] = ()
     patient_model: str = ""
 
@@ -167,22 +182,28 @@ class Guideline:
         return self.rulebook.breaches(action, ctx)
 
 
-class Pathway(Protocol):
-    """What a driver calls on a running pathway (reference chart or compiled executor).
+_Rec = TypeVar("_Rec", covariant=True)
+
+
+class Pathway(Protocol[_Rec]):
+    """What a driver calls on a running pathway (reference chart or compiled executor), for
+    a guideline whose patient record is ``_Rec``.
 
     Days are days from diagnosis; doses mg/day.
     """
 
-    guideline: Guideline
     trace: list[Step]
     thresholds: Any
     options: Any
 
     @property
-    def model(self) -> Any: ...
+    def guideline(self) -> Guideline: ...
 
     @property
-    def patient(self) -> Any: ...
+    def model(self) -> _Rec: ...
+
+    @property
+    def patient(self) -> _Rec: ...
 
     @property
     def active(self) -> frozenset[str]: ...
@@ -230,4 +251,4 @@ class Pathway(Protocol):
 
 
 #: A pathway of any guideline on any engine, as drivers receive it.
-AnyPathway = Pathway
+AnyPathway = Pathway[Any]

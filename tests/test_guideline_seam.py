@@ -1,6 +1,6 @@
 """The engine knows no disease (issue 13): a second, toy guideline runs through the runtime,
-both chart engines, snapshots and diagrams with no edit to the engine, and no engine module
-imports a guideline."""
+both chart engines, snapshots, diagrams, replay, the static check, coverage and a small
+cohort with no edit to the engine, and no engine module imports a guideline."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ from pathway.executor import compiled_class
 from pathway.guidelines import NAMES, get
 from pathway.guidelines.toy.record import ToyRecord
 from pathway.snapshot import from_json, to_json
+from pathway.structure import ChartModel
+from simulation.cli.main import main
+from simulation.run.guideline_cohort import run_guideline_cohort
+from simulation.scenarios.replay import replay_paths
+from simulation.scenarios.scenario import ScenarioError, parse_scenario
+from simulation.verify.check import run_check
+from simulation.verify.coverage import CoverageReport, collect_cohort, collect_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = get("toy")
@@ -50,7 +57,7 @@ def _course(engine: type) -> object:
 def test_a_toy_course_runs_on_both_engines(engine: type) -> None:
     chart = _course(engine)
     assert chart.care_state == "untreated"  # type: ignore[attr-defined]
-    assert chart.patient.drug is None  # type: ignore[attr-defined]
+    assert chart.patient.drugs == {}  # type: ignore[attr-defined]
     names = [s.name for s in chart.trace]  # type: ignore[attr-defined]
     assert names == [
         "start_alfa", "score", "review", "switch_to_beta", "score", "review", "stop_drug",
@@ -71,8 +78,8 @@ def test_a_toy_snapshot_is_checked_against_the_toy_guideline() -> None:
     data = to_json(_course(TOY.chart))  # type: ignore[arg-type]
     with pytest.raises(SnapshotError, match="start_prednisolone"):
         from_json(data.replace('"stop_drug"', '"start_prednisolone"'), TOY.chart)
-    with pytest.raises(SnapshotError, match=r"record\.drug"):
-        from_json(data.replace('"drug": null', '"drug": "alfa"'), TOY.chart)
+    with pytest.raises(SnapshotError, match=r"record\.drugs"):
+        from_json(data.replace('"drugs": {}', '"drugs": {"alfa": 10.0}'), TOY.chart)
 
 
 def test_the_toy_rules_refuse_and_its_invariant_is_monitored() -> None:
@@ -151,3 +158,64 @@ def test_the_scan_sees_a_guideline_import(tmp_path: Path) -> None:
     module.write_text("from .guidelines.aih.chart import AIHPathway\nfrom . import guidelines\n")
     found = _guideline_imports(module)
     assert found == ["pathway.guidelines.aih.chart", "pathway.guidelines.aih.chart.AIHPathway"]
+
+
+# --- the simulation side: replay, check, coverage and a small cohort ----------------------
+
+TOY_SCENARIOS = ROOT / "tests" / "fixtures" / "toy"
+
+
+def test_a_toy_scenario_replays_and_its_ids_are_the_toy_guideline_s() -> None:
+    [result] = replay_paths([str(TOY_SCENARIOS)]).results
+    assert result.passed, result.failures
+    assert result.chart.guideline is TOY
+    assert result.states_visited == {"untreated", "on_alfa", "on_beta", "remission"}
+    text = (TOY_SCENARIOS / "alfa_then_beta.yaml").read_text(encoding="utf-8")
+    with pytest.raises(ScenarioError, match="start_prednisolone"):
+        parse_scenario(text.replace("action: stop_drug", "action: start_prednisolone"))
+    with pytest.raises(ScenarioError, match="'labs' is a key of AIH scenarios"):
+        parse_scenario(text.replace("timeline:", "labs: {alt_xuln: 2}\ntimeline:"))
+
+
+def test_the_static_check_reads_the_toy_catalogue() -> None:
+    result = run_check(TOY.chart, search=False)
+    assert result.findings == []
+    with pytest.raises(ValueError, match="AIH patients"):
+        run_check(TOY.chart, search=True)
+
+
+def test_toy_coverage_counts_scenarios_and_a_cohort() -> None:
+    report = CoverageReport(ChartModel.of(TOY.chart), guideline=TOY)
+    collect_scenarios([str(TOY_SCENARIOS)], report=report)
+    collect_cohort(20, 3, report=report)
+    assert report.courses == 21
+    assert not report.failed
+    assert set(report.universe()["rules"]) == {"TOY-REC-01", "TOY-REC-02", "TOY-REC-03"}
+    assert {"on_alfa", "on_beta", "remission"} <= set(report.covered()["states"])
+
+
+def test_a_small_toy_cohort_is_the_same_on_both_engines_and_reproducible() -> None:
+    fast = run_guideline_cohort(TOY, 30, seed=11, years=3)
+    reference = run_guideline_cohort(TOY, 30, seed=11, years=3, engine="reference")
+    again = run_guideline_cohort(TOY, 30, seed=11, years=3)
+    assert [to_json(c) for c in fast] == [to_json(c) for c in reference]  # type: ignore[arg-type]
+    assert [to_json(c) for c in fast] == [to_json(c) for c in again]  # type: ignore[arg-type]
+    assert {c.care_state for c in fast} >= {"remission"}
+    with pytest.raises(ValueError, match="no patient model"):
+        run_guideline_cohort(get("aih"), 1, seed=1, years=1)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["diagram", "--guideline", "toy", "--format", "rules"], "TOY-INV-01"),
+        (["check", "--guideline", "toy", "--static-only"], "OK: 0 open"),
+        (["replay", str(TOY_SCENARIOS)], "1 passed"),
+        (["coverage", "--guideline", "toy", str(TOY_SCENARIOS)], "Coverage of ToyPathway"),
+    ],
+)
+def test_the_commands_run_the_toy_guideline(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 0
+    assert expected in capsys.readouterr().out

@@ -29,9 +29,9 @@ from typing import Any, TextIO
 
 import simpy
 
-from pathway import AIHPathway, Step
+from pathway import AnyPathway, Step
 from pathway.atomic import write_atomic
-from pathway.guidelines.aih.vocabulary import CARE_STATES
+from pathway.guidelines import get
 
 from ..model.policies import GuidelinePolicy
 from ..model.scripted import ScriptedPatient
@@ -53,7 +53,6 @@ __all__ = [
 TRACE_TAIL = 8
 #: Run the SimPy clock this far past a check's day, so that everything due that day is done.
 _PAST_DAY = 1e-6
-_CARE = frozenset(CARE_STATES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +93,7 @@ class ReplayResult:
     """
 
     scenario: Scenario
-    chart: AIHPathway
+    chart: AnyPathway
     failures: list[Failure] = field(default_factory=list)
     checks: int = 0
     recommended_rules: set[str] = field(default_factory=set)
@@ -110,8 +109,9 @@ class ReplayResult:
     def states_visited(self) -> set[str]:
         """Care states (vocabulary ids) active at any step of the course."""
         seen: set[str] = set()
+        care = frozenset(self.chart.guideline.care_states)
         for step in self.chart.trace:
-            seen.update(_CARE.intersection(step.configuration))
+            seen.update(care.intersection(step.configuration))
         return seen
 
     @property
@@ -171,7 +171,7 @@ def replay_scenario(scenario: Scenario) -> ReplayResult:
     """
     started = time.perf_counter()
     record = scenario.record()
-    chart = AIHPathway(record)
+    chart: AnyPathway = get(scenario.guideline).chart(record)
     result = ReplayResult(scenario, chart)
     model = ScriptedPatient(scenario.baseline(record), scenario.occurrences())
     env = simpy.Environment()
@@ -211,7 +211,7 @@ def _check(result: ReplayResult, exp: Expectation) -> None:
     chart = result.chart
     p = chart.patient
     fails: list[tuple[str, str, str]] = []  # (check, expected, found)
-    care = sorted(s for s in chart.active if s in _CARE)
+    care = sorted(s for s in chart.active if s in chart.guideline.care_states)
 
     for state in exp.in_state:
         if not chart.in_state(state):
@@ -263,7 +263,7 @@ def _check(result: ReplayResult, exp: Expectation) -> None:
             result.failures.append(Failure(line, exp.day, check, expected, found, tail))
 
 
-def _check_deviation(chart: AIHPathway, exp: Expectation) -> list[tuple[str, str, str]]:
+def _check_deviation(chart: AnyPathway, exp: Expectation) -> list[tuple[str, str, str]]:
     action = exp.deviation
     steps = [s for s in chart.trace if s.kind == "action" and s.name == action and s.day == exp.day]
     expected = f"{action} recorded as a deviation"
@@ -304,7 +304,7 @@ def _check_violations(result: ReplayResult) -> None:
             )
 
 
-def _stopped(scenario: Scenario, chart: AIHPathway, exc: Exception, day: float) -> Failure:
+def _stopped(scenario: Scenario, chart: AnyPathway, exc: Exception, day: float) -> Failure:
     culprit = _culprit(scenario, chart, day)
     what = f"{type(exc).__name__}: {exc}"
     if culprit is not None:
@@ -320,7 +320,7 @@ def _stopped(scenario: Scenario, chart: AIHPathway, exc: Exception, day: float) 
     )
 
 
-def _culprit(scenario: Scenario, chart: AIHPathway, day: float) -> Occurrence | None:
+def _culprit(scenario: Scenario, chart: AnyPathway, day: float) -> Occurrence | None:
     """The scripted occurrence of ``day`` that the trace does not show (the one that failed)."""
     record = chart.patient
     planned = [o for o in scenario.baseline(record) if o.day == day] if day == 0 else []
@@ -338,7 +338,7 @@ def _nearest_line(scenario: Scenario, day: float) -> int:
     return before[-1] if before else scenario.line_of.get("patient", 1)
 
 
-def _drugs(chart: AIHPathway) -> str:
+def _drugs(chart: AnyPathway) -> str:
     items = chart.patient.drugs.items()
     return (
         "[" + ", ".join(f"{d} {v:g} mg/day" if v is not None else d for d, v in items) + "]"

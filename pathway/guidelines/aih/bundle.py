@@ -23,7 +23,8 @@ from .options import GuidelineOptions
 from .patient import LabPanel, PatientRecord
 from .rules import RULEBOOK, Ctx
 from .snapshot_record import CONSISTENCY, check_record
-from .thresholds import Thresholds
+from .sources import SOURCES
+from .thresholds import CITATIONS, Thresholds
 from .timers import TIMERS
 from .vocabulary import ACTIONS, CARE_STATES, DRUGS, FINDINGS
 
@@ -147,6 +148,8 @@ GUIDELINE: Final = Guideline(
     final_state="death",
     drugs=DRUGS,
     page=PAGE,
+    sources=SOURCES,
+    citations=CITATIONS,
     check_record=check_record,
     consistency=CONSISTENCY,
     patient_model="aih",

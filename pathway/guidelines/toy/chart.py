@@ -50,7 +50,11 @@ class ToyPathway(PathwayRuntime[ToyRecord], StateChart[ToyRecord]):
     _beta: Any = alive.on_beta
     _rem: Any = alive.remission
 
-    score = _rule(_a.to(None), "TOY-GEN-01")
+    score = (
+        _rule(_u.to(_rem, cond="in_remission"), "TOY-TRN-01")
+        | _rule(_rem.to(_u, cond="relapsed"), "TOY-TRN-02")
+        | _rule(_a.to(None), "TOY-GEN-01")
+    )
     review = (
         _rule(_alfa.to(_rem, cond="in_remission"), "TOY-TRN-01")
         | _rule(_beta.to(_rem, cond="in_remission"), "TOY-TRN-01")
@@ -76,3 +80,7 @@ class ToyPathway(PathwayRuntime[ToyRecord], StateChart[ToyRecord]):
     def in_remission(self) -> bool:
         """The score is at or below the remission threshold."""
         return bool(self.model.score <= self.thresholds.remission_score)
+
+    def relapsed(self) -> bool:
+        """The score is above the treatment threshold again."""
+        return bool(self.model.score > self.thresholds.treat_score)

@@ -10,7 +10,7 @@ from collections.abc import Set
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ...bundle import Effect, Guideline, PageText
+from ...bundle import Citation, Effect, Guideline, PageText
 from ...errors import PatientError
 from ...timers import Timer, TimerTable
 from .chart import ToyPathway
@@ -32,36 +32,26 @@ class Rule:
     strength: str
 
 
+def _model(id: str, kind: str, summary: str, strength: str = "soft") -> Rule:
+    """A made-up rule: no sources, tag MODEL."""
+    return Rule(id, kind, summary, (), "MODEL", strength)
+
+
 RULES: Final[dict[str, Rule]] = {
     r.id: r
     for r in (
-        Rule(
-            "TOY-GEN-01",
-            "transition",
-            "Events that change no state are recorded.",
-            (),
-            "MODEL",
-            "soft",
-        ),
-        Rule(
-            "TOY-REC-01",
+        _model("TOY-GEN-01", "transition", "Events that change no state are recorded."),
+        _model("TOY-REC-01", "recommendation", "Start alfa when the score is high."),
+        _model(
+            "TOY-REC-02",
             "recommendation",
-            "Start alfa when the score is high.",
-            (),
-            "MODEL",
-            "soft",
+            "Switch to beta when the score is still high at a review on alfa.",
         ),
-        Rule(
-            "TOY-REC-02", "recommendation", "Switch to beta when alfa fails.", (), "MODEL", "soft"
-        ),
-        Rule(
-            "TOY-REC-03", "recommendation", "The drug may stop in remission.", (), "MODEL", "soft"
-        ),
-        Rule(
-            "TOY-TRN-01", "transition", "A low score at review is remission.", (), "MODEL", "soft"
-        ),
-        Rule("TOY-TIM-01", "timer", "Review every review_days on a drug.", (), "MODEL", "soft"),
-        Rule("TOY-INV-01", "invariant", "No dose above the toy maximum.", (), "MODEL", "hard"),
+        _model("TOY-REC-03", "recommendation", "The drug may stop in remission."),
+        _model("TOY-TRN-01", "transition", "A low score is remission."),
+        _model("TOY-TRN-02", "transition", "A high score in remission is a relapse."),
+        _model("TOY-TIM-01", "timer", "Review every review_days on a drug."),
+        _model("TOY-INV-01", "invariant", "No dose above the toy maximum.", "hard"),
     )
 }
 
@@ -100,15 +90,19 @@ def _nothing(p: ToyRecord, v: Any, th: ToyThresholds, opt: Any, a: Set[str]) -> 
     return None
 
 
+def _review(p: ToyRecord, v: Any, th: ToyThresholds, opt: Any, a: Set[str]) -> None:
+    p.reviews += 1
+
+
 def _give(drug: str, dose: str) -> Effect:
     def give(p: ToyRecord, v: Any, th: ToyThresholds, opt: Any, a: Set[str]) -> None:
-        p.drug, p.dose_mg_day = drug, getattr(th, dose)
+        p.drugs, p.reviews = {drug: getattr(th, dose)}, 0
 
     return give
 
 
 def _stop(p: ToyRecord, v: Any, th: ToyThresholds, opt: Any, a: Set[str]) -> None:
-    p.drug, p.dose_mg_day = None, None
+    p.drugs, p.reviews = {}, 0
 
 
 GUIDELINE: Final = Guideline(
@@ -121,7 +115,7 @@ GUIDELINE: Final = Guideline(
     context=Ctx,
     rulebook=RULEBOOK,
     finding_effects={"score": _score, "death": _death},
-    timer_effects={"review": _nothing},
+    timer_effects={"review": _review},
     action_effects={
         "start_alfa": _give("alfa", "alfa_mg_day"),
         "switch_to_beta": _give("beta", "beta_mg_day"),
@@ -140,6 +134,11 @@ GUIDELINE: Final = Guideline(
     care_line=CARE_STATES,
     final_state="death",
     drugs=("alfa", "beta"),
+    patient_model="toy",
+    citations={
+        name: Citation((), "MODEL", "made up to exercise the engine")
+        for name in ToyThresholds.__dataclass_fields__
+    },
     page=PageText(
         heading="The toy pathway",
         events="Events are the `score` finding, the `review` timer and four actions.",
@@ -149,9 +148,9 @@ GUIDELINE: Final = Guideline(
         regions={},
     ),
     consistency=(
-        ("on_alfa", "drug", lambda p: p.drug == "alfa", "'alfa'"),
-        ("on_beta", "drug", lambda p: p.drug == "beta", "'beta'"),
-        ("untreated", "drug", lambda p: p.drug is None, "no drug"),
+        ("on_alfa", "drugs", lambda p: set(p.drugs) == {"alfa"}, "alfa alone"),
+        ("on_beta", "drugs", lambda p: set(p.drugs) == {"beta"}, "beta alone"),
+        ("untreated", "drugs", lambda p: not p.drugs, "no drug"),
     ),
 )
 """The toy guideline bundle."""

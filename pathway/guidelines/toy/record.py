@@ -16,13 +16,13 @@ SCORE_RANGE: tuple[float, float] = (0.0, 20.0)
 
 @dataclass(slots=True)
 class ToyRecord:
-    """One toy patient: an activity score, the drug on board and its dose (mg/day)."""
+    """One toy patient: a made-up activity score (0-20) and the drugs on board (mg/day)."""
 
     patient_id: str
     day: float = 0.0
     score: float = 10.0
-    drug: str | None = None
-    dose_mg_day: float | None = None
+    drugs: dict[str, float | None] = field(default_factory=dict)
+    reviews: int = 0  # reviews on the current drug
     entered: dict[str, float] = field(default_factory=dict)
     timers_fired: dict[str, int] = field(default_factory=dict)
     death_day: float | None = None
@@ -32,6 +32,14 @@ class ToyRecord:
         low, high = SCORE_RANGE
         if not (math.isfinite(self.score) and low <= self.score <= high):
             raise PatientError(f"score: found {self.score!r}, expected a number in [0, 20]")
+
+    def on(self, drug: str) -> bool:
+        """True while ``drug`` is on board."""
+        return drug in self.drugs
+
+    def dose(self, drug: str) -> float | None:
+        """Dose of ``drug`` in mg/day (``None`` when not on board)."""
+        return self.drugs.get(drug)
 
 
 @dataclass(frozen=True, slots=True)

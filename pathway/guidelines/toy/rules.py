@@ -7,7 +7,7 @@ from dataclasses import fields
 from typing import Any, NamedTuple
 
 from ...declarations import GATE_STOP, Action, Dose, Gate, Invariant, Row, Rulebook
-from ...expr import Schema
+from ...expr import Function, Schema
 from .record import ToyOptions, ToyRecord, ToyThresholds
 
 __all__ = ["ACTIONS", "CARE_STATES", "RULEBOOK", "Ctx"]
@@ -25,14 +25,16 @@ class Ctx(NamedTuple):
     active: Set[str]
 
 
+def _highest_dose(p: ToyRecord, th: Any, opt: Any, active: Set[str]) -> float:
+    """The largest daily dose on board (mg/day; 0 when none)."""
+    return max((d for d in p.drugs.values() if d is not None), default=0.0)
+
+
 SCHEMA = Schema(
-    fields={
-        f.name: f.name in {"drug", "dose_mg_day", "death_day"}
-        for f in fields(ToyRecord)
-        if f.name != "state"
-    },
+    fields={f.name: f.name == "death_day" for f in fields(ToyRecord) if f.name != "state"},
     thresholds=frozenset(f.name for f in fields(ToyThresholds)),
     states=frozenset(CARE_STATES),
+    functions={"highest_dose": Function(_highest_dose, reads=frozenset({"drugs"}))},
 )
 
 _DECLARATIONS: tuple[Action, ...] = (
@@ -40,14 +42,20 @@ _DECLARATIONS: tuple[Action, ...] = (
         "start_alfa",
         checks=(GATE_STOP,),
         gate=Gate(frozenset({"untreated"}), "TOY-REC-01", "only an untreated patient starts alfa"),
-        strength=(Row("score > th.treat_score", "should", ("TOY-REC-01",)),),
+        strength=(
+            Row("score > th.treat_score", "should", ("TOY-REC-01",)),
+            Row("True", "may", ("TOY-REC-01",)),
+        ),
         doses=(Dose("th.alfa_mg_day", drug="alfa"),),
     ),
     Action(
         "switch_to_beta",
         checks=(GATE_STOP,),
         gate=Gate(frozenset({"on_alfa"}), "TOY-REC-02", "only a patient on alfa switches"),
-        strength=(Row("score > th.treat_score", "should", ("TOY-REC-02",)),),
+        strength=(
+            Row("reviews > 0 and score > th.treat_score", "should", ("TOY-REC-02",)),
+            Row("True", "may", ("TOY-REC-02",)),
+        ),
         doses=(Dose("th.beta_mg_day", drug="beta"),),
     ),
     Action(
@@ -62,8 +70,8 @@ _DECLARATIONS: tuple[Action, ...] = (
 _INVARIANTS: tuple[Invariant, ...] = (
     Invariant(
         "TOY-INV-01",
-        condition="dose_mg_day is not None and dose_mg_day > th.max_dose_mg_day",
-        message="dose {dose_mg_day} mg/day above the toy maximum {th.max_dose_mg_day}",
+        condition="highest_dose() > th.max_dose_mg_day",
+        message="a dose of {highest_dose()} mg/day, above the toy maximum {th.max_dose_mg_day}",
     ),
 )
 
