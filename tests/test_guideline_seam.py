@@ -119,31 +119,72 @@ def test_the_registry_names_each_guideline_once() -> None:
         get("pbc")
 
 
+#: simulation's modules that drive any guideline (the rest is the AIH model, outputs, the
+#: trainer and the AIH course search). They may import the registry and the engine, not a
+#: guideline, nor the AIH names the ``pathway`` facade re-exports.
+SIMULATION_ENGINE = (
+    "simulation/run/engine.py",
+    "simulation/run/guideline_cohort.py",
+    "simulation/scenarios/replay.py",
+    "simulation/verify/analysis.py",
+    "simulation/verify/check.py",
+    "simulation/verify/coverage.py",
+    "simulation/verify/instrument.py",
+    "simulation/cli/options.py",
+    "simulation/cli/diagram.py",
+    "simulation/cli/coverage.py",
+)
+#: Names the ``pathway`` facade re-exports from the AIH guideline.
+AIH_FACADE_NAMES = frozenset(
+    {"AIHPathway", "PatientRecord", "LabPanel", "Thresholds", "GuidelineOptions", "RULES",
+     "Rule", "care_state"}
+)  # fmt: skip
+
+
 def _engine_modules() -> list[Path]:
-    return [
+    pathway_engine = [
         path
         for path in sorted((ROOT / "pathway").glob("*.py"))
         if str(path.relative_to(ROOT)) not in FACADES
     ]
+    return pathway_engine + [ROOT / name for name in SIMULATION_ENGINE]
+
+
+def _module_name(path: Path) -> str:
+    """``pathway.runtime`` for ROOT/pathway/runtime.py (a file outside ROOT: ``pathway.m``)."""
+    try:
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    except ValueError:
+        parts = ["pathway", path.stem]
+    return ".".join(parts)
 
 
 def _guideline_imports(path: Path) -> list[str]:
-    """``pathway.guidelines.<name>`` modules ``path`` imports (relative imports resolved)."""
+    """What ``path`` imports of a guideline: ``pathway.guidelines.<name>`` modules and the
+    AIH names of the ``pathway`` facade (relative imports resolved)."""
+    package = _module_name(path).split(".")[:-1]
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = "pathway" + ("." + base if base else "")
-            names = [base] if base != "pathway.guidelines" else []
-            names += [f"{base}.{a.name}" for a in node.names]
+                base = ".".join(
+                    [*package[: len(package) - node.level + 1], *([base] if base else [])]
+                )
+            names = [f"{base}.{a.name}" for a in node.names]
+            if base != "pathway.guidelines":
+                names.append(base)
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         else:
             continue
-        found += [n for n in names if n.startswith("pathway.guidelines.") and n.count(".") >= 2]
-    # ``from . import guidelines`` (the registry) is allowed; a guideline package is not.
-    return sorted({n for n in found if n.split(".")[2] in NAMES})
+        for name in names:
+            parts = name.split(".")
+            if parts[:2] == ["pathway", "guidelines"] and len(parts) > 2 and parts[2] in NAMES:
+                found.append(name)  # ``from . import guidelines`` (the registry) is allowed
+            elif len(parts) == 2 and parts[0] == "pathway" and parts[1] in AIH_FACADE_NAMES:
+                found.append(name)
+    return sorted(set(found))
 
 
 def test_no_engine_module_imports_a_guideline() -> None:
@@ -155,9 +196,15 @@ def test_no_engine_module_imports_a_guideline() -> None:
 
 def test_the_scan_sees_a_guideline_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("from .guidelines.aih.chart import AIHPathway\nfrom . import guidelines\n")
-    found = _guideline_imports(module)
-    assert found == ["pathway.guidelines.aih.chart", "pathway.guidelines.aih.chart.AIHPathway"]
+    module.write_text(
+        "from .guidelines.aih.chart import AIHPathway\nfrom . import guidelines\n"
+        "from pathway import AIHPathway, AnyPathway\n"
+    )
+    assert _guideline_imports(module) == [
+        "pathway.AIHPathway",
+        "pathway.guidelines.aih.chart",
+        "pathway.guidelines.aih.chart.AIHPathway",
+    ]
 
 
 # --- the simulation side: replay, check, coverage and a small cohort ----------------------

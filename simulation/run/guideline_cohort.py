@@ -2,40 +2,26 @@
 
 ``carechart simulate`` runs the AIH guideline with its disease model and writes the AIH
 outputs (:mod:`simulation.run.cohort`). :func:`run_guideline_cohort` runs any guideline
-whose bundle names a patient model in :data:`PATIENT_MODELS` through the same SimPy engine
+whose bundle names a patient model in
+:data:`~simulation.model.registry.PATIENT_MODELS` through the same SimPy engine
 (:func:`~simulation.run.engine.run_patient`), guideline policy and per-patient random
 generators, and returns the finished charts (their traces are the results).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Final
-
-import numpy as np
+from typing import Any
 
 from pathway import AnyPathway
 from pathway.bundle import Guideline
 from pathway.executor import compiled_class
 
 from ..model.policies import GuidelinePolicy
-from ..model.toy import ToyPatient
+from ..model.registry import PATIENT_MODELS
 from .cohort import patient_rng
-from .engine import PatientModel, run_patient
+from .engine import run_patient
 
-__all__ = ["PATIENT_MODELS", "run_guideline_cohort"]
-
-#: ``(patient id, generator) -> (record at diagnosis, patient model)``, by the name a
-#: guideline's bundle gives in ``patient_model``.
-ModelFactory = Callable[[str, np.random.Generator], tuple[Any, PatientModel]]
-
-
-def _toy(patient_id: str, rng: np.random.Generator) -> tuple[Any, PatientModel]:
-    model = ToyPatient(patient_id, rng)
-    return model.record, model
-
-
-PATIENT_MODELS: Final[dict[str, ModelFactory]] = {"toy": _toy}
+__all__ = ["run_guideline_cohort"]
 
 
 def run_guideline_cohort(
