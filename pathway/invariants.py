@@ -74,13 +74,14 @@ class InvariantMonitor:
 
     def __init__(
         self,
-        invariants: Mapping[str, InvariantCheck],
-        rules: Mapping[str, RuleEntry],
+        invariants: Mapping[str, InvariantCheck] | None = None,
+        rules: Mapping[str, RuleEntry] | None = None,
         *,
         strict: bool = True,
     ) -> None:
-        self.invariants = invariants
-        self.rules = rules
+        # None: none yet (copy and pickle build the object first, then bind it).
+        self.invariants: Mapping[str, InvariantCheck] = invariants if invariants is not None else {}
+        self.rules: Mapping[str, RuleEntry] = rules if rules is not None else {}
         self.strict = strict
         self.violations: list[Violation] = []
         self._open: set[str] = set()
