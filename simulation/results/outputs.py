@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pathway import AIHPathway, Step
-from pathway.guidelines.aih.vocabulary import CARE_STATES
 
 from ..run.output_folder import (
     OutputPathError,
@@ -104,7 +103,6 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "rule_ids",
 )
 
-_CARE_ORDER = tuple(s for s in CARE_STATES if s != "taper")  # taper overlaps the care line
 _ANTIMETABOLITE_ACTIONS = {"add_azathioprine": "azathioprine", "add_mycophenolate": "mycophenolate"}
 _STEROID_ACTIONS = {"start_prednisolone": "prednisolone", "start_budesonide": "budesonide"}
 _AZATHIOPRINE_STARTS = frozenset({"add_azathioprine", "start_azathioprine"})
@@ -204,12 +202,6 @@ def _first_line(chart: AIHPathway) -> str:
     return f"{steroid}+{antimetabolite}" if antimetabolite else steroid
 
 
-def _care_state(chart: AIHPathway) -> str:
-    active = chart.active
-    found = [s for s in _CARE_ORDER if s in active]
-    return found[-1] if found else ""
-
-
 def trace_events(patient_id: str, trace: Iterable[Step]) -> tuple[str, Counter[str]]:
     """A chart trace as events.csv lines (no header), and the count of events by kind.
 
@@ -298,7 +290,7 @@ def collect_patient(
         "hcc_day": _first_finding(chart, "hcc"),
         "recurrence_day": _first_transit_into(chart, "recurrent_aih"),
         "graft_failure_day": _first_finding(chart, "graft_failure"),
-        "final_care_state": _care_state(chart),
+        "final_care_state": chart.care_state,
         "events": 0,
         "deviations": deviations,
         "invariant_violations": sum(violations.values()),
