@@ -77,7 +77,6 @@ _UNTREATED_STATES = frozenset({"diagnosis", "observation"})
 _INDUCING_KINDS = frozenset({"first_line", "second_line", "third_line", "reinduction"})
 #: Lab panels whose noise is drawn at once (see DiseaseModel._noise).
 _NOISE_BLOCK = 64
-_MONITORED_DRUGS = ("azathioprine", "mycophenolate", "tacrolimus")
 
 Path = tuple[tuple[float, float], ...]
 """Points ``(days after the course start, log value)``; log-linear between, flat after."""
