@@ -115,6 +115,7 @@ class ModelConstants:
     wbc_mean: float
     platelets_median: float
     noise_sd: float
+    igg_noise_ratio: float  # IgG noise as a share of noise_sd
     # liver stage
     comp_bili_factor: float
     comp_inr_add: float
@@ -148,6 +149,8 @@ class ModelConstants:
     week4_max: float
     cbr_alt_floor: float
     cbr_igg_floor: float
+    cbr_igg_floor_max: float
+    igg_floor_sd: float
     floor_sd: float
     ins_alt_floor: float
     ins_igg_floor: float
@@ -256,6 +259,7 @@ class ModelConstants:
             wbc_mean=p["baseline.wbc_mean_10e9_l"],
             platelets_median=p["baseline.platelets_median_10e9_l"],
             noise_sd=p["labs.noise_log_sd"],
+            igg_noise_ratio=p["labs.igg_noise_ratio"],
             comp_bili_factor=p["liver.compensated_bilirubin_factor"],
             comp_inr_add=p["liver.compensated_inr_add"],
             comp_platelets=p["liver.compensated_platelets_median_10e9_l"],
@@ -288,6 +292,8 @@ class ModelConstants:
             week4_max=p["response.week4_ratio_max"],
             cbr_alt_floor=p["response.cbr_alt_floor_median_xuln"],
             cbr_igg_floor=p["response.cbr_igg_floor_median_xuln"],
+            cbr_igg_floor_max=p["response.cbr_igg_floor_max_xuln"],
+            igg_floor_sd=p["response.igg_floor_log_sd"],
             floor_sd=p["response.floor_log_sd"],
             ins_alt_floor=p["response.insufficient_alt_floor_median_xuln"],
             ins_igg_floor=p["response.insufficient_igg_floor_median_xuln"],
@@ -791,7 +797,8 @@ class DiseaseModel:
         t_n = float(np.clip(median * math.exp(c.time_to_cbr_sd * z[0]), 35.0, 730.0))
         r4 = c.week4_min + (c.week4_max - c.week4_min) * _unit(z[1])
         f_alt = float(np.clip(c.cbr_alt_floor * math.exp(c.floor_sd * z[2]), 0.15, 0.85))
-        f_igg = float(np.clip(c.cbr_igg_floor * math.exp(c.floor_sd * z[3]), 0.35, 0.95))
+        f_igg = c.cbr_igg_floor * math.exp(c.igg_floor_sd * z[3])
+        f_igg = float(np.clip(f_igg, 0.35, c.cbr_igg_floor_max))
         i_alt = float(np.clip(c.ins_alt_floor * math.exp(c.floor_sd * z[4]), 1.15, 2.9))
         i_igg = float(np.clip(c.ins_igg_floor * math.exp(0.1 * z[5]), 1.05, 1.8))
         igg_only = _unit(z[6]) < c.ins_igg_only
@@ -872,7 +879,7 @@ class DiseaseModel:
         return {
             "alt_xuln": round(alt_v, 2),
             "ast_xuln": round(_clip(alt_v * self.ast_ratio * math.exp(n[1] / 2.0), 0.05, 200.0), 2),
-            "igg_xuln": round(_clip(igg * math.exp(n[2]), 0.2, 10.0), 2),
+            "igg_xuln": round(_clip(igg * math.exp(n[2] * self.c.igg_noise_ratio), 0.2, 10.0), 2),
             "bilirubin_mg_dl": round(bili_v, 1),
             "inr": round(inr_v, 2),
             "wbc_10e9_l": round(_clip(wbc * math.exp(n[5]), 0.5, 50.0), 1),
