@@ -175,19 +175,19 @@ def test_regimen_odds_ratios(c: ModelConstants) -> None:
     assert complete_probability(c, "second_line", ("tacrolimus",), "failure") == 0.565
 
 
-def test_path_and_meld() -> None:
+def test_path_and_meld(c: ModelConstants) -> None:
     """Paths interpolate in log space; MELD uses the UNOS formula with floors."""
     path = ((0.0, math.log(8.0)), (28.0, math.log(2.0)), (56.0, math.log(0.5)))
     assert path_value(path, 14.0) == pytest.approx(4.0)
     assert path_value(path, 1000.0) == pytest.approx(0.5)
-    assert meld(1.0, 1.0, 1.0) == pytest.approx(6.43)
+    assert meld(1.0, 1.0, 1.0, c.meld) == pytest.approx(6.43)
 
 
 def test_time_to_response_gives_the_6_month_figure(c: ModelConstants) -> None:
     """Responders normal by 6 months: 87% (S-DIAZ23) x P(time <= 6 months) = 70.5% (S-PAPE19)."""
     by_6m = NormalDist().cdf(math.log(YEAR_DAYS / 2 / c.time_to_cbr_median) / c.time_to_cbr_sd)
     assert c.pred_br * by_6m == pytest.approx(0.705)
-    assert meld(100.0, 10.0, 5.0) == 40.0
+    assert meld(100.0, 10.0, 5.0, c.meld) == 40.0
 
 
 def _record(i: int, presentation: str = "chronic", cirrhosis: str = "none") -> PatientRecord:
