@@ -46,6 +46,7 @@ import numpy as np
 from pathway import AIHPathway, PatientRecord
 
 from ..run.engine import Days, Occurrence
+from .draws import Randomness
 from .hazard_conditions import Limits, Situation, flare_case, hazards_on, reported
 from .hazards import (
     YEAR_DAYS,
@@ -610,7 +611,8 @@ class DiseaseModel:
     Args:
         record: the patient's record at diagnosis (``tpmt`` usually ``"unknown"``).
         constants: the model's constants (:meth:`ModelConstants.from_parameters`).
-        rng: this patient's own generator; nothing else is random.
+        rng: this patient's own stream (:mod:`simulation.model.draws`) or generator;
+            nothing else is random.
         tpmt: the patient's true TPMT status, reported as a finding when the record's is
             unknown (on a day from 0 to ``tpmt.result_max_delay_days``).
 
@@ -644,7 +646,7 @@ class DiseaseModel:
         self,
         record: PatientRecord,
         constants: ModelConstants,
-        rng: np.random.Generator,
+        rng: Randomness,
         *,
         tpmt: str | None = None,
     ) -> None:
@@ -652,7 +654,7 @@ class DiseaseModel:
         self.record = record
         self.death_cause: str | None = None
         self.history: dict[str, Days] = {}
-        streams = rng.spawn(len(self._CLOCKS) + _OWN_STREAMS)
+        streams: list[Randomness] = list(rng.spawn(len(self._CLOCKS) + _OWN_STREAMS))
         base_rng, self._course_rng, self._noise_rng = streams[:_OWN_STREAMS]
         self._noise_block: list[float] = []
         self._noise_at = 0
@@ -687,9 +689,7 @@ class DiseaseModel:
 
     # --- baseline -----------------------------------------------------------------------
 
-    def _draw_baseline(
-        self, rec: PatientRecord, rng: np.random.Generator, tpmt: str | None
-    ) -> None:
+    def _draw_baseline(self, rec: PatientRecord, rng: Randomness, tpmt: str | None) -> None:
         c, sh = self.c, self.c.shape
         # Python floats: numpy scalars are slow one at a time (same values).
         z = rng.standard_normal(_BASELINE_NORMALS).tolist()
