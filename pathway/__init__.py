@@ -6,6 +6,7 @@ For research and education; not for treating patients.
 from __future__ import annotations
 
 from .bundle import AnyPathway, Guideline, Pathway
+from .care import care_state
 from .errors import (
     ActionNotRecommended,
     EventNotHandled,
@@ -15,7 +16,6 @@ from .errors import (
     PatientError,
     SnapshotError,
 )
-from .guidelines.aih.bundle import care_state
 from .guidelines.aih.chart import AIHPathway
 from .guidelines.aih.guideline import RULES, Rule
 from .guidelines.aih.options import GuidelineOptions

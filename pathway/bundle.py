@@ -106,8 +106,9 @@ class Guideline:
         rules: the rule catalogue by id (sources, tag, strength).
         actions, findings: the vocabulary's clinician actions and findings (finding id to the
             kind of its payload).
-        care_states: the vocabulary's care states; ``care_line``: the order in which
-            :func:`~pathway.runtime.care_state` picks the one the patient is in.
+        care_states: the vocabulary's care states; ``care_line``: the care line, an outer
+            state before those nested in it, from which :func:`pathway.care.care_state`
+            picks the one the patient is in.
         final_state: the chart's final state id (the patient has died).
         drugs: drug ids the record may hold doses of.
         page: the prose of its generated docs page.

@@ -28,6 +28,7 @@ from typing import (
 
 from statemachine.exceptions import TransitionNotAllowed
 
+from .care import care_state
 from .declarations import Breach, Strength
 from .errors import (
     ActionNotRecommended,
@@ -55,7 +56,6 @@ __all__ = [
     "Step",
     "StepListener",
     "Transit",
-    "care_state",
     "checked_day",
 ]
 
@@ -83,21 +83,6 @@ class EntryPointRefused(PathwayError):
         )
         self.entry_point = entry_point
         self.event = event
-
-
-def care_state(active: Sequence[str] | frozenset[str], care_line: Sequence[str]) -> str:
-    """The care state of a configuration: the first of ``care_line`` that is active.
-
-    ``care_line`` is the guideline's care states in the order they win (its
-    ``Guideline.care_line``); ``unknown`` when none is active.
-
-    >>> care_state({"alive", "care_line", "induction", "taper"}, ("maintenance", "induction"))
-    'induction'
-    """
-    for state in care_line:
-        if state in active:
-            return state
-    return "unknown"
 
 
 StepKind = Literal["finding", "timer", "action"]
@@ -310,7 +295,7 @@ class PathwayRuntime(Generic[_Record]):
 
     @property
     def care_state(self) -> str:
-        """The vocabulary care state the patient is in (one id; see :func:`care_state`)."""
+        """The care state the patient is in (one id; :func:`pathway.care.care_state`)."""
         return care_state(self.active, self.guideline.care_line)
 
     @property

@@ -7,18 +7,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-import numpy as np
-
 from ..run.engine import PatientModel
+from .draws import PatientStream
 from .toy import ToyPatient
 
 __all__ = ["PATIENT_MODELS", "ModelFactory"]
 
 #: ``(patient id, generator) -> (record at diagnosis, patient model)``.
-ModelFactory = Callable[[str, np.random.Generator], tuple[Any, PatientModel]]
+ModelFactory = Callable[[str, PatientStream], tuple[Any, PatientModel]]
 
 
-def _toy(patient_id: str, rng: np.random.Generator) -> tuple[Any, PatientModel]:
+def _toy(patient_id: str, rng: PatientStream) -> tuple[Any, PatientModel]:
     model = ToyPatient(patient_id, rng)
     return model.record, model
 

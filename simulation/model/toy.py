@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Final
 
-import numpy as np
-
 from pathway import AnyPathway
 from pathway.guidelines.toy.record import SCORE_RANGE, ToyRecord
 
 from ..run.engine import Days, Occurrence
+from .draws import PatientStream
 
 __all__ = ["ToyPatient"]
 
@@ -29,12 +28,12 @@ YEAR_DAYS: Final = 365.25
 class ToyPatient:
     """One toy patient: its record at diagnosis and the findings over time."""
 
-    def __init__(self, patient_id: str, rng: np.random.Generator, interval_days: Days = 14.0):
+    def __init__(self, patient_id: str, rng: PatientStream, interval_days: Days = 14.0):
         self.rng = rng
         self.interval = interval_days
-        self.level = float(rng.uniform(9.0, 16.0))
+        self.level = rng.uniform(9.0, 16.0)
         self.responds = {drug: bool(rng.random() < p) for drug, p in RESPONSE.items()}
-        self.death_day = float(rng.exponential(YEAR_DAYS / DEATH_PER_YEAR))
+        self.death_day = rng.standard_exponential() * YEAR_DAYS / DEATH_PER_YEAR
         self.record = ToyRecord(patient_id, score=round(self.level, 1))
         self._score = self.level
         self._next = interval_days
@@ -54,7 +53,7 @@ class ToyPatient:
             return [Occurrence(day, "finding", "death")]
         self._next = day + self.interval
         drugs = chart.patient.drugs
-        noise = float(self.rng.normal(0.0, 0.5))
+        noise = self.rng.normal(0.0, 0.5)
         if any(self.responds[d] for d in drugs):
             self._score = self._score / 2.0 + noise
         else:

@@ -41,8 +41,7 @@ from pathway.guidelines import DEFAULT, NAMES, get
 from pathway.guidelines.aih.patient import LAB_RANGES
 from pathway.guidelines.aih.vocabulary import (
     CIRRHOSIS_STAGES,
-    CYTOPENIA_GRADES,
-    DRUGS,
+    FINDING_VALUES,
     PRESENTATIONS,
     RESPONSE_CLASSES,
     SEXES,
@@ -132,12 +131,6 @@ INVARIANT_IDS = _invariant_ids(get(DEFAULT))
 #: Record fields a scenario of another guideline may not set: the engine keeps them.
 _KEPT_FIELDS = ("patient_id", "day", "drugs", "entered", "timers_fired", "death_day", "state")
 
-_PAYLOAD_CHOICES: dict[str, tuple[str, ...]] = {
-    "tpmt": TPMT_STATUSES[1:],
-    "intolerance": DRUGS,
-    "cytopenia": CYTOPENIA_GRADES,
-    "cirrhosis_diagnosed": CIRRHOSIS_STAGES[1:],
-}
 _PREGNANCY_FINDINGS = ("pregnancy_planned", "pregnant", "delivered")
 _LAB_UNITS = {
     "alt_xuln": "x ULN",
@@ -746,8 +739,8 @@ class _Validator:
                 raise self.fail(v, f"{finding!r}: {exc}", v.value) from None
         if finding == "labs":
             return self.labs(v, "'labs'")
-        if finding in _PAYLOAD_CHOICES:
-            return self.choice(v, f"{finding!r}", _PAYLOAD_CHOICES[finding], "a drug id")
+        if finding in FINDING_VALUES:
+            return self.choice(v, f"{finding!r}", FINDING_VALUES[finding], "a drug id")
         if v.value is not True:
             raise self.fail(
                 v,

@@ -8,12 +8,11 @@ early blood-count schedule restarts on a new antimetabolite or a dose rise).
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Set
 from typing import Any, Final
 
 from ...bundle import Effect, Guideline, PageText
 from ...errors import PatientError, short_repr
-from ...runtime import care_state as _care_state
 from ...timers import TimerTable
 from .chart import AIHPathway
 from .effects import ACTION_EFFECTS, FINDING_EFFECTS, TIMER_EFFECTS, validate_payload
@@ -26,26 +25,9 @@ from .snapshot_record import CONSISTENCY, check_record
 from .sources import SOURCES
 from .thresholds import CITATIONS, Thresholds
 from .timers import TIMERS
-from .vocabulary import ACTIONS, CARE_STATES, DRUGS, FINDINGS
+from .vocabulary import ACTIONS, CARE_LINE, CARE_STATES, DRUGS, FINDINGS
 
-__all__ = ["CARE_LINE", "GUIDELINE", "PAGE", "care_state"]
-
-#: Care states in the order they win when several are active: ``recurrent_aih`` before
-#: ``post_transplant`` (both are active after a recurrence); ``taper`` is a steroid-course
-#: state that overlaps the care line and is never the care state.
-CARE_LINE: Final = (
-    "recurrent_aih",
-    *(s for s in CARE_STATES if s not in {"taper", "recurrent_aih"}),
-)
-
-
-def care_state(active: Sequence[str] | frozenset[str], care_line: Sequence[str] = CARE_LINE) -> str:
-    """The AIH care state of a configuration (the innermost one; ``taper`` aside).
-
-    >>> care_state({"alive", "care_line", "first_line", "induction", "steroid_lead_in", "taper"})
-    'induction'
-    """
-    return _care_state(active, care_line)
+__all__ = ["GUIDELINE", "PAGE"]
 
 
 def _check_payload(finding: str, value: Any, day: float) -> tuple[Any, Any]:
