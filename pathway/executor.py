@@ -97,7 +97,16 @@ def _callbacks(chart_class: type, transition: Any, group: CallbackGroup) -> tupl
             continue
         func = getattr(chart_class, spec.func, None)
         if func is None:
-            continue  # a naming-convention hook (on_<event>, ...) the chart does not define
+            if getattr(spec, "is_convention", True):
+                continue  # a naming-convention hook (on_<event>, ...) the chart does not define
+            # A declared guard or action that is not a method: an expression such as
+            # "not ready" or "a and b", which python-statemachine evaluates and this executor
+            # would otherwise skip (taking the transition unguarded).
+            raise InvalidPathwayError(
+                f"{chart_class.__name__}: {spec.func!r} on a transition from "
+                f"{transition.source.id!r} is not a method of the chart; the compiled executor "
+                "calls methods only (write the expression as a method, or use unless=)"
+            )
         if not callable(func):
             raise InvalidPathwayError(f"callback {spec.func!r} is not callable")
         expected = True if spec.expected_value is None else bool(spec.expected_value)
