@@ -125,6 +125,7 @@ def test_the_registry_names_each_guideline_once() -> None:
 SIMULATION_ENGINE = (
     "simulation/run/engine.py",
     "simulation/run/guideline_cohort.py",
+    "simulation/results/guideline_outputs.py",
     "simulation/scenarios/replay.py",
     "simulation/verify/analysis.py",
     "simulation/verify/check.py",
@@ -266,3 +267,23 @@ def test_the_commands_run_the_toy_guideline(
 ) -> None:
     assert main(argv) == 0
     assert expected in capsys.readouterr().out
+
+
+def test_simulate_runs_a_small_toy_cohort(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "toy"
+    argv = ["simulate", "--guideline", "toy", "--patients", "12", "--years", "2", "--seed", "5"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "guideline toy" in capsys.readouterr().out
+    patients = (out / "patients.csv").read_text(encoding="utf-8").splitlines()
+    assert len(patients) == 13
+    assert patients[0].startswith("patient_id,final_care_state")
+    events = (out / "events.csv").read_text(encoding="utf-8")
+    assert "start_alfa" in events
+    assert "AIH-" not in events
+    again = tmp_path / "again"
+    assert main([*argv, "--engine", "reference", "--out", str(again)]) == 0
+    assert (again / "events.csv").read_text(encoding="utf-8") == events
+    assert main([*argv, "--policy", "prednisolone_all", "--out", str(tmp_path / "x")]) == 2
+    assert "--policy: AIH runs only" in capsys.readouterr().err
