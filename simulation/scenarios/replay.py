@@ -160,18 +160,20 @@ class ReplayReport:
 # --- replay ----------------------------------------------------------------------------------
 
 
-def replay_scenario(scenario: Scenario) -> ReplayResult:
+def replay_scenario(scenario: Scenario, chart_class: type[Any] | None = None) -> ReplayResult:
     """Replay one scenario and check its expectations and declared violations.
 
     Args:
         scenario: a validated scenario (:func:`simulation.scenarios.scenario.load_scenario`).
+        chart_class: the chart to run it on (default: its guideline's; a variant of that
+            chart, for instance, bound to a copy of the guideline).
 
     Returns:
         The result; ``result.passed`` tells whether every check held.
     """
     started = time.perf_counter()
     record = scenario.record()
-    chart: AnyPathway = get(scenario.guideline).chart(record)
+    chart: AnyPathway = (chart_class or get(scenario.guideline).chart)(record)
     result = ReplayResult(scenario, chart)
     model = ScriptedPatient(scenario.baseline(record), scenario.occurrences())
     env = simpy.Environment()
@@ -370,11 +372,14 @@ def _tail(trace: Sequence[Step], n: int = TRACE_TAIL) -> tuple[str, ...]:
 # --- files -----------------------------------------------------------------------------------
 
 
-def replay_paths(paths: Iterable[str | os.PathLike[str]]) -> ReplayReport:
+def replay_paths(
+    paths: Iterable[str | os.PathLike[str]], chart_class: type[Any] | None = None
+) -> ReplayReport:
     """Load and replay every scenario under ``paths`` (files or directories).
 
     An invalid file (or a directory without ``*.yaml`` files) becomes a
-    :class:`ScenarioError` item; the others are still replayed.
+    :class:`ScenarioError` item; the others are still replayed. ``chart_class``: see
+    :func:`replay_scenario`.
     """
     started = time.perf_counter()
     report = ReplayReport()
@@ -389,7 +394,7 @@ def replay_paths(paths: Iterable[str | os.PathLike[str]]) -> ReplayReport:
             except ScenarioError as exc:
                 report.items.append(exc)
                 continue
-            report.items.append(replay_scenario(scenario))
+            report.items.append(replay_scenario(scenario, chart_class))
     report.seconds = time.perf_counter() - started
     return report
 
