@@ -260,6 +260,10 @@ def _options(value: Any, options: type[Any]) -> Any:
     names = [f.name for f in fields(options)]
     data = _object(value, "options", names)
     for name, item in data.items():
+        if isinstance(item, list | tuple | dict):
+            # Options are plain values; a nested one (any depth) is refused before the
+            # options type formats it into its own message.
+            raise _fail(_at("options", name), item, "a plain value (text, number, true/false)")
         try:
             options(**{name: item})
         except (TypeError, ValueError) as exc:
