@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...executor import CompiledRuntime, compile_chart
 from .bundle import GUIDELINE
 from .chart import AIHPathway
+
+if TYPE_CHECKING:
+    from ...bundle import Pathway
+    from .patient import PatientRecord
 
 __all__ = ["CompiledPathway"]
 
@@ -21,3 +27,8 @@ class CompiledPathway(CompiledRuntime):
     plan = compile_chart(AIHPathway)
     states_map = AIHPathway.states_map
     guideline = GUIDELINE
+
+
+if TYPE_CHECKING:  # mypy checks that both engines are what drivers call (the protocol)
+    _REFERENCE: type[Pathway[PatientRecord]] = AIHPathway
+    _COMPILED: type[Pathway[PatientRecord]] = CompiledPathway

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from statemachine import Event, State, StateChart
 from statemachine.transition_list import TransitionList
@@ -11,6 +11,9 @@ from statemachine.transition_list import TransitionList
 from ...runtime import PathwayRuntime
 from .record import ToyRecord
 from .rules import RULEBOOK
+
+if TYPE_CHECKING:
+    from ...bundle import Pathway
 
 __all__ = ["ToyPathway"]
 
@@ -84,3 +87,7 @@ class ToyPathway(PathwayRuntime[ToyRecord], StateChart[ToyRecord]):
     def relapsed(self) -> bool:
         """The score is above the treatment threshold again."""
         return bool(self.model.score > self.thresholds.treat_score)
+
+
+if TYPE_CHECKING:  # mypy checks that the chart is what drivers call (the protocol)
+    _CHART: type[Pathway[ToyRecord]] = ToyPathway
