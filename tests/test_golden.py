@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .golden.regenerate import FOLDER, changes, produce, stored
+from .golden.regenerate import FOLDER, changes, main, produce, stored
 
 _HINT = "if intended, run make golden and say why in CHANGELOG"
 _STORED = stored()
@@ -67,3 +67,8 @@ def test_changes_counts_differing_lines() -> None:
         "removed  gone.csv",
         "added    new.csv (2 lines)",
     ]
+
+
+def test_regenerate_refuses_an_unknown_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--dry-run"]) == 2
+    assert "usage: regenerate [--check]" in capsys.readouterr().out

@@ -2,8 +2,9 @@
 
 ``make golden`` (``python -m tests.golden.regenerate``) rewrites the files of this folder
 from the current code and says what changed: each file added, removed or changed, with its
-count of differing lines. tests/test_golden.py compares the current code's outputs with the
-files byte for byte.
+count of differing lines (``--check``: only says it, and exits 1 if anything would
+change). tests/test_golden.py compares the current code's outputs with the files byte for
+byte.
 
 Run it deliberately: after a change meant to alter simulated courses (a parameter, a rule,
 a hazard), regenerate, read the diff (``git diff tests/golden``), and say in CHANGELOG.md
@@ -187,8 +188,21 @@ def changes(old: dict[str, str], new: dict[str, str]) -> list[str]:
 
 
 def main(argv: Sequence[str] = ()) -> int:
-    """Rewrite the golden files from the current code and print what changed."""
+    """Rewrite the golden files from the current code and print what changed.
+
+    With ``--check``, write nothing: print what would change and exit 1 if anything would.
+    """
+    unknown = [a for a in argv if a != "--check"]
+    if unknown:
+        print(f"regenerate: unknown argument(s) {unknown}; usage: regenerate [--check]")
+        return 2
     old, new = stored(), produce()
+    if "--check" in argv:
+        report = changes(old, new)
+        for line in report:
+            print(line)
+        print(f"{len(report)} of {len(new)} golden files would change")
+        return 1 if report else 0
     for path in old.keys() - new.keys():
         (FOLDER / path).unlink()
     for path, text in new.items():
