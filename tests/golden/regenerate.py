@@ -10,7 +10,7 @@ Run it deliberately: after a change meant to alter simulated courses (a paramete
 a hazard), regenerate, read the diff (``git diff tests/golden``), and say in CHANGELOG.md
 why the outputs changed. Never regenerate to make an unexplained difference go away.
 
-What is kept (about 300 KB in all):
+What is kept (about 400 KB in all):
 
 - ``runs/NAME/patients.csv`` and ``runs/NAME/events.csv`` of each run of :data:`RUNS`, as
   ``carechart simulate`` writes them (the same rows, in patient order);
@@ -95,6 +95,22 @@ RUNS: tuple[GoldenRun, ...] = (
             "adherence.nonadherence_per_year=0.5",
             "pregnancy.plan_per_year=0.3",
             "thresholds.relapse_alt_xuln=2.5",
+        ),
+    ),
+    # Cirrhosis, HCC, transplant, recurrence and graft failure made common, so that the
+    # runs together exercise every hazard condition (tests/test_golden.py checks it).
+    GoldenRun(
+        "liver_transplant",
+        patients=8,
+        years=5,
+        seed=16,
+        sets=(
+            "cohort.cirrhosis.decompensated=0.5",
+            "liver.hcc_per_1000py_cirrhosis=150",
+            "transplant.candidate_share=1.0",
+            "transplant.recurrence_5y=0.5",
+            "transplant.recurrence_10y=0.7",
+            "transplant.graft_loss_per_year=0.3",
         ),
     ),
 )
