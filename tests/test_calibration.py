@@ -28,6 +28,7 @@ from simulation.results.calibration import (
     run_calibration,
     wilson_interval,
 )
+from simulation.results.calibration.measures import MEASURE_PARAMS
 from simulation.results.cohort_outputs import CohortOutputs, EventRow, PatientRow
 from simulation.results.report import write_report
 from simulation.run.cohort import apply_overrides, load_cohort
@@ -245,6 +246,32 @@ class TestMeasures:
         value, n = measure(t, outputs)
         assert n == 3
         assert value == pytest.approx(2 / 3)
+
+    def test_normal_transaminases_until_an_action(self) -> None:
+        """With `until_actions`, panels after the first of those actions do not count: a
+        response reached after optimise_treatment replaced budesonide is a miss (S-DIAZ23
+        measured response on budesonide)."""
+
+        def labs(pid: str, day: float, alt: float) -> EventRow:
+            detail = f"alt_xuln={alt};ast_xuln={alt}"
+            return EventRow(pid, day, "finding", "labs", detail, "", "", ())
+
+        events = [
+            labs("a", 90, 0.8),
+            labs("b", 90, 1.6),
+            ev("b", 182, "action", "optimise_treatment"),
+            labs("b", 270, 0.7),
+            labs("c", 182, 1.4),
+            ev("c", 182, "action", "optimise_treatment"),
+        ]
+        outputs = CohortOutputs([row(p) for p in "abc"], events, {})
+        params = {"mode": "any", "day": 365}
+        assert measure(target_with("normal_transaminases", **params), outputs) == (2 / 3, 3)
+        until = target_with("normal_transaminases", until_actions=["optimise_treatment"], **params)
+        assert measure(until, outputs) == (1 / 3, 3)
+        check = MEASURE_PARAMS["normal_transaminases"][2]
+        assert "until_actions" in check({**params, "until_actions": ["optimise"]})
+        assert check({**params, "until_actions": ["optimise_treatment"]}) == ""
 
     def test_second_line_response_by_reason(self) -> None:
         """Intolerance = an intolerance finding shortly before the switch; else failure."""

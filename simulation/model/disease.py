@@ -47,6 +47,7 @@ from pathway import AIHPathway, PatientRecord
 
 from ..run.engine import Days, Occurrence
 from .draws import Randomness
+from .hazard_conditions import Limits, Situation, flare_case, hazards_on, reported
 from .hazards import (
     YEAR_DAYS,
     Clock,
@@ -61,15 +62,38 @@ from .scripted import baseline_occurrences
 
 __all__ = [
     "DiseaseModel",
+    "MeldFormula",
     "ModelConstants",
     "Path",
     "complete_probability",
     "course_class",
+    "meld",
     "path_value",
 ]
 
 MONTH_DAYS = YEAR_DAYS / 12.0
 _LN2 = math.log(2.0)
+#: Years of the cumulative figures the hazards are built from (as in the parameter names).
+_WITHDRAWAL_YEARS = (1, 2, 3)
+_RECURRENCE_YEARS = (5, 10)
+_LT_SURVIVAL_YEARS = (5, 10)
+_PER_1000 = 1000.0
+#: Numerical guards, not model figures: a tolerance, the lowest value a log path holds,
+#: the clamp of a probability before a normal quantile, the largest uniform draw used.
+_EPS = 1e-9
+_LOG_FLOOR = 1e-3
+_P_CLAMP = 1e-6
+_U_MAX = 0.999999
+_MIN_HALFLIFE_DAYS = 0.1
+#: Random draws: standard normals and uniforms of a patient's baseline, normals of a
+#: course, own streams (baseline, courses, lab noise) before one per clock, noise per panel.
+_BASELINE_NORMALS = 12
+_BASELINE_UNIFORMS = 8
+_COURSE_NORMALS = 8
+_OWN_STREAMS = 3
+_PANEL_DRAWS = 6
+#: Same-day order of queued events: first, findings, an acute outcome, deaths.
+_FIRST, _FINDING, _EMERGENCY, _DEATH = 0, 1, 5, 9
 
 #: Care states in which a flare (ALT > 3 x ULN) is a relapse the chart acts on.
 _REMISSION_STATES = frozenset({"maintenance", "withdrawal", "off_treatment"})
@@ -77,7 +101,6 @@ _UNTREATED_STATES = frozenset({"diagnosis", "observation"})
 _INDUCING_KINDS = frozenset({"first_line", "second_line", "third_line", "reinduction"})
 #: Lab panels whose noise is drawn at once (see DiseaseModel._noise).
 _NOISE_BLOCK = 64
-_MONITORED_DRUGS = ("azathioprine", "mycophenolate", "tacrolimus")
 
 Path = tuple[tuple[float, float], ...]
 """Points ``(days after the course start, log value)``; log-linear between, flat after."""
@@ -89,6 +112,30 @@ def _odds(p: float) -> float:
 
 def _prob(odds: float) -> float:
     return odds / (1.0 + odds)
+
+
+@dataclass(frozen=True, slots=True)
+class MeldFormula:
+    """The MELD score's coefficients and bounds (``meld.*`` parameters, S-MELD)."""
+
+    bilirubin: float  # per ln(mg/dL)
+    inr: float  # per ln(INR)
+    creatinine: float  # per ln(mg/dL)
+    constant: float
+    low: float
+    high: float
+
+    @classmethod
+    def from_parameters(cls, p: ParameterSet) -> MeldFormula:
+        """The formula of a parameter set."""
+        return cls(
+            bilirubin=p["meld.bilirubin_coefficient"],
+            inr=p["meld.inr_coefficient"],
+            creatinine=p["meld.creatinine_coefficient"],
+            constant=p["meld.constant"],
+            low=p["meld.min"],
+            high=p["meld.max"],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +163,10 @@ class ModelConstants:
     wbc_mean: float
     platelets_median: float
     noise_sd: float
+    # visit-to-visit noise ratios and reporting ranges: the ``labs.*`` parameters by name
+    labs: dict[str, float]
+    meld: MeldFormula
+    igg_noise_ratio: float  # IgG noise as a share of noise_sd
     # liver stage
     comp_bili_factor: float
     comp_inr_add: float
@@ -149,6 +200,8 @@ class ModelConstants:
     week4_max: float
     cbr_alt_floor: float
     cbr_igg_floor: float
+    cbr_igg_floor_max: float
+    igg_floor_sd: float
     floor_sd: float
     ins_alt_floor: float
     ins_igg_floor: float
@@ -228,7 +281,8 @@ class ModelConstants:
             raise ValueError(
                 f"parameter 'response.pred_aza_cbr' must be in (0, 1) (got {pred_aza})"
             )
-        igg_z = NormalDist().inv_cdf(min(max(p["baseline.igg_raised_fraction"], 1e-6), 1 - 1e-6))
+        raised = p["baseline.igg_raised_fraction"]
+        igg_z = NormalDist().inv_cdf(min(max(raised, _P_CLAMP), 1 - _P_CLAMP))
         half_year = y / 2.0
         pred_br = p["response.prednisone_br_any_time"]
         if not pred_aza < pred_br < 1.0:
@@ -239,7 +293,9 @@ class ModelConstants:
         median = p["response.time_to_cbr_median_days"]
         # Responders who are normal by 6 months: pred_aza_cbr / pred_br (S-PAPE19 / S-DIAZ23).
         by_6m_z = NormalDist().inv_cdf(pred_aza / pred_br)
-        time_sd = max(math.log(half_year / max(median, 1.0)) / by_6m_z, 0.05)
+        time_sd = max(
+            math.log(half_year / max(median, 1.0)) / by_6m_z, p["shape.time_to_cbr_min_log_sd"]
+        )
         return cls(
             alt_median=p["baseline.alt_median_xuln"],
             alt_log_sd=p["baseline.alt_log_sd"],
@@ -257,6 +313,9 @@ class ModelConstants:
             wbc_mean=p["baseline.wbc_mean_10e9_l"],
             platelets_median=p["baseline.platelets_median_10e9_l"],
             noise_sd=p["labs.noise_log_sd"],
+            igg_noise_ratio=p["labs.igg_noise_ratio"],
+            labs={name.removeprefix("labs."): p[name] for name in p if name.startswith("labs.")},
+            meld=MeldFormula.from_parameters(p),
             comp_bili_factor=p["liver.compensated_bilirubin_factor"],
             comp_inr_add=p["liver.compensated_inr_add"],
             comp_platelets=p["liver.compensated_platelets_median_10e9_l"],
@@ -270,8 +329,8 @@ class ModelConstants:
             recompensation_rate=_LN2 / max(p["liver.recompensation_median_days"], 1.0),
             steroid_trial_days=p["transplant.steroid_trial_days"],
             decompensated_death_rate=p["liver.decompensated_death_per_year"] / y,
-            hcc_rate_cirrhosis=p["liver.hcc_per_1000py_cirrhosis"] / 1000.0 / y,
-            hcc_rate_noncirrhotic=p["liver.hcc_per_1000py_noncirrhotic"] / 1000.0 / y,
+            hcc_rate_cirrhosis=p["liver.hcc_per_1000py_cirrhosis"] / _PER_1000 / y,
+            hcc_rate_noncirrhotic=p["liver.hcc_per_1000py_noncirrhotic"] / _PER_1000 / y,
             hcc_death_rate=p["liver.hcc_death_per_year"] / y,
             tpmt_max_delay=p["tpmt.result_max_delay_days"],
             pred_aza_cbr=pred_aza,
@@ -289,6 +348,8 @@ class ModelConstants:
             week4_max=p["response.week4_ratio_max"],
             cbr_alt_floor=p["response.cbr_alt_floor_median_xuln"],
             cbr_igg_floor=p["response.cbr_igg_floor_median_xuln"],
+            cbr_igg_floor_max=p["response.cbr_igg_floor_max_xuln"],
+            igg_floor_sd=p["response.igg_floor_log_sd"],
             floor_sd=p["response.floor_log_sd"],
             ins_alt_floor=p["response.insufficient_alt_floor_median_xuln"],
             ins_igg_floor=p["response.insufficient_igg_floor_median_xuln"],
@@ -306,7 +367,7 @@ class ModelConstants:
             acute_failure_transplant=p["acute.failure_transplant"],
             acute_failure_death=p["acute.failure_death"],
             acute_outcome_mean=p["acute.failure_outcome_mean_days"],
-            acute_halflife=max(p["acute.improvement_halflife_days"], 0.1),
+            acute_halflife=max(p["acute.improvement_halflife_days"], _MIN_HALFLIFE_DAYS),
             alf_death=p["alf.death"],
             alf_transplant=p["alf.transplant"],
             alf_outcome_mean=p["alf.outcome_mean_days"],
@@ -335,11 +396,7 @@ class ModelConstants:
                 p["relapse.maintenance_months"] * MONTH_DAYS,
             ),
             withdrawal_flare=from_cumulative(
-                [
-                    (y, p["relapse.withdrawal_1y"]),
-                    (2 * y, p["relapse.withdrawal_2y"]),
-                    (3 * y, p["relapse.withdrawal_3y"]),
-                ]
+                [(n * y, p[f"relapse.withdrawal_{n}y"]) for n in _WITHDRAWAL_YEARS]
             ),
             flare_alt_median=p["relapse.flare_alt_median_xuln"],
             flare_igg_median=p["relapse.flare_igg_median_xuln"],
@@ -351,19 +408,21 @@ class ModelConstants:
             transplant_candidate=p["transplant.candidate_share"],
             transplant_max_age=p["transplant.max_age"],
             recurrence=from_cumulative(
-                [(5 * y, p["transplant.recurrence_5y"]), (10 * y, p["transplant.recurrence_10y"])]
+                [(n * y, p[f"transplant.recurrence_{n}y"]) for n in _RECURRENCE_YEARS]
             ),
             post_lt_death=_registry_share(
                 from_cumulative(
                     [
                         (y, p["transplant.mortality_1y"]),
-                        (5 * y, 1.0 - p["transplant.survival_5y"]),
-                        (10 * y, 1.0 - p["transplant.survival_10y"]),
+                        *(
+                            (n * y, 1.0 - p[f"transplant.survival_{n}y"])
+                            for n in _LT_SURVIVAL_YEARS
+                        ),
                     ]
                 ),
                 p["transplant.registry_hazard_factor"],
                 p["transplant.registry_hazard_factor_late"],
-                5 * y,
+                _LT_SURVIVAL_YEARS[0] * y,
             ),
             recurrence_death_hr=p["transplant.recurrence_death_hr"],
             graft_loss_rate=p["transplant.graft_loss_per_year"] / y,
@@ -476,19 +535,23 @@ def _mk(points: list[tuple[float, float]]) -> Path:
     for t, v in points:
         if out and t <= out[-1][0]:
             t = out[-1][0] + 1.0
-        out.append((t, math.log(max(v, 1e-3))))
+        out.append((t, math.log(max(v, _LOG_FLOOR))))
     return tuple(out)
 
 
-def meld(bilirubin: float, inr: float, creatinine: float) -> float:
-    """MELD score (UNOS formula; values below 1 count as 1), clipped to 6-40."""
+def meld(bilirubin: float, inr: float, creatinine: float, formula: MeldFormula) -> float:
+    """MELD score (the UNOS formula, S-MELD; values below 1 count as 1), within its bounds.
+
+    Bilirubin and creatinine in mg/dL.
+    """
+    f = formula
     raw = (
-        3.78 * math.log(max(bilirubin, 1.0))
-        + 11.2 * math.log(max(inr, 1.0))
-        + 9.57 * math.log(max(creatinine, 1.0))
-        + 6.43
+        f.bilirubin * math.log(max(bilirubin, 1.0))
+        + f.inr * math.log(max(inr, 1.0))
+        + f.creatinine * math.log(max(creatinine, 1.0))
+        + f.constant
     )
-    return min(40.0, max(6.0, raw))
+    return min(f.high, max(f.low, raw))
 
 
 @dataclass(slots=True)
@@ -591,16 +654,17 @@ class DiseaseModel:
         self.record = record
         self.death_cause: str | None = None
         self.history: dict[str, Days] = {}
-        streams: list[Randomness] = list(rng.spawn(len(self._CLOCKS) + 3))
-        base_rng, self._course_rng, self._noise_rng = streams[:3]
+        streams: list[Randomness] = list(rng.spawn(len(self._CLOCKS) + _OWN_STREAMS))
+        base_rng, self._course_rng, self._noise_rng = streams[:_OWN_STREAMS]
         self._noise_block: list[float] = []
         self._noise_at = 0
         self.clocks = {
-            name: Clock(name, s) for name, s in zip(self._CLOCKS, streams[3:], strict=True)
+            name: Clock(name, s)
+            for name, s in zip(self._CLOCKS, streams[_OWN_STREAMS:], strict=True)
         }
         # Same-day ties: other findings before deaths, then declaration order.
         self._clock_order = tuple(
-            (i, name, clock, 9 if name.endswith("death") else 1)
+            (i, name, clock, _DEATH if name.endswith("death") else _FINDING)
             for i, (name, clock) in enumerate(self.clocks.items())
         )
         self._queue: list[tuple[Days, int, int, str, Any]] = []
@@ -628,27 +692,39 @@ class DiseaseModel:
     def _draw_baseline(self, rec: PatientRecord, rng: Randomness, tpmt: str | None) -> None:
         c, sh = self.c, self.c.shape
         # Python floats: numpy scalars are slow one at a time (same values).
-        z = rng.standard_normal(12).tolist()
-        u = rng.random(8).tolist()
+        z = rng.standard_normal(_BASELINE_NORMALS).tolist()
+        u = rng.random(_BASELINE_UNIFORMS).tolist()
         acute = rec.presentation != "chronic"
         alt_median = c.acute_alt_median if acute else c.alt_median
         sd = c.alt_log_sd * (sh["acute_alt_sd_factor"] if acute else 1.0)
-        self.alt0 = _clip(alt_median * math.exp(sd * z[0]), 0.4, 150.0)
-        self.ast_ratio = _clip(c.ast_alt_ratio * math.exp(sh["ast_ratio_log_sd"] * z[1]), 0.5, 1.0)
-        self.igg0 = _clip(c.igg_median * math.exp(c.igg_log_sd * z[2]), 0.4, 6.0)
-        self.bili_chronic = _clip(
-            c.bili_median * math.exp(sh["chronic_bilirubin_log_sd"] * z[3]), 0.2, 3.0
+        self.alt0 = _bounded(alt_median * math.exp(sd * z[0]), sh, "baseline_alt", "_xuln")
+        self.ast_ratio = _bounded(
+            c.ast_alt_ratio * math.exp(sh["ast_ratio_log_sd"] * z[1]), sh, "ast_ratio"
         )
-        self.inr_chronic = _clip(c.inr_mean + sh["chronic_inr_sd"] * z[4], 0.9, 1.3)
-        self.bili_decomp = _clip(
-            c.decomp_bili * math.exp(sh["decompensated_bilirubin_log_sd"] * z[5]), 1.5, 15.0
+        self.igg0 = _bounded(
+            c.igg_median * math.exp(c.igg_log_sd * z[2]), sh, "baseline_igg", "_xuln"
         )
-        self.inr_decomp = _clip(
-            c.decomp_inr * math.exp(sh["decompensated_inr_log_sd"] * z[6]), 1.2, 3.0
+        self.bili_chronic = _bounded(
+            c.bili_median * math.exp(sh["chronic_bilirubin_log_sd"] * z[3]),
+            sh,
+            "chronic_bilirubin",
+            "_mg_dl",
         )
-        self.wbc = _clip(c.wbc_mean + sh["wbc_sd"] * z[7], 3.0, 12.0)
+        self.inr_chronic = _bounded(c.inr_mean + sh["chronic_inr_sd"] * z[4], sh, "chronic_inr")
+        self.bili_decomp = _bounded(
+            c.decomp_bili * math.exp(sh["decompensated_bilirubin_log_sd"] * z[5]),
+            sh,
+            "decompensated_bilirubin",
+            "_mg_dl",
+        )
+        self.inr_decomp = _bounded(
+            c.decomp_inr * math.exp(sh["decompensated_inr_log_sd"] * z[6]), sh, "decompensated_inr"
+        )
+        self.wbc = _bounded(c.wbc_mean + sh["wbc_sd"] * z[7], sh, "wbc", "_10e9_l")
         self.plt_factor = float(math.exp(sh["platelets_log_sd"] * z[8]))
-        self.graft_alt = _clip(c.graft_alt * math.exp(c.floor_sd * z[9]), 0.2, 0.95)
+        self.graft_alt = _bounded(
+            c.graft_alt * math.exp(c.floor_sd * z[9]), sh, "graft_alt", "_xuln"
+        )
         # Decompensated at diagnosis means active disease: treatment may recompensate it.
         self.latent.decompensation_active = rec.cirrhosis == "decompensated"
         # [MODEL] Not every patient with a chronic indication is a transplant candidate.
@@ -659,11 +735,14 @@ class DiseaseModel:
         self.acute_inr = 0.0
         if acute:
             alf = rec.presentation == "acute_liver_failure"
-            bili = _clip(
-                c.acute_bili_median * math.exp(sh["acute_bilirubin_log_sd"] * z[10]), 3.0, 40.0
+            bili = _bounded(
+                c.acute_bili_median * math.exp(sh["acute_bilirubin_log_sd"] * z[10]),
+                sh,
+                "acute_bilirubin",
+                "_mg_dl",
             )
             lo = c.alf_inr_min if alf else c.acute_inr_min
-            inr = lo + (max(c.acute_inr_max, lo + 0.5) - lo) * u[0]
+            inr = lo + (max(c.acute_inr_max, lo + sh["acute_inr_min_range"]) - lo) * u[0]
             self.acute_bili = max(0.0, bili - self.bili_chronic)
             self.acute_inr = max(0.0, inr - self.inr_chronic)
             if alf:
@@ -689,7 +768,7 @@ class DiseaseModel:
         if rec.tpmt == "unknown" and self.tpmt != "unknown":
             delay = float(math.floor(u[4] * (c.tpmt_max_delay + 1)))
             if delay > 0:
-                self._push(delay, 0, "tpmt", self.tpmt)
+                self._push(delay, _FIRST, "tpmt", self.tpmt)
             else:
                 self._tpmt_now = True
         # Background death (Gompertz), fixed at diagnosis.
@@ -698,7 +777,7 @@ class DiseaseModel:
         e = float(rng.standard_exponential())
         if a > 0 and b > 0:
             years = math.log1p(e * b / (a * math.exp(b * rec.age))) / b
-            self._push(math.ceil(years * YEAR_DAYS), 9, "death", "background")
+            self._push(math.ceil(years * YEAR_DAYS), _DEATH, "death", "background")
 
     def acute_failure_probability(self, bilirubin: float, inr: float) -> float:
         """Probability that steroids fail in acute severe AIH, from the MELD at presentation.
@@ -707,8 +786,8 @@ class DiseaseModel:
         ``exp(acute.failure_meld_log_odds)`` per MELD point above it [MODEL].
         """
         c = self.c
-        base = min(max(c.acute_failure, 1e-9), 1.0 - 1e-9)
-        excess = meld(bilirubin, inr, c.creatinine) - c.acute_failure_meld_reference
+        base = min(max(c.acute_failure, _EPS), 1.0 - _EPS)
+        excess = meld(bilirubin, inr, c.creatinine, c.meld) - c.acute_failure_meld_reference
         return _prob(_odds(base) * math.exp(c.acute_failure_meld_log_odds * excess))
 
     @staticmethod
@@ -716,7 +795,7 @@ class DiseaseModel:
         u: float, p_death: float, p_tx: float, mean: float, v: float
     ) -> _Emergency:
         outcome = "death" if u < p_death else "transplant" if u < p_death + p_tx else "recover"
-        delay = float(math.ceil(-math.log1p(-min(v, 0.999999)) * mean))
+        delay = float(math.ceil(-math.log1p(-min(v, _U_MAX)) * mean))
         return _Emergency(outcome, max(1.0, delay))
 
     def _push(self, day: Days, priority: int, kind: str, value: Any) -> None:
@@ -734,7 +813,7 @@ class DiseaseModel:
         drugs: Collection[str] = (),
         reason: str = "",
     ) -> _Course:
-        z = self._course_rng.standard_normal(8)
+        z = self._course_rng.standard_normal(_COURSE_NORMALS)
         u = float(self._course_rng.random())
         course = _Course(kind=kind, start=day, u=u, z=z, reason=reason, anchor=anchor)
         self._shape(course, drugs, anchor)
@@ -748,13 +827,20 @@ class DiseaseModel:
             course.cls = "stable"
             course.alt_path, course.igg_path = _mk([(0, a)]), _mk([(0, g)])
             return
+        sh = c.shape
         if course.kind == "flare":
             course.cls = "flare"
-            flare = float(np.clip(c.flare_alt_median * math.exp(0.3 * z[0]), 3.3, 40.0))
-            igg = max(g, float(np.clip(c.flare_igg_median * math.exp(0.15 * z[1]), 1.05, 4.0)))
-            sh = c.shape
+            flare = _bounded(
+                c.flare_alt_median * math.exp(sh["flare_alt_log_sd"] * z[0]),
+                sh,
+                "flare_alt",
+                "_xuln",
+            )
+            igg = c.flare_igg_median * math.exp(sh["flare_igg_log_sd"] * z[1])
+            igg = max(g, _bounded(igg, sh, "flare_igg", "_xuln"))
             decay = sh["recurrence_flare_decay"] if self.latent.transplanted else sh["flare_decay"]
-            course.alt_path = _mk([(0, flare), (sh["flare_course_days"], max(3.3, flare * decay))])
+            end = max(sh["flare_alt_min_xuln"], flare * decay)
+            course.alt_path = _mk([(0, flare), (sh["flare_course_days"], end)])
             course.igg_path = _mk([(0, igg)])
             return
         if course.kind == "nonadherent":
@@ -762,7 +848,7 @@ class DiseaseModel:
             course.cls = "insufficient"
             days = c.adherence_loss_days
             course.alt_path = _mk([(0, a), (days, max(a, c.adherence_loss_alt))])
-            course.igg_path = _mk([(0, g), (days, max(g, 1.2))])
+            course.igg_path = _mk([(0, g), (days, max(g, sh["nonadherent_igg_xuln"]))])
             return
         if course.kind == "readherent":
             # [MODEL] Adherence restored: back to the level before it lapsed.
@@ -774,8 +860,9 @@ class DiseaseModel:
             return
         if course.kind == "post_transplant":
             course.cls = "complete"
-            course.alt_path = _mk([(0, a), (c.shape["graft_settle_days"], self.graft_alt)])
-            course.igg_path = _mk([(0, g), (60, min(0.9, c.cbr_igg_floor))])
+            course.alt_path = _mk([(0, a), (sh["graft_settle_days"], self.graft_alt)])
+            graft_igg = min(sh["graft_igg_max_xuln"], c.cbr_igg_floor)
+            course.igg_path = _mk([(0, g), (sh["graft_igg_days"], graft_igg)])
             return
         p = complete_probability(
             c, course.kind, drugs, course.reason, dose_raised=course.dose_raised
@@ -788,36 +875,47 @@ class DiseaseModel:
         else:
             median = c.time_to_cbr_median
         # Late responders (after the 6-month assessment) exist (S-DIAZ23 vs S-PAPE19).
-        t_n = float(np.clip(median * math.exp(c.time_to_cbr_sd * z[0]), 35.0, 730.0))
+        t_n = _bounded(median * math.exp(c.time_to_cbr_sd * z[0]), sh, "time_to_cbr", "_days")
         r4 = c.week4_min + (c.week4_max - c.week4_min) * _unit(z[1])
-        f_alt = float(np.clip(c.cbr_alt_floor * math.exp(c.floor_sd * z[2]), 0.15, 0.85))
-        f_igg = float(np.clip(c.cbr_igg_floor * math.exp(c.floor_sd * z[3]), 0.35, 0.95))
-        i_alt = float(np.clip(c.ins_alt_floor * math.exp(c.floor_sd * z[4]), 1.15, 2.9))
-        i_igg = float(np.clip(c.ins_igg_floor * math.exp(0.1 * z[5]), 1.05, 1.8))
+        f_alt = _bounded(
+            c.cbr_alt_floor * math.exp(c.floor_sd * z[2]), sh, "cbr_alt_floor", "_xuln"
+        )
+        f_igg = c.cbr_igg_floor * math.exp(c.igg_floor_sd * z[3])
+        f_igg = _clip(f_igg, sh["cbr_igg_floor_min_xuln"], c.cbr_igg_floor_max)
+        i_alt = _bounded(
+            c.ins_alt_floor * math.exp(c.floor_sd * z[4]), sh, "insufficient_alt", "_xuln"
+        )
+        i_igg = c.ins_igg_floor * math.exp(sh["insufficient_igg_log_sd"] * z[5])
+        i_igg = _bounded(i_igg, sh, "insufficient_igg", "_xuln")
         igg_only = _unit(z[6]) < c.ins_igg_only
         nr = c.nr_ratio_min + (c.nr_ratio_max - c.nr_ratio_min) * _unit(z[7])
-        t_igg = t_n * 1.05
-        complete_alt = _falling(a, r4, t_n, f_alt)
+        t_igg = t_n * sh["igg_lag_factor"]
+        edge, settle, week4 = sh["normal_edge_xuln"], sh["settle_days"], sh["week4_days"]
+        plateau = sh["insufficient_plateau_days"]
+        complete_alt = _falling(a, r4, t_n, f_alt, sh)
         complete_igg = _mk(
-            [(0, g), (t_igg, 0.95), (t_igg + 42, f_igg)] if g > 0.95 else [(0, g), (42, f_igg)]
+            [(0, g), (t_igg, edge), (t_igg + settle, f_igg)]
+            if g > edge
+            else [(0, g), (settle, f_igg)]
         )
         if course.cls == "complete":
             course.alt_path, course.igg_path = complete_alt, complete_igg
         elif course.cls == "insufficient":
             if igg_only:
                 course.alt_path = complete_alt
-                course.igg_path = _mk([(0, g), (120, i_igg)])
+                course.igg_path = _mk([(0, g), (plateau, i_igg)])
             else:
                 course.alt_path = (
-                    _mk([(0, a), (28, max(a * r4, i_alt)), (120, i_alt)])
+                    _mk([(0, a), (week4, max(a * r4, i_alt)), (plateau, i_alt)])
                     if a > i_alt
-                    else _mk([(0, a), (60, i_alt)])
+                    else _mk([(0, a), (sh["insufficient_rise_days"], i_alt)])
                 )
                 course.igg_path = complete_igg
         else:  # non-response: transaminases fall by less than half
             level = max(a * nr, i_alt)
-            course.alt_path = _mk([(0, a), (28, level)])
-            course.igg_path = _mk([(0, g), (60, max(g * 0.9, i_igg))])
+            course.alt_path = _mk([(0, a), (week4, level)])
+            igg_end = max(g * sh["nonresponse_igg_factor"], i_igg)
+            course.igg_path = _mk([(0, g), (sh["nonresponse_igg_days"], igg_end)])
 
     def activity(self, day: Days) -> tuple[float, float]:
         """Latent ALT and IgG (x ULN, no noise) on ``day``."""
@@ -864,36 +962,41 @@ class DiseaseModel:
         alt, igg = self.activity(day)
         bili, inr, plt = self._liver_function(day)
         n = self._noise()
+        c, lb = self.c, self.c.labs
         aza = "azathioprine" in self._drugs
-        wbc = self.wbc * (self.c.shape["azathioprine_wbc_factor"] if aza else 1.0)
-        alt_v = _clip(alt * math.exp(n[0]), 0.05, 200.0)
-        bili_v = _clip(bili * math.exp(n[3]), 0.1, 60.0)
-        inr_v = _clip(inr * math.exp(n[4] / 4.0), 0.8, 10.0)
+        wbc = self.wbc * (c.shape["azathioprine_wbc_factor"] if aza else 1.0)
+        alt_v = _bounded(alt * math.exp(n[0]), lb, "alt", "_xuln")
+        bili_v = _bounded(bili * math.exp(n[3]), lb, "bilirubin", "_mg_dl")
+        inr_v = _bounded(inr * math.exp(n[4] * lb["inr_noise_ratio"]), lb, "inr")
+        ast = alt_v * self.ast_ratio * math.exp(n[1] * lb["ast_noise_ratio"])
+        plt_v = plt * math.exp(n[5] * lb["platelets_noise_ratio"])
         return {
             "alt_xuln": round(alt_v, 2),
-            "ast_xuln": round(_clip(alt_v * self.ast_ratio * math.exp(n[1] / 2.0), 0.05, 200.0), 2),
-            "igg_xuln": round(_clip(igg * math.exp(n[2]), 0.2, 10.0), 2),
+            "ast_xuln": round(_bounded(ast, lb, "alt", "_xuln"), 2),
+            "igg_xuln": round(
+                _bounded(igg * math.exp(n[2] * c.igg_noise_ratio), lb, "igg", "_xuln"), 2
+            ),
             "bilirubin_mg_dl": round(bili_v, 1),
             "inr": round(inr_v, 2),
-            "wbc_10e9_l": round(_clip(wbc * math.exp(n[5]), 0.5, 50.0), 1),
-            "platelets_10e9_l": round(_clip(plt * math.exp(n[5] / 2.0), 5.0, 1500.0), 0),
-            "meld": round(meld(round(bili_v, 1), round(inr_v, 2), self.c.creatinine), 0),
+            "wbc_10e9_l": round(_bounded(wbc * math.exp(n[5]), lb, "wbc", "_10e9_l"), 1),
+            "platelets_10e9_l": round(_bounded(plt_v, lb, "platelets", "_10e9_l"), 0),
+            "meld": round(meld(round(bili_v, 1), round(inr_v, 2), c.creatinine, c.meld), 0),
         }
 
     def _noise(self) -> list[float]:
-        """Six visit-to-visit noise draws (log scale).
+        """The visit-to-visit noise draws of a panel (log scale).
 
         Drawn from the noise stream in blocks (the same numbers as six at a time: numpy's
         normals carry no state between calls), because one numpy call per panel is slow.
         """
         i = self._noise_at
-        if i + 6 > len(self._noise_block):
+        if i + _PANEL_DRAWS > len(self._noise_block):
             self._noise_block = (
-                self._noise_rng.standard_normal(6 * _NOISE_BLOCK) * self.c.noise_sd
+                self._noise_rng.standard_normal(_PANEL_DRAWS * _NOISE_BLOCK) * self.c.noise_sd
             ).tolist()
             i = 0
-        self._noise_at = i + 6
-        return self._noise_block[i : i + 6]
+        self._noise_at = i + _PANEL_DRAWS
+        return self._noise_block[i : i + _PANEL_DRAWS]
 
     # --- PatientModel protocol -----------------------------------------------------------------
 
@@ -921,7 +1024,7 @@ class DiseaseModel:
             if math.isinf(due):
                 continue
             # Findings happen on whole days: the day the hazard's event falls in.
-            key = (max(float(math.ceil(due - 1e-9)), now), prio, i)
+            key = (max(float(math.ceil(due - _EPS)), now), prio, i)
             if best is None or key < best[:3]:
                 best = (*key, name)
         if best is None:
@@ -967,9 +1070,10 @@ class DiseaseModel:
                 return []
             return self._death(day, str(value))
         if kind == "delivered":
-            return [Occurrence(day, "finding", "delivered")] if "in_pregnancy" in active else []
+            delivered = Occurrence(day, "finding", "delivered")
+            return [delivered] if reported("delivered", active) else []
         if kind == "emergency":
-            if "transplant" not in active:
+            if not reported("emergency", active):
                 return []
             if value == "death":
                 return self._death(day, "liver")
@@ -1023,7 +1127,7 @@ class DiseaseModel:
             lat.stage, lat.recompensates = "compensated", False
             # The chart hears of it while its liver stage is decompensated (AIH-LIV-03); a
             # transplant in between has reset the stage, and then there is nothing to tell.
-            if "decompensated_cirrhosis" in active:
+            if reported("recompensation", active):
                 return [Occurrence(day, "finding", "recompensation")]
             return []
         if name == "nonadherence":
@@ -1038,16 +1142,17 @@ class DiseaseModel:
             lat.hcc = True
             return [Occurrence(day, "finding", "hcc")]
         if name == "transplant":
-            return [Occurrence(day, "finding", "transplanted")] if "transplant" in active else []
+            transplanted = Occurrence(day, "finding", "transplanted")
+            return [transplanted] if reported("transplant", active) else []
         if name == "graft_failure":
-            if "post_transplant" not in active:
+            if not reported("graft_failure", active):
                 return []
             lat.graft_failed = True
             return [Occurrence(day, "finding", "graft_failure")]
         if name == "plan_pregnancy":
             return [Occurrence(day, "finding", "pregnancy_planned")]
         if name == "conception":
-            self._push(day + self.c.gestation_days, 0, "delivered", None)
+            self._push(day + self.c.gestation_days, _FIRST, "delivered", None)
             return [Occurrence(day, "finding", "pregnant")]
         if name == "liver_death":
             return self._death(day, "liver")
@@ -1100,7 +1205,9 @@ class DiseaseModel:
             and "transplant" in chart.active
         ):
             self._emergency.scheduled = True
-            self._push(day + self._emergency.delay, 5, "emergency", self._emergency.outcome)
+            self._push(
+                day + self._emergency.delay, _EMERGENCY, "emergency", self._emergency.outcome
+            )
             if self._emergency.outcome == "recover":
                 self.latent.acute_until = day + self._emergency.delay
         self._set_hazards(chart, day)
@@ -1188,7 +1295,7 @@ class DiseaseModel:
                 self.course = _Course("readherent", day, 0.0, course.z, anchor=anchor)
                 self._shape(self.course, p.drugs, anchor)
                 return True
-        raised = (p.dose("azathioprine") or 0.0) > self._aza_dose + 1e-9
+        raised = (p.dose("azathioprine") or 0.0) > self._aza_dose + _EPS
         steroid = "budesonide" in self._drugs and not p.on("budesonide")
         if course.kind not in _INDUCING_KINDS or course.cls == "complete":
             return False
@@ -1206,127 +1313,126 @@ class DiseaseModel:
         return True
 
     def _set_hazards(self, chart: AIHPathway, day: Days) -> None:
+        """Set every clock's hazard: whether it runs is declared in
+        :mod:`simulation.model.hazard_conditions`; its rate and origin come from here."""
         c, lat, p, active = self.c, self.latent, chart.patient, chart.active
         clocks = self.clocks
         alt, igg = self.activity(day)
-        hr = c.activity_hr if (alt > 1.0 or igg > 1.0) else 1.0
-        transplant_care = "transplant" in active
+        age_now = p.age + day / YEAR_DAYS
+        bili, inr, _ = self._liver_function(day)
+        s = Situation(
+            drugs=frozenset(p.drugs),
+            pregnancy=p.pregnancy,
+            sex=p.sex,
+            age=age_now,
+            withdrawal_start_day=p.withdrawal_start_day,
+            treatment_start_day=p.treatment_start_day,
+            stage=lat.stage,
+            native=not lat.transplanted,
+            hcc=lat.hcc,
+            recurrence=lat.recurrence,
+            graft_failed=lat.graft_failed,
+            recompensates=lat.recompensates,
+            decompensation_active=lat.decompensation_active,
+            nonadherent_since=lat.nonadherent_since,
+            untreated_since=lat.untreated_since,
+            course=self.course.kind,
+            emergency=self._emergency is not None,
+            candidate=self.candidate,
+            meld=meld(bili, inr, c.creatinine, c.meld),
+            alt=alt,
+            igg=igg,
+        )
+        limits = Limits(chart.thresholds.transplant_meld, c.pregnancy_max_age)
+        on = hazards_on(s, limits, active)
+        hr = c.activity_hr if on["activity"] else 1.0
         # Flares.
         flare: Hazard = ()
         origin = day
-        if "post_transplant" in active:
-            if not lat.recurrence:
-                flare, origin = c.recurrence, lat.lt_day
-        elif active & {"withdrawal", "off_treatment"} and p.withdrawal_start_day is not None:
+        case = flare_case(s, limits, active)
+        if case == "flare.recurrence":
+            flare, origin = c.recurrence, lat.lt_day
+        elif case == "flare.withdrawal" and p.withdrawal_start_day is not None:
             flare, origin = c.withdrawal_flare, p.withdrawal_start_day
-        elif "maintenance" in active:
-            if not p.drugs and lat.untreated_since is not None:
-                flare, origin = c.withdrawal_flare, lat.untreated_since
-            elif lat.nonadherent_since is not None:
-                # [MODEL] Non-adherent: part of the protection is lost, so part of the
-                # hazard after full withdrawal (S-VGERVEN13) adds to the maintenance one.
-                origin = lat.nonadherent_since
-                flare = tuple(
-                    (start, c.maintenance_flare_rate + rate)
-                    for start, rate in scale(c.withdrawal_flare, c.adherence_effect_lost)
-                )
-            else:
-                flare = constant(c.maintenance_flare_rate)
-        elif active & _UNTREATED_STATES and self.course.kind == "untreated" and not transplant_care:
+        elif case == "flare.maintenance_untreated" and lat.untreated_since is not None:
+            flare, origin = c.withdrawal_flare, lat.untreated_since
+        elif case == "flare.nonadherent" and lat.nonadherent_since is not None:
+            # [MODEL] Non-adherent: part of the protection is lost, so part of the
+            # hazard after full withdrawal (S-VGERVEN13) adds to the maintenance one.
+            origin = lat.nonadherent_since
+            flare = tuple(
+                (start, c.maintenance_flare_rate + rate)
+                for start, rate in scale(c.withdrawal_flare, c.adherence_effect_lost)
+            )
+        elif case == "flare.maintenance":
+            flare = constant(c.maintenance_flare_rate)
+        elif case == "flare.untreated":
             flare = constant(c.untreated_flare_rate)
         clocks["flare"].set(origin, flare)
-        postpartum = p.pregnancy == "postpartum" and active & (_REMISSION_STATES | {"observation"})
+        postpartum = on["postpartum_flare"]
         clocks["postpartum_flare"].set(day, constant(c.postpartum_flare_rate) if postpartum else ())
-        # Intolerance, outside transplant care (the transplant team owns those drugs).
         for drug, hazard in (
             ("azathioprine", c.aza_intolerance),
             ("mycophenolate", c.mmf_intolerance),
             ("tacrolimus", c.tac_intolerance),
         ):
-            on = drug in p.drugs and not (transplant_care or "post_transplant" in active)
-            clocks[f"intolerance_{drug}"].set(lat.drug_start.get(drug, day), hazard if on else ())
-        # Non-adherence starts on maintenance treatment (it is found at a flare).
-        adherent_on_drugs = (
-            "maintenance" in active and bool(p.drugs) and lat.nonadherent_since is None
-        )
-        clocks["nonadherence"].set(day, constant(c.nonadherence_rate) if adherent_on_drugs else ())
+            running = on[f"intolerance_{drug}"]
+            clocks[f"intolerance_{drug}"].set(
+                lat.drug_start.get(drug, day), hazard if running else ()
+            )
+        nonadherence = constant(c.nonadherence_rate) if on["nonadherence"] else ()
+        clocks["nonadherence"].set(day, nonadherence)
         # Liver stage and cancer (native liver only).
-        native = not lat.transplanted
-        recompensating = (
-            native and lat.stage == "decompensated" and lat.recompensates and bool(p.drugs)
-        )
-        clocks["recompensation"].set(day, constant(c.recompensation_rate) if recompensating else ())
-        clocks["cirrhosis"].set(
-            day, constant(c.cirrhosis_rate * hr) if native and lat.stage == "none" else ()
-        )
-        clocks["decompensation"].set(
-            day,
-            constant(c.decompensation_rate * hr) if native and lat.stage == "compensated" else (),
-        )
+        recompensation = constant(c.recompensation_rate) if on["recompensation"] else ()
+        clocks["recompensation"].set(day, recompensation)
+        cirrhosis = constant(c.cirrhosis_rate * hr) if on["cirrhosis"] else ()
+        clocks["cirrhosis"].set(day, cirrhosis)
+        decompensation = constant(c.decompensation_rate * hr) if on["decompensation"] else ()
+        clocks["decompensation"].set(day, decompensation)
         hcc_rate = c.hcc_rate_cirrhosis if lat.stage != "none" else c.hcc_rate_noncirrhotic
-        clocks["hcc"].set(day, constant(hcc_rate) if native and not lat.hcc else ())
-        # Transplant after a referral for a chronic indication (acute ones have an outcome).
-        age_now = p.age + day / YEAR_DAYS
-        bili, inr, _ = self._liver_function(day)
-        indicated = (
-            lat.stage == "decompensated"
-            or lat.hcc
-            or lat.graft_failed
-            or meld(bili, inr, c.creatinine) >= chart.thresholds.transplant_meld
-        )
-        waiting = transplant_care and self._emergency is None and indicated and self.candidate
+        clocks["hcc"].set(day, constant(hcc_rate) if on["hcc"] else ())
+        # Transplant after a referral for a chronic indication: after the steroid trial's
+        # remaining days, and before the maximum age (free-form: numbers of days).
         years_left = (c.transplant_max_age - age_now) * YEAR_DAYS
-        # [MODEL] Decompensation from active disease gets a steroid trial before an
-        # elective transplant (S-WANG16: most recompensate); MELD, HCC or graft failure do not.
         trial_left = 0.0
         started = p.treatment_start_day
-        if lat.stage == "decompensated" and lat.decompensation_active and started is not None:
-            only_decompensation = not (
-                lat.hcc
-                or lat.graft_failed
-                or meld(bili, inr, c.creatinine) >= chart.thresholds.transplant_meld
-            )
-            if only_decompensation:
-                trial_left = max(0.0, started + c.steroid_trial_days - day)
+        if on["transplant.steroid_trial"] and started is not None:
+            trial_left = max(0.0, started + c.steroid_trial_days - day)
         transplant: Hazard = ()
-        if waiting and years_left > trial_left:
+        if on["transplant"] and years_left > trial_left:
             transplant = ((trial_left, c.transplant_rate), (years_left, 0.0))
         clocks["transplant"].set(day, transplant)
         # After transplant.
-        graft = "post_transplant" in active and not lat.graft_failed
         loss = c.graft_loss_rate * (c.recurrence_graft_loss_hr if lat.recurrence else 1.0)
-        clocks["graft_failure"].set(day, constant(loss) if graft else ())
+        clocks["graft_failure"].set(day, constant(loss) if on["graft_failure"] else ())
         lt_death = scale(c.post_lt_death, c.recurrence_death_hr if lat.recurrence else 1.0)
-        clocks["post_transplant_death"].set(lat.lt_day, lt_death if graft else ())
+        clocks["post_transplant_death"].set(
+            lat.lt_day, lt_death if on["post_transplant_death"] else ()
+        )
         # Liver and cancer deaths.
         liver_rate = 0.0
-        if native and lat.stage == "decompensated":
+        if on["liver_death.decompensated"]:
             liver_rate += c.decompensated_death_rate
-        if lat.graft_failed:
+        if on["liver_death.graft_failed"]:
             liver_rate += c.graft_failure_death_rate
         clocks["liver_death"].set(day, constant(liver_rate))
-        clocks["hcc_death"].set(day, constant(c.hcc_death_rate) if native and lat.hcc else ())
+        clocks["hcc_death"].set(day, constant(c.hcc_death_rate) if on["hcc_death"] else ())
         # Pregnancy (women of reproductive age, outside transplant care).
-        fertile = (
-            p.sex == "F"
-            and not transplant_care
-            and "post_transplant" not in active
-            and age_now < c.pregnancy_max_age
-        )
         years_fertile = (c.pregnancy_max_age - age_now) * YEAR_DAYS
         clocks["plan_pregnancy"].set(
             day,
-            ((0.0, c.pregnancy_rate), (years_fertile, 0.0))
-            if fertile and p.pregnancy == "none"
-            else (),
+            ((0.0, c.pregnancy_rate), (years_fertile, 0.0)) if on["plan_pregnancy"] else (),
         )
-        clocks["conception"].set(
-            day, constant(c.conception_rate) if p.pregnancy == "planned" and fertile else ()
-        )
+        clocks["conception"].set(day, constant(c.conception_rate) if on["conception"] else ())
 
 
 def _clip(value: float, lo: float, hi: float) -> float:
     return lo if value < lo else hi if value > hi else value
+
+
+def _bounded(value: float, bounds: dict[str, float], name: str, unit: str = "") -> float:
+    """``value`` clipped to the parameters ``<name>_min<unit>`` and ``<name>_max<unit>``."""
+    return _clip(value, bounds[f"{name}_min{unit}"], bounds[f"{name}_max{unit}"])
 
 
 def _unit(z: float) -> float:
@@ -1334,12 +1440,16 @@ def _unit(z: float) -> float:
     return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
-def _falling(a: float, r4: float, t_n: float, floor: float) -> Path:
-    """Complete-response path of ALT: week-4 fall by ``1 - r4``, normal by ``t_n``, then floor."""
-    if a <= 0.95:
-        return _mk([(0, a), (42, min(a, floor))])
+def _falling(a: float, r4: float, t_n: float, floor: float, sh: dict[str, float]) -> Path:
+    """Complete-response path of ALT: week-4 fall by ``1 - r4``, normal by ``t_n``, then floor.
+
+    ``sh``: the ``shape.*`` parameters (just-normal level, week-4 day, days to settle).
+    """
+    edge, week4, settle = sh["normal_edge_xuln"], sh["week4_days"], sh["settle_days"]
+    if a <= edge:
+        return _mk([(0, a), (settle, min(a, floor))])
     w4 = a * r4
-    if w4 > 0.95:
-        return _mk([(0, a), (28, w4), (t_n, 0.95), (t_n + 42, floor)])
-    t_cross = 28.0 * math.log(a / 0.95) / math.log(a / w4)
-    return _mk([(0, a), (max(1.0, t_cross), 0.95), (max(1.0, t_cross) + 42, floor)])
+    if w4 > edge:
+        return _mk([(0, a), (week4, w4), (t_n, edge), (t_n + settle, floor)])
+    t_cross = week4 * math.log(a / edge) / math.log(a / w4)
+    return _mk([(0, a), (max(1.0, t_cross), edge), (max(1.0, t_cross) + settle, floor)])

@@ -70,4 +70,5 @@ SOURCES: Final[dict[str, str]] = {
     "S-SURVEY-AILD": "European survey of adherence in autoimmune liver disease (secondary)",
     "S-SHARMAS21": "Sharma S 2021, decompensation and steroid outcomes in AIH, JGH Open",
     "S-ARVANITI24": "Arvaniti 2024, review of AIH treatment, Explor Dig Dis",
+    "S-MELD": "MELD score, the UNOS formula (read on calculator pages: secondary)",
 }

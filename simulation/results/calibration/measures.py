@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pathway.guidelines.aih.thresholds import Thresholds
+from pathway.guidelines.aih.vocabulary import ACTIONS
 
 from ..cohort_outputs import DAY_COLUMNS, CohortOutputs, EventRow, PatientRow
 from ..endpoints import (
@@ -149,11 +150,14 @@ def _normal_transaminases(outputs: CohortOutputs, params: Mapping[str, Any]) -> 
 
     ``mode: at``: on the last panel of the ``window`` days up to ``day`` (a response at that
     time point); ``mode: any``: on any panel after the treatment start up to ``day``. With
-    ``before``, only panels up to that column's day count (the first-line regimen).
+    ``before``, only panels up to that column's day count (the first-line regimen); with
+    ``until_actions``, only panels up to the day of the first of those actions (e.g.
+    ``optimise_treatment``, which replaces budesonide by predniso(lo)ne).
     """
     day, mode = float(params["day"]), str(params["mode"])
     window = float(params.get("window", 45))
     before = params.get("before")
+    until = frozenset(params.get("until_actions") or ())
     by_patient = outputs.events_by_patient()
     hits = n = 0
     for p in _where(outputs, params):
@@ -162,10 +166,12 @@ def _normal_transaminases(outputs: CohortOutputs, params: Mapping[str, Any]) -> 
         limit = day
         if before is not None and getattr(p, str(before)) is not None:
             limit = min(limit, float(getattr(p, str(before))))
+        events = by_patient.get(p.patient_id, [])
+        if until:
+            ended = next((e.day for e in events if e.kind == "action" and e.name in until), None)
+            limit = min(limit, ended) if ended is not None else limit
         panels = [
-            e
-            for e in by_patient.get(p.patient_id, [])
-            if e.kind == "finding" and e.name == "labs" and 0 < e.day <= limit
+            e for e in events if e.kind == "finding" and e.name == "labs" and 0 < e.day <= limit
         ]
         if mode == "at":
             recent = [e for e in panels if e.day > day - window]
@@ -362,6 +368,11 @@ def _check_transaminases(params: Mapping[str, Any]) -> str:
         return f"'before' must be one of {list(DAY_COLUMNS)} (got {params['before']!r})"
     if "window" in params and (problem := _positive(params, "window")):
         return problem
+    until = params.get("until_actions")
+    if until is not None and (
+        not isinstance(until, list) or not until or set(until) - set(ACTIONS)
+    ):
+        return f"'until_actions' must be a list of actions {list(ACTIONS)} (got {until!r})"
     return _positive(params, "day")
 
 
@@ -403,7 +414,11 @@ _Check = Callable[[Mapping[str, Any]], str]
 MEASURE_PARAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...], _Check]] = {
     "proportion_by_day": (("column", "day"), ("before",), _check_proportion),
     "enters_within": (("states", "days"), ("second_line_reason",), _check_enters),
-    "normal_transaminases": (("mode", "day"), ("window", "before"), _check_transaminases),
+    "normal_transaminases": (
+        ("mode", "day"),
+        ("window", "before", "until_actions"),
+        _check_transaminases,
+    ),
     "cumulative_incidence": (("endpoint", "day"), (), _check_incidence),
     "second_line_response": (("drug", "reason", "within_days"), (), _check_second_line),
     "drug_stopped_within": (("drug", "days"), (), _check_drug_stopped),
