@@ -82,6 +82,9 @@ class Batch:
     columns: dict[str, Array] = field(default_factory=dict)
     calls: dict[CallKey, Array] = field(default_factory=dict)
     records: Sequence[Any] | None = None
+    #: Tests of one field against constants (``response == "x"``, ``"x" in intolerant``,
+    #: ``len(drugs)``), worked out once per batch: a columnar engine keeps such columns.
+    derived: dict[tuple[Any, ...], Array] = field(default_factory=dict)
 
     @classmethod
     def from_records(
@@ -248,6 +251,24 @@ def _ordered(op: Callable[[Any, Any], Any], a: Array, b: Array) -> Array:
 _ACTIVE = object()  # the name ``active``: the batch's configuration
 
 
+def _field_test(node: ast.Compare) -> tuple[Any, ...] | None:
+    """A cache key for a test of one field against constants (safe on every row), or None."""
+    if len(node.ops) != 1:
+        return None
+    left, right, op = node.left, node.comparators[0], node.ops[0]
+    if isinstance(op, ast.In | ast.NotIn) and isinstance(left, ast.Constant):
+        left, right = right, left
+    if not (isinstance(left, ast.Name) and left.id != "active"):
+        return None
+    if isinstance(right, ast.Constant):
+        const: Any = right.value
+    elif isinstance(right, ast.Tuple | ast.Set):
+        const = tuple(e.value for e in right.elts if isinstance(e, ast.Constant))
+    else:
+        return None
+    return (type(op).__name__, left.id, isinstance(node.left, ast.Constant), const)
+
+
 class VectorInterpreter(Visitor[Any]):
     """Evaluates checked expression trees over a :class:`Batch` (see the module docstring).
 
@@ -351,6 +372,19 @@ class VectorInterpreter(Visitor[Any]):
         return _rowwise(op, self.mask, self.n, a, b)
 
     def visit_Compare(self, node: ast.Compare) -> Any:
+        key = _field_test(node)
+        if key is not None:
+            cached = self.batch.derived.get(key)
+            if cached is None:
+                saved, self.mask = self.mask, np.ones(self.n, dtype=bool)
+                try:
+                    cached = self.batch.derived[key] = self._compare_chain(node)
+                finally:
+                    self.mask = saved
+            return cached
+        return self._compare_chain(node)
+
+    def _compare_chain(self, node: ast.Compare) -> Any:
         out: Array | None = None
         left = self.visit(node.left)
         for op, comp in zip(node.ops, node.comparators, strict=True):
@@ -424,6 +458,13 @@ class VectorInterpreter(Visitor[Any]):
             key = (name, tuple(a.value for a in consts))
             if key in self.batch.calls:
                 return self.batch.calls[key]
+        if name == "len" and isinstance(node.args[0], ast.Name) and node.args[0].id != "active":
+            size_key = ("len", node.args[0].id)
+            if size_key not in self.batch.derived:
+                sizes = np.frompyfunc(lambda v: np.nan if v is None else len(v), 1, 1)
+                values = sizes(_objects(self.batch.column(node.args[0].id)))
+                self.batch.derived[size_key] = np.asarray(values, dtype=np.float64)
+            return self.batch.derived[size_key]
         args = [self._value(self.visit(a)) for a in node.args]
         if name in _BUILTINS:
             return self._builtin(name, args)
