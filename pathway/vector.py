@@ -165,6 +165,11 @@ def _arr(x: Any) -> Array:
     return np.asarray(x)
 
 
+def _full(a: Array, n: int) -> Array:
+    """``a`` as an array of length ``n`` (most values already are: no numpy call then)."""
+    return a if a.shape == (n,) else np.broadcast_to(a, (n,))
+
+
 def _objects(a: Array) -> Array:
     """``a`` as an object array, NaN read as ``None`` (the scalar value)."""
     if a.dtype == object:
@@ -203,8 +208,8 @@ def _where(cond: Array, x: Any, y: Any) -> Array:
 
 def _rowwise(fn: Callable[..., Any], mask: Array, n: int, *args: Any) -> Array:
     """``fn`` on each row where ``mask`` holds (``None`` elsewhere), arguments broadcast."""
-    cols = [np.broadcast_to(_objects(_arr(a)), (n,)) for a in args]
-    idx = np.flatnonzero(np.broadcast_to(mask, (n,)))
+    cols = [_full(_objects(_arr(a)), n) for a in args]
+    idx = np.flatnonzero(_full(mask, n))
     out: list[Any] = [None] * n
     for i in idx:
         out[i] = fn(*(c[i] for c in cols))
@@ -251,8 +256,20 @@ def _ordered(op: Callable[[Any, Any], Any], a: Array, b: Array) -> Array:
 _ACTIVE = object()  # the name ``active``: the batch's configuration
 
 
+_FIELD_TESTS: dict[int, tuple[ast.Compare, tuple[Any, ...] | None]] = {}
+
+
 def _field_test(node: ast.Compare) -> tuple[Any, ...] | None:
     """A cache key for a test of one field against constants (safe on every row), or None."""
+    memo = _FIELD_TESTS.get(id(node))
+    if memo is not None and memo[0] is node:
+        return memo[1]
+    key = _field_key(node)
+    _FIELD_TESTS[id(node)] = (node, key)
+    return key
+
+
+def _field_key(node: ast.Compare) -> tuple[Any, ...] | None:
     if len(node.ops) != 1:
         return None
     left, right, op = node.left, node.comparators[0], node.ops[0]
@@ -303,11 +320,11 @@ class VectorInterpreter(Visitor[Any]):
             self.mask = saved
         if out is _ACTIVE:
             raise InvalidPathwayError(f"{expr.text!r}: 'active' is not a value")
-        return np.broadcast_to(_arr(out), (self.n,))
+        return _full(_arr(out), self.n)
 
     def test(self, expr: Expr, mask: Array | None = None) -> Array:
         """Where ``expr`` holds (Python truthiness), as a boolean array."""
-        return np.broadcast_to(truthy(self.evaluate(expr, mask)), (self.n,))
+        return _full(truthy(self.evaluate(expr, mask)), self.n)
 
     def _under(self, mask: Array, node: ast.AST) -> Any:
         saved = self.mask
@@ -495,9 +512,9 @@ class VectorInterpreter(Visitor[Any]):
     def _method(self, name: str, args: list[Any]) -> Any:
         """A record method: one call column per distinct (object) argument value."""
         if len(args) == 1 and isinstance(args[0], np.ndarray):
-            values = _objects(np.broadcast_to(args[0], (self.n,)))
+            values = _objects(_full(args[0], self.n))
             out: Array | None = None
-            for v in dict.fromkeys(values[np.broadcast_to(self.mask, (self.n,))].tolist()):
+            for v in dict.fromkeys(values[_full(self.mask, self.n)].tolist()):
                 col = self.batch.call(name, (v,))
                 out = col if out is None else _where(_eq(values, _arr(v)), col, out)
             return out if out is not None else np.full(self.n, np.nan)
@@ -507,15 +524,13 @@ class VectorInterpreter(Visitor[Any]):
         """A function of its arguments only: called once per distinct argument tuple."""
         impl = fn.impl
         assert impl is not None
-        cols = [np.broadcast_to(_objects(_arr(a)), (self.n,)) for a in args]
-        rows = np.flatnonzero(np.broadcast_to(self.mask, (self.n,)))
-        cache: dict[tuple[Any, ...], Any] = {}
+        rows = np.flatnonzero(_full(self.mask, self.n))
+        cols = [_full(_objects(_arr(a)), self.n)[rows].tolist() for a in args]
+        keys: list[tuple[Any, ...]] = list(zip(*cols, strict=True)) if cols else [()] * len(rows)
+        th, opt, active = self.th, self.opt, self.batch.active
+        cache = {key: impl(None, th, opt, active, *key) for key in dict.fromkeys(keys)}
         out: list[Any] = [None] * self.n
-        active = self.batch.active
-        for i in rows:
-            key = tuple(c[i] for c in cols)
-            if key not in cache:
-                cache[key] = impl(None, self.th, self.opt, active, *key)
+        for i, key in zip(rows.tolist(), keys, strict=True):
             out[i] = cache[key]
         return column(out)
 
@@ -530,7 +545,7 @@ class VectorInterpreter(Visitor[Any]):
         th, opt, active = self.th, self.opt, self.batch.active
         rows = np.arange(self.n)
         self.fallbacks[name] = self.fallbacks.get(name, 0) + int(
-            np.count_nonzero(np.broadcast_to(self.mask, (self.n,)))
+            np.count_nonzero(_full(self.mask, self.n))
         )
         return _rowwise(
             lambda i, *a: impl(records[i], th, opt, active, *a), self.mask, self.n, rows, *args
@@ -566,14 +581,27 @@ _LEVELS = ("must", "should", "may")
 
 @dataclass
 class Top:
-    """The first-ranked recommendation per patient (``None``: no action allowed).
+    """The first-ranked recommendation per patient.
 
-    ``action`` and ``strength`` are object arrays; ``rules`` the rule ids behind each.
+    ``action`` and ``strength`` are object arrays (``None``: no action allowed); ``row`` the
+    index of the strength row that decided it. :meth:`rules` gives the rule ids behind
+    patient ``i``'s: the row's own, or, for rows whose rules depend on the patient, the ones
+    worked out for it (``dynamic``).
     """
 
     action: Array
     strength: Array
-    rules: list[tuple[str, ...] | None]
+    row: Array
+    static: dict[tuple[str, int], tuple[str, ...]]
+    dynamic: dict[int, tuple[str, ...]]
+
+    def rules(self, i: int) -> tuple[str, ...] | None:
+        """The rule ids behind patient ``i``'s recommendation (``None``: there is none)."""
+        action = self.action[i]
+        if action is None:
+            return None
+        found = self.dynamic.get(i)
+        return found if found is not None else self.static[(action, int(self.row[i]))]
 
 
 class VectorRulebook:
@@ -597,7 +625,7 @@ class VectorRulebook:
         self, vi: VectorInterpreter, checks: Sequence[_CompiledCheck], mask: Array
     ) -> Array:
         """Rows x checks: which checks fire with a breach (checks after a stop do not run)."""
-        live = np.broadcast_to(mask, (vi.n,)).copy()
+        live = _full(mask, vi.n).copy()
         fired = np.zeros((vi.n, len(checks)), dtype=bool)
         for j, check in enumerate(checks):
             if not live.any():
@@ -622,7 +650,7 @@ class VectorRulebook:
             return np.zeros(vi.n, dtype=bool)
         # A check that breaches ends the list, like the scalar loop (a stop without breach
         # also ends it, leaving the action allowed).
-        live = np.broadcast_to(mask, (vi.n,)).copy()
+        live = _full(mask, vi.n).copy()
         breached = np.zeros(vi.n, dtype=bool)
         for check in compiled.checks:
             if not live.any():
@@ -631,18 +659,18 @@ class VectorRulebook:
             if check.message is not None:
                 breached |= hit
             live &= ~hit
-        return np.asarray(~breached & np.broadcast_to(mask, (vi.n,)))
+        return np.asarray(~breached & _full(mask, vi.n))
 
     def breached(self, vi: VectorInterpreter, action: str, mask: Array) -> Array:
         """Where ``action`` has a breach (the default action: where another is mandatory)."""
-        m = np.broadcast_to(mask, (vi.n,))
+        m = _full(mask, vi.n)
         if action == self.book.default_action:
             return m & ~self.allowed(vi, m)[action]
         return m & ~self._action_allowed(vi, action, m)
 
     def allowed(self, vi: VectorInterpreter, mask: Array | None = None) -> dict[str, Array]:
         """Per action (declaration order, the default last), where it is allowed."""
-        m = np.ones(vi.n, dtype=bool) if mask is None else np.broadcast_to(mask, (vi.n,))
+        m = np.ones(vi.n, dtype=bool) if mask is None else _full(mask, vi.n)
         out: dict[str, Array] = {}
         default = self.book.default_action
         for action in self.book.actions:
@@ -662,7 +690,7 @@ class VectorRulebook:
         """Per row, the index of the first strength row that holds (-1: none) and its level."""
         compiled = self.book.actions[action]
         rows = compiled.rows or self.book._default_rows
-        remaining = np.broadcast_to(mask, (vi.n,)).copy()
+        remaining = _full(mask, vi.n).copy()
         index = np.full(vi.n, -1)
         level = np.full(vi.n, len(_LEVELS))
         for i, (when, strength, _, _) in enumerate(rows):
@@ -690,7 +718,7 @@ class VectorRulebook:
     def _priority(self, vi: VectorInterpreter, action: str, mask: Array) -> Array:
         compiled = self.book.actions[action]
         out = np.full(vi.n, compiled.decl.priority)
-        remaining = np.broadcast_to(mask, (vi.n,)).copy()
+        remaining = _full(mask, vi.n).copy()
         for when, value in compiled.priority_rows:
             hit = remaining & vi.test(when, remaining)
             out[hit] = value
@@ -739,7 +767,8 @@ class VectorRulebook:
         n = vi.n
         action = np.empty(n, dtype=object)
         strength = np.empty(n, dtype=object)
-        rules: list[tuple[str, ...] | None] = [None] * n
+        static: dict[tuple[str, int], tuple[str, ...]] = {}
+        dynamic: dict[int, tuple[str, ...]] = {}
         for a, name in enumerate(names):
             at = best == a
             if not at.any():
@@ -748,14 +777,10 @@ class VectorRulebook:
             strength[at] = np.array((*_LEVELS, ""), dtype=object)[best_level[at]]
             table = self.book.actions[name].rows or self.book._default_rows
             for r, (_, _, ids, rules_expr) in enumerate(table):
+                static[(name, r)] = ids
                 here = at & (best_row == r)
-                if not here.any():
-                    continue
-                if rules_expr is None:
-                    for i in np.flatnonzero(here):
-                        rules[i] = ids
-                else:
+                if rules_expr is not None and here.any():
                     values = vi.evaluate(rules_expr, here)
                     for i in np.flatnonzero(here):
-                        rules[i] = tuple(values[i])
-        return Top(action, strength, rules)
+                        dynamic[int(i)] = tuple(values[i])
+        return Top(action, strength, best_row, static, dynamic)

@@ -99,7 +99,7 @@ def test_allowed_actions_and_top_recommendation_agree(
             continue
         action = ranked[0][1]
         level, rule_ids = BOOK.strength(action, env)
-        assert (top.action[i], top.strength[i], top.rules[i]) == (action, level, tuple(rule_ids))
+        assert (top.action[i], top.strength[i], top.rules(i)) == (action, level, tuple(rule_ids))
 
 
 def test_possible_events_restrict_the_recommendation() -> None:
