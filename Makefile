@@ -8,7 +8,7 @@ NATIVE ?= .venv-native
 NATIVE_STAMP := $(NATIVE)/.installed
 SOURCES := $(shell find pathway simulation -name '*.py' -o -name '*.yaml')
 
-.PHONY: demo test test-fast lint install native clean
+.PHONY: demo test test-fast lint install native clean golden
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -55,6 +55,11 @@ test: lint
 # no slow-marked tests. `make test` (and .ci/run) stays the full check.
 test-fast: lint
 	$(VENV)/bin/pytest -q -m "not slow"
+
+# Rewrite tests/golden from the current code and list what changed (files, differing lines).
+# Only for a deliberate change of simulated courses; say why in CHANGELOG.md.
+golden: $(STAMP)
+	$(PY) -m tests.golden.regenerate
 
 clean:
 	rm -rf $(VENV) $(NATIVE) .pytest_cache .mypy_cache .ruff_cache .hypothesis

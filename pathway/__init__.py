@@ -5,6 +5,7 @@ For research and education; not for treating patients.
 
 from __future__ import annotations
 
+from .care import care_state
 from .errors import (
     ActionNotRecommended,
     EventNotHandled,
@@ -19,7 +20,7 @@ from .guidelines.aih.guideline import RULES, Rule
 from .guidelines.aih.options import GuidelineOptions
 from .guidelines.aih.patient import LabPanel, PatientRecord
 from .guidelines.aih.thresholds import Thresholds
-from .runtime import EntryPointRefused, PendingTimer, Recommendation, Step, care_state
+from .runtime import EntryPointRefused, PendingTimer, Recommendation, Step
 from .snapshot import restore, snapshot
 
 __all__ = [

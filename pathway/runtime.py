@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, Protocol
 
 from statemachine.exceptions import TransitionNotAllowed
 
+from .care import care_state
 from .errors import (
     ActionNotRecommended,
     EventNotHandled,
@@ -34,7 +35,7 @@ from .guidelines.aih.patient import LabPanel, PatientRecord
 from .guidelines.aih.rules import Breach, Ctx, Strength
 from .guidelines.aih.thresholds import Thresholds
 from .guidelines.aih.timers import TIMERS, Timer, timer_offset, timer_start
-from .guidelines.aih.vocabulary import ACTIONS, CARE_STATES, FINDINGS
+from .guidelines.aih.vocabulary import ACTIONS, CARE_LINE, FINDINGS
 
 if TYPE_CHECKING:
     from statemachine import State
@@ -48,7 +49,6 @@ __all__ = [
     "Step",
     "StepListener",
     "Transit",
-    "care_state",
     "checked_day",
 ]
 
@@ -76,18 +76,6 @@ class EntryPointRefused(PathwayError):
         )
         self.entry_point = entry_point
         self.event = event
-
-
-def care_state(active: Sequence[str] | frozenset[str]) -> str:
-    """The vocabulary care state of a configuration (the innermost one; ``taper`` aside).
-
-    >>> care_state({"alive", "care_line", "first_line", "induction", "steroid_lead_in", "taper"})
-    'induction'
-    """
-    found = [s for s in CARE_STATES if s in active and s != "taper"]
-    if "recurrent_aih" in found:
-        return "recurrent_aih"
-    return found[0] if found else "unknown"
 
 
 StepKind = Literal["finding", "timer", "action"]
@@ -278,8 +266,8 @@ class PathwayRuntime:
 
     @property
     def care_state(self) -> str:
-        """The vocabulary care state the patient is in (one id; see :func:`care_state`)."""
-        return care_state(self.active)
+        """The care state the patient is in (one id; :func:`pathway.care.care_state`)."""
+        return care_state(self.active, CARE_LINE)
 
     @property
     def day(self) -> float:

@@ -13,6 +13,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from simulation.model.draws import uniforms
 from simulation.model.parameters import load_parameters
 from simulation.model.policies import STRATEGIES, get_strategy
 from simulation.run.cohort import (
@@ -216,12 +217,15 @@ def test_set_errors(item: str, message: str) -> None:
         apply_overrides(parse_cohort(_with(), "c.yaml"), load_parameters(), [item])
 
 
-def test_patient_generators_are_spawned_children() -> None:
-    """Patient i's generator is the i-th child of SeedSequence(seed).spawn(n)."""
-    children = np.random.SeedSequence(42).spawn(5)
-    for i, child in enumerate(children):
-        expected = np.random.default_rng(child).random(3)
-        assert np.array_equal(patient_rng(42, i).random(3), expected)
+def test_patient_streams_are_keyed_by_seed_and_index() -> None:
+    """Patient i's draws are the counter-based draws of (seed, i, stream 0), whatever other
+    patient was drawn from before, and differ between patients and seeds."""
+    later = patient_rng(42, 3).random(3)
+    for i in range(5):
+        assert np.array_equal(patient_rng(42, i).random(3), uniforms(42, i, 0, np.arange(3)))
+    assert np.array_equal(patient_rng(42, 3).random(3), later)
+    assert not np.array_equal(patient_rng(42, 2).random(3), later)
+    assert not np.array_equal(patient_rng(43, 3).random(3), later)
 
 
 def _csv(patients: int, years: float, seed: int, workers: int, policy: str = "guideline") -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 
 import pytest
 
 from pathway import AIHPathway, EntryPointRefused, PatientError, care_state
 from pathway.compiled import CompiledPathway
-from tests.helpers import NORMAL_LABS, new_chart, record
+from pathway.guidelines.aih.vocabulary import CARE_LINE
+from tests.helpers import NORMAL_LABS, REPO, new_chart, record
 
 
 def _recording(panel: dict[str, float]) -> tuple[list[float], Callable[[float], dict[str, float]]]:
@@ -104,7 +106,32 @@ def test_care_state_is_one_vocabulary_id() -> None:
     assert chart.care_state == "diagnosis"
     chart.take("start_prednisolone", day=0)
     assert len(chart.active) > 5
-    assert chart.care_state == "induction" == care_state(chart.active)
-    from simulation.scenarios.course import care_state as course_care_state
+    assert chart.care_state == "induction" == care_state(chart.active, CARE_LINE)
 
-    assert course_care_state is care_state
+
+def test_the_care_state_is_the_innermost_care_line_state() -> None:
+    """CARE_LINE lists an outer state before those nested in it, so that every care state,
+    active with its ancestors (and taper, of the steroid course), is the one shown."""
+    states = AIHPathway.states_map
+    for state_id in CARE_LINE:
+        active = {"taper"}
+        state = states[state_id]
+        while state is not None:
+            active.add(state.id)
+            state = state.parent
+        assert care_state(active, CARE_LINE) == state_id
+
+
+def test_one_care_state_function() -> None:
+    """pathway.care.care_state is the only function that picks a configuration's care state."""
+    found = []
+    for path in [*REPO.glob("pathway/**/*.py"), *REPO.glob("simulation/**/*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name.endswith("care_state"):
+                is_property = any(
+                    isinstance(d, ast.Name) and d.id == "property" for d in node.decorator_list
+                )
+                if not is_property:
+                    found.append(f"{path.relative_to(REPO)}:{node.name}")
+    assert found == ["pathway/care.py:care_state"]

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pathway import AIHPathway, PatientRecord, Step
-from pathway.guidelines.aih.vocabulary import CARE_STATES as _CARE_IDS
 
 from ..model.parameters import load_parameters
 from ..model.scripted import ScriptedPatient, baseline_occurrences
@@ -21,6 +20,7 @@ from ..run.cohort import apply_overrides, check_run_options, default_workers, lo
 from ..run.engine import Occurrence, run_patient
 from ..run.output_folder import add_force_option, check_output_folder
 from ..run.progress import StderrProgress
+from ..scenarios.scenario_writer import care_states_of
 from .options import add_subcommand
 from .simulate import simulate_to
 
@@ -184,7 +184,7 @@ def format_course(chart: AIHPathway, title: str = "") -> str:
         if rules and (step.kind == "action" or moves):
             lines.append(f"  {'':10}  rules: {rules}")
     drugs = ", ".join(f"{d} {v:g} mg/day" if v is not None else d for d, v in p.drugs.items())
-    care = [s for s in chart.active if s in _CARE_IDS]
+    care = care_states_of(chart.active)
     lines.append(
         f"  now: {', '.join(sorted(care)) or 'none'}; drugs: {drugs or 'none'}; "
         f"response: {p.response}"

@@ -46,6 +46,8 @@ import numpy as np
 from pathway import AIHPathway, PatientRecord
 
 from ..run.engine import Days, Occurrence
+from .draws import Randomness
+from .hazard_conditions import Limits, Situation, flare_case, hazards_on, reported
 from .hazards import (
     YEAR_DAYS,
     Clock,
@@ -98,8 +100,7 @@ _REMISSION_STATES = frozenset({"maintenance", "withdrawal", "off_treatment"})
 _UNTREATED_STATES = frozenset({"diagnosis", "observation"})
 _INDUCING_KINDS = frozenset({"first_line", "second_line", "third_line", "reinduction"})
 #: Lab panels whose noise is drawn at once (see DiseaseModel._noise).
-_NOISE_BLOCK = 64  # panels' noise drawn at once
-_MONITORED_DRUGS = ("azathioprine", "mycophenolate", "tacrolimus")
+_NOISE_BLOCK = 64
 
 Path = tuple[tuple[float, float], ...]
 """Points ``(days after the course start, log value)``; log-linear between, flat after."""
@@ -610,7 +611,8 @@ class DiseaseModel:
     Args:
         record: the patient's record at diagnosis (``tpmt`` usually ``"unknown"``).
         constants: the model's constants (:meth:`ModelConstants.from_parameters`).
-        rng: this patient's own generator; nothing else is random.
+        rng: this patient's own stream (:mod:`simulation.model.draws`) or generator;
+            nothing else is random.
         tpmt: the patient's true TPMT status, reported as a finding when the record's is
             unknown (on a day from 0 to ``tpmt.result_max_delay_days``).
 
@@ -644,7 +646,7 @@ class DiseaseModel:
         self,
         record: PatientRecord,
         constants: ModelConstants,
-        rng: np.random.Generator,
+        rng: Randomness,
         *,
         tpmt: str | None = None,
     ) -> None:
@@ -652,7 +654,7 @@ class DiseaseModel:
         self.record = record
         self.death_cause: str | None = None
         self.history: dict[str, Days] = {}
-        streams = rng.spawn(len(self._CLOCKS) + _OWN_STREAMS)
+        streams: list[Randomness] = list(rng.spawn(len(self._CLOCKS) + _OWN_STREAMS))
         base_rng, self._course_rng, self._noise_rng = streams[:_OWN_STREAMS]
         self._noise_block: list[float] = []
         self._noise_at = 0
@@ -687,9 +689,7 @@ class DiseaseModel:
 
     # --- baseline -----------------------------------------------------------------------
 
-    def _draw_baseline(
-        self, rec: PatientRecord, rng: np.random.Generator, tpmt: str | None
-    ) -> None:
+    def _draw_baseline(self, rec: PatientRecord, rng: Randomness, tpmt: str | None) -> None:
         c, sh = self.c, self.c.shape
         # Python floats: numpy scalars are slow one at a time (same values).
         z = rng.standard_normal(_BASELINE_NORMALS).tolist()
@@ -1070,9 +1070,10 @@ class DiseaseModel:
                 return []
             return self._death(day, str(value))
         if kind == "delivered":
-            return [Occurrence(day, "finding", "delivered")] if "in_pregnancy" in active else []
+            delivered = Occurrence(day, "finding", "delivered")
+            return [delivered] if reported("delivered", active) else []
         if kind == "emergency":
-            if "transplant" not in active:
+            if not reported("emergency", active):
                 return []
             if value == "death":
                 return self._death(day, "liver")
@@ -1126,7 +1127,7 @@ class DiseaseModel:
             lat.stage, lat.recompensates = "compensated", False
             # The chart hears of it while its liver stage is decompensated (AIH-LIV-03); a
             # transplant in between has reset the stage, and then there is nothing to tell.
-            if "decompensated_cirrhosis" in active:
+            if reported("recompensation", active):
                 return [Occurrence(day, "finding", "recompensation")]
             return []
         if name == "nonadherence":
@@ -1141,9 +1142,10 @@ class DiseaseModel:
             lat.hcc = True
             return [Occurrence(day, "finding", "hcc")]
         if name == "transplant":
-            return [Occurrence(day, "finding", "transplanted")] if "transplant" in active else []
+            transplanted = Occurrence(day, "finding", "transplanted")
+            return [transplanted] if reported("transplant", active) else []
         if name == "graft_failure":
-            if "post_transplant" not in active:
+            if not reported("graft_failure", active):
                 return []
             lat.graft_failed = True
             return [Occurrence(day, "finding", "graft_failure")]
@@ -1311,123 +1313,117 @@ class DiseaseModel:
         return True
 
     def _set_hazards(self, chart: AIHPathway, day: Days) -> None:
+        """Set every clock's hazard: whether it runs is declared in
+        :mod:`simulation.model.hazard_conditions`; its rate and origin come from here."""
         c, lat, p, active = self.c, self.latent, chart.patient, chart.active
         clocks = self.clocks
         alt, igg = self.activity(day)
-        hr = c.activity_hr if (alt > 1.0 or igg > 1.0) else 1.0
-        transplant_care = "transplant" in active
+        age_now = p.age + day / YEAR_DAYS
+        bili, inr, _ = self._liver_function(day)
+        s = Situation(
+            drugs=frozenset(p.drugs),
+            pregnancy=p.pregnancy,
+            sex=p.sex,
+            age=age_now,
+            withdrawal_start_day=p.withdrawal_start_day,
+            treatment_start_day=p.treatment_start_day,
+            stage=lat.stage,
+            native=not lat.transplanted,
+            hcc=lat.hcc,
+            recurrence=lat.recurrence,
+            graft_failed=lat.graft_failed,
+            recompensates=lat.recompensates,
+            decompensation_active=lat.decompensation_active,
+            nonadherent_since=lat.nonadherent_since,
+            untreated_since=lat.untreated_since,
+            course=self.course.kind,
+            emergency=self._emergency is not None,
+            candidate=self.candidate,
+            meld=meld(bili, inr, c.creatinine, c.meld),
+            alt=alt,
+            igg=igg,
+        )
+        limits = Limits(chart.thresholds.transplant_meld, c.pregnancy_max_age)
+        on = hazards_on(s, limits, active)
+        hr = c.activity_hr if on["activity"] else 1.0
         # Flares.
         flare: Hazard = ()
         origin = day
-        if "post_transplant" in active:
-            if not lat.recurrence:
-                flare, origin = c.recurrence, lat.lt_day
-        elif active & {"withdrawal", "off_treatment"} and p.withdrawal_start_day is not None:
+        case = flare_case(s, limits, active)
+        if case == "flare.recurrence":
+            flare, origin = c.recurrence, lat.lt_day
+        elif case == "flare.withdrawal" and p.withdrawal_start_day is not None:
             flare, origin = c.withdrawal_flare, p.withdrawal_start_day
-        elif "maintenance" in active:
-            if not p.drugs and lat.untreated_since is not None:
-                flare, origin = c.withdrawal_flare, lat.untreated_since
-            elif lat.nonadherent_since is not None:
-                # [MODEL] Non-adherent: part of the protection is lost, so part of the
-                # hazard after full withdrawal (S-VGERVEN13) adds to the maintenance one.
-                origin = lat.nonadherent_since
-                flare = tuple(
-                    (start, c.maintenance_flare_rate + rate)
-                    for start, rate in scale(c.withdrawal_flare, c.adherence_effect_lost)
-                )
-            else:
-                flare = constant(c.maintenance_flare_rate)
-        elif active & _UNTREATED_STATES and self.course.kind == "untreated" and not transplant_care:
+        elif case == "flare.maintenance_untreated" and lat.untreated_since is not None:
+            flare, origin = c.withdrawal_flare, lat.untreated_since
+        elif case == "flare.nonadherent" and lat.nonadherent_since is not None:
+            # [MODEL] Non-adherent: part of the protection is lost, so part of the
+            # hazard after full withdrawal (S-VGERVEN13) adds to the maintenance one.
+            origin = lat.nonadherent_since
+            flare = tuple(
+                (start, c.maintenance_flare_rate + rate)
+                for start, rate in scale(c.withdrawal_flare, c.adherence_effect_lost)
+            )
+        elif case == "flare.maintenance":
+            flare = constant(c.maintenance_flare_rate)
+        elif case == "flare.untreated":
             flare = constant(c.untreated_flare_rate)
         clocks["flare"].set(origin, flare)
-        postpartum = p.pregnancy == "postpartum" and active & (_REMISSION_STATES | {"observation"})
+        postpartum = on["postpartum_flare"]
         clocks["postpartum_flare"].set(day, constant(c.postpartum_flare_rate) if postpartum else ())
-        # Intolerance, outside transplant care (the transplant team owns those drugs).
         for drug, hazard in (
             ("azathioprine", c.aza_intolerance),
             ("mycophenolate", c.mmf_intolerance),
             ("tacrolimus", c.tac_intolerance),
         ):
-            on = drug in p.drugs and not (transplant_care or "post_transplant" in active)
-            clocks[f"intolerance_{drug}"].set(lat.drug_start.get(drug, day), hazard if on else ())
-        # Non-adherence starts on maintenance treatment (it is found at a flare).
-        adherent_on_drugs = (
-            "maintenance" in active and bool(p.drugs) and lat.nonadherent_since is None
-        )
-        clocks["nonadherence"].set(day, constant(c.nonadherence_rate) if adherent_on_drugs else ())
+            running = on[f"intolerance_{drug}"]
+            clocks[f"intolerance_{drug}"].set(
+                lat.drug_start.get(drug, day), hazard if running else ()
+            )
+        nonadherence = constant(c.nonadherence_rate) if on["nonadherence"] else ()
+        clocks["nonadherence"].set(day, nonadherence)
         # Liver stage and cancer (native liver only).
-        native = not lat.transplanted
-        recompensating = (
-            native and lat.stage == "decompensated" and lat.recompensates and bool(p.drugs)
-        )
-        clocks["recompensation"].set(day, constant(c.recompensation_rate) if recompensating else ())
-        clocks["cirrhosis"].set(
-            day, constant(c.cirrhosis_rate * hr) if native and lat.stage == "none" else ()
-        )
-        clocks["decompensation"].set(
-            day,
-            constant(c.decompensation_rate * hr) if native and lat.stage == "compensated" else (),
-        )
+        recompensation = constant(c.recompensation_rate) if on["recompensation"] else ()
+        clocks["recompensation"].set(day, recompensation)
+        cirrhosis = constant(c.cirrhosis_rate * hr) if on["cirrhosis"] else ()
+        clocks["cirrhosis"].set(day, cirrhosis)
+        decompensation = constant(c.decompensation_rate * hr) if on["decompensation"] else ()
+        clocks["decompensation"].set(day, decompensation)
         hcc_rate = c.hcc_rate_cirrhosis if lat.stage != "none" else c.hcc_rate_noncirrhotic
-        clocks["hcc"].set(day, constant(hcc_rate) if native and not lat.hcc else ())
-        # Transplant after a referral for a chronic indication (acute ones have an outcome).
-        age_now = p.age + day / YEAR_DAYS
-        bili, inr, _ = self._liver_function(day)
-        indicated = (
-            lat.stage == "decompensated"
-            or lat.hcc
-            or lat.graft_failed
-            or meld(bili, inr, c.creatinine, c.meld) >= chart.thresholds.transplant_meld
-        )
-        waiting = transplant_care and self._emergency is None and indicated and self.candidate
+        clocks["hcc"].set(day, constant(hcc_rate) if on["hcc"] else ())
+        # Transplant after a referral for a chronic indication: after the steroid trial's
+        # remaining days, and before the maximum age (free-form: numbers of days).
         years_left = (c.transplant_max_age - age_now) * YEAR_DAYS
-        # [MODEL] Decompensation from active disease gets a steroid trial before an
-        # elective transplant (S-WANG16: most recompensate); MELD, HCC or graft failure do not.
         trial_left = 0.0
         started = p.treatment_start_day
-        if lat.stage == "decompensated" and lat.decompensation_active and started is not None:
-            only_decompensation = not (
-                lat.hcc
-                or lat.graft_failed
-                or meld(bili, inr, c.creatinine, c.meld) >= chart.thresholds.transplant_meld
-            )
-            if only_decompensation:
-                trial_left = max(0.0, started + c.steroid_trial_days - day)
+        if on["transplant.steroid_trial"] and started is not None:
+            trial_left = max(0.0, started + c.steroid_trial_days - day)
         transplant: Hazard = ()
-        if waiting and years_left > trial_left:
+        if on["transplant"] and years_left > trial_left:
             transplant = ((trial_left, c.transplant_rate), (years_left, 0.0))
         clocks["transplant"].set(day, transplant)
         # After transplant.
-        graft = "post_transplant" in active and not lat.graft_failed
         loss = c.graft_loss_rate * (c.recurrence_graft_loss_hr if lat.recurrence else 1.0)
-        clocks["graft_failure"].set(day, constant(loss) if graft else ())
+        clocks["graft_failure"].set(day, constant(loss) if on["graft_failure"] else ())
         lt_death = scale(c.post_lt_death, c.recurrence_death_hr if lat.recurrence else 1.0)
-        clocks["post_transplant_death"].set(lat.lt_day, lt_death if graft else ())
+        clocks["post_transplant_death"].set(
+            lat.lt_day, lt_death if on["post_transplant_death"] else ()
+        )
         # Liver and cancer deaths.
         liver_rate = 0.0
-        if native and lat.stage == "decompensated":
+        if on["liver_death.decompensated"]:
             liver_rate += c.decompensated_death_rate
-        if lat.graft_failed:
+        if on["liver_death.graft_failed"]:
             liver_rate += c.graft_failure_death_rate
         clocks["liver_death"].set(day, constant(liver_rate))
-        clocks["hcc_death"].set(day, constant(c.hcc_death_rate) if native and lat.hcc else ())
+        clocks["hcc_death"].set(day, constant(c.hcc_death_rate) if on["hcc_death"] else ())
         # Pregnancy (women of reproductive age, outside transplant care).
-        fertile = (
-            p.sex == "F"
-            and not transplant_care
-            and "post_transplant" not in active
-            and age_now < c.pregnancy_max_age
-        )
         years_fertile = (c.pregnancy_max_age - age_now) * YEAR_DAYS
         clocks["plan_pregnancy"].set(
             day,
-            ((0.0, c.pregnancy_rate), (years_fertile, 0.0))
-            if fertile and p.pregnancy == "none"
-            else (),
+            ((0.0, c.pregnancy_rate), (years_fertile, 0.0)) if on["plan_pregnancy"] else (),
         )
-        clocks["conception"].set(
-            day, constant(c.conception_rate) if p.pregnancy == "planned" and fertile else ()
-        )
+        clocks["conception"].set(day, constant(c.conception_rate) if on["conception"] else ())
 
 
 def _clip(value: float, lo: float, hi: float) -> float:

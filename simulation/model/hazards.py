@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
+from .draws import Randomness
 
 __all__ = [
     "YEAR_DAYS",
@@ -127,7 +127,7 @@ def solve(hazard: Hazard, lo: float, budget: float) -> float:
     return math.inf
 
 
-def sample_time(hazard: Hazard, rng: np.random.Generator) -> float:
+def sample_time(hazard: Hazard, rng: Randomness) -> float:
     """One event time (days after the origin) drawn from ``hazard``; ``inf`` if none."""
     return solve(hazard, 0.0, float(rng.standard_exponential()))
 
@@ -141,7 +141,7 @@ class Clock:
 
     __slots__ = ("budget", "hazard", "name", "origin", "rng", "since")
 
-    def __init__(self, name: str, rng: np.random.Generator) -> None:
+    def __init__(self, name: str, rng: Randomness) -> None:
         self.name = name
         self.rng = rng
         self.budget = float(rng.standard_exponential())

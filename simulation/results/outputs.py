@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pathway import AIHPathway
-from pathway.guidelines.aih.vocabulary import CARE_STATES
+from pathway import AIHPathway, Step
 
 from ..run.output_folder import (
     OutputPathError,
@@ -51,6 +50,7 @@ __all__ = [
     "collect_patient",
     "format_number",
     "patients_csv_header",
+    "trace_events",
 ]
 
 #: patients.csv columns of the contract, in order.
@@ -103,7 +103,6 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "rule_ids",
 )
 
-_CARE_ORDER = tuple(s for s in CARE_STATES if s != "taper")  # taper overlaps the care line
 _ANTIMETABOLITE_ACTIONS = {"add_azathioprine": "azathioprine", "add_mycophenolate": "mycophenolate"}
 _STEROID_ACTIONS = {"start_prednisolone": "prednisolone", "start_budesonide": "budesonide"}
 _AZATHIOPRINE_STARTS = frozenset({"add_azathioprine", "start_azathioprine"})
@@ -203,10 +202,36 @@ def _first_line(chart: AIHPathway) -> str:
     return f"{steroid}+{antimetabolite}" if antimetabolite else steroid
 
 
-def _care_state(chart: AIHPathway) -> str:
-    active = chart.active
-    found = [s for s in _CARE_ORDER if s in active]
-    return found[-1] if found else ""
+def trace_events(patient_id: str, trace: Iterable[Step]) -> tuple[str, Counter[str]]:
+    """A chart trace as events.csv lines (no header), and the count of events by kind.
+
+    A finding or action is one row (``deviation`` when it deviated from the guideline, its
+    detail then naming the breaches); every move between two different states is a
+    ``transition`` row.
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    kinds: Counter[str] = Counter()
+    for step in trace:
+        day = format_number(step.day)
+        if step.kind in ("finding", "action"):
+            kind = "deviation" if step.deviation else step.kind
+            detail = step.detail
+            if step.deviation:
+                detail = "; ".join(str(b) for b in step.breaches)
+                if not step.carried_out:
+                    detail += " (not carried out)"
+            row = (patient_id, day, kind, step.name, detail, "", "", ";".join(step.rule_ids))
+            writer.writerow(row)
+            kinds[kind] += 1
+        for t in step.transits:
+            if t.source != t.target:
+                rules = ";".join(t.rule_ids)
+                writer.writerow(
+                    (patient_id, day, "transition", t.event, "", t.source, t.target, rules)
+                )
+                kinds["transition"] += 1
+    return buf.getvalue(), kinds
 
 
 def collect_patient(
@@ -265,7 +290,7 @@ def collect_patient(
         "hcc_day": _first_finding(chart, "hcc"),
         "recurrence_day": _first_transit_into(chart, "recurrent_aih"),
         "graft_failure_day": _first_finding(chart, "graft_failure"),
-        "final_care_state": _care_state(chart),
+        "final_care_state": chart.care_state,
         "events": 0,
         "deviations": deviations,
         "invariant_violations": sum(violations.values()),
@@ -274,31 +299,11 @@ def collect_patient(
         "prednisolone_mg": None if pred_mg is None else round(pred_mg),
         "prednisolone_mg_1y": None if pred_mg_1y is None else round(pred_mg_1y),
     }
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    kinds: Counter[str] = Counter()
-    pid = attrs.patient_id
-    for step in chart.trace:
-        day = format_number(step.day)
-        if step.kind in ("finding", "action"):
-            kind = "deviation" if step.deviation else step.kind
-            detail = step.detail
-            if step.deviation:
-                detail = "; ".join(str(b) for b in step.breaches)
-                if not step.carried_out:
-                    detail += " (not carried out)"
-            writer.writerow((pid, day, kind, step.name, detail, "", "", ";".join(step.rule_ids)))
-            kinds[kind] += 1
-        for t in step.transits:
-            if t.source != t.target:
-                writer.writerow(
-                    (pid, day, "transition", t.event, "", t.source, t.target, ";".join(t.rule_ids))
-                )
-                kinds["transition"] += 1
+    events_csv, kinds = trace_events(attrs.patient_id, chart.trace)
     row["events"] = sum(kinds.values())
     return PatientResult(
         row=row,
-        events_csv=buf.getvalue(),
+        events_csv=events_csv,
         kinds=kinds,
         violations=violations,
         steps=len(chart.trace),

@@ -6,10 +6,11 @@ samples each patient, runs them through the pathway under a policy with the stoc
 patient model (:mod:`simulation.model.disease`) and collects tidy outputs
 (:mod:`simulation.results.outputs`).
 
-Seeds: patient ``i`` gets its own generator from ``SeedSequence(seed).spawn(n)[i]`` (built
-directly as ``SeedSequence(seed, spawn_key=(i,))``), split into an attribute stream and a
-disease stream. Nothing depends on the order in which patients run, so ``workers`` processes
-produce byte-identical outputs to one.
+Seeds: patient ``i`` draws from counter-based streams keyed by ``(seed, i, stream)``
+(:mod:`simulation.model.draws`): an attribute stream and a disease stream, each draw a pure
+function of the key and its number. Nothing depends on the order, batch or worker in which
+patients run, so ``workers`` processes produce byte-identical outputs to one, and a patient
+draws the same numbers under every policy (common random numbers).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from pathway import AIHPathway, PatientRecord, Thresholds
@@ -37,6 +37,7 @@ from pathway.guidelines.aih.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, S
 
 from ..input_files import InputFileError, compose_yaml
 from ..model.disease import DiseaseModel, ModelConstants
+from ..model.draws import PatientStream, Randomness
 from ..model.parameters import (
     ParameterError,
     ParameterSet,
@@ -118,7 +119,7 @@ class NumericDistribution:
     high: float = 0.0
     value: float = 0.0
 
-    def sample(self, rng: np.random.Generator) -> float:
+    def sample(self, rng: Randomness) -> float:
         """One draw (truncation by rejection, at most 100 tries, then clipping)."""
         if self.kind == "fixed":
             return self.value
@@ -464,9 +465,10 @@ class Attributes:
     tpmt: str
 
 
-def patient_rng(seed: int, index: int) -> np.random.Generator:
-    """Patient ``index``'s generator: the ``index``-th child of ``SeedSequence(seed)``."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
+def patient_rng(seed: int, index: int) -> PatientStream:
+    """Patient ``index``'s root stream (stream 0); its children are its attribute and disease
+    streams (:mod:`simulation.model.draws`)."""
+    return PatientStream(seed, index)
 
 
 def _pick(dist: Mapping[str, float], u: float) -> str:
@@ -482,7 +484,7 @@ def _pick(dist: Mapping[str, float], u: float) -> str:
     return last
 
 
-def sample_attributes(cohort: Cohort, patient_id: str, rng: np.random.Generator) -> Attributes:
+def sample_attributes(cohort: Cohort, patient_id: str, rng: Randomness) -> Attributes:
     """Draw one patient's attributes from the cohort's distributions."""
     u = rng.random(4)
     return Attributes(

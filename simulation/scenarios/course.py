@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from statemachine.exceptions import TransitionNotAllowed
 
-from pathway import AIHPathway, PatientRecord, care_state
+from pathway import AIHPathway, PatientRecord
 from pathway.errors import InvariantViolation, PathwayError
 from pathway.guidelines.aih.response import is_cbr
 from pathway.guidelines.aih.rules import rank_key
@@ -36,7 +36,7 @@ from ..run.engine import Occurrence
 from ..verify.instrument import Exposure, configure, instrument, probe_of, record_recommendations
 from .scenario import PatientSpec
 
-__all__ = ["Course", "Move", "Problem", "Start", "care_state"]
+__all__ = ["Course", "Move", "Problem", "Start"]
 
 MoveKind = Literal["visit", "finding", "action", "action_at_visit", "deviation"]
 
@@ -326,7 +326,7 @@ class Course:
 
     def _guard(self, fn: Callable[[], Any], what: str, day: float) -> None:
         """Run ``fn``; turn an error into a problem and break the course."""
-        where = care_state(self.chart.active)
+        where = self.chart.care_state
         try:
             fn()
         except TransitionNotAllowed:
@@ -405,7 +405,7 @@ class Course:
             self.recommended_rules.update(rec.rule_ids)
         if not self.check:
             return
-        where = care_state(chart.active)
+        where = chart.care_state
         if not recs:
             self._problem(
                 "gap",
@@ -438,7 +438,7 @@ class Course:
             return
         if p.response not in _FAILED or not is_cbr(p.latest_panel(), self.chart.thresholds):
             return
-        where = care_state(self.chart.active)
+        where = self.chart.care_state
         self._problem(
             "overlap",
             f"{p.response}|complete_biochemical_response@{where}",

@@ -31,12 +31,12 @@ import simpy
 
 from pathway import AIHPathway, Step
 from pathway.atomic import write_atomic
-from pathway.guidelines.aih.vocabulary import CARE_STATES
 
 from ..model.policies import GuidelinePolicy
 from ..model.scripted import ScriptedPatient
 from ..run.engine import Occurrence, patient_journey
 from .scenario import Expectation, Scenario, ScenarioError, find_scenario_files, load_scenario
+from .scenario_writer import care_states_of
 
 __all__ = [
     "TRACE_TAIL",
@@ -53,7 +53,6 @@ __all__ = [
 TRACE_TAIL = 8
 #: Run the SimPy clock this far past a check's day, so that everything due that day is done.
 _PAST_DAY = 1e-6
-_CARE = frozenset(CARE_STATES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +110,7 @@ class ReplayResult:
         """Care states (vocabulary ids) active at any step of the course."""
         seen: set[str] = set()
         for step in self.chart.trace:
-            seen.update(_CARE.intersection(step.configuration))
+            seen.update(care_states_of(step.configuration))
         return seen
 
     @property
@@ -211,7 +210,7 @@ def _check(result: ReplayResult, exp: Expectation) -> None:
     chart = result.chart
     p = chart.patient
     fails: list[tuple[str, str, str]] = []  # (check, expected, found)
-    care = sorted(s for s in chart.active if s in _CARE)
+    care = sorted(care_states_of(chart.active))
 
     for state in exp.in_state:
         if not chart.in_state(state):

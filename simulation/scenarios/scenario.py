@@ -36,8 +36,8 @@ from pathway.guidelines.aih.vocabulary import (
     ACTIONS,
     CARE_STATES,
     CIRRHOSIS_STAGES,
-    CYTOPENIA_GRADES,
     DRUGS,
+    FINDING_VALUES,
     FINDINGS,
     PRESENTATIONS,
     RESPONSE_CLASSES,
@@ -118,12 +118,6 @@ EXPECTATION_KEYS = (
 #: Invariant rule ids a scenario may name in ``violates``.
 INVARIANT_IDS = tuple(r.id for r in RULES.values() if r.kind == "invariant")
 
-_PAYLOAD_CHOICES: dict[str, tuple[str, ...]] = {
-    "tpmt": TPMT_STATUSES[1:],
-    "intolerance": DRUGS,
-    "cytopenia": CYTOPENIA_GRADES,
-    "cirrhosis_diagnosed": CIRRHOSIS_STAGES[1:],
-}
 _PREGNANCY_FINDINGS = ("pregnancy_planned", "pregnant", "delivered")
 _LAB_UNITS = {
     "alt_xuln": "x ULN",
@@ -674,8 +668,8 @@ class _Validator:
     def payload(self, finding: str, v: _Val, patient: PatientSpec) -> Any:
         if finding == "labs":
             return self.labs(v, "'labs'")
-        if finding in _PAYLOAD_CHOICES:
-            return self.choice(v, f"{finding!r}", _PAYLOAD_CHOICES[finding], "a drug id")
+        if finding in FINDING_VALUES:
+            return self.choice(v, f"{finding!r}", FINDING_VALUES[finding], "a drug id")
         if v.value is not True:
             raise self.fail(
                 v,

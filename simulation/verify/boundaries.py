@@ -17,7 +17,7 @@ from typing import Any
 
 from pathway import PatientRecord, Thresholds
 from pathway.guidelines.aih.patient import LAB_RANGES
-from pathway.guidelines.aih.vocabulary import CIRRHOSIS_STAGES, CYTOPENIA_GRADES, TPMT_STATUSES
+from pathway.guidelines.aih.vocabulary import CIRRHOSIS_STAGES, FINDING_VALUES, TPMT_STATUSES
 
 from ..scenarios.course import Start
 from ..scenarios.scenario import PatientSpec
@@ -282,10 +282,10 @@ def finding_moves(p: PatientRecord, allowed: set[str]) -> list[tuple[str, Any]]:
     """
     out: list[tuple[str, Any]] = []
     if p.tpmt == "unknown":
-        out += [("tpmt", status) for status in TPMT_STATUSES[1:]]
+        out += [("tpmt", status) for status in FINDING_VALUES["tpmt"]]
     out += [("intolerance", drug) for drug in sorted(p.drugs)]
     if not p.severe_cytopenia:
-        out += [("cytopenia", grade) for grade in CYTOPENIA_GRADES]
+        out += [("cytopenia", grade) for grade in FINDING_VALUES["cytopenia"]]
     stage = CIRRHOSIS_STAGES.index(p.cirrhosis)
     out += [("cirrhosis_diagnosed", s) for s in CIRRHOSIS_STAGES[stage + 1 :]]
     if p.cirrhosis != "none" and not p.decompensated:

@@ -38,13 +38,7 @@ from typing import Any
 
 from pathway import AIHPathway, Thresholds
 from pathway.guidelines.aih.patient import LAB_RANGES
-from pathway.guidelines.aih.vocabulary import (
-    ACTIONS,
-    CYTOPENIA_GRADES,
-    DRUGS,
-    PLAIN_FINDINGS,
-    TPMT_STATUSES,
-)
+from pathway.guidelines.aih.vocabulary import ACTIONS, FINDING_VALUES, PLAIN_FINDINGS
 from pathway.structure import ChartModel
 
 from ..scenarios.course import Course, Move, Problem, Start
@@ -218,11 +212,11 @@ def _hypothesis(
     ) | st.fixed_dictionaries({}, optional={a: lab_value(a) for a in analytes}).filter(bool)
     finding = st.one_of(
         st.tuples(st.just("labs"), panel),
-        st.tuples(st.just("tpmt"), st.sampled_from(TPMT_STATUSES[1:])),
-        st.tuples(st.just("intolerance"), st.sampled_from(DRUGS[:5])),
-        st.tuples(st.just("cytopenia"), st.sampled_from(CYTOPENIA_GRADES)),
+        st.tuples(st.just("tpmt"), st.sampled_from(FINDING_VALUES["tpmt"])),
+        st.tuples(st.just("intolerance"), st.sampled_from(FINDING_VALUES["intolerance"][:5])),
+        st.tuples(st.just("cytopenia"), st.sampled_from(FINDING_VALUES["cytopenia"])),
         st.tuples(
-            st.just("cirrhosis_diagnosed"), st.sampled_from(["compensated", "decompensated"])
+            st.just("cirrhosis_diagnosed"), st.sampled_from(FINDING_VALUES["cirrhosis_diagnosed"])
         ),
         st.tuples(st.sampled_from(PLAIN_FINDINGS), st.none()),
     )

@@ -26,25 +26,16 @@ from .options import GuidelineOptions
 from .patient import LabPanel, PatientRecord
 from .rules import acute_improving, cbr_days
 from .thresholds import Thresholds
-from .vocabulary import CIRRHOSIS_STAGES, CYTOPENIA_GRADES, DRUGS, TPMT_STATUSES
+from .vocabulary import CIRRHOSIS_STAGES, FINDING_VALUES
 
 __all__ = ["ACTION_EFFECTS", "FINDING_EFFECTS", "TIMER_EFFECTS", "validate_payload"]
 
 Effect = Callable[[PatientRecord, Any, Thresholds, GuidelineOptions, Set[str]], None]
 
 
-#: Findings whose payload is one of a fixed list of ids.
-_ALLOWED_PAYLOADS: dict[str, tuple[str, ...]] = {
-    "tpmt": TPMT_STATUSES[1:],
-    "intolerance": DRUGS,
-    "cytopenia": CYTOPENIA_GRADES,
-    "cirrhosis_diagnosed": CIRRHOSIS_STAGES[1:],
-}
-
-
 def validate_payload(finding: str, value: Any) -> Any:
     """Check a finding's payload against the vocabulary; return it normalised."""
-    allowed = _ALLOWED_PAYLOADS.get(finding)
+    allowed = FINDING_VALUES.get(finding)
     if finding == "labs":
         if not isinstance(value, dict | LabPanel) or not value:
             raise PatientError(f"'labs' needs a mapping of lab values (got {value!r})")

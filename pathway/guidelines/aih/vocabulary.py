@@ -10,11 +10,13 @@ from typing import Final
 
 __all__ = [
     "ACTIONS",
+    "CARE_LINE",
     "CARE_STATES",
     "CIRRHOSIS_STAGES",
     "CYTOPENIA_GRADES",
     "DRUGS",
     "FINDINGS",
+    "FINDING_VALUES",
     "LAB_FIELDS",
     "PLAIN_FINDINGS",
     "PRESENTATIONS",
@@ -43,6 +45,9 @@ CARE_STATES: Final = (
     "recurrent_aih",
     "death",
 )
+#: The care states of the care line, an outer state before those nested in it (for
+#: :func:`pathway.care.care_state`); ``taper`` belongs to the steroid course, beside them.
+CARE_LINE: Final = tuple(s for s in CARE_STATES if s != "taper")
 
 DRUGS: Final = (
     "prednisolone",
@@ -92,13 +97,18 @@ CIRRHOSIS_STAGES: Final = ("none", "compensated", "decompensated")
 PRESENTATIONS: Final = ("chronic", "acute_severe", "acute_liver_failure")
 SEXES: Final = ("F", "M")
 
-#: Findings and the type of their payload (None: no payload).
-FINDINGS: Final[dict[str, object]] = {
-    "labs": dict,
+#: Findings whose value is one of a fixed list of ids, and those ids: the one table that
+#: the chart, scenario files and snapshots check finding values against.
+FINDING_VALUES: Final[dict[str, tuple[str, ...]]] = {
     "tpmt": TPMT_STATUSES[1:],
     "intolerance": DRUGS,
     "cytopenia": CYTOPENIA_GRADES,
     "cirrhosis_diagnosed": CIRRHOSIS_STAGES[1:],
+}
+#: Findings and the type of their payload (None: no payload; a tuple: one of those ids).
+FINDINGS: Final[dict[str, object]] = {
+    "labs": dict,
+    **FINDING_VALUES,
     "decompensation": None,
     "recompensation": None,
     "encephalopathy": None,
