@@ -668,8 +668,17 @@ class VectorRulebook:
             return m & ~self.allowed(vi, m)[action]
         return m & ~self._action_allowed(vi, action, m)
 
-    def allowed(self, vi: VectorInterpreter, mask: Array | None = None) -> dict[str, Array]:
-        """Per action (declaration order, the default last), where it is allowed."""
+    def allowed(
+        self,
+        vi: VectorInterpreter,
+        mask: Array | None = None,
+        decided: dict[str, tuple[Array, Array]] | None = None,
+    ) -> dict[str, Array]:
+        """Per action (declaration order, the default last), where it is allowed.
+
+        ``decided``, when given, receives each allowed action's strength decision over its
+        allowed rows (see :meth:`_decide`), which ranking needs again.
+        """
         m = np.ones(vi.n, dtype=bool) if mask is None else _full(mask, vi.n)
         out: dict[str, Array] = {}
         default = self.book.default_action
@@ -680,7 +689,10 @@ class VectorRulebook:
             mandatory = np.zeros(vi.n, dtype=bool)
             for action, ok in out.items():
                 if ok.any():
-                    mandatory |= ok & self._must_with_rule(vi, action, ok)
+                    decision = self._decide(vi, action, ok)
+                    if decided is not None:
+                        decided[action] = decision
+                    mandatory |= ok & self._must_with_rule(vi, action, decision[0])
             out[default] = m & ~mandatory
         return out
 
@@ -702,8 +714,7 @@ class VectorRulebook:
             remaining &= ~hit
         return index, level
 
-    def _must_with_rule(self, vi: VectorInterpreter, action: str, mask: Array) -> Array:
-        index, _ = self._decide(vi, action, mask)
+    def _must_with_rule(self, vi: VectorInterpreter, action: str, index: Array) -> Array:
         rows = self.book.actions[action].rows or self.book._default_rows
         out = np.zeros(vi.n, dtype=bool)
         for i, (_, strength, rules, rules_expr) in enumerate(rows):
@@ -737,12 +748,13 @@ class VectorRulebook:
         best_row = np.full(n, -1)
         names = list(self.book.actions)
         default = self.book.default_action
-        for action, ok in self.allowed(vi).items():
+        decided: dict[str, tuple[Array, Array]] = {}
+        for action, ok in self.allowed(vi, None, decided).items():
             if possible is not None and action not in possible:
                 continue
             if not ok.any():
                 continue
-            index, level = self._decide(vi, action, ok)
+            index, level = decided.get(action) or self._decide(vi, action, ok)
             undecided = ok & (index < 0)
             if undecided.any():
                 raise InvalidPathwayError(
