@@ -14,7 +14,7 @@ hold: an ordering comparison with a missing value is false, ``and``/``or`` give 
 Function calls are read, in this order, from:
 
 1. the batch's call columns (constant arguments, e.g. ``latest("alt_xuln")``), made from the
-   records by :meth:`Batch.from_records` or kept by a columnar engine;
+   records on first use (:meth:`Batch.call`) or kept by a columnar engine;
 2. the guideline's vector forms (:class:`Columnar`, :class:`Breached`, :class:`Listed`):
    numpy forms of functions, or functions defined by the rulebook's own lists and checks;
 3. for a record method with a non-constant argument, one call column per distinct value;
@@ -48,6 +48,7 @@ __all__ = [
     "VectorInterpreter",
     "VectorRulebook",
     "column",
+    "truthy",
 ]
 
 Array = NDArray[Any]
@@ -84,6 +85,7 @@ class Batch:
     records: Sequence[Any] | None = None
     #: Tests of one field against constants (``response == "x"``, ``"x" in intolerant``,
     #: ``len(drugs)``), worked out once per batch: a columnar engine keeps such columns.
+    #: A batch is a snapshot: clear this when a column changes.
     derived: dict[tuple[Any, ...], Array] = field(default_factory=dict)
 
     @classmethod
@@ -265,6 +267,8 @@ def _field_test(node: ast.Compare) -> tuple[Any, ...] | None:
     if memo is not None and memo[0] is node:
         return memo[1]
     key = _field_key(node)
+    if len(_FIELD_TESTS) > 100_000:  # trees made and dropped (tests): do not grow for ever
+        _FIELD_TESTS.clear()
     _FIELD_TESTS[id(node)] = (node, key)
     return key
 
