@@ -64,6 +64,7 @@ class TestTargetDefinitions:
             "S-GRON20",
             "S-SHARMA21",
             "S-SHARMAS21",
+            "S-KIL10",
         }
 
     def test_both_groups_are_present(self) -> None:
@@ -76,6 +77,7 @@ class TestTargetDefinitions:
             "sharmas21-compensated-12m",  # survival by cirrhosis
             "surfasa22-as-aih-90d",  # acute severe transplant-free survival
             "arvaniti24-second-line-1y",  # second-line use at 1 year
+            "kil10-remission-3.5m",  # time to remission
         ):
             assert wanted in validation
 
@@ -272,6 +274,25 @@ class TestMeasures:
         check = MEASURE_PARAMS["normal_transaminases"][2]
         assert "until_actions" in check({**params, "until_actions": ["optimise"]})
         assert check({**params, "until_actions": ["optimise_treatment"]}) == ""
+
+    def test_normal_labs_with_igg(self) -> None:
+        """`with_igg: true` also requires IgG <= ULN (a remission, S-KIL10), not only the
+        transaminases (S-DIAZ23's biochemical response)."""
+        events = [
+            EventRow(
+                "a", 56, "finding", "labs", "alt_xuln=0.8;ast_xuln=0.7;igg_xuln=0.9", "", "", ()
+            ),
+            EventRow(
+                "b", 56, "finding", "labs", "alt_xuln=0.8;ast_xuln=0.7;igg_xuln=1.3", "", "", ()
+            ),
+        ]
+        outputs = CohortOutputs([row(p) for p in "ab"], events, {})
+        params = {"mode": "any", "day": 107}
+        assert measure(target_with("normal_transaminases", **params), outputs) == (1.0, 2)
+        with_igg = target_with("normal_transaminases", with_igg=True, **params)
+        assert measure(with_igg, outputs) == (0.5, 2)
+        check = MEASURE_PARAMS["normal_transaminases"][2]
+        assert "with_igg" in check({**params, "with_igg": "yes"})
 
     def test_second_line_response_by_reason(self) -> None:
         """Intolerance = an intolerance finding shortly before the switch; else failure."""
