@@ -82,6 +82,7 @@ def main() -> None:
             on_chunk=lambda chunk: None,
         )
         patients *= 2
+    steps_per_course = len(_SEEN) / (patients // 2)
     seen = _SEEN[: args.situations]
     groups: dict[tuple[frozenset[str], Any, Any], list[Any]] = defaultdict(list)
     for p, th, opt, active in seen:
@@ -89,7 +90,8 @@ def main() -> None:
     sizes = sorted((len(v) for v in groups.values()), reverse=True)
     print(
         f"{len(seen):,} situations (steps of {patients // 2} patients x 10 years) in "
-        f"{len(groups)} configuration groups (largest {sizes[:5]})"
+        f"{len(groups)} configuration groups (largest {sizes[:5]}); "
+        f"{steps_per_course:.0f} steps per patient-course alive"
     )
 
     best_scalar = float("inf")

@@ -14,7 +14,7 @@ hold: an ordering comparison with a missing value is false, ``and``/``or`` give 
 Function calls are read, in this order, from:
 
 1. the batch's call columns (constant arguments, e.g. ``latest("alt_xuln")``), made from the
-   records by :meth:`Batch.from_records` or kept by a columnar engine;
+   records on first use (:meth:`Batch.call`) or kept by a columnar engine;
 2. the guideline's vector forms (:class:`Columnar`, :class:`Breached`, :class:`Listed`):
    numpy forms of functions, or functions defined by the rulebook's own lists and checks;
 3. for a record method with a non-constant argument, one call column per distinct value;
@@ -48,6 +48,7 @@ __all__ = [
     "VectorInterpreter",
     "VectorRulebook",
     "column",
+    "truthy",
 ]
 
 Array = NDArray[Any]
@@ -84,6 +85,7 @@ class Batch:
     records: Sequence[Any] | None = None
     #: Tests of one field against constants (``response == "x"``, ``"x" in intolerant``,
     #: ``len(drugs)``), worked out once per batch: a columnar engine keeps such columns.
+    #: A batch is a snapshot: clear this when a column changes.
     derived: dict[tuple[Any, ...], Array] = field(default_factory=dict)
 
     @classmethod
@@ -265,6 +267,8 @@ def _field_test(node: ast.Compare) -> tuple[Any, ...] | None:
     if memo is not None and memo[0] is node:
         return memo[1]
     key = _field_key(node)
+    if len(_FIELD_TESTS) > 100_000:  # trees made and dropped (tests): do not grow for ever
+        _FIELD_TESTS.clear()
     _FIELD_TESTS[id(node)] = (node, key)
     return key
 
@@ -668,8 +672,17 @@ class VectorRulebook:
             return m & ~self.allowed(vi, m)[action]
         return m & ~self._action_allowed(vi, action, m)
 
-    def allowed(self, vi: VectorInterpreter, mask: Array | None = None) -> dict[str, Array]:
-        """Per action (declaration order, the default last), where it is allowed."""
+    def allowed(
+        self,
+        vi: VectorInterpreter,
+        mask: Array | None = None,
+        decided: dict[str, tuple[Array, Array]] | None = None,
+    ) -> dict[str, Array]:
+        """Per action (declaration order, the default last), where it is allowed.
+
+        ``decided``, when given, receives each allowed action's strength decision over its
+        allowed rows (see :meth:`_decide`), which ranking needs again.
+        """
         m = np.ones(vi.n, dtype=bool) if mask is None else _full(mask, vi.n)
         out: dict[str, Array] = {}
         default = self.book.default_action
@@ -680,7 +693,10 @@ class VectorRulebook:
             mandatory = np.zeros(vi.n, dtype=bool)
             for action, ok in out.items():
                 if ok.any():
-                    mandatory |= ok & self._must_with_rule(vi, action, ok)
+                    decision = self._decide(vi, action, ok)
+                    if decided is not None:
+                        decided[action] = decision
+                    mandatory |= ok & self._must_with_rule(vi, action, decision[0])
             out[default] = m & ~mandatory
         return out
 
@@ -702,8 +718,7 @@ class VectorRulebook:
             remaining &= ~hit
         return index, level
 
-    def _must_with_rule(self, vi: VectorInterpreter, action: str, mask: Array) -> Array:
-        index, _ = self._decide(vi, action, mask)
+    def _must_with_rule(self, vi: VectorInterpreter, action: str, index: Array) -> Array:
         rows = self.book.actions[action].rows or self.book._default_rows
         out = np.zeros(vi.n, dtype=bool)
         for i, (_, strength, rules, rules_expr) in enumerate(rows):
@@ -737,12 +752,13 @@ class VectorRulebook:
         best_row = np.full(n, -1)
         names = list(self.book.actions)
         default = self.book.default_action
-        for action, ok in self.allowed(vi).items():
+        decided: dict[str, tuple[Array, Array]] = {}
+        for action, ok in self.allowed(vi, None, decided).items():
             if possible is not None and action not in possible:
                 continue
             if not ok.any():
                 continue
-            index, level = self._decide(vi, action, ok)
+            index, level = decided.get(action) or self._decide(vi, action, ok)
             undecided = ok & (index < 0)
             if undecided.any():
                 raise InvalidPathwayError(

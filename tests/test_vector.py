@@ -160,6 +160,8 @@ _recs = st.builds(
             "a or alt",
             "max(a, th.limit) == th.limit",
             "len(tags) != 1",
+            "alt == alt",  # None == None holds, NaN == NaN would not
+            "alt != (alt or a)",
         ]
     ),
     st.sets(st.sampled_from(["s1", "s2"])),
@@ -200,3 +202,79 @@ def test_a_function_without_vector_form_needs_records() -> None:
         InvalidPathwayError, match=r"transaminases_not_halved\(\) has no vector form"
     ):
         vi.test(Expr("transaminases_not_halved()", BOOK.schema))
+
+
+# --- random expressions: the semantics, not only the AIH declarations -----------------------
+
+_NUM_LEAVES = st.sampled_from(["a", "(alt or 0.0)", "th.limit", "0.0", "1.5", "-2", "len(tags)"])
+
+
+def _num(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    pair = st.tuples(children, children)
+    return st.one_of(
+        pair.map(lambda p: f"({p[0]} + {p[1]})"),
+        pair.map(lambda p: f"({p[0]} - {p[1]})"),
+        pair.map(lambda p: f"({p[0]} * {p[1]})"),
+        pair.map(lambda p: f"({p[0]} / (abs({p[1]}) + 1))"),
+        pair.map(lambda p: f"min({p[0]}, {p[1]})"),
+        pair.map(lambda p: f"max({p[0]}, {p[1]})"),
+        children.map(lambda c: f"(-{c})"),
+        st.tuples(_BOOLS, children, children).map(lambda t: f"({t[1]} if {t[0]} else {t[2]})"),
+    )
+
+
+_BOOL_LEAVES = st.sampled_from(
+    [
+        'name == "x"',
+        'name != "y"',
+        "name is None",
+        "alt is not None",
+        '"x" in tags',
+        '"z" not in tags',
+        'name in ("x", "y")',
+        '"s1" in active',
+        'active & {"s2"}',
+        "alt > a",
+        "alt <= th.limit",
+        "a == 0.0",
+        "alt == alt",
+        "alt != (alt or a)",
+    ]
+)
+_BOOLS = st.recursive(
+    _BOOL_LEAVES,
+    lambda kids: st.one_of(
+        kids.map(lambda c: f"(not {c})"),
+        st.tuples(kids, kids).map(lambda p: f"({p[0]} and {p[1]})"),
+        st.tuples(kids, kids).map(lambda p: f"({p[0]} or {p[1]})"),
+    ),
+    max_leaves=4,
+)
+_NUMS = st.recursive(_NUM_LEAVES, _num, max_leaves=5)
+_COMPARED = st.one_of(
+    _BOOLS,
+    st.tuples(_NUMS, st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), _NUMS).map(" ".join),
+    st.tuples(_NUMS, _NUMS, _NUMS).map(lambda t: f"{t[0]} < {t[1]} <= {t[2]}"),
+    st.tuples(st.sampled_from(["alt", "(alt or a)", "(a and alt)"]), _NUMS).map(
+        lambda t: f"{t[0]} > {t[1]}"
+    ),
+    _NUMS,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_recs, min_size=1, max_size=10), _COMPARED, st.sets(st.sampled_from(["s1", "s2"])))
+def test_random_expressions_agree_with_the_scalar_interpreter(
+    recs: list[_Rec], text: str, active: set[str]
+) -> None:
+    """Random expressions (arithmetic, min/max, if-else, and/or/not, comparisons with
+    missing values, chains, membership, active states) give the scalar values and truth."""
+    e = Expr(text, SCHEMA)
+    batch = Batch.from_records(recs, frozenset(active), SCHEMA, ["a", "alt", "name", "tags"])
+    vi = VectorInterpreter(batch, _Th(), None, SCHEMA)
+    values, truth = vi.evaluate(e).tolist(), vi.test(e).tolist()
+    for value, holds, rec in zip(values, truth, recs, strict=True):
+        want = e(rec, _Th(), None, frozenset(active))
+        assert holds == bool(want), text
+        if isinstance(want, float | int) and not isinstance(want, bool):
+            assert value == want or (math.isnan(value) and math.isnan(want)), text
