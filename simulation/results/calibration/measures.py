@@ -211,8 +211,8 @@ def _switch_reason(events: Sequence[EventRow], day: float) -> str:
 
 def _second_line_reason(events: Sequence[EventRow], day: float) -> str:
     """Why the patient entered second line on ``day``: ``intolerance`` (the switch names no
-    failed-response rule, :func:`_switch_reason`), ``non_response`` (failure before the first line's 6-month
-    assessment) or ``insufficient_response`` (failure at or after it)."""
+    failed-response rule, :func:`_switch_reason`), ``non_response`` (failure before the
+    first line's 6-month assessment) or ``insufficient_response`` (failure at or after it)."""
     if _switch_reason(events, day) == "intolerance":
         return "intolerance"
     start = next(
