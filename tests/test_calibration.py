@@ -64,6 +64,7 @@ class TestTargetDefinitions:
             "S-GRON20",
             "S-SHARMA21",
             "S-SHARMAS21",
+            "S-KIL10",
         }
 
     def test_both_groups_are_present(self) -> None:
@@ -76,6 +77,7 @@ class TestTargetDefinitions:
             "sharmas21-compensated-12m",  # survival by cirrhosis
             "surfasa22-as-aih-90d",  # acute severe transplant-free survival
             "arvaniti24-second-line-1y",  # second-line use at 1 year
+            "kil10-remission-3.5m",  # time to remission
         ):
             assert wanted in validation
 
@@ -273,18 +275,47 @@ class TestMeasures:
         assert "until_actions" in check({**params, "until_actions": ["optimise"]})
         assert check({**params, "until_actions": ["optimise_treatment"]}) == ""
 
+    def test_normal_labs_with_igg(self) -> None:
+        """`with_igg: true` also requires IgG <= ULN (a remission, S-KIL10), not only the
+        transaminases (S-DIAZ23's biochemical response)."""
+        events = [
+            EventRow(
+                "a", 56, "finding", "labs", "alt_xuln=0.8;ast_xuln=0.7;igg_xuln=0.9", "", "", ()
+            ),
+            EventRow(
+                "b", 56, "finding", "labs", "alt_xuln=0.8;ast_xuln=0.7;igg_xuln=1.3", "", "", ()
+            ),
+        ]
+        outputs = CohortOutputs([row(p) for p in "ab"], events, {})
+        params = {"mode": "any", "day": 107}
+        assert measure(target_with("normal_transaminases", **params), outputs) == (1.0, 2)
+        with_igg = target_with("normal_transaminases", with_igg=True, **params)
+        assert measure(with_igg, outputs) == (0.5, 2)
+        check = MEASURE_PARAMS["normal_transaminases"][2]
+        assert "with_igg" in check({**params, "with_igg": "yes"})
+
     def test_second_line_response_by_reason(self) -> None:
-        """Intolerance = an intolerance finding shortly before the switch; else failure."""
+        """Failure = the switch names the failed-response rule (AIH-RSP-03), as the chart
+        recorded it; else intolerance (also long after a cytopenia)."""
+
+        def failed(pid: str, day: float, name: str) -> EventRow:
+            rules = ("AIH-2L-01", "AIH-RSP-03")
+            return EventRow(pid, day, "transition", name, "", "first_line", "second_line", rules)
+
         events = [
             ev("a", 100, "finding", "intolerance"),
             ev("a", 100, "transition", "switch_to_mycophenolate", "maintenance", "second_line"),
             ev("a", 290, "transition", "second_line_assessment", "second_line", "maintenance"),
-            ev("b", 182, "transition", "switch_to_mycophenolate", "first_line", "second_line"),
+            failed("b", 182, "switch_to_mycophenolate"),
             ev("b", 364, "transition", "start_third_line", "second_line", "third_line"),
-            ev("c", 182, "transition", "switch_to_tacrolimus", "first_line", "second_line"),
+            failed("c", 182, "switch_to_tacrolimus"),
             ev("c", 364, "transition", "second_line_assessment", "second_line", "maintenance"),
+            # A switch two months after a cytopenia names no failure rule: intolerance.
+            ev("d", 100, "finding", "cytopenia"),
+            ev("d", 160, "transition", "switch_to_mycophenolate", "maintenance", "second_line"),
+            ev("d", 350, "transition", "second_line_assessment", "second_line", "maintenance"),
         ]
-        outputs = CohortOutputs([row(p, followup=1000) for p in "abc"], events, {})
+        outputs = CohortOutputs([row(p, followup=1000) for p in "abcd"], events, {})
         mmf_intol = target_with(
             "second_line_response", drug="mycophenolate", reason="intolerance", within_days=365
         )
@@ -294,7 +325,7 @@ class TestMeasures:
         tac_fail = target_with(
             "second_line_response", drug="tacrolimus", reason="failure", within_days=365
         )
-        assert measure(mmf_intol, outputs) == (1.0, 1)
+        assert measure(mmf_intol, outputs) == (1.0, 2)
         assert measure(mmf_fail, outputs) == (0.0, 1)
         assert measure(tac_fail, outputs) == (1.0, 1)
 

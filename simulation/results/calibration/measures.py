@@ -51,9 +51,9 @@ _ENDPOINTS: dict[str, Callable[[CohortOutputs], TimeToEvent]] = {
 LIVER_CAUSES = ("liver", "hcc")
 _ANTIMETABOLITES = ("azathioprine", "mycophenolate")
 _SWITCH_DRUGS = {"switch_to_mycophenolate": "mycophenolate", "switch_to_tacrolimus": "tacrolimus"}
-#: Findings that make a switch to second line an "intolerance" switch when they precede it.
-_INTOLERANCE_FINDINGS = ("intolerance", "cytopenia")
-_INTOLERANCE_WINDOW_DAYS = 30.0
+#: The rule a switch to second line names when it is for a failed response (AIH-RSP-03,
+#: pathway.guidelines.aih.rules); a switch after intolerance or cytopenia does not name it.
+_FAILED_RESPONSE_RULE = "AIH-RSP-03"
 _FIRST_LINE_STARTS = ("start_prednisolone", "start_budesonide")
 #: The pathway's 6-month assessment (IAIHG 2022 insufficient response), in days.
 _MONTH6_DAYS = Thresholds().cbr_assessment_days
@@ -139,14 +139,17 @@ def _labs(event: EventRow) -> dict[str, float]:
     return out
 
 
-def _transaminases_normal(event: EventRow) -> bool:
+def _transaminases_normal(event: EventRow, with_igg: bool = False) -> bool:
+    """ALT and AST <= ULN on a labs finding (and, ``with_igg``, IgG too)."""
     labs = _labs(event)
-    alt, ast = labs.get("alt_xuln"), labs.get("ast_xuln")
+    alt, ast, igg = labs.get("alt_xuln"), labs.get("ast_xuln"), labs.get("igg_xuln")
+    if with_igg and (igg is None or igg > 1.0):
+        return False
     return alt is not None and alt <= 1.0 and (ast is None or ast <= 1.0)
 
 
 def _normal_transaminases(outputs: CohortOutputs, params: Mapping[str, Any]) -> tuple[float, int]:
-    """Share of treated patients with ALT and AST <= ULN (IgG not required).
+    """Share of treated patients with ALT and AST <= ULN (IgG too with ``with_igg: true``).
 
     ``mode: at``: on the last panel of the ``window`` days up to ``day`` (a response at that
     time point); ``mode: any``: on any panel after the treatment start up to ``day``. With
@@ -158,6 +161,7 @@ def _normal_transaminases(outputs: CohortOutputs, params: Mapping[str, Any]) -> 
     window = float(params.get("window", 45))
     before = params.get("before")
     until = frozenset(params.get("until_actions") or ())
+    with_igg = bool(params.get("with_igg", False))
     by_patient = outputs.events_by_patient()
     hits = n = 0
     for p in _where(outputs, params):
@@ -175,9 +179,9 @@ def _normal_transaminases(outputs: CohortOutputs, params: Mapping[str, Any]) -> 
         ]
         if mode == "at":
             recent = [e for e in panels if e.day > day - window]
-            happened = bool(recent) and _transaminases_normal(recent[-1])
+            happened = bool(recent) and _transaminases_normal(recent[-1], with_igg)
         else:
-            happened = any(_transaminases_normal(e) for e in panels)
+            happened = any(_transaminases_normal(e, with_igg) for e in panels)
         if not happened and p.death_day is None and p.followup_days < day:
             continue  # left follow-up before the time point: unknown
         n += 1
@@ -195,20 +199,20 @@ def _cumulative_incidence(outputs: CohortOutputs, params: Mapping[str, Any]) -> 
 
 
 def _switch_reason(events: Sequence[EventRow], day: float) -> str:
+    """Why the patient switched to second line on ``day``, as the chart recorded it:
+    ``failure`` when the switch names the failed-response rule (a response judged failed,
+    even if an intolerance arrived at the same time), else ``intolerance`` (intolerance or
+    cytopenia, also a switch made once the counts recovered weeks after a cytopenia)."""
     for e in events:
-        if (
-            e.kind == "finding"
-            and e.name in _INTOLERANCE_FINDINGS
-            and day - _INTOLERANCE_WINDOW_DAYS <= e.day <= day
-        ):
-            return "intolerance"
-    return "failure"
+        if e.day == day and e.name in _SWITCH_DRUGS and _FAILED_RESPONSE_RULE in e.rule_ids:
+            return "failure"
+    return "intolerance"
 
 
 def _second_line_reason(events: Sequence[EventRow], day: float) -> str:
-    """Why the patient entered second line on ``day``: ``intolerance`` (a finding of it in
-    the month before), ``non_response`` (failure before the first line's 6-month
-    assessment) or ``insufficient_response`` (failure at or after it)."""
+    """Why the patient entered second line on ``day``: ``intolerance`` (the switch names no
+    failed-response rule, :func:`_switch_reason`), ``non_response`` (failure before the
+    first line's 6-month assessment) or ``insufficient_response`` (failure at or after it)."""
     if _switch_reason(events, day) == "intolerance":
         return "intolerance"
     start = next(
@@ -368,6 +372,8 @@ def _check_transaminases(params: Mapping[str, Any]) -> str:
         return f"'before' must be one of {list(DAY_COLUMNS)} (got {params['before']!r})"
     if "window" in params and (problem := _positive(params, "window")):
         return problem
+    if params.get("with_igg", False) not in (True, False):
+        return f"'with_igg' must be true or false (got {params['with_igg']!r})"
     until = params.get("until_actions")
     if until is not None and (
         not isinstance(until, list) or not until or set(until) - set(ACTIONS)
@@ -416,7 +422,7 @@ MEASURE_PARAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...], _Check]] = {
     "enters_within": (("states", "days"), ("second_line_reason",), _check_enters),
     "normal_transaminases": (
         ("mode", "day"),
-        ("window", "before", "until_actions"),
+        ("window", "before", "until_actions", "with_igg"),
         _check_transaminases,
     ),
     "cumulative_incidence": (("endpoint", "day"), (), _check_incidence),
