@@ -166,6 +166,23 @@ class Guideline:
             raise InvalidPathwayError(
                 f"guideline {self.name!r}: no effect declared for {', '.join(missing)}"
             )
+        states = self.chart.states_map
+        unknown = [f"care-line state {sid!r}" for sid in self.care_line if sid not in states]
+        unknown += [f"final state {self.final_state!r}"] * (self.final_state not in states)
+        unknown += [
+            f"the state {t.state!r} of timer {t.id!r}"
+            for t in self.timers.timers
+            if t.state not in states
+        ]
+        if unknown:
+            raise InvalidPathwayError(
+                f"guideline {self.name!r}: {', '.join(unknown)} not in chart {self.chart.__name__}"
+            )
+        undeclared = [a for a in self.actions if a not in self.rulebook.actions]
+        if undeclared:
+            raise InvalidPathwayError(
+                f"guideline {self.name!r}: actions {undeclared} have no declaration in its rulebook"
+            )
         bound = self.chart.__dict__.get("guideline")
         if bound is not None and bound is not self:
             raise InvalidPathwayError(

@@ -5,6 +5,7 @@ cohort with no edit to the engine, and no engine module imports a guideline."""
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,13 @@ import pytest
 from pathway import diagram
 from pathway.bundle import Guideline
 from pathway.diagram_svg import to_svg
-from pathway.errors import ActionNotRecommended, InvariantViolation, PathwayError, SnapshotError
+from pathway.errors import (
+    ActionNotRecommended,
+    InvalidPathwayError,
+    InvariantViolation,
+    PathwayError,
+    SnapshotError,
+)
 from pathway.executor import compiled_class
 from pathway.guidelines import NAMES, get
 from pathway.guidelines.toy.record import ToyRecord
@@ -287,3 +294,21 @@ def test_simulate_runs_a_small_toy_cohort(
     assert (again / "events.csv").read_text(encoding="utf-8") == events
     assert main([*argv, "--policy", "prednisolone_all", "--out", str(tmp_path / "x")]) == 2
     assert "--policy: AIH runs only" in capsys.readouterr().err
+
+
+def test_a_bundle_that_does_not_fit_its_chart_is_refused() -> None:
+    """A guideline is checked when built: effects for its vocabulary, its states in the
+    chart, a declaration per action, one guideline per chart class."""
+    with pytest.raises(InvalidPathwayError, match="already bound to guideline 'toy'"):
+        replace(TOY, name="other")
+    variant = type("Variant", (TOY.chart,), {})
+    with pytest.raises(InvalidPathwayError, match="no effect declared for action 'wait'"):
+        replace(TOY, chart=variant, actions=(*TOY.actions, "wait"))
+    with pytest.raises(InvalidPathwayError, match="care-line state 'limbo' not in chart"):
+        replace(TOY, chart=variant, care_line=(*TOY.care_line, "limbo"))
+    effects = {**TOY.action_effects, "wait": TOY.action_effects["continue"]}
+    with pytest.raises(InvalidPathwayError, match=r"actions \['wait'\] have no declaration"):
+        replace(TOY, chart=variant, actions=(*TOY.actions, "wait"), action_effects=effects)
+    bound = replace(TOY, chart=variant)
+    assert variant.guideline is bound
+    assert TOY.chart.guideline is TOY
