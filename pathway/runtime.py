@@ -53,6 +53,7 @@ __all__ = [
     "PathwayRuntime",
     "PendingTimer",
     "Recommendation",
+    "Record",
     "Step",
     "StepListener",
     "Transit",
