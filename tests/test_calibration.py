@@ -295,17 +295,27 @@ class TestMeasures:
         assert "with_igg" in check({**params, "with_igg": "yes"})
 
     def test_second_line_response_by_reason(self) -> None:
-        """Intolerance = an intolerance finding shortly before the switch; else failure."""
+        """Failure = the switch names the failed-response rule (AIH-RSP-03), as the chart
+        recorded it; else intolerance (also long after a cytopenia)."""
+
+        def failed(pid: str, day: float, name: str) -> EventRow:
+            rules = ("AIH-2L-01", "AIH-RSP-03")
+            return EventRow(pid, day, "transition", name, "", "first_line", "second_line", rules)
+
         events = [
             ev("a", 100, "finding", "intolerance"),
             ev("a", 100, "transition", "switch_to_mycophenolate", "maintenance", "second_line"),
             ev("a", 290, "transition", "second_line_assessment", "second_line", "maintenance"),
-            ev("b", 182, "transition", "switch_to_mycophenolate", "first_line", "second_line"),
+            failed("b", 182, "switch_to_mycophenolate"),
             ev("b", 364, "transition", "start_third_line", "second_line", "third_line"),
-            ev("c", 182, "transition", "switch_to_tacrolimus", "first_line", "second_line"),
+            failed("c", 182, "switch_to_tacrolimus"),
             ev("c", 364, "transition", "second_line_assessment", "second_line", "maintenance"),
+            # A switch two months after a cytopenia names no failure rule: intolerance.
+            ev("d", 100, "finding", "cytopenia"),
+            ev("d", 160, "transition", "switch_to_mycophenolate", "maintenance", "second_line"),
+            ev("d", 350, "transition", "second_line_assessment", "second_line", "maintenance"),
         ]
-        outputs = CohortOutputs([row(p, followup=1000) for p in "abc"], events, {})
+        outputs = CohortOutputs([row(p, followup=1000) for p in "abcd"], events, {})
         mmf_intol = target_with(
             "second_line_response", drug="mycophenolate", reason="intolerance", within_days=365
         )
@@ -315,7 +325,7 @@ class TestMeasures:
         tac_fail = target_with(
             "second_line_response", drug="tacrolimus", reason="failure", within_days=365
         )
-        assert measure(mmf_intol, outputs) == (1.0, 1)
+        assert measure(mmf_intol, outputs) == (1.0, 2)
         assert measure(mmf_fail, outputs) == (0.0, 1)
         assert measure(tac_fail, outputs) == (1.0, 1)
 

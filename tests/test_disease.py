@@ -444,3 +444,39 @@ def test_a_stable_complete_response_rarely_reads_as_a_loss_of_response(
             panels += 1
             raised_igg += model.panel(float(day))["igg_xuln"] > 1.0
     assert raised_igg / panels < 0.002
+
+
+def test_switch_reason_is_the_chart_s(c: ModelConstants) -> None:
+    """Issue 12: a switch that names the failed-response rule (AIH-RSP-03) is a failure
+    switch even when an intolerance finding arrived the same day (a fresh course with the
+    second-line probability after failure); a switch naming no failure rule during
+    induction is for intolerance and continues the response under way."""
+
+    def scan(rules: tuple[str, ...]) -> DiseaseModel:
+        rec = _record(0)
+        rec.drugs.update({"prednisolone": 10.0, "mycophenolate": 2000.0})
+        rec.response = "insufficient_response"
+        model = DiseaseModel(rec, c, np.random.default_rng(5), tpmt="normal")
+        model.course = model._new_course(
+            "first_line", 0.0, anchor=(8.0, 1.6), drugs=("prednisolone", "azathioprine")
+        )
+        steps = [
+            Step(0, 285.0, "finding", "intolerance", "azathioprine", (), ()),
+            Step(1, 285.0, "action", "switch_to_mycophenolate", "", (), (), recommended_by=rules),
+        ]
+        chart = SimpleNamespace(trace=steps, patient=rec)
+        model._scan(cast(AIHPathway, chart))
+        return model
+
+    failed = scan(("AIH-2L-01", "AIH-RSP-03", "AIH-RSP-05"))
+    assert (failed.course.kind, failed.course.reason, failed.course.start) == (
+        "second_line",
+        "failure",
+        285.0,
+    )
+    tolerated = scan(("AIH-2L-01",))
+    assert (tolerated.course.kind, tolerated.course.reason, tolerated.course.start) == (
+        "second_line",
+        "intolerance",
+        0.0,
+    )

@@ -99,6 +99,8 @@ _FIRST, _FINDING, _EMERGENCY, _DEATH = 0, 1, 5, 9
 _REMISSION_STATES = frozenset({"maintenance", "withdrawal", "off_treatment"})
 _UNTREATED_STATES = frozenset({"diagnosis", "observation"})
 _INDUCING_KINDS = frozenset({"first_line", "second_line", "third_line", "reinduction"})
+#: Rules a switch to second line names when it is for a failed response (rules._switch_rows).
+_FAILURE_RULES = frozenset({"AIH-RSP-03", "AIH-MNT-05"})
 #: Lab panels whose noise is drawn at once (see DiseaseModel._noise).
 _NOISE_BLOCK = 64
 
@@ -670,7 +672,6 @@ class DiseaseModel:
         self._queue: list[tuple[Days, int, int, str, Any]] = []
         self._seq = 0
         self._seen = 0
-        self._intolerance_day = -math.inf
         self._drugs: frozenset[str] = frozenset()
         self._aza_dose = 0.0  # azathioprine mg/day at the last sync
         self._visit_day = -math.inf  # day of the last visit's lab panel
@@ -1227,17 +1228,13 @@ class DiseaseModel:
                     kind = "first_line" if self.course.kind in ("untreated", "flare") else None
                 elif name in ("switch_to_mycophenolate", "switch_to_tacrolimus"):
                     kind = "second_line"
-                    # A loss of response that persisted after optimisation (AIH-MNT-05) is a
-                    # failure too, whatever the response reads by the time of this sync.
-                    failed = (
-                        p.response in ("non_response", "insufficient_response")
-                        or "AIH-MNT-05" in step.rule_ids
-                    )
-                    # A switch that follows an intolerance is for intolerance (S-SANTIAGO19
-                    # classifies by the reason for switching), whatever the response so far.
-                    window = self.c.shape["switch_reason_window_days"]
-                    recent = step.day - self._intolerance_day <= window
-                    reason = "failure" if failed and not recent else "intolerance"
+                    # The reason is the chart's (S-SANTIAGO19 classifies by the reason for
+                    # switching): a switch for a response judged failed names the
+                    # failed-response rule (AIH-RSP-03; AIH-MNT-05 for a loss of response
+                    # that persisted after optimisation), even when an intolerance arrives
+                    # at the same time; any other switch is for intolerance or cytopenia.
+                    failed = not _FAILURE_RULES.isdisjoint(step.rule_ids)
+                    reason = "failure" if failed else "intolerance"
                     course = self.course
                     if (
                         reason == "intolerance"
@@ -1257,8 +1254,6 @@ class DiseaseModel:
                     kind = "reinduction"
                 elif name == "optimise_treatment":
                     started = self._optimise(p, step.day) or started
-            elif step.kind == "finding" and name in ("intolerance", "cytopenia"):
-                self._intolerance_day = step.day
             elif step.kind == "finding" and name == "transplanted":
                 lat = self.latent
                 lat.transplanted, lat.lt_day, lat.graft_failed = True, step.day, False

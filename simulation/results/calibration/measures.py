@@ -51,9 +51,9 @@ _ENDPOINTS: dict[str, Callable[[CohortOutputs], TimeToEvent]] = {
 LIVER_CAUSES = ("liver", "hcc")
 _ANTIMETABOLITES = ("azathioprine", "mycophenolate")
 _SWITCH_DRUGS = {"switch_to_mycophenolate": "mycophenolate", "switch_to_tacrolimus": "tacrolimus"}
-#: Findings that make a switch to second line an "intolerance" switch when they precede it.
-_INTOLERANCE_FINDINGS = ("intolerance", "cytopenia")
-_INTOLERANCE_WINDOW_DAYS = 30.0
+#: The rule a switch to second line names when it is for a failed response (AIH-RSP-03,
+#: pathway.guidelines.aih.rules); a switch after intolerance or cytopenia does not name it.
+_FAILED_RESPONSE_RULE = "AIH-RSP-03"
 _FIRST_LINE_STARTS = ("start_prednisolone", "start_budesonide")
 #: The pathway's 6-month assessment (IAIHG 2022 insufficient response), in days.
 _MONTH6_DAYS = Thresholds().cbr_assessment_days
@@ -199,20 +199,20 @@ def _cumulative_incidence(outputs: CohortOutputs, params: Mapping[str, Any]) -> 
 
 
 def _switch_reason(events: Sequence[EventRow], day: float) -> str:
+    """Why the patient switched to second line on ``day``, as the chart recorded it:
+    ``failure`` when the switch names the failed-response rule (a response judged failed,
+    even if an intolerance arrived at the same time), else ``intolerance`` (intolerance or
+    cytopenia, also a switch made once the counts recovered weeks after a cytopenia)."""
     for e in events:
-        if (
-            e.kind == "finding"
-            and e.name in _INTOLERANCE_FINDINGS
-            and day - _INTOLERANCE_WINDOW_DAYS <= e.day <= day
-        ):
-            return "intolerance"
-    return "failure"
+        if e.day == day and e.name in _SWITCH_DRUGS and _FAILED_RESPONSE_RULE in e.rule_ids:
+            return "failure"
+    return "intolerance"
 
 
 def _second_line_reason(events: Sequence[EventRow], day: float) -> str:
-    """Why the patient entered second line on ``day``: ``intolerance`` (a finding of it in
-    the month before), ``non_response`` (failure before the first line's 6-month
-    assessment) or ``insufficient_response`` (failure at or after it)."""
+    """Why the patient entered second line on ``day``: ``intolerance`` (the switch names no
+    failed-response rule, :func:`_switch_reason`), ``non_response`` (failure before the
+    first line's 6-month assessment) or ``insufficient_response`` (failure at or after it)."""
     if _switch_reason(events, day) == "intolerance":
         return "intolerance"
     start = next(
