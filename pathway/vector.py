@@ -740,6 +740,36 @@ class VectorRulebook:
             remaining &= ~hit
         return out
 
+    # --- invariants --------------------------------------------------------------------------
+
+    def broken(
+        self, batch: Batch, th: Any, opt: Any, step_name: str, carried_out: bool
+    ) -> list[list[tuple[str, str]]]:
+        """Per patient, the invariants broken after a step: (invariant id, message), as
+        :meth:`Rulebook.broken` gives them. The conditions are masks; an invariant written in
+        Python runs row by row, and messages are rendered only for the patients concerned."""
+        vi = self.interpreter(batch, th, opt)
+        out: list[list[tuple[str, str]]] = [[] for _ in range(batch.n)]
+        records = batch.records
+        if records is None:
+            raise InvalidPathwayError("vector invariants: messages need the batch's records")
+        for inv in self.book.invariants:
+            decl = inv.decl
+            if decl.after and step_name not in decl.after:
+                continue
+            if decl.carried_out and not carried_out:
+                continue
+            if decl.python is not None:
+                for i, p in enumerate(records):
+                    message = decl.python(p, th, batch.active, step_name)
+                    if message is not None:
+                        out[i].append((decl.id, message))
+                continue
+            for row in np.flatnonzero(vi.test(inv.test)).tolist():
+                env = (records[row], th, opt, batch.active)
+                out[row].append((decl.id, self.book._message(inv, env)))
+        return out
+
     def top(self, batch: Batch, th: Any, opt: Any, possible: Set[str] | None = None) -> Top:
         """The first-ranked recommendation of every patient: the allowed action (among
         ``possible``, the chart's events now, when given) with the strongest strength, then

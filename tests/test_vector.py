@@ -41,6 +41,7 @@ def _expressions() -> list[tuple[str, Expr]]:
     for name, checks in BOOK.lists.items():
         out += [(f"list {name} {i}", c.when) for i, c in enumerate(checks)]
     out += [(f"invariant {inv.decl.id}", inv.test) for inv in BOOK.invariants]
+    out += [(f"condition {name}", expr) for name, expr in rules.CONDITIONS.items()]
     return out
 
 
@@ -65,7 +66,8 @@ _SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Hea
 @_SETTINGS
 @given(batches())
 def test_every_declared_condition_agrees(batch: tuple[list[Any], Any, Any, Any]) -> None:
-    """Each check, row, priority, list check and invariant holds for the same patients."""
+    """Each check, row, priority, list check, invariant and routing condition holds for the
+    same patients."""
     records, th, opt, active = batch
     vi = VECTOR_RULEBOOK.interpreter(Batch(len(records), active, records=records), th, opt)
     for name, expr in EXPRESSIONS:
@@ -278,3 +280,43 @@ def test_random_expressions_agree_with_the_scalar_interpreter(
         assert holds == bool(want), text
         if isinstance(want, float | int) and not isinstance(want, bool):
             assert value == want or (math.isnan(value) and math.isnan(want)), text
+
+
+_STEP_NAMES = sorted({*BOOK.actions, "labs", "week4_check", "month6_assessment", "intolerance"})
+
+
+@_SETTINGS
+@given(batches(), st.sampled_from(_STEP_NAMES), st.booleans())
+def test_invariants_broken_after_a_step_agree(
+    batch: tuple[list[Any], Any, Any, Any], step_name: str, carried_out: bool
+) -> None:
+    """The invariants broken after a step, with their messages, are the scalar rulebook's
+    for every patient."""
+    records, th, opt, active = batch
+    got = VECTOR_RULEBOOK.broken(
+        Batch(len(records), active, records=records), th, opt, step_name, carried_out
+    )
+    for i, p in enumerate(records):
+        assert got[i] == BOOK.broken((p, th, opt, active), step_name, carried_out)
+
+
+def test_routing_conditions_agree() -> None:
+    """Every named condition the chart's guards ask gives the scalar value (truth and, for
+    day counts, the number)."""
+    th, opt = Thresholds(), GuidelineOptions()
+    p = PatientRecord("v2", age=50, sex="M", weight_kg=80, cirrhosis="none")
+    p.day = 400.0
+    p.add_labs(LabPanel.from_mapping(390.0, {"alt_xuln": 0.8, "igg_xuln": 0.9}))
+    p.cbr_since_day = 200.0
+    q = PatientRecord("v3", age=30, sex="F", weight_kg=55, cirrhosis="compensated")
+    records = [p, q]
+    active = frozenset({"maintenance"})
+    vi = VECTOR_RULEBOOK.interpreter(Batch(2, active, records=records), th, opt)
+    for name, expr in rules.CONDITIONS.items():
+        got = vi.evaluate(expr).tolist()
+        for value, rec in zip(got, records, strict=True):
+            want = expr.fn(rec, th, opt, active)
+            if isinstance(want, bool) or want is None:
+                assert bool(value) == bool(want), name
+            else:
+                assert value == want, name
