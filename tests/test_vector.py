@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pathway.compiled import CompiledPathway
 from pathway.errors import InvalidPathwayError
 from pathway.expr import Expr, Schema
 from pathway.guidelines.aih import rules
@@ -26,6 +27,7 @@ from pathway.guidelines.aih.thresholds import Thresholds
 from pathway.guidelines.aih.vector_forms import VECTOR_RULEBOOK
 from pathway.vector import Batch, VectorInterpreter, column, truthy
 
+from .strategies import apply_move, moves_any, patients, start
 from .test_declarations import situations
 
 BOOK = rules.RULEBOOK
@@ -320,3 +322,25 @@ def test_routing_conditions_agree() -> None:
                 assert bool(value) == bool(want), name
             else:
                 assert value == want, name
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(patient=patients, moves=moves_any)
+def test_the_charts_own_recommendation_along_random_courses(
+    patient: PatientRecord, moves: list[Any]
+) -> None:
+    """Along random courses on the compiled engine, the vector top recommendation among the
+    chart's possible events (which depend on the configuration only) is the chart's own."""
+    chart = start(patient, {"alt_xuln": 6.0, "igg_xuln": 1.6}, engine=CompiledPathway)
+    for move in [None, *moves]:
+        if move is not None:
+            apply_move(chart, move)
+        if chart.is_dead:
+            break
+        want = chart.top_recommendation()
+        batch = Batch(1, chart.active, records=[chart.patient])
+        top = VECTOR_RULEBOOK.top(
+            batch, chart.thresholds, chart.options, possible=chart.allowed_event_ids()
+        )
+        got = None if top.action[0] is None else (top.action[0], top.strength[0], top.rules(0))
+        assert got == (None if want is None else (want.action, want.strength, want.rule_ids))
