@@ -172,6 +172,12 @@ def _full(a: Array, n: int) -> Array:
     return a if a.shape == (n,) else np.broadcast_to(a, (n,))
 
 
+def _some(a: Array) -> bool:
+    """Whether any element of the boolean array holds (cheaper than ``a.any()`` on the
+    small arrays of small groups)."""
+    return bool(np.count_nonzero(a))
+
+
 def _objects(a: Array) -> Array:
     """``a`` as an object array, NaN read as ``None`` (the scalar value)."""
     if a.dtype == object:
@@ -632,7 +638,7 @@ class VectorRulebook:
         live = _full(mask, vi.n).copy()
         fired = np.zeros((vi.n, len(checks)), dtype=bool)
         for j, check in enumerate(checks):
-            if not live.any():
+            if not _some(live):
                 break
             hit = live & vi.test(check.when, live)
             if check.message is not None:
@@ -657,7 +663,7 @@ class VectorRulebook:
         live = _full(mask, vi.n).copy()
         breached = np.zeros(vi.n, dtype=bool)
         for check in compiled.checks:
-            if not live.any():
+            if not _some(live):
                 break
             hit = live & vi.test(check.when, live)
             if check.message is not None:
@@ -692,7 +698,7 @@ class VectorRulebook:
         if default is not None:
             mandatory = np.zeros(vi.n, dtype=bool)
             for action, ok in out.items():
-                if ok.any():
+                if _some(ok):
                     decision = self._decide(vi, action, ok)
                     if decided is not None:
                         decided[action] = decision
@@ -710,7 +716,7 @@ class VectorRulebook:
         index = np.full(vi.n, -1)
         level = np.full(vi.n, len(_LEVELS))
         for i, (when, strength, _, _) in enumerate(rows):
-            if not remaining.any():
+            if not _some(remaining):
                 break
             hit = remaining & vi.test(when, remaining)
             index[hit] = i
@@ -725,7 +731,7 @@ class VectorRulebook:
             if strength != "must":
                 continue
             at = index == i
-            if not at.any():
+            if not _some(at):
                 continue
             out |= at & (truthy(vi.evaluate(rules_expr, at)) if rules_expr else bool(rules))
         return out
@@ -738,6 +744,36 @@ class VectorRulebook:
             hit = remaining & vi.test(when, remaining)
             out[hit] = value
             remaining &= ~hit
+        return out
+
+    # --- invariants --------------------------------------------------------------------------
+
+    def broken(
+        self, batch: Batch, th: Any, opt: Any, step_name: str, carried_out: bool
+    ) -> list[list[tuple[str, str]]]:
+        """Per patient, the invariants broken after a step: (invariant id, message), as
+        :meth:`Rulebook.broken` gives them. The conditions are masks; an invariant written in
+        Python runs row by row, and messages are rendered only for the patients concerned."""
+        vi = self.interpreter(batch, th, opt)
+        out: list[list[tuple[str, str]]] = [[] for _ in range(batch.n)]
+        records = batch.records
+        if records is None:
+            raise InvalidPathwayError("vector invariants: messages need the batch's records")
+        for inv in self.book.invariants:
+            decl = inv.decl
+            if decl.after and step_name not in decl.after:
+                continue
+            if decl.carried_out and not carried_out:
+                continue
+            if decl.python is not None:
+                for i, p in enumerate(records):
+                    message = decl.python(p, th, batch.active, step_name)
+                    if message is not None:
+                        out[i].append((decl.id, message))
+                continue
+            for row in np.flatnonzero(vi.test(inv.test)).tolist():
+                env = (records[row], th, opt, batch.active)
+                out[row].append((decl.id, self.book._message(inv, env)))
         return out
 
     def top(self, batch: Batch, th: Any, opt: Any, possible: Set[str] | None = None) -> Top:
@@ -756,11 +792,11 @@ class VectorRulebook:
         for action, ok in self.allowed(vi, None, decided).items():
             if possible is not None and action not in possible:
                 continue
-            if not ok.any():
+            if not _some(ok):
                 continue
             index, level = decided.get(action) or self._decide(vi, action, ok)
             undecided = ok & (index < 0)
-            if undecided.any():
+            if _some(undecided):
                 raise InvalidPathwayError(
                     f"action {action!r}: no strength row holds for {int(undecided.sum())} "
                     "patient(s)"
@@ -787,7 +823,7 @@ class VectorRulebook:
         dynamic: dict[int, tuple[str, ...]] = {}
         for a, name in enumerate(names):
             at = best == a
-            if not at.any():
+            if not _some(at):
                 continue
             action[at] = name
             strength[at] = np.array((*_LEVELS, ""), dtype=object)[best_level[at]]
@@ -795,7 +831,7 @@ class VectorRulebook:
             for r, (_, _, ids, rules_expr) in enumerate(table):
                 static[(name, r)] = ids
                 here = at & (best_row == r)
-                if rules_expr is not None and here.any():
+                if rules_expr is not None and _some(here):
                     values = vi.evaluate(rules_expr, here)
                     for i in np.flatnonzero(here):
                         dynamic[int(i)] = tuple(values[i])

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
 from simulation.model import hazards
-from simulation.model.hazard_arrays import HazardTable, cumulative_hazard, solve
+from simulation.model.draws import PatientStream
+from simulation.model.hazard_arrays import ClockArrays, HazardTable, cumulative_hazard, solve
 
 _DAYS = st.floats(0, 5000, allow_nan=False)
 _RATES = st.sampled_from([0.0, 1e-5, 3e-4, 0.002, 0.05]) | st.floats(0, 0.1, allow_nan=False)
@@ -51,3 +53,50 @@ def test_solve_spends_the_budget_it_reports() -> None:
     assert math.isinf(t[1])
     assert t[2] == 50.0
     assert abs(hazards.cumulative_hazard(h, 0.0, float(t[0])) - 1.2) < 1e-12
+
+
+_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["set", "advance", "fired"]),
+        st.floats(0, 400, allow_nan=False),  # days forward
+        st.integers(0, 2**8 - 1),  # which patients (bit mask)
+        st.lists(_hazard(), min_size=8, max_size=8),
+    ),
+    max_size=12,
+)
+
+
+@given(seed=st.integers(0, 2**40), ops=_OPS)
+def test_clock_arrays_are_the_scalar_clocks(seed: int, ops: list[Any]) -> None:
+    """Any sequence of set / advance / fired on any patients gives every patient the budget
+    and event day of its scalar Clock on its own counter-based stream, bit for bit."""
+    patients = np.arange(8) * 1_000 + 3
+    stream = 516
+    scalar = [hazards.Clock("x", PatientStream(seed, int(p), stream)) for p in patients]
+    vector = ClockArrays(seed, patients, stream)
+    day = 0.0
+    for op, forward, bits, hz in ops:
+        day += forward
+        mask = np.array([bool(bits >> i & 1) for i in range(8)])
+        days = np.full(8, day)
+        for i, clock in enumerate(scalar):
+            if not mask[i]:
+                continue
+            if op == "set":
+                clock.advance(day)
+                clock.set(day, hz[i])
+            elif op == "advance":
+                clock.advance(day)
+            else:
+                clock.fired(day)
+        if op == "set":
+            vector.advance(days, mask)
+            vector.set(days, hz, mask)
+        elif op == "advance":
+            vector.advance(days, mask)
+        else:
+            vector.fired(days, mask)
+        due = vector.due()
+        for i, clock in enumerate(scalar):
+            assert vector.budget[i].tobytes() == np.float64(clock.budget).tobytes()
+            assert due[i].tobytes() == np.float64(clock.due()).tobytes()

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pathway.compiled import CompiledPathway
 from pathway.errors import InvalidPathwayError
 from pathway.expr import Expr, Schema
 from pathway.guidelines.aih import rules
@@ -26,6 +27,7 @@ from pathway.guidelines.aih.thresholds import Thresholds
 from pathway.guidelines.aih.vector_forms import VECTOR_RULEBOOK
 from pathway.vector import Batch, VectorInterpreter, column, truthy
 
+from .strategies import apply_move, moves_any, patients, start
 from .test_declarations import situations
 
 BOOK = rules.RULEBOOK
@@ -41,6 +43,7 @@ def _expressions() -> list[tuple[str, Expr]]:
     for name, checks in BOOK.lists.items():
         out += [(f"list {name} {i}", c.when) for i, c in enumerate(checks)]
     out += [(f"invariant {inv.decl.id}", inv.test) for inv in BOOK.invariants]
+    out += [(f"condition {name}", expr) for name, expr in rules.CONDITIONS.items()]
     return out
 
 
@@ -65,7 +68,8 @@ _SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Hea
 @_SETTINGS
 @given(batches())
 def test_every_declared_condition_agrees(batch: tuple[list[Any], Any, Any, Any]) -> None:
-    """Each check, row, priority, list check and invariant holds for the same patients."""
+    """Each check, row, priority, list check, invariant and routing condition holds for the
+    same patients."""
     records, th, opt, active = batch
     vi = VECTOR_RULEBOOK.interpreter(Batch(len(records), active, records=records), th, opt)
     for name, expr in EXPRESSIONS:
@@ -278,3 +282,65 @@ def test_random_expressions_agree_with_the_scalar_interpreter(
         assert holds == bool(want), text
         if isinstance(want, float | int) and not isinstance(want, bool):
             assert value == want or (math.isnan(value) and math.isnan(want)), text
+
+
+_STEP_NAMES = sorted({*BOOK.actions, "labs", "week4_check", "month6_assessment", "intolerance"})
+
+
+@_SETTINGS
+@given(batches(), st.sampled_from(_STEP_NAMES), st.booleans())
+def test_invariants_broken_after_a_step_agree(
+    batch: tuple[list[Any], Any, Any, Any], step_name: str, carried_out: bool
+) -> None:
+    """The invariants broken after a step, with their messages, are the scalar rulebook's
+    for every patient."""
+    records, th, opt, active = batch
+    got = VECTOR_RULEBOOK.broken(
+        Batch(len(records), active, records=records), th, opt, step_name, carried_out
+    )
+    for i, p in enumerate(records):
+        assert got[i] == BOOK.broken((p, th, opt, active), step_name, carried_out)
+
+
+def test_routing_conditions_agree() -> None:
+    """Every named condition the chart's guards ask gives the scalar value (truth and, for
+    day counts, the number)."""
+    th, opt = Thresholds(), GuidelineOptions()
+    p = PatientRecord("v2", age=50, sex="M", weight_kg=80, cirrhosis="none")
+    p.day = 400.0
+    p.add_labs(LabPanel.from_mapping(390.0, {"alt_xuln": 0.8, "igg_xuln": 0.9}))
+    p.cbr_since_day = 200.0
+    q = PatientRecord("v3", age=30, sex="F", weight_kg=55, cirrhosis="compensated")
+    records = [p, q]
+    active = frozenset({"maintenance"})
+    vi = VECTOR_RULEBOOK.interpreter(Batch(2, active, records=records), th, opt)
+    for name, expr in rules.CONDITIONS.items():
+        got = vi.evaluate(expr).tolist()
+        for value, rec in zip(got, records, strict=True):
+            want = expr.fn(rec, th, opt, active)
+            if isinstance(want, bool) or want is None:
+                assert bool(value) == bool(want), name
+            else:
+                assert value == want, name
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(patient=patients, moves=moves_any)
+def test_the_charts_own_recommendation_along_random_courses(
+    patient: PatientRecord, moves: list[Any]
+) -> None:
+    """Along random courses on the compiled engine, the vector top recommendation among the
+    chart's possible events (which depend on the configuration only) is the chart's own."""
+    chart = start(patient, {"alt_xuln": 6.0, "igg_xuln": 1.6}, engine=CompiledPathway)
+    for move in [None, *moves]:
+        if move is not None:
+            apply_move(chart, move)
+        if chart.is_dead:
+            break
+        want = chart.top_recommendation()
+        batch = Batch(1, chart.active, records=[chart.patient])
+        top = VECTOR_RULEBOOK.top(
+            batch, chart.thresholds, chart.options, possible=chart.allowed_event_ids()
+        )
+        got = None if top.action[0] is None else (top.action[0], top.strength[0], top.rules(0))
+        assert got == (None if want is None else (want.action, want.strength, want.rule_ids))

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .draws import exponentials
 from .hazards import Hazard
 
-__all__ = ["HazardTable", "cumulative_hazard", "solve"]
+__all__ = ["ClockArrays", "HazardTable", "cumulative_hazard", "solve"]
 
 Floats = NDArray[np.float64]
 
@@ -91,3 +92,72 @@ def solve(table: HazardTable, lo: ArrayLike, budget: ArrayLike) -> Floats:
             left = np.where(spend, left - rate * (end - s), left)
             open_ &= ~hit
     return out
+
+
+def _pad(table: HazardTable, width: int) -> HazardTable:
+    extra = width - table.starts.shape[1]
+    if extra <= 0:
+        return table
+    n = table.n
+    return HazardTable(
+        np.hstack([table.starts, np.full((n, extra), math.inf)]),
+        np.hstack([table.rates, np.zeros((n, extra))]),
+        np.hstack([table.ends, np.full((n, extra), math.inf)]),
+    )
+
+
+class ClockArrays:
+    """One kind of event for ``n`` patients: :class:`simulation.model.hazards.Clock`, as columns.
+
+    Each patient's budgets are the Exp(1) draws of its own stream ``stream``
+    (:mod:`simulation.model.draws`), in order: the first when made, the next each time the
+    event fires, as the scalar clock draws them from its :class:`PatientStream`. Every
+    method takes a mask of the patients it applies to; the results are the scalar clock's,
+    bit for bit (tested).
+    """
+
+    def __init__(self, seed: int, patients: NDArray[np.int64], stream: int) -> None:
+        self.seed, self.patients, self.stream = seed, patients, stream
+        n = len(patients)
+        self.drawn = np.zeros(n, dtype=np.uint64)  # budgets drawn so far
+        self.budget = exponentials(seed, patients, stream, self.drawn)
+        self.drawn += np.uint64(1)
+        self.origin = np.zeros(n)
+        self.since = np.zeros(n)
+        self.table = HazardTable.of([()] * n)
+        self.has = np.zeros(n, dtype=bool)  # a hazard is set (the scalar ``if self.hazard``)
+
+    def advance(self, day: Floats, mask: NDArray[np.bool_]) -> None:
+        """Spend each masked patient's budget from its last update to ``day``."""
+        m = mask & (day > self.since)
+        spend = m & self.has
+        if spend.any():
+            used = cumulative_hazard(self.table, self.since - self.origin, day - self.origin)
+            self.budget = np.where(spend, self.budget - used, self.budget)
+        self.since = np.where(m, day, self.since)
+
+    def set(self, origin: Floats, hazards: Sequence[Hazard], mask: NDArray[np.bool_]) -> None:
+        """From now on the masked patients' hazard is ``hazards[i]`` counted from ``origin``."""
+        new = HazardTable.of(hazards)
+        width = max(new.starts.shape[1], self.table.starts.shape[1])
+        old, new = _pad(self.table, width), _pad(new, width)
+        rows = mask[:, None]
+        self.table = HazardTable(
+            np.where(rows, new.starts, old.starts),
+            np.where(rows, new.rates, old.rates),
+            np.where(rows, new.ends, old.ends),
+        )
+        self.has = np.where(mask, np.array([len(h) > 0 for h in hazards]), self.has)
+        self.origin = np.where(mask, origin, self.origin)
+
+    def due(self) -> Floats:
+        """Each patient's event day at its current hazard (``inf``: never)."""
+        at = self.origin + solve(self.table, self.since - self.origin, self.budget)
+        return np.where(~self.has, math.inf, np.where(self.budget <= 0, self.since, at))
+
+    def fired(self, day: Floats, mask: NDArray[np.bool_]) -> None:
+        """The masked patients' event happened on ``day``: each draws its next budget."""
+        self.since = np.where(mask, np.maximum(self.since, day), self.since)
+        fresh = exponentials(self.seed, self.patients, self.stream, self.drawn)
+        self.budget = np.where(mask, fresh, self.budget)
+        self.drawn = self.drawn + mask.astype(np.uint64)
