@@ -102,6 +102,16 @@ def arrays(n: int) -> None:
     t_z = _best(lambda: draws.normals(7, p, 515, 3)) / n
     t_e = _best(lambda: draws.exponentials(7, p, 515, 3)) / n
     t_w = _best(lambda: draws.philox4x64(p, 1, p)) / n
+    k = (np.arange(n) % 7 * 6)[:, None] + np.arange(6)  # each patient at its own draw number
+    t_v = _best(lambda: draws.normals(7, p[:, None], 515, k)) / n
+    t_gv = _best(lambda: g.standard_normal((n, 6))) / n
+    start = np.arange(n) % 7 * 6
+    t_r = _best(lambda: draws.normal_of(*draws.run_words(7, p, 515, start, 6))) / n
+    print(
+        f"  a lab panel's 6 noise normals, {n:,} patients at once (us per patient-visit): "
+        f"Generator {t_gv * 1e6:.2f}   counter-based {t_v * 1e6:.2f}"
+        f"   as a run (each block once) {t_r * 1e6:.2f}"
+    )
     print(
         f"  {n:,} patients: Generator.standard_normal {t_g * 1e9:5.1f}   uniforms {t_u * 1e9:5.1f}"
         f"   normals {t_z * 1e9:5.1f}   exponentials {t_e * 1e9:5.1f}"

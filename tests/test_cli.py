@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -28,11 +29,16 @@ def test_demo_simulates_the_default_cohort_and_writes_the_report(
     """``carechart demo`` shows two courses, then simulates the cohort into --out."""
     out = tmp_path / "demo"
     assert main(["demo", "--patients", "30", "--out", str(out)]) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "2 courses, 0 invariant violations" in text
     assert "invariant violations: 0" in text
     names = sorted(p.name for p in out.iterdir())
     assert names == [".carechart", "events.csv", "patients.csv", "report.html", "summary.json"]
+    # Progress goes to stderr, the results to stdout; the folder says demo wrote it.
+    assert "simulating the default cohort (30 patients)" in captured.err
+    assert "simulating" not in text.lower().replace("carechart simulate", "")
+    assert json.loads((out / ".carechart").read_text())["written_by"] == "carechart demo"
 
 
 def test_unknown_command_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

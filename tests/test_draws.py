@@ -14,8 +14,10 @@ from simulation.model.draws import (
     PatientStream,
     child_stream,
     exponentials,
+    normal_of,
     normals,
     philox4x64,
+    run_words,
     uniforms,
     words,
 )
@@ -161,3 +163,27 @@ def test_large_arrays_go_in_slices_with_the_same_words() -> None:
     assert blocks[0].shape == (200, 200)
     flat = np.stack([b.ravel() for b in blocks], axis=1).ravel()
     assert np.array_equal(flat, bits.random_raw(4 * n))
+
+
+@given(
+    seed=SEEDS,
+    patients=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=5),
+    starts=st.lists(st.integers(0, 2**40), min_size=1, max_size=5),
+    count=st.integers(1, 9),
+    stream=STREAMS,
+)
+def test_runs_of_draws_are_the_single_draws(
+    seed: int, patients: list[int], starts: list[int], count: int, stream: int
+) -> None:
+    """run_words (each Philox block once) gives the words of draws start..start+count-1 of
+    every patient, whatever the parity of each start."""
+    n = min(len(patients), len(starts))
+    p, k0 = np.array(patients[:n]), np.array(starts[:n], dtype=np.uint64)
+    w0, w1 = run_words(seed, p, stream, k0, count)
+    ks = k0[:, None] + np.arange(count, dtype=np.uint64)
+    v0, v1 = words(seed, p[:, None], stream, ks)
+    assert w0.shape == (n, count)
+    assert np.array_equal(w0, v0)
+    assert np.array_equal(w1, v1)
+    got = normal_of(w0, w1)
+    assert got.tobytes() == normals(seed, p[:, None], stream, ks).tobytes()

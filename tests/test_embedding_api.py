@@ -110,7 +110,7 @@ def test_care_state_is_one_vocabulary_id() -> None:
 
 
 def test_the_care_state_is_the_innermost_care_line_state() -> None:
-    """CARE_LINE lists an outer state before those nested in it, so that every care state,
+    """CARE_LINE puts a nested state before the one holding it, so that every care state,
     active with its ancestors (and taper, of the steroid course), is the one shown."""
     states = AIHPathway.states_map
     for state_id in CARE_LINE:

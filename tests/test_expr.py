@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pathway.expr import Deps, Expr, ExpressionError, Function, Schema, Template, Visitor
+from pathway.expr import Deps, Expr, ExpressionError, Function, Schema, Template
+from pathway.vector import Batch, VectorInterpreter
 
 SCHEMA = Schema(
     fields={"a": False, "b": False, "c": False, "flag": False, "alt": True, "drug": True},
@@ -211,41 +211,6 @@ def test_template_fields_may_hold_quotes_colons_and_escaped_braces() -> None:
 # --- the seam for a vectorised interpreter (issue 14) -------------------------------------
 
 
-class _Masks(Visitor[Any]):
-    """A minimal numpy interpreter of the checked tree, over columns of patients.
-
-    Missing values are NaN, which compares false: the scalar interpreter's semantics.
-    """
-
-    def __init__(self, columns: dict[str, np.ndarray], th: Any) -> None:
-        self.columns, self.th = columns, th
-
-    def visit_Name(self, node: ast.Name) -> Any:
-        return self.columns[node.id]
-
-    def visit_Attribute(self, node: ast.Attribute) -> Any:
-        return getattr(self.th, node.attr)
-
-    def visit_Constant(self, node: ast.Constant) -> Any:
-        return node.value
-
-    def visit_Compare(self, node: ast.Compare) -> Any:
-        ops = {ast.Lt: np.less, ast.LtE: np.less_equal, ast.Gt: np.greater}
-        ops |= {ast.GtE: np.greater_equal}
-        return ops[type(node.ops[0])](self.visit(node.left), self.visit(node.comparators[0]))
-
-    def visit_BoolOp(self, node: ast.BoolOp) -> Any:
-        combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
-        values = [self.visit(v) for v in node.values]
-        out = values[0]
-        for value in values[1:]:
-            out = combine(out, value)
-        return out
-
-    def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
-        return np.logical_not(self.visit(node.operand))
-
-
 @given(
     st.lists(st.tuples(_values, st.none() | _values), min_size=1, max_size=20),
     st.sampled_from(
@@ -260,13 +225,15 @@ class _Masks(Visitor[Any]):
 def test_the_checked_tree_drives_a_vectorised_interpreter(
     rows: list[tuple[float, float | None]], text: str
 ) -> None:
-    """A numpy visitor over the kept tree gives, patient by patient, the scalar answer."""
+    """The numpy interpreter (pathway.vector) over the kept tree gives, patient by patient,
+    the scalar answer (tests/test_vector.py checks every AIH declaration)."""
     e = Expr(text, SCHEMA)
     columns = {
         "a": np.array([a for a, _ in rows], dtype=float),
         "b": np.zeros(len(rows)),
         "alt": np.array([np.nan if alt is None else alt for _, alt in rows], dtype=float),
     }
-    masks = _Masks(columns, TH).visit(e.tree)
+    batch = Batch(len(rows), frozenset(), columns=columns)
+    masks = VectorInterpreter(batch, TH, OPT, SCHEMA).test(e)
     scalar = [bool(e(_record(a=a, b=0.0, alt=alt), TH, OPT, frozenset())) for a, alt in rows]
     assert list(np.broadcast_to(masks, len(rows))) == scalar

@@ -43,3 +43,10 @@ def test_workers_default_to_the_cpus_everywhere() -> None:
         action = next(a for a in sub._actions if "--workers" in a.option_strings)
         assert action.default is None, f"carechart {name} --workers defaults to {action.default}"
         assert "CPUs" in (action.help or ""), name
+
+
+@pytest.mark.parametrize("name", sorted(_subcommands()))
+def test_a_required_option_shows_no_default(name: str) -> None:
+    """``(required) (default: none)`` contradicts itself: a required option has no default."""
+    page = " ".join(_subcommands()[name].format_help().split())
+    assert "(required) (default" not in page

@@ -257,7 +257,11 @@ def _demo_command(args: Any) -> int:
     cohort, params, thresholds = apply_overrides(load_cohort(), load_parameters(), [])
     if args.patients is not None:
         cohort, *_ = apply_overrides(cohort, params, [f"cohort.patients={args.patients}"])
-    out.write(f"\nSimulating the default cohort ({cohort.patients:,} patients)...\n")
+    out.write("\n")
+    out.flush()  # the courses before the progress lines, when both go to one terminal
+    sys.stderr.write(
+        f"carechart demo: simulating the default cohort ({cohort.patients:,} patients)\n"
+    )
     text, ok = simulate_to(
         Path(args.out),
         cohort,
@@ -268,6 +272,7 @@ def _demo_command(args: Any) -> int:
         workers=default_workers(),
         progress=StderrProgress(),
         force=args.force,
+        command="demo",
     )
     out.write(text)
     out.write(f"Open {Path(args.out) / 'report.html'} in a browser to read the report.\n")

@@ -24,7 +24,8 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
     """Help that ends each option's text with its default, unless the text states it.
 
     ``(default: X)`` for a value, ``(default: off)`` for a flag and ``(default: none)`` for
-    a repeatable option; an option whose default is ``None`` must say in its own help what
+    a repeatable option, nothing for a required one (``(required)`` in its help, or
+    ``required=True``); an option whose default is ``None`` must say in its own help what
     happens without it (``tests/test_help_defaults.py`` checks every sub-command).
     """
 
@@ -32,6 +33,8 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         text = action.help or ""
         if not action.option_strings or "default" in text or action.help == argparse.SUPPRESS:
             return action.help
+        if action.required or "(required)" in text:
+            return action.help  # a required option has no default to show
         default = action.default
         if default is None or default is argparse.SUPPRESS:
             return action.help

@@ -200,12 +200,14 @@ def simulate_to(
     calibration: Path | None = None,
     compress: bool = False,
     force: bool = False,
+    command: str = "simulate",
 ) -> tuple[str, bool]:
     """Simulate and write every output to ``out`` (all or nothing).
 
     With ``compress``, the CSV files are written gzip-compressed (``patients.csv.gz``,
     ``events.csv.gz``). ``out`` is replaced as a whole; a folder carechart did not write is
-    refused unless ``force`` (:class:`~simulation.run.output_folder.StagedFolder`). A
+    refused unless ``force`` (:class:`~simulation.run.output_folder.StagedFolder`); its
+    marker names ``command`` (``carechart demo`` writes through here too). A
     ``calibration.json`` kept in ``out`` from an earlier ``carechart calibrate`` goes into
     the report and into the new folder.
 
@@ -224,7 +226,7 @@ def simulate_to(
         calibration = kept  # from an earlier carechart calibrate: checked, then carried over
     if calibration is not None:
         check_calibration(calibration)
-    with OutputWriter(out, force=force) as writer:
+    with OutputWriter(out, force=force, command=command) as writer:
         # Rows and events are written as their chunks arrive (in patient order); the
         # result keeps only the running totals behind the summary.
         with (

@@ -2,14 +2,15 @@
 
 ``make golden`` (``python -m tests.golden.regenerate``) rewrites the files of this folder
 from the current code and says what changed: each file added, removed or changed, with its
-count of differing lines. tests/test_golden.py compares the current code's outputs with the
-files byte for byte.
+count of differing lines (``--check``: only says it, and exits 1 if anything would
+change). tests/test_golden.py compares the current code's outputs with the files byte for
+byte.
 
 Run it deliberately: after a change meant to alter simulated courses (a parameter, a rule,
 a hazard), regenerate, read the diff (``git diff tests/golden``), and say in CHANGELOG.md
 why the outputs changed. Never regenerate to make an unexplained difference go away.
 
-What is kept (about 300 KB in all):
+What is kept (about 400 KB in all):
 
 - ``runs/NAME/patients.csv`` and ``runs/NAME/events.csv`` of each run of :data:`RUNS`, as
   ``carechart simulate`` writes them (the same rows, in patient order);
@@ -94,6 +95,22 @@ RUNS: tuple[GoldenRun, ...] = (
             "adherence.nonadherence_per_year=0.5",
             "pregnancy.plan_per_year=0.3",
             "thresholds.relapse_alt_xuln=2.5",
+        ),
+    ),
+    # Cirrhosis, HCC, transplant, recurrence and graft failure made common, so that the
+    # runs together exercise every hazard condition (tests/test_golden.py checks it).
+    GoldenRun(
+        "liver_transplant",
+        patients=8,
+        years=5,
+        seed=16,
+        sets=(
+            "cohort.cirrhosis.decompensated=0.5",
+            "liver.hcc_per_1000py_cirrhosis=150",
+            "transplant.candidate_share=1.0",
+            "transplant.recurrence_5y=0.5",
+            "transplant.recurrence_10y=0.7",
+            "transplant.graft_loss_per_year=0.3",
         ),
     ),
 )
@@ -187,8 +204,21 @@ def changes(old: dict[str, str], new: dict[str, str]) -> list[str]:
 
 
 def main(argv: Sequence[str] = ()) -> int:
-    """Rewrite the golden files from the current code and print what changed."""
+    """Rewrite the golden files from the current code and print what changed.
+
+    With ``--check``, write nothing: print what would change and exit 1 if anything would.
+    """
+    unknown = [a for a in argv if a != "--check"]
+    if unknown:
+        print(f"regenerate: unknown argument(s) {unknown}; usage: regenerate [--check]")
+        return 2
     old, new = stored(), produce()
+    if "--check" in argv:
+        report = changes(old, new)
+        for line in report:
+            print(line)
+        print(f"{len(report)} of {len(new)} golden files would change")
+        return 1 if report else 0
     for path in old.keys() - new.keys():
         (FOLDER / path).unlink()
     for path, text in new.items():

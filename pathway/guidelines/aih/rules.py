@@ -133,10 +133,13 @@ def _fn(impl: Callable[..., Any], arity: int = 0, **kw: Any) -> Function:
     return Function(impl=impl, arity=arity, **kw)
 
 
-def _dose_fn(name: str, arity: int, reads: str, thresholds: str, options: str = "") -> Function:
-    """A :mod:`.dosing` function as an expression function (mg/day), with what it reads."""
+def _dose_fn(
+    impl: Callable[..., Any], arity: int, reads: str, thresholds: str, options: str = ""
+) -> Function:
+    """A :mod:`.dosing` function as an expression function (mg/day), with what it reads;
+    ``impl`` is called as ``impl(record, thresholds, options, active, *args)``."""
     return Function(
-        impl=_DOSES[name],
+        impl=impl,
         arity=arity,
         reads=frozenset(reads.split()),
         thresholds=frozenset(thresholds.split()),
@@ -159,19 +162,6 @@ _INDICATION_READS = frozenset(
     | {"decompensated", "hcc"}
 )
 
-
-_DOSES: dict[str, Callable[..., Any]] = {
-    "prednisolone_dose": lambda p, th, opt, a, acute: dosing.prednisolone_dose(
-        p, th, opt, acute=acute
-    ),
-    "azathioprine_dose": lambda p, th, opt, a, maintenance: dosing.azathioprine_dose(
-        p, th, maintenance=maintenance
-    ),
-    "tacrolimus_dose": lambda p, th, opt, a: dosing.tacrolimus_dose(p, th),
-    "next_taper_dose": lambda p, th, opt, a, drug, dose: dosing.next_taper_dose(drug, dose, th),
-    "taper_target": lambda p, th, opt, a, drug: dosing.taper_target(drug, th),
-    "optimised_steroid": lambda p, th, opt, a: dosing.optimised_steroid(p, th, opt),
-}
 
 #: The guideline's free-form Python functions, by the name expressions call them with.
 #: Record methods (``latest``, ``on``, ...) are the record's own; the rest are Python
@@ -226,13 +216,30 @@ FUNCTIONS: dict[str, Function] = {
         reads_active=True,
         reads=frozenset({"antimetabolite_change_day", "entered", "timers_fired", "day"}),
     ),
-    "prednisolone_dose": _dose_fn("prednisolone_dose", 1, "weight_kg", _PRED, "steroid_scheme"),
-    "azathioprine_dose": _dose_fn("azathioprine_dose", 1, "weight_kg tpmt", _AZA),
-    "tacrolimus_dose": _dose_fn("tacrolimus_dose", 0, "weight_kg", "tacrolimus_mg_per_kg"),
-    "next_taper_dose": _dose_fn("next_taper_dose", 2, "", _TAPER),
-    "taper_target": _dose_fn("taper_target", 1, "", _TAPER),
+    "prednisolone_dose": _dose_fn(
+        lambda p, th, opt, a, acute: dosing.prednisolone_dose(p, th, opt, acute=acute),
+        1,
+        "weight_kg",
+        _PRED,
+        "steroid_scheme",
+    ),
+    "azathioprine_dose": _dose_fn(
+        lambda p, th, opt, a, maintenance: dosing.azathioprine_dose(p, th, maintenance=maintenance),
+        1,
+        "weight_kg tpmt",
+        _AZA,
+    ),
+    "tacrolimus_dose": _dose_fn(
+        lambda p, th, opt, a: dosing.tacrolimus_dose(p, th), 0, "weight_kg", "tacrolimus_mg_per_kg"
+    ),
+    "next_taper_dose": _dose_fn(
+        lambda p, th, opt, a, drug, dose: dosing.next_taper_dose(drug, dose, th), 2, "", _TAPER
+    ),
+    "taper_target": _dose_fn(
+        lambda p, th, opt, a, drug: dosing.taper_target(drug, th), 1, "", _TAPER
+    ),
     "optimised_steroid": Function(
-        impl=_DOSES["optimised_steroid"],
+        impl=lambda p, th, opt, a: dosing.optimised_steroid(p, th, opt),
         optional=True,
         reads=frozenset({"drugs", "response", "weight_kg"}),
         thresholds=frozenset(_PRED.split()),

@@ -45,9 +45,13 @@ CARE_STATES: Final = (
     "recurrent_aih",
     "death",
 )
-#: The care states of the care line, an outer state before those nested in it (for
-#: :func:`pathway.care.care_state`); ``taper`` belongs to the steroid course, beside them.
-CARE_LINE: Final = tuple(s for s in CARE_STATES if s != "taper")
+#: The care states in the order they win when several are active (for
+#: :func:`pathway.care.care_state`): ``recurrent_aih`` before ``post_transplant``, which
+#: holds it; ``taper`` belongs to the steroid course, beside the care line, and never wins.
+CARE_LINE: Final = (
+    "recurrent_aih",
+    *(s for s in CARE_STATES if s not in {"taper", "recurrent_aih"}),
+)
 
 DRUGS: Final = (
     "prednisolone",

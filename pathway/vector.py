@@ -1,0 +1,802 @@
+"""The numpy interpreter of the guideline expression language, and rulebook masks (issue 14).
+
+The vector engine steps many patients of one chart configuration together. Here the same
+checked expression trees the scalar interpreter compiles (:mod:`pathway.expr`) are walked
+over a :class:`Batch`: one column per record field (numpy arrays), one active configuration
+for the whole batch. No clinical logic is written twice: every check, strength row and
+priority of a :class:`~pathway.declarations.Rulebook` is read from its declarations.
+
+Values are numpy arrays of three kinds: ``bool``; ``float64``, where NaN stands for a
+missing value (``None``); and ``object`` (text, collections, ``None``). The scalar semantics
+hold: an ordering comparison with a missing value is false, ``and``/``or`` give an operand
+(Python's short circuit, as masks), ``x or 0.0`` reads a missing ``x`` as 0.
+
+Function calls are read, in this order, from:
+
+1. the batch's call columns (constant arguments, e.g. ``latest("alt_xuln")``), made from the
+   records on first use (:meth:`Batch.call`) or kept by a columnar engine;
+2. the guideline's vector forms (:class:`Columnar`, :class:`Breached`, :class:`Listed`):
+   numpy forms of functions, or functions defined by the rulebook's own lists and checks;
+3. for a record method with a non-constant argument, one call column per distinct value;
+4. for a function that reads nothing of the record, one call per distinct argument tuple;
+5. otherwise the scalar function row by row over the batch's records, only on the rows where
+   the scalar interpreter would call it (the short-circuit mask): correct, and measured.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .declarations import Rulebook, _CompiledCheck
+from .errors import InvalidPathwayError
+from .expr import _BUILTINS, Expr, Function, Schema, Visitor
+
+__all__ = [
+    "Batch",
+    "Breached",
+    "Columnar",
+    "Form",
+    "Listed",
+    "Top",
+    "VectorInterpreter",
+    "VectorRulebook",
+    "column",
+    "truthy",
+]
+
+Array = NDArray[Any]
+CallKey = tuple[str, tuple[Any, ...]]
+
+
+def column(values: Sequence[Any]) -> Array:
+    """Values of one field as a column: ``bool``, ``float64`` (NaN: missing) or ``object``."""
+    if all(type(v) is bool for v in values):
+        return np.array(values, dtype=bool)
+    if all(v is None or (isinstance(v, int | float) and type(v) is not bool) for v in values):
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
+
+
+@dataclass
+class Batch:
+    """``n`` patient records in one chart configuration, as columns.
+
+    Attributes:
+        n: number of patients.
+        active: the configuration's active state ids (the same for every patient).
+        columns: record field -> column (see :func:`column`).
+        calls: ``(function, constant arguments)`` -> column of its values.
+        records: the records themselves, for functions without a columnar form (optional).
+    """
+
+    n: int
+    active: frozenset[str]
+    columns: dict[str, Array] = field(default_factory=dict)
+    calls: dict[CallKey, Array] = field(default_factory=dict)
+    records: Sequence[Any] | None = None
+    #: Tests of one field against constants (``response == "x"``, ``"x" in intolerant``,
+    #: ``len(drugs)``), worked out once per batch: a columnar engine keeps such columns.
+    #: A batch is a snapshot: clear this when a column changes.
+    derived: dict[tuple[Any, ...], Array] = field(default_factory=dict)
+
+    @classmethod
+    def from_records(
+        cls, records: Sequence[Any], active: Set[str], schema: Schema, reads: Iterable[str]
+    ) -> Batch:
+        """Columns for the fields ``reads`` made from the records now; other fields and record
+        method calls (e.g. ``latest("alt_xuln")``) are made from them on first use."""
+        batch = cls(len(records), frozenset(active), records=records)
+        for name in reads:
+            if name in schema.fields:
+                batch.columns[name] = column([getattr(r, name) for r in records])
+        return batch
+
+    def column(self, name: str) -> Array:
+        """The column of field ``name`` (made from the records on first use)."""
+        col = self.columns.get(name)
+        if col is None:
+            if self.records is None:
+                raise InvalidPathwayError(f"vector batch: no column {name!r} and no records")
+            col = self.columns[name] = column([getattr(r, name) for r in self.records])
+        return col
+
+    def call(self, name: str, args: tuple[Any, ...]) -> Array:
+        """The column of record method ``name(*args)`` (made from the records on first use)."""
+        key = (name, args)
+        col = self.calls.get(key)
+        if col is None:
+            if self.records is None:
+                raise InvalidPathwayError(f"vector batch: no column for {name}{args!r}")
+            col = self.calls[key] = column([getattr(r, name)(*args) for r in self.records])
+        return col
+
+
+# --- vector forms of guideline functions -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Columnar:
+    """A numpy form of a function: ``fn(batch, *argument arrays) -> array``."""
+
+    fn: Callable[..., Array]
+
+
+@dataclass(frozen=True)
+class Breached:
+    """The function is ``bool(rulebook.breaches(action, env))``."""
+
+    action: str
+
+
+@dataclass(frozen=True)
+class Listed:
+    """The function reads the findings of the rulebook's check list ``name``.
+
+    ``rules=False``: whether there is any finding. ``rules=True``: the list of the findings'
+    rule ids, only those of strength ``level`` when given, only the first when ``first``.
+    """
+
+    name: str
+    rules: bool = False
+    level: str | None = None
+    first: bool = False
+
+
+Form = Columnar | Breached | Listed
+
+
+# --- value helpers -------------------------------------------------------------------------
+
+
+def _arr(x: Any) -> Array:
+    if isinstance(x, np.ndarray):
+        return x
+    if x is None or isinstance(x, str | tuple | frozenset | set | list | dict):
+        out = np.empty((), dtype=object)
+        out[()] = x
+        return out
+    return np.asarray(x)
+
+
+def _full(a: Array, n: int) -> Array:
+    """``a`` as an array of length ``n`` (most values already are: no numpy call then)."""
+    return a if a.shape == (n,) else np.broadcast_to(a, (n,))
+
+
+def _objects(a: Array) -> Array:
+    """``a`` as an object array, NaN read as ``None`` (the scalar value)."""
+    if a.dtype == object:
+        return a
+    if a.dtype.kind == "f":
+        out = a.astype(object)
+        out[np.isnan(a)] = None
+        return out
+    return a.astype(object)
+
+
+def truthy(x: Any) -> Array:
+    """Python truthiness, elementwise (NaN, i.e. ``None``, is false)."""
+    a = _arr(x)
+    if a.dtype == bool:
+        return a
+    if a.dtype.kind in "iu":
+        return np.asarray(a != 0)
+    if a.dtype.kind == "f":
+        return np.asarray((a != 0) & ~np.isnan(a))
+    return np.asarray(np.frompyfunc(bool, 1, 1)(a), dtype=bool)
+
+
+def _numeric(a: Array) -> bool:
+    return a.dtype.kind in "biuf"
+
+
+def _where(cond: Array, x: Any, y: Any) -> Array:
+    a, b = _arr(x), _arr(y)
+    if _numeric(a) and _numeric(b):
+        if a.dtype == bool and b.dtype == bool:
+            return np.where(cond, a, b)
+        return np.where(cond, a.astype(np.float64), b.astype(np.float64))
+    return np.where(cond, _objects(a), _objects(b))
+
+
+def _rowwise(fn: Callable[..., Any], mask: Array, n: int, *args: Any) -> Array:
+    """``fn`` on each row where ``mask`` holds (``None`` elsewhere), arguments broadcast."""
+    cols = [_full(_objects(_arr(a)), n) for a in args]
+    idx = np.flatnonzero(_full(mask, n))
+    out: list[Any] = [None] * n
+    for i in idx:
+        out[i] = fn(*(c[i] for c in cols))
+    return column(out)
+
+
+def _eq(a: Array, b: Array) -> Array:
+    if _numeric(a) and _numeric(b):
+        eq = np.asarray(a == b)
+        if a.dtype.kind == "f" or b.dtype.kind == "f":
+            fa = a.astype(np.float64)
+            fb = b.astype(np.float64)
+            eq = eq | (np.isnan(fa) & np.isnan(fb))
+        return eq
+    oa, ob = _objects(a), _objects(b)
+    return np.asarray(np.frompyfunc(operator.eq, 2, 1)(oa, ob), dtype=bool)
+
+
+_ORDER: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+_ARITH: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
+
+
+def _ordered(op: Callable[[Any, Any], Any], a: Array, b: Array) -> Array:
+    if _numeric(a) and _numeric(b):
+        with np.errstate(invalid="ignore"):
+            return np.asarray(op(a.astype(np.float64), b.astype(np.float64)), dtype=bool)
+
+    def safe(x: Any, y: Any) -> bool:
+        return x is not None and y is not None and bool(op(x, y))
+
+    return np.asarray(np.frompyfunc(safe, 2, 1)(_objects(a), _objects(b)), dtype=bool)
+
+
+_ACTIVE = object()  # the name ``active``: the batch's configuration
+
+
+_FIELD_TESTS: dict[int, tuple[ast.Compare, tuple[Any, ...] | None]] = {}
+
+
+def _field_test(node: ast.Compare) -> tuple[Any, ...] | None:
+    """A cache key for a test of one field against constants (safe on every row), or None."""
+    memo = _FIELD_TESTS.get(id(node))
+    if memo is not None and memo[0] is node:
+        return memo[1]
+    key = _field_key(node)
+    if len(_FIELD_TESTS) > 100_000:  # trees made and dropped (tests): do not grow for ever
+        _FIELD_TESTS.clear()
+    _FIELD_TESTS[id(node)] = (node, key)
+    return key
+
+
+def _field_key(node: ast.Compare) -> tuple[Any, ...] | None:
+    if len(node.ops) != 1:
+        return None
+    left, right, op = node.left, node.comparators[0], node.ops[0]
+    if isinstance(op, ast.In | ast.NotIn) and isinstance(left, ast.Constant):
+        left, right = right, left
+    if not (isinstance(left, ast.Name) and left.id != "active"):
+        return None
+    if isinstance(right, ast.Constant):
+        const: Any = right.value
+    elif isinstance(right, ast.Tuple | ast.Set):
+        const = tuple(e.value for e in right.elts if isinstance(e, ast.Constant))
+    else:
+        return None
+    return (type(op).__name__, left.id, isinstance(node.left, ast.Constant), const)
+
+
+class VectorInterpreter(Visitor[Any]):
+    """Evaluates checked expression trees over a :class:`Batch` (see the module docstring).
+
+    ``mask`` is the set of rows whose value matters (the scalar short circuit); a
+    row-by-row fallback runs only there.
+    """
+
+    def __init__(
+        self,
+        batch: Batch,
+        th: Any,
+        opt: Any,
+        schema: Schema,
+        forms: Mapping[str, Form] | None = None,
+        rulebook: VectorRulebook | None = None,
+    ) -> None:
+        self.batch, self.th, self.opt, self.schema = batch, th, opt, schema
+        self.forms = forms or {}
+        self.rulebook = rulebook
+        self.n = batch.n
+        self.mask: Array = np.ones(batch.n, dtype=bool)
+        #: Row-by-row calls made (function name -> rows), to measure what has no vector form.
+        self.fallbacks: dict[str, int] = {}
+
+    def evaluate(self, expr: Expr, mask: Array | None = None) -> Array:
+        """The value of ``expr`` for every patient (an array of length ``n``)."""
+        saved = self.mask
+        self.mask = saved if mask is None else mask
+        try:
+            out = self.visit(expr.tree)
+        finally:
+            self.mask = saved
+        if out is _ACTIVE:
+            raise InvalidPathwayError(f"{expr.text!r}: 'active' is not a value")
+        return _full(_arr(out), self.n)
+
+    def test(self, expr: Expr, mask: Array | None = None) -> Array:
+        """Where ``expr`` holds (Python truthiness), as a boolean array."""
+        return _full(truthy(self.evaluate(expr, mask)), self.n)
+
+    def _under(self, mask: Array, node: ast.AST) -> Any:
+        saved = self.mask
+        self.mask = saved & mask
+        try:
+            return self.visit(node)
+        finally:
+            self.mask = saved
+
+    # --- leaves ------------------------------------------------------------------------
+
+    def visit_Constant(self, node: ast.Constant) -> Any:
+        return node.value
+
+    def visit_Name(self, node: ast.Name) -> Any:
+        return _ACTIVE if node.id == "active" else self.batch.column(node.id)
+
+    def visit_Attribute(self, node: ast.Attribute) -> Any:
+        assert isinstance(node.value, ast.Name)
+        return getattr(self.th if node.value.id == "th" else self.opt, node.attr)
+
+    def visit_Tuple(self, node: ast.Tuple) -> Any:
+        return tuple(e.value for e in node.elts if isinstance(e, ast.Constant))
+
+    def visit_Set(self, node: ast.Set) -> Any:
+        return frozenset(e.value for e in node.elts if isinstance(e, ast.Constant))
+
+    # --- operators -----------------------------------------------------------------------
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> Any:
+        is_and = isinstance(node.op, ast.And)
+        out = _arr(self._value(self.visit(node.values[0])))
+        decided = np.zeros(self.n, dtype=bool)  # rows whose result is already an operand
+        for value in node.values[1:]:
+            t = truthy(out)
+            decided = decided | (~t if is_and else t)
+            nxt = self._value(self._under(~decided, value))
+            out = _where(decided, out, nxt)
+        return out
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        value = self._value(self.visit(node.operand))
+        if isinstance(node.op, ast.Not):
+            return ~truthy(value)
+        a = _arr(value)
+        return (
+            -a.astype(np.float64) if _numeric(a) else _rowwise(operator.neg, self.mask, self.n, a)
+        )
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        left, right = self.visit(node.left), self.visit(node.right)
+        if isinstance(node.op, ast.BitAnd):
+            if left is _ACTIVE or right is _ACTIVE:
+                other = right if left is _ACTIVE else left
+                return bool(self.batch.active & other)
+            return _rowwise(operator.and_, self.mask, self.n, left, right)
+        a, b = _arr(left), _arr(right)
+        op = _ARITH[type(node.op)]
+        if _numeric(a) and _numeric(b):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return op(a.astype(np.float64), b.astype(np.float64))
+        return _rowwise(op, self.mask, self.n, a, b)
+
+    def visit_Compare(self, node: ast.Compare) -> Any:
+        key = _field_test(node)
+        if key is not None:
+            cached = self.batch.derived.get(key)
+            if cached is None:
+                saved, self.mask = self.mask, np.ones(self.n, dtype=bool)
+                try:
+                    cached = self.batch.derived[key] = self._compare_chain(node)
+                finally:
+                    self.mask = saved
+            return cached
+        return self._compare_chain(node)
+
+    def _compare_chain(self, node: ast.Compare) -> Any:
+        out: Array | None = None
+        left = self.visit(node.left)
+        for op, comp in zip(node.ops, node.comparators, strict=True):
+            right = self.visit(comp)
+            result = self._compare(op, left, right)
+            out = result if out is None else out & result
+            left = right
+        return out
+
+    def _compare(self, op: ast.cmpop, left: Any, right: Any) -> Array:
+        if isinstance(op, ast.In | ast.NotIn):
+            found = self._contains(left, right)
+            return ~found if isinstance(op, ast.NotIn) else found
+        if isinstance(op, ast.Is | ast.IsNot):
+            a = _arr(left)
+            if a.dtype.kind == "f":
+                missing = np.isnan(a)
+            elif a.dtype == object:
+                missing = np.asarray(np.frompyfunc(lambda v: v is None, 1, 1)(a), dtype=bool)
+            else:
+                missing = np.zeros(a.shape, dtype=bool)
+            return ~missing if isinstance(op, ast.IsNot) else missing
+        a, b = _arr(self._value(left)), _arr(self._value(right))
+        if isinstance(op, ast.Eq):
+            return _eq(a, b)
+        if isinstance(op, ast.NotEq):
+            return ~_eq(a, b)
+        return _ordered(_ORDER[type(op)], a, b)
+
+    def _contains(self, left: Any, right: Any) -> Array:
+        if right is _ACTIVE:
+            if isinstance(left, np.ndarray):
+                active = self.batch.active
+                return _rowwise(lambda v: v in active, self.mask, self.n, left).astype(bool)
+            return np.asarray(left in self.batch.active)
+        if isinstance(right, tuple | frozenset):
+            a = _arr(left)
+            found = np.zeros(a.shape, dtype=bool)
+            for const in right:
+                found = found | _eq(a, _arr(const))
+            return found
+        out = _rowwise(
+            lambda x, coll: coll is not None and x in coll, self.mask, self.n, left, right
+        )
+        return truthy(out)
+
+    def _value(self, value: Any) -> Any:
+        if value is _ACTIVE:
+            return self.batch.active
+        return value
+
+    def visit_IfExp(self, node: ast.IfExp) -> Any:
+        test = truthy(self._value(self.visit(node.test)))
+        body = self._value(self._under(test, node.body))
+        orelse = self._value(self._under(~test, node.orelse))
+        return _where(test, body, orelse)
+
+    def visit_Subscript(self, node: ast.Subscript) -> Any:
+        value = self.visit(node.value)
+        assert isinstance(node.slice, ast.Constant)
+        index = node.slice.value
+        return _rowwise(lambda v: v[index], self.mask, self.n, value)
+
+    # --- calls ---------------------------------------------------------------------------
+
+    def visit_Call(self, node: ast.Call) -> Any:
+        assert isinstance(node.func, ast.Name)
+        name = node.func.id
+        consts = [a for a in node.args if isinstance(a, ast.Constant)]
+        if len(consts) == len(node.args):
+            key = (name, tuple(a.value for a in consts))
+            if key in self.batch.calls:
+                return self.batch.calls[key]
+        if name == "len" and isinstance(node.args[0], ast.Name) and node.args[0].id != "active":
+            size_key = ("len", node.args[0].id)
+            if size_key not in self.batch.derived:
+                sizes = np.frompyfunc(lambda v: np.nan if v is None else len(v), 1, 1)
+                values = sizes(_objects(self.batch.column(node.args[0].id)))
+                self.batch.derived[size_key] = np.asarray(values, dtype=np.float64)
+            return self.batch.derived[size_key]
+        args = [self._value(self.visit(a)) for a in node.args]
+        if name in _BUILTINS:
+            return self._builtin(name, args)
+        form = self.forms.get(name)
+        if form is not None:
+            return self._form(name, form, args)
+        fn = self.schema.functions[name]
+        if fn.method:
+            return self._method(name, args)
+        if not fn.reads and not fn.reads_active:
+            return self._pure(name, fn, args)
+        return self._fallback(name, fn, args)
+
+    def _builtin(self, name: str, args: list[Any]) -> Any:
+        arrays = [_arr(a) for a in args]
+        if name in ("min", "max") and len(arrays) > 1 and all(map(_numeric, arrays)):
+            combine = np.minimum if name == "min" else np.maximum
+            out = arrays[0].astype(np.float64)
+            for a in arrays[1:]:
+                out = combine(out, a.astype(np.float64))
+            return out
+        if name == "abs" and _numeric(arrays[0]):
+            return np.abs(arrays[0].astype(np.float64))
+        if name == "bool":
+            return truthy(arrays[0])
+        return _rowwise(_BUILTINS[name][0], self.mask, self.n, *arrays)
+
+    def _method(self, name: str, args: list[Any]) -> Any:
+        """A record method: one call column per distinct (object) argument value."""
+        if len(args) == 1 and isinstance(args[0], np.ndarray):
+            values = _objects(_full(args[0], self.n))
+            out: Array | None = None
+            for v in dict.fromkeys(values[_full(self.mask, self.n)].tolist()):
+                col = self.batch.call(name, (v,))
+                out = col if out is None else _where(_eq(values, _arr(v)), col, out)
+            return out if out is not None else np.full(self.n, np.nan)
+        return self.batch.call(name, tuple(args))
+
+    def _pure(self, name: str, fn: Function, args: list[Any]) -> Any:
+        """A function of its arguments only: called once per distinct argument tuple."""
+        impl = fn.impl
+        assert impl is not None
+        rows = np.flatnonzero(_full(self.mask, self.n))
+        cols = [_full(_objects(_arr(a)), self.n)[rows].tolist() for a in args]
+        keys: list[tuple[Any, ...]] = list(zip(*cols, strict=True)) if cols else [()] * len(rows)
+        th, opt, active = self.th, self.opt, self.batch.active
+        cache = {key: impl(None, th, opt, active, *key) for key in dict.fromkeys(keys)}
+        out: list[Any] = [None] * self.n
+        for i, key in zip(rows.tolist(), keys, strict=True):
+            out[i] = cache[key]
+        return column(out)
+
+    def _fallback(self, name: str, fn: Function, args: list[Any]) -> Any:
+        records = self.batch.records
+        if records is None:
+            raise InvalidPathwayError(
+                f"vector interpreter: {name}() has no vector form and the batch has no records"
+            )
+        impl = fn.impl
+        assert impl is not None
+        th, opt, active = self.th, self.opt, self.batch.active
+        rows = np.arange(self.n)
+        self.fallbacks[name] = self.fallbacks.get(name, 0) + int(
+            np.count_nonzero(_full(self.mask, self.n))
+        )
+        return _rowwise(
+            lambda i, *a: impl(records[i], th, opt, active, *a), self.mask, self.n, rows, *args
+        )
+
+    def _form(self, name: str, form: Form, args: list[Any]) -> Any:
+        if isinstance(form, Columnar):
+            return form.fn(self.batch, *[_arr(a) for a in args])
+        book = self.rulebook
+        if book is None:
+            raise InvalidPathwayError(f"vector form of {name}() needs the rulebook")
+        if isinstance(form, Breached):
+            return book.breached(self, form.action, self.mask)
+        fired, checks = book.list_fired(self, form.name, self.mask)
+        if not form.rules:
+            return fired.any(axis=1)
+        keep = [j for j, c in enumerate(checks) if form.level is None or c.level == form.level]
+
+        def ids(row: Array) -> list[str]:
+            found = [checks[j].rule or "" for j in keep if row[j]]
+            return found[:1] if form.first else found
+
+        out = np.empty(self.n, dtype=object)
+        out[:] = [ids(fired[i]) for i in range(self.n)]
+        return out
+
+
+# --- the rulebook as masks --------------------------------------------------------------------
+
+
+_LEVELS = ("must", "should", "may")
+
+
+@dataclass
+class Top:
+    """The first-ranked recommendation per patient.
+
+    ``action`` and ``strength`` are object arrays (``None``: no action allowed); ``row`` the
+    index of the strength row that decided it. :meth:`rules` gives the rule ids behind
+    patient ``i``'s: the row's own, or, for rows whose rules depend on the patient, the ones
+    worked out for it (``dynamic``).
+    """
+
+    action: Array
+    strength: Array
+    row: Array
+    static: dict[tuple[str, int], tuple[str, ...]]
+    dynamic: dict[int, tuple[str, ...]]
+
+    def rules(self, i: int) -> tuple[str, ...] | None:
+        """The rule ids behind patient ``i``'s recommendation (``None``: there is none)."""
+        action = self.action[i]
+        if action is None:
+            return None
+        found = self.dynamic.get(i)
+        return found if found is not None else self.static[(action, int(self.row[i]))]
+
+
+class VectorRulebook:
+    """A :class:`~pathway.declarations.Rulebook` evaluated as boolean masks over a batch.
+
+    ``forms``: the guideline's vector forms of its functions (see :class:`Columnar`,
+    :class:`Breached`, :class:`Listed`).
+    """
+
+    def __init__(self, rulebook: Rulebook, forms: Mapping[str, Form] | None = None) -> None:
+        self.book = rulebook
+        self.forms = dict(forms or {})
+
+    def interpreter(self, batch: Batch, th: Any, opt: Any) -> VectorInterpreter:
+        """An interpreter over ``batch`` with this rulebook's schema and forms."""
+        return VectorInterpreter(batch, th, opt, self.book.schema, self.forms, self)
+
+    # --- checks --------------------------------------------------------------------------
+
+    def _checks(
+        self, vi: VectorInterpreter, checks: Sequence[_CompiledCheck], mask: Array
+    ) -> Array:
+        """Rows x checks: which checks fire with a breach (checks after a stop do not run)."""
+        live = _full(mask, vi.n).copy()
+        fired = np.zeros((vi.n, len(checks)), dtype=bool)
+        for j, check in enumerate(checks):
+            if not live.any():
+                break
+            hit = live & vi.test(check.when, live)
+            if check.message is not None:
+                fired[:, j] = hit
+            if check.stop:
+                live &= ~hit
+        return fired
+
+    def list_fired(
+        self, vi: VectorInterpreter, name: str, mask: Array
+    ) -> tuple[Array, Sequence[_CompiledCheck]]:
+        """The named check list: rows x checks, which give a finding."""
+        checks = self.book.lists[name]
+        return self._checks(vi, checks, mask), checks
+
+    def _action_allowed(self, vi: VectorInterpreter, action: str, mask: Array) -> Array:
+        compiled = self.book.actions[action]
+        if compiled.gate is not None and not vi.batch.active & compiled.gate:
+            return np.zeros(vi.n, dtype=bool)
+        # A check that breaches ends the list, like the scalar loop (a stop without breach
+        # also ends it, leaving the action allowed).
+        live = _full(mask, vi.n).copy()
+        breached = np.zeros(vi.n, dtype=bool)
+        for check in compiled.checks:
+            if not live.any():
+                break
+            hit = live & vi.test(check.when, live)
+            if check.message is not None:
+                breached |= hit
+            live &= ~hit
+        return np.asarray(~breached & _full(mask, vi.n))
+
+    def breached(self, vi: VectorInterpreter, action: str, mask: Array) -> Array:
+        """Where ``action`` has a breach (the default action: where another is mandatory)."""
+        m = _full(mask, vi.n)
+        if action == self.book.default_action:
+            return m & ~self.allowed(vi, m)[action]
+        return m & ~self._action_allowed(vi, action, m)
+
+    def allowed(
+        self,
+        vi: VectorInterpreter,
+        mask: Array | None = None,
+        decided: dict[str, tuple[Array, Array]] | None = None,
+    ) -> dict[str, Array]:
+        """Per action (declaration order, the default last), where it is allowed.
+
+        ``decided``, when given, receives each allowed action's strength decision over its
+        allowed rows (see :meth:`_decide`), which ranking needs again.
+        """
+        m = np.ones(vi.n, dtype=bool) if mask is None else _full(mask, vi.n)
+        out: dict[str, Array] = {}
+        default = self.book.default_action
+        for action in self.book.actions:
+            if action != default:
+                out[action] = self._action_allowed(vi, action, m)
+        if default is not None:
+            mandatory = np.zeros(vi.n, dtype=bool)
+            for action, ok in out.items():
+                if ok.any():
+                    decision = self._decide(vi, action, ok)
+                    if decided is not None:
+                        decided[action] = decision
+                    mandatory |= ok & self._must_with_rule(vi, action, decision[0])
+            out[default] = m & ~mandatory
+        return out
+
+    # --- strength, priority, rank ------------------------------------------------------------
+
+    def _decide(self, vi: VectorInterpreter, action: str, mask: Array) -> tuple[Array, Array]:
+        """Per row, the index of the first strength row that holds (-1: none) and its level."""
+        compiled = self.book.actions[action]
+        rows = compiled.rows or self.book._default_rows
+        remaining = _full(mask, vi.n).copy()
+        index = np.full(vi.n, -1)
+        level = np.full(vi.n, len(_LEVELS))
+        for i, (when, strength, _, _) in enumerate(rows):
+            if not remaining.any():
+                break
+            hit = remaining & vi.test(when, remaining)
+            index[hit] = i
+            level[hit] = _LEVELS.index(strength)
+            remaining &= ~hit
+        return index, level
+
+    def _must_with_rule(self, vi: VectorInterpreter, action: str, index: Array) -> Array:
+        rows = self.book.actions[action].rows or self.book._default_rows
+        out = np.zeros(vi.n, dtype=bool)
+        for i, (_, strength, rules, rules_expr) in enumerate(rows):
+            if strength != "must":
+                continue
+            at = index == i
+            if not at.any():
+                continue
+            out |= at & (truthy(vi.evaluate(rules_expr, at)) if rules_expr else bool(rules))
+        return out
+
+    def _priority(self, vi: VectorInterpreter, action: str, mask: Array) -> Array:
+        compiled = self.book.actions[action]
+        out = np.full(vi.n, compiled.decl.priority)
+        remaining = _full(mask, vi.n).copy()
+        for when, value in compiled.priority_rows:
+            hit = remaining & vi.test(when, remaining)
+            out[hit] = value
+            remaining &= ~hit
+        return out
+
+    def top(self, batch: Batch, th: Any, opt: Any, possible: Set[str] | None = None) -> Top:
+        """The first-ranked recommendation of every patient: the allowed action (among
+        ``possible``, the chart's events now, when given) with the strongest strength, then
+        the lowest priority, the default heading the mays; ties keep declaration order."""
+        vi = self.interpreter(batch, th, opt)
+        n = batch.n
+        best = np.full(n, -1)
+        best_level = np.full(n, len(_LEVELS))
+        best_prio = np.full(n, np.iinfo(np.int64).max)
+        best_row = np.full(n, -1)
+        names = list(self.book.actions)
+        default = self.book.default_action
+        decided: dict[str, tuple[Array, Array]] = {}
+        for action, ok in self.allowed(vi, None, decided).items():
+            if possible is not None and action not in possible:
+                continue
+            if not ok.any():
+                continue
+            index, level = decided.get(action) or self._decide(vi, action, ok)
+            undecided = ok & (index < 0)
+            if undecided.any():
+                raise InvalidPathwayError(
+                    f"action {action!r}: no strength row holds for {int(undecided.sum())} "
+                    "patient(s)"
+                )
+            prio = np.full(n, -1) if action == default else self._priority(vi, action, ok)
+            better = ok & ((level < best_level) | ((level == best_level) & (prio < best_prio)))
+            a = names.index(action)
+            best[better], best_level[better] = a, level[better]
+            best_prio[better], best_row[better] = prio[better], index[better]
+        return self._top(vi, names, best, best_level, best_row)
+
+    def _top(
+        self,
+        vi: VectorInterpreter,
+        names: list[str],
+        best: Array,
+        best_level: Array,
+        best_row: Array,
+    ) -> Top:
+        n = vi.n
+        action = np.empty(n, dtype=object)
+        strength = np.empty(n, dtype=object)
+        static: dict[tuple[str, int], tuple[str, ...]] = {}
+        dynamic: dict[int, tuple[str, ...]] = {}
+        for a, name in enumerate(names):
+            at = best == a
+            if not at.any():
+                continue
+            action[at] = name
+            strength[at] = np.array((*_LEVELS, ""), dtype=object)[best_level[at]]
+            table = self.book.actions[name].rows or self.book._default_rows
+            for r, (_, _, ids, rules_expr) in enumerate(table):
+                static[(name, r)] = ids
+                here = at & (best_row == r)
+                if rules_expr is not None and here.any():
+                    values = vi.evaluate(rules_expr, here)
+                    for i in np.flatnonzero(here):
+                        dynamic[int(i)] = tuple(values[i])
+        return Top(action, strength, best_row, static, dynamic)
