@@ -23,6 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pathway import RULES
 from pathway.compiled import CompiledPathway
 from pathway.guidelines.aih import invariants, rules
 from simulation.run.cohort import run_cohort
@@ -98,7 +99,7 @@ def main() -> None:
         steps,
         args.repeat,
     )
-    monitor = invariants.InvariantMonitor(strict=False)
+    monitor = invariants.InvariantMonitor(invariants.INVARIANTS, RULES, strict=False)
     decl = _time(
         "declarations (InvariantMonitor.check)",
         lambda s: monitor.check(s[0], s[1], s[2], s[3], True),

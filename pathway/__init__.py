@@ -5,6 +5,7 @@ For research and education; not for treating patients.
 
 from __future__ import annotations
 
+from .bundle import AnyPathway, Guideline, Pathway
 from .care import care_state
 from .errors import (
     ActionNotRecommended,
@@ -27,12 +28,15 @@ __all__ = [
     "RULES",
     "AIHPathway",
     "ActionNotRecommended",
+    "AnyPathway",
     "EntryPointRefused",
     "EventNotHandled",
+    "Guideline",
     "GuidelineOptions",
     "InvalidPathwayError",
     "InvariantViolation",
     "LabPanel",
+    "Pathway",
     "PathwayError",
     "PatientError",
     "PatientRecord",

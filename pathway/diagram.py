@@ -1,9 +1,10 @@
 """Mermaid, Graphviz DOT and Markdown exports of the pathway, generated from the chart.
 
-Everything here reads the chart class (its states, transitions, guard names and
-``transition.rule_ids``), the rule catalogue
-(:data:`pathway.guidelines.aih.guideline.RULES`) and the timers
-(:data:`pathway.guidelines.aih.timers.TIMERS`); nothing clinical is written twice. Output
+Everything here reads a guideline (:class:`~pathway.bundle.Guideline`): its chart class
+(states, transitions, guard names and ``transition.rule_ids``), rule catalogue, timers,
+vocabulary and the prose of its docs page (:class:`~pathway.bundle.PageText`); nothing
+clinical is written twice. Without one, the default guideline of :mod:`pathway.guidelines`
+is drawn. Output
 is deterministic: states and transitions come in the chart's definition order, so exports
 can be diffed.
 
@@ -29,12 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import guidelines
 from .atomic import write_atomic
-from .guidelines.aih.chart import AIHPathway
-from .guidelines.aih.guideline import RULES
-from .guidelines.aih.thresholds import Thresholds
-from .guidelines.aih.timers import TIMERS
-from .guidelines.aih.vocabulary import ACTIONS, CARE_STATES, FINDINGS
+from .bundle import Guideline
 
 __all__ = [
     "DOCS_COMMAND",
@@ -57,21 +55,18 @@ Flows = Mapping[tuple[str, str, str], int]
 #: The command that regenerates the docs page (named in the page and in stale-test failures).
 DOCS_COMMAND = "python -m pathway.diagram --write-docs docs/pathway.md"
 
-#: What each parallel region of ``alive`` means, for the docs page.
-REGION_TEXT: dict[str, str] = {
-    "care_line": (
-        "where the patient is in the guideline: diagnosis, observation, first-line "
-        "treatment (induction, then response assessment), maintenance, withdrawal, "
-        "relapse, second and third line, acute severe disease, acute liver failure, "
-        "transplantation and life after it"
-    ),
-    "steroid_course": (
-        "the corticosteroid course, which overlaps the care line: none, induction dose, "
-        "taper, maintenance dose"
-    ),
-    "liver_stage": "the liver disease stage: no cirrhosis, compensated or decompensated cirrhosis",
-    "pregnancy_status": "pregnancy: not pregnant, planning, pregnant, postpartum",
-}
+
+def _chart(chart_class: type[Any] | None) -> type[Any]:
+    """``chart_class``, or the default guideline's chart."""
+    return chart_class if chart_class is not None else guidelines.get().chart
+
+
+def _guideline(chart_class: type[Any] | None) -> Guideline:
+    """The guideline of ``chart_class`` (its bound bundle), or the default guideline."""
+    if chart_class is None:
+        return guidelines.get()
+    found: Guideline = getattr(chart_class, "guideline", None) or guidelines.get()
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +106,7 @@ def _guard_names(transition: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
-def transition_rows(chart_class: type[Any] = AIHPathway) -> list[TransitionRow]:
+def transition_rows(chart_class: type[Any] | None = None) -> list[TransitionRow]:
     """Every event-triggered transition of ``chart_class``, in a stable order.
 
     Rows are ordered by event (in the chart's definition order), then by source state (in
@@ -119,11 +114,12 @@ def transition_rows(chart_class: type[Any] = AIHPathway) -> list[TransitionRow]:
     of compound states (no event) are left out.
 
     Args:
-        chart_class: a python-statemachine ``StateChart`` class.
+        chart_class: a guideline's chart class (default: the default guideline's).
 
     Returns:
         One row per (transition, event) pair.
     """
+    chart_class = _chart(chart_class)
     event_order = {str(e): i for i, e in enumerate(chart_class.events)}
     state_order = {sid: i for i, sid in enumerate(chart_class.states_map)}
     rows: list[tuple[tuple[int, int, int], TransitionRow]] = []
@@ -228,7 +224,7 @@ def _chunks(events: Sequence[str], first: str, width: int = 4) -> list[str]:
 
 
 def to_mermaid(
-    chart_class: type[Any] = AIHPathway,
+    chart_class: type[Any] | None = None,
     *,
     flows: Flows | None = None,
     targetless: bool = False,
@@ -243,7 +239,7 @@ def to_mermaid(
     in which case they are listed compactly in one note per source state.
 
     Args:
-        chart_class: a python-statemachine ``StateChart`` class.
+        chart_class: a guideline's chart class (default: the default guideline's).
         flows: optional patient counts per ``(source, event, target)``, appended to each
             arrow's label as ``(n)``.
         targetless: also list the transitions that change no state, as notes.
@@ -252,6 +248,7 @@ def to_mermaid(
     Returns:
         The Mermaid source, ending with a newline.
     """
+    chart_class = _chart(chart_class)
     tree = _Tree.of(chart_class)
     rows = transition_rows(chart_class)
 
@@ -324,7 +321,7 @@ def _q(text: str) -> str:
 
 
 def to_dot(
-    chart_class: type[Any] = AIHPathway,
+    chart_class: type[Any] | None = None,
     *,
     flows: Flows | None = None,
     targetless: bool = False,
@@ -338,7 +335,7 @@ def to_dot(
     Initial states are marked by a small dot, final states by a double border.
 
     Args:
-        chart_class: a python-statemachine ``StateChart`` class.
+        chart_class: a guideline's chart class (default: the default guideline's).
         flows: optional patient counts per ``(source, event, target)``; each arrow's label
             gets ``(n)`` and its width grows with the count.
         targetless: list the events that change no state under each state's name.
@@ -347,6 +344,7 @@ def to_dot(
     Returns:
         The DOT source, ending with a newline.
     """
+    chart_class = _chart(chart_class)
     tree = _Tree.of(chart_class)
     rows = transition_rows(chart_class)
     stays: dict[str, list[str]] = {}
@@ -436,34 +434,35 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _event_kind(event: str) -> str:
-    if event in FINDINGS:
+def _event_kind(event: str, g: Guideline) -> str:
+    if event in g.findings:
         return "finding"
-    if event in ACTIONS:
+    if event in g.actions:
         return "action"
-    if any(t.event == event for t in TIMERS):
+    if event in g.timers.events:
         return "timer"
     return "internal"
 
 
-def transition_table_md(chart_class: type[Any] = AIHPathway) -> str:
+def transition_table_md(chart_class: type[Any] | None = None) -> str:
     """A Markdown table of every transition: event, kind, source, target, guards, rules.
 
     The target reads ``(stay)`` for a transition that changes no state. Rows are in the
     order of :func:`transition_rows`.
 
     Args:
-        chart_class: a python-statemachine ``StateChart`` class.
+        chart_class: a guideline's chart class (default: the default guideline's).
 
     Returns:
         The table, ending with a newline.
     """
+    g = _guideline(chart_class)
     return _table(
         ("event", "kind", "source", "target", "guards", "rule ids"),
         (
             (
                 _code(r.event),
-                _event_kind(r.event),
+                _event_kind(r.event, g),
                 _code(r.source),
                 _code(r.target) if r.target else "(stay)",
                 ", ".join(_code(g) for g in r.guards),
@@ -474,8 +473,11 @@ def transition_table_md(chart_class: type[Any] = AIHPathway) -> str:
     )
 
 
-def rule_table_md() -> str:
+def rule_table_md(guideline: Guideline | None = None) -> str:
     """A Markdown table of the rule catalogue: id, kind, hard/soft, tag, sources, summary.
+
+    Args:
+        guideline: whose catalogue (default: the default guideline's).
 
     Returns:
         The table in catalogue order, ending with a newline.
@@ -484,25 +486,27 @@ def rule_table_md() -> str:
         ("id", "kind", "hard/soft", "tag", "sources", "summary"),
         (
             (r.id, r.kind, r.strength, r.tag, ", ".join(r.sources), r.summary)
-            for r in RULES.values()
+            for r in (guideline or guidelines.get()).rules.values()
         ),
     )
 
 
-def _days(name: str, defaults: Thresholds) -> str:
+def _days(name: str, defaults: Any) -> str:
     return f"`{name}` ({getattr(defaults, name):g} d)"
 
 
-def timer_table_md(thresholds: Thresholds | None = None) -> str:
+def timer_table_md(thresholds: Any = None, guideline: Guideline | None = None) -> str:
     """A Markdown table of the declared timers, with their default intervals in days.
 
     Args:
         thresholds: the values to show next to each interval name (defaults if None).
+        guideline: whose timers (default: the default guideline's).
 
     Returns:
         The table in declaration order, ending with a newline.
     """
-    th = thresholds if thresholds is not None else Thresholds()
+    g = guideline or guidelines.get()
+    th = thresholds if thresholds is not None else g.thresholds()
     return _table(
         ("timer", "event", "armed in", "first firing(s) after", "then every", "labs", "rule"),
         (
@@ -517,7 +521,7 @@ def timer_table_md(thresholds: Thresholds | None = None) -> str:
                 "yes" if t.labs else "no",
                 t.rule_id,
             )
-            for t in TIMERS
+            for t in g.timers.timers
         ),
     )
 
@@ -525,21 +529,21 @@ def timer_table_md(thresholds: Thresholds | None = None) -> str:
 # --- the docs page ----------------------------------------------------------------------
 
 
-def _care_state_table(tree: _Tree) -> str:
+def _care_state_table(tree: _Tree, g: Guideline) -> str:
     return _table(
         ("care state", "where in the chart"),
         (
             (_code(sid), _code(tree.path(sid)) if sid in tree.parent else "(missing)")
-            for sid in CARE_STATES
+            for sid in g.care_states
         ),
     )
 
 
-def _care_state_note(tree: _Tree) -> str:
+def _care_state_note(tree: _Tree, g: Guideline) -> str:
     """A sentence naming the care states that are not in the ``care_line`` region."""
     outside = [
         f"`{sid}` ({'top level' if tree.parent[sid] is None else f'in `{tree.parent[sid]}`'})"
-        for sid in CARE_STATES
+        for sid in g.care_states
         if sid in tree.parent and "care_line" not in tree.ancestors(sid)
     ]
     if not outside:
@@ -547,25 +551,30 @@ def _care_state_note(tree: _Tree) -> str:
     return " Not in `care_line`: " + ", ".join(outside) + "."
 
 
-def _region_list(tree: _Tree) -> str:
+def _region_list(tree: _Tree, regions: Mapping[str, str]) -> str:
     lines = []
     for sid in tree.top:
         if sid in tree.parallel:
             for region in tree.children[sid]:
-                text = REGION_TEXT.get(region, "(not described yet: add it to REGION_TEXT)")
+                text = regions.get(
+                    region, "(not described yet: add it to the guideline's PageText)"
+                )
                 lines.append(f"- `{region}`: {text}.")
     return "\n".join(lines)
 
 
-def render_docs_page(chart_class: type[Any] = AIHPathway) -> str:
+def render_docs_page(chart_class: type[Any] | None = None) -> str:
     """The whole ``docs/pathway.md`` page, generated from the chart and the catalogue.
 
     Args:
-        chart_class: a python-statemachine ``StateChart`` class.
+        chart_class: a guideline's chart class (default: the default guideline's).
 
     Returns:
         The Markdown page, ending with a newline.
     """
+    chart_class = _chart(chart_class)
+    g = _guideline(chart_class)
+    text = g.page
     tree = _Tree.of(chart_class)
     parallel = next((s for s in tree.top if s in tree.parallel), "")
     finals = ", ".join(f"`{s}`" for s in tree.top if s in tree.final)
@@ -576,37 +585,31 @@ def render_docs_page(chart_class: type[Any] = AIHPathway) -> str:
         f"     {DOCS_COMMAND}\n"
         f"     (tests/test_diagram.py fails when this page is stale.) -->",
         "",
-        "# The autoimmune hepatitis pathway",
+        f"# {text.heading}",
         "",
         "> **carechart is for research and education. It is not a medical device and must "
         "not be used to diagnose or treat patients.**",
         "",
-        "This page describes the statechart `pathway.guidelines.aih.chart.AIHPathway` for "
-        "guideline authors. "
+        f"This page describes the statechart `{chart_class.__module__}.{chart_class.__name__}`"
+        " for guideline authors. "
         "Every diagram and table below is generated from the chart class, the rule "
-        "catalogue (`pathway/guidelines/aih/guideline.py`) and the timers "
-        "(`pathway/guidelines/aih/timers.py`).",
+        f"catalogue (`{text.catalogue}`) and the timers (`{text.timers_file}`).",
         "",
         "## Structure",
         "",
         f"While the patient lives, the chart is in the parallel state `{parallel}`, whose "
         "regions are all active at once:",
         "",
-        _region_list(tree),
+        _region_list(tree, text.regions),
         "",
-        f"The final state {finals} ends the pathway from any state. Events are findings "
-        "(`labs`, `intolerance`, `pregnant`, ...), timer events sent by the simulator when a "
-        "declared time point comes (see the timer table) and clinician actions "
-        "(`start_prednisolone`, `taper_steroid`, ...). Guards named `may_<action>` ask the "
-        "guideline whether an action is allowed now; the others read facts about the "
-        "patient.",
+        f"The final state {finals} ends the pathway from any state. {text.events}",
         "",
         "### Care states",
         "",
         "The care states of the shared vocabulary and where each lives in the chart."
-        + _care_state_note(tree),
+        + _care_state_note(tree, g),
         "",
-        _care_state_table(tree),
+        _care_state_table(tree, g),
         "## Diagram",
         "",
         f"The chart has {len(rows)} transitions; the {n_stay} that change no state (recorded, "
@@ -622,12 +625,10 @@ def render_docs_page(chart_class: type[Any] = AIHPathway) -> str:
         "## Timers",
         "",
         "A timer is armed when the patient enters its state and cancelled when they leave it. "
-        "A timer with an anchor (the early blood counts of INV-15) counts from a day of the "
-        "patient record instead, here the start or last dose rise of azathioprine or "
-        "mycophenolate, and is armed only while that day is set. Intervals are fields of "
-        "`pathway.guidelines.aih.thresholds.Thresholds` (default values shown).",
+        f"{text.timers} Intervals are fields of "
+        f"`{g.thresholds.__module__}.{g.thresholds.__name__}` (default values shown).",
         "",
-        timer_table_md(),
+        timer_table_md(guideline=g),
         "## Transitions",
         "",
         "Each transition with its guards and the guideline rules it encodes. `(stay)`: the "
@@ -640,7 +641,7 @@ def render_docs_page(chart_class: type[Any] = AIHPathway) -> str:
         "against a secondary source, `R` reasoned from the sources, `MODEL` a modelling "
         "choice. Hard rules must hold; soft rules are preferences.",
         "",
-        rule_table_md(),
+        rule_table_md(g),
     ]
     return "\n".join(parts)
 

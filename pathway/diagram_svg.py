@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
-from .guidelines.aih.chart import AIHPathway
+from . import guidelines
 from .structure import ChartModel, TransitionInfo
 
 __all__ = ["EdgeMark", "StateMark", "to_svg"]
@@ -273,7 +273,7 @@ def _free_spot(
 
 
 def to_svg(
-    chart: type[Any] | ChartModel = AIHPathway,
+    chart: type[Any] | ChartModel | None = None,
     *,
     states: Mapping[str, StateMark] | None = None,
     edges: Mapping[tuple[str, str], EdgeMark] | None = None,
@@ -282,7 +282,8 @@ def to_svg(
     """The chart as a standalone SVG document (deterministic).
 
     Args:
-        chart: a python-statemachine ``StateChart`` class, or its :class:`ChartModel`.
+        chart: a guideline's chart class, or its :class:`ChartModel` (default: the default
+            guideline's chart).
         states: how to draw states, by id (default: dark outline, white fill).
         edges: how to draw arrows, by ``(source id, target id)`` (default: grey, labelled
             with the events).
@@ -291,6 +292,8 @@ def to_svg(
     Returns:
         The SVG text, ending with a newline.
     """
+    if chart is None:
+        chart = guidelines.get().chart
     model = chart if isinstance(chart, ChartModel) else ChartModel.of(chart)
     states = states or {}
     edges = edges or {}

@@ -14,11 +14,22 @@ import numbers
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Concatenate,
+    Generic,
+    Literal,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+)
 
 from statemachine.exceptions import TransitionNotAllowed
 
 from .care import care_state
+from .declarations import Breach, Strength
 from .errors import (
     ActionNotRecommended,
     EventNotHandled,
@@ -27,18 +38,14 @@ from .errors import (
     PatientError,
     short_repr,
 )
-from .guidelines.aih import rules
-from .guidelines.aih.effects import ACTION_EFFECTS, FINDING_EFFECTS, TIMER_EFFECTS, validate_payload
-from .guidelines.aih.invariants import InvariantMonitor, Violation
-from .guidelines.aih.options import GuidelineOptions
-from .guidelines.aih.patient import LabPanel, PatientRecord
-from .guidelines.aih.rules import Breach, Ctx, Strength
-from .guidelines.aih.thresholds import Thresholds
-from .guidelines.aih.timers import TIMERS, Timer, timer_offset, timer_start
-from .guidelines.aih.vocabulary import ACTIONS, CARE_LINE, FINDINGS
+from .invariants import Violation
+from .records import record_to_dict
+from .timers import timer_offset, timer_start
 
 if TYPE_CHECKING:
     from statemachine import State
+
+    from .bundle import Guideline
 
 __all__ = [
     "EntryPointRefused",
@@ -46,6 +53,7 @@ __all__ = [
     "PathwayRuntime",
     "PendingTimer",
     "Recommendation",
+    "Record",
     "Step",
     "StepListener",
     "Transit",
@@ -79,11 +87,6 @@ class EntryPointRefused(PathwayError):
 
 
 StepKind = Literal["finding", "timer", "action"]
-
-_TIMERS_BY_ID: dict[str, Timer] = {t.id: t for t in TIMERS}
-_TIMERS_BY_STATE: dict[str, tuple[Timer, ...]] = {}
-for _t in TIMERS:
-    _TIMERS_BY_STATE[_t.state] = (*_TIMERS_BY_STATE.get(_t.state, ()), _t)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +159,13 @@ class Step:
 class StepListener(Protocol):
     """Anything that wants to hear about each step (coverage, loggers, trainers)."""
 
-    def after_step(self, pathway: PathwayRuntime, step: Step) -> None: ...
+    def after_step(self, pathway: PathwayRuntime[Any], step: Step) -> None: ...
 
 
 class _Recorder:
     """python-statemachine listener: collects transitions and state entry days."""
 
-    def __init__(self, runtime: PathwayRuntime) -> None:
+    def __init__(self, runtime: PathwayRuntime[Any]) -> None:
         self.runtime = runtime
         self.transits: list[Transit] = []
 
@@ -183,7 +186,7 @@ class _Recorder:
     def on_enter_state(self, state: State) -> None:
         p = self.runtime.model
         p.entered[state.id] = p.day
-        for timer in _TIMERS_BY_STATE.get(state.id, ()):
+        for timer in self.runtime.guideline.timers.by_state.get(state.id, ()):
             p.timers_fired.pop(timer.id, None)
 
 
@@ -192,11 +195,11 @@ _R = TypeVar("_R")
 
 
 def _serialised(
-    method: Callable[Concatenate[PathwayRuntime, _P], _R],
-) -> Callable[Concatenate[PathwayRuntime, _P], _R]:
+    method: Callable[Concatenate[PathwayRuntime[Any], _P], _R],
+) -> Callable[Concatenate[PathwayRuntime[Any], _P], _R]:
     """Run ``method`` holding the chart's lock: one event at a time per chart."""
 
-    def locked(self: PathwayRuntime, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    def locked(self: PathwayRuntime[Any], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         with self._lock:
             return method(self, *args, **kwargs)
 
@@ -204,31 +207,56 @@ def _serialised(
     return locked
 
 
-class PathwayRuntime:
-    """Mixin that runs a pathway chart for one patient (see :class:`pathway.AIHPathway`)."""
+class Record(Protocol):
+    """What the engine reads and writes of a guideline's patient record (days from diagnosis)."""
 
-    model: PatientRecord
+    patient_id: str
+    day: float
+    entered: dict[str, float]
+    timers_fired: dict[str, int]
+    death_day: float | None
+
+
+_Record = TypeVar("_Record", bound=Record)
+
+
+class PathwayRuntime(Generic[_Record]):
+    """Mixin that runs a pathway chart for one patient (see :class:`pathway.AIHPathway`).
+
+    Everything clinical comes from the chart class's ``guideline`` (a
+    :class:`~pathway.bundle.Guideline`, bound to the class when the bundle is built).
+    """
+
+    guideline: ClassVar[Guideline]
+    model: _Record
     configuration_values: Any
+    history_values: dict[str, Any]
     #: > 0 while the runtime itself sends an event (see :class:`EntryPointRefused`).
     _inside = 0
 
     def __init__(
         self,
-        patient: PatientRecord,
+        patient: _Record,
         *,
-        thresholds: Thresholds | None = None,
-        options: GuidelineOptions | None = None,
+        thresholds: Any = None,
+        options: Any = None,
         listeners: Sequence[StepListener] = (),
         strict_invariants: bool = True,
     ) -> None:
         # Serialises events: two threads sending to one chart at once would interleave
         # their steps (duplicate trace indexes). Re-entrant, so a step listener may act.
         self._lock = threading.RLock()
-        self.thresholds = thresholds or Thresholds()
-        self.options = options or GuidelineOptions()
+        g = self.guideline
+        if not isinstance(patient, g.record):
+            raise PatientError(
+                f"{type(self).__name__} runs guideline {g.name!r}, whose record is "
+                f"{g.record.__name__}; got {type(patient).__name__}"
+            )
+        self.thresholds = thresholds or g.thresholds()
+        self.options = options or g.options()
         self.trace: list[Step] = []
         self._deviated = False
-        self.monitor = InvariantMonitor(strict=strict_invariants)
+        self.monitor = g.monitor(strict=strict_invariants)
         self.step_listeners: list[StepListener] = list(listeners)
         self._recorder = _Recorder(self)
         self._inside = 1  # the initial activation is the chart's own
@@ -251,11 +279,13 @@ class PathwayRuntime:
         else:
             vars(self).update(state)
         self._lock = threading.RLock()
+        g = self.guideline
+        self.monitor.bind(g.invariants, g.rules)
 
     # --- state --------------------------------------------------------------------------
 
     @property
-    def patient(self) -> PatientRecord:
+    def patient(self) -> _Record:
         """The patient record (the chart's model)."""
         return self.model
 
@@ -267,7 +297,7 @@ class PathwayRuntime:
     @property
     def care_state(self) -> str:
         """The care state the patient is in (one id; :func:`pathway.care.care_state`)."""
-        return care_state(self.active, CARE_LINE)
+        return care_state(self.active, self.guideline.care_line)
 
     @property
     def day(self) -> float:
@@ -287,7 +317,7 @@ class PathwayRuntime:
     @property
     def is_dead(self) -> bool:
         """True once the patient has died (the chart's final state)."""
-        return "death" in self.active
+        return self.guideline.final_state in self.active
 
     def sorted_configuration(self) -> tuple[str, ...]:
         """Ids of all active states, sorted by name (as steps record them)."""
@@ -297,9 +327,9 @@ class PathwayRuntime:
         """True when ``state_id`` is active at any depth."""
         return state_id in self.configuration_values
 
-    def ctx(self) -> Ctx:
+    def ctx(self) -> Any:
         """The rule context: record, thresholds, options and active state ids."""
-        return Ctx(self.model, self.thresholds, self.options, self.active)
+        return self.guideline.context(self.model, self.thresholds, self.options, self.active)
 
     # --- events -------------------------------------------------------------------------
 
@@ -313,26 +343,16 @@ class PathwayRuntime:
             TransitionNotAllowed: the chart cannot handle the finding in this state.
         """
         day = checked_day(day)
-        if finding not in FINDINGS:
-            raise PatientError(f"unknown finding {finding!r}; expected one of {list(FINDINGS)}")
-        if isinstance(value, LabPanel):
-            # A ready-made panel gets the checks a mapping gets (ranges, NaN) and the day.
-            if value.day != day:
-                raise PatientError(
-                    f"lab panel dated day {short_repr(value.day)} observed on day {day:g}; "
-                    "expected the same day"
-                )
-            value = value.values()
-        value = validate_payload(finding, value)
-        # Lab values are checked (ranges, NaN) before anything changes, the day included.
-        effect_value = LabPanel.from_mapping(day, value) if finding == "labs" else value
+        g = self.guideline
+        if finding not in g.findings:
+            raise PatientError(f"unknown finding {finding!r}; expected one of {list(g.findings)}")
+        # The payload is checked (lab ranges, NaN) before anything changes, the day included.
+        value, effect_value = g.check_payload(finding, value, day)
         self._require_handled(finding, day)
         self._advance_to(day)
-        before = _antimetabolite_dose(self.model)
-        FINDING_EFFECTS[finding](
+        g.finding_effects[finding](
             self.model, effect_value, self.thresholds, self.options, self.active
         )
-        _track_antimetabolite(self.model, before)
         detail = _detail(value)
         return self._send_event("finding", finding, detail, finding, {"value": value})
 
@@ -340,9 +360,12 @@ class PathwayRuntime:
     def fire(self, timer_id: str, *, day: float) -> Step:
         """Send a pending timer's event at ``day`` (its due day, from :meth:`pending_timers`)."""
         day = checked_day(day)
-        timer = _TIMERS_BY_ID.get(timer_id)
+        g = self.guideline
+        timer = g.timers.by_id.get(timer_id)
         if timer is None:
-            raise PatientError(f"unknown timer {timer_id!r}; expected one of {list(_TIMERS_BY_ID)}")
+            raise PatientError(
+                f"unknown timer {timer_id!r}; expected one of {list(g.timers.by_id)}"
+            )
         if timer.state not in self.active:
             raise PathwayError(f"timer {timer_id!r} is not armed: {timer.state!r} is not active")
         if timer.anchor is not None and getattr(self.model, timer.anchor) is None:
@@ -351,9 +374,7 @@ class PathwayRuntime:
         self._advance_to(day)
         p = self.model
         p.timers_fired[timer_id] = p.timers_fired.get(timer_id, 0) + 1
-        before = _antimetabolite_dose(p)
-        TIMER_EFFECTS[timer.event](p, None, self.thresholds, self.options, self.active)
-        _track_antimetabolite(p, before)
+        g.timer_effects[timer.event](p, None, self.thresholds, self.options, self.active)
         return self._send_event("timer", timer.event, timer_id, timer.event, {})
 
     @_serialised
@@ -408,16 +429,17 @@ class PathwayRuntime:
         and carried out if it is physically possible in the current state.
         """
         day = checked_day(day)
-        if action not in ACTIONS:
-            raise PatientError(f"unknown action {action!r}; expected one of {list(ACTIONS)}")
+        g = self.guideline
+        if action not in g.actions:
+            raise PatientError(f"unknown action {action!r}; expected one of {list(g.actions)}")
         previous_day = self.model.day
         # The rules judge the action on its own day, so the clock moves first; a refusal
         # puts it back: a refused action changes nothing.
         self._advance_to(day)
         c = self.ctx()
-        breaches = tuple(rules.ACTION_CHECKS[action](c))
+        breaches = tuple(g.rulebook.breaches(action, c))
         # The rules behind a recommended action; a deviation is explained by its breaches.
-        because = () if breaches else tuple(rules.strength(action, c)[1])
+        because = () if breaches else tuple(g.rulebook.strength(action, c)[1])
         if breaches and not deviate:
             self.model.day = previous_day
             raise ActionNotRecommended(
@@ -435,9 +457,7 @@ class PathwayRuntime:
             return self._close_step(
                 "action", action, "not possible in this state", breaches, False, because
             )
-        before = _antimetabolite_dose(self.model)
-        ACTION_EFFECTS[action](self.model, None, self.thresholds, self.options, self.active)
-        _track_antimetabolite(self.model, before)
+        g.action_effects[action](self.model, None, self.thresholds, self.options, self.active)
         return self._close_step("action", action, "", breaches, True, because)
 
     def _require_handled(self, event: str, day: float) -> None:
@@ -555,7 +575,7 @@ class PathwayRuntime:
             for v in new:
                 if v.hard:
                     raise InvariantViolation(
-                        v.rule_id, v.message, v.day, sorted(self.active), _record_dict(self.model)
+                        v.rule_id, v.message, v.day, sorted(self.active), record_to_dict(self.model)
                     )
         return new
 
@@ -568,7 +588,7 @@ class PathwayRuntime:
         p, active = self.model, self.active
         values = vars_of(self.thresholds)
         out: list[PendingTimer] = []
-        for timer in _armed(active):
+        for timer in self.guideline.timers.armed(active):
             start = timer_start(timer, p.entered, p, p.day)
             if start is None:
                 continue
@@ -582,7 +602,7 @@ class PathwayRuntime:
 
     def timer_armed(self, timer_id: str) -> bool:
         """True when ``timer_id`` is among :meth:`pending_timers` (cheaper than listing them)."""
-        timer = _TIMERS_BY_ID.get(timer_id)
+        timer = self.guideline.timers.by_id.get(timer_id)
         if timer is None or self.is_dead or timer.state not in self.active:
             return False
         if timer.anchor is not None and getattr(self.model, timer.anchor) is None:
@@ -592,19 +612,21 @@ class PathwayRuntime:
 
     def explain(self, action: str) -> list[Breach]:
         """The rules that stand against ``action`` now (empty: it is allowed)."""
-        if action not in rules.ACTION_CHECKS:
-            raise PatientError(f"unknown action {action!r}; expected one of {list(ACTIONS)}")
-        return rules.ACTION_CHECKS[action](self.ctx())
+        g = self.guideline
+        if action not in g.rulebook.actions:
+            raise PatientError(f"unknown action {action!r}; expected one of {list(g.actions)}")
+        return g.rulebook.breaches(action, self.ctx())
 
-    def _ranked(self, c: Ctx) -> list[tuple[tuple[int, int], str, Strength, list[str]]]:
+    def _ranked(self, c: Any) -> list[tuple[tuple[int, int], str, Strength, list[str]]]:
         """Allowed actions with their rank key, strength and rules, best first."""
         possible = self.allowed_event_ids()  # type: ignore[attr-defined]
+        book = self.guideline.rulebook
         ranked = []
-        for action in rules.allowed_actions(c):
+        for action in book.allowed(c):
             if action not in possible:
                 continue
-            level, rule_ids = rules.strength(action, c)
-            ranked.append((rules.rank_key(action, level, c), action, level, rule_ids))
+            level, rule_ids = book.strength(action, c)
+            ranked.append((book.rank_key(action, level, c), action, level, rule_ids))
         ranked.sort(key=lambda item: item[0])
         return ranked
 
@@ -613,8 +635,9 @@ class PathwayRuntime:
         if self.is_dead:
             return []
         c = self.ctx()
+        book = self.guideline.rulebook
         return [
-            Recommendation(action, level, tuple(rule_ids), rules.doses(action, c))
+            Recommendation(action, level, tuple(rule_ids), book.doses(action, c))
             for _, action, level, rule_ids in self._ranked(c)
         ]
 
@@ -630,7 +653,9 @@ class PathwayRuntime:
         if not ranked:
             return None
         _, action, level, rule_ids = ranked[0]
-        return Recommendation(action, level, tuple(rule_ids), rules.doses(action, c))
+        return Recommendation(
+            action, level, tuple(rule_ids), self.guideline.rulebook.doses(action, c)
+        )
 
     def add_step_listener(self, listener: StepListener) -> None:
         """Tell ``listener`` about every later step."""
@@ -656,42 +681,6 @@ def checked_day(day: Any) -> float:
     raise PatientError(
         f"day must be a finite number of days from diagnosis (got {short_repr(day)})"
     )
-
-
-_ARMED_CACHE: dict[frozenset[str], tuple[Timer, ...]] = {}
-
-#: Timers that count from the antimetabolite's start or last dose rise (INV-15).
-_ANTIMETABOLITE_TIMERS = tuple(t.id for t in TIMERS if t.anchor == "antimetabolite_change_day")
-
-
-def _antimetabolite_dose(p: PatientRecord) -> tuple[str | None, float | None]:
-    drug = p.antimetabolite
-    return drug, None if drug is None else p.dose(drug)
-
-
-def _track_antimetabolite(p: PatientRecord, before: tuple[str | None, float | None]) -> None:
-    """Restart the early blood-count schedule on a new antimetabolite or a dose rise (INV-15)."""
-    drug, dose = _antimetabolite_dose(p)
-    if drug is None:
-        p.antimetabolite_change_day = None
-        return
-    old_drug, old_dose = before
-    raised = dose is not None and old_dose is not None and dose > old_dose
-    if drug != old_drug or raised:
-        p.antimetabolite_change_day = p.day
-        for timer_id in _ANTIMETABOLITE_TIMERS:
-            p.timers_fired.pop(timer_id, None)
-
-
-def _armed(active: frozenset[str]) -> tuple[Timer, ...]:
-    """The timers whose state is active, in declaration order (cached per configuration)."""
-    armed = _ARMED_CACHE.get(active)
-    if armed is None:
-        armed = tuple(t for t in TIMERS if t.state in active)
-        if len(_ARMED_CACHE) > 4096:
-            _ARMED_CACHE.clear()
-        _ARMED_CACHE[active] = armed
-    return armed
 
 
 _ORDER_CACHE: dict[type, dict[str, int]] = {}
@@ -723,10 +712,10 @@ def _detail(value: Any) -> str:
     return str(value)
 
 
-_VARS_CACHE: dict[int, tuple[Thresholds, dict[str, float]]] = {}
+_VARS_CACHE: dict[int, tuple[Any, dict[str, float]]] = {}
 
 
-def vars_of(th: Thresholds) -> dict[str, float]:
+def vars_of(th: Any) -> dict[str, float]:
     """Thresholds as a name -> value dict (cached: Thresholds objects are frozen)."""
     hit = _VARS_CACHE.get(id(th))
     if hit is not None and hit[0] is th:
@@ -736,9 +725,3 @@ def vars_of(th: Thresholds) -> dict[str, float]:
         _VARS_CACHE.clear()
     _VARS_CACHE[id(th)] = (th, values)
     return values
-
-
-def _record_dict(p: PatientRecord) -> dict[str, Any]:
-    from .snapshot import record_to_dict
-
-    return record_to_dict(p)

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import json
 import reprlib
-from dataclasses import asdict, fields
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from statemachine.orderedset import OrderedSet
 
+from . import guidelines
 from .errors import SnapshotError
-from .guidelines.aih.patient import PatientRecord
-from .runtime import document_order
+from .records import record_to_dict
+from .runtime import PathwayRuntime, document_order
 from .snapshot_checks import check_pending_timers, check_snapshot
 
 if TYPE_CHECKING:
-    from .guidelines.aih.chart import AIHPathway
     from .runtime import Step
 
 __all__ = [
@@ -37,36 +37,17 @@ __all__ = [
     "to_json",
 ]
 
+_C = TypeVar("_C", bound=PathwayRuntime[Any])
+
 SCHEMA = "carechart.pathway-snapshot"
 SCHEMA_VERSION = 1
-
-
-def record_to_dict(p: PatientRecord) -> dict[str, Any]:
-    """The patient record as JSON-ready data (sets as sorted lists, panels as dicts)."""
-    out: dict[str, Any] = {}
-    for f in fields(p):
-        if f.name == "state" or f.name.startswith("_"):
-            continue  # the configuration is stored apart; private fields are derived
-        value = getattr(p, f.name)
-        if f.name == "labs":
-            value = [asdict(panel) for panel in value]
-        elif f.name == "treatment_baseline":
-            value = None if value is None else asdict(value)
-        elif f.name == "intolerant":
-            value = sorted(value)
-        elif f.name == "response_history":
-            value = [list(item) for item in value]
-        elif isinstance(value, dict):
-            value = dict(value)
-        out[f.name] = value
-    return out
 
 
 def _step_to_dict(step: Step) -> dict[str, Any]:
     return asdict(step)
 
 
-def snapshot(chart: AIHPathway) -> dict[str, Any]:
+def snapshot(chart: PathwayRuntime[Any]) -> dict[str, Any]:
     """A JSON-ready snapshot of ``chart`` (see the module docstring).
 
     Taken under the chart's lock, so that no step is half made while it is read.
@@ -75,7 +56,7 @@ def snapshot(chart: AIHPathway) -> dict[str, Any]:
         return _snapshot(chart)
 
 
-def _snapshot(chart: AIHPathway) -> dict[str, Any]:
+def _snapshot(chart: PathwayRuntime[Any]) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "version": SCHEMA_VERSION,
@@ -98,7 +79,15 @@ def _snapshot(chart: AIHPathway) -> dict[str, Any]:
     }
 
 
-def restore(data: dict[str, Any], chart_class: type[AIHPathway] | None = None) -> AIHPathway:
+@overload
+def restore(data: dict[str, Any], chart_class: None = None) -> PathwayRuntime[Any]: ...
+
+
+@overload
+def restore(data: dict[str, Any], chart_class: type[_C]) -> _C: ...
+
+
+def restore(data: dict[str, Any], chart_class: type[Any] | None = None) -> Any:
     """Rebuild a pathway from :func:`snapshot` data; no entry action runs.
 
     The whole snapshot is validated first (:mod:`pathway.snapshot_checks`: types, ranges,
@@ -110,9 +99,7 @@ def restore(data: dict[str, Any], chart_class: type[AIHPathway] | None = None) -
             pathway could not have reached; ``field`` names the JSON path of the first fault.
     """
     if chart_class is None:
-        from .guidelines.aih.chart import AIHPathway
-
-        chart_class = AIHPathway
+        chart_class = _chart_of(data)
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise SnapshotError(f"not a carechart pathway snapshot (schema {SCHEMA!r} expected)")
     version = data.get("version")
@@ -132,7 +119,7 @@ def restore(data: dict[str, Any], chart_class: type[AIHPathway] | None = None) -
             f"at most {SCHEMA_VERSION}",
         )
     checked = check_snapshot(data, chart_class)
-    states = chart_class.states_map
+    states = chart_class.states_map  # type: ignore[union-attr]
     record = checked.record
     # A model that already holds a configuration makes python-statemachine skip the
     # initial activation, so no entry action runs on restore.
@@ -150,7 +137,18 @@ def restore(data: dict[str, Any], chart_class: type[AIHPathway] | None = None) -
     return chart
 
 
-def to_json(chart: AIHPathway) -> str:
+def _chart_of(data: Any) -> type[PathwayRuntime[Any]]:
+    """The shipped guideline chart a snapshot names (the default guideline's when unnamed)."""
+    name = data.get("chart") if isinstance(data, dict) else None
+    for guideline_name in guidelines.NAMES:
+        chart: type[PathwayRuntime[Any]] = guidelines.get(guideline_name).chart
+        if chart.__name__ == name:
+            return chart
+    default: type[PathwayRuntime[Any]] = guidelines.get().chart
+    return default
+
+
+def to_json(chart: PathwayRuntime[Any]) -> str:
     """The snapshot as a JSON string (sorted keys, stable across runs; never NaN or Infinity)."""
     return json.dumps(snapshot(chart), sort_keys=True, indent=2, allow_nan=False)
 
@@ -161,7 +159,15 @@ def _no_constant(name: str) -> Any:
     )
 
 
-def from_json(text: str, chart_class: type[AIHPathway] | None = None) -> AIHPathway:
+@overload
+def from_json(text: str, chart_class: None = None) -> PathwayRuntime[Any]: ...
+
+
+@overload
+def from_json(text: str, chart_class: type[_C]) -> _C: ...
+
+
+def from_json(text: str, chart_class: type[Any] | None = None) -> Any:
     """Restore from a JSON string.
 
     Raises:

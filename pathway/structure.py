@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Literal
 
+from statemachine.spec_parser import names_in_boolean_expr
+
 __all__ = ["ChartModel", "Guard", "HistoryInfo", "StateInfo", "TransitionInfo"]
 
 StateKind = Literal["atomic", "compound", "parallel", "final"]
@@ -331,10 +333,6 @@ def _guards(transition: Any) -> Iterator[Guard]:
 
 
 def _names(expr: str) -> tuple[str, ...]:
-    try:
-        from statemachine.spec_parser import names_in_boolean_expr
-    except ImportError:  # pragma: no cover - older python-statemachine
-        return (expr,)
     try:
         names = names_in_boolean_expr(expr)
     except Exception:  # pragma: no cover - not an expression: a plain name

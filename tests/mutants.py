@@ -11,9 +11,12 @@ from __future__ import annotations
 import itertools
 import sys
 import types
+from dataclasses import replace
 from typing import Any
 
 import pytest
+
+from pathway.guidelines.aih import GUIDELINE
 
 from .helpers import REPO
 
@@ -32,7 +35,8 @@ def mutant_chart(*replacements: tuple[str, str]) -> type[Any]:
     """A fresh chart class built from ``pathway/guidelines/aih/chart.py`` with text replaced.
 
     python-statemachine's own definition checks are switched off in the mutant (as for
-    charts loaded from files), so that what catches a mutation is carechart's tooling.
+    charts loaded from files), so that what catches a mutation is carechart's tooling. The
+    mutant runs a copy of the AIH guideline bundle whose chart it is.
     """
     source = (REPO / "pathway" / "guidelines" / "aih" / "chart.py").read_text(encoding="utf-8")
     anchor = "    catch_errors_as_events = False"
@@ -54,4 +58,5 @@ def mutant_chart(*replacements: tuple[str, str]) -> type[Any]:
     sys.modules[name] = module
     exec(compile(source, f"<{name}>", "exec"), module.__dict__)
     chart: type[Any] = module.AIHPathway
+    replace(GUIDELINE, chart=chart)  # a copy of the AIH bundle, bound to the mutant
     return chart

@@ -90,3 +90,22 @@ def test_unsupported_charts_are_refused() -> None:
 
     with pytest.raises(InvalidPathwayError, match="history state"):
         compile_chart(WithHistory)
+
+
+def test_a_guard_written_as_an_expression_is_refused_not_dropped() -> None:
+    """python-statemachine evaluates ``cond="not ready"``; the compiled executor calls methods
+    only, so it refuses such a guard instead of taking the transition unguarded."""
+    from statemachine import State, StateChart
+
+    from pathway import InvalidPathwayError
+
+    class WithExpression(StateChart):  # type: ignore[type-arg]
+        a = State(initial=True)
+        b = State(final=True)
+        go = a.to(b, cond="not ready") | a.to(a)
+
+        def ready(self) -> bool:
+            return True
+
+    with pytest.raises(InvalidPathwayError, match="'not ready' on a transition from 'a'"):
+        compile_chart(WithExpression)

@@ -115,21 +115,13 @@ def _cycle(graph: dict[str, set[str]], within: str) -> list[str] | None:
     return None
 
 
-# pathway's function-level imports (runtime and snapshot reaching into the AIH chart, the AIH
-# chart and effects into dosing and rules) go with the engine and declaration work of issue
-# 13 (branches h13eng, h13decl); drop the mark once both are merged.
-_PATHWAY_PENDING = pytest.mark.xfail(
-    reason="pathway's hidden imports go with issue 13's engine work"
-)
-
-
 @pytest.mark.parametrize("package", PACKAGES)
 def test_the_module_import_graph_has_no_cycle(package: str) -> None:
     cycle = _cycle(_graph(), package)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
-@pytest.mark.parametrize("package", ["simulation", pytest.param("pathway", marks=_PATHWAY_PENDING)])
+@pytest.mark.parametrize("package", PACKAGES)
 def test_no_import_hides_inside_a_function(package: str) -> None:
     """Imports run when the module loads, so that the graph above is the real one; only
     optional or slow third-party libraries wait for the function that needs them."""

@@ -8,12 +8,10 @@ shipped chart passes the same check, and that the mutant does not.
 from __future__ import annotations
 
 from typing import Any
-from unittest import mock
 
 import pytest
 
 from pathway import AIHPathway, Thresholds
-from simulation.scenarios import replay as replay_module
 from simulation.scenarios.replay import replay_paths
 from simulation.verify.analysis import static_findings
 from simulation.verify.conflicts import search_conflicts
@@ -32,8 +30,7 @@ NO_RELAPSE_GUARD = (
 def _failing(chart: type[Any], *names: str) -> set[str]:
     """Names (file stems) of the given library scenarios that fail under ``chart``."""
     files = [str(SCENARIOS / f"{n}.yaml") for n in names]
-    with mock.patch.object(replay_module, "AIHPathway", chart):
-        report = replay_paths(files)
+    report = replay_paths(files, chart)
     return {r.scenario.patient_id for r in report.results if not r.passed}
 
 

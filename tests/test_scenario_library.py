@@ -27,7 +27,7 @@ import pytest
 
 from pathway import RULES, AIHPathway, Thresholds
 from pathway.guidelines.aih.dosing import azathioprine_dose, budesonide_dose, prednisolone_dose
-from pathway.guidelines.aih.invariants import InvariantMonitor, Violation
+from pathway.guidelines.aih.invariants import INVARIANTS, InvariantMonitor, Violation
 from pathway.guidelines.aih.options import GuidelineOptions
 from pathway.guidelines.aih.vocabulary import CARE_STATES
 from simulation.scenarios.replay import ReplayResult
@@ -50,7 +50,9 @@ def _check(chart: AIHPathway, step_name: str | None = None) -> list[Violation]:
     step = chart.trace[-1]
     if step_name is not None:
         step = replace(step, name=step_name)
-    return InvariantMonitor().check(chart.patient, chart.thresholds, chart.active, step, True)
+    return InvariantMonitor(INVARIANTS, RULES).check(
+        chart.patient, chart.thresholds, chart.active, step, True
+    )
 
 
 def _broken(violations: list[Violation]) -> list[tuple[str, bool]]:

@@ -127,8 +127,21 @@ def test_restore_checks_every_field_of_the_record() -> None:
     from dataclasses import fields
 
     from pathway.guidelines.aih.patient import PatientRecord
-    from pathway.snapshot_checks import RECORD_FIELDS_CHECKED
+    from pathway.guidelines.aih.snapshot_record import RECORD_FIELDS_CHECKED
 
     stored = {f.name for f in fields(PatientRecord) if f.name != "state"}
     stored = {name for name in stored if not name.startswith("_")}
     assert stored == set(RECORD_FIELDS_CHECKED)
+
+
+def test_a_nested_option_value_is_refused_naming_the_field() -> None:
+    """An option holding a list nested thousands deep is refused like any wrong value (it
+    used to raise RecursionError when the options type formatted it)."""
+    data = snapshot(new_chart())
+    deep: list[Any] = []
+    for _ in range(3000):
+        deep = [deep]
+    data["options"] = {"steroid_scheme": deep}
+    with pytest.raises(SnapshotError, match=r"options\.steroid_scheme") as caught:
+        restore(data)
+    assert caught.value.field == "options.steroid_scheme"

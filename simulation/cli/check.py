@@ -11,7 +11,7 @@ from ..run.output_folder import StagedFolder, add_force_option, check_output_fol
 from ..run.progress import add_progress_option, progress_reporter
 from ..verify.check import print_findings, run_check, write_counterexamples
 from ..verify.findings import DeclarationError
-from .options import UsageError, add_subcommand
+from .options import UsageError, add_guideline_option, add_subcommand, guideline_of
 
 __all__ = ["add_command"]
 
@@ -41,15 +41,23 @@ def add_command(sub: Any) -> None:
     add_force_option(p)
     p.add_argument("--declared", metavar="FILE", help="declarations file (default: shipped)")
     add_progress_option(p)
+    add_guideline_option(p)
 
 
 def _check_command(args: Any) -> int:
     if args.budget < 0 or args.examples < 0:
         raise UsageError("--budget and --examples must be >= 0")
+    guideline = guideline_of(args)
+    if guideline.name != "aih" and not args.static_only:
+        raise UsageError(
+            f"--guideline {guideline.name}: the gap and overlap search explores AIH patients; "
+            "add --static-only"
+        )
     if args.out:
         check_output_folder("--out", args.out, force=args.force)
     try:
         result = run_check(
+            guideline.chart,
             search=not args.static_only,
             budget=args.budget,
             examples=args.examples,

@@ -6,7 +6,6 @@ import json
 import sys
 from typing import Any
 
-from pathway import AIHPathway
 from pathway.atomic import write_atomic
 from pathway.structure import ChartModel
 
@@ -20,7 +19,13 @@ from ..verify.coverage import (
     scenario_paths_problem,
 )
 from ..verify.coverage_html import render_html
-from .options import UsageError, add_output_file_option, add_subcommand
+from .options import (
+    UsageError,
+    add_guideline_option,
+    add_output_file_option,
+    add_subcommand,
+    guideline_of,
+)
 
 __all__ = ["add_command"]
 
@@ -57,6 +62,7 @@ def add_command(sub: Any) -> None:
         "--limit", type=int, default=0, help="list at most N uncovered items per kind, 0 for all"
     )
     add_progress_option(p)
+    add_guideline_option(p)
 
 
 def _coverage_command(args: Any) -> int:
@@ -73,7 +79,10 @@ def _coverage_command(args: Any) -> int:
     for option, path in (("--json", args.json), ("--html", args.html)):
         if path:
             check_output_file(option, path)
-    report = CoverageReport(ChartModel.of(AIHPathway))
+    guideline = guideline_of(args)
+    if args.cohort is not None and not guideline.patient_model:
+        raise UsageError(f"--cohort: guideline {guideline.name!r} has no patient model to simulate")
+    report = CoverageReport(ChartModel.of(guideline.chart), guideline=guideline)
     if args.paths:
         problem = scenario_paths_problem(args.paths)
         if problem:

@@ -11,26 +11,31 @@ from collections.abc import Callable
 from typing import Any
 
 from pathway import diagram
+from pathway.bundle import Guideline
 from pathway.diagram_svg import to_svg
+from pathway.guidelines import get
 
-from .options import add_subcommand
+from .options import add_guideline_option, add_subcommand, guideline_of
 
 __all__ = ["FORMATS", "add_command", "render"]
 
-#: Output formats and what each writes.
-FORMATS: dict[str, tuple[str, Callable[[], str]]] = {
-    "mermaid": ("Mermaid stateDiagram-v2 of the chart", diagram.to_mermaid),
-    "svg": ("the chart drawn as SVG by carechart (no Graphviz needed)", to_svg),
-    "dot": ("Graphviz DOT of the chart", diagram.to_dot),
-    "table": ("Markdown table of every transition", diagram.transition_table_md),
+#: Output formats, what each writes, and the export (given the guideline).
+FORMATS: dict[str, tuple[str, Callable[[Guideline], str]]] = {
+    "mermaid": ("Mermaid stateDiagram-v2 of the chart", lambda g: diagram.to_mermaid(g.chart)),
+    "svg": ("the chart drawn as SVG by carechart (no Graphviz needed)", lambda g: to_svg(g.chart)),
+    "dot": ("Graphviz DOT of the chart", lambda g: diagram.to_dot(g.chart)),
+    "table": (
+        "Markdown table of every transition",
+        lambda g: diagram.transition_table_md(g.chart),
+    ),
     "rules": ("Markdown table of the rule catalogue", diagram.rule_table_md),
-    "timers": ("Markdown table of the timers", diagram.timer_table_md),
-    "page": ("the whole docs/pathway.md page", diagram.render_docs_page),
+    "timers": ("Markdown table of the timers", lambda g: diagram.timer_table_md(guideline=g)),
+    "page": ("the whole docs/pathway.md page", lambda g: diagram.render_docs_page(g.chart)),
 }
 
 
-def render(fmt: str) -> str:
-    """The export named ``fmt`` (a key of :data:`FORMATS`).
+def render(fmt: str, guideline: Guideline | None = None) -> str:
+    """The export named ``fmt`` (a key of :data:`FORMATS`) of ``guideline`` (default: AIH).
 
     Raises:
         ValueError: ``fmt`` is not a known format.
@@ -39,7 +44,7 @@ def render(fmt: str) -> str:
         _, export = FORMATS[fmt]
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}") from None
-    return export()
+    return export(guideline or get())
 
 
 def add_command(sub: Any) -> None:
@@ -64,10 +69,11 @@ def add_command(sub: Any) -> None:
         metavar="FILE",
         help="write to FILE (atomically) (default: standard output)",
     )
+    add_guideline_option(p)
 
 
 def _diagram_command(args: Any) -> int:
-    text = render(args.format)
+    text = render(args.format, guideline_of(args))
     if args.out is None:
         sys.stdout.write(text)
         return 0

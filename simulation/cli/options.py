@@ -7,12 +7,17 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pathway.bundle import Guideline
+from pathway.guidelines import DEFAULT, NAMES, get
+
 __all__ = [
     "CommandParser",
     "DefaultsHelpFormatter",
     "UsageError",
+    "add_guideline_option",
     "add_output_file_option",
     "add_subcommand",
+    "guideline_of",
 ]
 
 
@@ -91,3 +96,19 @@ def add_subcommand(
 def add_output_file_option(parser: argparse.ArgumentParser, option: str, what: str) -> None:
     """An optional ``OPTION FILE`` that writes ``what`` there (nothing when absent)."""
     parser.add_argument(option, metavar="FILE", help=f"write {what} (default: not written)")
+
+
+def add_guideline_option(parser: argparse.ArgumentParser) -> None:
+    """``--guideline NAME``: the shipped guideline the command runs (see pathway.guidelines)."""
+    parser.add_argument(
+        "--guideline",
+        choices=NAMES,
+        default=DEFAULT,
+        help="the guideline to run: aih (autoimmune hepatitis) or toy (a made-up guideline "
+        "that tests the engine; no clinical content)",
+    )
+
+
+def guideline_of(args: argparse.Namespace) -> Guideline:
+    """The guideline ``--guideline`` names (the default one when the command has no option)."""
+    return get(getattr(args, "guideline", DEFAULT))

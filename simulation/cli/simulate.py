@@ -29,6 +29,7 @@ from ..results.compare import (
     compare_table,
     paired_differences,
 )
+from ..results.guideline_outputs import write_guideline_outputs
 from ..results.outcomes import YEAR
 from ..results.outputs import (
     EVENT_COLUMNS,
@@ -50,9 +51,10 @@ from ..run.cohort import (
     load_cohort,
     run_cohort,
 )
-from ..run.output_folder import add_force_option
+from ..run.guideline_cohort import run_guideline_cohort
+from ..run.output_folder import add_force_option, check_output_folder
 from ..run.progress import StderrProgress
-from .options import add_subcommand
+from .options import UsageError, add_guideline_option, add_subcommand, guideline_of
 
 __all__ = ["add_command", "format_summary", "simulate_to"]
 
@@ -141,6 +143,7 @@ def add_command(sub: Any) -> None:
         help="write patients.csv and events.csv gzip-compressed (.csv.gz, about 9x "
         "smaller); carechart reads either form",
     )
+    add_guideline_option(sim)
     cmp = add_subcommand(
         sub,
         "compare",
@@ -264,7 +267,68 @@ def simulate_to(
     return text, summary["invariant_violations"] == 0 or policy != "guideline"
 
 
+#: A guideline other than AIH has no cohort file: its small cohort's defaults [MODEL].
+GUIDELINE_PATIENTS = 100
+GUIDELINE_YEARS = 5.0
+
+
+def _simulate_guideline(args: argparse.Namespace) -> int:
+    """``simulate --guideline NAME`` for a guideline other than AIH: a small cohort of its
+    patient model, written as events.csv, patients.csv and summary.json."""
+    guideline = guideline_of(args)
+    unused = [
+        option
+        for option, given in (
+            ("--cohort", args.cohort is not None),
+            ("--set", bool(args.sets)),
+            ("--policy", args.policy != "guideline"),
+            ("--calibration", args.calibration is not None),
+            ("--dask", args.dask is not None),
+            ("--compress", args.compress),
+        )
+        if given
+    ]
+    if unused:
+        raise UsageError(
+            f"{', '.join(unused)}: AIH runs only; --guideline {guideline.name} runs its own "
+            "patient model with the guideline policy"
+        )
+    check_run_options(args.patients, args.years, args.seed)
+    patients = args.patients if args.patients is not None else GUIDELINE_PATIENTS
+    years = args.years if args.years is not None else GUIDELINE_YEARS
+    out = Path(args.out)
+    check_output_folder("--out", args.out, force=args.force)
+    try:
+        charts = run_guideline_cohort(
+            guideline, patients, seed=args.seed, years=years, engine=args.engine
+        )
+    except ValueError as exc:
+        raise UsageError(f"--guideline {guideline.name}: {exc}") from None
+    settings = {
+        "guideline": guideline.name,
+        "patients": patients,
+        "years": years,
+        "seed": args.seed,
+        "engine": args.engine,
+        "policy": "guideline",
+    }
+    summary, published = write_guideline_outputs(
+        out, charts, settings, horizon_days=years * YEAR, force=args.force
+    )
+    counts = summary["counts"]
+    sys.stdout.write(
+        f"carechart simulate: {patients:,} patients x {years:g} years, guideline "
+        f"{guideline.name}, seed {args.seed} ({_DISCLAIMER})\n"
+        f"  deaths {counts['deaths']}, invariant violations {counts['invariant_violations']}\n"
+        f"  final care states: {summary['final_care_states']}\n"
+        f"  wrote {', '.join(p.name for p in published)} to {out}\n"
+    )
+    return 0 if counts["invariant_violations"] == 0 else 1
+
+
 def _simulate_command(args: argparse.Namespace) -> int:
+    if args.guideline != "aih":
+        return _simulate_guideline(args)
     if args.policy not in STRATEGIES:
         raise CohortError(f"--policy: found {args.policy!r}, expected one of {list(STRATEGIES)}")
     cohort, params, thresholds, workers = _prepare(args)

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from pathway import AIHPathway, PatientRecord
+from pathway import Pathway, PatientRecord
 
 from ..run.engine import Days, Occurrence
 from .draws import Randomness
@@ -1041,14 +1041,14 @@ class DiseaseModel:
 
     # --- PatientModel protocol -----------------------------------------------------------------
 
-    def baseline(self, chart: AIHPathway) -> list[Occurrence]:
+    def baseline(self, chart: Pathway[PatientRecord]) -> list[Occurrence]:
         """Day-0 findings: labs, the TPMT result when due today, staging, encephalopathy."""
         occs = baseline_occurrences(chart.patient, self.panel(0.0))
         if self._tpmt_now:
             occs.insert(1, Occurrence(0.0, "finding", "tpmt", self.tpmt))
         return occs
 
-    def next_day(self, chart: AIHPathway) -> Days | None:
+    def next_day(self, chart: Pathway[PatientRecord]) -> Days | None:
         """Day of the next finding (hazard or scheduled), or ``None``."""
         if chart.is_dead:
             return None
@@ -1074,7 +1074,7 @@ class DiseaseModel:
         self._plan = (best[0], best[3])
         return best[0]
 
-    def pop(self, chart: AIHPathway, day: Days) -> list[Occurrence]:
+    def pop(self, chart: Pathway[PatientRecord], day: Days) -> list[Occurrence]:
         """The occurrence planned for ``day`` by :meth:`next_day` (one at a time)."""
         if self._plan is None or self._plan[0] != day:
             return []
@@ -1086,7 +1086,7 @@ class DiseaseModel:
         self.clocks[what].fired(day)
         return self._fire(chart, day, what)
 
-    def visit_labs(self, chart: AIHPathway, day: Days) -> dict[str, float] | None:
+    def visit_labs(self, chart: Pathway[PatientRecord], day: Days) -> dict[str, float] | None:
         """A lab panel at a scheduled visit; ``None`` (the day's panel stands) at a second
         visit on the same day (a response visit and a blood count coincide: one sample)."""
         if day == self._visit_day:
@@ -1100,7 +1100,9 @@ class DiseaseModel:
 
     # --- events -------------------------------------------------------------------------------
 
-    def _scheduled(self, chart: AIHPathway, day: Days, kind: str, value: Any) -> list[Occurrence]:
+    def _scheduled(
+        self, chart: Pathway[PatientRecord], day: Days, kind: str, value: Any
+    ) -> list[Occurrence]:
         active = chart.active
         if kind == "tpmt":
             return [Occurrence(day, "finding", "tpmt", value)]
@@ -1128,7 +1130,7 @@ class DiseaseModel:
         self.death_cause = cause
         return [Occurrence(day, "finding", "death")]
 
-    def _fire(self, chart: AIHPathway, day: Days, name: str) -> list[Occurrence]:
+    def _fire(self, chart: Pathway[PatientRecord], day: Days, name: str) -> list[Occurrence]:
         p, lat, active = chart.patient, self.latent, chart.active
         self.history.setdefault(name, day)
         if name in ("flare", "postpartum_flare"):
@@ -1214,7 +1216,7 @@ class DiseaseModel:
             first_year += self._pred_dose * max(0.0, overlap)
         return total, first_year
 
-    def _sync(self, chart: AIHPathway) -> None:
+    def _sync(self, chart: Pathway[PatientRecord]) -> None:
         """Catch up with the chart: spend clocks, start courses, recompute hazards."""
         p = chart.patient
         day = p.day
@@ -1253,7 +1255,7 @@ class DiseaseModel:
                 self.latent.acute_until = day + self._emergency.delay
         self._set_hazards(chart, day)
 
-    def _scan(self, chart: AIHPathway) -> bool:
+    def _scan(self, chart: Pathway[PatientRecord]) -> bool:
         """Read the steps since the last sync; start a course where one starts."""
         trace, started = chart.trace, False
         p = chart.patient
@@ -1347,7 +1349,7 @@ class DiseaseModel:
         self._shape(self.course, p.drugs, anchor)
         return True
 
-    def _set_hazards(self, chart: AIHPathway, day: Days) -> None:
+    def _set_hazards(self, chart: Pathway[PatientRecord], day: Days) -> None:
         """Set every clock's hazard: whether it runs is declared in
         :mod:`simulation.model.hazard_conditions`; its rate and origin come from here."""
         c, lat, p, active = self.c, self.latent, chart.patient, chart.active

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pathway import AIHPathway, GuidelineOptions, PathwayError
+from pathway import AnyPathway, GuidelineOptions, PathwayError
 
 __all__ = [
     "MAX_ACTIONS_PER_STEP",
@@ -27,12 +27,17 @@ __all__ = [
 MAX_ACTIONS_PER_STEP = 12
 
 
+def _carry_on(chart: AnyPathway) -> str | None:
+    """The guideline's "carry on as before" action (AIH: ``continue``)."""
+    return chart.guideline.rulebook.default_action
+
+
 class Policy(Protocol):
     """Chooses and takes clinician actions on ``chart`` at ``day``."""
 
     name: str
 
-    def act(self, chart: AIHPathway, day: float) -> None: ...
+    def act(self, chart: AnyPathway, day: float) -> None: ...
 
 
 class GuidelinePolicy:
@@ -40,11 +45,11 @@ class GuidelinePolicy:
 
     name = "guideline"
 
-    def act(self, chart: AIHPathway, day: float) -> None:
+    def act(self, chart: AnyPathway, day: float) -> None:
         """Take top recommendations at ``day`` until ``continue`` (or a mere option) leads."""
         for _ in range(MAX_ACTIONS_PER_STEP):
             top = chart.top_recommendation()
-            if top is None or top.action == "continue" or top.strength == "may":
+            if top is None or top.action == _carry_on(chart) or top.strength == "may":
                 return
             chart.take(top.action, day=day)
         raise PathwayError(
@@ -93,7 +98,7 @@ class StrategyPolicy:
         self.strategy = strategy
         self.name = strategy.name
 
-    def act(self, chart: AIHPathway, day: float) -> None:
+    def act(self, chart: AnyPathway, day: float) -> None:
         """Take preferred actions when allowed, else the guideline's top non-avoided one."""
         prefer, avoid = self.strategy.prefer, self.strategy.avoid
         for _ in range(MAX_ACTIONS_PER_STEP):
@@ -101,7 +106,7 @@ class StrategyPolicy:
             chosen = next((r for a in prefer for r in recs if r.action == a), None)
             if chosen is None:
                 chosen = next((r for r in recs if r.action not in avoid), None)
-                if chosen is None or chosen.action == "continue" or chosen.strength == "may":
+                if chosen is None or chosen.action == _carry_on(chart) or chosen.strength == "may":
                     return
             chart.take(chosen.action, day=day)
         raise PathwayError(

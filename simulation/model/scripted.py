@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pathway import AIHPathway, PatientRecord
+from pathway import AnyPathway, PatientRecord
 
 from ..run.engine import Days, Occurrence
 
@@ -25,22 +25,22 @@ class ScriptedPatient:
         self._action_days = {o.day for o in self._timeline if o.kind == "action"}
         self._action_days |= {o.day for o in self._baseline if o.kind == "action"}
 
-    def baseline(self, chart: AIHPathway) -> list[Occurrence]:
+    def baseline(self, chart: AnyPathway) -> list[Occurrence]:
         return list(self._baseline)
 
-    def next_day(self, chart: AIHPathway) -> Days | None:
+    def next_day(self, chart: AnyPathway) -> Days | None:
         if self._next < len(self._timeline):
             return self._timeline[self._next].day
         return None
 
-    def pop(self, chart: AIHPathway, day: Days) -> list[Occurrence]:
+    def pop(self, chart: AnyPathway, day: Days) -> list[Occurrence]:
         out = []
         while self._next < len(self._timeline) and self._timeline[self._next].day == day:
             out.append(self._timeline[self._next])
             self._next += 1
         return out
 
-    def visit_labs(self, chart: AIHPathway, day: Days) -> dict[str, float] | None:
+    def visit_labs(self, chart: AnyPathway, day: Days) -> dict[str, float] | None:
         return None
 
     def scripts_actions_on(self, day: Days) -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pathway import AIHPathway, Step
+from pathway import Pathway, PatientRecord, Step
 
 from ..run.output_folder import (
     OutputPathError,
@@ -134,11 +134,13 @@ class PatientResult:
     kinds: Counter[str]
     violations: Counter[str]
     steps: int = 0
-    chart: AIHPathway | None = None
+    chart: Pathway[PatientRecord] | None = None
     model: DiseaseModel | None = None
 
 
-def _first_transit_into(chart: AIHPathway, state: str, sources: Iterable[str] = ()) -> float | None:
+def _first_transit_into(
+    chart: Pathway[PatientRecord], state: str, sources: Iterable[str] = ()
+) -> float | None:
     allowed = frozenset(sources)
     for step in chart.trace:
         for t in step.transits:
@@ -147,14 +149,14 @@ def _first_transit_into(chart: AIHPathway, state: str, sources: Iterable[str] = 
     return None
 
 
-def _first_finding(chart: AIHPathway, name: str, after: float = -1.0) -> float | None:
+def _first_finding(chart: Pathway[PatientRecord], name: str, after: float = -1.0) -> float | None:
     for step in chart.trace:
         if step.kind == "finding" and step.name == name and step.day > after:
             return step.day
     return None
 
 
-def _azathioprine_days(chart: AIHPathway) -> tuple[float | None, float | None]:
+def _azathioprine_days(chart: Pathway[PatientRecord]) -> tuple[float | None, float | None]:
     """Day azathioprine was first started, and the first day after it that it was stopped
     for intolerance or severe cytopenia (``None`` when not started or never stopped so)."""
     start = next(
@@ -180,7 +182,7 @@ def _azathioprine_days(chart: AIHPathway) -> tuple[float | None, float | None]:
     return start, stop
 
 
-def _first_line(chart: AIHPathway) -> str:
+def _first_line(chart: Pathway[PatientRecord]) -> str:
     """The first-line regimen: the first steroid, plus an antimetabolite added in first line."""
     steroid = antimetabolite = ""
     for step in chart.trace:
@@ -236,7 +238,7 @@ def trace_events(patient_id: str, trace: Iterable[Step]) -> tuple[str, Counter[s
 
 def collect_patient(
     attrs: Attributes,
-    chart: AIHPathway,
+    chart: Pathway[PatientRecord],
     model: DiseaseModel,
     horizon_days: float,
     *,

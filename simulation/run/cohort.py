@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from pathway import AIHPathway, PatientRecord, Thresholds
+from pathway import AIHPathway, Pathway, PatientRecord, Thresholds
 from pathway.compiled import CompiledPathway
 from pathway.guidelines.aih.sources import SOURCES, TAGS
 from pathway.guidelines.aih.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STATUSES
@@ -510,7 +510,7 @@ class RunSettings:
     horizon_days: float
     keep_charts: bool = False
     engine: str = "compiled"
-    chart_class: type[AIHPathway] | type[CompiledPathway] | None = None
+    chart_class: Callable[..., Pathway[PatientRecord]] | None = None
 
     @property
     def width(self) -> int:
@@ -695,7 +695,7 @@ def run_cohort(
     on_chunk: Callable[[ChunkResult], None] | None = None,
     keep_patients: bool = True,
     engine: str = "compiled",
-    chart_class: type[AIHPathway] | type[CompiledPathway] | None = None,
+    chart_class: Callable[..., Pathway[PatientRecord]] | None = None,
     dask: Any = None,
 ) -> CohortResult:
     """Simulate a cohort and return its tidy outputs.

@@ -21,11 +21,11 @@ import math
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import simpy
 
-from pathway import AIHPathway, PendingTimer, Step
+from pathway import AnyPathway, PendingTimer, Step
 
 from ..model.policies import GuidelinePolicy, Policy
 
@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 Days = float
+_Chart = TypeVar("_Chart", bound=AnyPathway)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,19 +60,19 @@ class Occurrence:
 class PatientModel(Protocol):
     """What happens to a patient: baseline, findings over time and labs at visits."""
 
-    def baseline(self, chart: AIHPathway) -> list[Occurrence]:
+    def baseline(self, chart: AnyPathway) -> list[Occurrence]:
         """Findings known at diagnosis (day 0), in order."""
         ...
 
-    def next_day(self, chart: AIHPathway) -> Days | None:
+    def next_day(self, chart: AnyPathway) -> Days | None:
         """Day of the next finding or scripted action, or ``None`` when there is none."""
         ...
 
-    def pop(self, chart: AIHPathway, day: Days) -> list[Occurrence]:
+    def pop(self, chart: AnyPathway, day: Days) -> list[Occurrence]:
         """The occurrences due on ``day``, in order (removed from the model)."""
         ...
 
-    def visit_labs(self, chart: AIHPathway, day: Days) -> dict[str, float] | None:
+    def visit_labs(self, chart: AnyPathway, day: Days) -> dict[str, float] | None:
         """A lab panel drawn at a timer visit on ``day``, or ``None`` (values stand)."""
         ...
 
@@ -80,7 +81,7 @@ class PatientModel(Protocol):
         ...
 
 
-def apply_occurrence(chart: AIHPathway, occ: Occurrence) -> Step:
+def apply_occurrence(chart: AnyPathway, occ: Occurrence) -> Step:
     """Send a model's occurrence to the chart (a scripted action is taken as given)."""
     if occ.kind == "action":
         return chart.take(occ.name, day=occ.day, deviate=True)
@@ -106,7 +107,7 @@ class DayRules:
     :meth:`settled` runs once the clinician has acted.
     """
 
-    def __init__(self, chart: AIHPathway, scripted: Callable[[Days], bool]) -> None:
+    def __init__(self, chart: AnyPathway, scripted: Callable[[Days], bool]) -> None:
         self.chart = chart
         self.scripted = scripted
         #: The last step a finding or scripted action gave (its deviation, for example).
@@ -179,7 +180,7 @@ class DayRules:
 
 def patient_journey(
     env: simpy.Environment,
-    chart: AIHPathway,
+    chart: AnyPathway,
     model: PatientModel,
     policy: Policy,
     horizon_days: Days,
@@ -192,7 +193,7 @@ def patient_journey(
             policy.act(chart, day)
 
 
-def next_event(chart: AIHPathway, model: PatientModel) -> tuple[Days, PendingTimer | None]:
+def next_event(chart: AnyPathway, model: PatientModel) -> tuple[Days, PendingTimer | None]:
     """Day of the patient's next event (``inf``: none) and the timer due then.
 
     The timer is ``None`` when the model's findings come first (they win same-day ties).
@@ -207,13 +208,13 @@ def next_event(chart: AIHPathway, model: PatientModel) -> tuple[Days, PendingTim
 
 
 def run_patient(
-    chart: AIHPathway,
+    chart: _Chart,
     model: PatientModel,
     *,
     horizon_days: Days,
     policy: Policy | None = None,
-    until: Callable[[AIHPathway], bool] | None = None,
-) -> AIHPathway:
+    until: Callable[[AnyPathway], bool] | None = None,
+) -> _Chart:
     """Run one patient's course in its own SimPy environment; return the chart.
 
     Raises ``ValueError`` for a non-positive horizon.

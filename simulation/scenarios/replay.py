@@ -29,14 +29,14 @@ from typing import Any, TextIO
 
 import simpy
 
-from pathway import AIHPathway, Step
+from pathway import AnyPathway, Step
 from pathway.atomic import write_atomic
+from pathway.guidelines import get
 
 from ..model.policies import GuidelinePolicy
 from ..model.scripted import ScriptedPatient
 from ..run.engine import Occurrence, patient_journey
 from .scenario import Expectation, Scenario, ScenarioError, find_scenario_files, load_scenario
-from .scenario_writer import care_states_of
 
 __all__ = [
     "TRACE_TAIL",
@@ -93,7 +93,7 @@ class ReplayResult:
     """
 
     scenario: Scenario
-    chart: AIHPathway
+    chart: AnyPathway
     failures: list[Failure] = field(default_factory=list)
     checks: int = 0
     recommended_rules: set[str] = field(default_factory=set)
@@ -109,8 +109,9 @@ class ReplayResult:
     def states_visited(self) -> set[str]:
         """Care states (vocabulary ids) active at any step of the course."""
         seen: set[str] = set()
+        care = frozenset(self.chart.guideline.care_states)
         for step in self.chart.trace:
-            seen.update(care_states_of(step.configuration))
+            seen.update(care.intersection(step.configuration))
         return seen
 
     @property
@@ -159,18 +160,20 @@ class ReplayReport:
 # --- replay ----------------------------------------------------------------------------------
 
 
-def replay_scenario(scenario: Scenario) -> ReplayResult:
+def replay_scenario(scenario: Scenario, chart_class: type[Any] | None = None) -> ReplayResult:
     """Replay one scenario and check its expectations and declared violations.
 
     Args:
         scenario: a validated scenario (:func:`simulation.scenarios.scenario.load_scenario`).
+        chart_class: the chart to run it on (default: its guideline's; a variant of that
+            chart, for instance, bound to a copy of the guideline).
 
     Returns:
         The result; ``result.passed`` tells whether every check held.
     """
     started = time.perf_counter()
     record = scenario.record()
-    chart = AIHPathway(record)
+    chart: AnyPathway = (chart_class or get(scenario.guideline).chart)(record)
     result = ReplayResult(scenario, chart)
     model = ScriptedPatient(scenario.baseline(record), scenario.occurrences())
     env = simpy.Environment()
@@ -210,7 +213,7 @@ def _check(result: ReplayResult, exp: Expectation) -> None:
     chart = result.chart
     p = chart.patient
     fails: list[tuple[str, str, str]] = []  # (check, expected, found)
-    care = sorted(care_states_of(chart.active))
+    care = sorted(s for s in chart.active if s in chart.guideline.care_states)
 
     for state in exp.in_state:
         if not chart.in_state(state):
@@ -262,7 +265,7 @@ def _check(result: ReplayResult, exp: Expectation) -> None:
             result.failures.append(Failure(line, exp.day, check, expected, found, tail))
 
 
-def _check_deviation(chart: AIHPathway, exp: Expectation) -> list[tuple[str, str, str]]:
+def _check_deviation(chart: AnyPathway, exp: Expectation) -> list[tuple[str, str, str]]:
     action = exp.deviation
     steps = [s for s in chart.trace if s.kind == "action" and s.name == action and s.day == exp.day]
     expected = f"{action} recorded as a deviation"
@@ -303,7 +306,7 @@ def _check_violations(result: ReplayResult) -> None:
             )
 
 
-def _stopped(scenario: Scenario, chart: AIHPathway, exc: Exception, day: float) -> Failure:
+def _stopped(scenario: Scenario, chart: AnyPathway, exc: Exception, day: float) -> Failure:
     culprit = _culprit(scenario, chart, day)
     what = f"{type(exc).__name__}: {exc}"
     if culprit is not None:
@@ -319,7 +322,7 @@ def _stopped(scenario: Scenario, chart: AIHPathway, exc: Exception, day: float) 
     )
 
 
-def _culprit(scenario: Scenario, chart: AIHPathway, day: float) -> Occurrence | None:
+def _culprit(scenario: Scenario, chart: AnyPathway, day: float) -> Occurrence | None:
     """The scripted occurrence of ``day`` that the trace does not show (the one that failed)."""
     record = chart.patient
     planned = [o for o in scenario.baseline(record) if o.day == day] if day == 0 else []
@@ -337,7 +340,7 @@ def _nearest_line(scenario: Scenario, day: float) -> int:
     return before[-1] if before else scenario.line_of.get("patient", 1)
 
 
-def _drugs(chart: AIHPathway) -> str:
+def _drugs(chart: AnyPathway) -> str:
     items = chart.patient.drugs.items()
     return (
         "[" + ", ".join(f"{d} {v:g} mg/day" if v is not None else d for d, v in items) + "]"
@@ -369,11 +372,14 @@ def _tail(trace: Sequence[Step], n: int = TRACE_TAIL) -> tuple[str, ...]:
 # --- files -----------------------------------------------------------------------------------
 
 
-def replay_paths(paths: Iterable[str | os.PathLike[str]]) -> ReplayReport:
+def replay_paths(
+    paths: Iterable[str | os.PathLike[str]], chart_class: type[Any] | None = None
+) -> ReplayReport:
     """Load and replay every scenario under ``paths`` (files or directories).
 
     An invalid file (or a directory without ``*.yaml`` files) becomes a
-    :class:`ScenarioError` item; the others are still replayed.
+    :class:`ScenarioError` item; the others are still replayed. ``chart_class``: see
+    :func:`replay_scenario`.
     """
     started = time.perf_counter()
     report = ReplayReport()
@@ -388,7 +394,7 @@ def replay_paths(paths: Iterable[str | os.PathLike[str]]) -> ReplayReport:
             except ScenarioError as exc:
                 report.items.append(exc)
                 continue
-            report.items.append(replay_scenario(scenario))
+            report.items.append(replay_scenario(scenario, chart_class))
     report.seconds = time.perf_counter() - started
     return report
 

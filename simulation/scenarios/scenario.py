@@ -17,6 +17,11 @@ Loading is safe by construction. The text is composed into YAML nodes with PyYAM
 - duplicate keys are errors (YAML would silently keep the last one).
 
 Units follow the vocabulary: days from diagnosis, mg/day, ALT/AST/IgG as multiples of ULN.
+
+A scenario runs the AIH guideline unless its ``guideline:`` key names another one of
+:data:`pathway.guidelines.NAMES`; then its patient holds that guideline's record fields, its
+timeline that guideline's findings and actions, and its expectations name that guideline's
+care states, actions, drugs and invariants (``labs`` and ``response`` are AIH's own).
 """
 
 from __future__ import annotations
@@ -26,19 +31,17 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pathway import RULES, PathwayError, PatientRecord
+from pathway import PathwayError, PatientError, PatientRecord
+from pathway.bundle import Guideline
+from pathway.guidelines import DEFAULT, NAMES, get
 from pathway.guidelines.aih.patient import LAB_RANGES
 from pathway.guidelines.aih.vocabulary import (
-    ACTIONS,
-    CARE_STATES,
     CIRRHOSIS_STAGES,
-    DRUGS,
     FINDING_VALUES,
-    FINDINGS,
     PRESENTATIONS,
     RESPONSE_CLASSES,
     SEXES,
@@ -86,6 +89,7 @@ MAX_DAY: Days = 36_500.0
 MAX_DOSE_MG_DAY = 10_000.0
 
 TOP_KEYS = (
+    "guideline",
     "name",
     "description",
     "patient",
@@ -115,8 +119,17 @@ EXPECTATION_KEYS = (
     "does_not_recommend",
     "deviation",
 )
-#: Invariant rule ids a scenario may name in ``violates``.
-INVARIANT_IDS = tuple(r.id for r in RULES.values() if r.kind == "invariant")
+
+
+def _invariant_ids(guideline: Guideline) -> tuple[str, ...]:
+    """Invariant rule ids a scenario of ``guideline`` may name in ``violates``."""
+    return tuple(r.id for r in guideline.rules.values() if r.kind == "invariant")
+
+
+#: Invariant rule ids an AIH scenario may name in ``violates``.
+INVARIANT_IDS = _invariant_ids(get(DEFAULT))
+#: Record fields a scenario of another guideline may not set: the engine keeps them.
+_KEPT_FIELDS = ("patient_id", "day", "drugs", "entered", "timers_fired", "death_day", "state")
 
 _PREGNANCY_FINDINGS = ("pregnancy_planned", "pregnant", "delivered")
 _LAB_UNITS = {
@@ -244,12 +257,14 @@ class Scenario:
         violates_line: line of the ``violates`` key (0 when absent).
         horizon_days: how long the course runs (days from diagnosis).
         line_of: 1-based line of each top-level key.
+        guideline: the registry name of the guideline it runs (:mod:`pathway.guidelines`);
+            for a guideline other than AIH, ``patient`` holds its record fields.
     """
 
     path: str
     name: str
     description: str
-    patient: PatientSpec
+    patient: PatientSpec | dict[str, Any]
     labs: dict[str, float]
     timeline: tuple[TimelineEntry, ...]
     expect: tuple[Expectation, ...]
@@ -257,18 +272,24 @@ class Scenario:
     violates_line: int
     horizon_days: Days
     line_of: dict[str, int] = field(default_factory=dict)
+    guideline: str = DEFAULT
 
     @property
     def patient_id(self) -> str:
         """The file's stem, used as the patient id."""
         return Path(self.path).stem
 
-    def record(self) -> PatientRecord:
-        """A fresh patient record for this scenario."""
-        return self.patient.record(self.patient_id)
+    def record(self) -> Any:
+        """A fresh patient record for this scenario (of its guideline's record type)."""
+        if isinstance(self.patient, PatientSpec):
+            return self.patient.record(self.patient_id)
+        return get(self.guideline).record(self.patient_id, **self.patient)
 
-    def baseline(self, record: PatientRecord) -> list[Occurrence]:
-        """The day-0 findings: baseline labs, staging, encephalopathy, pregnancy."""
+    def baseline(self, record: Any) -> list[Occurrence]:
+        """The day-0 findings: baseline labs, staging, encephalopathy, pregnancy (AIH; none
+        for another guideline)."""
+        if not isinstance(record, PatientRecord):
+            return []
         out = baseline_occurrences(record, self.labs or None)
         line = self.line_of.get("labs") or self.line_of.get("patient", 0)
         return [Occurrence(o.day, o.kind, o.name, o.value, line) for o in out]
@@ -428,10 +449,25 @@ def _expected(options: Sequence[str], word: object, noun: str) -> str:
 
 
 class _Validator:
-    """Checks a :class:`_Val` tree against the scenario format, building typed objects."""
+    """Checks a :class:`_Val` tree against the scenario format, building typed objects.
 
-    def __init__(self, file: str) -> None:
+    The ids it accepts (actions, findings, care states, drugs, invariants) are those of
+    ``guideline`` (set from the scenario's ``guideline:`` key).
+    """
+
+    def __init__(self, file: str, guideline: Guideline | None = None) -> None:
         self.file = file
+        self.use(guideline or get(DEFAULT))
+
+    def use(self, guideline: Guideline) -> None:
+        """Accept the ids of ``guideline`` from now on."""
+        self.guideline = guideline
+        self.actions: tuple[str, ...] = guideline.actions
+        self.care_states: tuple[str, ...] = guideline.care_states
+        self.drugs: tuple[str, ...] = guideline.drugs
+        self.findings: tuple[str, ...] = tuple(guideline.findings)
+        self.invariant_ids = _invariant_ids(guideline)
+        self.aih = guideline.name == DEFAULT
 
     def fail(self, at: _Val, message: str, found: Any = None, expected: str = "") -> ScenarioError:
         return ScenarioError(self.file, at.line, at.column, message, found, expected)
@@ -541,6 +577,16 @@ class _Validator:
         top = self.mapping(root, "a scenario")
         self.keys(top, TOP_KEYS, "the scenario", required=("name", "patient"), at=root)
         line_of = {key: kv.line for key, (kv, _) in top.items()}
+        if "guideline" in top:
+            self.use(get(self.choice(top["guideline"][1], "'guideline'", NAMES)))
+        if not self.aih and "labs" in top:
+            kv = top["labs"][0]
+            raise self.fail(
+                kv,
+                f"'labs' is a key of AIH scenarios; this one runs {self.guideline.name!r}",
+                "labs",
+                "no 'labs'",
+            )
         name = self.text(top["name"][1], "'name'")
         description = ""
         if "description" in top:
@@ -548,14 +594,16 @@ class _Validator:
             if not isinstance(v.value, str):
                 raise self.fail(v, f"'description' must be text (got {v.value!r})", v.value)
             description = v.value.strip()
-        patient = self.patient(top["patient"][1])
+        patient: PatientSpec | dict[str, Any] = (
+            self.patient(top["patient"][1]) if self.aih else self.record(top["patient"][1])
+        )
         labs = self.labs(top["labs"][1], "'labs'") if "labs" in top else {}
         timeline = self.timeline(top["timeline"][1], patient) if "timeline" in top else ()
         expect = self.expectations(top["expect"][1], timeline) if "expect" in top else ()
         violates: tuple[str, ...] = ()
         if "violates" in top:
             violates = self.ids(
-                top["violates"][1], "'violates'", INVARIANT_IDS, "an invariant rule id"
+                top["violates"][1], "'violates'", self.invariant_ids, "an invariant rule id"
             )
         last = max([0.0] + [e.day for e in timeline] + [x.day for x in expect])
         if "horizon_days" in top:
@@ -582,6 +630,7 @@ class _Validator:
             violates_line=line_of.get("violates", 0),
             horizon_days=horizon,
             line_of=line_of,
+            guideline=self.guideline.name,
         )
 
     def patient(self, v: _Val) -> PatientSpec:
@@ -610,6 +659,23 @@ class _Validator:
                 raise self.fail(pv, "'pregnant: true' needs sex F", pv.value, "sex F")
         return PatientSpec(age, sex, weight, pregnant=pregnant, **fields)
 
+    def record(self, v: _Val) -> dict[str, Any]:
+        """The ``patient`` of a non-AIH scenario: fields of its guideline's record type,
+        checked by building one (the record type's own checks)."""
+        m = self.mapping(v, "'patient'")
+        names = [
+            f.name
+            for f in fields(self.guideline.record)
+            if f.name not in _KEPT_FIELDS and not f.name.startswith("_")
+        ]
+        self.keys(m, names, "'patient'", at=v)
+        out = {key: vv.value for key, (_, vv) in m.items()}
+        try:
+            self.guideline.record("check", **out)
+        except (PatientError, TypeError, ValueError) as exc:
+            raise self.fail(v, f"'patient' is not a valid record: {exc}", out) from None
+        return out
+
     def labs(self, v: _Val, what: str) -> dict[str, float]:
         m = self.mapping(v, what)
         if not m:
@@ -631,10 +697,10 @@ class _Validator:
             out[key] = self.number(vv, f"lab {key!r}", _LAB_UNITS[key], low, high)
         return out
 
-    def timeline(self, v: _Val, patient: PatientSpec) -> list[TimelineEntry]:
+    def timeline(self, v: _Val, patient: PatientSpec | dict[str, Any]) -> list[TimelineEntry]:
         items = self.sequence(v, "'timeline'")
         out: list[TimelineEntry] = []
-        allowed = ("day", "action", *FINDINGS)
+        allowed = ("day", "action", *self.findings)
         for item in items:
             m = self.mapping(item, "a timeline entry")
             self.keys(m, allowed, "a timeline entry", required=("day",), at=item)
@@ -658,14 +724,19 @@ class _Validator:
                 )
             key, kv, vv = events[0]
             if key == "action":
-                action = self.choice(vv, "'action'", ACTIONS, "an action id")
+                action = self.choice(vv, "'action'", self.actions, "an action id")
                 out.append(TimelineEntry(day, "action", action, None, kv.line, kv.column))
                 continue
             value = self.payload(key, vv, patient)
             out.append(TimelineEntry(day, "finding", key, value, kv.line, kv.column))
         return out
 
-    def payload(self, finding: str, v: _Val, patient: PatientSpec) -> Any:
+    def payload(self, finding: str, v: _Val, patient: PatientSpec | dict[str, Any]) -> Any:
+        if not isinstance(patient, PatientSpec):
+            try:  # another guideline: its own payload check
+                return self.guideline.check_payload(finding, v.value, 0.0)[0]
+            except PatientError as exc:
+                raise self.fail(v, f"{finding!r}: {exc}", v.value) from None
         if finding == "labs":
             return self.labs(v, "'labs'")
         if finding in FINDING_VALUES:
@@ -686,7 +757,12 @@ class _Validator:
         out: list[Expectation] = []
         for item in items:
             m = self.mapping(item, "an expectation")
-            self.keys(m, ("day", *EXPECTATION_KEYS), "an expectation", required=("day",), at=item)
+            keys = (
+                EXPECTATION_KEYS
+                if self.aih
+                else tuple(k for k in EXPECTATION_KEYS if k != "response")
+            )
+            self.keys(m, ("day", *keys), "an expectation", required=("day",), at=item)
             day = self.day(m["day"][1], "'day'")
             if out and day < out[-1].day:
                 raise self.fail(
@@ -718,7 +794,7 @@ class _Validator:
             return convert(m[key][1]) if key in m else default
 
         deviation = get(
-            "deviation", lambda x: self.choice(x, "'deviation'", ACTIONS, "an action id"), None
+            "deviation", lambda x: self.choice(x, "'deviation'", self.actions, "an action id"), None
         )
         if deviation is not None and not any(
             e.kind == "action" and e.name == deviation and e.day == day for e in timeline
@@ -736,27 +812,35 @@ class _Validator:
             line=item.line,
             column=item.column,
             in_state=get(
-                "in_state", lambda x: self.ids(x, "'in_state'", CARE_STATES, "a care state id"), ()
+                "in_state",
+                lambda x: self.ids(x, "'in_state'", self.care_states, "a care state id"),
+                (),
             ),
             not_in_state=get(
                 "not_in_state",
-                lambda x: self.ids(x, "'not_in_state'", CARE_STATES, "a care state id"),
+                lambda x: self.ids(x, "'not_in_state'", self.care_states, "a care state id"),
                 (),
             ),
-            on_drugs=get("on_drugs", lambda x: self.ids(x, "'on_drugs'", DRUGS, "a drug id"), ()),
+            on_drugs=get(
+                "on_drugs", lambda x: self.ids(x, "'on_drugs'", self.drugs, "a drug id"), ()
+            ),
             not_on_drugs=get(
-                "not_on_drugs", lambda x: self.ids(x, "'not_on_drugs'", DRUGS, "a drug id"), ()
+                "not_on_drugs",
+                lambda x: self.ids(x, "'not_on_drugs'", self.drugs, "a drug id"),
+                (),
             ),
             dose=get("dose", self.doses, {}),
             response=get(
                 "response", lambda x: self.choice(x, "'response'", RESPONSE_CLASSES), None
             ),
             recommends=get(
-                "recommends", lambda x: self.ids(x, "'recommends'", ACTIONS, "an action id"), ()
+                "recommends",
+                lambda x: self.ids(x, "'recommends'", self.actions, "an action id"),
+                (),
             ),
             does_not_recommend=get(
                 "does_not_recommend",
-                lambda x: self.ids(x, "'does_not_recommend'", ACTIONS, "an action id"),
+                lambda x: self.ids(x, "'does_not_recommend'", self.actions, "an action id"),
                 (),
             ),
             deviation=deviation,
@@ -770,13 +854,14 @@ class _Validator:
         out: dict[str, tuple[float, float]] = {}
         expected = "mg/day number or [low, high]"
         for drug, (kv, dv) in m.items():
-            if drug not in DRUGS:
+            drugs = self.drugs
+            if drug not in drugs:
                 raise self.fail(
                     kv,
                     f"unknown drug {drug!r} in 'dose'; expected "
-                    f"{_expected(DRUGS, drug, 'a drug id')}" + _suggest(drug, DRUGS),
+                    f"{_expected(drugs, drug, 'a drug id')}" + _suggest(drug, drugs),
                     drug,
-                    f"one of {_choices(DRUGS)}",
+                    f"one of {_choices(drugs)}",
                 )
             what = f"'dose' for {drug!r}"
             if isinstance(dv.value, list):

@@ -257,6 +257,10 @@ def case_from_scenario(path: str | os.PathLike[str], seed: int = 1) -> Case:
     """
     sc = load_scenario(path)
     p = sc.patient
+    if not isinstance(p, PatientSpec):
+        line = sc.line_of.get("guideline", 1)
+        message = f"the trainer runs AIH cases; this scenario runs {sc.guideline!r}"
+        raise ScenarioError(str(path), line, 1, message, sc.guideline, "aih")
     return Case(
         id=f"scenario-{Path(path).stem}",
         title=sc.name,

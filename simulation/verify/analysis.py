@@ -20,19 +20,17 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pathway import RULES, AIHPathway, Rule, Thresholds
-from pathway.guidelines.aih import rules as pathway_rules
-from pathway.guidelines.aih.invariants import INVARIANTS
-from pathway.guidelines.aih.sources import SOURCES
-from pathway.guidelines.aih.thresholds import CITATIONS, Citation
-from pathway.guidelines.aih.timers import TIMERS, Timer
-from pathway.guidelines.aih.vocabulary import ACTIONS, CARE_STATES, FINDINGS
+from pathway.bundle import Citation, Guideline
+from pathway.guidelines import get
+from pathway.invariants import RuleEntry
 from pathway.structure import ChartModel, TransitionInfo
+from pathway.timers import Timer
 
 from .findings import Finding
 
@@ -57,40 +55,54 @@ CARE_REGION = "care_line"
 class Catalogue:
     """What the chart is checked against: rules, sources, timers, thresholds, vocabulary.
 
-    :meth:`default` is the shipped pathway's; tests build altered copies.
+    :meth:`of` reads a guideline's; :meth:`default` is the default guideline's; tests build
+    altered copies.
     """
 
-    rules: Mapping[str, Rule]
+    rules: Mapping[str, RuleEntry]
     sources: Mapping[str, str]
     timers: Sequence[Timer]
-    thresholds: Thresholds
+    thresholds: Any
     citations: Mapping[str, Citation]
     invariants: Iterable[str]
     action_checks: Iterable[str]
-    actions: Sequence[str] = ACTIONS
-    findings: Sequence[str] = tuple(FINDINGS)
-    care_states: Sequence[str] = CARE_STATES
+    actions: Sequence[str]
+    findings: Sequence[str]
+    care_states: Sequence[str]
     code_paths: Sequence[Path] = field(default_factory=list)
     #: Thresholds the declared rules' expressions read (their dependency sets).
     declared_thresholds: frozenset[str] = frozenset()
 
     @classmethod
-    def default(cls) -> Catalogue:
-        """The shipped catalogue, timers, thresholds and the pathway package's source files."""
-        package = Path(pathway_rules.__file__).parent
+    def of(cls, guideline: Guideline) -> Catalogue:
+        """``guideline``'s catalogue, timers, thresholds, vocabulary and source files (its
+        package's, but for the modules that define the thresholds and the catalogue)."""
+
+        def file_of(module: str) -> Path:
+            return Path(str(sys.modules[module].__file__))
+
+        package = file_of(guideline.chart.__module__).parent
+        rule_module = type(next(iter(guideline.rules.values()))).__module__
+        defining = {file_of(guideline.thresholds.__module__), file_of(rule_module)}
         return cls(
-            rules=RULES,
-            sources=SOURCES,
-            timers=TIMERS,
-            thresholds=Thresholds(),
-            citations=CITATIONS,
-            invariants=tuple(INVARIANTS),
-            action_checks=tuple(pathway_rules.ACTION_CHECKS),
-            code_paths=sorted(
-                p for p in package.glob("*.py") if p.name not in ("guideline.py", "thresholds.py")
-            ),
-            declared_thresholds=pathway_rules.RULEBOOK.reads.thresholds,
+            rules=guideline.rules,
+            sources=guideline.sources,
+            timers=guideline.timers.timers,
+            thresholds=guideline.thresholds(),
+            citations=guideline.citations,
+            invariants=tuple(guideline.invariants),
+            action_checks=tuple(guideline.rulebook.actions),
+            actions=guideline.actions,
+            findings=tuple(guideline.findings),
+            care_states=guideline.care_states,
+            code_paths=sorted(p for p in package.glob("*.py") if p not in defining),
+            declared_thresholds=guideline.rulebook.reads.thresholds,
         )
+
+    @classmethod
+    def default(cls) -> Catalogue:
+        """The default guideline's catalogue (see :meth:`of`)."""
+        return cls.of(get())
 
 
 # --- structure ------------------------------------------------------------------------------
@@ -130,11 +142,15 @@ def check_structure(
     model: ChartModel,
     chart_class: type[Any],
     *,
-    timers: Sequence[Timer] = TIMERS,
-    findings: Sequence[str] = tuple(FINDINGS),
+    timers: Sequence[Timer] | None = None,
+    findings: Sequence[str] | None = None,
     care_region: str = CARE_REGION,
 ) -> list[Finding]:
-    """Structural findings of a chart (see the module docstring)."""
+    """Structural findings of a chart (see the module docstring); ``timers`` and ``findings``
+    default to those of the chart's guideline."""
+    guideline = getattr(chart_class, "guideline", None) or get()
+    timers = guideline.timers.timers if timers is None else timers
+    findings = tuple(guideline.findings) if findings is None else findings
     out: list[Finding] = []
     reached = reachable_states(model)
     for sid in sorted(model.states, key=lambda s: model.states[s].order):
@@ -550,10 +566,13 @@ def _looks_like_rule(text: str) -> bool:
 
 
 def static_findings(
-    chart_class: type[Any] = AIHPathway, catalogue: Catalogue | None = None
+    chart_class: type[Any] | None = None, catalogue: Catalogue | None = None
 ) -> list[Finding]:
-    """Every structural and catalogue finding for ``chart_class``."""
-    catalogue = catalogue or Catalogue.default()
+    """Every structural and catalogue finding for ``chart_class`` (default: the default
+    guideline's chart), against ``catalogue`` (default: its guideline's)."""
+    guideline = getattr(chart_class, "guideline", None) or get()
+    chart_class = chart_class or guideline.chart
+    catalogue = catalogue or Catalogue.of(guideline)
     model = ChartModel.of(chart_class)
     return check_structure(
         model, chart_class, timers=catalogue.timers, findings=catalogue.findings

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from pathway import AIHPathway
+from pathway.guidelines import DEFAULT, get
 
 from ..run.progress import StepProgress
 from .analysis import Catalogue, static_findings
@@ -80,7 +80,7 @@ class CheckResult:
 
 
 def run_check(
-    chart_class: type[AIHPathway] = AIHPathway,
+    chart_class: type[Any] | None = None,
     *,
     catalogue: Catalogue | None = None,
     search: bool = True,
@@ -93,16 +93,25 @@ def run_check(
     """Run every check on ``chart_class`` and apply the declarations.
 
     Args:
-        chart_class: the pathway chart class.
-        catalogue: what the chart is checked against (default: the shipped catalogue).
-        search: also run the gap and overlap search (slower).
+        chart_class: the pathway chart class (default: the default guideline's).
+        catalogue: what the chart is checked against (default: its guideline's).
+        search: also run the gap and overlap search (slower; it explores AIH patients, so
+            the AIH guideline only).
         budget: courses the course search expands.
         examples: Hypothesis examples per round.
         seed: the search's seed.
-        declared: the declarations file (default: the shipped one).
+        declared: the declarations file (default: the shipped one, for the AIH guideline;
+            none for another).
         progress: called with ``(steps done, steps, step under way)`` as each step starts
             and once at the end.
     """
+    guideline = getattr(chart_class, "guideline", None) or get()
+    chart_class = chart_class or guideline.chart
+    if search and guideline.name != DEFAULT:
+        raise ValueError(
+            f"the gap and overlap search explores AIH patients; guideline {guideline.name!r} "
+            "is checked statically only"
+        )
     steps = ["static analysis", *(SEARCH_STEPS if search else ()), "declarations"]
 
     def step(name: str) -> None:
@@ -136,7 +145,8 @@ def run_check(
                 )
             )
     step("declarations")
-    declarations = load_declarations(declared)
+    shipped = declared is None and guideline.name != DEFAULT
+    declarations = [] if shipped else load_declarations(declared)
     if search:
         accepted = {(d.code, d.subject) for d in declarations}
         findings = [
@@ -153,7 +163,7 @@ def run_check(
     return CheckResult(marked, report, unmet)
 
 
-def _with_trap_story(chart_class: type[AIHPathway], finding: Finding) -> Finding:
+def _with_trap_story(chart_class: type[Any], finding: Finding) -> Finding:
     """A trap-state finding with a scenario of a patient held there (when one is found)."""
     if finding.code != "trap-state" or finding.counterexample:
         return finding

@@ -26,13 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from pathway import RULES, AIHPathway
-from pathway.guidelines.aih.rules import ACTION_CHECKS
+from pathway import AnyPathway
+from pathway.bundle import Guideline
+from pathway.guidelines import DEFAULT, get
 from pathway.structure import ChartModel
 
 from ..model.scripted import ScriptedPatient
 from ..run import cohort as cohort_module
 from ..run.engine import run_patient
+from ..run.guideline_cohort import run_guideline_cohort
 from ..scenarios.scenario import ScenarioError, find_scenario_files, load_scenario
 from .instrument import Exposure, instrument, probe_of
 
@@ -46,6 +48,8 @@ __all__ = [
 ]
 
 KINDS = ("states", "transitions", "rules", "guards")
+#: Follow-up of a coverage cohort of a guideline other than AIH, in years [MODEL].
+GUIDELINE_COHORT_YEARS = 5.0
 _TITLES = {
     "states": "States",
     "transitions": "Transitions",
@@ -54,7 +58,7 @@ _TITLES = {
 }
 
 
-def guard_items(model: ChartModel) -> list[tuple[Any, ...]]:
+def guard_items(model: ChartModel, guideline: Guideline | None = None) -> list[tuple[Any, ...]]:
     """Every guard outcome a full suite should see.
 
     Routing guards (facts such as ``relapse_labs``): ``(transition index, guard name,
@@ -71,7 +75,8 @@ def guard_items(model: ChartModel) -> list[tuple[Any, ...]]:
         if not name.startswith("may_")
         for outcome in (True, False)
     ]
-    permission = [(a, ok) for a in ACTION_CHECKS for ok in (True, False)]
+    actions = (guideline or get()).actions
+    permission = [(a, ok) for a in actions for ok in (True, False)]
     return [*routing, *permission]
 
 
@@ -90,6 +95,7 @@ class CoverageReport:
         rules: courses offered a recommendation citing each rule id.
         failed: courses that stopped with an error: ``(source, message)``.
         seconds: wall-clock time of the runs.
+        guideline: the guideline whose chart ``model`` is (its actions and catalogue).
     """
 
     model: ChartModel
@@ -101,6 +107,7 @@ class CoverageReport:
     rules: Counter[str] = field(default_factory=Counter)
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    guideline: Guideline = field(default_factory=get)
 
     # --- adding courses ---------------------------------------------------------------------
 
@@ -127,8 +134,8 @@ class CoverageReport:
         return {
             "states": sorted(self.model.states, key=lambda s: self.model.states[s].order),
             "transitions": [t.index for t in self.model.transitions],
-            "rules": [r.id for r in RULES.values() if r.kind == "recommendation"],
-            "guards": guard_items(self.model),
+            "rules": [r.id for r in self.guideline.rules.values() if r.kind == "recommendation"],
+            "guards": guard_items(self.model, self.guideline),
         }
 
     def covered(self) -> dict[str, list[Any]]:
@@ -176,7 +183,7 @@ class CoverageReport:
             t = m.transitions[item]
             return t.label, t.rule_ids
         if kind == "rules":
-            return f"{item}: {RULES[item].summary}", (item,)
+            return f"{item}: {self.guideline.rules[item].summary}", (item,)
         if len(item) == 2:
             action, allowed = item
             word = "offered" if allowed else "refused while possible"
@@ -229,7 +236,7 @@ class CoverageReport:
                     "true": self.guards[(item[0], item[1], True)],
                     "false": self.guards[(item[0], item[1], False)],
                 }
-                for item in guard_items(m)
+                for item in guard_items(m, self.guideline)
                 if len(item) == 3 and item[2]
             ],
             "permissions": [
@@ -238,7 +245,7 @@ class CoverageReport:
                     "offered": self.guards[(item[0], True)],
                     "refused": self.guards[(item[0], False)],
                 }
-                for item in guard_items(m)
+                for item in guard_items(m, self.guideline)
                 if len(item) == 2 and item[1]
             ],
             "rules": {r: self.rules[r] for r in self.universe()["rules"]},
@@ -270,16 +277,19 @@ def scenario_paths_problem(paths: Sequence[str]) -> str:
 
 def collect_scenarios(
     paths: Sequence[str],
-    chart_class: type[AIHPathway] = AIHPathway,
+    chart_class: type[Any] | None = None,
     report: CoverageReport | None = None,
 ) -> CoverageReport:
     """Run every scenario under ``paths`` on an instrumented chart and count its coverage.
 
     Scenarios are run through the engine exactly as ``carechart replay`` runs them (the
     expectations are not checked here: a failing story still exercises the chart). A file
-    that is invalid or a course that stops with an error is listed in ``failed``.
+    that is invalid, runs another guideline than the report's, or whose course stops with
+    an error is listed in ``failed``. ``chart_class`` defaults to the report's guideline's.
     """
-    report = report or CoverageReport(ChartModel.of(chart_class))
+    guideline = report.guideline if report is not None else get()
+    chart_class = chart_class or guideline.chart
+    report = report or CoverageReport(ChartModel.of(chart_class), guideline=guideline)
     started = time.perf_counter()
     inst = instrument(chart_class)
     for file in find_scenario_files(paths):
@@ -287,6 +297,10 @@ def collect_scenarios(
             scenario = load_scenario(file)
         except ScenarioError as exc:
             report.failed.append((file, str(exc)))
+            continue
+        if scenario.guideline != guideline.name:
+            why = f"runs guideline {scenario.guideline!r}; this report covers {guideline.name!r}"
+            report.failed.append((file, why))
             continue
         record = scenario.record()
         chart = inst(record)
@@ -304,7 +318,7 @@ def collect_scenarios(
 def collect_cohort(
     patients: int,
     seed: int,
-    chart_class: type[AIHPathway] = AIHPathway,
+    chart_class: type[AnyPathway] | None = None,
     report: CoverageReport | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> CoverageReport:
@@ -313,16 +327,27 @@ def collect_cohort(
     The cohort runs in this process with the instrumented chart class in place of the
     engine's chart. ``progress`` is called with ``(patients done, patients)``.
     """
-    report = report or CoverageReport(ChartModel.of(chart_class))
+    guideline = report.guideline if report is not None else get()
+    chart_class = chart_class or guideline.chart
+    report = report or CoverageReport(ChartModel.of(chart_class), guideline=guideline)
     started = time.perf_counter()
     inst = instrument(chart_class)
-    result = cohort_module.run_cohort(
-        patients=patients, seed=seed, keep_charts=True, chart_class=inst, progress=progress
-    )
-    for patient in result.patients:
-        chart = getattr(patient, "chart", None)
-        if chart is not None:
+    if guideline.name != DEFAULT:  # a guideline with a patient model of its own
+        charts = run_guideline_cohort(
+            guideline, patients, seed=seed, years=GUIDELINE_COHORT_YEARS, chart_class=inst
+        )
+        for chart in charts:
             report.add_chart(chart)
+        if progress is not None:
+            progress(patients, patients)
+    else:
+        result = cohort_module.run_cohort(
+            patients=patients, seed=seed, keep_charts=True, chart_class=inst, progress=progress
+        )
+        for patient in result.patients:
+            found = getattr(patient, "chart", None)
+            if found is not None:
+                report.add_chart(found)
     report.sources.append(f"cohort of {patients} patients, seed {seed}")
     report.seconds += time.perf_counter() - started
     return report

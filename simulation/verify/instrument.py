@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pathway.guidelines.aih.rules import ACTION_CHECKS
 from pathway.structure import ChartModel, TransitionInfo
 
 __all__ = [
@@ -146,7 +145,7 @@ def record_recommendations(exposure: Exposure, chart: Any) -> list[Any]:
     offered = {r.action for r in recs}
     for rec in recs:
         exposure.rules.update(rec.rule_ids)
-    possible = {e.id for e in chart.allowed_events} & set(ACTION_CHECKS)
+    possible = {e.id for e in chart.allowed_events} & set(chart.guideline.actions)
     for action in possible:
         exposure.permissions[(action, action in offered)] += 1
     return recs

@@ -50,7 +50,7 @@ def _permission(action: str) -> Callable[..., bool]:
 STAY = "AIH-GEN-02"
 
 
-class AIHPathway(PathwayRuntime, StateChart[PatientRecord]):
+class AIHPathway(PathwayRuntime[PatientRecord], StateChart[PatientRecord]):
     """Autoimmune hepatitis treatment pathway (EASL 2025 / IAIHG 2022 defaults).
 
     Strict: an event the chart cannot handle raises ``TransitionNotAllowed`` and errors in

@@ -9,6 +9,7 @@ a source is not in the knowledge base.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -626,7 +627,5 @@ def rule(rule_id: str) -> Rule:
     try:
         return RULES[rule_id]
     except KeyError:
-        import difflib
-
         close = difflib.get_close_matches(rule_id, RULES, n=3)
         raise KeyError(f"unknown rule id {rule_id!r}; close: {close}") from None

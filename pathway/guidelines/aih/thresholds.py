@@ -11,18 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
-from .sources import Tag
+from ...bundle import Citation
 
 __all__ = ["CITATIONS", "Citation", "Thresholds"]
-
-
-@dataclass(frozen=True)
-class Citation:
-    """Where a number comes from: knowledge-base source ids, tag and a short note."""
-
-    sources: tuple[str, ...]
-    tag: Tag
-    note: str
 
 
 @dataclass(frozen=True)

@@ -13,50 +13,13 @@ post-transplant and listed-patient visits (3-monthly; monthly labs while listed)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Set
+from typing import Any
+
+from ...timers import Timer, Values, timer_offset, timer_start
+from ...timers import next_lab_day as _next_lab_day
 
 __all__ = ["TIMERS", "Timer", "Values", "next_lab_day", "timer_offset", "timer_start"]
-
-
-class Values(Protocol):
-    """Threshold values by field name (a dict, or a view of :class:`Thresholds`), in days."""
-
-    def __getitem__(self, name: str, /) -> float: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Timer:
-    """A declared time point.
-
-    Attributes:
-        id: unique timer id (also the key of its fired count in the record).
-        event: the event sent when it is due.
-        state: the state whose entry arms it.
-        at_threshold: names of :class:`~pathway.guidelines.aih.thresholds.Thresholds` fields
-            giving the intervals (days) to each of the first firings, counted from state entry and
-            added up (``("a", "a")`` fires at a and 2a).
-        every_threshold: name of the field giving the repeat interval after the last offset,
-            or ``None`` for no repeat.
-        labs: a lab panel is drawn at this visit (the driver sends ``labs`` first).
-        rule_id: the guideline rule that sets this time point.
-        anchor: name of a day field of the patient record to count from instead of the
-            state's entry; the timer is armed only while that field is set, and it starts
-            again (fired count 0) whenever the field changes.
-        until_threshold: name of the field giving the last offset (days) at which the timer
-            may still fire, or ``None`` for no limit.
-    """
-
-    id: str
-    event: str
-    state: str
-    at_threshold: tuple[str, ...]
-    every_threshold: str | None
-    labs: bool
-    rule_id: str
-    anchor: str | None = None
-    until_threshold: str | None = None
 
 
 TIMERS: tuple[Timer, ...] = (
@@ -301,57 +264,9 @@ TIMERS: tuple[Timer, ...] = (
 )
 
 
-def timer_offset(timer: Timer, fired: int, values: Values) -> float | None:
-    """Days after state entry at which ``timer`` fires for the ``fired``-th time (0-based).
-
-    ``values`` maps threshold names to numbers. ``None`` when the timer is spent.
-
-    >>> t = Timer("t", "e", "s", ("a", "a"), "b", False, "R")
-    >>> [timer_offset(t, n, {"a": 30.0, "b": 91.0}) for n in range(4)]
-    [30.0, 60.0, 151.0, 242.0]
-    >>> u = Timer("u", "e", "s", ("a",), "a", False, "R", until_threshold="c")
-    >>> [timer_offset(u, n, {"a": 14.0, "c": 28.0}) for n in range(3)]
-    [14.0, 28.0, None]
-    """
-    offsets: list[float] = []
-    total = 0.0
-    for name in timer.at_threshold:
-        total += values[name]
-        offsets.append(total)
-    if fired < len(offsets):
-        offset = offsets[fired]
-    elif timer.every_threshold is None:
-        return None
-    else:
-        offset = offsets[-1] + values[timer.every_threshold] * (fired - len(offsets) + 1)
-    if timer.until_threshold is not None and offset > values[timer.until_threshold] + 1e-9:
-        return None
-    return offset
-
-
-def timer_start(
-    timer: Timer, entered: Mapping[str, float], record: object, day: float
-) -> float | None:
-    """Day ``timer`` counts from: its anchor field or its state's entry (``None``: disarmed)."""
-    if timer.anchor is not None:
-        start: float | None = getattr(record, timer.anchor)
-        return start
-    return entered.get(timer.state, day)
-
-
 _LAB_TIMERS: tuple[Timer, ...] = tuple(t for t in TIMERS if t.labs)
 
 
 def next_lab_day(active: Set[str], record: Any, values: Values) -> float | None:
-    """Due day of the next armed timer that draws labs (``record``: a patient record)."""
-    best: float | None = None
-    for timer in _LAB_TIMERS:
-        if timer.state not in active:
-            continue
-        start = timer_start(timer, record.entered, record, record.day)
-        offset = timer_offset(timer, record.timers_fired.get(timer.id, 0), values)
-        if start is None or offset is None:
-            continue
-        if best is None or start + offset < best:
-            best = start + offset
-    return best
+    """Due day of the next armed AIH timer that draws labs (``record``: a patient record)."""
+    return _next_lab_day(_LAB_TIMERS, active, record, values)
