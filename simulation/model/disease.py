@@ -66,9 +66,11 @@ __all__ = [
     "ModelConstants",
     "Path",
     "complete_probability",
+    "complete_share",
     "course_class",
     "meld",
     "path_value",
+    "response_probability",
 ]
 
 MONTH_DAYS = YEAR_DAYS / 12.0
@@ -189,8 +191,11 @@ class ModelConstants:
     tpmt_max_delay: float
     # response
     pred_aza_cbr: float  # S-PAPE19: transaminases normal at 6 months (not the class draw)
-    pred_br: float  # S-DIAZ23: response at any time on first line (the class draw)
+    pred_br: float  # S-DIAZ23: normal transaminases at any time on first line
     nonresponse_share: float  # non-responders among those without complete response
+    #: Courses short of complete response whose transaminases still normalise (IgG alone
+    #: stays raised): S-DIAZ23's response counts them, the complete class does not.
+    igg_only_response: float
     mmf_odds_ratio: float  # S-CAMARO: odds(MMF) / odds(AZA) of CBR at 24 weeks
     budesonide_odds_ratio: float
     optimised_aza_odds_ratio: float  # [MODEL] azathioprine raised by an optimisation
@@ -292,6 +297,18 @@ class ModelConstants:
                 "parameter 'response.prednisone_br_any_time' must lie between "
                 f"'response.pred_aza_cbr' and 1 (got {pred_br})"
             )
+        # S-DIAZ23's response (normal transaminases, IgG not required) is the complete
+        # responses plus the insufficient ones where only IgG stays raised:
+        # pred_br = complete + igg_only x (1 - complete - nonresponse).
+        nonresponse, igg_only = p["response.nonresponse"], p["response.insufficient_igg_only"]
+        pred_complete = (pred_br - igg_only * (1.0 - nonresponse)) / (1.0 - igg_only)
+        if not 0.0 < pred_complete < 1.0 - nonresponse:
+            raise ValueError(
+                "parameters 'response.prednisone_br_any_time', 'response.nonresponse' and "
+                "'response.insufficient_igg_only' leave no complete response "
+                f"(complete share {pred_complete:.3f})"
+            )
+        nonresponse_share = nonresponse / (1.0 - pred_complete)
         median = p["response.time_to_cbr_median_days"]
         # Responders who are normal by 6 months: pred_aza_cbr / pred_br (S-PAPE19 / S-DIAZ23).
         by_6m_z = NormalDist().inv_cdf(pred_aza / pred_br)
@@ -337,7 +354,8 @@ class ModelConstants:
             tpmt_max_delay=p["tpmt.result_max_delay_days"],
             pred_aza_cbr=pred_aza,
             pred_br=pred_br,
-            nonresponse_share=min(1.0, p["response.nonresponse"] / (1.0 - pred_br)),
+            nonresponse_share=nonresponse_share,
+            igg_only_response=igg_only * (1.0 - nonresponse_share),
             mmf_odds_ratio=_odds(p["response.camaro_mmf_cbr"])
             / _odds(p["response.camaro_aza_cbr"]),
             budesonide_odds_ratio=p["response.budesonide_odds_ratio"],
@@ -467,6 +485,38 @@ def _registry_share(hazard: Hazard, early: float, late: float, switch: float) ->
     return tuple((start, rate * (early if start < switch else late)) for start, rate in hazard)
 
 
+def response_probability(
+    c: ModelConstants, drugs: Collection[str], *, dose_raised: bool = False
+) -> float:
+    """Probability that transaminases normalise at any time on a first-line regimen.
+
+    S-DIAZ23's biochemical response (IgG not required) on predniso(lo)ne + azathioprine,
+    with the odds multiplied by the S-CAMARO odds ratio for mycophenolate, the S-DIAZ23 odds
+    ratio for budesonide and, when an optimisation raised azathioprine (``dose_raised``,
+    AIH-RSP-05), ``response.optimised_azathioprine_odds_ratio`` [MODEL]. A steroid alone or
+    an antimetabolite alone is read as the combination it belongs to ([MODEL]).
+    """
+    odds = _odds(c.pred_br)
+    if "budesonide" in drugs:
+        odds *= c.budesonide_odds_ratio
+    if "mycophenolate" in drugs and "azathioprine" not in drugs:
+        odds *= c.mmf_odds_ratio
+    if dose_raised and "azathioprine" in drugs:
+        odds *= c.optimised_aza_odds_ratio
+    return _prob(odds)
+
+
+def complete_share(response: float, igg_only_response: float) -> float:
+    """Complete responses (ALT and IgG normal) among courses whose transaminases normalise
+    with probability ``response``, when ``igg_only_response`` of the other courses normalise
+    their transaminases with IgG still raised (an insufficient response).
+
+    >>> round(complete_share(0.87, 0.266), 3)
+    0.823
+    """
+    return max(0.0, (response - igg_only_response) / (1.0 - igg_only_response))
+
+
 def complete_probability(
     c: ModelConstants,
     kind: str,
@@ -477,15 +527,11 @@ def complete_probability(
 ) -> float:
     """Probability that a course reaches complete biochemical response on ``drugs``.
 
-    First line and re-induction: predniso(lo)ne + azathioprine, the share whose transaminases
-    normalise at any time on the regimen (S-DIAZ23; S-PAPE19's 70.5% at 6 months follows from
-    the time to response, :class:`ModelConstants`), with the odds
-    multiplied by the S-CAMARO odds ratio for mycophenolate and the S-DIAZ23 odds ratio for
-    budesonide. A steroid alone or an antimetabolite alone is read as the combination it
-    belongs to ([MODEL]). Second line by drug and reason (``intolerance`` or ``failure``;
-    S-SANTIAGO19, S-EFE17); third line [MODEL]. ``dose_raised``: an optimisation raised
-    azathioprine (AIH-RSP-05), which multiplies the odds by
-    ``response.optimised_azathioprine_odds_ratio`` [MODEL].
+    First line and re-induction: the share of :func:`response_probability` (normal
+    transaminases at any time, S-DIAZ23; S-PAPE19's 70.5% at 6 months follows from the time
+    to response, :class:`ModelConstants`) that is complete, i.e. without the insufficient
+    responses where only IgG stays raised (:func:`complete_share`). Second line by drug and
+    reason (``intolerance`` or ``failure``; S-SANTIAGO19, S-EFE17); third line [MODEL].
     """
     if kind == "third_line" or "infliximab" in drugs or "rituximab" in drugs:
         return c.third_line_cbr
@@ -495,14 +541,8 @@ def complete_probability(
             return c.tac_after_failure if failed else c.tac_after_intolerance
         if "mycophenolate" in drugs:
             return c.mmf_after_failure if failed else c.mmf_after_intolerance
-    odds = _odds(c.pred_br)
-    if "budesonide" in drugs:
-        odds *= c.budesonide_odds_ratio
-    if "mycophenolate" in drugs and "azathioprine" not in drugs:
-        odds *= c.mmf_odds_ratio
-    if dose_raised and "azathioprine" in drugs:
-        odds *= c.optimised_aza_odds_ratio
-    return _prob(odds)
+    response = response_probability(c, drugs, dose_raised=dose_raised)
+    return complete_share(response, c.igg_only_response)
 
 
 def course_class(u: float, p_complete: float, nonresponse_share: float) -> str:
