@@ -21,14 +21,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pathway import AIHPathway, Thresholds
+from pathway import AIHPathway, AnyPathway, PatientRecord
+from pathway.guidelines import get
 from pathway.structure import ChartModel
 
 from ..scenarios.course import Course, Move, Start
 from ..scenarios.replay import replay_scenario
 from ..scenarios.scenario import parse_scenario
 from ..scenarios.scenario_writer import ExpectationSpec, care_states_of, render_scenario
-from .boundaries import default_starts
 from .coverage import CoverageReport, collect_scenarios
 from .explore import Item, Search, replay_path
 
@@ -86,20 +86,20 @@ def _location(model: ChartModel, item: Item) -> str | None:
 
 
 def _scenario(
-    chart_class: type[AIHPathway], start: Start, moves: tuple[Move, ...], items: list[str]
+    chart_class: type[AnyPathway], start: Start, moves: tuple[Move, ...], items: list[str]
 ) -> str:
     course: Course = replay_path(chart_class, start, moves, check=False)
     chart = course.chart
     day = course.clock
     checks: dict[str, Any] = {}
-    states = care_states_of(chart.active)
+    states = care_states_of(chart.active, chart.guideline.care_states)
     if states:
         checks["in_state"] = states
     drugs = sorted(chart.patient.drugs)
     if drugs and not chart.is_dead:
         checks["on_drugs"] = drugs
-    if not chart.is_dead:
-        checks["response"] = chart.patient.response
+    if not chart.is_dead and isinstance(chart.patient, PatientRecord):
+        checks["response"] = chart.patient.response  # an AIH expectation
     expect = []
     for step in chart.trace:
         if (
@@ -129,13 +129,14 @@ def _scenario(
         expect=[ExpectationSpec(d, c) for d, c in sorted(merged.items())],
         horizon_days=max(1.0, day),
         violates=violates,
+        guideline=start.guideline,
     )
 
 
 def generate(
     paths: Sequence[str] = (),
     *,
-    chart_class: type[AIHPathway] = AIHPathway,
+    chart_class: type[AnyPathway] = AIHPathway,
     budget: int = 6000,
     seconds: float | None = None,
     deviations: bool = True,
@@ -146,7 +147,9 @@ def generate(
 
     Args:
         paths: scenario files or folders (the suite whose gaps are filled).
-        chart_class: the pathway chart class.
+        chart_class: the pathway chart class (of any guideline; its explorer,
+            :func:`simulation.verify.explorers.explorer_for`, gives the patients, findings
+            and boundary values searched).
         budget: moves the search may make.
         seconds: wall-clock limit of the search.
         deviations: also try actions the guideline does not recommend (last).
@@ -161,10 +164,11 @@ def generate(
             (the suite's gaps would be measured without it).
     """
     started = time.perf_counter()
+    guideline = getattr(chart_class, "guideline", None) or get()
     coverage = (
         collect_scenarios(list(paths), chart_class)
         if paths
-        else CoverageReport(ChartModel.of(chart_class))
+        else CoverageReport(ChartModel.of(chart_class), guideline=guideline)
     )
     if coverage.failed:
         raise ValueError(f"{coverage.failure_message()} (generate needs a suite that runs)")
@@ -174,9 +178,8 @@ def generate(
     report = GenerationReport(targeted=sorted(wanted.values()))
     model = coverage.model
     toward = {loc for item in wanted if (loc := _location(model, item)) is not None}
-    th = Thresholds()
     search = Search(
-        chart_class, default_starts(th), thresholds=th, deviations=deviations, check=False
+        chart_class, thresholds=guideline.thresholds(), deviations=deviations, check=False
     )
     prefer = {
         model.transitions[item[1]].event for item in wanted if item[0] in ("transition", "guard")
