@@ -31,7 +31,7 @@ from pathway.snapshot import from_json, to_json
 from pathway.structure import ChartModel
 from simulation.cli.main import main
 from simulation.run.guideline_cohort import run_guideline_cohort
-from simulation.scenarios.replay import replay_paths
+from simulation.scenarios.replay import replay_paths, replay_scenario
 from simulation.scenarios.scenario import ScenarioError, parse_scenario
 from simulation.verify.check import run_check
 from simulation.verify.coverage import CoverageReport, collect_cohort, collect_scenarios
@@ -242,8 +242,22 @@ def test_a_toy_scenario_replays_and_its_ids_are_the_toy_guideline_s() -> None:
 def test_the_static_check_reads_the_toy_catalogue() -> None:
     result = run_check(TOY.chart, search=False)
     assert result.findings == []
-    with pytest.raises(ValueError, match="AIH patients"):
-        run_check(TOY.chart, search=True)
+
+
+def test_the_gap_search_of_check_runs_the_toy_and_finds_a_planted_gap(tmp_path: Path) -> None:
+    """``check``'s gap and overlap search explores the toy from its bundle: nothing on the
+    toy; on the toy chart with a planted gap, that gap (the only problem the search
+    finds), with a counterexample scenario of the toy guideline whose replay stops on it."""
+    assert run_check(TOY.chart, search=True, budget=300, examples=50).findings == []
+    findings = run_check(GAPPY.chart, search=True, budget=300, examples=50).findings
+    [gap] = [f for f in findings if "found_by" in f.details]
+    assert (gap.code, gap.subject) == ("gap", "review@on_alfa")
+    text = gap.counterexample
+    assert text is not None
+    assert text.startswith("guideline: toy\n")
+    result = replay_scenario(parse_scenario(text, file=str(tmp_path / "gap.yaml")))
+    assert not result.passed
+    assert "review" in str(result.failures[0])
 
 
 def test_toy_coverage_counts_scenarios_and_a_cohort() -> None:
@@ -272,6 +286,7 @@ def test_a_small_toy_cohort_is_the_same_on_both_engines_and_reproducible() -> No
     [
         (["diagram", "--guideline", "toy", "--format", "rules"], "TOY-INV-01"),
         (["check", "--guideline", "toy", "--static-only"], "OK: 0 open"),
+        (["check", "--guideline", "toy", "--budget", "100", "--examples", "20"], "OK: 0 open"),
         (["replay", str(TOY_SCENARIOS)], "1 passed"),
         (["coverage", "--guideline", "toy", str(TOY_SCENARIOS)], "Coverage of ToyPathway"),
     ],

@@ -20,8 +20,10 @@ from typing import Any, Final, Protocol
 
 from pathway import Guideline
 from pathway.errors import PatientError
+from pathway.guidelines.aih.patient import LAB_RANGES
+from pathway.guidelines.aih.vocabulary import FINDING_VALUES, PLAIN_FINDINGS
 
-from ..scenarios.course import Start
+from ..scenarios.course import Course, Start
 from .boundaries import (
     EPSILON,
     default_starts,
@@ -29,6 +31,7 @@ from .boundaries import (
     lab_boundaries,
     lab_position,
     record_facts,
+    triage_starts,
     visit_panels,
 )
 
@@ -55,6 +58,38 @@ class Explorer(Protocol):
         state handles); the final one (death) left out."""
         ...
 
+    @property
+    def th(self) -> Any:
+        """The thresholds the boundaries come from."""
+        ...
+
+    @property
+    def trajectories(self) -> tuple[str, ...]:
+        """Kinds of :meth:`trajectory_panel` each start is followed on (may be empty)."""
+        ...
+
+    def triage_starts(self) -> list[Start]:
+        """Patients at diagnosis on the triage boundaries, followed with values unchanged."""
+        ...
+
+    def trajectory_panel(self, course: Course, kind: str) -> dict[str, float] | None:
+        """The lab panel of the course's next visit on trajectory ``kind`` (``None``:
+        values stand)."""
+        ...
+
+    def probes(self) -> list[tuple[str, Any]]:
+        """Findings ``(id, payload)`` tried at each new configuration (boundary values)."""
+        ...
+
+    def random_panel(self, st: Any) -> Any:
+        """A Hypothesis strategy of lab panels drawn at a visit (``st``:
+        ``hypothesis.strategies``), or ``None`` when visits draw none."""
+        ...
+
+    def random_finding(self, st: Any) -> Any:
+        """A Hypothesis strategy of findings ``(id, payload)``."""
+        ...
+
 
 class AIHExplorer:
     """The AIH guideline's explorer: typical patients per triage branch, lab panels and
@@ -62,6 +97,7 @@ class AIHExplorer:
 
     def __init__(self, guideline: Guideline, thresholds: Any) -> None:
         self.th = thresholds
+        self._panel: Any = None
         self._bounds = {a: [v for v, _ in vs] for a, vs in lab_boundaries(thresholds).items()}
 
     def starts(self) -> list[Start]:
@@ -79,6 +115,83 @@ class AIHExplorer:
     def finding_moves(self, record: Any, allowed: set[str]) -> list[tuple[str, Any]]:
         """TPMT, intolerance, cytopenia, staging, flags, pregnancy, transplant."""
         return finding_moves(record, allowed)
+
+    #: Lab trajectories each typical patient is followed on (see :meth:`trajectory_panel`).
+    trajectories: tuple[str, ...] = ("halved", "normalised")
+
+    def triage_starts(self) -> list[Start]:
+        """Labs and weight on the triage thresholds' boundaries (:func:`triage_starts`)."""
+        return triage_starts(self.th)
+
+    def trajectory_panel(self, course: Course, kind: str) -> dict[str, float] | None:
+        """The lab panel of the next visit on a lab trajectory, or ``None`` (values stand).
+
+        ``unchanged``: the diagnosis labs stand. ``halved``: from week 4 the transaminases
+        sit exactly at the non-response boundary (fallen by ``non_response_fall``), never
+        normal. ``normalised``: halved from week 4, then ALT, AST and IgG exactly at the
+        upper limit of normal from month 6.
+        """
+        th = self.th
+        p = course.chart.model
+        base, due = p.treatment_baseline, course.next_due()
+        if kind == "unchanged" or base is None or base.alt_xuln is None or due is None:
+            return None
+        elapsed = due - (p.treatment_start_day or 0.0)
+        keep = 1 - th.non_response_fall
+        panel: dict[str, float] = {}
+        if kind == "normalised" and elapsed >= th.cbr_assessment_days - 1:
+            panel = {"alt_xuln": th.uln, "ast_xuln": th.uln, "igg_xuln": th.uln}
+        elif elapsed >= th.non_response_check_days:
+            panel = {"alt_xuln": round(base.alt_xuln * keep, 4)}
+            if base.ast_xuln is not None:
+                panel["ast_xuln"] = round(base.ast_xuln * keep, 4)
+        latest = p.latest_panel()
+        if not panel or all(getattr(latest, k) == v for k, v in panel.items()):
+            return None
+        return panel
+
+    def probes(self) -> list[tuple[str, Any]]:
+        """A lab result with one analyte at each of its boundary values."""
+        return [
+            ("labs", {analyte: value})
+            for analyte, values in lab_boundaries(self.th).items()
+            for value in sorted({v for v, _ in values})
+        ]
+
+    def random_panel(self, st: Any) -> Any:
+        """Panels of one analyte or several, biased towards the boundary values."""
+        if self._panel is not None:
+            return self._panel
+        bounds = lab_boundaries(self.th)
+        analytes = sorted(bounds)
+
+        def lab_value(analyte: str) -> Any:
+            values = sorted({v for v, _ in bounds[analyte]})
+            low, high = LAB_RANGES[analyte]
+            top = min(high, max(values) * 3)
+            return st.one_of(
+                st.sampled_from(values),
+                st.floats(low, top, allow_nan=False).map(lambda v: min(top, max(low, round(v, 2)))),
+            )
+
+        self._panel = st.sampled_from(analytes).flatmap(
+            lambda a: st.fixed_dictionaries({a: lab_value(a)})
+        ) | st.fixed_dictionaries({}, optional={a: lab_value(a) for a in analytes}).filter(bool)
+        return self._panel
+
+    def random_finding(self, st: Any) -> Any:
+        """Labs, TPMT, intolerance, cytopenia, staging and the findings without payload."""
+        return st.one_of(
+            st.tuples(st.just("labs"), self.random_panel(st)),
+            st.tuples(st.just("tpmt"), st.sampled_from(FINDING_VALUES["tpmt"])),
+            st.tuples(st.just("intolerance"), st.sampled_from(FINDING_VALUES["intolerance"][:5])),
+            st.tuples(st.just("cytopenia"), st.sampled_from(FINDING_VALUES["cytopenia"])),
+            st.tuples(
+                st.just("cirrhosis_diagnosed"),
+                st.sampled_from(FINDING_VALUES["cirrhosis_diagnosed"]),
+            ),
+            st.tuples(st.sampled_from(PLAIN_FINDINGS), st.none()),
+        )
 
 
 #: Record fields every guideline's record has, kept by the engine (not situation facts).
@@ -177,13 +290,39 @@ class BundleExplorer:
             if finding not in allowed or finding == self.guideline.final_state:
                 continue
             if finding in self.boundaries:
-                now = getattr(record, finding, None)
+                now = getattr(record, finding, None)  # record None: every value
                 out += [(finding, v) for v in self.boundaries[finding] if v != now]
             elif isinstance(kind, Sequence) and not isinstance(kind, str):
                 out += [(finding, v) for v in kind]
             elif kind is None:
                 out.append((finding, None))
         return out
+
+    #: No lab trajectories: the guideline's own findings drive its courses.
+    trajectories: tuple[str, ...] = ()
+
+    def triage_starts(self) -> list[Start]:
+        """None beyond :meth:`starts` (which already sit on the boundaries)."""
+        return []
+
+    def trajectory_panel(self, course: Course, kind: str) -> dict[str, float] | None:
+        """None: values stand."""
+        return None
+
+    def probes(self) -> list[tuple[str, Any]]:
+        """Each numeric finding at each of its boundary values."""
+        return [(finding, v) for finding, values in self.boundaries.items() for v in values]
+
+    def random_panel(self, st: Any) -> Any:
+        """None: visits draw no panel."""
+        return None
+
+    def random_finding(self, st: Any) -> Any:
+        """One of the findings the search tries, with a payload it tries, from any record:
+        every boundary value of a numeric finding, every allowed value of a finding with
+        values, findings without payload (death left out)."""
+        choices = self.finding_moves(None, set(self.guideline.findings))
+        return st.sampled_from(choices)
 
 
 #: Explorers by guideline registry name; any other guideline gets a :class:`BundleExplorer`.
