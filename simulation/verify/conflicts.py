@@ -36,13 +36,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pathway import AIHPathway, AnyPathway, Thresholds
+from pathway import AIHPathway, AnyPathway
 from pathway.guidelines import get
 from pathway.structure import ChartModel
 
 from ..scenarios.course import Course, Move, Problem, Start
 from ..scenarios.scenario_writer import ExpectationSpec, care_states_of, render_scenario
-from .boundaries import default_starts
 from .explore import Search, replay_path
 from .explorers import Explorer, explorer_for
 
@@ -400,22 +399,24 @@ def search_conflicts(
 
 
 def trap_counterexample(
-    chart_class: type[AIHPathway],
+    chart_class: type[AnyPathway],
     state: str,
     *,
-    thresholds: Thresholds | None = None,
+    thresholds: Any | None = None,
     budget: int = 3000,
     wait_days: float = 365.0,
 ) -> str | None:
     """A scenario showing a patient held in a trap state: reached, then a year of visits.
 
     The course reaching ``state`` is found by the course search; from there the guideline's
-    visits go on for ``wait_days`` with a complete-response lab panel at the first one, and
+    visits go on for ``wait_days`` with the explorer's remission panel at the first one
+    (AIH: a complete biochemical response; none for a guideline without labs), and
     the patient is still in ``state`` at the end. ``None`` when the search does not reach
     the state within ``budget`` moves.
     """
-    th = thresholds or Thresholds()
-    search = Search(chart_class, default_starts(th), thresholds=th, check=False)
+    guideline = getattr(chart_class, "guideline", None) or get()
+    explorer = explorer_for(guideline, thresholds)
+    search = Search(chart_class, thresholds=explorer.th, check=False, explorer=explorer)
     result = search.run(budget=budget, wanted={("state", state)}, toward={state})
     found = result.examples.get(("state", state))
     if found is None:
@@ -426,7 +427,7 @@ def trap_counterexample(
         return None
     reached = course.clock
     moves = list(found[1])
-    remission = {"alt_xuln": th.uln, "ast_xuln": th.uln, "igg_xuln": th.uln}
+    remission = explorer.remission_panel()
     first = True
     while course.alive and (due := course.next_due()) is not None and due <= reached + wait_days:
         move = Move("visit", value=remission if first else None)
@@ -435,7 +436,7 @@ def trap_counterexample(
         first = False
     if not course.alive or state not in course.chart.active:
         return None
-    checks = {"in_state": care_states_of(course.chart.active)}
+    checks = {"in_state": care_states_of(course.chart.active, guideline.care_states)}
     description = (
         f"TRAP found by carechart check: the patient reaches {state!r} on day {reached:g} "
         f"and is still there on day {course.clock:g}, after a year of the guideline's visits "
@@ -451,8 +452,9 @@ def trap_counterexample(
         labs=start.lab_dict,
         timeline=course.timeline,
         expect=[
-            ExpectationSpec(reached, {"in_state": care_states_of([state])}),
+            ExpectationSpec(reached, {"in_state": care_states_of([state], guideline.care_states)}),
             ExpectationSpec(course.clock, checks),
         ],
         horizon_days=max(1.0, course.clock),
+        guideline=start.guideline,
     )

@@ -90,6 +90,10 @@ class Explorer(Protocol):
         """A Hypothesis strategy of findings ``(id, payload)``."""
         ...
 
+    def remission_panel(self) -> dict[str, float] | None:
+        """A lab panel of full remission (``None``: the guideline draws no panels)."""
+        ...
+
 
 class AIHExplorer:
     """The AIH guideline's explorer: typical patients per triage branch, lab panels and
@@ -178,6 +182,11 @@ class AIHExplorer:
             lambda a: st.fixed_dictionaries({a: lab_value(a)})
         ) | st.fixed_dictionaries({}, optional={a: lab_value(a) for a in analytes}).filter(bool)
         return self._panel
+
+    def remission_panel(self) -> dict[str, float] | None:
+        """ALT, AST and IgG at the upper limit of normal (complete biochemical response)."""
+        th = self.th
+        return {"alt_xuln": th.uln, "ast_xuln": th.uln, "igg_xuln": th.uln}
 
     def random_finding(self, st: Any) -> Any:
         """Labs, TPMT, intolerance, cytopenia, staging and the findings without payload."""
@@ -314,6 +323,10 @@ class BundleExplorer:
         return [(finding, v) for finding, values in self.boundaries.items() for v in values]
 
     def random_panel(self, st: Any) -> Any:
+        """None: visits draw no panel."""
+        return None
+
+    def remission_panel(self) -> dict[str, float] | None:
         """None: visits draw no panel."""
         return None
 
