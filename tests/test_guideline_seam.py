@@ -36,7 +36,7 @@ from simulation.scenarios.scenario import ScenarioError, parse_scenario
 from simulation.verify.check import run_check
 from simulation.verify.coverage import CoverageReport, collect_cohort, collect_scenarios
 from simulation.verify.explore import Search, replay_path
-from simulation.verify.explorers import BundleExplorer, explorer_for
+from simulation.verify.explorers import AIHExplorer, BundleExplorer, explorer_for
 from simulation.verify.generate import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -387,6 +387,7 @@ def test_the_course_search_explores_the_toy_from_its_bundle() -> None:
     """Starts, findings and boundary values come from the toy bundle (score findings on
     the boundaries of treat_score and remission_score); the toy has no gap, and the
     search reaches every toy care state."""
+    assert isinstance(explorer_for(get("aih")), AIHExplorer)  # the AIH bundle names it
     explorer = explorer_for(TOY)
     assert isinstance(explorer, BundleExplorer)
     assert explorer.boundaries == {"score": [2.99, 3.0, 3.01, 7.99, 8.0, 8.01]}

@@ -4,11 +4,10 @@ The search (:class:`simulation.verify.explore.Search`) and ``carechart generate`
 disease: an :class:`Explorer` tells them, for one guideline, the patients at diagnosis to
 start from, the findings that can happen next (with payloads on the thresholds'
 boundaries), the lab panels worth drawing at a visit, and the record's facts that tell one
-situation from another. :func:`explorer_for` picks a guideline's explorer from
-:data:`EXPLORERS` (by registry name, as :data:`simulation.model.registry.PATIENT_MODELS`
-picks patient models); a guideline without one gets a :class:`BundleExplorer`, built only
-from what its bundle declares (record fields, findings and their payload kinds,
-thresholds).
+situation from another. :func:`explorer_for` picks the explorer a guideline's bundle names
+(``Guideline.explorer``) from :data:`EXPLORERS`, as ``Guideline.patient_model`` names a
+patient model; a guideline that names none gets a :class:`BundleExplorer`, built only from
+what its bundle declares (record fields, findings and their payload kinds, thresholds).
 """
 
 from __future__ import annotations
@@ -338,11 +337,17 @@ class BundleExplorer:
         return st.sampled_from(choices)
 
 
-#: Explorers by guideline registry name; any other guideline gets a :class:`BundleExplorer`.
+#: Explorers by the name a bundle gives in ``Guideline.explorer``; a bundle that names none
+#: gets a :class:`BundleExplorer`.
 EXPLORERS: Final[dict[str, Callable[[Guideline, Any], Explorer]]] = {"aih": AIHExplorer}
 
 
 def explorer_for(guideline: Guideline, thresholds: Any | None = None) -> Explorer:
     """The explorer of ``guideline`` at ``thresholds`` (default: the guideline's)."""
     th = thresholds if thresholds is not None else guideline.thresholds()
-    return EXPLORERS.get(guideline.name, BundleExplorer)(guideline, th)
+    if guideline.explorer and guideline.explorer not in EXPLORERS:
+        raise ValueError(
+            f"guideline {guideline.name!r} names explorer {guideline.explorer!r}; known: "
+            f"{sorted(EXPLORERS)}"
+        )
+    return EXPLORERS.get(guideline.explorer, BundleExplorer)(guideline, th)
