@@ -398,6 +398,14 @@ def test_the_course_search_explores_the_toy_from_its_bundle() -> None:
     assert {"untreated", "on_alfa", "on_beta", "remission", "death"} <= states
 
 
+def test_a_bundle_explorer_needs_a_record_it_can_build() -> None:
+    """The AIH record has fields without defaults (age, sex, weight): explored from its
+    bundle alone there would be no patient to start from, so that is refused by name."""
+    aih = get("aih")
+    with pytest.raises(ValueError, match=r"needs \['age', 'sex', 'weight_kg'\]"):
+        BundleExplorer(aih, aih.thresholds())
+
+
 def test_the_course_search_finds_a_gap_planted_in_a_toy_chart() -> None:
     result = Search(GAPPY.chart).run(budget=3000)
     assert set(result.problems) == {("gap", "review@on_alfa")}

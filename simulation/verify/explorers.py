@@ -246,6 +246,17 @@ class BundleExplorer:
             }
             self.boundaries[finding] = sorted(values)
         self._record_fields = [f.name for f in fields(guideline.record)]
+        required = [
+            f.name
+            for f in fields(guideline.record)
+            if f.default is MISSING and f.default_factory is MISSING and f.name != "patient_id"
+        ]
+        if required:
+            raise ValueError(
+                f"guideline {guideline.name!r}: its record needs {required} (no defaults), so "
+                "the search has no patient to start from; name an explorer in the bundle "
+                "(Guideline.explorer, simulation/verify/explorers.py EXPLORERS)"
+            )
 
     def _accepts(self, finding: str, value: float) -> bool:
         try:
@@ -334,7 +345,7 @@ class BundleExplorer:
         every boundary value of a numeric finding, every allowed value of a finding with
         values, findings without payload (death left out)."""
         choices = self.finding_moves(None, set(self.guideline.findings))
-        return st.sampled_from(choices)
+        return st.sampled_from(choices) if choices else st.nothing()
 
 
 #: Explorers by the name a bundle gives in ``Guideline.explorer``; a bundle that names none
