@@ -121,6 +121,9 @@ class Guideline:
             ``test(record)`` holds (snapshots are checked against them).
         patient_model: the simulation's patient model for this guideline, by name (see
             :mod:`simulation.model`); empty when the guideline has none.
+        explorer: what the gap search and scenario generation explore for this guideline,
+            by name (see :mod:`simulation.verify.explorers`); empty: what the bundle
+            declares (record defaults, findings, thresholds).
     """
 
     name: str
@@ -150,6 +153,7 @@ class Guideline:
     citations: Mapping[str, Citation] = field(default_factory=dict)
     consistency: tuple[Consistency, ...] = ()
     patient_model: str = ""
+    explorer: str = ""
 
     def __post_init__(self) -> None:
         missing = [

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .declarations import StepLike
+from .records import reduce_frozen
 
 __all__ = ["InvariantCheck", "InvariantMonitor", "RuleEntry", "StepIndex", "Violation"]
 
@@ -62,6 +63,10 @@ class Violation:
     step: int
     message: str
     hard: bool
+
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        """Rebuilt by its constructor (copy and pickle work in the native build too)."""
+        return reduce_frozen(self)
 
 
 class InvariantMonitor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, fields, is_dataclass
 from typing import Any
 
-__all__ = ["record_to_dict"]
+__all__ = ["record_to_dict", "reduce_frozen"]
 
 
 def _plain(value: Any) -> Any:
@@ -45,3 +45,14 @@ def record_to_dict(record: Any) -> dict[str, Any]:
         for f in fields(record)
         if f.name != "state" and not f.name.startswith("_")
     }
+
+
+def reduce_frozen(obj: Any) -> tuple[type[Any], tuple[Any, ...]]:
+    """``__reduce__`` of a frozen dataclass: rebuild it through its constructor.
+
+    A frozen dataclass compiled by mypyc (``make native``) restores its state by assigning
+    fields, which the frozen ``__setattr__`` refuses (``FrozenInstanceError``), so
+    ``copy.deepcopy`` and ``pickle`` of anything holding one failed; the constructor works in
+    both builds. Every field must be an ``__init__`` argument.
+    """
+    return (type(obj), tuple(getattr(obj, f.name) for f in fields(obj)))

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .records import reduce_frozen
+
 __all__ = ["Timer", "TimerTable", "Values", "next_lab_day", "timer_offset", "timer_start"]
 
 
@@ -52,6 +54,10 @@ class Timer:
     rule_id: str
     anchor: str | None = None
     until_threshold: str | None = None
+
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        """Rebuilt by its constructor (copy and pickle work in the native build too)."""
+        return reduce_frozen(self)
 
 
 def timer_offset(timer: Timer, fired: int, values: Values) -> float | None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import ast
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from statemachine import Event, State, StateChart
 
 from pathway import diagram
 from pathway.bundle import Guideline
@@ -22,15 +24,20 @@ from pathway.errors import (
 )
 from pathway.executor import compiled_class
 from pathway.guidelines import NAMES, get
+from pathway.guidelines.toy.chart import ToyPathway
 from pathway.guidelines.toy.record import ToyRecord
+from pathway.runtime import PathwayRuntime
 from pathway.snapshot import from_json, to_json
 from pathway.structure import ChartModel
 from simulation.cli.main import main
 from simulation.run.guideline_cohort import run_guideline_cohort
-from simulation.scenarios.replay import replay_paths
+from simulation.scenarios.replay import replay_paths, replay_scenario
 from simulation.scenarios.scenario import ScenarioError, parse_scenario
 from simulation.verify.check import run_check
 from simulation.verify.coverage import CoverageReport, collect_cohort, collect_scenarios
+from simulation.verify.explore import Search, replay_path
+from simulation.verify.explorers import AIHExplorer, BundleExplorer, explorer_for
+from simulation.verify.generate import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = get("toy")
@@ -235,8 +242,22 @@ def test_a_toy_scenario_replays_and_its_ids_are_the_toy_guideline_s() -> None:
 def test_the_static_check_reads_the_toy_catalogue() -> None:
     result = run_check(TOY.chart, search=False)
     assert result.findings == []
-    with pytest.raises(ValueError, match="AIH patients"):
-        run_check(TOY.chart, search=True)
+
+
+def test_the_gap_search_of_check_runs_the_toy_and_finds_a_planted_gap(tmp_path: Path) -> None:
+    """``check``'s gap and overlap search explores the toy from its bundle: nothing on the
+    toy; on the toy chart with a planted gap, that gap (the only problem the search
+    finds), with a counterexample scenario of the toy guideline whose replay stops on it."""
+    assert run_check(TOY.chart, search=True, budget=300, examples=50).findings == []
+    findings = run_check(GAPPY.chart, search=True, budget=300, examples=50).findings
+    [gap] = [f for f in findings if "found_by" in f.details]
+    assert (gap.code, gap.subject) == ("gap", "review@on_alfa")
+    text = gap.counterexample
+    assert text is not None
+    assert text.startswith("guideline: toy\n")
+    result = replay_scenario(parse_scenario(text, file=str(tmp_path / "gap.yaml")))
+    assert not result.passed
+    assert "review" in str(result.failures[0])
 
 
 def test_toy_coverage_counts_scenarios_and_a_cohort() -> None:
@@ -265,6 +286,7 @@ def test_a_small_toy_cohort_is_the_same_on_both_engines_and_reproducible() -> No
     [
         (["diagram", "--guideline", "toy", "--format", "rules"], "TOY-INV-01"),
         (["check", "--guideline", "toy", "--static-only"], "OK: 0 open"),
+        (["check", "--guideline", "toy", "--budget", "100", "--examples", "20"], "OK: 0 open"),
         (["replay", str(TOY_SCENARIOS)], "1 passed"),
         (["coverage", "--guideline", "toy", str(TOY_SCENARIOS)], "Coverage of ToyPathway"),
     ],
@@ -312,3 +334,105 @@ def test_a_bundle_that_does_not_fit_its_chart_is_refused() -> None:
     bound = replace(TOY, chart=variant)
     assert variant.guideline is bound
     assert TOY.chart.guideline is TOY
+
+
+class _GappyToy(PathwayRuntime[ToyRecord], StateChart[ToyRecord]):
+    """The toy chart with one planted gap: no transition handles a review on alfa that
+    finds no remission (the toy's ``review`` stays in ``alive`` instead)."""
+
+    allow_event_without_transition = False
+    catch_errors_as_events = False
+
+    class alive(State.Compound):
+        untreated = State(initial=True)
+        on_alfa = State()
+        on_beta = State()
+        remission = State()
+
+    death = State(final=True)
+
+    _a: Any = alive
+    _u: Any = alive.untreated
+    _alfa: Any = alive.on_alfa
+    _beta: Any = alive.on_beta
+    _rem: Any = alive.remission
+
+    score = _u.to(_rem, cond="in_remission") | _rem.to(_u, cond="relapsed") | _a.to(None)
+    review = (
+        _alfa.to(_rem, cond="in_remission")
+        | _beta.to(_rem, cond="in_remission")
+        | _beta.to(None)  # the planted gap: on alfa, nothing when the score stays high
+    )
+    start_alfa = _u.to(_alfa, cond="may_start_alfa")
+    switch_to_beta = _alfa.to(_beta, cond="may_switch_to_beta")
+    stop_drug = _rem.to(_u, cond="may_stop_drug")
+    continue_ = Event(_a.to(None, cond="may_continue"), id="continue")
+    died = Event(_a.to(death), id="death")
+
+    del _a, _u, _alfa, _beta, _rem
+
+    may_start_alfa = ToyPathway.may_start_alfa
+    may_switch_to_beta = ToyPathway.may_switch_to_beta
+    may_stop_drug = ToyPathway.may_stop_drug
+    may_continue = ToyPathway.may_continue
+    allowed_event_ids = ToyPathway.allowed_event_ids
+    in_remission = ToyPathway.in_remission
+    relapsed = ToyPathway.relapsed
+
+
+GAPPY = replace(TOY, chart=_GappyToy)
+
+
+def test_the_course_search_explores_the_toy_from_its_bundle() -> None:
+    """Starts, findings and boundary values come from the toy bundle (score findings on
+    the boundaries of treat_score and remission_score); the toy has no gap, and the
+    search reaches every toy care state."""
+    assert isinstance(explorer_for(get("aih")), AIHExplorer)  # the AIH bundle names it
+    explorer = explorer_for(TOY)
+    assert isinstance(explorer, BundleExplorer)
+    assert explorer.boundaries == {"score": [2.99, 3.0, 3.01, 7.99, 8.0, 8.01]}
+    assert [s.name for s in explorer.starts()][:2] == ["the record's defaults", "score = 2.99"]
+    result = Search(TOY.chart, deviations=True).run(budget=3000)
+    assert result.problems == {}
+    states = {item[1] for item in result.examples if item[0] == "state"}
+    assert {"untreated", "on_alfa", "on_beta", "remission", "death"} <= states
+
+
+def test_a_bundle_explorer_needs_a_record_it_can_build() -> None:
+    """The AIH record has fields without defaults (age, sex, weight): explored from its
+    bundle alone there would be no patient to start from, so that is refused by name."""
+    aih = get("aih")
+    with pytest.raises(ValueError, match=r"needs \['age', 'sex', 'weight_kg'\]"):
+        BundleExplorer(aih, aih.thresholds())
+
+
+def test_the_course_search_finds_a_gap_planted_in_a_toy_chart() -> None:
+    result = Search(GAPPY.chart).run(budget=3000)
+    assert set(result.problems) == {("gap", "review@on_alfa")}
+    _, start, moves = result.problems[("gap", "review@on_alfa")]
+    course = replay_path(GAPPY.chart, Search(GAPPY.chart).variants()[start], moves)
+    assert course.broken
+    assert [p.signature for p in course.problems] == [("gap", "review@on_alfa")]
+
+
+def test_generate_writes_toy_scenarios_that_replay_green(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From an empty suite, generate covers every toy state and the relapse transition
+    with scenarios of the toy guideline, each replaying green on its own."""
+    report = generate(chart_class=TOY.chart, budget=3000)
+    assert report.scenarios
+    assert all(g.passed for g in report.scenarios), [g.failure for g in report.scenarios]
+    for g in report.scenarios:
+        assert g.text.startswith("guideline: toy\n")
+        (tmp_path / f"{g.name}.yaml").write_text(g.text, encoding="utf-8")
+    coverage = CoverageReport(ChartModel.of(TOY.chart), guideline=TOY)
+    collect_scenarios([str(tmp_path)], report=coverage)
+    assert not coverage.failed
+    assert set(coverage.covered()["states"]) >= {"on_alfa", "on_beta", "remission", "death"}
+    assert set(coverage.covered()["rules"]) == {"TOY-REC-01", "TOY-REC-02", "TOY-REC-03"}
+    out = tmp_path / "cli"
+    assert main(["generate", "--guideline", "toy", "--budget", "500", "--out", str(out)]) == 0
+    assert "scenario(s) written" in capsys.readouterr().out
+    assert main(["replay", str(out)]) == 0
+    assert ", 0 failed" in capsys.readouterr().out

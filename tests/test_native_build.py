@@ -76,3 +76,39 @@ def test_native_build_replays_the_scenario_library(tmp_path: Path) -> None:
     done = _carechart(NATIVE, "replay", str(ROOT / "scenarios"), cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
     assert ", 0 failed" in done.stdout
+
+
+_COPY_AND_PICKLE = """
+import copy, pickle
+from pathway import AIHPathway, PatientRecord
+from pathway.invariants import Violation
+from pathway.guidelines.aih.timers import TIMERS
+from simulation.model.disease import MeldFormula, ModelConstants
+from simulation.model.parameters import load_parameters
+
+chart = AIHPathway(PatientRecord("p1", age=40, sex="F", weight_kg=60))
+chart.observe("labs", {"alt_xuln": 5.0, "igg_xuln": 1.5}, day=0.0)
+chart.take("start_prednisolone", day=0.0)
+chart.monitor.violations.append(Violation("AIH-INV-01", 0.0, 1, "planted", True))
+p = load_parameters()
+for obj in (ModelConstants.from_parameters(p), MeldFormula.from_parameters(p), TIMERS[0]):
+    assert pickle.loads(pickle.dumps(obj)) == obj == copy.deepcopy(obj), type(obj)
+for twin in (copy.deepcopy(chart), pickle.loads(pickle.dumps(chart))):
+    assert twin.sorted_configuration() == chart.sorted_configuration()
+    assert twin.model.labs == chart.model.labs and len(twin.model.labs) == 1
+    assert twin.violations == chart.violations and len(twin.violations) == 1
+    assert twin.model.drugs == chart.model.drugs and twin.model.drugs
+print("ok")
+"""
+
+
+def test_native_charts_copy_and_pickle(tmp_path: Path) -> None:
+    """A chart holding a lab panel and a violation, and the disease model's constants,
+    survive ``copy.deepcopy`` and ``pickle`` in the native build (mypyc's frozen dataclasses
+    refused the field assignments of the default restore: ``FrozenInstanceError``)."""
+    for python in (sys.executable, NATIVE):
+        done = subprocess.run(
+            [python, "-c", _COPY_AND_PICKLE], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert done.returncode == 0, (python, done.stderr[-1500:])
+        assert done.stdout.strip() == "ok"

@@ -48,11 +48,6 @@ def _check_command(args: Any) -> int:
     if args.budget < 0 or args.examples < 0:
         raise UsageError("--budget and --examples must be >= 0")
     guideline = guideline_of(args)
-    if guideline.name != "aih" and not args.static_only:
-        raise UsageError(
-            f"--guideline {guideline.name}: the gap and overlap search explores AIH patients; "
-            "add --static-only"
-        )
     if args.out:
         check_output_folder("--out", args.out, force=args.force)
     try:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pathway.guidelines import DEFAULT
+
 from ..run.output_folder import StagedFolder, add_force_option
 from ..run.progress import add_progress_option, progress_reporter
 from ..verify.coverage import scenario_paths_problem
 from ..verify.generate import generate
-from .options import UsageError, add_subcommand
+from .options import UsageError, add_guideline_option, add_subcommand, guideline_of
 
 __all__ = ["add_command"]
 
@@ -31,10 +33,14 @@ def add_command(sub: Any) -> None:
     p.add_argument("--budget", type=int, default=6000, help="moves the search may make")
     p.add_argument("--no-deviations", action="store_true", help="never script a deviation")
     add_progress_option(p)
+    add_guideline_option(p)
 
 
 def _generate_command(args: Any) -> int:
-    paths = args.paths or (["scenarios"] if Path("scenarios").is_dir() else [])
+    guideline = guideline_of(args)
+    # The shipped scenarios/ folder is the default guideline's suite; another starts empty.
+    library = Path("scenarios").is_dir() and guideline.name == DEFAULT
+    paths = args.paths or (["scenarios"] if library else [])
     problem = scenario_paths_problem(paths)
     if problem:
         raise UsageError(problem)
@@ -44,6 +50,7 @@ def _generate_command(args: Any) -> int:
     with StagedFolder(out, command="generate", force=args.force) as folder:
         report = generate(
             paths,
+            chart_class=guideline.chart,
             budget=args.budget,
             deviations=not args.no_deviations,
             progress=progress_reporter(args.progress, "searched", "moves"),

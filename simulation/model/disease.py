@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from pathway import Pathway, PatientRecord
+from pathway.records import reduce_frozen
 
 from ..run.engine import Days, Occurrence
 from .draws import Randomness
@@ -140,6 +141,10 @@ class MeldFormula:
             low=p["meld.min"],
             high=p["meld.max"],
         )
+
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        """Rebuilt by its constructor (copy and pickle work in the native build too)."""
+        return reduce_frozen(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -471,6 +476,10 @@ class ModelConstants:
     def field_names(self) -> list[str]:
         """Names of all constants (for documentation and tests)."""
         return [f.name for f in fields(self)]
+
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        """Rebuilt by its constructor (copy and pickle work in the native build too)."""
+        return reduce_frozen(self)
 
 
 # --- pure helpers (tested on their own) -----------------------------------------------------

@@ -25,10 +25,10 @@ from typing import Any, Literal
 
 from statemachine.exceptions import TransitionNotAllowed
 
-from pathway import AIHPathway, PatientRecord
+from pathway import AIHPathway, AnyPathway, PatientRecord
 from pathway.errors import InvariantViolation, PathwayError
+from pathway.guidelines import DEFAULT, get
 from pathway.guidelines.aih.response import is_cbr
-from pathway.guidelines.aih.rules import rank_key
 
 from ..model.policies import GuidelinePolicy
 from ..model.scripted import baseline_occurrences
@@ -43,21 +43,36 @@ MoveKind = Literal["visit", "finding", "action", "action_at_visit", "deviation"]
 
 @dataclass(frozen=True)
 class Start:
-    """A patient at diagnosis: attributes and the baseline lab panel (day 0)."""
+    """A patient at diagnosis: attributes and the baseline lab panel (day 0).
+
+    ``patient`` is an AIH :class:`~simulation.scenarios.scenario.PatientSpec` or, for
+    another guideline (``guideline``, a registry name), its record's fields as
+    ``(name, value)`` pairs (as the ``patient`` of that guideline's scenario files).
+    """
 
     name: str
-    patient: PatientSpec
+    patient: PatientSpec | tuple[tuple[str, Any], ...]
     labs: tuple[tuple[str, float], ...]
     day0_action: str | None = None
+    guideline: str = DEFAULT
 
     @property
     def lab_dict(self) -> dict[str, float]:
         """The baseline labs as a mapping."""
         return dict(self.labs)
 
-    def record(self, patient_id: str = "verification") -> PatientRecord:
-        """A fresh patient record for this start."""
-        return self.patient.record(patient_id)
+    def record(self, patient_id: str = "verification") -> Any:
+        """A fresh patient record for this start (of its guideline's record type)."""
+        if isinstance(self.patient, PatientSpec):
+            return self.patient.record(patient_id)
+        return get(self.guideline).record(patient_id, **dict(self.patient))
+
+    def baseline(self, record: Any) -> list[Occurrence]:
+        """The day-0 findings (AIH: labs, staging, encephalopathy, pregnancy; none for
+        another guideline, whose record holds its state at diagnosis)."""
+        if not isinstance(record, PatientRecord):
+            return []
+        return baseline_occurrences(record, self.lab_dict or None)
 
 
 @dataclass(frozen=True)
@@ -139,7 +154,7 @@ class Course:
     def __init__(
         self,
         start: Start,
-        chart_class: type[AIHPathway] = AIHPathway,
+        chart_class: type[AnyPathway] = AIHPathway,
         *,
         check: bool = True,
         policy: GuidelinePolicy | None = None,
@@ -158,11 +173,11 @@ class Course:
         self.moves = 0
         self._action_days: set[float] = set()
         record = start.record()
-        self.chart: AIHPathway = self.chart_class(record)
+        self.chart: Any = self.chart_class(record)
         configure(self.chart, recommendations=False, overlaps=check)
         self._seen_overlaps = 0
         try:
-            for occ in baseline_occurrences(record, start.lab_dict or None):
+            for occ in start.baseline(record):
                 self.chart.observe(occ.name, occ.value, day=0.0)
             if start.day0_action is not None:
                 self._action_days.add(0.0)
@@ -303,9 +318,9 @@ class Course:
             ):
                 return
             day, timer_id = first.due_day, first.timer_id
-            classes = len(self.chart.model.response_history)
+            classes = _classes(self.chart.model)
             self._guard(partial(self.chart.fire, timer_id, day=day), first.event, day)
-            if self.check and len(self.chart.model.response_history) > classes:
+            if self.check and _classes(self.chart.model) > classes:
                 self._classification_conflict(day)
             self._act(day)
             self._settled(day)
@@ -416,7 +431,7 @@ class Course:
             )
             return
         if len(recs) > 1:
-            c = chart.ctx()
+            c, rank_key = chart.ctx(), chart.guideline.rulebook.rank_key
             k0 = rank_key(recs[0].action, recs[0].strength, c)
             k1 = rank_key(recs[1].action, recs[1].strength, c)
             if k0 == k1 and recs[0].action != recs[1].action:
@@ -449,6 +464,11 @@ class Course:
             {"response": p.response, "labs": p.latest_panel().values()},
             _FAILED[p.response],
         )
+
+
+def _classes(record: Any) -> int:
+    """Response classifications an AIH record has had (0 for another guideline's)."""
+    return len(record.response_history) if isinstance(record, PatientRecord) else 0
 
 
 #: Failed-response classes and the rules that act on them.

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pathway.guidelines import DEFAULT
 from pathway.guidelines.aih.vocabulary import CARE_STATES
 
 from ..run.engine import Occurrence
@@ -75,29 +76,37 @@ def render_scenario(
     *,
     name: str,
     description: str,
-    patient: PatientSpec,
+    patient: PatientSpec | tuple[tuple[str, Any], ...],
     labs: dict[str, float],
     timeline: Iterable[Occurrence],
     expect: Iterable[ExpectationSpec],
     horizon_days: float,
     violates: Sequence[str] = (),
+    guideline: str = DEFAULT,
 ) -> str:
     """The scenario as YAML text.
 
     Args:
         name: one-line title.
         description: free text (folded at about 90 characters).
-        patient: the patient at diagnosis.
+        patient: the patient at diagnosis (an AIH patient, or another guideline's record
+            fields as ``(name, value)`` pairs).
         labs: the baseline panel (day 0).
         timeline: findings and scripted actions in day order.
         expect: expectations in day order.
         horizon_days: how long the course runs.
         violates: invariant rule ids the story exists to show.
+        guideline: the guideline it runs (a registry name; written unless it is AIH).
 
     Returns:
         The file's text, ending with a newline.
     """
-    out = [f"name: {_quote(name)}", "description: >", *_folded(description)]
+    out = [f"guideline: {guideline}"] if guideline != DEFAULT else []
+    out += [f"name: {_quote(name)}", "description: >", *_folded(description)]
+    if not isinstance(patient, PatientSpec):
+        out.append("patient:" if patient else "patient: {}")
+        out.extend(f"  {k}: {_scalar(v)}" for k, v in patient)
+        return _rest(out, labs, timeline, expect, horizon_days, violates)
     out.append("patient:")
     out.append(f"  age: {_num(patient.age)}")
     out.append(f"  sex: {patient.sex}")
@@ -109,6 +118,18 @@ def render_scenario(
     out.append(f"  tpmt: {patient.tpmt}")
     if patient.pregnant:
         out.append("  pregnant: true")
+    return _rest(out, labs, timeline, expect, horizon_days, violates)
+
+
+def _rest(
+    out: list[str],
+    labs: dict[str, float],
+    timeline: Iterable[Occurrence],
+    expect: Iterable[ExpectationSpec],
+    horizon_days: float,
+    violates: Sequence[str],
+) -> str:
+    """The scenario's text after its patient: labs, timeline, expectations, horizon."""
     if labs:
         out.append("labs:")
         out.extend(f"  {k}: {_num(v)}" for k, v in labs.items())
@@ -149,7 +170,7 @@ def _quote(text: str) -> str:
     return text
 
 
-def care_states_of(active: Iterable[str]) -> list[str]:
-    """The vocabulary care states in a configuration, in vocabulary order."""
+def care_states_of(active: Iterable[str], care_states: Sequence[str] = CARE_STATES) -> list[str]:
+    """The vocabulary care states (default: AIH's) in a configuration, in vocabulary order."""
     active = set(active)
-    return [s for s in CARE_STATES if s in active]
+    return [s for s in care_states if s in active]

@@ -27,6 +27,8 @@ __all__ = [
     "default_starts",
     "finding_moves",
     "lab_boundaries",
+    "lab_position",
+    "record_facts",
     "threshold_analytes",
     "triage_starts",
     "visit_panels",
@@ -301,3 +303,43 @@ def finding_moves(p: PatientRecord, allowed: set[str]) -> list[tuple[str, Any]]:
         out += [(name, None) for name in ("pregnancy_planned", "pregnant", "delivered")]
     out += [("transplanted", None), ("graft_failure", None)]
     return [(name, value) for name, value in out if name in allowed]
+
+
+def lab_position(panel: Any, bounds: dict[str, list[float]]) -> tuple[int | None, ...]:
+    """Where each analyte of ``panel`` sits among its boundary values (``bounds``, from
+    :func:`lab_boundaries`): twice the number below it, plus one when it equals one
+    (``None``: not measured), analytes in name order."""
+    return tuple(
+        None
+        if (v := getattr(panel, a)) is None
+        else sum(v > b for b in values) + sum(v >= b for b in values)
+        for a, values in sorted(bounds.items())
+    )
+
+
+def record_facts(p: PatientRecord) -> tuple[Any, ...]:
+    """The record's clinically relevant facts for telling situations apart: response
+    class, drugs and doses, TPMT, staging, flags, intolerances, withdrawal and failure
+    history (lab values apart: :func:`lab_position`)."""
+    return (
+        p.response,
+        tuple(sorted(p.drugs.items(), key=lambda kv: kv[0])),
+        p.tpmt,
+        p.cirrhosis,
+        p.decompensated,
+        p.encephalopathy,
+        p.hcc,
+        p.nonadherent,
+        p.severe_cytopenia,
+        p.pregnancy,
+        tuple(sorted(p.intolerant)),
+        p.reinduced,
+        p.relapsed_after_withdrawal,
+        p.line_assessed,
+        p.optimised_day is not None,
+        p.failure_confirmed,
+        p.acute_improving,
+        p.acute_review_day is not None,
+        p.transplant_referral_day is not None,
+        p.withdrawal_attempts,
+    )

@@ -36,15 +36,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pathway import AIHPathway, Thresholds
-from pathway.guidelines.aih.patient import LAB_RANGES
-from pathway.guidelines.aih.vocabulary import ACTIONS, FINDING_VALUES, PLAIN_FINDINGS
+from pathway import AIHPathway, AnyPathway
+from pathway.guidelines import get
 from pathway.structure import ChartModel
 
 from ..scenarios.course import Course, Move, Problem, Start
 from ..scenarios.scenario_writer import ExpectationSpec, care_states_of, render_scenario
-from .boundaries import default_starts, lab_boundaries, triage_starts
 from .explore import Search, replay_path
+from .explorers import Explorer, explorer_for
 
 __all__ = ["ConflictReport", "Counterexample", "counterexample_scenario", "search_conflicts"]
 
@@ -90,36 +89,9 @@ class ConflictReport:
 # --- searches -----------------------------------------------------------------------------
 
 
-def _trajectory_panel(course: Course, kind: str, th: Thresholds) -> dict[str, float] | None:
-    """The lab panel of the next visit on a lab trajectory, or ``None`` (values stand).
-
-    ``unchanged``: the diagnosis labs stand. ``halved``: from week 4 the transaminases sit
-    exactly at the non-response boundary (fallen by ``non_response_fall``), never normal.
-    ``normalised``: halved from week 4, then ALT, AST and IgG exactly at the upper limit of
-    normal from month 6.
-    """
-    p = course.chart.model
-    base, due = p.treatment_baseline, course.next_due()
-    if kind == "unchanged" or base is None or base.alt_xuln is None or due is None:
-        return None
-    elapsed = due - (p.treatment_start_day or 0.0)
-    keep = 1 - th.non_response_fall
-    panel: dict[str, float] = {}
-    if kind == "normalised" and elapsed >= th.cbr_assessment_days - 1:
-        panel = {"alt_xuln": th.uln, "ast_xuln": th.uln, "igg_xuln": th.uln}
-    elif elapsed >= th.non_response_check_days:
-        panel = {"alt_xuln": round(base.alt_xuln * keep, 4)}
-        if base.ast_xuln is not None:
-            panel["ast_xuln"] = round(base.ast_xuln * keep, 4)
-    latest = p.latest_panel()
-    if not panel or all(getattr(latest, k) == v for k, v in panel.items()):
-        return None
-    return panel
-
-
 def _follow(
-    chart_class: type[AIHPathway],
-    th: Thresholds,
+    chart_class: type[AnyPathway],
+    explorer: Explorer,
     report: ConflictReport,
     starts: Sequence[Start],
     kinds: Sequence[str],
@@ -131,7 +103,7 @@ def _follow(
             course = Course(start, chart_class)
             moves: list[Move] = []
             while course.alive and (due := course.next_due()) is not None and due <= until_day:
-                move = Move("visit", value=_trajectory_panel(course, kind, th))
+                move = Move("visit", value=explorer.trajectory_panel(course, kind))
                 course.apply(move)
                 moves.append(move)
             report.courses += 1
@@ -140,9 +112,9 @@ def _follow(
 
 
 def _boundary_probes(
-    th: Thresholds, report: ConflictReport, per_configuration: int
+    explorer: Explorer, report: ConflictReport, per_configuration: int
 ) -> Callable[[Course, int, tuple[Move, ...]], None]:
-    bounds = lab_boundaries(th)
+    probes = explorer.probes()
     seen: dict[frozenset[str], int] = {}
 
     def probe(course: Course, start_index: int, path: tuple[Move, ...]) -> None:
@@ -152,20 +124,19 @@ def _boundary_probes(
         seen[config] = seen.get(config, 0) + 1
         saved = course.save()
         before = len(course.problems)
-        for analyte, values in bounds.items():
-            for value in sorted({v for v, _ in values}):
-                course.rewind(saved)
-                move = Move("finding", "labs", {analyte: value})
-                course.apply(move)
-                report.probes += 1
-                for problem in course.problems[before:]:
-                    report.add(problem, course.start, (*path, move), "boundary")
+        for name, value in probes:
+            course.rewind(saved)
+            move = Move("finding", name, value)
+            course.apply(move)
+            report.probes += 1
+            for problem in course.problems[before:]:
+                report.add(problem, course.start, (*path, move), "boundary")
         course.rewind(saved)
 
     return probe
 
 
-def _decision_points(chart_class: type[AIHPathway]) -> dict[str, int]:
+def _decision_points(chart_class: type[AnyPathway]) -> dict[str, int]:
     model = ChartModel.of(chart_class)
     out: dict[str, int] = {}
     for sid in model.states:
@@ -180,8 +151,8 @@ def _decision_points(chart_class: type[AIHPathway]) -> dict[str, int]:
 
 
 def _hypothesis(
-    chart_class: type[AIHPathway],
-    th: Thresholds,
+    chart_class: type[AnyPathway],
+    explorer: Explorer,
     starts: Sequence[Start],
     report: ConflictReport,
     *,
@@ -195,36 +166,14 @@ def _hypothesis(
     from hypothesis import strategies as st
     from hypothesis.errors import NoSuchExample, Unsatisfiable
 
-    bounds = lab_boundaries(th)
-    analytes = sorted(bounds)
-
-    def lab_value(analyte: str) -> st.SearchStrategy[float]:
-        values = sorted({v for v, _ in bounds[analyte]})
-        low, high = LAB_RANGES[analyte]
-        top = min(high, max(values) * 3)
-        return st.one_of(
-            st.sampled_from(values),
-            st.floats(low, top, allow_nan=False).map(lambda v: min(top, max(low, round(v, 2)))),
-        )
-
-    panel = st.sampled_from(analytes).flatmap(
-        lambda a: st.fixed_dictionaries({a: lab_value(a)})
-    ) | st.fixed_dictionaries({}, optional={a: lab_value(a) for a in analytes}).filter(bool)
-    finding = st.one_of(
-        st.tuples(st.just("labs"), panel),
-        st.tuples(st.just("tpmt"), st.sampled_from(FINDING_VALUES["tpmt"])),
-        st.tuples(st.just("intolerance"), st.sampled_from(FINDING_VALUES["intolerance"][:5])),
-        st.tuples(st.just("cytopenia"), st.sampled_from(FINDING_VALUES["cytopenia"])),
-        st.tuples(
-            st.just("cirrhosis_diagnosed"), st.sampled_from(FINDING_VALUES["cirrhosis_diagnosed"])
-        ),
-        st.tuples(st.sampled_from(PLAIN_FINDINGS), st.none()),
-    )
+    panel = explorer.random_panel(st)
+    finding = explorer.random_finding(st)
+    actions = (getattr(chart_class, "guideline", None) or get()).actions
     move = st.one_of(
         st.just(Move("visit")),
-        panel.map(lambda p: Move("visit", value=p)),
+        *([] if panel is None else [panel.map(lambda p: Move("visit", value=p))]),
         finding.map(lambda f: Move("finding", f[0], f[1])),
-        st.sampled_from(ACTIONS).map(lambda a: Move("action", a)),
+        st.sampled_from(actions).map(lambda a: Move("action", a)),
     )
     course_strategy = st.tuples(st.integers(0, len(starts) - 1), st.lists(move, max_size=14))
 
@@ -268,7 +217,7 @@ def _hypothesis(
                 report.add(problem, starts[index], tuple(moves[: problem.moves]), "hypothesis")
 
 
-def _shrink(chart_class: type[AIHPathway], ce: Counterexample) -> Counterexample:
+def _shrink(chart_class: type[AnyPathway], ce: Counterexample) -> Counterexample:
     """Drop moves while the same problem still occurs (greedy, from the last move back)."""
 
     def occurs(moves: tuple[Move, ...]) -> Problem | None:
@@ -292,7 +241,7 @@ def _shrink(chart_class: type[AIHPathway], ce: Counterexample) -> Counterexample
     return Counterexample(found, ce.start, moves, ce.found_by)
 
 
-def counterexample_scenario(chart_class: type[AIHPathway], ce: Counterexample) -> str:
+def counterexample_scenario(chart_class: type[AnyPathway], ce: Counterexample) -> str:
     """The counterexample as a scenario file: the story up to the problem, and what to see.
 
     Gaps and ties replay green and show the problem in their expectations (no action
@@ -301,15 +250,16 @@ def counterexample_scenario(chart_class: type[AIHPathway], ce: Counterexample) -
     stops the replay at that day: the failure is the counterexample.
     """
     course = replay_path(chart_class, ce.start, ce.moves)
+    guideline = course.chart.guideline
     p = ce.problem
     day = p.day
     config = p.details.get("configuration") or sorted(course.chart.active)
     checks: dict[str, Any] = {}
-    states = care_states_of(config)
+    states = care_states_of(config, guideline.care_states)
     if states:
         checks["in_state"] = states
     if p.code == "gap" and p.subject.startswith("recommendations@"):
-        checks["does_not_recommend"] = list(ACTIONS)
+        checks["does_not_recommend"] = list(guideline.actions)
         stops = False
     elif p.code == "overlap" and "actions" in p.details:
         checks["recommends"] = list(p.details["actions"])
@@ -317,7 +267,9 @@ def counterexample_scenario(chart_class: type[AIHPathway], ce: Counterexample) -
     else:
         stops = p.code != "overlap"
     if p.code == "overlap" and "targets" in p.details:
-        states = care_states_of(course.chart.active) if course.alive else states
+        states = (
+            care_states_of(course.chart.active, guideline.care_states) if course.alive else states
+        )
         if states:
             checks["in_state"] = states
     what = {
@@ -353,6 +305,7 @@ def counterexample_scenario(chart_class: type[AIHPathway], ce: Counterexample) -
         timeline=timeline,
         expect=[ExpectationSpec(day, checks)] if checks else [],
         horizon_days=max([1.0, day, *(o.day for o in timeline)]),
+        guideline=ce.start.guideline,
     )
 
 
@@ -366,9 +319,9 @@ SEARCH_STEPS: tuple[str, ...] = (
 
 
 def search_conflicts(
-    chart_class: type[AIHPathway] = AIHPathway,
+    chart_class: type[AnyPathway] = AIHPathway,
     *,
-    thresholds: Thresholds | None = None,
+    thresholds: Any | None = None,
     budget: int = 400,
     examples: int = 200,
     rounds: int = 6,
@@ -383,7 +336,8 @@ def search_conflicts(
     """Run the three searches and return the problems with minimal counterexamples.
 
     Args:
-        chart_class: the pathway chart class.
+        chart_class: the pathway chart class (of any guideline: what is searched comes
+            from its explorer, :func:`simulation.verify.explorers.explorer_for`).
         thresholds: the numbers whose boundaries are searched (default: the guideline's).
         budget: courses the course search expands.
         examples: Hypothesis examples per round.
@@ -401,18 +355,23 @@ def search_conflicts(
         if on_step is not None:
             on_step(name)
 
-    th = thresholds or Thresholds()
+    guideline = getattr(chart_class, "guideline", None) or get()
+    explorer = explorer_for(guideline, thresholds)
     started = time.perf_counter()
     report = ConflictReport(decision_points=_decision_points(chart_class))
-    starts = default_starts(th)
+    starts = explorer.starts()
     step(SEARCH_STEPS[0])
     if triage:
-        _follow(chart_class, th, report, triage_starts(th), ("unchanged",), follow_days)
-    _follow(chart_class, th, report, starts, ("halved", "normalised"), follow_days)
+        _follow(
+            chart_class, explorer, report, explorer.triage_starts(), ("unchanged",), follow_days
+        )
+    _follow(chart_class, explorer, report, starts, explorer.trajectories, follow_days)
     step(SEARCH_STEPS[1])
-    search = Search(chart_class, starts, thresholds=th)
+    search = Search(chart_class, starts, thresholds=explorer.th, explorer=explorer)
     result = search.run(
-        budget=budget, seconds=seconds, on_course=_boundary_probes(th, report, per_configuration)
+        budget=budget,
+        seconds=seconds,
+        on_course=_boundary_probes(explorer, report, per_configuration),
     )
     report.courses += result.expanded
     variants = search.variants()
@@ -422,8 +381,8 @@ def search_conflicts(
     if examples > 0 and rounds > 0:
         _hypothesis(
             chart_class,
-            th,
-            [*starts, *triage_starts(th)[::7]],
+            explorer,
+            [*starts, *explorer.triage_starts()[::7]],
             report,
             examples=examples,
             seed=seed,
@@ -440,22 +399,24 @@ def search_conflicts(
 
 
 def trap_counterexample(
-    chart_class: type[AIHPathway],
+    chart_class: type[AnyPathway],
     state: str,
     *,
-    thresholds: Thresholds | None = None,
+    thresholds: Any | None = None,
     budget: int = 3000,
     wait_days: float = 365.0,
 ) -> str | None:
     """A scenario showing a patient held in a trap state: reached, then a year of visits.
 
     The course reaching ``state`` is found by the course search; from there the guideline's
-    visits go on for ``wait_days`` with a complete-response lab panel at the first one, and
+    visits go on for ``wait_days`` with the explorer's remission panel at the first one
+    (AIH: a complete biochemical response; none for a guideline without labs), and
     the patient is still in ``state`` at the end. ``None`` when the search does not reach
     the state within ``budget`` moves.
     """
-    th = thresholds or Thresholds()
-    search = Search(chart_class, default_starts(th), thresholds=th, check=False)
+    guideline = getattr(chart_class, "guideline", None) or get()
+    explorer = explorer_for(guideline, thresholds)
+    search = Search(chart_class, thresholds=explorer.th, check=False, explorer=explorer)
     result = search.run(budget=budget, wanted={("state", state)}, toward={state})
     found = result.examples.get(("state", state))
     if found is None:
@@ -466,7 +427,7 @@ def trap_counterexample(
         return None
     reached = course.clock
     moves = list(found[1])
-    remission = {"alt_xuln": th.uln, "ast_xuln": th.uln, "igg_xuln": th.uln}
+    remission = explorer.remission_panel()
     first = True
     while course.alive and (due := course.next_due()) is not None and due <= reached + wait_days:
         move = Move("visit", value=remission if first else None)
@@ -475,7 +436,7 @@ def trap_counterexample(
         first = False
     if not course.alive or state not in course.chart.active:
         return None
-    checks = {"in_state": care_states_of(course.chart.active)}
+    checks = {"in_state": care_states_of(course.chart.active, guideline.care_states)}
     description = (
         f"TRAP found by carechart check: the patient reaches {state!r} on day {reached:g} "
         f"and is still there on day {course.clock:g}, after a year of the guideline's visits "
@@ -491,8 +452,9 @@ def trap_counterexample(
         labs=start.lab_dict,
         timeline=course.timeline,
         expect=[
-            ExpectationSpec(reached, {"in_state": care_states_of([state])}),
+            ExpectationSpec(reached, {"in_state": care_states_of([state], guideline.care_states)}),
             ExpectationSpec(course.clock, checks),
         ],
         horizon_days=max(1.0, course.clock),
+        guideline=start.guideline,
     )

@@ -1,14 +1,15 @@
 """Best-first search over courses: which situations the pathway can reach, and how.
 
 The search runs over pairs (configuration, abstract record): from each patient at
-diagnosis (:func:`simulation.verify.boundaries.default_starts`) it tries every next move (the next
-guideline visit with or without a lab panel drawn at a threshold boundary, a finding that
-can happen now, a clinician action the guideline offers as an alternative to the one the
-guideline policy takes, optionally a deviation) and keeps a course when it reaches a
-situation not seen before. Situations are compared on the active states, the record's
-clinically relevant facts (response class, drugs and doses, flags, intolerances, the
-position of each lab value among the threshold boundaries) and the time to each pending
-time point; cheaper courses (fewer moves, no deviation) are expanded first.
+diagnosis (the guideline's explorer, :mod:`simulation.verify.explorers`) it tries every
+next move (the next guideline visit with or without a lab panel drawn at a threshold
+boundary, a finding that can happen now, a clinician action the guideline offers as an
+alternative to the one the guideline policy takes, optionally a deviation) and keeps a
+course when it reaches a situation not seen before. Situations are compared on the active
+states, the record's relevant facts (the explorer's; for AIH: response class, drugs and
+doses, flags, intolerances, the position of each lab value among the threshold
+boundaries) and the time to each pending time point; cheaper courses (fewer moves, no
+deviation) are expanded first.
 
 Each course is a :class:`~simulation.scenarios.course.Course` on one shared chart instance,
 saved and rewound between moves, so a search of thousands of courses takes seconds. The search
@@ -21,15 +22,15 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pathway import AIHPathway, Thresholds
-from pathway.guidelines.aih.vocabulary import ACTIONS
+from pathway import AnyPathway, Guideline
+from pathway.guidelines import get
 from pathway.structure import ChartModel
 
 from ..scenarios.course import Course, Move, Problem, Start
-from .boundaries import finding_moves, lab_boundaries, visit_panels
+from .explorers import Explorer, explorer_for
 
 __all__ = ["Item", "Node", "Search", "SearchResult", "course_items"]
 
@@ -101,31 +102,35 @@ class Search:
     """Best-first search over courses of ``chart_class`` from ``starts``.
 
     Args:
-        chart_class: the pathway chart class.
-        starts: patients at diagnosis.
-        thresholds: the numbers the boundary values come from (default: the chart's).
+        chart_class: the pathway chart class (of any guideline: its ``guideline`` bundle
+            gives the actions and, through :func:`explorer_for`, what to explore).
+        starts: patients at diagnosis (default: the explorer's).
+        thresholds: the numbers the boundary values come from (default: the guideline's).
         max_day: do not go past this day (days from diagnosis).
         deviations: also try clinician actions the guideline does not recommend.
         check: look for gaps and overlaps on the way.
+        explorer: what to explore (default: the guideline's, :func:`explorer_for`).
     """
 
     def __init__(
         self,
-        chart_class: type[AIHPathway],
-        starts: Sequence[Start],
+        chart_class: type[AnyPathway],
+        starts: Sequence[Start] | None = None,
         *,
-        thresholds: Thresholds | None = None,
+        thresholds: Any | None = None,
         max_day: float = 1500.0,
         deviations: bool = False,
         check: bool = True,
+        explorer: Explorer | None = None,
     ) -> None:
         self.chart_class = chart_class
-        self.starts = list(starts)
-        self.th = thresholds or Thresholds()
+        self.guideline: Guideline = getattr(chart_class, "guideline", None) or get()
+        self.th = thresholds if thresholds is not None else self.guideline.thresholds()
+        self.explorer = explorer or explorer_for(self.guideline, self.th)
+        self.starts = list(starts) if starts is not None else self.explorer.starts()
         self.max_day = max_day
         self.deviations = deviations
         self.check = check
-        self._bounds = {a: [v for v, _ in vs] for a, vs in lab_boundaries(self.th).items()}
         self._starts_cache: list[Start] | None = None
 
     # --- situations -----------------------------------------------------------------------
@@ -133,40 +138,12 @@ class Search:
     def key(self, course: Course) -> tuple[Any, ...]:
         """The situation a course is in, for telling new situations from seen ones."""
         chart = course.chart
-        p = chart.model
-        panel = p.latest_panel()
-        lab_pos = tuple(
-            None
-            if (v := getattr(panel, a)) is None
-            else sum(v > b for b in bounds) + sum(v >= b for b in bounds)
-            for a, bounds in sorted(self._bounds.items())
-        )
         timers = tuple(
             (t.timer_id, round(t.due_day - course.clock, 3)) for t in chart.pending_timers()
         )
         return (
             frozenset(chart.active),
-            p.response,
-            tuple(sorted(p.drugs.items(), key=lambda kv: kv[0])),
-            p.tpmt,
-            p.cirrhosis,
-            p.decompensated,
-            p.encephalopathy,
-            p.hcc,
-            p.nonadherent,
-            p.severe_cytopenia,
-            p.pregnancy,
-            tuple(sorted(p.intolerant)),
-            p.reinduced,
-            p.relapsed_after_withdrawal,
-            p.line_assessed,
-            p.optimised_day is not None,
-            p.failure_confirmed,
-            p.acute_improving,
-            p.acute_review_day is not None,
-            p.transplant_referral_day is not None,
-            p.withdrawal_attempts,
-            lab_pos,
+            self.explorer.situation(chart.model),
             timers,
             int(course.clock // 91),
             course.deviated,
@@ -180,16 +157,19 @@ class Search:
         due = course.next_due()
         if due is not None and due <= self.max_day:
             out.append(Move("visit"))
-            out += [Move("visit", value=panel) for panel in visit_panels(p, self.th, chart.active)]
+            out += [
+                Move("visit", value=panel) for panel in self.explorer.visit_panels(p, chart.active)
+            ]
         if course.clock + 1 <= self.max_day:
             allowed = {e.id for e in chart.allowed_events}
-            out += [Move("finding", n, v) for n, v in finding_moves(p, allowed)]
+            out += [Move("finding", n, v) for n, v in self.explorer.finding_moves(p, allowed)]
             recs = chart.recommendations()
+            carry_on = self.guideline.rulebook.default_action
             taken = None
-            if recs and recs[0].action != "continue" and recs[0].strength != "may":
+            if recs and recs[0].action != carry_on and recs[0].strength != "may":
                 taken = recs[0].action
             for rec in recs:
-                if rec.action not in (taken, "continue"):
+                if rec.action not in (taken, carry_on):
                     out.append(Move("action", rec.action))
                     if due is not None and due <= self.max_day:
                         out.append(Move("action_at_visit", rec.action))
@@ -197,8 +177,8 @@ class Search:
                 offered = {r.action for r in recs}
                 out += [
                     Move("deviation", a)
-                    for a in ACTIONS
-                    if a not in offered and a in allowed and a != "continue"
+                    for a in self.guideline.actions
+                    if a not in offered and a in allowed and a != carry_on
                 ]
         return out
 
@@ -338,13 +318,12 @@ class Search:
             recs = course.chart.recommendations()
             taken = recs[0].action if recs and recs[0].strength != "may" else None
             for rec in recs:
-                if rec.action not in (taken, "continue"):
+                if rec.action not in (taken, self.guideline.rulebook.default_action):
                     out.append(
-                        Start(
-                            f"{start.name}; {rec.action} on day 0",
-                            start.patient,
-                            start.labs,
-                            rec.action,
+                        replace(
+                            start,
+                            name=f"{start.name}; {rec.action} on day 0",
+                            day0_action=rec.action,
                         )
                     )
         self._starts_cache = out
@@ -376,7 +355,7 @@ def _cost(move: Move) -> int:
 
 
 def replay_path(
-    chart_class: type[AIHPathway], start: Start, moves: Iterable[Move], *, check: bool = True
+    chart_class: type[AnyPathway], start: Start, moves: Iterable[Move], *, check: bool = True
 ) -> Course:
     """Run ``moves`` from ``start`` on a fresh course (for confirming a search's result)."""
     course = Course(start, chart_class, check=check)

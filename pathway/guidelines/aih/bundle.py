@@ -135,5 +135,6 @@ GUIDELINE: Final = Guideline(
     check_record=check_record,
     consistency=CONSISTENCY,
     patient_model="aih",
+    explorer="aih",
 )
 """The AIH guideline bundle (see :mod:`pathway.bundle`)."""

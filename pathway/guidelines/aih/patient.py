@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ...errors import PatientError
+from ...records import reduce_frozen
 from .vocabulary import (
     CIRRHOSIS_STAGES,
     DRUGS,
@@ -76,6 +77,10 @@ class LabPanel:
     def values(self) -> dict[str, float]:
         """The measured analytes as a dict (missing ones left out)."""
         return {n: v for n in LAB_FIELDS if (v := getattr(self, n)) is not None}
+
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        """Rebuilt by its constructor (copy and pickle work in the native build too)."""
+        return reduce_frozen(self)
 
 
 #: The record fields that may be ``None`` (missing), for the expression language's
