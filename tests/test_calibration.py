@@ -64,6 +64,8 @@ class TestTargetDefinitions:
             "S-GRON20",
             "S-SHARMA21",
             "S-SHARMAS21",
+            "S-FELD05",
+            "S-LANDEIRA12",
             "S-KIL10",
         }
 
@@ -75,6 +77,8 @@ class TestTargetDefinitions:
             "gron14-mortality-10y",  # 10-year mortality
             "sharma21-death-or-lt-10y",  # death-or-transplant-free survival
             "sharmas21-compensated-12m",  # survival by cirrhosis
+            "feld05-cirrhosis-10y",  # long-term survival by cirrhosis
+            "feld05-no-cirrhosis-10y",
             "surfasa22-as-aih-90d",  # acute severe transplant-free survival
             "arvaniti24-second-line-1y",  # second-line use at 1 year
             "kil10-remission-3.5m",  # time to remission

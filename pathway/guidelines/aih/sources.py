@@ -70,5 +70,7 @@ SOURCES: Final[dict[str, str]] = {
     "S-SURVEY-AILD": "European survey of adherence in autoimmune liver disease (secondary)",
     "S-SHARMAS21": "Sharma S 2021, decompensation and steroid outcomes in AIH, JGH Open",
     "S-ARVANITI24": "Arvaniti 2024, review of AIH treatment, Explor Dig Dis",
+    "S-FELD05": "Feld 2005, symptoms and cirrhosis in AIH outcome, Hepatology (abstract)",
+    "S-LANDEIRA12": "Landeira 2012, cirrhosis at baseline in type 1 AIH, Ann Hepatol (abstract)",
     "S-MELD": "MELD score, the UNOS formula (read on calculator pages: secondary)",
 }
