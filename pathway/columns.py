@@ -88,7 +88,8 @@ def _float(values: Sequence[Any]) -> Array:
 
 def _objects(values: Sequence[Any]) -> Array:
     out = np.empty(len(values), dtype=object)
-    out[:] = list(values)
+    for i, value in enumerate(values):  # one by one: numpy would unpack nested lists
+        out[i] = value
     return out
 
 
@@ -100,6 +101,11 @@ def _plain(kind: Kind, values: Sequence[Any]) -> Array:
     if kind == "int":
         return np.array(values, dtype=np.int64)
     return _objects(values)
+
+
+def _own(x: Any) -> Any:
+    """A list, dict or set copied (a column and a record never share one); else ``x``."""
+    return type(x)(x) if isinstance(x, list | dict | set) else x
 
 
 def _value(kind: Kind, x: Any) -> Any:
@@ -140,7 +146,7 @@ class RecordColumns:
         n = len(records)
         out = cls(layout, n)
         for name, kind in layout.fields.items():
-            out.plain[name] = _plain(kind, [getattr(r, name) for r in records])
+            out.plain[name] = _plain(kind, [_own(getattr(r, name)) for r in records])
         for name, keyed in layout.keyed.items():
             held = [getattr(r, name) for r in records]
             known = set(keyed.keys)
@@ -171,21 +177,42 @@ class RecordColumns:
 
     def to_records(self) -> list[Any]:
         """The records the columns hold, each built by the layout's record type."""
+        return [self.record(i) for i in range(self.n)]
+
+    def record(self, i: int) -> Any:
+        """Record ``i`` as the columns hold it now (its lists and mappings its own copies)."""
         layout = self.layout
-        plain = {name: col.tolist() for name, col in self.plain.items()}
-        out = []
-        for i in range(self.n):
-            kwargs: dict[str, Any] = {
-                name: _value(kind, plain[name][i]) for name, kind in layout.fields.items()
-            }
-            for name in layout.keyed:
-                kwargs[name] = self._held(name, i)
-            record = layout.record(**kwargs)
-            if layout.restore is not None:
-                kept = {key: _value("float", col[i]) for key, col in self.methods.items()}
-                layout.restore(record, kept)
-            out.append(record)
-        return out
+        kwargs: dict[str, Any] = {
+            name: _own(_value(kind, self.plain[name][i])) for name, kind in layout.fields.items()
+        }
+        for name in layout.keyed:
+            kwargs[name] = self._held(name, i)
+        record = layout.record(**kwargs)
+        if layout.restore is not None:
+            kept = {key: _value("float", col[i]) for key, col in self.methods.items()}
+            layout.restore(record, kept)
+        return record
+
+    def put(self, i: int, record: Any) -> None:
+        """Write ``record`` into row ``i`` (every column: what a Python mutator changed)."""
+        layout = self.layout
+        for name, kind in layout.fields.items():
+            value = getattr(record, name)
+            self.plain[name][i] = np.nan if kind == "float" and value is None else _own(value)
+        for name, keyed in layout.keyed.items():
+            held = getattr(record, name)
+            for key in keyed.keys:
+                self.present[(name, key)][i] = key in held
+            if keyed.value is None:
+                continue
+            order = {k: j for j, k in enumerate(held)}
+            for key in keyed.keys:
+                value = held.get(key, 0 if keyed.value == "int" else None)
+                self.values[(name, key)][i] = np.nan if value is None else value
+                self.rank[(name, key)][i] = order.get(key, -1)
+        for (method, args), col in self.methods.items():
+            value = getattr(record, method)(*args)
+            col[i] = np.nan if value is None else value
 
     # --- what the numpy interpreter reads ------------------------------------------------
 
@@ -241,10 +268,14 @@ class RecordColumns:
                 batch.derived[("NotIn", name, True, key)] = ~here
                 if keyed.present is not None:
                     batch.calls[(keyed.present, (key,))] = here
+                    batch.calls[(keyed.present, (None,))] = np.zeros(self.n, dtype=bool)
                 if keyed.value_call is not None:
                     value = self.values[(name, key)]
                     if keyed.default is not None:
                         value = np.where(here, value, keyed.default)
                     batch.calls[(keyed.value_call, (key,))] = value
+                    batch.calls[(keyed.value_call, (None,))] = np.full(
+                        self.n, np.nan if keyed.default is None else keyed.default
+                    )
         batch.calls.update(self.methods)
         return batch
