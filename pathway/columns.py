@@ -46,14 +46,13 @@ class Keyed:
             ``None`` for a set.
         present: the call name whose column says whether a key is there (``on``), if any.
         value_call: the call name whose column is a key's value (``dose``, ``fired``), if
-            any; ``default``: its value where the key is absent (NaN when ``None``).
+            any: NaN where the key is absent (``float``), 0 (``int``).
     """
 
     keys: tuple[str, ...]
     value: Literal["float", "int"] | None = None
     present: str | None = None
     value_call: str | None = None
-    default: float | None = None
 
 
 @dataclass(frozen=True)
@@ -177,21 +176,48 @@ class RecordColumns:
 
     def to_records(self) -> list[Any]:
         """The records the columns hold, each built by the layout's record type."""
-        return [self.record(i) for i in range(self.n)]
+        return self.records(np.arange(self.n))
 
     def record(self, i: int) -> Any:
         """Record ``i`` as the columns hold it now (its lists and mappings its own copies)."""
+        return self.records(np.array([i]))[0]
+
+    def records(self, rows: Array) -> list[Any]:
+        """The records of rows ``rows`` (indices), each column read once for all of them."""
         layout = self.layout
-        kwargs: dict[str, Any] = {
-            name: _own(_value(kind, self.plain[name][i])) for name, kind in layout.fields.items()
+        plain = {
+            name: [_own(_value(kind, v)) for v in self.plain[name][rows].tolist()]
+            for name, kind in layout.fields.items()
         }
-        for name in layout.keyed:
-            kwargs[name] = self._held(name, i)
-        record = layout.record(**kwargs)
-        if layout.restore is not None:
-            kept = {key: _value("float", col[i]) for key, col in self.methods.items()}
-            layout.restore(record, kept)
-        return record
+        held = {name: self._held_rows(name, rows) for name in layout.keyed}
+        kept = {key: col[rows].tolist() for key, col in self.methods.items()}
+        out = []
+        for j in range(len(rows)):
+            kwargs = {name: values[j] for name, values in plain.items()}
+            for name, values in held.items():
+                kwargs[name] = values[j]
+            record = layout.record(**kwargs)
+            if layout.restore is not None:
+                layout.restore(record, {key: _value("float", v[j]) for key, v in kept.items()})
+            out.append(record)
+        return out
+
+    def _held_rows(self, name: str, rows: Array) -> list[Any]:
+        """What rows ``rows`` hold in keyed field ``name``: sets, or dicts in key order."""
+        keyed = self.layout.keyed[name]
+        present = {k: self.present[(name, k)][rows] for k in keyed.keys}
+        keys = [k for k in keyed.keys if present[k].any()]
+        if keyed.value is None:
+            flags = {k: present[k].tolist() for k in keys}
+            return [{k for k in keys if flags[k][j]} for j in range(len(rows))]
+        value_kind = keyed.value
+        values = {k: self.values[(name, k)][rows].tolist() for k in keys}
+        ranks = {k: self.rank[(name, k)][rows].tolist() for k in keys}
+        out = []
+        for j in range(len(rows)):
+            here = sorted((ranks[k][j], k) for k in keys if ranks[k][j] >= 0)
+            out.append({k: _value(value_kind, values[k][j]) for _, k in here})
+        return out
 
     def put(self, i: int, record: Any) -> None:
         """Write ``record`` into row ``i`` (every column: what a Python mutator changed)."""
@@ -232,50 +258,56 @@ class RecordColumns:
             out |= self.present[(keyed_field, key)]
         return out
 
-    def _held(self, name: str, i: int) -> set[str] | dict[str, Any]:
-        """What record ``i`` holds in keyed field ``name``: a set, or a dict in key order."""
-        keyed = self.layout.keyed[name]
-        keys = [k for k in keyed.keys if self.present[(name, k)][i]]
-        if keyed.value is None:
-            return set(keys)
-        keys.sort(key=lambda k: int(self.rank[(name, k)][i]))
-        return {k: _value(keyed.value, self.values[(name, k)][i]) for k in keys}
-
     def whole(self, name: str) -> Array:
         """A keyed field as an object column of sets or dicts (for whole-field reads)."""
-        return _objects([self._held(name, i) for i in range(self.n)])
+        return _objects(self._held_rows(name, np.arange(self.n)))
 
     def batch(self, active: Set[str], whole: Sequence[str] = ()) -> Batch:
         """A :class:`~pathway.vector.Batch` over these columns (the same arrays, no records).
 
         Plain fields, the properties, each key's call columns, the method columns and the
         set membership tests are all there; the keyed fields named in ``whole`` are added as
-        object columns (``len(drugs)``, ``sorted(drugs)`` read them whole).
+        object columns (``len(drugs)``, ``sorted(drugs)`` read them whole). Columns written
+        in place stay current; after a write, :meth:`refresh` the rest.
         """
         layout = self.layout
         batch = Batch(self.n, frozenset(active))
         batch.columns.update(self.plain)
-        for name in layout.firsts:
-            batch.columns[name] = self.first(name)
-        for name in layout.anys:
-            batch.columns[name] = self.any(name)
-        for name in whole:
-            batch.columns[name] = self.whole(name)
+        batch.calls.update(self.methods)
         for name, keyed in layout.keyed.items():
             for key in keyed.keys:
+                if keyed.present is not None:
+                    batch.calls[(keyed.present, (key,))] = self.present[(name, key)]
+                if keyed.value_call is not None:
+                    batch.calls[(keyed.value_call, (key,))] = self.values[(name, key)]
+            absent = np.zeros(self.n) if keyed.value == "int" else np.full(self.n, np.nan)
+            if keyed.present is not None:
+                batch.calls[(keyed.present, (None,))] = np.zeros(self.n, dtype=bool)
+            if keyed.value_call is not None:
+                batch.calls[(keyed.value_call, (None,))] = absent
+        self.refresh(batch, set(layout.fields) | set(layout.keyed))
+        for name in whole:
+            batch.columns[name] = self.whole(name)
+        return batch
+
+    def refresh(self, batch: Batch, changed: Set[str]) -> None:
+        """Bring ``batch`` up to date after fields ``changed`` were written in place: the
+        interpreter's cached tests of them, membership tests, properties, whole columns."""
+        layout = self.layout
+        properties = {n for n, (f, _) in layout.firsts.items() if f in changed}
+        properties |= {n for n, f in layout.anys.items() if f in changed}
+        stale = set(changed) | properties
+        for key in [k for k in batch.derived if len(k) > 1 and k[1] in stale]:
+            del batch.derived[key]
+        for name in changed & set(layout.keyed):
+            batch.columns.pop(name, None)
+            for key in layout.keyed[name].keys:
                 here = self.present[(name, key)]
                 batch.derived[("In", name, True, key)] = here
                 batch.derived[("NotIn", name, True, key)] = ~here
-                if keyed.present is not None:
-                    batch.calls[(keyed.present, (key,))] = here
-                    batch.calls[(keyed.present, (None,))] = np.zeros(self.n, dtype=bool)
-                if keyed.value_call is not None:
-                    value = self.values[(name, key)]
-                    if keyed.default is not None:
-                        value = np.where(here, value, keyed.default)
-                    batch.calls[(keyed.value_call, (key,))] = value
-                    batch.calls[(keyed.value_call, (None,))] = np.full(
-                        self.n, np.nan if keyed.default is None else keyed.default
-                    )
-        batch.calls.update(self.methods)
-        return batch
+        for name, (keyed_field, _) in layout.firsts.items():
+            if keyed_field in changed:
+                batch.columns[name] = self.first(name)
+        for name, keyed_field in layout.anys.items():
+            if keyed_field in changed:
+                batch.columns[name] = self.any(name)

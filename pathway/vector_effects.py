@@ -16,7 +16,8 @@ moment (:class:`LiveRecords`). ``fallbacks`` counts both, to measure what is lef
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence, Set
+import ast
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from typing import Any
 
 import numpy as np
@@ -28,9 +29,13 @@ from .errors import InvalidPathwayError
 from .expr import Expr
 from .vector import Batch, Form, VectorInterpreter, VectorRulebook, column, truthy
 
-__all__ = ["LiveRecords", "VectorEffects"]
+__all__ = ["LiveRecords", "MutatorForm", "VectorEffects"]
 
 Array = NDArray[Any]
+
+#: A columnar form of a record mutator: ``form(columns, rows, *argument columns)`` does to
+#: the rows of mask ``rows`` what the method does to each record, in place.
+MutatorForm = Callable[..., None]
 
 
 class LiveRecords(Sequence[Any]):
@@ -63,6 +68,12 @@ class LiveRecords(Sequence[Any]):
         """Drop the records made: the columns have changed."""
         self._made.clear()
 
+    def prefetch(self, rows: Array) -> None:
+        """Make the records of the rows of mask ``rows`` at once (cheaper than one by one)."""
+        idx = [i for i in np.flatnonzero(rows).tolist() if i not in self._made]
+        if idx:
+            self._made.update(zip(idx, self.columns.records(np.array(idx)), strict=True))
+
 
 def _floats(values: Array) -> Array:
     """Values as ``float64``, ``None`` read as NaN."""
@@ -85,12 +96,19 @@ class VectorEffects:
     """An :class:`~pathway.effects.EffectBook` applied over columns.
 
     ``rulebook`` gives the interpreter the guideline's vector forms of its functions (and
-    the rulebook they read), as for the rules.
+    the rulebook they read), as for the rules; ``mutators`` the columnar forms of the
+    record's mutators (those without one run row by row on records made from the columns).
     """
 
-    def __init__(self, book: EffectBook, rulebook: VectorRulebook | None = None) -> None:
+    def __init__(
+        self,
+        book: EffectBook,
+        rulebook: VectorRulebook | None = None,
+        mutators: Mapping[str, MutatorForm] | None = None,
+    ) -> None:
         self.book = book
         self.rulebook = rulebook
+        self.mutators = dict(mutators or {})
         self.forms: Mapping[str, Form] = rulebook.forms if rulebook is not None else {}
         #: Rows handed to Python: mutator name or function name -> rows.
         self.fallbacks: dict[str, int] = {}
@@ -116,8 +134,7 @@ class VectorEffects:
         run = _Run(self, columns, values, th, opt, active)
         rows = np.ones(columns.n, dtype=bool) if mask is None else mask.astype(bool)
         for var, expr in self.book.before.items():
-            run.variables[var] = run.evaluate(expr, rows)
-            run.changed()
+            run.bind(var, run.evaluate(expr, rows))
         run.ops(effect.ops, rows)
         run.ops(self.book.after, rows)
         for fn, count in run.vi_fallbacks().items():
@@ -143,30 +160,45 @@ class _Run:
         payload = [None] * columns.n if values is None else list(values)
         self.variables: dict[str, Array] = {PAYLOAD: column(payload)}
         self._batch: Batch | None = None
+        self._made_calls: list[tuple[str, tuple[Any, ...]]] = []
         self._fallbacks: dict[str, int] = {}
 
     # --- the interpreter's view ------------------------------------------------------------
 
     def batch(self) -> Batch:
         if self._batch is None:
-            whole = [n for n in self.columns.layout.keyed if n in self.book.schema.fields]
-            batch = self.columns.batch(self.active, whole=whole)
+            batch = self.columns.batch(self.active)
             batch.records = self.live
             batch.columns.update(self.variables)
             self._batch = batch
         return self._batch
 
-    def changed(self) -> None:
-        """The columns were written: the batch's caches and the live records are stale."""
-        self._batch = None
+    def bind(self, name: str, value: Array) -> None:
+        """Variable ``name`` (a ``before`` value) is ``value`` for the rest of the run (a
+        copy: the interpreter may return a column the operations will write into)."""
+        value = value.copy()
+        self.variables[name] = value
+        batch = self.batch()
+        batch.columns[name] = value
+        self.columns.refresh(batch, {name})
+
+    def changed(self, fields: Set[str]) -> None:
+        """Fields ``fields`` were written: refresh what the batch derives from them; records
+        and method columns made from the rows are stale."""
         self.live.forget()
+        if self._batch is None:
+            return
+        for key in self._made_calls:
+            self._batch.calls.pop(key, None)
+        self._made_calls.clear()
+        self.columns.refresh(self._batch, fields)
 
     def vi_fallbacks(self) -> dict[str, int]:
         return self._fallbacks
 
     def evaluate(self, expr: Expr, rows: Array) -> Array:
         batch = self.batch()
-        self._methods(expr, rows, batch)
+        self._prepare(expr, rows, batch)
         vi = VectorInterpreter(
             batch, self.th, self.opt, self.book.schema, self.owner.forms, self.owner.rulebook
         )
@@ -175,18 +207,38 @@ class _Run:
             self._fallbacks[fn] = self._fallbacks.get(fn, 0) + count
         return out
 
-    def _methods(self, expr: Expr, rows: Array, batch: Batch) -> None:
-        """Record method calls without a column, made from the live records of ``rows``."""
-        functions = self.book.schema.functions
-        for name, args in expr.deps.calls:
-            fn = functions.get(name)
-            if fn is None or not fn.method or (name, args) in batch.calls:
-                continue
+    def _prepare(self, expr: Expr, rows: Array, batch: Batch) -> None:
+        """What ``expr`` reads that the batch lacks: keyed fields read whole, record method
+        calls without a column (made from the live records of ``rows``); and the records
+        of ``rows`` made at once when a function without a vector form will need them."""
+        for name in _whole_reads(expr, self.columns.layout.keyed):
+            if name not in batch.columns:
+                batch.columns[name] = self.columns.whole(name)
+        functions, forms = self.book.schema.functions, self.owner.forms
+        python = [
+            fn
+            for fn in expr.deps.functions
+            if fn not in forms
+            and (f := functions.get(fn)) is not None
+            and not f.method
+            and (f.reads or f.reads_active)
+        ]
+        made = [
+            (name, args)
+            for name, args in expr.deps.calls
+            if (f := functions.get(name)) is not None
+            and f.method
+            and (name, args) not in batch.calls
+        ]
+        if python or made:
+            self.live.prefetch(rows)
+        for name, args in made:
             out: list[Any] = [None] * self.columns.n
             for i in np.flatnonzero(rows).tolist():
                 out[i] = getattr(self.live[i], name)(*args)
             self._fallbacks[name] = self._fallbacks.get(name, 0) + int(np.count_nonzero(rows))
             batch.calls[(name, args)] = column(out)
+            self._made_calls.append((name, args))
 
     # --- operations ------------------------------------------------------------------------
 
@@ -220,7 +272,7 @@ class _Run:
             target[rows] = value.astype(np.int64)[rows]
         else:
             target[rows] = _as_objects(value)[rows]
-        self.changed()
+        self.changed({name})
 
     def _keys(
         self, drug: str | None, expr: Expr | None, rows: Array
@@ -274,13 +326,13 @@ class _Run:
         for key, here in list(self._keys(drug, drug_expr, rows)):
             if np.any(here):
                 self._give(field, key, here, _floats(self.evaluate(mg_day, here)))
-        self.changed()
+        self.changed({field})
 
     def _stop(self, op: tuple[Any, ...], rows: Array) -> None:
         _, drug, drug_expr, _ = op
         for key, here in list(self._keys(drug, drug_expr, rows)):
             self._drop(self.book.doses, key, here)
-        self.changed()
+        self.changed({self.book.doses})
 
     def _scale(self, op: tuple[Any, ...], rows: Array) -> None:
         _, factor_expr, _ = op
@@ -290,7 +342,7 @@ class _Run:
             values = self.columns.values[(field, key)]
             here = rows & self.columns.present[(field, key)] & ~np.isnan(values)
             values[here] = values[here] * factor[here]
-        self.changed()
+        self.changed({field})
 
     def _clear(self, op: tuple[Any, ...], rows: Array) -> None:
         _, name, _ = op
@@ -299,32 +351,60 @@ class _Run:
             raise InvalidPathwayError(f"vector effects: {name!r} is not a keyed column")
         for key in keyed.keys:
             self._drop(name, key, rows)
-        self.changed()
+        self.changed({name})
 
     def _add(self, op: tuple[Any, ...], rows: Array) -> None:
         _, name, expr, _ = op
         for key, here in list(self._keys(None, expr, rows)):
             self._known(name, key)
             self.columns.present[(name, key)][here] = True
-        self.changed()
+        self.changed({name})
 
     def _discard(self, op: tuple[Any, ...], rows: Array) -> None:
         _, name, expr, _ = op
         for key, here in list(self._keys(None, expr, rows)):
             self._drop(name, key, here)
-        self.changed()
+        self.changed({name})
 
     def _forget(self, op: tuple[Any, ...], rows: Array) -> None:
         self._discard(op, rows)
 
     def _call(self, op: tuple[Any, ...], rows: Array) -> None:
-        """A mutator: Python, row by row on the rows concerned, written back."""
+        """A mutator: its columnar form, or Python row by row on the rows concerned."""
         _, method, args, _ = op
         values = [_as_objects(self.evaluate(a, rows)) for a in args]
-        idx = np.flatnonzero(rows).tolist()
-        for i in idx:
-            record = self.live[i]
-            getattr(record, method)(*(v[i] for v in values))
-            self.columns.put(i, record)
-        self.owner.fallbacks[method] = self.owner.fallbacks.get(method, 0) + len(idx)
-        self.changed()
+        form = self.owner.mutators.get(method)
+        if form is not None:
+            form(self.columns, rows, *values)
+        else:
+            self.live.prefetch(rows)
+            idx = np.flatnonzero(rows).tolist()
+            for i in idx:
+                record = self.live[i]
+                getattr(record, method)(*(v[i] for v in values))
+                self.columns.put(i, record)
+            self.owner.fallbacks[method] = self.owner.fallbacks.get(method, 0) + len(idx)
+        self.changed(self.book.mutators[method].writes)
+
+
+_WHOLE: dict[int, tuple[Expr, frozenset[str]]] = {}
+
+
+def _whole_reads(expr: Expr, keyed: Mapping[str, Any]) -> frozenset[str]:
+    """The keyed fields ``expr`` reads as a whole (not only as ``"x" in field`` tests)."""
+    memo = _WHOLE.get(id(expr))
+    if memo is not None and memo[0] is expr:
+        return memo[1]
+    tested: set[int] = set()
+    for node in ast.walk(expr.tree):
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            left, right = node.left, node.comparators[0]
+            if isinstance(node.ops[0], ast.In | ast.NotIn) and isinstance(left, ast.Constant):
+                tested.add(id(right))
+    found = frozenset(
+        node.id
+        for node in ast.walk(expr.tree)
+        if isinstance(node, ast.Name) and node.id in keyed and id(node) not in tested
+    )
+    _WHOLE[id(expr)] = (expr, found)
+    return found

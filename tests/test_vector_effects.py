@@ -10,6 +10,7 @@ the scalar ones, field by field, with their key order and latest values.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -20,16 +21,14 @@ from hypothesis import strategies as st
 from pathway.columns import RecordColumns
 from pathway.errors import InvalidPathwayError
 from pathway.guidelines.aih import effects
-from pathway.guidelines.aih.columns import LAYOUT
+from pathway.guidelines.aih.columns import LAYOUT, VECTOR_EFFECTS
 from pathway.guidelines.aih.patient import LabPanel, PatientRecord
-from pathway.guidelines.aih.vector_forms import VECTOR_RULEBOOK
-from pathway.vector_effects import VectorEffects
 
 from .test_columns import _whole
 from .test_declarations import _panel, situations
 from .test_effects import _EVENTS, _payload
 
-VECTOR = VectorEffects(effects.EFFECTS, VECTOR_RULEBOOK)
+VECTOR = VECTOR_EFFECTS
 
 
 @st.composite
@@ -70,7 +69,13 @@ def test_effects_over_columns_equal_the_scalar_effects(event: tuple[Any, ...]) -
     columns = RecordColumns.from_records(LAYOUT, copy.deepcopy(records))
     VECTOR.apply(kind, name, columns, values, th, opt, active)
     got = columns.to_records()
-    assert [_whole(p) for p in got] == [_whole(p) for p in want], (kind, name, values)
+    for before, a, b in zip(records, got, want, strict=True):
+        diff = {
+            f.name: (getattr(a, f.name), getattr(b, f.name))
+            for f in dataclasses.fields(a)
+            if getattr(a, f.name) != getattr(b, f.name)
+        }
+        assert _whole(a) == _whole(b), (kind, name, diff, before)
 
 
 def test_a_mask_leaves_the_other_rows_alone() -> None:

@@ -4,20 +4,30 @@ Plain fields by kind (written out: the native build erases the annotations; a te
 them against :class:`PatientRecord`); doses, intolerances, timers fired and states entered
 over their vocabularies; the latest value and day of each analyte as the call columns
 ``latest(a)`` and ``latest_day(a)``; ``steroid``, ``antimetabolite`` and
-``immunosuppressed`` read off the dose columns.
+``immunosuppressed`` read off the dose columns. :data:`MUTATOR_FORMS` are the columnar
+forms of the record's mutators, and :data:`VECTOR_EFFECTS` the declared effects over columns
+(tests/test_vector_effects.py checks them against the scalar effects).
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from ...columns import CallKey, Keyed, Kind, Layout
+import numpy as np
+from numpy.typing import NDArray
+
+from ...columns import CallKey, Keyed, Kind, Layout, RecordColumns
+from ...vector_effects import MutatorForm, VectorEffects
 from .chart import AIHPathway
+from .effects import EFFECTS
 from .patient import PatientRecord
 from .timers import TIMERS
+from .vector_forms import VECTOR_RULEBOOK
 from .vocabulary import DRUGS, LAB_FIELDS, STEROIDS
 
-__all__ = ["ANTIMETABOLITES", "LAYOUT"]
+__all__ = ["ANTIMETABOLITES", "LAYOUT", "MUTATOR_FORMS", "VECTOR_EFFECTS"]
+
+Array = NDArray[Any]
 
 #: The antimetabolites, in the order :attr:`PatientRecord.antimetabolite` looks for them.
 ANTIMETABOLITES: Final = ("azathioprine", "mycophenolate")
@@ -63,9 +73,7 @@ LAYOUT: Final = Layout(
     keyed={
         "drugs": Keyed(DRUGS, value="float", present="on", value_call="dose"),
         "intolerant": Keyed(DRUGS),
-        "timers_fired": Keyed(
-            tuple(t.id for t in TIMERS), value="int", value_call="fired", default=0
-        ),
+        "timers_fired": Keyed(tuple(t.id for t in TIMERS), value="int", value_call="fired"),
         "entered": Keyed(tuple(AIHPathway.states_map), value="float"),
     },
     methods={"latest": LAB_FIELDS, "latest_day": LAB_FIELDS},
@@ -73,3 +81,64 @@ LAYOUT: Final = Layout(
     anys={"immunosuppressed": "drugs"},
     restore=_restore,
 )
+
+
+# --- the record's mutators over columns (PatientRecord.add_labs, .reset_latest_labs, ...) -----
+
+
+def _add_labs(c: RecordColumns, rows: Array, panels: Array) -> None:
+    """:meth:`PatientRecord.add_labs`: the panel appended, each measured analyte's latest
+    value and day set."""
+    idx = np.flatnonzero(rows)
+    history = c.plain["labs"]
+    given = panels[idx].tolist()
+    for i, panel in zip(idx.tolist(), given, strict=True):
+        history[i].append(panel)
+    days = np.array([panel.day for panel in given], dtype=np.float64)
+    for analyte in LAB_FIELDS:
+        values = [getattr(panel, analyte) for panel in given]
+        measured = np.array([v is not None for v in values], dtype=bool)
+        if not measured.any():
+            continue
+        at = idx[measured]
+        c.methods[("latest", (analyte,))][at] = [v for v in values if v is not None]
+        c.methods[("latest_day", (analyte,))][at] = days[measured]
+
+
+def _reset_latest_labs(c: RecordColumns, rows: Array) -> None:
+    """:meth:`PatientRecord.reset_latest_labs`: the latest values restart today."""
+    c.plain["labs_reset_day"][rows] = c.plain["day"][rows]
+    for col in c.methods.values():
+        col[rows] = np.nan
+
+
+_CBR = "complete_biochemical_response"
+
+
+def _set_response(c: RecordColumns, rows: Array, new: Array) -> None:
+    """:meth:`PatientRecord.set_response`: a new class joins the history; complete
+    biochemical response starts the sustained-response clock, another class stops it."""
+    response, day = c.plain["response"], c.plain["day"]
+    changed = rows & (new != response)
+    if not changed.any():
+        return
+    response[changed] = new[changed]
+    history = c.plain["response_history"]
+    for i in np.flatnonzero(changed).tolist():
+        history[i].append((float(day[i]), new[i]))
+    since = c.plain["cbr_since_day"]
+    cbr = changed & (new == _CBR)
+    start = cbr & np.isnan(since)
+    since[start] = day[start]
+    since[changed & ~cbr] = np.nan
+
+
+#: Columnar forms of the mutators the effects call (:data:`.effects.MUTATORS`).
+MUTATOR_FORMS: Final[dict[str, MutatorForm]] = {
+    "add_labs": _add_labs,
+    "reset_latest_labs": _reset_latest_labs,
+    "set_response": _set_response,
+}
+
+#: The AIH effects applied over columns.
+VECTOR_EFFECTS: Final = VectorEffects(EFFECTS, VECTOR_RULEBOOK, MUTATOR_FORMS)
