@@ -294,27 +294,29 @@ class StepTables:
         most once per row, and the rows are grouped by their outcome.
         """
         codes = np.asarray(codes, dtype=np.int64)
-        n = len(codes)
-        outcome = np.empty(n, dtype=np.int64)
-        order = np.argsort(codes, kind="stable")
-        ordered = codes[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if n else ()
-        bounds = [*(int(s) for s in starts), n] if n else []
-        for s, e in itertools.pairwise(bounds):
-            code = int(ordered[s])
-            rows = order[s:e]
+        outcome = np.empty(len(codes), dtype=np.int64)
+        for code, rows in _by_code(codes):
             static = self._static_outcome(code, event)
             if static is not None:
                 outcome[rows] = static
                 continue
-            choice = _choose(self.candidates(code, event), code, rows, guards)
-            if choice.shape[1] == 1:
-                unique, inverse = np.unique(choice[:, 0], return_inverse=True)
-                keys: list[tuple[int, ...]] = [(int(u),) for u in unique]
-            else:
-                unique, inverse = np.unique(choice, axis=0, return_inverse=True)
-                keys = [tuple(int(x) for x in u) for u in unique]
-            ids = np.array([self.outcome(code, event, k) for k in keys], dtype=np.int64)
+            groups = self.candidates(code, event)
+            choice = _choose(groups, code, rows, guards)
+            # One integer per row for its choices (mixed radix: group k has len + 1 values).
+            radices = [len(g) + 1 for g in groups]
+            key = choice[:, 0] + 1
+            scale = 1
+            for k in range(1, len(groups)):
+                scale *= radices[k - 1]
+                key += (choice[:, k] + 1) * scale
+            if key.min() == key.max():  # one outcome for all the rows (no sort needed)
+                outcome[rows] = self.outcome(code, event, _digits(int(key[0]), radices))
+                continue
+            unique, inverse = np.unique(key, return_inverse=True)
+            ids = np.array(
+                [self.outcome(code, event, _digits(int(u), radices)) for u in unique],
+                dtype=np.int64,
+            )
             outcome[rows] = ids[np.ravel(inverse)]
         targets, accepted = self._outcome_arrays()
         return StepResult(self, outcome, targets[outcome], accepted[outcome])
@@ -334,6 +336,29 @@ def _candidate(
                 "over a batch may read the record and the event's arguments only"
             )
     return Candidate(t, tuple((cb.name, cb.expected) for cb in t.conds))
+
+
+def _by_code(codes: Array) -> list[tuple[int, Array]]:
+    """The distinct codes with their rows (ascending): one stable argsort, none when all
+    rows share a code."""
+    n = len(codes)
+    if not n:
+        return []
+    if (codes == codes[0]).all():
+        return [(int(codes[0]), np.arange(n))]
+    order = np.argsort(codes, kind="stable")
+    ordered = codes[order]
+    bounds = [0, *(np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist(), n]
+    return [(int(ordered[s]), order[s:e]) for s, e in itertools.pairwise(bounds)]
+
+
+def _digits(key: int, radices: Sequence[int]) -> tuple[int, ...]:
+    """The choices encoded in ``key`` (see :meth:`StepTables.step`)."""
+    out = []
+    for radix in radices:
+        key, digit = divmod(key, radix)
+        out.append(digit - 1)
+    return tuple(out)
 
 
 def _possible(group: tuple[Candidate, ...]) -> list[int]:
