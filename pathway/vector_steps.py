@@ -90,7 +90,10 @@ class Outcome:
             with ``TransitionNotAllowed`` and nothing changes).
         target: the configuration code after.
         transitions: the transitions taken, in the order the interpreter runs their actions.
-        exits: the states exited, descendants first (reverse document order, as SCXML exits).
+        exits: the states exited, in reverse order of the chart's states (so descendants
+            before their ancestors, as SCXML exits them). The compiled interpreter runs no
+            exit callbacks; python-statemachine's own order may differ among states that are
+            not ancestors of one another.
         entries: the states entered, in the order the interpreter enters them.
     """
 

@@ -339,6 +339,9 @@ def test_the_reachable_configurations_of_both_charts() -> None:
     assert count == len(aih) > 100
     assert aih.initial == 0
     assert all(o.target < len(aih) for o in aih.outcomes)
+    for o in aih.outcomes:  # descendants are exited before their ancestors
+        for i, sid in enumerate(o.exits):
+            assert not set(aih.plan.ancestors[sid]) & set(o.exits[:i]), (o.code, o.event)
     dead = aih.code(["death"])
     assert not any(aih.candidates(dead, e) for e in aih.events)
     with pytest.raises(InvalidPathwayError, match="more than 10"):
