@@ -468,6 +468,10 @@ class RuleGuards:
         event: the event being stepped.
         args: the event's arguments per row (``deviate``, ``value``, ...), each a sequence
             aligned with the rows.
+        batch_for: ``(code, rows) -> Batch``: the columns of the rows (ascending indices)
+            in configuration ``code``, for an engine that keeps its records as columns;
+            default: a :class:`~pathway.vector.Batch` over ``records`` (columns made from
+            them on first use).
     """
 
     def __init__(
@@ -482,8 +486,10 @@ class RuleGuards:
         *,
         event: str,
         args: Mapping[str, Sequence[Any]] | None = None,
+        batch_for: Callable[[int, Array], Batch] | None = None,
     ) -> None:
         self.tables, self.rulebook, self.conditions = tables, rulebook, conditions
+        self.batch_for = batch_for or self._records_batch
         self.records, self.codes = records, np.asarray(codes, dtype=np.int64)
         self.th, self.opt, self.event = th, opt, event
         self.args = dict(args or {})
@@ -496,13 +502,15 @@ class RuleGuards:
         self._chart = chart
         self._guideline = getattr(chart, "guideline", None)
 
+    def _records_batch(self, code: int, rows: Array) -> Batch:
+        records = [self.records[i] for i in rows.tolist()]
+        return Batch(len(records), frozenset(self.tables.configuration(code)), records=records)
+
     def _group(self, code: int) -> tuple[Array, VectorInterpreter]:
         found = self._groups.get(code)
         if found is None:
             members = np.flatnonzero(self.codes == code)
-            records = [self.records[i] for i in members.tolist()]
-            active = frozenset(self.tables.configuration(code))
-            batch = Batch(len(records), active, records=records)
+            batch = self.batch_for(code, members)
             found = self._groups[code] = (
                 members,
                 self.rulebook.interpreter(batch, self.th, self.opt),

@@ -36,7 +36,7 @@ from pathway.guidelines.toy.chart import ToyPathway
 from pathway.guidelines.toy.record import ToyRecord
 from pathway.guidelines.toy.rules import ACTIONS as TOY_ACTIONS
 from pathway.guidelines.toy.rules import RULEBOOK as TOY_RULEBOOK
-from pathway.vector import VectorRulebook
+from pathway.vector import Batch, VectorRulebook
 from pathway.vector_steps import RuleGuards, StepTables, round_groups
 
 from .strategies import apply_move, moves_any, patients, start
@@ -179,16 +179,30 @@ def _aih_rule_guards(batch: list[Micro], codes: Any, event: str, asked: set[Any]
 
 
 def _toy_rule_guards(batch: list[Micro], codes: Any, event: str, asked: set[Any]) -> Any:
+    """Toy guards, with every column made up front by ``batch_for`` (a columnar engine's
+    seam), asked once per configuration with its rows."""
+    records = [m.record for m in batch]
+    schema = TOY_RULEBOOK.schema
+    seen: set[int] = set()
+
+    def batch_for(code: int, rows: Any) -> Batch:
+        assert code not in seen
+        seen.add(code)
+        assert rows.tolist() == np.flatnonzero(codes == code).tolist()
+        chosen = [records[i] for i in rows.tolist()]
+        return Batch.from_records(chosen, TOY_TABLES.configuration(code), schema, schema.fields)
+
     return RuleGuards(
         TOY_TABLES,
         TOY_VECTOR,
         {},
-        [m.record for m in batch],
+        records,
         codes,
         TOY_COMPILED.guideline.thresholds(),
         TOY_COMPILED.guideline.options(),
         event=event,
         args={"deviate": [bool(m.kwargs.get("deviate", False)) for m in batch]},
+        batch_for=batch_for,
     )
 
 
