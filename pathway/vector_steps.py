@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 from .errors import InvalidPathwayError
 from .executor import ChartPlan, CompiledTransition, candidate_groups, exit_set, without_conflicts
 from .expr import Expr
+from .runtime import Transit
 from .vector import Batch, VectorInterpreter, VectorRulebook
 
 __all__ = [
@@ -95,6 +96,11 @@ class Outcome:
             exit callbacks; python-statemachine's own order may differ among states that are
             not ancestors of one another.
         entries: the states entered, in the order the interpreter enters them.
+        transits: the transitions as the trace records them (:class:`~pathway.runtime.
+            Transit`, targetless ones with the source as target), in the runtime's order
+            (document order of the source state). A step whose actions raise internal events
+            records the transits of all its microsteps, concatenated and stably re-sorted
+            the same way.
     """
 
     id: int
@@ -105,6 +111,12 @@ class Outcome:
     transitions: tuple[CompiledTransition, ...]
     exits: tuple[str, ...]
     entries: tuple[str, ...]
+    transits: tuple[Transit, ...]
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """Names of the transition actions to run, in order (the caller runs them)."""
+        return tuple(cb.name for t in self.transitions for cb in t.ons)
 
 
 class StepTables:
@@ -261,6 +273,12 @@ class StepTables:
             transitions=tuple(selected),
             exits=tuple(sorted(exits, key=plan.order.__getitem__, reverse=True)),
             entries=tuple(entries),
+            transits=tuple(
+                sorted(
+                    (Transit(event, t.source, t.target or t.source, t.rule_ids) for t in selected),
+                    key=lambda tr: plan.order[tr.source],
+                )
+            ),
         )
         self.outcomes.append(outcome)
         self._arrays = None

@@ -37,7 +37,7 @@ from pathway.guidelines.toy.record import ToyRecord
 from pathway.guidelines.toy.rules import ACTIONS as TOY_ACTIONS
 from pathway.guidelines.toy.rules import RULEBOOK as TOY_RULEBOOK
 from pathway.vector import Batch, VectorRulebook
-from pathway.vector_steps import RuleGuards, StepTables, round_groups
+from pathway.vector_steps import Outcome, RuleGuards, StepTables, round_groups
 
 from .strategies import apply_move, moves_any, patients, start
 
@@ -61,6 +61,8 @@ class Micro:
     selected: tuple[Any, ...] = ()
     exits: frozenset[str] = frozenset()
     entries: list[str] = field(default_factory=list)
+    owner: Any = None  # the chart, and the index of the trace step this microstep is part of
+    step_index: int = -1
 
 
 class _Recorded:
@@ -73,6 +75,7 @@ class _Recorded:
         chart: Any = self
         record = copy.deepcopy(chart.model) if self.copy_records else None
         micro = Micro(tuple(chart._config), event, dict(kwargs), record)
+        micro.owner, micro.step_index = chart, len(chart.trace)
         self.log.append(micro)
         self._micro: Micro | None = micro
         try:
@@ -129,8 +132,9 @@ def _asked_by(micros: list[Micro], asked: set[tuple[int, str]]) -> Any:
     return guards
 
 
-def _check(tables: StepTables, micros: list[Micro], guards_for: Any) -> None:
-    """Step every event's microsteps as one batch and compare row by row."""
+def _check(tables: StepTables, micros: list[Micro], guards_for: Any) -> list[Outcome]:
+    """Step every event's microsteps as one batch and compare row by row; the outcomes."""
+    outcomes: list[Outcome | None] = [None] * len(micros)
     by_event: dict[str, list[int]] = defaultdict(list)
     for i, m in enumerate(micros):
         by_event[m.event].append(i)
@@ -140,7 +144,7 @@ def _check(tables: StepTables, micros: list[Micro], guards_for: Any) -> None:
         asked: set[tuple[int, str]] = set()
         result = tables.step(codes, event, guards_for(batch, codes, event, asked))
         for r, m in enumerate(batch):
-            got = result.of(r)
+            got = outcomes[index[r]] = result.of(r)
             assert bool(result.accepted[r]) is m.accepted, (event, m.config)
             if not m.accepted:
                 assert result.codes[r] == codes[r]
@@ -154,6 +158,25 @@ def _check(tables: StepTables, micros: list[Micro], guards_for: Any) -> None:
         if guards_for is _recorded_guards:
             want = {(r, name) for r, m in enumerate(batch) for name in m.guards}
             assert asked == want, event
+    assert all(o is not None for o in outcomes)
+    return [o for o in outcomes if o is not None]
+
+
+def _check_trace(tables: StepTables, micros: list[Micro], outcomes: list[Outcome]) -> None:
+    """Each trace step's transits are its microsteps' outcome transits, concatenated and
+    stably sorted by the source's document order (what the runtime records)."""
+    steps: dict[tuple[int, int], list[Any]] = defaultdict(list)
+    owners = {}
+    for m, o in zip(micros, outcomes, strict=True):
+        steps[(id(m.owner), m.step_index)].extend(o.transits)
+        owners[id(m.owner)] = m.owner
+    order = tables.plan.order
+    for (owner, index), transits in steps.items():
+        trace = owners[owner].trace
+        step = trace[index]
+        want = step.transits if step.carried_out else ()
+        got = tuple(sorted(transits, key=lambda t: order[t.source]))
+        assert got == want, step
 
 
 def _recorded_guards(batch: list[Micro], codes: Any, event: str, asked: set[Any]) -> Any:
@@ -235,8 +258,9 @@ def test_aih_batch_steps_agree_with_the_compiled_interpreter(courses: Any) -> No
     """Configuration, acceptance, transitions, exits and entries of every microstep of
     random AIH courses; guards asked for exactly the rows the interpreter asked."""
     micros = _aih_courses(courses)
-    _check(AIH_TABLES, micros, _recorded_guards)
+    outcomes = _check(AIH_TABLES, micros, _recorded_guards)
     _check(AIH_TABLES, micros, _aih_rule_guards)
+    _check_trace(AIH_TABLES, micros, outcomes)
 
 
 _TOY_MOVES = st.lists(
@@ -283,8 +307,9 @@ def _toy_courses(courses: list[tuple[float, list[Any]]]) -> list[Micro]:
 def test_toy_batch_steps_agree_with_the_compiled_interpreter(courses: Any) -> None:
     """The same on the toy guideline: the engine knows no disease."""
     micros = _toy_courses(courses)
-    _check(TOY_TABLES, micros, _recorded_guards)
+    outcomes = _check(TOY_TABLES, micros, _recorded_guards)
     _check(TOY_TABLES, micros, _toy_rule_guards)
+    _check_trace(TOY_TABLES, micros, outcomes)
 
 
 class _Forced:
@@ -356,6 +381,9 @@ def test_the_reachable_configurations_of_both_charts() -> None:
     for o in aih.outcomes:  # descendants are exited before their ancestors
         for i, sid in enumerate(o.exits):
             assert not set(aih.plan.ancestors[sid]) & set(o.exits[:i]), (o.code, o.event)
+    actions = {(o.event, o.actions) for o in aih.outcomes if o.actions}
+    assert ("transplanted", ("receive_graft",)) in actions
+    assert ("labs", ("begin_relapse",)) in actions
     dead = aih.code(["death"])
     assert not any(aih.candidates(dead, e) for e in aih.events)
     with pytest.raises(InvalidPathwayError, match="more than 10"):
