@@ -116,6 +116,20 @@ def _replay(courses: list[list[Any]]) -> float:
     return (perf_counter() - started) / count
 
 
+def _timed(guards: Any, by_guard: dict[str, list[float]]) -> Any:
+    """``guards``, timing each guard's calls into ``by_guard``."""
+
+    def timed(name: str, code: int, rows: Any) -> Any:
+        started = perf_counter()
+        out = guards(name, code, rows)
+        entry = by_guard.setdefault(name, [0, 0.0])
+        entry[0] += len(rows)
+        entry[1] += perf_counter() - started
+        return out
+
+    return timed
+
+
 def _rounds(courses: list[list[Any]]) -> list[list[tuple[int, Any]]]:
     """Round ``r``: (patient, its ``r``-th microstep) for every patient that has one."""
     longest = max(len(c) for c in courses)
@@ -174,6 +188,7 @@ def main() -> None:
     )
     print("batch steps, us per patient-step (new configurations checked against the courses):")
     measured: list[tuple[int, int, float]] = []  # rows, step calls, seconds (recorded guards)
+    by_guard: dict[str, list[float]] = {}  # guard -> [rows asked, seconds] (RuleGuards)
     for scale in args.scales:
         tile = -(-scale // len(courses))
         t_tables, t_rules, rows_total, calls = 0.0, 0.0, 0, 0
@@ -210,7 +225,7 @@ def main() -> None:
                         },
                     )
                     started = perf_counter()
-                    again = TABLES.step(codes, event, rule_guards)
+                    again = TABLES.step(codes, event, _timed(rule_guards, by_guard))
                     t_rules += perf_counter() - started
                     assert (again.codes == want).all(), event
                 elif scale == args.scales[0]:
@@ -229,6 +244,12 @@ def main() -> None:
             )
         )
         measured.append((rows_total, calls, t_tables))
+        if scale == args.scales[0]:
+            top = sorted(by_guard.items(), key=lambda kv: -kv[1][1])[:8]
+            print(
+                "    RuleGuards by guard, us per patient-step of the run (rows asked): "
+                + ", ".join(f"{g} {t / rows_total * 1e6:.2f} ({int(n):,})" for g, (n, t) in top)
+            )
     if len(measured) > 1:
         (rows_a, calls_a, t_a), (rows_b, _, t_b) = measured[0], measured[-1]
         marginal = (t_b - t_a) / (rows_b - rows_a)
