@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,8 @@ from pathway.compiled import CompiledPathway
 from pathway.errors import ActionNotRecommended, InvalidPathwayError, PathwayError
 from pathway.executor import compile_chart, compiled_class
 from pathway.guidelines.aih import rules
+from pathway.guidelines.aih.options import GuidelineOptions
+from pathway.guidelines.aih.thresholds import Thresholds
 from pathway.guidelines.aih.vector_forms import VECTOR_RULEBOOK
 from pathway.guidelines.toy.chart import ToyPathway
 from pathway.guidelines.toy.record import ToyRecord
@@ -155,7 +158,7 @@ def _check(tables: StepTables, micros: list[Micro], guards_for: Any) -> list[Out
             assert set(got.exits) == m.exits
             assert list(got.exits) == sorted(m.exits, key=tables.plan.order.__getitem__)[::-1]
             assert list(got.entries) == m.entries
-        if guards_for is _recorded_guards:
+        if guards_for is _recorded_guards:  # the guards asked where the interpreter asked
             want = {(r, name) for r, m in enumerate(batch) for name in m.guards}
             assert asked == want, event
     assert all(o is not None for o in outcomes)
@@ -183,8 +186,10 @@ def _recorded_guards(batch: list[Micro], codes: Any, event: str, asked: set[Any]
     return _asked_by(batch, asked)
 
 
-def _aih_rule_guards(batch: list[Micro], codes: Any, event: str, asked: set[Any]) -> Any:
-    th, opt = _AIH_CONTEXT
+def _aih_rule_guards(
+    th: Thresholds, batch: list[Micro], codes: Any, event: str, asked: set[Any]
+) -> Any:
+    opt = GuidelineOptions()
     return RuleGuards(
         AIH_TABLES,
         VECTOR_RULEBOOK,
@@ -229,18 +234,17 @@ def _toy_rule_guards(batch: list[Micro], codes: Any, event: str, asked: set[Any]
     )
 
 
-_AIH_CONTEXT: tuple[Any, Any] = (None, None)
-
 _SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _aih_courses(courses: list[tuple[Any, list[Any]]]) -> list[Micro]:
-    global _AIH_CONTEXT
+def _aih_courses(courses: list[tuple[Any, list[Any]]], th: Thresholds) -> list[Micro]:
     micros: list[Micro] = []
     for patient, moves in courses:
         _AIH.log = micros
-        chart = start(patient, {"alt_xuln": 6.0, "igg_xuln": 1.6}, engine=_AIH)
-        _AIH_CONTEXT = (chart.thresholds, chart.options)
+        engine = functools.partial(_AIH, thresholds=th)
+        chart = start(patient, {"alt_xuln": 6.0, "igg_xuln": 1.6}, engine=engine)  # type: ignore[arg-type]
+        assert chart.thresholds is th
+        assert chart.options == GuidelineOptions()
         for move in moves:
             try:
                 apply_move(chart, move)
@@ -252,14 +256,24 @@ def _aih_courses(courses: list[tuple[Any, list[Any]]]) -> list[Micro]:
 _AIH_COURSES = st.lists(st.tuples(patients, moves_any), min_size=1, max_size=4)
 
 
+#: Thresholds the AIH routing conditions read, overridden at random (as ``--set`` does).
+_AIH_THRESHOLDS = st.builds(
+    Thresholds().with_overrides,
+    relapse_alt_xuln=st.floats(1.5, 5.0),
+    active_transaminase_xuln=st.floats(2.0, 5.0),
+    acute_severe_inr=st.floats(1.2, 2.0),
+)
+
+
 @_SETTINGS
-@given(_AIH_COURSES)
-def test_aih_batch_steps_agree_with_the_compiled_interpreter(courses: Any) -> None:
+@given(_AIH_COURSES, _AIH_THRESHOLDS)
+def test_aih_batch_steps_agree_with_the_compiled_interpreter(courses: Any, th: Any) -> None:
     """Configuration, acceptance, transitions, exits and entries of every microstep of
-    random AIH courses; guards asked for exactly the rows the interpreter asked."""
-    micros = _aih_courses(courses)
+    random AIH courses under random thresholds; guards asked for exactly the rows the
+    interpreter asked; the trace's transits."""
+    micros = _aih_courses(courses, th)
     outcomes = _check(AIH_TABLES, micros, _recorded_guards)
-    _check(AIH_TABLES, micros, _aih_rule_guards)
+    _check(AIH_TABLES, micros, functools.partial(_aih_rule_guards, th))
     _check_trace(AIH_TABLES, micros, outcomes)
 
 
