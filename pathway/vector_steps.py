@@ -122,9 +122,11 @@ class Outcome:
 class StepTables:
     """Configuration codes and per (code, event) candidates and outcomes of one chart plan.
 
-    Codes are dense integers given on first sight (:meth:`code`); :meth:`explore` registers
-    every configuration reachable from the initial one. Candidates and outcomes are built
-    on first use and kept.
+    Codes are dense integers given on first sight (:meth:`code`), so they depend on the
+    order configurations are met; :meth:`explore` called on fresh tables registers every
+    configuration reachable from the initial one in a fixed order (breadth first, events
+    sorted), giving the same codes in every process. Candidates and outcomes are built on
+    first use and kept.
     """
 
     def __init__(self, plan: ChartPlan) -> None:

@@ -400,6 +400,11 @@ def test_the_reachable_configurations_of_both_charts() -> None:
     assert ("labs", ("begin_relapse",)) in actions
     dead = aih.code(["death"])
     assert not any(aih.candidates(dead, e) for e in aih.events)
+    again = StepTables(CompiledPathway.plan)
+    again.explore()
+    assert [again.configuration(c) for c in range(len(again))] == [
+        aih.configuration(c) for c in range(count)
+    ]  # the same codes in every process
     with pytest.raises(InvalidPathwayError, match="more than 10"):
         StepTables(CompiledPathway.plan).explore(limit=10)
 
