@@ -137,6 +137,7 @@ class StepTables:
         self._configs: list[tuple[str, ...]] = []
         self._code_of: dict[tuple[str, ...], int] = {}
         self._bits: list[int] = []
+        self._allowed: dict[int, frozenset[str]] = {}
         self._candidates: dict[tuple[int, str], tuple[tuple[Candidate, ...], ...]] = {}
         self._static: dict[tuple[int, str], int] = {}  # outcome id when no guard decides
         self._outcome_of: dict[tuple[int, str, tuple[int, ...]], int] = {}
@@ -181,6 +182,17 @@ class StepTables:
     def bits(self, code: int) -> int:
         """The active states of ``code`` as a bitset (bit ``i``: ``states[i]`` is active)."""
         return self._bits[code]
+
+    def allowed_events(self, code: int) -> frozenset[str]:
+        """Events some active state of ``code`` has a transition for (guards not evaluated):
+        the interpreter's ``allowed_event_ids``."""
+        found = self._allowed.get(code)
+        if found is None:
+            events_of = self.plan.events_of
+            found = self._allowed[code] = frozenset().union(
+                *(events_of[s] for s in self._configs[code])
+            )
+        return found
 
     def __len__(self) -> int:
         """Number of configurations registered."""

@@ -372,6 +372,10 @@ def test_every_configuration_and_event_with_guards_forced(chart_class: Any, reco
                 with contextlib.suppress(TransitionNotAllowed):
                     chart._process(event, {})
     assert len(micros) == 3 * len(tables) * len(tables.events)
+    for code in range(len(tables)):  # the events each configuration handles
+        chart._config[:] = tables.configuration(code)
+        chart._views = None
+        assert tables.allowed_events(code) == chart.allowed_event_ids()
     _check(tables, micros, _recorded_guards)
 
 
