@@ -10,10 +10,12 @@ Usage (from the repository root)::
 Each size is one whole ``carechart simulate`` (outputs, summary and report.html written to a
 temporary folder) in a fresh process. The resident set size (RSS) of that process and of
 every process it starts (pool workers, a Dask LocalCluster's nanny and workers) is sampled
-from ``/proc`` every 0.1 s; the table gives the peak of the main process, the peak of the
-largest other process and the peak of their sum, with the wall time and the size of
-events.csv. Sampling can miss a peak shorter than 0.1 s; the main process's own peak
-(``VmHWM``, exact) is read at its last sample. Linux only; not part of the test suite.
+from ``/proc`` every 0.1 s. The table gives the wall time; the main process's CPU time
+(writing the outputs and the report: the simulation runs in the workers); the peak RSS of
+the main process, of the largest other process and of their sum (shared pages count once
+per process); and the size of the events file. Sampling can miss a peak shorter than
+0.1 s; the main process's own peak (``VmHWM``, exact) is read at its last sample. Linux
+only; not part of the test suite.
 """
 
 from __future__ import annotations
@@ -49,6 +51,15 @@ def _status(pid: int) -> dict[str, int]:
     return out
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` so far (``None`` once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _descendants(root: int) -> list[int]:
     """Every live process below ``root`` (children, grandchildren...)."""
     parents: dict[int, list[int]] = {}
@@ -80,6 +91,7 @@ class Peak:
     total: int = 0
     processes: int = 0
     wall: float = 0.0
+    main_cpu: float = 0.0
 
 
 def measure(command: list[str]) -> tuple[Peak, subprocess.CompletedProcess[bytes]]:
@@ -99,6 +111,8 @@ def measure(command: list[str]) -> tuple[Peak, subprocess.CompletedProcess[bytes
             peak.other = max(peak.other, rss)
             total += rss
         peak.total = max(peak.total, total)
+        cpu = _cpu_seconds(proc.pid)
+        peak.main_cpu = peak.main_cpu if cpu is None else cpu
         time.sleep(INTERVAL)
     stdout, stderr = proc.communicate()
     peak.wall = time.perf_counter() - started
@@ -131,10 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"command: {' '.join([sys.executable, *sys.argv])}")
     header = (
-        "| Patients x years | Wall | Main peak (HWM) | Largest other process | All processes "
-        "| events.csv |"
+        "| Patients x years | Wall | Main CPU | Main peak (HWM) | Largest other process "
+        "| All processes | events file(s) |"
     )
-    rows = [header, "|---|---|---|---|---|---|"]
+    rows = [header, "|---|---|---|---|---|---|---|"]
     for n in args.patients:
         with tempfile.TemporaryDirectory(prefix="carechart-mem-") as tmp:
             out = Path(tmp) / "out"
@@ -159,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                 return done.returncode
             size = sum(p.stat().st_size for p in out.glob("events.*"))
         rows.append(
-            f"| {n:,} x {args.years:g} | {peak.wall:.1f} s | {peak.main / MIB:.0f} MiB "
+            f"| {n:,} x {args.years:g} | {peak.wall:.1f} s | {peak.main_cpu:.1f} s "
+            f"| {peak.main / MIB:.0f} MiB "
             f"({peak.main_hwm / MIB:.0f}) | {peak.other / MIB:.0f} MiB "
             f"| {peak.total / MIB:.0f} MiB ({peak.processes} processes) "
             f"| {size / 1e6:.0f} MB |"
