@@ -70,8 +70,12 @@ __all__ = [
     "complete_share",
     "course_class",
     "meld",
+    "np_exp",
+    "np_log",
+    "np_power",
     "path_value",
     "response_probability",
+    "round_half_even",
 ]
 
 MONTH_DAYS = YEAR_DAYS / 12.0
@@ -117,6 +121,51 @@ def _odds(p: float) -> float:
 
 def _prob(odds: float) -> float:
     return odds / (1.0 + odds)
+
+
+# --- the vector engine's functions, on Python floats -----------------------------------------
+# Wherever a transcendental function or a rounding feeds a value the chart compares or the
+# outputs write (latent paths, lab panels, MELD), the model calls the function the array model
+# (simulation.model.model_arrays) calls: numpy's ``exp``, ``log`` and ``power`` differ from
+# ``math``'s in the last bit on some arguments (exp: 4.6% on an AVX-512 machine), and numpy
+# gives a Python float the bits it gives an array element (tested), so the two models agree bit
+# for bit by construction (issue 14). Baseline and course draws (knots) stay with ``math``:
+# the array model takes them from the scalar model's own objects.
+
+
+def np_exp(x: float) -> float:
+    """``numpy.exp`` of one float, as a Python float."""
+    return float(np.exp(x))
+
+
+def np_log(x: float) -> float:
+    """``numpy.log`` of one float, as a Python float."""
+    return float(np.log(x))
+
+
+def np_power(base: float, x: float) -> float:
+    """``numpy.power(base, x)`` of two floats, as a Python float."""
+    return float(np.power(base, x))
+
+
+#: Powers of ten of the decimals a lab value is rounded to.
+_DECIMALS = {0: 1.0, 1: 10.0, 2: 100.0}
+
+
+def round_half_even(x: float, digits: int) -> float:
+    """``x`` (finite) to ``digits`` decimals (0 to 2) as numpy rounds (``numpy.round``).
+
+    ``round(x * 10**digits) / 10**digits``: a product, an exact round-half-even to an integer
+    and a quotient, each correctly rounded in IEEE 754, so the array form
+    (``rint(x * s) / s``) gives the same bits. Python's ``round(x, digits)`` rounds the
+    binary value's exact decimal expansion instead, and differs near ties: the float 2.675
+    is 2.67499..., which Python rounds to 2.67, but its product by 100 is 267.5.
+
+    >>> round_half_even(2.675, 2), round(2.675, 2), round_half_even(2.5, 0)
+    (2.68, 2.67, 2.0)
+    """
+    scale = _DECIMALS[digits]
+    return round(x * scale) / scale
 
 
 @dataclass(frozen=True, slots=True)
@@ -574,11 +623,11 @@ def path_value(path: Path, t: float) -> float:
     4.0
     """
     if t <= path[0][0]:
-        return math.exp(path[0][1])
+        return np_exp(path[0][1])
     for (t0, y0), (t1, y1) in pairwise(path):
         if t <= t1:
-            return math.exp(y0 + (y1 - y0) * (t - t0) / (t1 - t0))
-    return math.exp(path[-1][1])
+            return np_exp(y0 + (y1 - y0) * (t - t0) / (t1 - t0))
+    return np_exp(path[-1][1])
 
 
 def _mk(points: list[tuple[float, float]]) -> Path:
@@ -597,9 +646,9 @@ def meld(bilirubin: float, inr: float, creatinine: float, formula: MeldFormula) 
     """
     f = formula
     raw = (
-        f.bilirubin * math.log(max(bilirubin, 1.0))
-        + f.inr * math.log(max(inr, 1.0))
-        + f.creatinine * math.log(max(creatinine, 1.0))
+        f.bilirubin * np_log(max(bilirubin, 1.0))
+        + f.inr * np_log(max(inr, 1.0))
+        + f.creatinine * np_log(max(creatinine, 1.0))
         + f.constant
     )
     return min(f.high, max(f.low, raw))
@@ -998,14 +1047,14 @@ class DiseaseModel:
         """Share of the acute excess left on ``day`` (grows while worsening)."""
         lat, h, sh = self.latent, self.c.acute_halflife, self.c.shape
         if lat.acute_mode == "improve":
-            return float(0.5 ** (day / h))
+            return np_power(0.5, day / h)
         until = min(day, lat.acute_until)
         # Steroid failure: the excess grows, up to a multiple, then recovers slowly.
         worse = min(sh["acute_worsening_max"], 1.0 + until / sh["acute_worsening_days"])
         if day <= lat.acute_until:
             return worse
         slow = sh["acute_slow_recovery_factor"] * h
-        return float(worse * 0.5 ** ((day - lat.acute_until) / slow))
+        return worse * np_power(0.5, (day - lat.acute_until) / slow)
 
     def panel(self, day: Days) -> dict[str, float]:
         """A resulted lab panel on ``day``: the latent values with visit-to-visit noise."""
@@ -1015,22 +1064,23 @@ class DiseaseModel:
         c, lb = self.c, self.c.labs
         aza = "azathioprine" in self._drugs
         wbc = self.wbc * (c.shape["azathioprine_wbc_factor"] if aza else 1.0)
-        alt_v = _bounded(alt * math.exp(n[0]), lb, "alt", "_xuln")
-        bili_v = _bounded(bili * math.exp(n[3]), lb, "bilirubin", "_mg_dl")
-        inr_v = _bounded(inr * math.exp(n[4] * lb["inr_noise_ratio"]), lb, "inr")
-        ast = alt_v * self.ast_ratio * math.exp(n[1] * lb["ast_noise_ratio"])
-        plt_v = plt * math.exp(n[5] * lb["platelets_noise_ratio"])
+        alt_v = _bounded(alt * np_exp(n[0]), lb, "alt", "_xuln")
+        bili_v = _bounded(bili * np_exp(n[3]), lb, "bilirubin", "_mg_dl")
+        inr_v = _bounded(inr * np_exp(n[4] * lb["inr_noise_ratio"]), lb, "inr")
+        ast = alt_v * self.ast_ratio * np_exp(n[1] * lb["ast_noise_ratio"])
+        igg_v = _bounded(igg * np_exp(n[2] * c.igg_noise_ratio), lb, "igg", "_xuln")
+        wbc_v = _bounded(wbc * np_exp(n[5]), lb, "wbc", "_10e9_l")
+        plt_v = plt * np_exp(n[5] * lb["platelets_noise_ratio"])
+        bili_r, inr_r = round_half_even(bili_v, 1), round_half_even(inr_v, 2)
         return {
-            "alt_xuln": round(alt_v, 2),
-            "ast_xuln": round(_bounded(ast, lb, "alt", "_xuln"), 2),
-            "igg_xuln": round(
-                _bounded(igg * math.exp(n[2] * c.igg_noise_ratio), lb, "igg", "_xuln"), 2
-            ),
-            "bilirubin_mg_dl": round(bili_v, 1),
-            "inr": round(inr_v, 2),
-            "wbc_10e9_l": round(_bounded(wbc * math.exp(n[5]), lb, "wbc", "_10e9_l"), 1),
-            "platelets_10e9_l": round(_bounded(plt_v, lb, "platelets", "_10e9_l"), 0),
-            "meld": round(meld(round(bili_v, 1), round(inr_v, 2), c.creatinine, c.meld), 0),
+            "alt_xuln": round_half_even(alt_v, 2),
+            "ast_xuln": round_half_even(_bounded(ast, lb, "alt", "_xuln"), 2),
+            "igg_xuln": round_half_even(igg_v, 2),
+            "bilirubin_mg_dl": bili_r,
+            "inr": inr_r,
+            "wbc_10e9_l": round_half_even(wbc_v, 1),
+            "platelets_10e9_l": round_half_even(_bounded(plt_v, lb, "platelets", "_10e9_l"), 0),
+            "meld": round_half_even(meld(bili_r, inr_r, c.creatinine, c.meld), 0),
         }
 
     def _noise(self) -> list[float]:
