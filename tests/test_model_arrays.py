@@ -227,6 +227,23 @@ def test_panels_of_some_rows_and_updated_rows() -> None:
         assert _same_bits(got[name], [w[name] for w in want]), name
 
 
+def test_taken_rows_are_copies_drawing_their_patients_noise() -> None:
+    """Rows taken (repeated, reordered) give their source rows' panels; as other patients
+    they draw those patients' noise; the source columns are left as they were."""
+    c = _CONSTANTS
+    models = _models(3, c, [1, 3, 4], [100.0, 20.0, 300.0])
+    cols = PanelColumns.of(models)
+    before = cols.noise_drawn.copy()
+    rows = np.array([2, 0, 2])
+    same = panel(cols.take(rows), c, 400.0)
+    assert cols.noise_drawn.tolist() == before.tolist()
+    want = [models[r].panel(400.0) for r in (2, 0)]
+    assert _same_bits(same["inr"][:2], [w["inr"] for w in want])
+    assert same["alt_xuln"][0] == same["alt_xuln"][2]  # the same patient, the same draws
+    other = panel(cols.take(rows, patients=np.array([50, 51, 52])), c, 400.0)
+    assert other["alt_xuln"][0] != other["alt_xuln"][2]
+
+
 def test_columns_need_counter_based_streams() -> None:
     """A model drawing from a numpy Generator has no draw numbers: a clear error."""
     rec = PatientRecord("g", age=45, sex="F", weight_kg=70)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,6 +46,8 @@ __all__ = [
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
 Bools = NDArray[np.bool_]
+#: Rows of :class:`PanelColumns`: indices, or ``slice(None)`` for all (views, not copies).
+Rows = Ints | slice
 
 #: Liver stages as codes (the position of ``_Latent.stage`` in this tuple).
 STAGES = ("none", "compensated", "decompensated")
@@ -85,6 +87,10 @@ class PathArrays:
     def n(self) -> int:
         """Number of paths (rows)."""
         return int(self.times.shape[0])
+
+    def take(self, rows: Ints) -> PathArrays:
+        """A copy of rows ``rows`` (in that order, repeats allowed)."""
+        return PathArrays(self.times[rows], self.logs[rows], self.size[rows])
 
     def with_rows(self, rows: Ints, paths: Sequence[Path]) -> PathArrays:
         """These arrays with ``rows[i]`` replaced by ``paths[i]`` (widened as needed)."""
@@ -209,6 +215,18 @@ class PanelColumns:
         """Number of patients (rows)."""
         return len(self.patients)
 
+    def take(self, rows: Ints, patients: Ints | None = None) -> PanelColumns:
+        """A copy of rows ``rows`` (in that order, repeats allowed), as patients
+        ``patients`` (default: the rows' own; other indices draw other noise)."""
+        taken = {
+            f.name: getattr(self, f.name)[rows]
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), np.ndarray)
+        }
+        if patients is not None:
+            taken["patients"] = np.asarray(patients, dtype=np.int64)
+        return replace(self, **taken, alt=self.alt.take(rows), igg=self.igg.take(rows))
+
     def update(self, rows: Ints, models: Sequence[DiseaseModel]) -> None:
         """Rewrite ``rows[i]`` from ``models[i]`` (the same patients, later in their course)."""
         for name in _ROW_FIELDS:
@@ -303,7 +321,7 @@ def meld(bilirubin: Floats, inr: Floats, creatinine: float, formula: MeldFormula
     return out
 
 
-def acute_factor(cols: PanelColumns, c: ModelConstants, day: Floats, rows: Ints) -> Floats:
+def acute_factor(cols: PanelColumns, c: ModelConstants, day: Floats, rows: Rows) -> Floats:
     """Share of the acute excess left on ``day[i]`` for patient ``rows[i]`` (the scalar
     ``DiseaseModel._acute_factor``: halves while improving; grows, then recovers slowly,
     while worsening)."""
@@ -320,7 +338,7 @@ def acute_factor(cols: PanelColumns, c: ModelConstants, day: Floats, rows: Ints)
 
 
 def liver_function(
-    cols: PanelColumns, c: ModelConstants, day: Floats, rows: Ints
+    cols: PanelColumns, c: ModelConstants, day: Floats, rows: Rows
 ) -> tuple[Floats, Floats, Floats]:
     """Latent bilirubin (mg/dL), INR and platelets (10^9/L) of patients ``rows`` on ``day``
     (the scalar ``DiseaseModel._liver_function``)."""
@@ -351,10 +369,11 @@ def liver_function(
     return bili, inr, plt * cols.plt_factor[rows]
 
 
-def activity(cols: PanelColumns, day: Floats, rows: Ints) -> tuple[Floats, Floats]:
+def activity(cols: PanelColumns, day: Floats, rows: Rows) -> tuple[Floats, Floats]:
     """Latent ALT and IgG (x ULN, no noise) of patients ``rows`` on ``day``."""
     t = day - cols.course_start[rows]
-    return cols.alt.value(t, rows), cols.igg.value(t, rows)
+    path_rows = None if isinstance(rows, slice) else rows
+    return cols.alt.value(t, path_rows), cols.igg.value(t, path_rows)
 
 
 def panel(
@@ -363,8 +382,13 @@ def panel(
     """Lab panels of patients ``rows`` (all: ``None``; each at most once) on ``day[i]``:
     :meth:`~simulation.model.disease.DiseaseModel.panel`'s analytes, bit for bit, from each
     patient's next noise draws, which it takes (``cols.noise_drawn`` advances)."""
-    rows_ = np.arange(cols.n) if rows is None else np.asarray(rows, dtype=np.int64)
-    day_ = np.broadcast_to(np.asarray(day, dtype=np.float64), rows_.shape)
+    # All rows as a slice: the columns as views, not copies.
+    rows_: Rows = slice(None)
+    count = cols.n
+    if rows is not None:
+        rows_ = np.asarray(rows, dtype=np.int64)
+        count = len(rows_)
+    day_ = np.broadcast_to(np.asarray(day, dtype=np.float64), (count,))
     alt, igg = activity(cols, day_, rows_)
     bili, inr, plt = liver_function(cols, c, day_, rows_)
     w0, w1 = run_words(
