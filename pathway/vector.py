@@ -39,6 +39,7 @@ from .errors import InvalidPathwayError
 from .expr import _BUILTINS, Expr, Function, Schema, Visitor
 
 __all__ = [
+    "Array",
     "Batch",
     "Breached",
     "Columnar",
@@ -48,6 +49,7 @@ __all__ = [
     "VectorInterpreter",
     "VectorRulebook",
     "column",
+    "missing",
     "truthy",
 ]
 
@@ -109,6 +111,36 @@ class Batch:
             col = self.columns[name] = column([getattr(r, name) for r in self.records])
         return col
 
+    def item(self, name: str, key: str) -> Array:
+        """The column of ``record.<name>.get(key)`` (a dict field: ``entered``,
+        ``timers_fired``; NaN or ``None`` where the key is absent), kept as column
+        ``"<name>[<key>]"``."""
+        label = f"{name}[{key}]"
+        col = self.columns.get(label)
+        if col is None:
+            col = self.columns[label] = column(
+                [getattr(r, name).get(key) for r in self._records(label)]
+            )
+        return col
+
+    def attr(self, name: str, attribute: str) -> Array:
+        """The column of ``record.<name>.<attribute>`` (a field holding an object or
+        ``None``, e.g. ``treatment_baseline``; NaN or ``None`` where it is ``None``), kept as
+        column ``"<name>.<attribute>"``."""
+        label = f"{name}.{attribute}"
+        col = self.columns.get(label)
+        if col is None:
+            values = [getattr(r, name) for r in self._records(label)]
+            col = self.columns[label] = column(
+                [None if v is None else getattr(v, attribute) for v in values]
+            )
+        return col
+
+    def _records(self, label: str) -> Sequence[Any]:
+        if self.records is None:
+            raise InvalidPathwayError(f"vector batch: no column {label!r} and no records")
+        return self.records
+
     def call(self, name: str, args: tuple[Any, ...]) -> Array:
         """The column of record method ``name(*args)`` (made from the records on first use)."""
         key = (name, args)
@@ -125,7 +157,11 @@ class Batch:
 
 @dataclass(frozen=True)
 class Columnar:
-    """A numpy form of a function: ``fn(batch, *argument arrays) -> array``."""
+    """A numpy form of a function: ``fn(interpreter, *argument arrays) -> array``.
+
+    The interpreter gives the batch (``vi.batch``), thresholds and options (``vi.th``,
+    ``vi.opt``) and the rows whose value matters (``vi.mask``).
+    """
 
     fn: Callable[..., Array]
 
@@ -199,6 +235,15 @@ def truthy(x: Any) -> Array:
     if a.dtype.kind == "f":
         return np.asarray((a != 0) & ~np.isnan(a))
     return np.asarray(np.frompyfunc(bool, 1, 1)(a), dtype=bool)
+
+
+def missing(a: Array) -> Array:
+    """Where the value is missing (``None``, or NaN in a float column), elementwise."""
+    if a.dtype.kind == "f":
+        return np.isnan(a)
+    if a.dtype == object:
+        return np.asarray(np.frompyfunc(lambda v: v is None, 1, 1)(a), dtype=bool)
+    return np.zeros(a.shape, dtype=bool)
 
 
 def _numeric(a: Array) -> bool:
@@ -426,14 +471,8 @@ class VectorInterpreter(Visitor[Any]):
             found = self._contains(left, right)
             return ~found if isinstance(op, ast.NotIn) else found
         if isinstance(op, ast.Is | ast.IsNot):
-            a = _arr(left)
-            if a.dtype.kind == "f":
-                missing = np.isnan(a)
-            elif a.dtype == object:
-                missing = np.asarray(np.frompyfunc(lambda v: v is None, 1, 1)(a), dtype=bool)
-            else:
-                missing = np.zeros(a.shape, dtype=bool)
-            return ~missing if isinstance(op, ast.IsNot) else missing
+            absent = missing(_arr(left))
+            return ~absent if isinstance(op, ast.IsNot) else absent
         a, b = _arr(self._value(left)), _arr(self._value(right))
         if isinstance(op, ast.Eq):
             return _eq(a, b)
@@ -531,18 +570,23 @@ class VectorInterpreter(Visitor[Any]):
         return self.batch.call(name, tuple(args))
 
     def _pure(self, name: str, fn: Function, args: list[Any]) -> Any:
-        """A function of its arguments only: called once per distinct argument tuple."""
+        """A function of its arguments only (e.g. ``taper_target(steroid)``): the scalar
+        function called once per distinct argument tuple, its values spread by masks."""
         impl = fn.impl
         assert impl is not None
-        rows = np.flatnonzero(_full(self.mask, self.n))
-        cols = [_full(_objects(_arr(a)), self.n)[rows].tolist() for a in args]
-        keys: list[tuple[Any, ...]] = list(zip(*cols, strict=True)) if cols else [()] * len(rows)
+        mask = _full(self.mask, self.n)
+        cols = [_full(_objects(_arr(a)), self.n) for a in args]
+        keys = zip(*(c[mask].tolist() for c in cols), strict=True) if cols else [()]
         th, opt, active = self.th, self.opt, self.batch.active
-        cache = {key: impl(None, th, opt, active, *key) for key in dict.fromkeys(keys)}
-        out: list[Any] = [None] * self.n
-        for i, key in zip(rows.tolist(), keys, strict=True):
-            out[i] = cache[key]
-        return column(out)
+        which = np.full(self.n, -1)
+        values: list[Any] = []
+        for key in dict.fromkeys(keys):
+            at = mask
+            for col, value in zip(cols, key, strict=True):
+                at = at & _eq(col, _arr(value))
+            which[at] = len(values)
+            values.append(impl(None, th, opt, active, *key))
+        return column([*values, None])[which]  # -1: the trailing None (rows not asked)
 
     def _fallback(self, name: str, fn: Function, args: list[Any]) -> Any:
         records = self.batch.records
@@ -563,7 +607,7 @@ class VectorInterpreter(Visitor[Any]):
 
     def _form(self, name: str, form: Form, args: list[Any]) -> Any:
         if isinstance(form, Columnar):
-            return form.fn(self.batch, *[_arr(a) for a in args])
+            return form.fn(self, *[_arr(a) for a in args])
         book = self.rulebook
         if book is None:
             raise InvalidPathwayError(f"vector form of {name}() needs the rulebook")
