@@ -56,52 +56,29 @@ class PanelPair:
     ``alt_xuln``, ``ast_xuln``, ``igg_xuln`` (latest) and ``baseline_alt_xuln``,
     ``baseline_ast_xuln`` (``None`` when not measured or without a baseline)."""
 
-    __slots__ = ("baseline", "latest")
-
     def __init__(self, baseline: LabPanel | None, latest: LabPanel) -> None:
-        self.baseline, self.latest = baseline, latest
-
-    @property
-    def alt_xuln(self) -> float | None:
-        """Latest ALT (x ULN)."""
-        return self.latest.alt_xuln
-
-    @property
-    def ast_xuln(self) -> float | None:
-        """Latest AST (x ULN)."""
-        return self.latest.ast_xuln
-
-    @property
-    def igg_xuln(self) -> float | None:
-        """Latest IgG (x ULN)."""
-        return self.latest.igg_xuln
-
-    @property
-    def baseline_alt_xuln(self) -> float | None:
-        """ALT at the treatment baseline (x ULN)."""
-        return None if self.baseline is None else self.baseline.alt_xuln
-
-    @property
-    def baseline_ast_xuln(self) -> float | None:
-        """AST at the treatment baseline (x ULN)."""
-        return None if self.baseline is None else self.baseline.ast_xuln
+        self.alt_xuln = latest.alt_xuln
+        self.ast_xuln = latest.ast_xuln
+        self.igg_xuln = latest.igg_xuln
+        self.baseline_alt_xuln = None if baseline is None else baseline.alt_xuln
+        self.baseline_ast_xuln = None if baseline is None else baseline.ast_xuln
 
 
-def _fall(analyte: str) -> str:
-    """:func:`transaminase_fall` of ``analyte`` as an expression (``None``: no fall known)."""
-    base = f"baseline_{analyte}"
-    return (
-        f"((({base} or 0.0) - ({analyte} or 0.0)) / ({base} or 1.0)"
-        f" if {base} > 0 and {analyte} is not None else None)"
-    )
+def _derived(analyte: str) -> dict[str, str]:
+    """``<alt|ast>_known``: :func:`transaminase_fall` is defined (a positive baseline and a
+    latest value); ``<alt|ast>_fall``: the fall (read only where known)."""
+    base, short = f"baseline_{analyte}", analyte[:3]
+    return {
+        f"{short}_known": f"{base} > 0 and {analyte} is not None",
+        f"{short}_fall": f"(({base} or 0.0) - ({analyte} or 0.0)) / ({base} or 1.0)",
+    }
 
 
-#: The names the panel comparisons may use (all thresholds; ``*_fall`` as in
-#: :func:`transaminase_fall`).
+#: The names the panel comparisons may use (all thresholds; see :func:`_derived`).
 PANELS = Schema(
     fields={**dict.fromkeys(_LATEST, True), **{f"baseline_{a}": True for a in _BASELINE}},
     thresholds=frozenset(f.name for f in fields(Thresholds)),
-    derived={f"{a[:3]}_fall": _fall(a) for a in _BASELINE},
+    derived={k: v for a in _BASELINE for k, v in _derived(a).items()},
 )
 
 #: Non-response at week 4: transaminases fell by less than 50%.
@@ -111,8 +88,8 @@ PANELS = Schema(
 #: noise in AST as non-response, which the consensus does not intend). A transaminase back
 #: at or below ULN is never non-response, even when a mild start made the fall small.
 NON_RESPONSE = Expr(
-    "(alt_fall < th.non_response_fall and alt_xuln > th.uln) if alt_fall is not None"
-    " else (ast_fall < th.non_response_fall and ast_xuln > th.uln) if ast_fall is not None"
+    "(alt_fall < th.non_response_fall and alt_xuln > th.uln) if alt_known"
+    " else (ast_fall < th.non_response_fall and ast_xuln > th.uln) if ast_known"
     " else False",
     PANELS,
     "response.NON_RESPONSE",

@@ -190,7 +190,8 @@ INVARIANT_DECLARATIONS: tuple[Invariant, ...] = (
     _inv(
         "INV-15",
         subject='antimetabolite and "death" not in active',
-        condition=f"next_lab_day() is None or next_lab_day() > day + cbc_interval + {_EPS}",
+        # "not due <= limit": missing (none scheduled) or too late, with one look-up.
+        condition=f"not next_lab_day() <= day + cbc_interval + {_EPS}",
         cases=(
             (
                 "next_lab_day() is None",
