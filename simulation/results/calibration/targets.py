@@ -47,6 +47,10 @@ class CalibrationError(ValueError):
 # --- targets ---------------------------------------------------------------------------------
 
 
+PUBLISHED_KEYS = ("value", "low", "high", "n", "events")
+"""The keys a target's ``published`` mapping may hold."""
+
+
 @dataclass(frozen=True, slots=True)
 class Published:
     """A published proportion and its 95% interval.
@@ -256,14 +260,33 @@ def _parse_measure(raw: Any, where: str) -> Measure:
     return Measure(kind, params)
 
 
+def _published_number(raw: dict[str, Any], key: str, where: str) -> float:
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CalibrationError(f"{where}: published {key!r} must be a number (got {value!r})")
+    return float(value)
+
+
 def _parse_published(raw: Any, n_note: Any, where: str) -> Published:
     if not isinstance(raw, dict) or "value" not in raw:
         raise CalibrationError(f"{where}: 'published' must be a mapping with a 'value'")
-    value = float(raw["value"])
+    unknown = sorted(set(raw) - set(PUBLISHED_KEYS))
+    if unknown:
+        raise CalibrationError(
+            f"{where}: unknown 'published' keys {unknown}; expected {list(PUBLISHED_KEYS)}"
+        )
+    value = _published_number(raw, "value", where)
     if not 0 <= value <= 1:
         raise CalibrationError(f"{where}: published value must be a proportion (got {value})")
     if "low" in raw or "high" in raw:
-        low, high = float(raw["low"]), float(raw["high"])
+        # A published interval and a denominator to derive one would be two answers to the
+        # same question; refuse rather than silently ignore one of them.
+        if "low" not in raw or "high" not in raw or "n" in raw or "events" in raw:
+            raise CalibrationError(
+                f"{where}: 'published' takes either 'low' and 'high' (a published interval) or "
+                f"'n' (and optionally 'events') to derive one (got {sorted(raw)})"
+            )
+        low, high = (_published_number(raw, k, where) for k in ("low", "high"))
         if not low <= value <= high:
             raise CalibrationError(
                 f"{where}: published interval {low}-{high} does not contain {value}"
@@ -271,7 +294,11 @@ def _parse_published(raw: Any, n_note: Any, where: str) -> Published:
         return Published(value, low, high, derived=False, n_note=str(n_note))
     if "n" not in raw:
         raise CalibrationError(f"{where}: 'published' needs 'low' and 'high' or 'n'")
-    n = int(raw["n"])
-    successes = float(raw.get("events", value * n))
+    n = raw["n"]
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise CalibrationError(f"{where}: published 'n' must be a whole number >= 1 (got {n!r})")
+    successes = _published_number(raw, "events", where) if "events" in raw else value * n
+    if not 0 <= successes <= n:
+        raise CalibrationError(f"{where}: published 'events' must lie in 0-{n} (got {successes})")
     low, high = wilson_interval(successes, n)
     return Published(value, low, high, derived=True, n=n, n_note=str(n_note))
