@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pathway.columns import RecordColumns
 from pathway.compiled import CompiledPathway
 from pathway.guidelines.aih import effects
-from pathway.guidelines.aih.columns import LAYOUT, MUTATOR_FORMS
+from pathway.guidelines.aih.columns import LAYOUT, VECTOR_EFFECTS
 from pathway.guidelines.aih.patient import LabPanel
 from pathway.guidelines.aih.vector_forms import VECTOR_RULEBOOK
 from pathway.vector_effects import VectorEffects
@@ -147,7 +147,13 @@ def main() -> None:
         ("all events, real groups", seen, groups),
         (f"{kind} {name} x {len(replicated):,} in one group", replicated, one_group),
     ):
-        vec = VectorEffects(effects.EFFECTS, VECTOR_RULEBOOK, MUTATOR_FORMS)
+        vec = VectorEffects(
+            effects.EFFECTS,
+            VECTOR_RULEBOOK,
+            VECTOR_EFFECTS.mutators,
+            forms=VECTOR_EFFECTS.forms,
+            methods=VECTOR_EFFECTS.methods,
+        )
         best_s = best_v = best_c = float("inf")
         for _ in range(args.repeat):
             s, want = _scalar(batch)

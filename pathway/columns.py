@@ -10,8 +10,10 @@ The columns follow :mod:`pathway.vector`'s conventions, so :meth:`RecordColumns.
 the same arrays to the numpy interpreter without copying: a field is ``bool``, ``float64``
 (NaN: missing), ``int64`` or ``object``; a key of a mapping or a method value is the call
 column ``(name, (key,))`` the interpreter looks up (``on("azathioprine")``,
-``dose("azathioprine")``, ``latest("alt_xuln")``); a set member is the membership test
-``"x" in field`` the interpreter caches in ``Batch.derived``.
+``dose("azathioprine")``, ``latest("alt_xuln")``) and the item column ``"<field>[<key>]"``
+(:meth:`~pathway.vector.Batch.item`: NaN where absent); an attribute of an object field is
+the column ``"<field>.<attribute>"`` (:meth:`~pathway.vector.Batch.attr`); a set member is
+the membership test ``"x" in field`` the interpreter caches in ``Batch.derived``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import InvalidPathwayError
-from .vector import Batch
+from .vector import Batch, column
 
 __all__ = ["Keyed", "Kind", "Layout", "RecordColumns"]
 
@@ -68,6 +70,8 @@ class Layout:
         firsts: property -> (keyed field, keys): the first key present, in that order, or
             ``None`` (e.g. the active steroid).
         anys: property -> keyed field: whether any key is present.
+        attrs: object field -> attributes read as ``"<field>.<attribute>"`` columns
+            (:meth:`pathway.vector.Batch.attr`; e.g. the treatment baseline's analytes).
         restore: ``(record, {call key: value})`` puts the method values back on a record
             built from the columns (they are the record's own state, e.g. latest values).
     """
@@ -78,6 +82,7 @@ class Layout:
     methods: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     firsts: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     anys: Mapping[str, str] = field(default_factory=dict)
+    attrs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     restore: Callable[[Any, dict[CallKey, Any]], None] | None = None
 
 
@@ -297,14 +302,27 @@ class RecordColumns:
         properties = {n for n, (f, _) in layout.firsts.items() if f in changed}
         properties |= {n for n, f in layout.anys.items() if f in changed}
         stale = set(changed) | properties
-        for key in [k for k in batch.derived if len(k) > 1 and k[1] in stale]:
-            del batch.derived[key]
+        for cached in [k for k in batch.derived if len(k) > 1 and k[1] in stale]:
+            del batch.derived[cached]
         for name in changed & set(layout.keyed):
             batch.columns.pop(name, None)
-            for key in layout.keyed[name].keys:
+            keyed = layout.keyed[name]
+            for key in keyed.keys:
                 here = self.present[(name, key)]
                 batch.derived[("In", name, True, key)] = here
                 batch.derived[("NotIn", name, True, key)] = ~here
+                if keyed.value is not None:
+                    item = self.values[(name, key)].astype(np.float64)
+                    item[~here] = np.nan
+                    batch.columns[f"{name}[{key}]"] = item
+        for name in changed & set(layout.attrs):
+            objects = self.plain[name].tolist()
+            for attribute in layout.attrs[name]:
+                values = [None if v is None else getattr(v, attribute) for v in objects]
+                try:  # numbers (NaN: missing), as the interpreter's column() makes them
+                    batch.columns[f"{name}.{attribute}"] = _float(values)
+                except (TypeError, ValueError):
+                    batch.columns[f"{name}.{attribute}"] = column(values)
         for name, (keyed_field, _) in layout.firsts.items():
             if keyed_field in changed:
                 batch.columns[name] = self.first(name)

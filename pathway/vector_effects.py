@@ -97,7 +97,9 @@ class VectorEffects:
 
     ``rulebook`` gives the interpreter the guideline's vector forms of its functions (and
     the rulebook they read), as for the rules; ``mutators`` the columnar forms of the
-    record's mutators (those without one run row by row on records made from the columns).
+    record's mutators (those without one run row by row on records made from the columns);
+    ``forms`` vector forms of the functions only effects call; ``methods`` columns of record
+    method calls without arguments, ``form(batch, rows)`` (e.g. ``latest_panel()``).
     """
 
     def __init__(
@@ -105,11 +107,18 @@ class VectorEffects:
         book: EffectBook,
         rulebook: VectorRulebook | None = None,
         mutators: Mapping[str, MutatorForm] | None = None,
+        *,
+        forms: Mapping[str, Form] | None = None,
+        methods: Mapping[str, Callable[[Batch, Array], Array]] | None = None,
     ) -> None:
         self.book = book
         self.rulebook = rulebook
         self.mutators = dict(mutators or {})
-        self.forms: Mapping[str, Form] = rulebook.forms if rulebook is not None else {}
+        self.forms: Mapping[str, Form] = {
+            **(rulebook.forms if rulebook is not None else {}),
+            **(forms or {}),
+        }
+        self.methods = dict(methods or {})
         #: Rows handed to Python: mutator name or function name -> rows.
         self.fallbacks: dict[str, int] = {}
 
@@ -230,6 +239,10 @@ class _Run:
             and f.method
             and (name, args) not in batch.calls
         ]
+        for name, args in [m for m in made if m[0] in self.owner.methods and not m[1]]:
+            batch.calls[(name, args)] = self.owner.methods[name](batch, rows)
+            self._made_calls.append((name, args))
+            made.remove((name, args))
         if python or made:
             self.live.prefetch(rows)
         for name, args in made:

@@ -17,15 +17,25 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...columns import CallKey, Keyed, Kind, Layout, RecordColumns
+from ...vector import Batch, Columnar, Form, VectorInterpreter, column
 from ...vector_effects import MutatorForm, VectorEffects
+from . import response
 from .chart import AIHPathway
 from .effects import EFFECTS
-from .patient import PatientRecord
+from .patient import LabPanel, PatientRecord
 from .timers import TIMERS
 from .vector_forms import VECTOR_RULEBOOK
 from .vocabulary import DRUGS, LAB_FIELDS, STEROIDS
 
-__all__ = ["ANTIMETABOLITES", "LAYOUT", "MUTATOR_FORMS", "VECTOR_EFFECTS"]
+__all__ = [
+    "ANTIMETABOLITES",
+    "EFFECT_FORMS",
+    "LAYOUT",
+    "METHOD_FORMS",
+    "MUTATOR_FORMS",
+    "VECTOR_EFFECTS",
+    "latest_panels",
+]
 
 Array = NDArray[Any]
 
@@ -79,6 +89,7 @@ LAYOUT: Final = Layout(
     methods={"latest": LAB_FIELDS, "latest_day": LAB_FIELDS},
     firsts={"steroid": ("drugs", STEROIDS), "antimetabolite": ("drugs", ANTIMETABOLITES)},
     anys={"immunosuppressed": "drugs"},
+    attrs={"treatment_baseline": ("day", *LAB_FIELDS)},
     restore=_restore,
 )
 
@@ -140,5 +151,71 @@ MUTATOR_FORMS: Final[dict[str, MutatorForm]] = {
     "set_response": _set_response,
 }
 
+# --- the latest panel and the response classes over columns ------------------------------------
+
+
+def latest_panels(batch: Batch, rows: Array) -> Array:
+    """``record.latest_panel()`` for the rows of mask ``rows`` (``None`` elsewhere), made
+    from the latest-value columns: every analyte at its latest value, dated at the last
+    panel of the history (the record's day without one)."""
+    values = {a: batch.call("latest", (a,)).tolist() for a in LAB_FIELDS}
+    history, day = batch.column("labs"), batch.column("day")
+    out = np.full(batch.n, None, dtype=object)
+    for i in np.flatnonzero(rows).tolist():
+        labs = history[i]
+        dated = labs[-1].day if labs else float(day[i])
+        measured = {a: v[i] for a, v in values.items() if v[i] == v[i]}
+        out[i] = LabPanel(dated, **measured)
+    return out
+
+
+def _rows(vi: VectorInterpreter) -> Array:
+    return np.broadcast_to(np.asarray(vi.mask, dtype=bool), (vi.n,))
+
+
+def _each(vi: VectorInterpreter, classify: Any, *args: Array) -> Array:
+    """``classify(i, latest panel, *argument values)`` on the rows asked (None elsewhere):
+    :mod:`.response`'s own functions, row by row on panels made from the columns."""
+    rows = _rows(vi)
+    panels = latest_panels(vi.batch, rows)
+    spread = [np.broadcast_to(a, (vi.n,)) for a in args]
+    out: list[Any] = [None] * vi.n
+    for i in np.flatnonzero(rows).tolist():
+        out[i] = classify(i, panels[i], *(a[i] for a in spread))
+    return column(out)
+
+
+def _week4(vi: VectorInterpreter) -> Array:
+    baseline = vi.batch.column("treatment_baseline").tolist()
+    return _each(vi, lambda i, panel: response.classify_week4(baseline[i], panel, vi.th))
+
+
+def _month6(vi: VectorInterpreter) -> Array:
+    return _each(vi, lambda i, panel: response.classify_month6(panel, vi.th))
+
+
+def _followup(vi: VectorInterpreter, previous: Array) -> Array:
+    return _each(
+        vi, lambda i, panel, prev: response.classify_followup(prev, panel, vi.th), previous
+    )
+
+
+#: Forms of the functions only effects call (:data:`.effects.FUNCTIONS`): the classes of
+#: :mod:`.response`, computed by its own functions on panels made from the columns.
+EFFECT_FORMS: Final[dict[str, Form]] = {
+    "classify_week4": Columnar(_week4),
+    "classify_month6": Columnar(_month6),
+    "classify_followup": Columnar(_followup),
+}
+
+#: Columns of record method calls effects make (``latest_panel()``): ``form(batch, rows)``.
+METHOD_FORMS: Final = {"latest_panel": latest_panels}
+
 #: The AIH effects applied over columns.
-VECTOR_EFFECTS: Final = VectorEffects(EFFECTS, VECTOR_RULEBOOK, MUTATOR_FORMS)
+VECTOR_EFFECTS: Final = VectorEffects(
+    EFFECTS,
+    VECTOR_RULEBOOK,
+    MUTATOR_FORMS,
+    forms=EFFECT_FORMS,
+    methods=METHOD_FORMS,
+)
