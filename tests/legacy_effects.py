@@ -521,3 +521,29 @@ TRACKED = {
         ("action", ACTION_EFFECTS),
     )
 }
+
+
+# --- the response classes as written before they were declared (response.py) -----------------
+
+
+def classify_week4(baseline, latest, th):
+    return "non_response" if response.is_non_response(baseline, latest, th) else "not_assessed"
+
+
+def classify_month6(latest, th):
+    return (
+        "complete_biochemical_response" if response.is_cbr(latest, th) else "insufficient_response"
+    )
+
+
+def classify_followup(previous, latest, th):
+    alt = latest.alt_xuln
+    if alt is not None and alt > th.relapse_alt_xuln:
+        return "relapse"
+    if (alt is not None and alt > th.uln) or (
+        latest.igg_xuln is not None and latest.igg_xuln > th.uln
+    ):
+        return "loss_of_response" if previous != "relapse" else "relapse"
+    if response.is_cbr(latest, th):
+        return "complete_biochemical_response"
+    return previous

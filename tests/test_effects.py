@@ -31,10 +31,11 @@ from pathway.effects import (
 )
 from pathway.errors import InvalidPathwayError
 from pathway.expr import ExpressionError, Schema
-from pathway.guidelines.aih import effects
+from pathway.guidelines.aih import effects, response
 from pathway.guidelines.aih.guideline import RULES
 from pathway.guidelines.aih.patient import LabPanel, PatientRecord
 from pathway.guidelines.aih.rules import ACTIONS
+from pathway.guidelines.aih.thresholds import Thresholds
 from pathway.guidelines.aih.vocabulary import FINDING_VALUES
 
 from . import legacy_effects as legacy
@@ -262,3 +263,25 @@ def test_before_values_after_operations_and_expressions_called_not_inlined() -> 
     assert book.effects["finding"]["none"].writes == {"day"}
     with pytest.raises(InvalidPathwayError, match="'before' names"):
         EffectBook(_SCHEMA, {}, fields={"x"}, doses="x", before={"x": "x"})
+
+
+_CLASSES = st.sampled_from(
+    ["not_assessed", "complete_biochemical_response", "loss_of_response", "relapse"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_panel, _panel, _CLASSES)
+def test_declared_response_classes_agree_with_the_hand_written_ones(
+    base: dict[str, float], now: dict[str, float], previous: str
+) -> None:
+    """The week-4, month-6 and follow-up classes (response.WEEK4, MONTH6, FOLLOWUP)."""
+    th = Thresholds()
+    baseline, latest = LabPanel.from_mapping(0, base), LabPanel.from_mapping(28, now)
+    assert response.classify_week4(baseline, latest, th) == legacy.classify_week4(
+        baseline, latest, th
+    )
+    assert response.classify_month6(latest, th) == legacy.classify_month6(latest, th)
+    assert response.classify_followup(previous, latest, th) == legacy.classify_followup(
+        previous, latest, th
+    )

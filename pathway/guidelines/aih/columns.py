@@ -11,20 +11,22 @@ forms of the record's mutators, and :data:`VECTOR_EFFECTS` the declared effects 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ...columns import CallKey, Keyed, Kind, Layout, RecordColumns
-from ...vector import Batch, Columnar, Form, VectorInterpreter, column
+from ...expr import Expr
+from ...vector import Batch, Columnar, Form, VectorInterpreter
 from ...vector_effects import MutatorForm, VectorEffects
 from . import response
 from .chart import AIHPathway
 from .effects import EFFECTS
 from .patient import LabPanel, PatientRecord
 from .timers import TIMERS
-from .vector_forms import VECTOR_RULEBOOK
+from .vector_forms import VECTOR_RULEBOOK, panel_columns
 from .vocabulary import DRUGS, LAB_FIELDS, STEROIDS
 
 __all__ = [
@@ -169,43 +171,26 @@ def latest_panels(batch: Batch, rows: Array) -> Array:
     return out
 
 
-def _rows(vi: VectorInterpreter) -> Array:
-    return np.broadcast_to(np.asarray(vi.mask, dtype=bool), (vi.n,))
+def _classes(expr: Expr) -> Callable[..., Array]:
+    """A class of :mod:`.response` (:data:`~.response.WEEK4`, ...) evaluated over the batch's
+    panel columns; the class before (``previous``), when given, as a column too."""
 
+    def form(vi: VectorInterpreter, *previous: Array) -> Array:
+        columns = panel_columns(vi.batch)
+        panels = Batch(vi.n, frozenset(), {f: columns[f] for f in expr.deps.fields})
+        if previous:
+            panels.columns["previous"] = np.broadcast_to(previous[0], (vi.n,))
+        return VectorInterpreter(panels, vi.th, None, response.CLASSES).evaluate(expr, vi.mask)
 
-def _each(vi: VectorInterpreter, classify: Any, *args: Array) -> Array:
-    """``classify(i, latest panel, *argument values)`` on the rows asked (None elsewhere):
-    :mod:`.response`'s own functions, row by row on panels made from the columns."""
-    rows = _rows(vi)
-    panels = latest_panels(vi.batch, rows)
-    spread = [np.broadcast_to(a, (vi.n,)) for a in args]
-    out: list[Any] = [None] * vi.n
-    for i in np.flatnonzero(rows).tolist():
-        out[i] = classify(i, panels[i], *(a[i] for a in spread))
-    return column(out)
-
-
-def _week4(vi: VectorInterpreter) -> Array:
-    baseline = vi.batch.column("treatment_baseline").tolist()
-    return _each(vi, lambda i, panel: response.classify_week4(baseline[i], panel, vi.th))
-
-
-def _month6(vi: VectorInterpreter) -> Array:
-    return _each(vi, lambda i, panel: response.classify_month6(panel, vi.th))
-
-
-def _followup(vi: VectorInterpreter, previous: Array) -> Array:
-    return _each(
-        vi, lambda i, panel, prev: response.classify_followup(prev, panel, vi.th), previous
-    )
+    return form
 
 
 #: Forms of the functions only effects call (:data:`.effects.FUNCTIONS`): the classes of
-#: :mod:`.response`, computed by its own functions on panels made from the columns.
+#: :mod:`.response`, its declared expressions over the panel columns.
 EFFECT_FORMS: Final[dict[str, Form]] = {
-    "classify_week4": Columnar(_week4),
-    "classify_month6": Columnar(_month6),
-    "classify_followup": Columnar(_followup),
+    "classify_week4": Columnar(_classes(response.WEEK4)),
+    "classify_month6": Columnar(_classes(response.MONTH6)),
+    "classify_followup": Columnar(_classes(response.FOLLOWUP)),
 }
 
 #: Columns of record method calls effects make (``latest_panel()``): ``form(batch, rows)``.

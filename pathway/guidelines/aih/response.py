@@ -15,7 +15,8 @@ vector engine on columns of many (:mod:`pathway.guidelines.aih.vector_forms`).
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Callable
+from dataclasses import fields, replace
 
 from ...expr import Expr, Schema
 from .patient import LabPanel
@@ -23,8 +24,12 @@ from .thresholds import Thresholds
 
 __all__ = [
     "CBR",
+    "CLASSES",
+    "FOLLOWUP",
+    "MONTH6",
     "NON_RESPONSE",
     "PANELS",
+    "WEEK4",
     "PanelPair",
     "classify_followup",
     "classify_month6",
@@ -104,6 +109,37 @@ CBR = Expr(
     "response.CBR",
 )
 
+#: The class names the classifications may use besides the panel's: the comparisons above,
+#: and the class before a follow-up panel (``previous``).
+CLASSES = replace(
+    PANELS,
+    derived={**PANELS.derived, "non_response": NON_RESPONSE.text, "cbr": CBR.text},
+    variables=frozenset({"previous"}),
+)
+
+#: The class at the week-4 check (the pair of panels: treatment baseline and latest).
+WEEK4 = Expr('"non_response" if non_response else "not_assessed"', CLASSES, "response.WEEK4")
+
+#: The class at the 6-month check.
+MONTH6 = Expr(
+    '"complete_biochemical_response" if cbr else "insufficient_response"',
+    CLASSES,
+    "response.MONTH6",
+)
+
+#: The class of a follow-up panel after a response was reached (class ``previous``):
+#: ``relapse`` when ALT > 3 x ULN, ``loss_of_response`` when ALT or IgG > ULN (a relapse
+#: stays one), back to complete biochemical response when all are normal, else unchanged.
+FOLLOWUP = Expr(
+    '"relapse" if alt_xuln > th.relapse_alt_xuln'
+    ' else ("relapse" if previous == "relapse" else "loss_of_response")'
+    " if alt_xuln > th.uln or igg_xuln > th.uln"
+    ' else "complete_biochemical_response" if cbr'
+    " else previous",
+    CLASSES,
+    "response.FOLLOWUP",
+)
+
 _NO_STATES: frozenset[str] = frozenset()
 
 
@@ -135,17 +171,19 @@ def is_cbr(panel: LabPanel, th: Thresholds) -> bool:
 
 
 def classify_week4(baseline: LabPanel, latest: LabPanel, th: Thresholds) -> str:
-    """Class at the week-4 check: ``non_response`` or still ``not_assessed``."""
-    return "non_response" if is_non_response(baseline, latest, th) else "not_assessed"
+    """Class at the week-4 check (:data:`WEEK4`): ``non_response`` or still ``not_assessed``."""
+    value: str = WEEK4.fn(PanelPair(baseline, latest), th, None, _NO_STATES)
+    return value
 
 
 def classify_month6(latest: LabPanel, th: Thresholds) -> str:
-    """Class at the 6-month check: complete biochemical or insufficient response."""
-    return "complete_biochemical_response" if is_cbr(latest, th) else "insufficient_response"
+    """Class at the 6-month check (:data:`MONTH6`): complete biochemical or insufficient."""
+    value: str = MONTH6.fn(latest, th, None, _NO_STATES)
+    return value
 
 
 def classify_followup(previous: str, latest: LabPanel, th: Thresholds) -> str:
-    """Class of a follow-up panel after a response has been reached.
+    """Class of a follow-up panel after a response has been reached (:data:`FOLLOWUP`).
 
     ``relapse`` when ALT > 3 x ULN, ``loss_of_response`` when ALT or IgG > ULN, back to
     ``complete_biochemical_response`` when all are normal; otherwise unchanged.
@@ -156,13 +194,5 @@ def classify_followup(previous: str, latest: LabPanel, th: Thresholds) -> str:
     >>> classify_followup("complete_biochemical_response", LabPanel(400, alt_xuln=1.4), th)
     'loss_of_response'
     """
-    alt = latest.alt_xuln
-    if alt is not None and alt > th.relapse_alt_xuln:
-        return "relapse"
-    if (alt is not None and alt > th.uln) or (
-        latest.igg_xuln is not None and latest.igg_xuln > th.uln
-    ):
-        return "loss_of_response" if previous != "relapse" else "relapse"
-    if is_cbr(latest, th):
-        return "complete_biochemical_response"
-    return previous
+    followup: Callable[..., str] = FOLLOWUP.fn  # takes the variable ``previous`` by name
+    return followup(latest, th, None, _NO_STATES, previous=previous)
