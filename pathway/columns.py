@@ -13,7 +13,8 @@ column ``(name, (key,))`` the interpreter looks up (``on("azathioprine")``,
 ``dose("azathioprine")``, ``latest("alt_xuln")``) and the item column ``"<field>[<key>]"``
 (:meth:`~pathway.vector.Batch.item`: NaN where absent); an attribute of an object field is
 the column ``"<field>.<attribute>"`` (:meth:`~pathway.vector.Batch.attr`); a set member is
-the membership test ``"x" in field`` the interpreter caches in ``Batch.derived``.
+the membership test ``"x" in field`` the interpreter caches in ``Batch.derived`` (a
+mapping's membership is read from the whole field, :meth:`RecordColumns.whole`).
 """
 
 from __future__ import annotations
@@ -309,12 +310,12 @@ class RecordColumns:
             keyed = layout.keyed[name]
             for key in keyed.keys:
                 here = self.present[(name, key)]
-                batch.derived[("In", name, True, key)] = here
-                batch.derived[("NotIn", name, True, key)] = ~here
-                if keyed.value is not None:
-                    item = self.values[(name, key)].astype(np.float64)
-                    item[~here] = np.nan
-                    batch.columns[f"{name}[{key}]"] = item
+                if keyed.value is None:  # a set: its membership tests
+                    batch.derived[("In", name, True, key)] = here
+                    batch.derived[("NotIn", name, True, key)] = ~here
+                else:  # a mapping: its items (its membership tests read it whole)
+                    held = self.values[(name, key)]
+                    batch.columns[f"{name}[{key}]"] = np.where(here, held, np.nan)
         for name in changed & set(layout.attrs):
             objects = self.plain[name].tolist()
             for attribute in layout.attrs[name]:

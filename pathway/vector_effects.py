@@ -169,6 +169,7 @@ class _Run:
         payload = [None] * columns.n if values is None else list(values)
         self.variables: dict[str, Array] = {PAYLOAD: column(payload)}
         self._batch: Batch | None = None
+        self._vi: VectorInterpreter | None = None
         self._made_calls: list[tuple[str, tuple[Any, ...]]] = []
         self._fallbacks: dict[str, int] = {}
 
@@ -208,13 +209,21 @@ class _Run:
     def evaluate(self, expr: Expr, rows: Array) -> Array:
         batch = self.batch()
         self._prepare(expr, rows, batch)
-        vi = VectorInterpreter(
-            batch, self.th, self.opt, self.book.schema, self.owner.forms, self.owner.rulebook
-        )
+        vi = self._interpreter(batch)
         out = vi.evaluate(expr, rows)
         for fn, count in vi.fallbacks.items():
             self._fallbacks[fn] = self._fallbacks.get(fn, 0) + count
+        vi.fallbacks.clear()
         return out
+
+    def _interpreter(self, batch: Batch) -> VectorInterpreter:
+        """One interpreter for the run (the batch is refreshed in place, never replaced)."""
+        if self._vi is None:
+            owner = self.owner
+            self._vi = VectorInterpreter(
+                batch, self.th, self.opt, self.book.schema, owner.forms, owner.rulebook
+            )
+        return self._vi
 
     def _prepare(self, expr: Expr, rows: Array, batch: Batch) -> None:
         """What ``expr`` reads that the batch lacks: keyed fields read whole, record method
@@ -404,7 +413,8 @@ _WHOLE: dict[int, tuple[Expr, frozenset[str]]] = {}
 
 
 def _whole_reads(expr: Expr, keyed: Mapping[str, Any]) -> frozenset[str]:
-    """The keyed fields ``expr`` reads as a whole (not only as ``"x" in field`` tests)."""
+    """The keyed fields ``expr`` reads as a whole (all but a set's ``"x" in field`` tests,
+    which the batch keeps as membership columns)."""
     memo = _WHOLE.get(id(expr))
     if memo is not None and memo[0] is expr:
         return memo[1]
@@ -417,7 +427,9 @@ def _whole_reads(expr: Expr, keyed: Mapping[str, Any]) -> frozenset[str]:
     found = frozenset(
         node.id
         for node in ast.walk(expr.tree)
-        if isinstance(node, ast.Name) and node.id in keyed and id(node) not in tested
+        if isinstance(node, ast.Name)
+        and node.id in keyed
+        and not (id(node) in tested and keyed[node.id].value is None)
     )
     _WHOLE[id(expr)] = (expr, found)
     return found
