@@ -504,7 +504,9 @@ ANTIMETABOLITE_TIMERS: tuple[str, ...] = tuple(
 #: What every effect is followed by: the antimetabolite and its dose before the effect ...
 BEFORE: dict[str, str] = {
     "old_antimetabolite": "antimetabolite",
-    "old_antimetabolite_dose": "dose(old_antimetabolite)",
+    # Never dose(None): the native build's record types the drug as text.
+    "old_antimetabolite_dose": "dose(old_antimetabolite)"
+    " if old_antimetabolite is not None else None",
 }
 #: ... and INV-15: the early blood-count schedule restarts on a new antimetabolite or a
 #: dose rise (its day is cleared when there is none).
