@@ -12,7 +12,9 @@ scalar models' panels, bit for bit. Their columns are then repeated up to ``--pa
 rows, each row its own patient (its own noise). Printed, side by side: microseconds per
 patient-panel with ``DiseaseModel.panel`` (patient by patient; its cost does not depend on
 the cohort's size) and with :func:`~simulation.model.model_arrays.panel` (all patients at
-once), and the array panel's parts.
+once), and the array panel's parts; then the same for the choice of the next event over
+the queue and the 17 clocks (:func:`~simulation.model.model_arrays.next_events`), the plans
+of the distinct states checked identical first.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 
 from pathway import AIHPathway, PatientRecord
 from simulation.model import model_arrays
-from simulation.model.disease import PANEL_DRAWS, DiseaseModel, ModelConstants
+from simulation.model.disease import CLOCKS, PANEL_DRAWS, DiseaseModel, ModelConstants
 from simulation.model.draws import PatientStream, normal_of, run_words
 from simulation.model.parameters import load_parameters
 from simulation.run.engine import run_patient
@@ -120,6 +122,37 @@ def main() -> None:
     rest = t_arrays - t_draws - t_latent
     print(f"    the rest (noise, bounds, rounding, MELD)      {rest * per:8.2f}")
     print(f"  ratio: {t_scalar / t_arrays:.0f}x (panels of the distinct states identical)")
+
+    # The next event over the queue and the 17 clocks (the models as their runs left them).
+    nows = [max(clock.since for clock in m.clocks.values()) for m in models]
+    for m, now in zip(models, nows, strict=True):
+        m.choose_next(now)
+    tiled = [models[i % len(models)] for i in range(n)]
+    clocks = [model_arrays.clocks_of(tiled, name) for name in CLOCKS]
+    heads = [m.queue_head for m in tiled]
+    q_day = np.array([np.inf if h is None else h[0] for h in heads])
+    q_prio = np.array([0 if h is None else h[1] for h in heads], dtype=np.int64)
+    now_all = np.array([nows[i % len(models)] for i in range(n)])
+    day, what = model_arrays.next_events(now_all, clocks, q_day, q_prio)
+    names = {model_arrays.QUEUE: "queue", **dict(enumerate(CLOCKS))}
+    for i, m in enumerate(models):
+        plan = m.plan
+        assert (plan is None and np.isinf(day[i])) or plan == (day[i], names[int(what[i])])
+
+    def scalar_next() -> None:
+        k = len(models)
+        for i in range(n):
+            models[i % k].choose_next(nows[i % k])
+
+    def arrays_next() -> None:
+        model_arrays.next_events(now_all, clocks, q_day, q_prio)
+
+    t_scalar = _best(args.repeats, scalar_next)
+    t_arrays = _best(args.repeats, arrays_next)
+    print(f"next event over the queue and {len(CLOCKS)} clocks, us per patient:")
+    print(f"  scalar DiseaseModel.choose_next, patient by patient  {t_scalar * per:8.2f}")
+    print(f"  next_events over ClockArrays, all patients at once   {t_arrays * per:8.2f}")
+    print(f"  ratio: {t_scalar / t_arrays:.0f}x (plans of the distinct states identical)")
 
 
 if __name__ == "__main__":

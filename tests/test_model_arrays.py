@@ -12,15 +12,19 @@ from hypothesis import strategies as st
 
 from pathway import AIHPathway, PatientRecord
 from simulation.model import disease
-from simulation.model.disease import DiseaseModel, ModelConstants, path_value
+from simulation.model.disease import CLOCKS, DiseaseModel, ModelConstants, path_value
 from simulation.model.draws import PatientStream
 from simulation.model.model_arrays import (
+    NO_EVENT,
+    QUEUE,
     PanelColumns,
     PathArrays,
     activity,
     acute_factor,
+    clocks_of,
     liver_function,
     meld,
+    next_events,
     panel,
 )
 from simulation.model.parameters import load_parameters
@@ -254,3 +258,94 @@ def test_columns_need_counter_based_streams() -> None:
     mine = DiseaseModel(rec, _CONSTANTS, PatientStream(8, 1, _MODEL_STREAM), tpmt="normal")
     with pytest.raises(ValueError, match="expected one seed"):
         PanelColumns.of([other, mine])
+
+
+def _queue_columns(models: list[DiseaseModel]) -> tuple[np.ndarray, np.ndarray]:
+    heads = [m.queue_head for m in models]
+    day = np.array([math.inf if h is None else h[0] for h in heads])
+    prio = np.array([0 if h is None else h[1] for h in heads], dtype=np.int64)
+    return day, prio
+
+
+def _planned(models: list[DiseaseModel]) -> list[tuple[float, str]]:
+    return [m.plan or (math.inf, "none") for m in models]
+
+
+def _names(day: np.ndarray, what: np.ndarray) -> list[tuple[float, str]]:
+    names = {QUEUE: "queue", NO_EVENT: "none", **dict(enumerate(CLOCKS))}
+    return [(float(d), names[int(w)]) for d, w in zip(day, what, strict=True)]
+
+
+@settings(max_examples=15)
+@given(
+    seed=st.integers(0, 2**32),
+    patients=st.lists(
+        st.tuples(st.integers(0, len(_KINDS) - 1), st.floats(1, 10 * 365.25)),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_next_events_are_the_scalar_model_s_plans(
+    seed: int, patients: list[tuple[int, float]]
+) -> None:
+    """Patients run to random days, then synced with their chart: the earliest event over
+    the queue and the 17 clocks, from the clocks as arrays, is the scalar model's plan."""
+    models, nows = [], []
+    for i, (kind, horizon) in enumerate(patients):
+        presentation, cirrhosis = _KINDS[kind]
+        rec = PatientRecord(
+            f"n{i}", age=45, sex="F", weight_kg=70, presentation=presentation, cirrhosis=cirrhosis
+        )
+        model = DiseaseModel(rec, _CONSTANTS, PatientStream(seed, i, _MODEL_STREAM), tpmt="normal")
+        chart = run_patient(AIHPathway(rec), model, horizon_days=horizon)
+        if chart.is_dead:
+            continue
+        model.next_day(chart)
+        models.append(model)
+        nows.append(chart.patient.day)
+    clocks = [clocks_of(models, name) for name in CLOCKS]
+    day, what = next_events(np.array(nows), clocks, *_queue_columns(models))
+    assert _names(day, what) == _planned(models)
+
+
+_CLOCK_STATES = st.tuples(
+    st.sampled_from([(), ((0.0, 0.0),), ((0.0, 50.0),), ((0.0, 1e-3), (30.0, 0.2))]),
+    st.sampled_from([0.0, 10.0, 20.0]),  # origin
+    st.sampled_from([0.0, 10.0, 20.0]),  # since
+    st.sampled_from([-0.5, 0.0, 1e-12, 0.3, 2.0]),  # budget
+)
+
+
+@given(
+    states=st.lists(st.lists(_CLOCK_STATES, min_size=17, max_size=17), min_size=1, max_size=5),
+    queues=st.lists(
+        st.tuples(st.sampled_from([0.0, 10.0, 20.0, 21.0]), st.sampled_from([0, 1, 5, 9]))
+        | st.none(),
+        min_size=5,
+        max_size=5,
+    ),
+    now=st.sampled_from([0.0, 5.0, 10.0, 20.0]),
+)
+def test_same_day_ties_fall_as_in_the_scalar_model(
+    states: list[list[tuple[Any, float, float, float]]],
+    queues: list[tuple[float, int] | None],
+    now: float,
+) -> None:
+    """Clocks spent or about to fire on the same few days, deaths and findings, queued
+    events of every priority: the array choice is the scalar model's, tie for tie."""
+    rec = PatientRecord("t", age=45, sex="F", weight_kg=70)
+    models = []
+    for i, clock_states in enumerate(states):
+        model = DiseaseModel(rec, _CONSTANTS, PatientStream(4, i, _MODEL_STREAM), tpmt="normal")
+        model._queue.clear()
+        for name, (hazard, origin, since, budget) in zip(CLOCKS, clock_states, strict=True):
+            clock = model.clocks[name]
+            clock.set(origin, hazard)
+            clock.since, clock.budget = since, budget
+        if queues[i] is not None:
+            model._push(*queues[i], "tpmt", "normal")
+        model.choose_next(now)
+        models.append(model)
+    clocks = [clocks_of(models, name) for name in CLOCKS]
+    day, what = next_events(np.full(len(models), now), clocks, *_queue_columns(models))
+    assert _names(day, what) == _planned(models)

@@ -62,6 +62,7 @@ from .parameters import ParameterSet
 from .scripted import baseline_occurrences
 
 __all__ = [
+    "CLOCKS",
     "FLOAT_OPS",
     "PANEL_DRAWS",
     "DiseaseModel",
@@ -69,6 +70,7 @@ __all__ = [
     "ModelConstants",
     "PanelOps",
     "Path",
+    "clock_priority",
     "complete_probability",
     "complete_share",
     "course_class",
@@ -736,6 +738,34 @@ def panel_values(
     }
 
 
+#: The model's clocks, in their same-day order (and stream order: clock ``i`` draws from
+#: the model's stream ``_OWN_STREAMS + i``).
+CLOCKS = (
+    "flare",
+    "postpartum_flare",
+    "intolerance_azathioprine",
+    "intolerance_mycophenolate",
+    "intolerance_tacrolimus",
+    "cirrhosis",
+    "decompensation",
+    "hcc",
+    "transplant",
+    "graft_failure",
+    "plan_pregnancy",
+    "conception",
+    "recompensation",
+    "nonadherence",
+    "liver_death",
+    "hcc_death",
+    "post_transplant_death",
+)
+
+
+def clock_priority(name: str) -> int:
+    """Same-day order of a clock's event (lower first): deaths after other findings."""
+    return _DEATH if name.endswith("death") else _FINDING
+
+
 @dataclass(slots=True)
 class _Course:
     """One treatment course's lab paths (see the module docstring)."""
@@ -804,25 +834,7 @@ class DiseaseModel:
             ``flare``, ``recurrence``, ``graft_failure``).
     """
 
-    _CLOCKS = (
-        "flare",
-        "postpartum_flare",
-        "intolerance_azathioprine",
-        "intolerance_mycophenolate",
-        "intolerance_tacrolimus",
-        "cirrhosis",
-        "decompensation",
-        "hcc",
-        "transplant",
-        "graft_failure",
-        "plan_pregnancy",
-        "conception",
-        "recompensation",
-        "nonadherence",
-        "liver_death",
-        "hcc_death",
-        "post_transplant_death",
-    )
+    _CLOCKS = CLOCKS
 
     def __init__(
         self,
@@ -846,7 +858,7 @@ class DiseaseModel:
         }
         # Same-day ties: other findings before deaths, then declaration order.
         self._clock_order = tuple(
-            (i, name, clock, _DEATH if name.endswith("death") else _FINDING)
+            (i, name, clock, clock_priority(name))
             for i, (name, clock) in enumerate(self.clocks.items())
         )
         self._queue: list[tuple[Days, int, int, str, Any]] = []
@@ -1189,7 +1201,11 @@ class DiseaseModel:
         if chart.is_dead:
             return None
         self._sync(chart)
-        now = chart.patient.day
+        return self.choose_next(chart.patient.day)
+
+    def choose_next(self, now: Days) -> Days | None:
+        """Plan the earliest of the queued events and the clocks' events from ``now`` (ties:
+        by priority, then the queue, then clock order); its day, or ``None``."""
         best: tuple[Days, int, int, str] | None = None
         if self._queue:
             day, prio, _, _, _ = self._queue[0]
@@ -1209,6 +1225,16 @@ class DiseaseModel:
             return None
         self._plan = (best[0], best[3])
         return best[0]
+
+    @property
+    def plan(self) -> tuple[Days, str] | None:
+        """The planned occurrence: its day and ``queue`` or a clock's name (or ``None``)."""
+        return self._plan
+
+    @property
+    def queue_head(self) -> tuple[Days, int] | None:
+        """Day and same-day priority of the first queued event, or ``None``."""
+        return self._queue[0][:2] if self._queue else None
 
     def pop(self, chart: Pathway[PatientRecord], day: Days) -> list[Occurrence]:
         """The occurrence planned for ``day`` by :meth:`next_day` (one at a time)."""

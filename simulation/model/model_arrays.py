@@ -26,19 +26,34 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import disease
-from .disease import PANEL_DRAWS, DiseaseModel, MeldFormula, ModelConstants, PanelOps, Path
-from .draws import PatientStream, normal_of, run_words
+from .disease import (
+    _EPS,
+    CLOCKS,
+    PANEL_DRAWS,
+    DiseaseModel,
+    MeldFormula,
+    ModelConstants,
+    PanelOps,
+    Path,
+    clock_priority,
+)
+from .draws import PatientStream, Randomness, normal_of, run_words
+from .hazard_arrays import ClockArrays, HazardTable
 
 __all__ = [
     "ARRAY_OPS",
+    "NO_EVENT",
+    "QUEUE",
     "STAGES",
     "PanelColumns",
     "PathArrays",
     "activity",
     "acute_factor",
     "clip",
+    "clocks_of",
     "liver_function",
     "meld",
+    "next_events",
     "panel",
     "rounded",
 ]
@@ -191,19 +206,13 @@ class PanelColumns:
                 noise stream numbers differ.
         """
         noise = [_noise_stream(m) for m in models]
-        seeds = {s.seed for s in noise}
-        streams = {s.stream for s in noise}
-        if len(seeds) > 1 or len(streams) > 1:
-            raise ValueError(
-                f"models: found seeds {sorted(seeds)} and noise streams {sorted(streams)}, "
-                "expected one seed and one stream number for all"
-            )
+        seed, noise_stream = _one_key(noise)
         rows = [_row(m) for m in models]
         columns = {name: np.array([r[name] for r in rows]) for name in _ROW_FIELDS}
         return cls(
-            seed=seeds.pop() if seeds else 0,
+            seed=seed,
             patients=np.array([s.patient for s in noise], dtype=np.int64),
-            noise_stream=streams.pop() if streams else 0,
+            noise_stream=noise_stream,
             noise_drawn=np.array([_noise_at(m) for m in models], dtype=np.uint64),
             alt=PathArrays.of([m.course.alt_path for m in models]),
             igg=PathArrays.of([m.course.igg_path for m in models]),
@@ -279,14 +288,29 @@ def _row(m: DiseaseModel) -> dict[str, float | int | bool]:
     }
 
 
-def _noise_stream(m: DiseaseModel) -> PatientStream:
-    stream = m.noise_rng
-    if not isinstance(stream, PatientStream):
+def _stream(rng: Randomness, what: str) -> PatientStream:
+    if not isinstance(rng, PatientStream):
         raise ValueError(
-            f"model: found a {type(stream).__name__} for its lab noise, expected a "
+            f"model: found a {type(rng).__name__} for its {what}, expected a "
             "counter-based PatientStream (simulation.model.draws)"
         )
-    return stream
+    return rng
+
+
+def _noise_stream(m: DiseaseModel) -> PatientStream:
+    return _stream(m.noise_rng, "lab noise")
+
+
+def _one_key(streams: Sequence[PatientStream]) -> tuple[int, int]:
+    """The one seed and stream number of ``streams`` (0, 0 for none)."""
+    seeds = {s.seed for s in streams}
+    numbers = {s.stream for s in streams}
+    if len(seeds) > 1 or len(numbers) > 1:
+        raise ValueError(
+            f"models: found seeds {sorted(seeds)} and stream numbers {sorted(numbers)}, "
+            "expected one seed and one stream number for all"
+        )
+    return (seeds.pop() if seeds else 0), (numbers.pop() if numbers else 0)
 
 
 def _noise_at(m: DiseaseModel) -> int:
@@ -403,3 +427,64 @@ def panel(
     return disease.panel_values(
         c, latent, wbc, cols.ast_ratio[rows_], list(np.ascontiguousarray(n.T)), ARRAY_OPS
     )
+
+
+# --- the next event -------------------------------------------------------------------------
+
+#: ``next_events``' answer for the queue, and for no event at all.
+QUEUE, NO_EVENT = -1, -2
+
+
+def clocks_of(models: Sequence[DiseaseModel], name: str) -> ClockArrays:
+    """Clock ``name`` of each model as :class:`~simulation.model.hazard_arrays.ClockArrays`
+    (budget, hazard, origin, last update and draws taken: the scalar clocks' own).
+
+    Raises:
+        ValueError: a clock draws from a ``numpy`` generator, or the clocks' seeds or stream
+            numbers differ.
+    """
+    clocks = [m.clocks[name] for m in models]
+    streams = [_stream(c.rng, f"clock {name!r}") for c in clocks]
+    seed, number = _one_key(streams)
+    out = ClockArrays(seed, np.array([s.patient for s in streams], dtype=np.int64), number)
+    out.drawn = np.array([s.drawn for s in streams], dtype=np.uint64)
+    out.budget = np.array([c.budget for c in clocks], dtype=np.float64)
+    out.origin = np.array([c.origin for c in clocks], dtype=np.float64)
+    out.since = np.array([c.since for c in clocks], dtype=np.float64)
+    out.table = HazardTable.of([c.hazard for c in clocks])
+    out.has = np.array([len(c.hazard) > 0 for c in clocks], dtype=bool)
+    return out
+
+
+def next_events(
+    now: Floats,
+    clocks: Sequence[ClockArrays],
+    queue_day: Floats,
+    queue_priority: Ints,
+) -> tuple[Floats, Ints]:
+    """Each patient's next event, as :meth:`DiseaseModel.choose_next` plans it.
+
+    ``clocks``: the model's clocks in :data:`~simulation.model.disease.CLOCKS` order;
+    ``queue_day`` and ``queue_priority``: each patient's first queued event (``inf`` when
+    the queue is empty). Returns the day (``inf``: none) and what: :data:`QUEUE`, the
+    clock's index, or :data:`NO_EVENT`. Events fall on whole days; on the same day the lower
+    priority comes first, then the queue, then the clocks in order.
+    """
+    days = [np.where(np.isinf(queue_day), math.inf, np.maximum(queue_day, now))]
+    prios = [np.asarray(queue_priority, dtype=np.int64)]
+    for name, clock in zip(CLOCKS, clocks, strict=True):
+        due = clock.due()
+        finite = np.isfinite(due)
+        with np.errstate(invalid="ignore"):
+            whole = np.maximum(np.ceil(np.where(finite, due, 0.0) - _EPS), now)
+        days.append(np.where(finite, whole, math.inf))
+        prios.append(np.full(len(due), clock_priority(name)))
+    day, prio = np.stack(days, axis=1), np.stack(prios, axis=1)
+    first = day.min(axis=1)
+    # Lexicographic (day, priority, position): the lowest priority on the first day, then
+    # the first position (argmin takes the first of equal values).
+    at_first = day == first[:, None]
+    lowest = np.where(at_first, prio, np.iinfo(np.int64).max).min(axis=1)
+    what = np.argmin(~(at_first & (prio == lowest[:, None])), axis=1) - 1
+    none = np.isinf(first)
+    return first, np.where(none, NO_EVENT, what)
