@@ -28,6 +28,7 @@ from simulation.model.model_arrays import (
     panel,
 )
 from simulation.model.parameters import load_parameters
+from simulation.run.cohort import run_cohort
 from simulation.run.engine import run_patient
 
 _PARAMETERS = load_parameters()
@@ -349,3 +350,28 @@ def test_same_day_ties_fall_as_in_the_scalar_model(
     clocks = [clocks_of(models, name) for name in CLOCKS]
     day, what = next_events(np.full(len(models), now), clocks, *_queue_columns(models))
     assert _names(day, what) == _planned(models)
+
+
+def test_a_cohort_s_models_read_as_columns() -> None:
+    """The models of a real cohort run (its own streams and stream numbers): panels from
+    their columns and their next events from their clocks are the models' own."""
+    result = run_cohort(patients=12, years=2, seed=7, keep_charts=True)
+    models = [p.model for p in result.patients if p.model is not None]
+    alive = [
+        p.model for p in result.patients if p.model is not None and p.model.death_cause is None
+    ]
+    assert len(models) == 12
+    cols = PanelColumns.of(models)
+    assert cols.seed == 7
+    assert cols.patients.tolist() == list(range(12))
+    days = np.linspace(100.0, 900.0, 12)
+    got = panel(cols, _CONSTANTS, days)
+    want = [m.panel(d) for m, d in zip(models, days.tolist(), strict=True)]
+    for name, values in got.items():
+        assert _same_bits(values, [w[name] for w in want]), name
+    nows = [max(c.since for c in m.clocks.values()) for m in alive]
+    for m, now in zip(alive, nows, strict=True):
+        m.choose_next(now)
+    clocks = [clocks_of(alive, name) for name in CLOCKS]
+    day, what = next_events(np.array(nows), clocks, *_queue_columns(alive))
+    assert _names(day, what) == _planned(alive)
