@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pathway import AIHPathway, PatientRecord
-from simulation.model import disease
+from simulation.model import disease, hazard_conditions
 from simulation.model.disease import CLOCKS, DiseaseModel, ModelConstants, path_value
 from simulation.model.draws import PatientStream
+from simulation.model.hazard_conditions import FLARE_CASES, Limits, Situation
 from simulation.model.model_arrays import (
     NO_EVENT,
     QUEUE,
@@ -22,10 +23,13 @@ from simulation.model.model_arrays import (
     activity,
     acute_factor,
     clocks_of,
+    flare_cases,
+    hazards_on,
     liver_function,
     meld,
     next_events,
     panel,
+    situation_batch,
 )
 from simulation.model.parameters import load_parameters
 from simulation.run.cohort import run_cohort
@@ -375,3 +379,49 @@ def test_a_cohort_s_models_read_as_columns() -> None:
     clocks = [clocks_of(alive, name) for name in CLOCKS]
     day, what = next_events(np.array(nows), clocks, *_queue_columns(alive))
     assert _names(day, what) == _planned(alive)
+
+
+class _Recording(DiseaseModel):
+    """A model that keeps the situation and configuration of every hazard update."""
+
+    seen: list[tuple[Situation, frozenset[str]]]
+
+    def _set_hazards(self, chart: Any, day: float) -> None:
+        self.seen.append((self.situation(chart.patient, day), frozenset(chart.active)))
+        super()._set_hazards(chart, day)
+
+
+@settings(max_examples=10)
+@given(
+    seed=st.integers(0, 2**32),
+    kinds=st.lists(st.integers(0, len(_KINDS) - 1), min_size=1, max_size=4),
+    transplant_meld=st.sampled_from([15.0, 17.0]) | st.floats(8.0, 30.0),
+    pregnancy_max_age=st.floats(30.0, 50.0),
+)
+def test_hazard_conditions_as_masks_are_the_scalar_s(
+    seed: int, kinds: list[int], transplant_meld: float, pregnancy_max_age: float
+) -> None:
+    """Every situation along random courses, grouped by configuration, under random limits:
+    each hazard condition's mask and each flare case are the scalar interpreter's."""
+    seen: list[tuple[Situation, frozenset[str]]] = []
+    for i, kind in enumerate(kinds):
+        presentation, cirrhosis = _KINDS[kind]
+        rec = PatientRecord(
+            f"h{i}", age=30, sex="F", weight_kg=70, presentation=presentation, cirrhosis=cirrhosis
+        )
+        model = _Recording(rec, _CONSTANTS, PatientStream(seed, i, _MODEL_STREAM), tpmt="normal")
+        model.seen = seen
+        run_patient(AIHPathway(rec), model, horizon_days=5 * 365.25)
+    limits = Limits(transplant_meld, pregnancy_max_age)
+    groups: dict[frozenset[str], list[Situation]] = {}
+    for situation, active in seen:
+        groups.setdefault(active, []).append(situation)
+    for active, situations in groups.items():
+        batch = situation_batch(situations, active)
+        masks = hazards_on(batch, limits)
+        want = [hazard_conditions.hazards_on(s, limits, active) for s in situations]
+        for name, mask in masks.items():
+            assert mask.tolist() == [bool(w[name]) for w in want], (name, sorted(active))
+        cases = flare_cases(batch, limits)
+        names = [FLARE_CASES[k].name if k >= 0 else "" for k in cases]
+        assert names == [hazard_conditions.flare_case(s, limits, active) for s in situations]

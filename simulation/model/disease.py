@@ -1511,19 +1511,21 @@ class DiseaseModel:
         self._shape(self.course, p.drugs, anchor)
         return True
 
-    def _set_hazards(self, chart: Pathway[PatientRecord], day: Days) -> None:
-        """Set every clock's hazard: whether it runs is declared in
-        :mod:`simulation.model.hazard_conditions`; its rate and origin come from here."""
-        c, lat, p, active = self.c, self.latent, chart.patient, chart.active
-        clocks = self.clocks
+    def limits(self, chart: Pathway[PatientRecord]) -> Limits:
+        """The limits the hazard conditions read (``th.<name>``) for this chart."""
+        return Limits(chart.thresholds.transplant_meld, self.c.pregnancy_max_age)
+
+    def situation(self, p: PatientRecord, day: Days) -> Situation:
+        """The patient on ``day`` as the hazard conditions read it (record ``p``: the
+        chart's)."""
+        c, lat = self.c, self.latent
         alt, igg = self.activity(day)
-        age_now = p.age + day / YEAR_DAYS
         bili, inr, _ = self._liver_function(day)
-        s = Situation(
+        return Situation(
             drugs=frozenset(p.drugs),
             pregnancy=p.pregnancy,
             sex=p.sex,
-            age=age_now,
+            age=p.age + day / YEAR_DAYS,
             withdrawal_start_day=p.withdrawal_start_day,
             treatment_start_day=p.treatment_start_day,
             stage=lat.stage,
@@ -1542,7 +1544,15 @@ class DiseaseModel:
             alt=alt,
             igg=igg,
         )
-        limits = Limits(chart.thresholds.transplant_meld, c.pregnancy_max_age)
+
+    def _set_hazards(self, chart: Pathway[PatientRecord], day: Days) -> None:
+        """Set every clock's hazard: whether it runs is declared in
+        :mod:`simulation.model.hazard_conditions`; its rate and origin come from here."""
+        c, lat, p, active = self.c, self.latent, chart.patient, chart.active
+        clocks = self.clocks
+        age_now = p.age + day / YEAR_DAYS
+        s = self.situation(p, day)
+        limits = self.limits(chart)
         on = hazards_on(s, limits, active)
         hr = c.activity_hr if on["activity"] else 1.0
         # Flares.

@@ -19,11 +19,13 @@ Units: days from diagnosis, x ULN, mg/dL, 10^9/L.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from numpy.typing import NDArray
+
+from pathway.vector import Batch, VectorInterpreter
 
 from . import disease
 from .disease import (
@@ -39,6 +41,7 @@ from .disease import (
 )
 from .draws import PatientStream, Randomness, normal_of, run_words
 from .hazard_arrays import ClockArrays, HazardTable
+from .hazard_conditions import FLARE_CASES, HAZARD_CONDITIONS, SCHEMA, Limits, Situation
 
 __all__ = [
     "ARRAY_OPS",
@@ -51,11 +54,14 @@ __all__ = [
     "acute_factor",
     "clip",
     "clocks_of",
+    "flare_cases",
+    "hazards_on",
     "liver_function",
     "meld",
     "next_events",
     "panel",
     "rounded",
+    "situation_batch",
 ]
 
 Floats = NDArray[np.float64]
@@ -488,3 +494,35 @@ def next_events(
     what = np.argmin(~(at_first & (prio == lowest[:, None])), axis=1) - 1
     none = np.isinf(first)
     return first, np.where(none, NO_EVENT, what)
+
+
+# --- which hazards run ------------------------------------------------------------------------
+
+
+def situation_batch(situations: Sequence[Situation], active: Set[str]) -> Batch:
+    """Patients' :class:`~simulation.model.hazard_conditions.Situation` in one chart
+    configuration, as the vector interpreter's columns."""
+    return Batch.from_records(situations, active, SCHEMA, Situation.__slots__)
+
+
+def hazards_on(batch: Batch, limits: Limits) -> dict[str, Bools]:
+    """Where each condition of :data:`~simulation.model.hazard_conditions.HAZARD_CONDITIONS`
+    holds, for a batch of situations in one configuration: the same declared expressions as
+    :func:`simulation.model.hazard_conditions.hazards_on`, evaluated as masks
+    (:mod:`pathway.vector`)."""
+    vi = VectorInterpreter(batch, limits, None, SCHEMA)
+    return {name: vi.test(cond.when) for name, cond in HAZARD_CONDITIONS.items()}
+
+
+def flare_cases(batch: Batch, limits: Limits) -> Ints:
+    """Each patient's flare case: the index in
+    :data:`~simulation.model.hazard_conditions.FLARE_CASES` of the first that holds, ``-1``
+    for none (as :func:`simulation.model.hazard_conditions.flare_case`)."""
+    vi = VectorInterpreter(batch, limits, None, SCHEMA)
+    out = np.full(batch.n, -1, dtype=np.int64)
+    open_ = np.ones(batch.n, dtype=bool)
+    for i, case in enumerate(FLARE_CASES):
+        hit = open_ & vi.test(case.when, open_)
+        out[hit] = i
+        open_ &= ~hit
+    return out
