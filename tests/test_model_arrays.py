@@ -425,3 +425,20 @@ def test_hazard_conditions_as_masks_are_the_scalar_s(
         cases = flare_cases(batch, limits)
         names = [FLARE_CASES[k].name if k >= 0 else "" for k in cases]
         assert names == [hazard_conditions.flare_case(s, limits, active) for s in situations]
+
+
+def test_rows_rewritten_with_longer_or_shorter_paths() -> None:
+    """Rewriting rows with paths of more knots widens every row's padding; with fewer, the
+    old knots are gone: values stay the scalar ones for every row."""
+    short = disease._mk([(0, 2.0)])
+    long_ = disease._mk([(0, 8.0), (28, 3.0), (90, 1.2), (120, 0.6), (400, 0.5)])
+    mid = disease._mk([(0, 1.0), (60, 4.0)])
+    arrays = PathArrays.of([short, mid])
+    assert arrays.times.shape == (2, 2)
+    arrays = arrays.with_rows(np.array([0]), [long_])
+    assert arrays.times.shape == (2, 5)
+    arrays = arrays.with_rows(np.array([1]), [short])
+    t = np.array([0.0, 50.0, 100.0, 1000.0])
+    for row, path in ((0, long_), (1, short)):
+        got = arrays.value(t, np.full(4, row))
+        assert _same_bits(got, [path_value(path, x) for x in t.tolist()])
