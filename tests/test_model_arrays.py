@@ -381,14 +381,22 @@ def test_a_cohort_s_models_read_as_columns() -> None:
     assert _names(day, what) == _planned(alive)
 
 
-class _Recording(DiseaseModel):
-    """A model that keeps the situation and configuration of every hazard update."""
+class _Recording:
+    """A patient model that keeps the situation and configuration of every hazard update
+    of the model it wraps (a wrapper, not a subclass: the native build compiles the model)."""
 
-    seen: list[tuple[Situation, frozenset[str]]]
+    def __init__(self, model: DiseaseModel, seen: list[tuple[Situation, frozenset[str]]]):
+        self.model, self.seen = model, seen
 
-    def _set_hazards(self, chart: Any, day: float) -> None:
-        self.seen.append((self.situation(chart.patient, day), frozenset(chart.active)))
-        super()._set_hazards(chart, day)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+    def next_day(self, chart: Any) -> float | None:
+        day = self.model.next_day(chart)  # syncs with the chart, then sets the hazards
+        if not chart.is_dead:
+            now = chart.patient.day
+            self.seen.append((self.model.situation(chart.patient, now), frozenset(chart.active)))
+        return day
 
 
 @settings(max_examples=10)
@@ -409,9 +417,8 @@ def test_hazard_conditions_as_masks_are_the_scalar_s(
         rec = PatientRecord(
             f"h{i}", age=30, sex="F", weight_kg=70, presentation=presentation, cirrhosis=cirrhosis
         )
-        model = _Recording(rec, _CONSTANTS, PatientStream(seed, i, _MODEL_STREAM), tpmt="normal")
-        model.seen = seen
-        run_patient(AIHPathway(rec), model, horizon_days=5 * 365.25)
+        model = DiseaseModel(rec, _CONSTANTS, PatientStream(seed, i, _MODEL_STREAM), tpmt="normal")
+        run_patient(AIHPathway(rec), _Recording(model, seen), horizon_days=5 * 365.25)
     limits = Limits(transplant_meld, pregnancy_max_age)
     groups: dict[frozenset[str], list[Situation]] = {}
     for situation, active in seen:
