@@ -63,6 +63,7 @@ from .scripted import baseline_occurrences
 
 __all__ = [
     "CLOCKS",
+    "DAY_TOLERANCE",
     "FLOAT_OPS",
     "PANEL_DRAWS",
     "DiseaseModel",
@@ -107,6 +108,8 @@ _OWN_STREAMS = 3
 _PANEL_DRAWS = 6
 #: ... the same, for the array model (simulation.model.model_arrays).
 PANEL_DRAWS = _PANEL_DRAWS
+#: Days by which an event day may exceed a whole day and still fall on it (``_EPS``).
+DAY_TOLERANCE = _EPS
 #: Same-day order of queued events: first, findings, an acute outcome, deaths.
 _FIRST, _FINDING, _EMERGENCY, _DEATH = 0, 1, 5, 9
 

@@ -1,17 +1,25 @@
-"""The patient model's lab panels for many patients at once, for the vector engine (issue 14).
+"""The patient model for many patients at once, for the vector engine (issue 14).
 
-:class:`~simulation.model.disease.DiseaseModel` gives one patient's lab panel: the latent
-ALT and IgG of its current course (:func:`~simulation.model.disease.path_value`), the liver
-function of its stage with the acute excess, noise from its own counter-based stream, and
-rounding. Here the same panel comes for many patients at once, each on its own day and at its
-own noise draw numbers, from :class:`PanelColumns`: the scalar models' state as columns, the
-latent paths as padded knot arrays read off the models' own path objects (the shapes are not
-written twice: courses are still built by the scalar model).
+:class:`~simulation.model.disease.DiseaseModel` advances one patient. Here, for many
+patients at once, each on its own day and at its own draw numbers:
+
+- **lab panels** (:func:`panel`) from :class:`PanelColumns`: the scalar models' state as
+  columns, the latent ALT and IgG paths as padded knot arrays read off the models' own path
+  objects (the shapes are not written twice: courses are still built by the scalar model),
+  the liver function of the stage with the acute excess, noise from each patient's
+  counter-based stream, rounding and MELD;
+- **the next event** (:func:`next_events`) over the queue and the clocks
+  (:func:`clocks_of`: :class:`~simulation.model.hazard_arrays.ClockArrays`), same-day ties
+  in the scalar model's order;
+- **which hazards run** (:func:`hazards_on`, :func:`flare_cases`): the declared hazard
+  conditions evaluated as masks by the vector interpreter (:mod:`pathway.vector`).
 
 Every value equals the scalar model's bit for bit (tested): the same floating-point
-operations in the same order, and the scalar model calls the numpy functions used here
-(:func:`~simulation.model.disease.np_exp`, ``np_exp2``, ``np_log``,
-:func:`~simulation.model.disease.round_half_even`), so agreement holds by construction.
+operations in the same order, the panel formula and MELD shared
+(:func:`~simulation.model.disease.panel_values` with :data:`ARRAY_OPS`), and the scalar
+model calls the numpy functions used here (:func:`~simulation.model.disease.np_exp`,
+``np_exp2``, ``np_log``, :func:`~simulation.model.disease.round_half_even`), so agreement
+holds by construction.
 
 Units: days from diagnosis, x ULN, mg/dL, 10^9/L.
 """
@@ -29,8 +37,8 @@ from pathway.vector import Batch, VectorInterpreter
 
 from . import disease
 from .disease import (
-    _EPS,
     CLOCKS,
+    DAY_TOLERANCE,
     PANEL_DRAWS,
     DiseaseModel,
     MeldFormula,
@@ -244,8 +252,9 @@ class PanelColumns:
 
     def update(self, rows: Ints, models: Sequence[DiseaseModel]) -> None:
         """Rewrite ``rows[i]`` from ``models[i]`` (the same patients, later in their course)."""
+        values = [_row(m) for m in models]
         for name in _ROW_FIELDS:
-            getattr(self, name)[rows] = [_row(m)[name] for m in models]
+            getattr(self, name)[rows] = [v[name] for v in values]
         self.noise_drawn[rows] = [_noise_at(m) for m in models]
         self.alt = self.alt.with_rows(rows, [m.course.alt_path for m in models])
         self.igg = self.igg.with_rows(rows, [m.course.igg_path for m in models])
@@ -482,7 +491,7 @@ def next_events(
         due = clock.due()
         finite = np.isfinite(due)
         with np.errstate(invalid="ignore"):
-            whole = np.maximum(np.ceil(np.where(finite, due, 0.0) - _EPS), now)
+            whole = np.maximum(np.ceil(np.where(finite, due, 0.0) - DAY_TOLERANCE), now)
         days.append(np.where(finite, whole, math.inf))
         prios.append(np.full(len(due), clock_priority(name)))
     day, prio = np.stack(days, axis=1), np.stack(prios, axis=1)
