@@ -147,11 +147,17 @@ def main() -> None:
     def arrays_next() -> None:
         model_arrays.next_events(now_all, clocks, q_day, q_prio)
 
+    def dues() -> None:
+        for clock in clocks:
+            clock.due()
+
     t_scalar = _best(args.repeats, scalar_next)
     t_arrays = _best(args.repeats, arrays_next)
+    t_dues = _best(args.repeats, dues)
     print(f"next event over the queue and {len(CLOCKS)} clocks, us per patient:")
     print(f"  scalar DiseaseModel.choose_next, patient by patient  {t_scalar * per:8.2f}")
     print(f"  next_events over ClockArrays, all patients at once   {t_arrays * per:8.2f}")
+    print(f"    of which the clocks' due days (hazard_arrays)      {t_dues * per:8.2f}")
     print(f"  ratio: {t_scalar / t_arrays:.0f}x (plans of the distinct states identical)")
 
 

@@ -354,6 +354,9 @@ def test_same_day_ties_fall_as_in_the_scalar_model(
     clocks = [clocks_of(models, name) for name in CLOCKS]
     day, what = next_events(np.full(len(models), now), clocks, *_queue_columns(models))
     assert _names(day, what) == _planned(models)
+    known = [clock.due() for clock in clocks]
+    again = next_events(np.full(len(models), now), clocks, *_queue_columns(models), known)
+    assert _names(*again) == _planned(models)
 
 
 def test_a_cohort_s_models_read_as_columns() -> None:

@@ -476,33 +476,34 @@ def next_events(
     clocks: Sequence[ClockArrays],
     queue_day: Floats,
     queue_priority: Ints,
+    dues: Sequence[Floats] | None = None,
 ) -> tuple[Floats, Ints]:
     """Each patient's next event, as :meth:`DiseaseModel.choose_next` plans it.
 
     ``clocks``: the model's clocks in :data:`~simulation.model.disease.CLOCKS` order;
     ``queue_day`` and ``queue_priority``: each patient's first queued event (``inf`` when
-    the queue is empty). Returns the day (``inf``: none) and what: :data:`QUEUE`, the
-    clock's index, or :data:`NO_EVENT`. Events fall on whole days; on the same day the lower
-    priority comes first, then the queue, then the clocks in order.
-    """
-    days = [np.where(np.isinf(queue_day), math.inf, np.maximum(queue_day, now))]
-    prios = [np.asarray(queue_priority, dtype=np.int64)]
-    for name, clock in zip(CLOCKS, clocks, strict=True):
-        due = clock.due()
+    the queue is empty); ``dues``: the clocks' due days if known (``ClockArrays.due()``,
+    kept by a caller that re-solves only the clocks whose hazard or budget changed).
+    Returns the day (``inf``: none) and what: :data:`QUEUE`, the clock's index, or
+    :data:`NO_EVENT`. Events fall on whole days; on the same day the lower priority comes
+    first, then the queue, then the clocks in order."""
+    # A running lexicographic minimum of (day, priority, position) over the candidates in
+    # position order: a later candidate wins only if strictly better.
+    best_day = np.where(np.isinf(queue_day), math.inf, np.maximum(queue_day, now))
+    best_prio = np.asarray(queue_priority, dtype=np.int64).copy()
+    what = np.where(np.isinf(best_day), NO_EVENT, QUEUE)
+    for i, (name, clock) in enumerate(zip(CLOCKS, clocks, strict=True)):
+        due = clock.due() if dues is None else dues[i]
         finite = np.isfinite(due)
         with np.errstate(invalid="ignore"):
             whole = np.maximum(np.ceil(np.where(finite, due, 0.0) - DAY_TOLERANCE), now)
-        days.append(np.where(finite, whole, math.inf))
-        prios.append(np.full(len(due), clock_priority(name)))
-    day, prio = np.stack(days, axis=1), np.stack(prios, axis=1)
-    first = day.min(axis=1)
-    # Lexicographic (day, priority, position): the lowest priority on the first day, then
-    # the first position (argmin takes the first of equal values).
-    at_first = day == first[:, None]
-    lowest = np.where(at_first, prio, np.iinfo(np.int64).max).min(axis=1)
-    what = np.argmin(~(at_first & (prio == lowest[:, None])), axis=1) - 1
-    none = np.isinf(first)
-    return first, np.where(none, NO_EVENT, what)
+        day = np.where(finite, whole, math.inf)
+        prio = clock_priority(name)
+        better = finite & ((day < best_day) | ((day == best_day) & (prio < best_prio)))
+        best_day = np.where(better, day, best_day)
+        best_prio = np.where(better, prio, best_prio)
+        what = np.where(better, i, what)
+    return best_day, what
 
 
 # --- which hazards run ------------------------------------------------------------------------
