@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -30,6 +30,7 @@ from simulation.model.model_arrays import (
     next_events,
     panel,
     situation_batch,
+    visit_labs,
 )
 from simulation.model.parameters import load_parameters
 from simulation.run.cohort import run_cohort
@@ -452,3 +453,23 @@ def test_rows_rewritten_with_longer_or_shorter_paths() -> None:
     for row, path in ((0, long_), (1, short)):
         got = arrays.value(t, np.full(4, row))
         assert _same_bits(got, [path_value(path, x) for x in t.tolist()])
+
+
+@given(
+    visits=st.lists(
+        st.lists(st.sampled_from([30.0, 30.0, 45.0, 60.0]), min_size=3, max_size=3), max_size=6
+    )
+)
+def test_visit_labs_take_one_sample_a_day(visits: list[list[float]]) -> None:
+    """Visits, some on the day of the patient's last one: a panel where the scalar model
+    takes one (and the same panel), none where it says the day's panel stands."""
+    models = _models(2, _CONSTANTS, [0, 3, 4], [20.0, 20.0, 20.0])
+    cols = PanelColumns.of(models)
+    rows = np.arange(3)
+    for days in visits:
+        taken, got = visit_labs(cols, _CONSTANTS, np.array(days), rows)
+        want = [m.visit_labs(cast(Any, None), d) for m, d in zip(models, days, strict=True)]
+        assert taken.tolist() == [w is not None for w in want]
+        kept = [w for w in want if w is not None]
+        for name, values in got.items():
+            assert _same_bits(values, [w[name] for w in kept]), name

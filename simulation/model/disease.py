@@ -894,6 +894,11 @@ class DiseaseModel:
         return len(self._noise_block) - self._noise_at
 
     @property
+    def visit_day(self) -> Days:
+        """Day of the last visit's lab panel (``-inf``: none yet)."""
+        return self._visit_day
+
+    @property
     def on_azathioprine(self) -> bool:
         """On azathioprine at the last sync with the chart (the panel's white cells)."""
         return "azathioprine" in self._drugs

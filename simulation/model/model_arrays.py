@@ -70,6 +70,7 @@ __all__ = [
     "panel",
     "rounded",
     "situation_batch",
+    "visit_labs",
 ]
 
 Floats = NDArray[np.float64]
@@ -186,6 +187,7 @@ class PanelColumns:
         bili_chronic, inr_chronic, bili_decomp, inr_decomp, plt_factor, wbc, ast_ratio:
             the patient's baseline draws.
         azathioprine: on azathioprine at the last sync (white cells lowered).
+        visit_day: day of the last visit's lab panel (``-inf``: none yet).
     """
 
     seed: int
@@ -210,6 +212,7 @@ class PanelColumns:
     wbc: Floats
     ast_ratio: Floats
     azathioprine: Bools
+    visit_day: Floats
 
     @classmethod
     def of(cls, models: Sequence[DiseaseModel]) -> PanelColumns:
@@ -278,6 +281,7 @@ _ROW_FIELDS = (
     "wbc",
     "ast_ratio",
     "azathioprine",
+    "visit_day",
 )
 
 
@@ -300,6 +304,7 @@ def _row(m: DiseaseModel) -> dict[str, float | int | bool]:
         "wbc": m.wbc,
         "ast_ratio": m.ast_ratio,
         "azathioprine": m.on_azathioprine,
+        "visit_day": m.visit_day,
     }
 
 
@@ -442,6 +447,20 @@ def panel(
     return disease.panel_values(
         c, latent, wbc, cols.ast_ratio[rows_], list(np.ascontiguousarray(n.T)), ARRAY_OPS
     )
+
+
+def visit_labs(
+    cols: PanelColumns, c: ModelConstants, day: Floats, rows: Ints
+) -> tuple[Bools, dict[str, Floats]]:
+    """Lab panels at scheduled visits of patients ``rows`` (each at most once) on ``day``, as
+    :meth:`~simulation.model.disease.DiseaseModel.visit_labs`: a second visit on the day of
+    the last one takes no new sample. Returns where a panel is taken (a mask over ``rows``)
+    and the panels of those rows (in ``rows`` order)."""
+    idx = np.asarray(rows, dtype=np.int64)
+    day_ = np.broadcast_to(np.asarray(day, dtype=np.float64), idx.shape)
+    new = day_ != cols.visit_day[idx]
+    cols.visit_day[idx[new]] = day_[new]
+    return new, panel(cols, c, day_[new], idx[new])
 
 
 # --- the next event -------------------------------------------------------------------------
