@@ -30,6 +30,7 @@ from simulation.model.model_arrays import (
     next_events,
     panel,
     situation_batch,
+    situation_labs,
     visit_labs,
 )
 from simulation.model.parameters import load_parameters
@@ -199,6 +200,13 @@ def test_panels_are_the_scalar_model_s_panels(
         # The latent values (hazards compare them) before the panel's noise and rounding.
         rows = np.arange(len(models))
         latent = (*activity(cols, days, rows), *liver_function(cols, c, days, rows))
+        labs = situation_labs(cols, c, days, rows)
+        for name in ("alt", "igg", "meld"):
+            want_s = [
+                getattr(m.situation(m.record, d), name)
+                for m, d in zip(models, days.tolist(), strict=True)
+            ]
+            assert _same_bits(labs[name], want_s), name
         scalar = [
             (*m.activity(d), *m._liver_function(d))
             for m, d in zip(models, days.tolist(), strict=True)

@@ -70,6 +70,7 @@ __all__ = [
     "panel",
     "rounded",
     "situation_batch",
+    "situation_labs",
     "visit_labs",
 ]
 
@@ -149,7 +150,7 @@ class PathArrays:
         y0 = np.take_along_axis(logs, k - 1, axis=1)[:, 0]
         y1 = np.take_along_axis(logs, k, axis=1)[:, 0]
         last = np.take_along_axis(logs, (size - 1)[:, None], axis=1)[:, 0]
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             inner = y0 + (y1 - y0) * (t - t0) / (t1 - t0)
         return np.exp(np.where(j == 0, first, np.where(j >= size, last, inner)))
 
@@ -526,6 +527,18 @@ def next_events(
 
 
 # --- which hazards run ------------------------------------------------------------------------
+
+
+def situation_labs(
+    cols: PanelColumns, c: ModelConstants, day: Floats, rows: Rows
+) -> dict[str, Floats]:
+    """The numbers a :class:`~simulation.model.hazard_conditions.Situation` holds of
+    patients ``rows`` on ``day``: latent ``alt`` and ``igg`` (x ULN) and the ``meld`` of
+    the latent bilirubin and INR, as :meth:`DiseaseModel.situation` computes them (the
+    conditions compare them: ``meld >= th.transplant_meld``)."""
+    alt, igg = activity(cols, day, rows)
+    bili, inr, _ = liver_function(cols, c, day, rows)
+    return {"alt": alt, "igg": igg, "meld": meld(bili, inr, c.creatinine, c.meld)}
 
 
 def situation_batch(situations: Sequence[Situation], active: Set[str]) -> Batch:
