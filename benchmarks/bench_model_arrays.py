@@ -12,7 +12,11 @@ scalar models' panels, bit for bit. Their columns are then repeated up to ``--pa
 rows, each row its own patient (its own noise). Printed, side by side: microseconds per
 patient-panel with ``DiseaseModel.panel`` (patient by patient; its cost does not depend on
 the cohort's size) and with :func:`~simulation.model.model_arrays.panel` (all patients at
-once), and the array panel's parts.
+once), and the array panel's parts; then the same for the choice of the next event over
+the queue and the 17 clocks (:func:`~simulation.model.model_arrays.next_events`), the plans
+of the distinct states checked identical first; then which hazards run (the declared
+conditions, :func:`~simulation.model.model_arrays.hazards_on`), per patient, against the
+scalar interpreter.
 """
 
 from __future__ import annotations
@@ -22,15 +26,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from time import perf_counter
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
 from pathway import AIHPathway, PatientRecord
-from simulation.model import model_arrays
-from simulation.model.disease import PANEL_DRAWS, DiseaseModel, ModelConstants
+from simulation.model import hazard_conditions, model_arrays
+from simulation.model.disease import CLOCKS, PANEL_DRAWS, DiseaseModel, ModelConstants
 from simulation.model.draws import PatientStream, normal_of, run_words
+from simulation.model.hazard_conditions import HAZARD_CONDITIONS, Situation
 from simulation.model.parameters import load_parameters
 from simulation.run.engine import run_patient
 
@@ -46,6 +52,11 @@ MODEL_STREAM = 2  # the cohort's model stream (simulation.run.cohort)
 
 
 def _models(n: int, c: ModelConstants) -> list[DiseaseModel]:
+    return [m for m, _ in _courses(n, c)]
+
+
+def _courses(n: int, c: ModelConstants) -> list[tuple[DiseaseModel, Any]]:
+    """``n`` patients of every kind run through the chart to random days (model, chart)."""
     rng = np.random.default_rng(SEED)
     models = []
     for i in range(n):
@@ -54,8 +65,8 @@ def _models(n: int, c: ModelConstants) -> list[DiseaseModel]:
             f"b{i}", age=45, sex="F", weight_kg=70, presentation=presentation, cirrhosis=cirrhosis
         )
         model = DiseaseModel(rec, c, PatientStream(SEED, i, MODEL_STREAM), tpmt="normal")
-        run_patient(AIHPathway(rec), model, horizon_days=float(rng.uniform(1, 3650)))
-        models.append(model)
+        chart = run_patient(AIHPathway(rec), model, horizon_days=float(rng.uniform(1, 3650)))
+        models.append((model, chart))
     return models
 
 
@@ -76,7 +87,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     c = ModelConstants.from_parameters(load_parameters())
-    models = _models(args.distinct, c)
+    courses = _courses(args.distinct, c)
+    models = [m for m, _ in courses]
     days = np.random.default_rng(SEED + 1).uniform(0, 3650, args.patients)
 
     # Identity first: the distinct patients' array panels are the scalar panels.
@@ -115,11 +127,94 @@ def main() -> None:
     print(f"lab panel, {n:,} patients ({len(models)} distinct states), us per patient-panel:")
     print(f"  scalar DiseaseModel.panel, patient by patient   {t_scalar * per:8.2f}")
     print(f"  array model, all patients at once               {t_arrays * per:8.2f}")
-    print(f"    of which noise draws (Philox + Box-Muller)    {t_draws * per:8.2f}")
-    print(f"    of which latent paths and liver function      {t_latent * per:8.2f}")
-    rest = t_arrays - t_draws - t_latent
-    print(f"    the rest (noise, bounds, rounding, MELD)      {rest * per:8.2f}")
+    print(f"    alone: noise draws (Philox + Box-Muller)      {t_draws * per:8.2f}")
+    print(f"    alone: latent paths and liver function        {t_latent * per:8.2f}")
     print(f"  ratio: {t_scalar / t_arrays:.0f}x (panels of the distinct states identical)")
+
+    # The next event over the queue and the 17 clocks (the models as their runs left them).
+    nows = [max(clock.since for clock in m.clocks.values()) for m in models]
+    for m, now in zip(models, nows, strict=True):
+        m.choose_next(now)
+    tiled = [models[i % len(models)] for i in range(n)]
+    clocks = [model_arrays.clocks_of(tiled, name) for name in CLOCKS]
+    heads = [m.queue_head for m in tiled]
+    q_day = np.array([np.inf if h is None else h[0] for h in heads])
+    q_prio = np.array([0 if h is None else h[1] for h in heads], dtype=np.int64)
+    now_all = np.array([nows[i % len(models)] for i in range(n)])
+    day, what = model_arrays.next_events(now_all, clocks, q_day, q_prio)
+    names = {model_arrays.QUEUE: "queue", **dict(enumerate(CLOCKS))}
+    for i, m in enumerate(models):
+        plan = m.plan
+        assert (plan is None and np.isinf(day[i])) or plan == (day[i], names[int(what[i])])
+
+    def scalar_next() -> None:
+        k = len(models)
+        for i in range(n):
+            models[i % k].choose_next(nows[i % k])
+
+    def arrays_next() -> None:
+        model_arrays.next_events(now_all, clocks, q_day, q_prio)
+
+    def dues() -> None:
+        for clock in clocks:
+            clock.due()
+
+    t_scalar = _best(args.repeats, scalar_next)
+    t_arrays = _best(args.repeats, arrays_next)
+    t_dues = _best(args.repeats, dues)
+    print(f"next event over the queue and {len(CLOCKS)} clocks, us per patient:")
+    print(f"  scalar DiseaseModel.choose_next, patient by patient  {t_scalar * per:8.2f}")
+    print(f"  next_events over ClockArrays, all patients at once   {t_arrays * per:8.2f}")
+    print(f"    alone: the clocks' due days (hazard_arrays)        {t_dues * per:8.2f}")
+    print(f"  ratio: {t_scalar / t_arrays:.0f}x (plans of the distinct states identical)")
+
+    _hazard_conditions(courses, n, args.repeats)
+
+
+def _hazard_conditions(courses: list[tuple[DiseaseModel, Any]], n: int, repeats: int) -> None:
+    """Which hazards run: the scalar interpreter per patient against masks per group."""
+    alive = [(m, chart) for m, chart in courses if not chart.is_dead]
+    limits = alive[0][0].limits(alive[0][1])
+    copies = max(1, n // len(alive))
+    groups: dict[frozenset[str], list[Situation]] = {}
+    for m, chart in alive:
+        situation = m.situation(chart.patient, chart.patient.day)
+        groups.setdefault(frozenset(chart.active), []).extend([situation] * copies)
+    total = sum(len(g) for g in groups.values())
+    batches = {a: model_arrays.situation_batch(g, a) for a, g in groups.items()}
+    for active, batch in batches.items():
+        masks = model_arrays.hazards_on(batch, limits)
+        s = groups[active][0]
+        want = hazard_conditions.hazards_on(s, limits, active)
+        assert all(bool(masks[k][0]) == bool(v) for k, v in want.items())
+
+    def scalar() -> None:
+        for active, situations in groups.items():
+            for s in situations:
+                hazard_conditions.hazards_on(s, limits, active)
+                hazard_conditions.flare_case(s, limits, active)
+
+    def kept() -> None:
+        for batch in batches.values():
+            model_arrays.hazards_on(batch, limits)
+            model_arrays.flare_cases(batch, limits)
+
+    def made() -> None:
+        for active, situations in groups.items():
+            batch = model_arrays.situation_batch(situations, active)
+            model_arrays.hazards_on(batch, limits)
+            model_arrays.flare_cases(batch, limits)
+
+    per = 1e6 / total
+    t_scalar, t_kept = _best(repeats, scalar), _best(repeats, kept)
+    t_made = _best(repeats, made)
+    print(
+        f"which hazards run ({len(HAZARD_CONDITIONS)} conditions and the flare case), "
+        f"{total:,} situations in {len(groups)} configurations, us per patient:"
+    )
+    print(f"  scalar interpreter, patient by patient              {t_scalar * per:8.2f}")
+    print(f"  masks per configuration, columns kept               {t_kept * per:8.2f}")
+    print(f"  masks per configuration, columns made from objects  {t_made * per:8.2f}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -11,19 +11,30 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pathway import AIHPathway, PatientRecord
-from simulation.model import disease
-from simulation.model.disease import DiseaseModel, ModelConstants, path_value
+from simulation.model import disease, hazard_conditions
+from simulation.model.disease import CLOCKS, DiseaseModel, ModelConstants, path_value
 from simulation.model.draws import PatientStream
+from simulation.model.hazard_conditions import FLARE_CASES, Limits, Situation
 from simulation.model.model_arrays import (
+    NO_EVENT,
+    QUEUE,
     PanelColumns,
     PathArrays,
     activity,
     acute_factor,
+    clocks_of,
+    flare_cases,
+    hazards_on,
     liver_function,
     meld,
+    next_events,
     panel,
+    situation_batch,
+    situation_labs,
+    visit_labs,
 )
 from simulation.model.parameters import load_parameters
+from simulation.run.cohort import run_cohort
 from simulation.run.engine import run_patient
 
 _PARAMETERS = load_parameters()
@@ -189,6 +200,13 @@ def test_panels_are_the_scalar_model_s_panels(
         # The latent values (hazards compare them) before the panel's noise and rounding.
         rows = np.arange(len(models))
         latent = (*activity(cols, days, rows), *liver_function(cols, c, days, rows))
+        labs = situation_labs(cols, c, days, rows)
+        for name in ("alt", "igg", "meld"):
+            want_s = [
+                getattr(m.situation(m.record, d), name)
+                for m, d in zip(models, days.tolist(), strict=True)
+            ]
+            assert _same_bits(labs[name], want_s), name
         scalar = [
             (*m.activity(d), *m._liver_function(d))
             for m, d in zip(models, days.tolist(), strict=True)
@@ -254,3 +272,212 @@ def test_columns_need_counter_based_streams() -> None:
     mine = DiseaseModel(rec, _CONSTANTS, PatientStream(8, 1, _MODEL_STREAM), tpmt="normal")
     with pytest.raises(ValueError, match="expected one seed"):
         PanelColumns.of([other, mine])
+
+
+def _queue_columns(models: list[DiseaseModel]) -> tuple[np.ndarray, np.ndarray]:
+    heads = [m.queue_head for m in models]
+    day = np.array([math.inf if h is None else h[0] for h in heads])
+    prio = np.array([0 if h is None else h[1] for h in heads], dtype=np.int64)
+    return day, prio
+
+
+def _planned(models: list[DiseaseModel]) -> list[tuple[float, str]]:
+    return [m.plan or (math.inf, "none") for m in models]
+
+
+def _names(day: np.ndarray, what: np.ndarray) -> list[tuple[float, str]]:
+    names = {QUEUE: "queue", NO_EVENT: "none", **dict(enumerate(CLOCKS))}
+    return [(float(d), names[int(w)]) for d, w in zip(day, what, strict=True)]
+
+
+@settings(max_examples=15)
+@given(
+    seed=st.integers(0, 2**32),
+    patients=st.lists(
+        st.tuples(st.integers(0, len(_KINDS) - 1), st.floats(1, 10 * 365.25)),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_next_events_are_the_scalar_model_s_plans(
+    seed: int, patients: list[tuple[int, float]]
+) -> None:
+    """Patients run to random days, then synced with their chart: the earliest event over
+    the queue and the 17 clocks, from the clocks as arrays, is the scalar model's plan."""
+    models, nows = [], []
+    for i, (kind, horizon) in enumerate(patients):
+        presentation, cirrhosis = _KINDS[kind]
+        rec = PatientRecord(
+            f"n{i}", age=45, sex="F", weight_kg=70, presentation=presentation, cirrhosis=cirrhosis
+        )
+        model = DiseaseModel(rec, _CONSTANTS, PatientStream(seed, i, _MODEL_STREAM), tpmt="normal")
+        chart = run_patient(AIHPathway(rec), model, horizon_days=horizon)
+        if chart.is_dead:
+            continue
+        model.next_day(chart)
+        models.append(model)
+        nows.append(chart.patient.day)
+    clocks = [clocks_of(models, name) for name in CLOCKS]
+    day, what = next_events(np.array(nows), clocks, *_queue_columns(models))
+    assert _names(day, what) == _planned(models)
+
+
+_CLOCK_STATES = st.tuples(
+    st.sampled_from([(), ((0.0, 0.0),), ((0.0, 50.0),), ((0.0, 1e-3), (30.0, 0.2))]),
+    st.sampled_from([0.0, 10.0, 20.0]),  # origin
+    st.sampled_from([0.0, 10.0, 20.0]),  # since
+    st.sampled_from([-0.5, 0.0, 1e-12, 0.3, 2.0]),  # budget
+)
+
+
+@given(
+    states=st.lists(st.lists(_CLOCK_STATES, min_size=17, max_size=17), min_size=1, max_size=5),
+    queues=st.lists(
+        st.tuples(st.sampled_from([0.0, 10.0, 20.0, 21.0]), st.sampled_from([0, 1, 5, 9]))
+        | st.none(),
+        min_size=5,
+        max_size=5,
+    ),
+    now=st.sampled_from([0.0, 5.0, 10.0, 20.0]),
+)
+def test_same_day_ties_fall_as_in_the_scalar_model(
+    states: list[list[tuple[Any, float, float, float]]],
+    queues: list[tuple[float, int] | None],
+    now: float,
+) -> None:
+    """Clocks spent or about to fire on the same few days, deaths and findings, queued
+    events of every priority: the array choice is the scalar model's, tie for tie."""
+    rec = PatientRecord("t", age=45, sex="F", weight_kg=70)
+    models = []
+    for i, clock_states in enumerate(states):
+        model = DiseaseModel(rec, _CONSTANTS, PatientStream(4, i, _MODEL_STREAM), tpmt="normal")
+        model._queue.clear()
+        for name, (hazard, origin, since, budget) in zip(CLOCKS, clock_states, strict=True):
+            clock = model.clocks[name]
+            clock.set(origin, hazard)
+            clock.since, clock.budget = since, budget
+        if queues[i] is not None:
+            model._push(*queues[i], "tpmt", "normal")
+        model.choose_next(now)
+        models.append(model)
+    clocks = [clocks_of(models, name) for name in CLOCKS]
+    day, what = next_events(np.full(len(models), now), clocks, *_queue_columns(models))
+    assert _names(day, what) == _planned(models)
+    known = [clock.due() for clock in clocks]
+    again = next_events(np.full(len(models), now), clocks, *_queue_columns(models), known)
+    assert _names(*again) == _planned(models)
+
+
+def test_a_cohort_s_models_read_as_columns() -> None:
+    """The models of a real cohort run (its own streams and stream numbers): panels from
+    their columns and their next events from their clocks are the models' own."""
+    result = run_cohort(patients=12, years=2, seed=7, keep_charts=True)
+    models = [p.model for p in result.patients if p.model is not None]
+    alive = [
+        p.model for p in result.patients if p.model is not None and p.model.death_cause is None
+    ]
+    assert len(models) == 12
+    cols = PanelColumns.of(models)
+    assert cols.seed == 7
+    assert cols.patients.tolist() == list(range(12))
+    days = np.linspace(100.0, 900.0, 12)
+    got = panel(cols, _CONSTANTS, days)
+    want = [m.panel(d) for m, d in zip(models, days.tolist(), strict=True)]
+    for name, values in got.items():
+        assert _same_bits(values, [w[name] for w in want]), name
+    nows = [max(c.since for c in m.clocks.values()) for m in alive]
+    for m, now in zip(alive, nows, strict=True):
+        m.choose_next(now)
+    clocks = [clocks_of(alive, name) for name in CLOCKS]
+    day, what = next_events(np.array(nows), clocks, *_queue_columns(alive))
+    assert _names(day, what) == _planned(alive)
+
+
+class _Recording:
+    """A patient model that keeps the situation and configuration of every hazard update
+    of the model it wraps (a wrapper, not a subclass: the native build compiles the model)."""
+
+    def __init__(self, model: DiseaseModel, seen: list[tuple[Situation, frozenset[str]]]):
+        self.model, self.seen = model, seen
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+    def next_day(self, chart: Any) -> float | None:
+        day = self.model.next_day(chart)  # syncs with the chart, then sets the hazards
+        if not chart.is_dead:
+            now = chart.patient.day
+            self.seen.append((self.model.situation(chart.patient, now), frozenset(chart.active)))
+        return day
+
+
+@settings(max_examples=10)
+@given(
+    seed=st.integers(0, 2**32),
+    kinds=st.lists(st.integers(0, len(_KINDS) - 1), min_size=1, max_size=4),
+    transplant_meld=st.sampled_from([15.0, 17.0]) | st.floats(8.0, 30.0),
+    pregnancy_max_age=st.floats(30.0, 50.0),
+)
+def test_hazard_conditions_as_masks_are_the_scalar_s(
+    seed: int, kinds: list[int], transplant_meld: float, pregnancy_max_age: float
+) -> None:
+    """Every situation along random courses, grouped by configuration, under random limits:
+    each hazard condition's mask and each flare case are the scalar interpreter's."""
+    seen: list[tuple[Situation, frozenset[str]]] = []
+    for i, kind in enumerate(kinds):
+        presentation, cirrhosis = _KINDS[kind]
+        rec = PatientRecord(
+            f"h{i}", age=30, sex="F", weight_kg=70, presentation=presentation, cirrhosis=cirrhosis
+        )
+        model = DiseaseModel(rec, _CONSTANTS, PatientStream(seed, i, _MODEL_STREAM), tpmt="normal")
+        run_patient(AIHPathway(rec), _Recording(model, seen), horizon_days=5 * 365.25)
+    limits = Limits(transplant_meld, pregnancy_max_age)
+    groups: dict[frozenset[str], list[Situation]] = {}
+    for situation, active in seen:
+        groups.setdefault(active, []).append(situation)
+    for active, situations in groups.items():
+        batch = situation_batch(situations, active)
+        masks = hazards_on(batch, limits)
+        want = [hazard_conditions.hazards_on(s, limits, active) for s in situations]
+        for name, mask in masks.items():
+            assert mask.tolist() == [bool(w[name]) for w in want], (name, sorted(active))
+        cases = flare_cases(batch, limits)
+        names = [FLARE_CASES[k].name if k >= 0 else "" for k in cases]
+        assert names == [hazard_conditions.flare_case(s, limits, active) for s in situations]
+
+
+def test_rows_rewritten_with_longer_or_shorter_paths() -> None:
+    """Rewriting rows with paths of more knots widens every row's padding; with fewer, the
+    old knots are gone: values stay the scalar ones for every row."""
+    short = disease._mk([(0, 2.0)])
+    long_ = disease._mk([(0, 8.0), (28, 3.0), (90, 1.2), (120, 0.6), (400, 0.5)])
+    mid = disease._mk([(0, 1.0), (60, 4.0)])
+    arrays = PathArrays.of([short, mid])
+    assert arrays.times.shape == (2, 2)
+    arrays = arrays.with_rows(np.array([0]), [long_])
+    assert arrays.times.shape == (2, 5)
+    arrays = arrays.with_rows(np.array([1]), [short])
+    t = np.array([0.0, 50.0, 100.0, 1000.0])
+    for row, path in ((0, long_), (1, short)):
+        got = arrays.value(t, np.full(4, row))
+        assert _same_bits(got, [path_value(path, x) for x in t.tolist()])
+
+
+@given(
+    visits=st.lists(
+        st.lists(st.sampled_from([30.0, 30.0, 45.0, 60.0]), min_size=3, max_size=3), max_size=6
+    )
+)
+def test_visit_labs_take_one_sample_a_day(visits: list[list[float]]) -> None:
+    """Visits, some on the day of the patient's last one: a panel where the scalar model
+    takes one (and the same panel), none where it says the day's panel stands."""
+    models = _models(2, _CONSTANTS, [0, 3, 4], [20.0, 20.0, 20.0])
+    cols = PanelColumns.of(models)
+    rows = np.arange(3)
+    for days in visits:
+        taken, got = visit_labs(cols, _CONSTANTS, np.array(days), rows)
+        want = [m.visit_labs(cast(Any, None), d) for m, d in zip(models, days, strict=True)]
+        assert taken.tolist() == [w is not None for w in want]
+        kept = [w for w in want if w is not None]
+        for name, values in got.items():
+            assert _same_bits(values, [w[name] for w in kept]), name

@@ -62,6 +62,8 @@ from .parameters import ParameterSet
 from .scripted import baseline_occurrences
 
 __all__ = [
+    "CLOCKS",
+    "DAY_TOLERANCE",
     "FLOAT_OPS",
     "PANEL_DRAWS",
     "DiseaseModel",
@@ -69,6 +71,7 @@ __all__ = [
     "ModelConstants",
     "PanelOps",
     "Path",
+    "clock_priority",
     "complete_probability",
     "complete_share",
     "course_class",
@@ -105,6 +108,8 @@ _OWN_STREAMS = 3
 _PANEL_DRAWS = 6
 #: ... the same, for the array model (simulation.model.model_arrays).
 PANEL_DRAWS = _PANEL_DRAWS
+#: Days by which an event day may exceed a whole day and still fall on it (``_EPS``).
+DAY_TOLERANCE = _EPS
 #: Same-day order of queued events: first, findings, an acute outcome, deaths.
 _FIRST, _FINDING, _EMERGENCY, _DEATH = 0, 1, 5, 9
 
@@ -736,6 +741,34 @@ def panel_values(
     }
 
 
+#: The model's clocks, in their same-day order (and stream order: clock ``i`` draws from
+#: the model's stream ``_OWN_STREAMS + i``).
+CLOCKS = (
+    "flare",
+    "postpartum_flare",
+    "intolerance_azathioprine",
+    "intolerance_mycophenolate",
+    "intolerance_tacrolimus",
+    "cirrhosis",
+    "decompensation",
+    "hcc",
+    "transplant",
+    "graft_failure",
+    "plan_pregnancy",
+    "conception",
+    "recompensation",
+    "nonadherence",
+    "liver_death",
+    "hcc_death",
+    "post_transplant_death",
+)
+
+
+def clock_priority(name: str) -> int:
+    """Same-day order of a clock's event (lower first): deaths after other findings."""
+    return _DEATH if name.endswith("death") else _FINDING
+
+
 @dataclass(slots=True)
 class _Course:
     """One treatment course's lab paths (see the module docstring)."""
@@ -804,25 +837,7 @@ class DiseaseModel:
             ``flare``, ``recurrence``, ``graft_failure``).
     """
 
-    _CLOCKS = (
-        "flare",
-        "postpartum_flare",
-        "intolerance_azathioprine",
-        "intolerance_mycophenolate",
-        "intolerance_tacrolimus",
-        "cirrhosis",
-        "decompensation",
-        "hcc",
-        "transplant",
-        "graft_failure",
-        "plan_pregnancy",
-        "conception",
-        "recompensation",
-        "nonadherence",
-        "liver_death",
-        "hcc_death",
-        "post_transplant_death",
-    )
+    _CLOCKS = CLOCKS
 
     def __init__(
         self,
@@ -846,7 +861,7 @@ class DiseaseModel:
         }
         # Same-day ties: other findings before deaths, then declaration order.
         self._clock_order = tuple(
-            (i, name, clock, _DEATH if name.endswith("death") else _FINDING)
+            (i, name, clock, clock_priority(name))
             for i, (name, clock) in enumerate(self.clocks.items())
         )
         self._queue: list[tuple[Days, int, int, str, Any]] = []
@@ -877,6 +892,11 @@ class DiseaseModel:
     def noise_buffered(self) -> int:
         """Noise draws taken from :attr:`noise_rng` ahead of the panels, not used yet."""
         return len(self._noise_block) - self._noise_at
+
+    @property
+    def visit_day(self) -> Days:
+        """Day of the last visit's lab panel (``-inf``: none yet)."""
+        return self._visit_day
 
     @property
     def on_azathioprine(self) -> bool:
@@ -1189,7 +1209,11 @@ class DiseaseModel:
         if chart.is_dead:
             return None
         self._sync(chart)
-        now = chart.patient.day
+        return self.choose_next(chart.patient.day)
+
+    def choose_next(self, now: Days) -> Days | None:
+        """Plan the earliest of the queued events and the clocks' events from ``now`` (ties:
+        by priority, then the queue, then clock order); its day, or ``None``."""
         best: tuple[Days, int, int, str] | None = None
         if self._queue:
             day, prio, _, _, _ = self._queue[0]
@@ -1209,6 +1233,16 @@ class DiseaseModel:
             return None
         self._plan = (best[0], best[3])
         return best[0]
+
+    @property
+    def plan(self) -> tuple[Days, str] | None:
+        """The planned occurrence: its day and ``queue`` or a clock's name (or ``None``)."""
+        return self._plan
+
+    @property
+    def queue_head(self) -> tuple[Days, int] | None:
+        """Day and same-day priority of the first queued event, or ``None``."""
+        return self._queue[0][:2] if self._queue else None
 
     def pop(self, chart: Pathway[PatientRecord], day: Days) -> list[Occurrence]:
         """The occurrence planned for ``day`` by :meth:`next_day` (one at a time)."""
@@ -1485,19 +1519,21 @@ class DiseaseModel:
         self._shape(self.course, p.drugs, anchor)
         return True
 
-    def _set_hazards(self, chart: Pathway[PatientRecord], day: Days) -> None:
-        """Set every clock's hazard: whether it runs is declared in
-        :mod:`simulation.model.hazard_conditions`; its rate and origin come from here."""
-        c, lat, p, active = self.c, self.latent, chart.patient, chart.active
-        clocks = self.clocks
+    def limits(self, chart: Pathway[PatientRecord]) -> Limits:
+        """The limits the hazard conditions read (``th.<name>``) for this chart."""
+        return Limits(chart.thresholds.transplant_meld, self.c.pregnancy_max_age)
+
+    def situation(self, p: PatientRecord, day: Days) -> Situation:
+        """The patient on ``day`` as the hazard conditions read it (record ``p``: the
+        chart's)."""
+        c, lat = self.c, self.latent
         alt, igg = self.activity(day)
-        age_now = p.age + day / YEAR_DAYS
         bili, inr, _ = self._liver_function(day)
-        s = Situation(
+        return Situation(
             drugs=frozenset(p.drugs),
             pregnancy=p.pregnancy,
             sex=p.sex,
-            age=age_now,
+            age=p.age + day / YEAR_DAYS,
             withdrawal_start_day=p.withdrawal_start_day,
             treatment_start_day=p.treatment_start_day,
             stage=lat.stage,
@@ -1516,7 +1552,15 @@ class DiseaseModel:
             alt=alt,
             igg=igg,
         )
-        limits = Limits(chart.thresholds.transplant_meld, c.pregnancy_max_age)
+
+    def _set_hazards(self, chart: Pathway[PatientRecord], day: Days) -> None:
+        """Set every clock's hazard: whether it runs is declared in
+        :mod:`simulation.model.hazard_conditions`; its rate and origin come from here."""
+        c, lat, p, active = self.c, self.latent, chart.patient, chart.active
+        clocks = self.clocks
+        age_now = p.age + day / YEAR_DAYS
+        s = self.situation(p, day)
+        limits = self.limits(chart)
         on = hazards_on(s, limits, active)
         hr = c.activity_hr if on["activity"] else 1.0
         # Flares.

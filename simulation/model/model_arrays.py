@@ -1,17 +1,25 @@
-"""The patient model's lab panels for many patients at once, for the vector engine (issue 14).
+"""The patient model for many patients at once, for the vector engine (issue 14).
 
-:class:`~simulation.model.disease.DiseaseModel` gives one patient's lab panel: the latent
-ALT and IgG of its current course (:func:`~simulation.model.disease.path_value`), the liver
-function of its stage with the acute excess, noise from its own counter-based stream, and
-rounding. Here the same panel comes for many patients at once, each on its own day and at its
-own noise draw numbers, from :class:`PanelColumns`: the scalar models' state as columns, the
-latent paths as padded knot arrays read off the models' own path objects (the shapes are not
-written twice: courses are still built by the scalar model).
+:class:`~simulation.model.disease.DiseaseModel` advances one patient. Here, for many
+patients at once, each on its own day and at its own draw numbers:
+
+- **lab panels** (:func:`panel`) from :class:`PanelColumns`: the scalar models' state as
+  columns, the latent ALT and IgG paths as padded knot arrays read off the models' own path
+  objects (the shapes are not written twice: courses are still built by the scalar model),
+  the liver function of the stage with the acute excess, noise from each patient's
+  counter-based stream, rounding and MELD;
+- **the next event** (:func:`next_events`) over the queue and the clocks
+  (:func:`clocks_of`: :class:`~simulation.model.hazard_arrays.ClockArrays`), same-day ties
+  in the scalar model's order;
+- **which hazards run** (:func:`hazards_on`, :func:`flare_cases`): the declared hazard
+  conditions evaluated as masks by the vector interpreter (:mod:`pathway.vector`).
 
 Every value equals the scalar model's bit for bit (tested): the same floating-point
-operations in the same order, and the scalar model calls the numpy functions used here
-(:func:`~simulation.model.disease.np_exp`, ``np_exp2``, ``np_log``,
-:func:`~simulation.model.disease.round_half_even`), so agreement holds by construction.
+operations in the same order, the panel formula and MELD shared
+(:func:`~simulation.model.disease.panel_values` with :data:`ARRAY_OPS`), and the scalar
+model calls the numpy functions used here (:func:`~simulation.model.disease.np_exp`,
+``np_exp2``, ``np_log``, :func:`~simulation.model.disease.round_half_even`), so agreement
+holds by construction.
 
 Units: days from diagnosis, x ULN, mg/dL, 10^9/L.
 """
@@ -19,28 +27,51 @@ Units: days from diagnosis, x ULN, mg/dL, 10^9/L.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
+from pathway.vector import Batch, VectorInterpreter
+
 from . import disease
-from .disease import PANEL_DRAWS, DiseaseModel, MeldFormula, ModelConstants, PanelOps, Path
-from .draws import PatientStream, normal_of, run_words
+from .disease import (
+    CLOCKS,
+    DAY_TOLERANCE,
+    PANEL_DRAWS,
+    DiseaseModel,
+    MeldFormula,
+    ModelConstants,
+    PanelOps,
+    Path,
+    clock_priority,
+)
+from .draws import PatientStream, Randomness, normal_of, run_words
+from .hazard_arrays import ClockArrays, HazardTable
+from .hazard_conditions import FLARE_CASES, HAZARD_CONDITIONS, SCHEMA, Limits, Situation
 
 __all__ = [
     "ARRAY_OPS",
+    "NO_EVENT",
+    "QUEUE",
     "STAGES",
     "PanelColumns",
     "PathArrays",
     "activity",
     "acute_factor",
     "clip",
+    "clocks_of",
+    "flare_cases",
+    "hazards_on",
     "liver_function",
     "meld",
+    "next_events",
     "panel",
     "rounded",
+    "situation_batch",
+    "situation_labs",
+    "visit_labs",
 ]
 
 Floats = NDArray[np.float64]
@@ -119,7 +150,7 @@ class PathArrays:
         y0 = np.take_along_axis(logs, k - 1, axis=1)[:, 0]
         y1 = np.take_along_axis(logs, k, axis=1)[:, 0]
         last = np.take_along_axis(logs, (size - 1)[:, None], axis=1)[:, 0]
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             inner = y0 + (y1 - y0) * (t - t0) / (t1 - t0)
         return np.exp(np.where(j == 0, first, np.where(j >= size, last, inner)))
 
@@ -157,6 +188,7 @@ class PanelColumns:
         bili_chronic, inr_chronic, bili_decomp, inr_decomp, plt_factor, wbc, ast_ratio:
             the patient's baseline draws.
         azathioprine: on azathioprine at the last sync (white cells lowered).
+        visit_day: day of the last visit's lab panel (``-inf``: none yet).
     """
 
     seed: int
@@ -181,6 +213,7 @@ class PanelColumns:
     wbc: Floats
     ast_ratio: Floats
     azathioprine: Bools
+    visit_day: Floats
 
     @classmethod
     def of(cls, models: Sequence[DiseaseModel]) -> PanelColumns:
@@ -191,19 +224,13 @@ class PanelColumns:
                 noise stream numbers differ.
         """
         noise = [_noise_stream(m) for m in models]
-        seeds = {s.seed for s in noise}
-        streams = {s.stream for s in noise}
-        if len(seeds) > 1 or len(streams) > 1:
-            raise ValueError(
-                f"models: found seeds {sorted(seeds)} and noise streams {sorted(streams)}, "
-                "expected one seed and one stream number for all"
-            )
+        seed, noise_stream = _one_key(noise)
         rows = [_row(m) for m in models]
         columns = {name: np.array([r[name] for r in rows]) for name in _ROW_FIELDS}
         return cls(
-            seed=seeds.pop() if seeds else 0,
+            seed=seed,
             patients=np.array([s.patient for s in noise], dtype=np.int64),
-            noise_stream=streams.pop() if streams else 0,
+            noise_stream=noise_stream,
             noise_drawn=np.array([_noise_at(m) for m in models], dtype=np.uint64),
             alt=PathArrays.of([m.course.alt_path for m in models]),
             igg=PathArrays.of([m.course.igg_path for m in models]),
@@ -229,8 +256,9 @@ class PanelColumns:
 
     def update(self, rows: Ints, models: Sequence[DiseaseModel]) -> None:
         """Rewrite ``rows[i]`` from ``models[i]`` (the same patients, later in their course)."""
+        values = [_row(m) for m in models]
         for name in _ROW_FIELDS:
-            getattr(self, name)[rows] = [_row(m)[name] for m in models]
+            getattr(self, name)[rows] = [v[name] for v in values]
         self.noise_drawn[rows] = [_noise_at(m) for m in models]
         self.alt = self.alt.with_rows(rows, [m.course.alt_path for m in models])
         self.igg = self.igg.with_rows(rows, [m.course.igg_path for m in models])
@@ -254,6 +282,7 @@ _ROW_FIELDS = (
     "wbc",
     "ast_ratio",
     "azathioprine",
+    "visit_day",
 )
 
 
@@ -276,17 +305,33 @@ def _row(m: DiseaseModel) -> dict[str, float | int | bool]:
         "wbc": m.wbc,
         "ast_ratio": m.ast_ratio,
         "azathioprine": m.on_azathioprine,
+        "visit_day": m.visit_day,
     }
 
 
-def _noise_stream(m: DiseaseModel) -> PatientStream:
-    stream = m.noise_rng
-    if not isinstance(stream, PatientStream):
+def _stream(rng: Randomness, what: str) -> PatientStream:
+    if not isinstance(rng, PatientStream):
         raise ValueError(
-            f"model: found a {type(stream).__name__} for its lab noise, expected a "
+            f"model: found a {type(rng).__name__} for its {what}, expected a "
             "counter-based PatientStream (simulation.model.draws)"
         )
-    return stream
+    return rng
+
+
+def _noise_stream(m: DiseaseModel) -> PatientStream:
+    return _stream(m.noise_rng, "lab noise")
+
+
+def _one_key(streams: Sequence[PatientStream]) -> tuple[int, int]:
+    """The one seed and stream number of ``streams`` (0, 0 for none)."""
+    seeds = {s.seed for s in streams}
+    numbers = {s.stream for s in streams}
+    if len(seeds) > 1 or len(numbers) > 1:
+        raise ValueError(
+            f"models: found seeds {sorted(seeds)} and stream numbers {sorted(numbers)}, "
+            "expected one seed and one stream number for all"
+        )
+    return (seeds.pop() if seeds else 0), (numbers.pop() if numbers else 0)
 
 
 def _noise_at(m: DiseaseModel) -> int:
@@ -403,3 +448,123 @@ def panel(
     return disease.panel_values(
         c, latent, wbc, cols.ast_ratio[rows_], list(np.ascontiguousarray(n.T)), ARRAY_OPS
     )
+
+
+def visit_labs(
+    cols: PanelColumns, c: ModelConstants, day: Floats, rows: Ints
+) -> tuple[Bools, dict[str, Floats]]:
+    """Lab panels at scheduled visits of patients ``rows`` (each at most once) on ``day``, as
+    :meth:`~simulation.model.disease.DiseaseModel.visit_labs`: a second visit on the day of
+    the last one takes no new sample. Returns where a panel is taken (a mask over ``rows``)
+    and the panels of those rows (in ``rows`` order)."""
+    idx = np.asarray(rows, dtype=np.int64)
+    day_ = np.broadcast_to(np.asarray(day, dtype=np.float64), idx.shape)
+    new = day_ != cols.visit_day[idx]
+    cols.visit_day[idx[new]] = day_[new]
+    return new, panel(cols, c, day_[new], idx[new])
+
+
+# --- the next event -------------------------------------------------------------------------
+
+#: ``next_events``' answer for the queue, and for no event at all.
+QUEUE, NO_EVENT = -1, -2
+
+
+def clocks_of(models: Sequence[DiseaseModel], name: str) -> ClockArrays:
+    """Clock ``name`` of each model as :class:`~simulation.model.hazard_arrays.ClockArrays`
+    (budget, hazard, origin, last update and draws taken: the scalar clocks' own).
+
+    Raises:
+        ValueError: a clock draws from a ``numpy`` generator, or the clocks' seeds or stream
+            numbers differ.
+    """
+    clocks = [m.clocks[name] for m in models]
+    streams = [_stream(c.rng, f"clock {name!r}") for c in clocks]
+    seed, number = _one_key(streams)
+    out = ClockArrays(seed, np.array([s.patient for s in streams], dtype=np.int64), number)
+    out.drawn = np.array([s.drawn for s in streams], dtype=np.uint64)
+    out.budget = np.array([c.budget for c in clocks], dtype=np.float64)
+    out.origin = np.array([c.origin for c in clocks], dtype=np.float64)
+    out.since = np.array([c.since for c in clocks], dtype=np.float64)
+    out.table = HazardTable.of([c.hazard for c in clocks])
+    out.has = np.array([len(c.hazard) > 0 for c in clocks], dtype=bool)
+    return out
+
+
+def next_events(
+    now: Floats,
+    clocks: Sequence[ClockArrays],
+    queue_day: Floats,
+    queue_priority: Ints,
+    dues: Sequence[Floats] | None = None,
+) -> tuple[Floats, Ints]:
+    """Each patient's next event, as :meth:`DiseaseModel.choose_next` plans it.
+
+    ``clocks``: the model's clocks in :data:`~simulation.model.disease.CLOCKS` order;
+    ``queue_day`` and ``queue_priority``: each patient's first queued event (``inf`` when
+    the queue is empty); ``dues``: the clocks' due days if known (``ClockArrays.due()``,
+    kept by a caller that re-solves only the clocks whose hazard or budget changed).
+    Returns the day (``inf``: none) and what: :data:`QUEUE`, the clock's index, or
+    :data:`NO_EVENT`. Events fall on whole days; on the same day the lower priority comes
+    first, then the queue, then the clocks in order."""
+    # A running lexicographic minimum of (day, priority, position) over the candidates in
+    # position order: a later candidate wins only if strictly better.
+    best_day = np.where(np.isinf(queue_day), math.inf, np.maximum(queue_day, now))
+    best_prio = np.asarray(queue_priority, dtype=np.int64).copy()
+    what = np.where(np.isinf(best_day), NO_EVENT, QUEUE)
+    for i, (name, clock) in enumerate(zip(CLOCKS, clocks, strict=True)):
+        due = clock.due() if dues is None else dues[i]
+        finite = np.isfinite(due)
+        with np.errstate(invalid="ignore"):
+            whole = np.maximum(np.ceil(np.where(finite, due, 0.0) - DAY_TOLERANCE), now)
+        day = np.where(finite, whole, math.inf)
+        prio = clock_priority(name)
+        better = finite & ((day < best_day) | ((day == best_day) & (prio < best_prio)))
+        best_day = np.where(better, day, best_day)
+        best_prio = np.where(better, prio, best_prio)
+        what = np.where(better, i, what)
+    return best_day, what
+
+
+# --- which hazards run ------------------------------------------------------------------------
+
+
+def situation_labs(
+    cols: PanelColumns, c: ModelConstants, day: Floats, rows: Rows
+) -> dict[str, Floats]:
+    """The numbers a :class:`~simulation.model.hazard_conditions.Situation` holds of
+    patients ``rows`` on ``day``: latent ``alt`` and ``igg`` (x ULN) and the ``meld`` of
+    the latent bilirubin and INR, as :meth:`DiseaseModel.situation` computes them (the
+    conditions compare them: ``meld >= th.transplant_meld``)."""
+    alt, igg = activity(cols, day, rows)
+    bili, inr, _ = liver_function(cols, c, day, rows)
+    return {"alt": alt, "igg": igg, "meld": meld(bili, inr, c.creatinine, c.meld)}
+
+
+def situation_batch(situations: Sequence[Situation], active: Set[str]) -> Batch:
+    """Patients' :class:`~simulation.model.hazard_conditions.Situation` in one chart
+    configuration, as the vector interpreter's columns."""
+    return Batch.from_records(situations, active, SCHEMA, Situation.__slots__)
+
+
+def hazards_on(batch: Batch, limits: Limits) -> dict[str, Bools]:
+    """Where each condition of :data:`~simulation.model.hazard_conditions.HAZARD_CONDITIONS`
+    holds, for a batch of situations in one configuration: the same declared expressions as
+    :func:`simulation.model.hazard_conditions.hazards_on`, evaluated as masks
+    (:mod:`pathway.vector`)."""
+    vi = VectorInterpreter(batch, limits, None, SCHEMA)
+    return {name: vi.test(cond.when) for name, cond in HAZARD_CONDITIONS.items()}
+
+
+def flare_cases(batch: Batch, limits: Limits) -> Ints:
+    """Each patient's flare case: the index in
+    :data:`~simulation.model.hazard_conditions.FLARE_CASES` of the first that holds, ``-1``
+    for none (as :func:`simulation.model.hazard_conditions.flare_case`)."""
+    vi = VectorInterpreter(batch, limits, None, SCHEMA)
+    out = np.full(batch.n, -1, dtype=np.int64)
+    open_ = np.ones(batch.n, dtype=bool)
+    for i, case in enumerate(FLARE_CASES):
+        hit = open_ & vi.test(case.when, open_)
+        out[hit] = i
+        open_ &= ~hit
+    return out
