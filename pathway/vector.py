@@ -45,6 +45,8 @@ __all__ = [
     "Columnar",
     "Form",
     "Listed",
+    "Memo",
+    "Plan",
     "Top",
     "VectorInterpreter",
     "VectorRulebook",
@@ -763,9 +765,48 @@ class VectorRulebook:
     :class:`Breached`, :class:`Listed`).
     """
 
-    def __init__(self, rulebook: Rulebook, forms: Mapping[str, Form] | None = None) -> None:
+    def __init__(
+        self,
+        rulebook: Rulebook,
+        forms: Mapping[str, Form] | None = None,
+        implied: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
         self.book = rulebook
         self.forms = dict(forms or {})
+        #: Non-default actions in declaration order, then the default: the ranking's order.
+        default = rulebook.default_action
+        self.order: tuple[str, ...] = (
+            *(a for a in rulebook.actions if a != default),
+            *(() if default is None else (default,)),
+        )
+        self._readers = self._action_readers(dict(implied or {}))
+
+    def _action_readers(self, implied: dict[str, Iterable[str]]) -> dict[str, Array]:
+        """Record field (or ``"active"``, the configuration) -> the indices in :attr:`order`
+        of the actions whose decision reads it. ``implied``: schema fields computed from
+        record fields (a property ``steroid`` from ``drugs``), read as those fields too."""
+        readers: dict[str, list[int]] = {}
+        book = self.book
+        for a, name in enumerate(self.order):
+            compiled = book.actions[name]
+            exprs: list[Expr] = [row[0] for row in compiled.rows or book._default_rows]
+            exprs += [row[3] for row in compiled.rows or book._default_rows if row[3] is not None]
+            if name != book.default_action:
+                exprs += [c.when for c in compiled.checks]
+                exprs += [when for when, _ in compiled.priority_rows]
+            fields: set[str] = set()
+            states = compiled.gate is not None and name != book.default_action
+            for expr in exprs:
+                for f in expr.deps.fields:
+                    fields.update([f, *implied.get(f, ())])
+                states = states or expr.deps.any_state or bool(expr.deps.states)
+            for f in fields | ({"active"} if states else set()):
+                readers.setdefault(f, []).append(a)
+        return {f: np.array(sorted(set(ix)), dtype=np.intp) for f, ix in readers.items()}
+
+    def memo(self, size: int) -> Memo:
+        """An empty :class:`Memo` for a cohort of ``size`` patients (rows 0 to size - 1)."""
+        return Memo(self, size)
 
     def interpreter(self, batch: Batch, th: Any, opt: Any) -> VectorInterpreter:
         """An interpreter over ``batch`` with this rulebook's schema and forms."""
@@ -918,37 +959,84 @@ class VectorRulebook:
                 out[row].append((decl.id, self.book._message(inv, env)))
         return out
 
-    def top(self, batch: Batch, th: Any, opt: Any, possible: Set[str] | None = None) -> Top:
+    def top(
+        self,
+        batch: Batch,
+        th: Any,
+        opt: Any,
+        possible: Set[str] | None = None,
+        memo: Memo | None = None,
+        rows: Array | None = None,
+    ) -> Top:
         """The first-ranked recommendation of every patient: the allowed action (among
         ``possible``, the chart's events now, when given) with the strongest strength, then
-        the lowest priority, the default heading the mays; ties keep declaration order."""
+        the lowest priority, the default heading the mays; ties keep declaration order.
+
+        With a ``memo`` (:meth:`memo`) and the cohort ``rows`` of the batch's patients, each
+        action is decided again only for the patients whose fields it reads have changed
+        since (:meth:`Memo.changed`); the others keep their last decision.
+        """
+        if memo is None:
+            memo, rows = Memo(self, batch.n), np.arange(batch.n)
+        elif rows is None or len(rows) != batch.n:
+            raise InvalidPathwayError("vector top: a memo needs the cohort row of every patient")
         vi = self.interpreter(batch, th, opt)
-        n = batch.n
-        best = np.full(n, -1)
-        best_level = np.full(n, len(_LEVELS))
-        best_prio = np.full(n, np.iinfo(np.int64).max)
-        best_row = np.full(n, -1)
-        names = list(self.book.actions)
+        self._refresh(vi, memo, rows)
+        ok, must = memo.ok[:, rows], memo.must[:, rows]
+        level, prio, index = memo.level[:, rows], memo.prio[:, rows], memo.index[:, rows]
         default = self.book.default_action
-        decided: dict[str, tuple[Array, Array]] = {}
-        for action, ok in self.allowed(vi, None, decided).items():
-            if possible is not None and action not in possible:
+        if default is not None:
+            d = len(self.order) - 1
+            ok[d] = ~(ok[:d] & must[:d]).any(axis=0)
+        if possible is not None:
+            ok &= np.array([a in possible for a in self.order])[:, None]
+        undecided = ok & (index < 0)
+        if _some(undecided):
+            a = int(np.flatnonzero(undecided.any(axis=1))[0])
+            raise InvalidPathwayError(
+                f"action {self.order[a]!r}: no strength row holds for "
+                f"{int(undecided[a].sum())} patient(s)"
+            )
+        # Strongest level, then lowest priority, then the first in the ranking's order.
+        levels = np.where(ok, level, len(_LEVELS) + 1)
+        best_level = levels.min(axis=0)
+        tied = ok & (levels == best_level)
+        prios = np.where(tied, prio, np.iinfo(np.int64).max)
+        tied &= prios == prios.min(axis=0)
+        first = tied.argmax(axis=0)
+        cols = np.arange(batch.n)
+        names = list(self.book.actions)
+        position = np.array([names.index(a) for a in self.order])
+        best = np.where(tied.any(axis=0), position[first], -1)
+        return self._top(vi, names, best, best_level, index[first, cols])
+
+    def _refresh(self, vi: VectorInterpreter, memo: Memo, rows: Array) -> None:
+        """Decide again every action for the batch's patients whose decision is not known."""
+        book, default = self.book, self.book.default_action
+        known = memo.known[:, rows]
+        for a, action in enumerate(self.order):
+            stale = ~known[a]
+            if not _some(stale):
                 continue
-            if not _some(ok):
-                continue
-            index, level = decided.get(action) or self._decide(vi, action, ok)
-            undecided = ok & (index < 0)
-            if _some(undecided):
-                raise InvalidPathwayError(
-                    f"action {action!r}: no strength row holds for {int(undecided.sum())} "
-                    "patient(s)"
-                )
-            prio = np.full(n, -1) if action == default else self._priority(vi, action, ok)
-            better = ok & ((level < best_level) | ((level == best_level) & (prio < best_prio)))
-            a = names.index(action)
-            best[better], best_level[better] = a, level[better]
-            best_prio[better], best_row[better] = prio[better], index[better]
-        return self._top(vi, names, best, best_level, best_row)
+            at = rows[stale]
+            if action == default:
+                # Allowed where no other action is mandatory: worked out from the table.
+                index, level = self._decide(vi, action, stale)
+                prio = np.full(vi.n, -1)
+                ok = must = np.zeros(vi.n, dtype=bool)
+            else:
+                ok = self._action_allowed(vi, action, stale)
+                if _some(ok):
+                    index, level = self._decide(vi, action, ok)
+                    must = ok & self._must_with_rule(vi, action, index)
+                    prio = self._priority(vi, action, ok)
+                else:
+                    index, level = np.full(vi.n, -1), np.full(vi.n, len(_LEVELS))
+                    must, prio = ok, np.full(vi.n, book.actions[action].decl.priority)
+            memo.ok[a, at], memo.must[a, at] = ok[stale], must[stale]
+            memo.index[a, at], memo.level[a, at] = index[stale], level[stale]
+            memo.prio[a, at] = prio[stale]
+            memo.known[a, at] = True
 
     def _top(
         self,
@@ -978,3 +1066,43 @@ class VectorRulebook:
                     for i in np.flatnonzero(here):
                         dynamic[int(i)] = tuple(values[i])
         return Top(action, strength, best_row, static, dynamic)
+
+
+class Memo:
+    """Each action's last decision for every patient of a cohort, kept between steps.
+
+    Rows are the patients' cohort indices (0 to ``size - 1``); per action (in the ranking's
+    order, :attr:`VectorRulebook.order`) and patient: whether it is allowed, its strength
+    row (``index``, -1: none) and level, its priority and whether it is mandatory with a
+    rule, and whether these are ``known``. A caller that changes a record says which fields
+    changed for which patients (:meth:`changed`); the actions that read none of them keep
+    their decision, so :meth:`VectorRulebook.top` decides again only what may have changed.
+    A patient's thresholds and options are taken as fixed: after changing them, call
+    :meth:`forget`.
+    """
+
+    def __init__(self, book: VectorRulebook, size: int) -> None:
+        shape = (len(book.order), size)
+        self.book = book
+        self.ok = np.zeros(shape, dtype=bool)
+        self.must = np.zeros(shape, dtype=bool)
+        self.index = np.full(shape, -1)
+        self.level = np.full(shape, len(_LEVELS))
+        self.prio = np.zeros(shape, dtype=np.int64)
+        self.known = np.zeros(shape, dtype=bool)
+
+    def changed(self, rows: Array, fields: Iterable[str]) -> None:
+        """Fields ``fields`` of the patients ``rows`` have changed (``"active"``: their
+        configuration): the actions that read any of them are decided again when asked."""
+        readers = self.book._readers
+        found = [readers[f] for f in fields if f in readers]
+        if found:
+            actions = np.unique(np.concatenate(found))
+            self.known[np.ix_(actions, np.asarray(rows, dtype=np.intp))] = False
+
+    def forget(self, rows: Array | None = None) -> None:
+        """Forget every decision of the patients ``rows`` (all when ``None``)."""
+        if rows is None:
+            self.known[:] = False
+        else:
+            self.known[:, np.asarray(rows, dtype=np.intp)] = False
