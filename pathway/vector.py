@@ -557,6 +557,10 @@ class VectorInterpreter:
         self.mask: Array = np.ones(batch.n, dtype=bool)
         #: Row-by-row calls made (function name -> rows), to measure what has no vector form.
         self.fallbacks: dict[str, int] = {}
+        #: With a memo, the truths of the rulebook's conditions are kept per patient: the
+        #: cohort rows of the batch's patients.
+        self.memo: Memo | None = None
+        self.rows: Array = np.arange(batch.n)
 
     def evaluate(self, expr: Expr, mask: Array | None = None) -> Array:
         """The value of ``expr`` for every patient (an array of length ``n``)."""
@@ -571,7 +575,13 @@ class VectorInterpreter:
         return _full(_arr(out), self.n)
 
     def test(self, expr: Expr, mask: Array | None = None) -> Array:
-        """Where ``expr`` holds (Python truthiness), as a boolean array."""
+        """Where ``expr`` holds (Python truthiness), as a boolean array (what matters: the
+        rows of ``mask``). With a memo, a condition of the rulebook is evaluated only for
+        the rows whose truth is not kept."""
+        if self.memo is not None and self.rulebook is not None:
+            slot = self.rulebook._slots.get(id(expr))
+            if slot is not None:
+                return self.memo._test(self, slot, expr, self.mask if mask is None else mask)
         return _full(truthy(self.evaluate(expr, mask)), self.n)
 
     def _under(self, mask: Array, compiled: Plan) -> Any:
@@ -779,13 +789,53 @@ class VectorRulebook:
             *(a for a in rulebook.actions if a != default),
             *(() if default is None else (default,)),
         )
-        self._readers = self._action_readers(dict(implied or {}))
+        self._implied = dict(implied or {})
+        self._readers = self._action_readers()
+        #: Every condition the actions test (checks, strength and priority rows, lists), by
+        #: identity -> its slot in a :class:`Memo`'s truth table; and field -> slots.
+        self._slots: dict[int, int] = {}
+        conditions: list[Expr] = []
+        book = self.book
+        for compiled in book.actions.values():
+            exprs = [c.when for c in compiled.checks]
+            exprs += [row[0] for row in compiled.rows or book._default_rows]
+            exprs += [when for when, _ in compiled.priority_rows]
+            for expr in exprs:
+                if id(expr) not in self._slots:
+                    self._slots[id(expr)] = len(conditions)
+                    conditions.append(expr)
+        for checks in book.lists.values():
+            for check in checks:
+                if id(check.when) not in self._slots:
+                    self._slots[id(check.when)] = len(conditions)
+                    conditions.append(check.when)
+        self._conditions = conditions
+        self._condition_readers = self._readers_of([(i, [e]) for i, e in enumerate(conditions)])
 
-    def _action_readers(self, implied: dict[str, Iterable[str]]) -> dict[str, Array]:
-        """Record field (or ``"active"``, the configuration) -> the indices in :attr:`order`
-        of the actions whose decision reads it. ``implied``: schema fields computed from
-        record fields (a property ``steroid`` from ``drugs``), read as those fields too."""
+    def _readers_of(
+        self, groups: Sequence[tuple[int, Sequence[Expr]]], states: Set[int] = frozenset()
+    ) -> dict[str, Array]:
+        """Record field (or ``"active"``, the configuration) -> the indices of the groups of
+        expressions that read it (``states``: indices that read the configuration anyway).
+        Schema fields computed from record fields (:attr:`_implied`: a property ``steroid``
+        from ``drugs``) are read as those fields too."""
         readers: dict[str, list[int]] = {}
+        for index, exprs in groups:
+            fields: set[str] = set()
+            active = index in states
+            for expr in exprs:
+                for f in expr.deps.fields:
+                    fields.update([f, *self._implied.get(f, ())])
+                active = active or expr.deps.any_state or bool(expr.deps.states)
+            for f in fields | ({"active"} if active else set()):
+                readers.setdefault(f, []).append(index)
+        return {f: np.array(sorted(set(ix)), dtype=np.intp) for f, ix in readers.items()}
+
+    def _action_readers(self) -> dict[str, Array]:
+        """Record field (or ``"active"``) -> the indices in :attr:`order` of the actions
+        whose decision reads it (a gate reads the configuration)."""
+        groups: list[tuple[int, list[Expr]]] = []
+        gated: set[int] = set()
         book = self.book
         for a, name in enumerate(self.order):
             compiled = book.actions[name]
@@ -794,15 +844,10 @@ class VectorRulebook:
             if name != book.default_action:
                 exprs += [c.when for c in compiled.checks]
                 exprs += [when for when, _ in compiled.priority_rows]
-            fields: set[str] = set()
-            states = compiled.gate is not None and name != book.default_action
-            for expr in exprs:
-                for f in expr.deps.fields:
-                    fields.update([f, *implied.get(f, ())])
-                states = states or expr.deps.any_state or bool(expr.deps.states)
-            for f in fields | ({"active"} if states else set()):
-                readers.setdefault(f, []).append(a)
-        return {f: np.array(sorted(set(ix)), dtype=np.intp) for f, ix in readers.items()}
+            if compiled.gate is not None and name != book.default_action:
+                gated.add(a)
+            groups.append((a, exprs))
+        return self._readers_of(groups, gated)
 
     def memo(self, size: int) -> Memo:
         """An empty :class:`Memo` for a cohort of ``size`` patients (rows 0 to size - 1)."""
@@ -981,6 +1026,7 @@ class VectorRulebook:
         elif rows is None or len(rows) != batch.n:
             raise InvalidPathwayError("vector top: a memo needs the cohort row of every patient")
         vi = self.interpreter(batch, th, opt)
+        vi.memo, vi.rows = memo, rows
         self._refresh(vi, memo, rows)
         ok, must = memo.ok[:, rows], memo.must[:, rows]
         level, prio, index = memo.level[:, rows], memo.prio[:, rows], memo.index[:, rows]
@@ -1082,6 +1128,10 @@ class Memo:
     """
 
     def __init__(self, book: VectorRulebook, size: int) -> None:
+        #: Per condition of the rulebook (:attr:`VectorRulebook._slots`) and patient: its
+        #: truth, and whether it is known.
+        self.truth = np.zeros((len(book._conditions), size), dtype=bool)
+        self.truth_known = np.zeros((len(book._conditions), size), dtype=bool)
         shape = (len(book.order), size)
         self.book = book
         self.ok = np.zeros(shape, dtype=bool)
@@ -1094,15 +1144,34 @@ class Memo:
     def changed(self, rows: Array, fields: Iterable[str]) -> None:
         """Fields ``fields`` of the patients ``rows`` have changed (``"active"``: their
         configuration): the actions that read any of them are decided again when asked."""
-        readers = self.book._readers
-        found = [readers[f] for f in fields if f in readers]
-        if found:
-            actions = np.unique(np.concatenate(found))
-            self.known[np.ix_(actions, np.asarray(rows, dtype=np.intp))] = False
+        fields = list(fields)
+        at = np.asarray(rows, dtype=np.intp)
+        for readers, known in (
+            (self.book._readers, self.known),
+            (self.book._condition_readers, self.truth_known),
+        ):
+            found = [readers[f] for f in fields if f in readers]
+            if found:
+                known[np.ix_(np.unique(np.concatenate(found)), at)] = False
+
+    def _test(self, vi: VectorInterpreter, slot: int, expr: Expr, mask: Array) -> Array:
+        """Condition ``slot`` (``expr``) over the batch of ``vi``: kept truths, evaluated
+        where they are not known and ``mask`` asks."""
+        rows = vi.rows
+        truth: Array = self.truth[slot][rows]
+        need = _full(mask, vi.n) & ~self.truth_known[slot][rows]
+        if not _some(need):
+            return truth
+        value = _full(truthy(vi.evaluate(expr, need)), vi.n)
+        at = rows[need]
+        self.truth[slot, at] = value[need]
+        self.truth_known[slot, at] = True
+        return np.where(need, value, truth)
 
     def forget(self, rows: Array | None = None) -> None:
         """Forget every decision of the patients ``rows`` (all when ``None``)."""
-        if rows is None:
-            self.known[:] = False
-        else:
-            self.known[:, np.asarray(rows, dtype=np.intp)] = False
+        for known in (self.known, self.truth_known):
+            if rows is None:
+                known[:] = False
+            else:
+                known[:, np.asarray(rows, dtype=np.intp)] = False

@@ -145,6 +145,9 @@ def test_incremental_answers_equal_full_evaluation(data: st.DataObject) -> None:
             for table in ("ok", "must", "index", "level", "prio"):
                 kept = getattr(memo, table)[:, idx]
                 assert (kept == getattr(full, table)).all(), (table, step)
+            # So is every condition's kept truth, where both know it.
+            both = memo.truth_known[:, idx] & full.truth_known
+            assert (memo.truth[:, idx][both] == full.truth[both]).all(), step
 
 
 def test_every_field_an_action_reads_can_be_changed() -> None:
