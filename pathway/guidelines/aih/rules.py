@@ -10,7 +10,7 @@ compiles them once at import; the functions below (``evaluate``, ``allowed_actio
 Python remains only where an expression cannot say it, listed in :data:`FUNCTIONS`
 (dose arithmetic of :mod:`.dosing`, the panel comparisons of :mod:`.response`, the
 transplant-indication list as a whole) and :func:`acute_improving`; the effects that carry
-an action out stay in :mod:`.effects`.
+an action out are declared in :mod:`.effects`, giving the doses declared here.
 """
 
 from __future__ import annotations
