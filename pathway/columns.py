@@ -269,6 +269,11 @@ class RecordColumns:
                 if keyed.present is not None:
                     batch.calls[(keyed.present, (key,))] = here
                     batch.calls[(keyed.present, (None,))] = np.zeros(self.n, dtype=bool)
+                if keyed.value is not None:
+                    # ``record.<name>.get(key)`` (NaN: absent), as Batch.item names it.
+                    batch.columns[f"{name}[{key}]"] = np.where(
+                        here, self.values[(name, key)], np.nan
+                    )
                 if keyed.value_call is not None:
                     value = self.values[(name, key)]
                     if keyed.default is not None:

@@ -120,9 +120,7 @@ class Batch:
         label = f"{name}[{key}]"
         col = self.columns.get(label)
         if col is None:
-            col = self.columns[label] = column(
-                [getattr(r, name).get(key) for r in self._records(label)]
-            )
+            col = self.columns[label] = column([v.get(key) for v in self._values(name, label)])
         return col
 
     def attr(self, name: str, attribute: str) -> Array:
@@ -132,11 +130,19 @@ class Batch:
         label = f"{name}.{attribute}"
         col = self.columns.get(label)
         if col is None:
-            values = [getattr(r, name) for r in self._records(label)]
+            values = self._values(name, label)
             col = self.columns[label] = column(
                 [None if v is None else getattr(v, attribute) for v in values]
             )
         return col
+
+    def _values(self, name: str, label: str) -> list[Any]:
+        """Field ``name``'s values: from its (object) column when there is one, else from
+        the records (``label``: the column wanted, for the error)."""
+        whole = self.columns.get(name)
+        if whole is not None:
+            return list(_objects(whole).tolist())  # NaN: None
+        return [getattr(r, name) for r in self._records(label)]
 
     def _records(self, label: str) -> Sequence[Any]:
         if self.records is None:
