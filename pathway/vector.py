@@ -1027,12 +1027,14 @@ class VectorRulebook:
         action is decided again only for the patients whose fields it reads have changed
         since (:meth:`Memo.changed`); the others keep their last decision.
         """
+        vi = self.interpreter(batch, th, opt)
         if memo is None:
-            memo, rows = Memo(self, batch.n), np.arange(batch.n)
+            # A memo for this evaluation's action table only: conditions are not kept.
+            memo, rows = Memo(self, batch.n, conditions=False), np.arange(batch.n)
         elif rows is None or len(rows) != batch.n:
             raise InvalidPathwayError("vector top: a memo needs the cohort row of every patient")
-        vi = self.interpreter(batch, th, opt)
-        vi.memo, vi.rows = memo, rows
+        else:
+            vi.memo, vi.rows = memo, rows
         self._refresh(vi, memo, rows)
         ok, must = memo.ok[:, rows], memo.must[:, rows]
         level, prio, index = memo.level[:, rows], memo.prio[:, rows], memo.index[:, rows]
@@ -1133,11 +1135,12 @@ class Memo:
     :meth:`forget`.
     """
 
-    def __init__(self, book: VectorRulebook, size: int) -> None:
+    def __init__(self, book: VectorRulebook, size: int, conditions: bool = True) -> None:
         #: Per condition of the rulebook (:attr:`VectorRulebook._slots`) and patient: its
-        #: truth, and whether it is known.
-        self.truth = np.zeros((len(book._conditions), size), dtype=bool)
-        self.truth_known = np.zeros((len(book._conditions), size), dtype=bool)
+        #: truth, and whether it is known (``conditions=False``: none kept).
+        shape_c = (len(book._conditions) if conditions else 0, size)
+        self.truth = np.zeros(shape_c, dtype=bool)
+        self.truth_known = np.zeros(shape_c, dtype=bool)
         shape = (len(book.order), size)
         self.book = book
         self.ok = np.zeros(shape, dtype=bool)
@@ -1157,7 +1160,7 @@ class Memo:
             (self.book._condition_readers, self.truth_known),
         ):
             found = [readers[f] for f in fields if f in readers]
-            if found:
+            if found and len(known):
                 known[np.ix_(np.unique(np.concatenate(found)), at)] = False
 
     def _test(self, vi: VectorInterpreter, slot: int, expr: Expr, mask: Array) -> Array:
