@@ -1036,8 +1036,13 @@ class VectorRulebook:
         else:
             vi.memo, vi.rows = memo, rows
         self._refresh(vi, memo, rows)
-        ok, must = memo.ok[:, rows], memo.must[:, rows]
-        level, prio, index = memo.level[:, rows], memo.prio[:, rows], memo.index[:, rows]
+        if memo.ok.shape[1] == batch.n and rows is not None and (rows == np.arange(batch.n)).all():
+            rows_at: Any = slice(None)  # the whole memo: views, not gathers
+        else:
+            rows_at = rows
+        ok, must = memo.ok[:, rows_at].copy(), memo.must[:, rows_at]
+        level, prio = memo.level[:, rows_at], memo.prio[:, rows_at]
+        index = memo.index[:, rows_at]
         default = self.book.default_action
         if default is not None:
             d = len(self.order) - 1
@@ -1072,7 +1077,8 @@ class VectorRulebook:
             stale = ~known[a]
             if not _some(stale):
                 continue
-            at = rows[stale]
+            whole = bool(stale.all())
+            at = rows if whole else rows[stale]
             if action == default:
                 # Allowed where no other action is mandatory: worked out from the table.
                 index, level = self._decide(vi, action, stale)
@@ -1087,9 +1093,10 @@ class VectorRulebook:
                 else:
                     index, level = np.full(vi.n, -1), np.full(vi.n, len(_LEVELS))
                     must, prio = ok, np.full(vi.n, book.actions[action].decl.priority)
-            memo.ok[a, at], memo.must[a, at] = ok[stale], must[stale]
-            memo.index[a, at], memo.level[a, at] = index[stale], level[stale]
-            memo.prio[a, at] = prio[stale]
+            if not whole:
+                ok, must, index, level, prio = (x[stale] for x in (ok, must, index, level, prio))
+            memo.ok[a, at], memo.must[a, at] = ok, must
+            memo.index[a, at], memo.level[a, at], memo.prio[a, at] = index, level, prio
             memo.known[a, at] = True
 
     def _top(
