@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import gc
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -197,6 +198,10 @@ def main() -> None:
             on_chunk=lambda chunk: None,
         )
         patients *= 2
+    # The recorded records are long-lived: out of the collector's scans (as an engine's
+    # columns would be), so that its pauses do not grow with the recording.
+    gc.collect()
+    gc.freeze()
     steps_per_course = len(_SEEN) / (patients // 2)
     seen = _SEEN[: args.situations]
     groups: dict[tuple[frozenset[str], Any, Any], list[Any]] = defaultdict(list)
