@@ -797,8 +797,9 @@ class VectorRulebook:
         )
         self._implied = dict(implied or {})
         self._readers = self._action_readers()
-        #: Every condition the actions test (checks, strength and priority rows, lists), by
-        #: identity -> its slot in a :class:`Memo`'s truth table; and field -> slots.
+        #: Every condition the actions test (checks, strength and priority rows, lists) and
+        #: every invariant's, by identity -> its slot in a :class:`Memo`'s truth table; and
+        #: field -> slots.
         self._slots: dict[int, int] = {}
         conditions: list[Expr] = []
         book = self.book
@@ -810,11 +811,11 @@ class VectorRulebook:
                 if id(expr) not in self._slots:
                     self._slots[id(expr)] = len(conditions)
                     conditions.append(expr)
-        for checks in book.lists.values():
-            for check in checks:
-                if id(check.when) not in self._slots:
-                    self._slots[id(check.when)] = len(conditions)
-                    conditions.append(check.when)
+        invariants = [inv.test for inv in book.invariants if inv.decl.python is None]
+        for expr in [c.when for checks in book.lists.values() for c in checks] + invariants:
+            if id(expr) not in self._slots:
+                self._slots[id(expr)] = len(conditions)
+                conditions.append(expr)
         self._conditions = conditions
         self._condition_readers = self._readers_of([(i, [e]) for i, e in enumerate(conditions)])
 
@@ -983,12 +984,27 @@ class VectorRulebook:
     # --- invariants --------------------------------------------------------------------------
 
     def broken(
-        self, batch: Batch, th: Any, opt: Any, step_name: str, carried_out: bool
+        self,
+        batch: Batch,
+        th: Any,
+        opt: Any,
+        step_name: str,
+        carried_out: bool,
+        memo: Memo | None = None,
+        rows: Array | None = None,
     ) -> list[list[tuple[str, str]]]:
         """Per patient, the invariants broken after a step: (invariant id, message), as
         :meth:`Rulebook.broken` gives them. The conditions are masks; an invariant written in
-        Python runs row by row, and messages are rendered only for the patients concerned."""
+        Python runs row by row, and messages are rendered only for the patients concerned.
+        With a ``memo`` and the cohort ``rows``, a condition's kept truth is used where no
+        field it reads has changed (see :meth:`top`)."""
         vi = self.interpreter(batch, th, opt)
+        if memo is not None:
+            if rows is None or len(rows) != batch.n:
+                raise InvalidPathwayError(
+                    "vector invariants: a memo needs the cohort row of every patient"
+                )
+            vi.memo, vi.rows = memo, rows
         out: list[list[tuple[str, str]]] = [[] for _ in range(batch.n)]
         records = batch.records
         if records is None:

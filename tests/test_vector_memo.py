@@ -145,6 +145,11 @@ def test_incremental_answers_equal_full_evaluation(data: st.DataObject) -> None:
             for table in ("ok", "must", "index", "level", "prio"):
                 kept = getattr(memo, table)[:, idx]
                 assert (kept == getattr(full, table)).all(), (table, step)
+            # And the invariants broken after a step, with their kept truths.
+            for step_name in ("labs", "add_azathioprine"):
+                assert VECTOR_RULEBOOK.broken(
+                    batch, th, opt, step_name, True, memo=memo, rows=np.array(idx)
+                ) == VECTOR_RULEBOOK.broken(fresh, th, opt, step_name, True)
             # So is every condition's kept truth, where both know it.
             both = memo.truth_known[:, idx] & full.truth_known
             assert (memo.truth[:, idx][both] == full.truth[both]).all(), step
