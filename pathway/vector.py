@@ -45,6 +45,8 @@ __all__ = [
     "Columnar",
     "Form",
     "Listed",
+    "Memo",
+    "Plan",
     "Top",
     "VectorInterpreter",
     "VectorRulebook",
@@ -118,9 +120,7 @@ class Batch:
         label = f"{name}[{key}]"
         col = self.columns.get(label)
         if col is None:
-            col = self.columns[label] = column(
-                [getattr(r, name).get(key) for r in self._records(label)]
-            )
+            col = self.columns[label] = column([v.get(key) for v in self._values(name, label)])
         return col
 
     def attr(self, name: str, attribute: str) -> Array:
@@ -130,11 +130,19 @@ class Batch:
         label = f"{name}.{attribute}"
         col = self.columns.get(label)
         if col is None:
-            values = [getattr(r, name) for r in self._records(label)]
+            values = self._values(name, label)
             col = self.columns[label] = column(
                 [None if v is None else getattr(v, attribute) for v in values]
             )
         return col
+
+    def _values(self, name: str, label: str) -> list[Any]:
+        """Field ``name``'s values: from its (object) column when there is one, else from
+        the records (``label``: the column wanted, for the error)."""
+        whole = self.columns.get(name)
+        if whole is not None:
+            return list(_objects(whole).tolist())  # NaN: None
+        return [getattr(r, name) for r in self._records(label)]
 
     def _records(self, label: str) -> Sequence[Any]:
         if self.records is None:
@@ -555,6 +563,10 @@ class VectorInterpreter:
         self.mask: Array = np.ones(batch.n, dtype=bool)
         #: Row-by-row calls made (function name -> rows), to measure what has no vector form.
         self.fallbacks: dict[str, int] = {}
+        #: With a memo, the truths of the rulebook's conditions are kept per patient: the
+        #: cohort rows of the batch's patients.
+        self.memo: Memo | None = None
+        self.rows: Array = np.arange(batch.n)
 
     def evaluate(self, expr: Expr, mask: Array | None = None) -> Array:
         """The value of ``expr`` for every patient (an array of length ``n``)."""
@@ -569,7 +581,13 @@ class VectorInterpreter:
         return _full(_arr(out), self.n)
 
     def test(self, expr: Expr, mask: Array | None = None) -> Array:
-        """Where ``expr`` holds (Python truthiness), as a boolean array."""
+        """Where ``expr`` holds (Python truthiness), as a boolean array (what matters: the
+        rows of ``mask``). With a memo, a condition of the rulebook is evaluated only for
+        the rows whose truth is not kept."""
+        if self.memo is not None and self.rulebook is not None:
+            slot = self.rulebook._slots.get(id(expr))
+            if slot is not None:
+                return self.memo._test(self, slot, expr, self.mask if mask is None else mask)
         return _full(truthy(self.evaluate(expr, mask)), self.n)
 
     def _under(self, mask: Array, compiled: Plan) -> Any:
@@ -763,9 +781,84 @@ class VectorRulebook:
     :class:`Breached`, :class:`Listed`).
     """
 
-    def __init__(self, rulebook: Rulebook, forms: Mapping[str, Form] | None = None) -> None:
+    def __init__(
+        self,
+        rulebook: Rulebook,
+        forms: Mapping[str, Form] | None = None,
+        implied: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
         self.book = rulebook
         self.forms = dict(forms or {})
+        #: Non-default actions in declaration order, then the default: the ranking's order.
+        default = rulebook.default_action
+        self.order: tuple[str, ...] = (
+            *(a for a in rulebook.actions if a != default),
+            *(() if default is None else (default,)),
+        )
+        self._implied = dict(implied or {})
+        self._readers = self._action_readers()
+        #: Every condition the actions test (checks, strength and priority rows, lists) and
+        #: every invariant's, by identity -> its slot in a :class:`Memo`'s truth table; and
+        #: field -> slots.
+        self._slots: dict[int, int] = {}
+        conditions: list[Expr] = []
+        book = self.book
+        for compiled in book.actions.values():
+            exprs = [c.when for c in compiled.checks]
+            exprs += [row[0] for row in compiled.rows or book._default_rows]
+            exprs += [when for when, _ in compiled.priority_rows]
+            for expr in exprs:
+                if id(expr) not in self._slots:
+                    self._slots[id(expr)] = len(conditions)
+                    conditions.append(expr)
+        invariants = [inv.test for inv in book.invariants if inv.decl.python is None]
+        for expr in [c.when for checks in book.lists.values() for c in checks] + invariants:
+            if id(expr) not in self._slots:
+                self._slots[id(expr)] = len(conditions)
+                conditions.append(expr)
+        self._conditions = conditions
+        self._condition_readers = self._readers_of([(i, [e]) for i, e in enumerate(conditions)])
+
+    def _readers_of(
+        self, groups: Sequence[tuple[int, Sequence[Expr]]], states: Set[int] = frozenset()
+    ) -> dict[str, Array]:
+        """Record field (or ``"active"``, the configuration) -> the indices of the groups of
+        expressions that read it (``states``: indices that read the configuration anyway).
+        Schema fields computed from record fields (:attr:`_implied`: a property ``steroid``
+        from ``drugs``) are read as those fields too."""
+        readers: dict[str, list[int]] = {}
+        for index, exprs in groups:
+            fields: set[str] = set()
+            active = index in states
+            for expr in exprs:
+                for f in expr.deps.fields:
+                    fields.update([f, *self._implied.get(f, ())])
+                active = active or expr.deps.any_state or bool(expr.deps.states)
+            for f in fields | ({"active"} if active else set()):
+                readers.setdefault(f, []).append(index)
+        return {f: np.array(sorted(set(ix)), dtype=np.intp) for f, ix in readers.items()}
+
+    def _action_readers(self) -> dict[str, Array]:
+        """Record field (or ``"active"``) -> the indices in :attr:`order` of the actions
+        whose decision reads it (a gate reads the configuration)."""
+        groups: list[tuple[int, list[Expr]]] = []
+        gated: set[int] = set()
+        book = self.book
+        for a, name in enumerate(self.order):
+            compiled = book.actions[name]
+            exprs: list[Expr] = [row[0] for row in compiled.rows or book._default_rows]
+            exprs += [row[3] for row in compiled.rows or book._default_rows if row[3] is not None]
+            if name != book.default_action:
+                exprs += [c.when for c in compiled.checks]
+                exprs += [when for when, _ in compiled.priority_rows]
+            if compiled.gate is not None and name != book.default_action:
+                gated.add(a)
+            groups.append((a, exprs))
+        return self._readers_of(groups, gated)
+
+    def memo(self, size: int) -> Memo:
+        """An empty :class:`Memo` for a cohort of ``size`` patients (rows 0 to size - 1)."""
+        return Memo(self, size)
 
     def interpreter(self, batch: Batch, th: Any, opt: Any) -> VectorInterpreter:
         """An interpreter over ``batch`` with this rulebook's schema and forms."""
@@ -891,12 +984,27 @@ class VectorRulebook:
     # --- invariants --------------------------------------------------------------------------
 
     def broken(
-        self, batch: Batch, th: Any, opt: Any, step_name: str, carried_out: bool
+        self,
+        batch: Batch,
+        th: Any,
+        opt: Any,
+        step_name: str,
+        carried_out: bool,
+        memo: Memo | None = None,
+        rows: Array | None = None,
     ) -> list[list[tuple[str, str]]]:
         """Per patient, the invariants broken after a step: (invariant id, message), as
         :meth:`Rulebook.broken` gives them. The conditions are masks; an invariant written in
-        Python runs row by row, and messages are rendered only for the patients concerned."""
+        Python runs row by row, and messages are rendered only for the patients concerned.
+        With a ``memo`` and the cohort ``rows``, a condition's kept truth is used where no
+        field it reads has changed (see :meth:`top`)."""
         vi = self.interpreter(batch, th, opt)
+        if memo is not None:
+            if rows is None or len(rows) != batch.n:
+                raise InvalidPathwayError(
+                    "vector invariants: a memo needs the cohort row of every patient"
+                )
+            vi.memo, vi.rows = memo, rows
         out: list[list[tuple[str, str]]] = [[] for _ in range(batch.n)]
         records = batch.records
         if records is None:
@@ -918,37 +1026,94 @@ class VectorRulebook:
                 out[row].append((decl.id, self.book._message(inv, env)))
         return out
 
-    def top(self, batch: Batch, th: Any, opt: Any, possible: Set[str] | None = None) -> Top:
+    def top(
+        self,
+        batch: Batch,
+        th: Any,
+        opt: Any,
+        possible: Set[str] | None = None,
+        memo: Memo | None = None,
+        rows: Array | None = None,
+    ) -> Top:
         """The first-ranked recommendation of every patient: the allowed action (among
         ``possible``, the chart's events now, when given) with the strongest strength, then
-        the lowest priority, the default heading the mays; ties keep declaration order."""
+        the lowest priority, the default heading the mays; ties keep declaration order.
+
+        With a ``memo`` (:meth:`memo`) and the cohort ``rows`` of the batch's patients, each
+        action is decided again only for the patients whose fields it reads have changed
+        since (:meth:`Memo.changed`); the others keep their last decision.
+        """
         vi = self.interpreter(batch, th, opt)
-        n = batch.n
-        best = np.full(n, -1)
-        best_level = np.full(n, len(_LEVELS))
-        best_prio = np.full(n, np.iinfo(np.int64).max)
-        best_row = np.full(n, -1)
-        names = list(self.book.actions)
+        if memo is None:
+            # A memo for this evaluation's action table only: conditions are not kept.
+            memo, rows = Memo(self, batch.n, conditions=False), np.arange(batch.n)
+        elif rows is None or len(rows) != batch.n:
+            raise InvalidPathwayError("vector top: a memo needs the cohort row of every patient")
+        else:
+            vi.memo, vi.rows = memo, rows
+        self._refresh(vi, memo, rows)
+        if memo.ok.shape[1] == batch.n and rows is not None and (rows == np.arange(batch.n)).all():
+            rows_at: Any = slice(None)  # the whole memo: views, not gathers
+        else:
+            rows_at = rows
+        ok, must = memo.ok[:, rows_at].copy(), memo.must[:, rows_at]
+        level, prio = memo.level[:, rows_at], memo.prio[:, rows_at]
+        index = memo.index[:, rows_at]
         default = self.book.default_action
-        decided: dict[str, tuple[Array, Array]] = {}
-        for action, ok in self.allowed(vi, None, decided).items():
-            if possible is not None and action not in possible:
+        if default is not None:
+            d = len(self.order) - 1
+            ok[d] = ~(ok[:d] & must[:d]).any(axis=0)
+        if possible is not None:
+            ok &= np.array([a in possible for a in self.order])[:, None]
+        undecided = ok & (index < 0)
+        if _some(undecided):
+            a = int(np.flatnonzero(undecided.any(axis=1))[0])
+            raise InvalidPathwayError(
+                f"action {self.order[a]!r}: no strength row holds for "
+                f"{int(undecided[a].sum())} patient(s)"
+            )
+        # Strongest level, then lowest priority, then the first in the ranking's order.
+        levels = np.where(ok, level, len(_LEVELS) + 1)
+        best_level = levels.min(axis=0)
+        tied = ok & (levels == best_level)
+        prios = np.where(tied, prio, np.iinfo(np.int64).max)
+        tied &= prios == prios.min(axis=0)
+        first = tied.argmax(axis=0)
+        cols = np.arange(batch.n)
+        names = list(self.book.actions)
+        position = np.array([names.index(a) for a in self.order])
+        best = np.where(tied.any(axis=0), position[first], -1)
+        return self._top(vi, names, best, best_level, index[first, cols])
+
+    def _refresh(self, vi: VectorInterpreter, memo: Memo, rows: Array) -> None:
+        """Decide again every action for the batch's patients whose decision is not known."""
+        book, default = self.book, self.book.default_action
+        known = memo.known[:, rows]
+        for a, action in enumerate(self.order):
+            stale = ~known[a]
+            if not _some(stale):
                 continue
-            if not _some(ok):
-                continue
-            index, level = decided.get(action) or self._decide(vi, action, ok)
-            undecided = ok & (index < 0)
-            if _some(undecided):
-                raise InvalidPathwayError(
-                    f"action {action!r}: no strength row holds for {int(undecided.sum())} "
-                    "patient(s)"
-                )
-            prio = np.full(n, -1) if action == default else self._priority(vi, action, ok)
-            better = ok & ((level < best_level) | ((level == best_level) & (prio < best_prio)))
-            a = names.index(action)
-            best[better], best_level[better] = a, level[better]
-            best_prio[better], best_row[better] = prio[better], index[better]
-        return self._top(vi, names, best, best_level, best_row)
+            whole = bool(stale.all())
+            at = rows if whole else rows[stale]
+            if action == default:
+                # Allowed where no other action is mandatory: worked out from the table.
+                index, level = self._decide(vi, action, stale)
+                prio = np.full(vi.n, -1)
+                ok = must = np.zeros(vi.n, dtype=bool)
+            else:
+                ok = self._action_allowed(vi, action, stale)
+                if _some(ok):
+                    index, level = self._decide(vi, action, ok)
+                    must = ok & self._must_with_rule(vi, action, index)
+                    prio = self._priority(vi, action, ok)
+                else:
+                    index, level = np.full(vi.n, -1), np.full(vi.n, len(_LEVELS))
+                    must, prio = ok, np.full(vi.n, book.actions[action].decl.priority)
+            if not whole:
+                ok, must, index, level, prio = (x[stale] for x in (ok, must, index, level, prio))
+            memo.ok[a, at], memo.must[a, at] = ok, must
+            memo.index[a, at], memo.level[a, at], memo.prio[a, at] = index, level, prio
+            memo.known[a, at] = True
 
     def _top(
         self,
@@ -978,3 +1143,67 @@ class VectorRulebook:
                     for i in np.flatnonzero(here):
                         dynamic[int(i)] = tuple(values[i])
         return Top(action, strength, best_row, static, dynamic)
+
+
+class Memo:
+    """Each action's last decision for every patient of a cohort, kept between steps.
+
+    Rows are the patients' cohort indices (0 to ``size - 1``); per action (in the ranking's
+    order, :attr:`VectorRulebook.order`) and patient: whether it is allowed, its strength
+    row (``index``, -1: none) and level, its priority and whether it is mandatory with a
+    rule, and whether these are ``known``. A caller that changes a record says which fields
+    changed for which patients (:meth:`changed`); the actions that read none of them keep
+    their decision, so :meth:`VectorRulebook.top` decides again only what may have changed.
+    A patient's thresholds and options are taken as fixed: after changing them, call
+    :meth:`forget`.
+    """
+
+    def __init__(self, book: VectorRulebook, size: int, conditions: bool = True) -> None:
+        #: Per condition of the rulebook (:attr:`VectorRulebook._slots`) and patient: its
+        #: truth, and whether it is known (``conditions=False``: none kept).
+        shape_c = (len(book._conditions) if conditions else 0, size)
+        self.truth = np.zeros(shape_c, dtype=bool)
+        self.truth_known = np.zeros(shape_c, dtype=bool)
+        shape = (len(book.order), size)
+        self.book = book
+        self.ok = np.zeros(shape, dtype=bool)
+        self.must = np.zeros(shape, dtype=bool)
+        self.index = np.full(shape, -1)
+        self.level = np.full(shape, len(_LEVELS))
+        self.prio = np.zeros(shape, dtype=np.int64)
+        self.known = np.zeros(shape, dtype=bool)
+
+    def changed(self, rows: Array, fields: Iterable[str]) -> None:
+        """Fields ``fields`` of the patients ``rows`` have changed (``"active"``: their
+        configuration): the actions that read any of them are decided again when asked."""
+        fields = list(fields)
+        at = np.asarray(rows, dtype=np.intp)
+        for readers, known in (
+            (self.book._readers, self.known),
+            (self.book._condition_readers, self.truth_known),
+        ):
+            found = [readers[f] for f in fields if f in readers]
+            if found and len(known):
+                known[np.ix_(np.unique(np.concatenate(found)), at)] = False
+
+    def _test(self, vi: VectorInterpreter, slot: int, expr: Expr, mask: Array) -> Array:
+        """Condition ``slot`` (``expr``) over the batch of ``vi``: kept truths, evaluated
+        where they are not known and ``mask`` asks."""
+        rows = vi.rows
+        truth: Array = self.truth[slot][rows]
+        need = _full(mask, vi.n) & ~self.truth_known[slot][rows]
+        if not _some(need):
+            return truth
+        value = _full(truthy(vi.evaluate(expr, need)), vi.n)
+        at = rows[need]
+        self.truth[slot, at] = value[need]
+        self.truth_known[slot, at] = True
+        return np.where(need, value, truth)
+
+    def forget(self, rows: Array | None = None) -> None:
+        """Forget every decision of the patients ``rows`` (all when ``None``)."""
+        for known in (self.known, self.truth_known):
+            if rows is None:
+                known[:] = False
+            else:
+                known[:, np.asarray(rows, dtype=np.intp)] = False

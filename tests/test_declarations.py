@@ -46,6 +46,32 @@ class _Step:
 _panel = st.fixed_dictionaries({}, optional=LAB_STRATEGIES)
 
 
+#: The record's flags and optional days a situation draws (tests/test_vector_memo.py too).
+FLAGS = (
+    "encephalopathy",
+    "decompensated",
+    "hcc",
+    "nonadherent",
+    "severe_cytopenia",
+    "relapsed_after_withdrawal",
+    "reinduced",
+    "line_assessed",
+    "failure_confirmed",
+)
+OPTIONAL_DAYS = (
+    "steroid_start_day",
+    "steroid_change_day",
+    "cbr_since_day",
+    "acute_review_day",
+    "optimised_day",
+    "first_treatment_day",
+    "remission_biopsy_day",
+    "antimetabolite_change_day",
+    "treatment_start_day",
+    "withdrawal_cbr_days",
+)
+
+
 @st.composite
 def situations(draw: st.DrawFn) -> tuple[PatientRecord, Thresholds, GuidelineOptions, Any]:
     """A record with any history, a random configuration and options."""
@@ -59,32 +85,11 @@ def situations(draw: st.DrawFn) -> tuple[PatientRecord, Thresholds, GuidelineOpt
     }
     p.intolerant = set(draw(st.lists(st.sampled_from(DRUGS[:5]), max_size=3)))
     rarely = st.sampled_from([False, False, False, True])  # most checks pass: actions allowed
-    for flag in (
-        "encephalopathy",
-        "decompensated",
-        "hcc",
-        "nonadherent",
-        "severe_cytopenia",
-        "relapsed_after_withdrawal",
-        "reinduced",
-        "line_assessed",
-        "failure_confirmed",
-    ):
+    for flag in FLAGS:
         setattr(p, flag, draw(rarely))
     p.pregnancy = draw(st.sampled_from(["none"] * 3 + ["planned", "pregnant", "postpartum"]))
     p.response = draw(st.sampled_from([*RESPONSE_CLASSES, "relapse"]))
-    for name in (
-        "steroid_start_day",
-        "steroid_change_day",
-        "cbr_since_day",
-        "acute_review_day",
-        "optimised_day",
-        "first_treatment_day",
-        "remission_biopsy_day",
-        "antimetabolite_change_day",
-        "treatment_start_day",
-        "withdrawal_cbr_days",
-    ):
+    for name in OPTIONAL_DAYS:
         setattr(p, name, draw(_OPT_DAY))
     p.acute_improving = draw(st.sampled_from([None, True, False]))
     if draw(st.booleans()):

@@ -280,8 +280,6 @@ LAB_TIMERS: tuple[Timer, ...] = tuple(t for t in TIMERS if t.labs)
 class ThresholdValues:
     """Thresholds read by field name, as the timers ask for them (days)."""
 
-    __slots__ = ("th",)
-
     def __init__(self, th: Any) -> None:
         self.th = th
 

@@ -44,7 +44,7 @@ from .response import CBR, NON_RESPONSE, PANELS
 from .rules import RULEBOOK
 from .timers import LAB_TIMERS, ThresholdValues, Timer
 
-__all__ = ["FORMS", "VECTOR_RULEBOOK", "panel_columns"]
+__all__ = ["FORMS", "IMPLIED", "VECTOR_RULEBOOK", "panel_columns"]
 
 
 def _days_since(vi: VectorInterpreter, day: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -153,5 +153,13 @@ FORMS: dict[str, Form] = {
     "transplant_must_rules": Listed("transplant_indications", rules=True, level="must", first=True),
 }
 
+#: Schema fields computed from record fields (the record's properties), for
+#: :meth:`pathway.vector.Memo.changed`: a change of ``drugs`` changes these too.
+IMPLIED: dict[str, tuple[str, ...]] = {
+    "steroid": ("drugs",),
+    "antimetabolite": ("drugs",),
+    "immunosuppressed": ("drugs",),
+}
+
 #: The AIH rulebook as masks over a batch of patients in one configuration.
-VECTOR_RULEBOOK = VectorRulebook(RULEBOOK, FORMS)
+VECTOR_RULEBOOK = VectorRulebook(RULEBOOK, FORMS, IMPLIED)
