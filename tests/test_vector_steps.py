@@ -343,37 +343,44 @@ class _ForcedToy(_Recorded, _Forced, TOY_COMPILED):  # type: ignore[misc,valid-t
     copy_records = False
 
 
+_EXPLORED: dict[int, StepTables] = {}
+
+
+def _explored(plan: Any) -> StepTables:
+    """Tables of ``plan`` with every reachable configuration registered (built once)."""
+    tables = _EXPLORED.get(id(plan))
+    if tables is None:
+        tables = _EXPLORED[id(plan)] = StepTables(plan)
+        tables.explore()
+    return tables
+
+
 @pytest.mark.parametrize(
     ("chart_class", "record"),
     [(_ForcedAIH, None), (_ForcedToy, ToyRecord("t"))],
     ids=["aih", "toy"],
 )
 def test_every_configuration_and_event_with_guards_forced(chart_class: Any, record: Any) -> None:
-    """Every reachable configuration, every event, guards forced all true, all false and
-    at random (actions do nothing): the batch step is the interpreter's microstep."""
-    tables = StepTables(chart_class.plan)
-    tables.explore()
-    names = sorted(tables.guards)
-    rng = np.random.default_rng(14)
-    assignments = [
-        dict.fromkeys(names, True),
-        dict.fromkeys(names, False),
-        dict(zip(names, rng.random(len(names)) < 0.5, strict=True)),
-    ]
+    """Every reachable configuration, every event it handles, every combination of the
+    truths of the guards its candidates ask (actions do nothing): the batch step is the
+    interpreter's microstep."""
+    tables = _explored(chart_class.plan)
     micros: list[Micro] = []
     chart_class.log = micros
     chart: Any = chart_class(record if record is not None else _aih_patient())
-    for forced in assignments:
-        chart.forced = {k: bool(v) for k, v in forced.items()}
-        for code in range(len(tables)):
-            for event in tables.events:
+    for code in range(len(tables)):
+        for event in sorted(tables.allowed_events(code)):  # the others: refused
+            names = sorted(
+                {n for g in tables.candidates(code, event) for c in g for n, _ in c.guards}
+            )
+            assert len(names) <= 6
+            for bits in range(1 << len(names)):
+                chart.forced = {n: bool(bits >> i & 1) for i, n in enumerate(names)}
                 chart._config[:] = tables.configuration(code)
                 chart._views = None
                 with contextlib.suppress(TransitionNotAllowed):
                     chart._process(event, {})
-    assert len(micros) == 3 * len(tables) * len(tables.events)
-    for code in range(len(tables)):  # the events each configuration handles
-        chart._config[:] = tables.configuration(code)
+        chart._config[:] = tables.configuration(code)  # the events each configuration handles
         chart._views = None
         assert tables.allowed_events(code) == chart.allowed_event_ids()
     _check(tables, micros, _recorded_guards)
@@ -391,8 +398,8 @@ def test_the_reachable_configurations_of_both_charts() -> None:
     assert {tables.configuration(c) for c in range(5)} == {
         ("alive", s) for s in ("untreated", "on_alfa", "on_beta", "remission")
     } | {("death",)}
-    aih = StepTables(CompiledPathway.plan)
-    count = aih.explore()
+    aih = _explored(CompiledPathway.plan)
+    count = len(aih)
     assert count == len(aih) > 100
     assert aih.initial == 0
     assert all(o.target < len(aih) for o in aih.outcomes)
