@@ -16,8 +16,9 @@ without_conflicts`): selection per atomic state walking up its ancestors, the fi
 transition, conflicts, exit and entry sets. Guards are evaluated exactly where the
 interpreter would evaluate them (later guards of a transition only where the earlier ones
 held, later transitions only where the earlier ones did not), so a guard that runs Python
-row by row runs on the same rows. Transition actions and the internal events they raise are
-the caller's: an outcome lists the transitions taken.
+row by row runs on the same rows. An outcome lists the transitions taken and their actions;
+:meth:`StepTables.macrostep` runs them (:class:`ChartActions`: the chart's own, row by row)
+and steps the internal events they raise, as the interpreter's ``send`` does.
 
 :class:`RuleGuards` is the guard callable for a guideline's chart: a guard named like one of
 the guideline's conditions is that expression over columns (:mod:`pathway.vector`), a
