@@ -312,8 +312,13 @@ def _check_macro(
                 continue
             assert tables.configuration(int(result.codes[r])) == g[-1].after
             assert result.transits(r) == g[0].owner.trace[g[0].step_index].transits
-            records[r].state = g[-1].after_record.state = None  # the configuration: above
-            assert records[r] == g[-1].after_record, event
+            got, want = records[r], g[-1].after_record
+            got.state = want.state = None  # the configuration: compared above
+            assert got == want, event
+            assert (list(got.entered), list(got.timers_fired)) == (  # order too
+                list(want.entered),
+                list(want.timers_fired),
+            )
     return waves
 
 
