@@ -704,6 +704,21 @@ class RuleGuards:
         self._chart = chart
         self._guideline = getattr(chart, "guideline", None)
 
+    def with_batches(self, batches: Mapping[int, Batch]) -> RuleGuards:
+        """The same guards over batches made already, one per code (of all its rows)."""
+        return RuleGuards(
+            self.tables,
+            self.rulebook,
+            self.conditions,
+            self.records,
+            self.codes,
+            self.th,
+            self.opt,
+            event=self.event,
+            args=self.args,
+            batch_for=lambda code, rows: batches[code],
+        )
+
     def _records_batch(self, code: int, rows: Array) -> Batch:
         records = [self.records[i] for i in rows.tolist()]
         return Batch(len(records), frozenset(self.tables.configuration(code)), records=records)
