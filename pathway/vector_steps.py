@@ -16,8 +16,9 @@ without_conflicts`): selection per atomic state walking up its ancestors, the fi
 transition, conflicts, exit and entry sets. Guards are evaluated exactly where the
 interpreter would evaluate them (later guards of a transition only where the earlier ones
 held, later transitions only where the earlier ones did not), so a guard that runs Python
-row by row runs on the same rows. Transition actions and the internal events they raise are
-the caller's: an outcome lists the transitions taken.
+row by row runs on the same rows. An outcome lists the transitions taken and their actions;
+:meth:`StepTables.macrostep` runs them (:class:`ChartActions`: the chart's own, row by row)
+and steps the internal events they raise, as the interpreter's ``send`` does.
 
 :class:`RuleGuards` is the guard callable for a guideline's chart: a guard named like one of
 the guideline's conditions is that expression over columns (:mod:`pathway.vector`), a
@@ -46,8 +47,12 @@ from .runtime import Transit
 from .vector import Batch, VectorInterpreter, VectorRulebook
 
 __all__ = [
+    "Actions",
     "Candidate",
+    "ChartActions",
     "GuardMasks",
+    "GuardsFor",
+    "MacroResult",
     "Outcome",
     "RoundGroups",
     "RuleGuards",
@@ -321,6 +326,80 @@ class StepTables:
 
     # --- the batch step -------------------------------------------------------------------
 
+    def macrostep(
+        self,
+        codes: Array,
+        event: str,
+        args: Mapping[str, Sequence[Any]],
+        guards_for: GuardsFor,
+        actions: Actions,
+        on_wave: Callable[[str, Array, StepResult], None] | None = None,
+    ) -> MacroResult:
+        """Send ``event`` to every row, run the actions of the transitions taken and step
+        the internal events they raise until none is left (the interpreter's ``send``).
+
+        ``on_wave(event, rows, result)`` is called after each wave's actions, before the
+        next wave's guards: where the caller does what the runtime does on entering a
+        state (the entry days and timers of the record), as the interpreter does between
+        microsteps.
+
+        Raises:
+            InvalidPathwayError: an internal event that a row's configuration refuses (the
+                interpreter raises ``TransitionNotAllowed`` there).
+        """
+        codes = np.asarray(codes, dtype=np.int64)
+        now = codes.copy()
+        everyone = np.arange(len(codes))
+        first = self.step(codes, event, guards_for(event, everyone, codes, args))
+        now[:] = first.codes
+        waves = [(event, everyone, first)]
+        queues: dict[int, Raised] = {}
+        self._act(first, everyone, args, actions, queues)
+        if on_wave is not None:
+            on_wave(event, everyone, first)
+        while queues:
+            heads: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+            for row in sorted(queues):
+                name, kwargs = queues[row].pop(0)
+                if not queues[row]:
+                    del queues[row]
+                heads.setdefault(name, []).append((row, kwargs))
+            for name, items in heads.items():
+                rows = np.array([r for r, _ in items], dtype=np.int64)
+                keys = sorted({k for _, kw in items for k in kw})
+                wave_args = {k: [kw.get(k) for _, kw in items] for k in keys}
+                result = self.step(now[rows], name, guards_for(name, rows, now[rows], wave_args))
+                if not result.accepted.all():
+                    row = int(rows[np.flatnonzero(~result.accepted)[0]])
+                    raise InvalidPathwayError(
+                        f"internal event {name!r} raised by an action is refused in "
+                        f"configuration {list(self.configuration(int(now[row])))} (row {row})"
+                    )
+                now[rows] = result.codes
+                waves.append((name, rows, result))
+                self._act(result, rows, wave_args, actions, queues)
+                if on_wave is not None:
+                    on_wave(name, rows, result)
+        return MacroResult(now, first.accepted, waves)
+
+    def _act(
+        self,
+        result: StepResult,
+        rows: Array,
+        args: Mapping[str, Sequence[Any]],
+        actions: Actions,
+        queues: dict[int, Raised],
+    ) -> None:
+        """Run the actions of each outcome with some, queueing what they raise per row."""
+        for outcome, at in result.by_outcome():
+            if not outcome.actions:
+                continue
+            chosen = {k: [v[i] for i in at.tolist()] for k, v in args.items()}
+            raised = actions(outcome, rows[at], chosen)
+            for row, events in zip(rows[at].tolist(), raised, strict=True):
+                if events:
+                    queues.setdefault(row, []).extend(events)
+
     def step(self, codes: Array, event: str, guards: GuardMasks) -> StepResult:
         """Send ``event`` to every row (configuration ``codes[i]``); guards from ``guards``.
 
@@ -452,33 +531,124 @@ class StepResult:
 
     def by_outcome(self) -> list[tuple[Outcome, Array]]:
         """Each outcome that occurred with its rows (ascending), in outcome id order."""
-        order = np.argsort(self.outcome, kind="stable")
-        ordered = self.outcome[order]
-        if not len(ordered):
-            return []
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-        bounds = [*starts.tolist(), len(ordered)]
-        return [
-            (self.tables.outcomes[int(ordered[s])], order[s:e])
-            for s, e in itertools.pairwise(bounds)
-        ]
+        return [(self.tables.outcomes[o], rows) for o, rows in _by_code(self.outcome)]
+
+
+#: Internal events a transition action raised: (event, keyword arguments), in order.
+Raised = list[tuple[str, dict[str, Any]]]
+
+
+class Actions(Protocol):
+    """Runs an outcome's transition actions for some rows (after the exits, before the
+    entries, as the interpreter does) and gives, per row, the internal events they raised.
+
+    ``rows`` index the macrostep's batch; ``args`` are the event's arguments, aligned with
+    ``rows``.
+    """
+
+    def __call__(
+        self, outcome: Outcome, rows: Array, args: Mapping[str, Sequence[Any]]
+    ) -> Sequence[Raised]: ...
+
+
+class GuardsFor(Protocol):
+    """The guards for one step of a macrostep: ``event`` sent to ``rows`` of the batch
+    (configurations ``codes``, arguments ``args``, both aligned with ``rows``); the
+    :class:`GuardMasks` answers for indices into ``rows``."""
+
+    def __call__(
+        self, event: str, rows: Array, codes: Array, args: Mapping[str, Sequence[Any]]
+    ) -> GuardMasks: ...
+
+
+@dataclass(frozen=True)
+class MacroResult:
+    """One event sent to a batch with the internal events its actions raised.
+
+    ``waves[0]`` is the event over every row; each later wave is an internal event over the
+    rows that raised it, in each row's order of raising (first in, first out). ``codes`` are
+    the configurations after all of them; ``accepted`` says where the event was taken.
+    """
+
+    codes: Array
+    accepted: Array
+    waves: list[tuple[str, Array, StepResult]]
+
+    def outcomes(self, row: int) -> list[Outcome]:
+        """Row ``row``'s microsteps, in order."""
+        out = []
+        for _, rows, result in self.waves:
+            at = np.flatnonzero(rows == row)
+            if len(at):
+                out.append(result.of(int(at[0])))
+        return out
+
+    def transits(self, row: int) -> tuple[Transit, ...]:
+        """Row ``row``'s transits as the trace records the step (sorted by source state)."""
+        order = self.waves[0][2].tables.plan.order
+        found = [t for o in self.outcomes(row) for t in o.transits]
+        return tuple(sorted(found, key=lambda t: order[t.source]))
 
 
 # --- guards from a guideline's rules -------------------------------------------------------
 
 
 class _RowView:
-    """What a chart's guard method reads of ``self`` (model, thresholds, options, ctx)."""
+    """What a chart's guard or action reads of ``self`` (model, thresholds, options, ctx)
+    and ``raise_``, which collects the internal events raised."""
 
-    __slots__ = ("active", "guideline", "model", "options", "thresholds")
+    __slots__ = ("active", "guideline", "model", "options", "raised", "thresholds")
 
     def __init__(self, model: Any, th: Any, opt: Any, guideline: Any, active: frozenset[str]):
         self.model, self.thresholds, self.options = model, th, opt
         self.guideline, self.active = guideline, active
+        self.raised: Raised = []
 
     def ctx(self) -> Any:
         """The rule context, as :meth:`~pathway.runtime.PathwayRuntime.ctx` gives it."""
         return self.guideline.context(self.model, self.thresholds, self.options, self.active)
+
+    def raise_(self, event: str, **kwargs: Any) -> None:
+        """Queue an internal event (the interpreter's ``raise_``)."""
+        self.raised.append((event, kwargs))
+
+
+class ChartActions:
+    """The chart's own transition actions, row by row over the records (an :class:`Actions`).
+
+    Each action is called as the interpreter calls it: with the event's arguments it asks
+    for, ``source``/``state``/``target`` as the chart's states and ``event``, while the
+    configuration is the one before the step less the states exited.
+    """
+
+    def __init__(self, tables: StepTables, records: Sequence[Any], th: Any, opt: Any) -> None:
+        self.tables, self.records, self.th, self.opt = tables, records, th, opt
+        self._guideline = getattr(tables.plan.chart_class, "guideline", None)
+
+    def __call__(
+        self, outcome: Outcome, rows: Array, args: Mapping[str, Sequence[Any]]
+    ) -> list[Raised]:
+        """Run ``outcome``'s actions for ``rows``; the events each row raised."""
+        states = self.tables.plan.states
+        active = frozenset(self.tables.configuration(outcome.code)) - frozenset(outcome.exits)
+        out: list[Raised] = []
+        for k, row in enumerate(rows.tolist()):
+            view = _RowView(self.records[row], self.th, self.opt, self._guideline, active)
+            for t in outcome.transitions:
+                for cb in t.ons:
+                    kwargs: dict[str, Any] = {}
+                    for name in cb.wants:
+                        if name in args:
+                            kwargs[name] = args[name][k]
+                        elif name in ("source", "state"):
+                            kwargs[name] = states[t.source]
+                        elif name == "target":
+                            kwargs[name] = states[t.target] if t.target is not None else None
+                        elif name == "event":
+                            kwargs[name] = outcome.event
+                    cb.func(view, **kwargs)
+            out.append(view.raised)
+        return out
 
 
 class RuleGuards:
@@ -533,6 +703,21 @@ class RuleGuards:
         chart = tables.plan.chart_class
         self._chart = chart
         self._guideline = getattr(chart, "guideline", None)
+
+    def with_batches(self, batches: Mapping[int, Batch]) -> RuleGuards:
+        """The same guards over batches made already, one per code (of all its rows)."""
+        return RuleGuards(
+            self.tables,
+            self.rulebook,
+            self.conditions,
+            self.records,
+            self.codes,
+            self.th,
+            self.opt,
+            event=self.event,
+            args=self.args,
+            batch_for=lambda code, rows: batches[code],
+        )
 
     def _records_batch(self, code: int, rows: Array) -> Batch:
         records = [self.records[i] for i in rows.tolist()]

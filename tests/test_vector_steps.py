@@ -40,7 +40,7 @@ from pathway.guidelines.toy.record import ToyRecord
 from pathway.guidelines.toy.rules import ACTIONS as TOY_ACTIONS
 from pathway.guidelines.toy.rules import RULEBOOK as TOY_RULEBOOK
 from pathway.vector import Batch, VectorRulebook
-from pathway.vector_steps import Outcome, RuleGuards, StepTables, round_groups
+from pathway.vector_steps import ChartActions, Outcome, RuleGuards, StepTables, round_groups
 
 from .strategies import apply_move, moves_any, patients, start
 
@@ -66,6 +66,7 @@ class Micro:
     entries: list[str] = field(default_factory=list)
     owner: Any = None  # the chart, and the index of the trace step this microstep is part of
     step_index: int = -1
+    after_record: Any = None  # the last microstep of a send: the record when send returns
 
 
 class _Recorded:
@@ -87,6 +88,14 @@ class _Recorded:
             micro.after = tuple(chart._config)
         finally:
             self._micro = None
+
+    def send(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        chart: Any = self
+        before = len(self.log)
+        result = super().send(event, *args, **kwargs)  # type: ignore[misc]
+        if self.copy_records and len(self.log) > before:
+            self.log[-1].after_record = copy.deepcopy(chart.model)
+        return result
 
     def _call(self, cb: Any, t: Any, event: str, kwargs: dict[str, Any]) -> Any:
         value = super()._call(cb, t, event, kwargs)  # type: ignore[misc]
@@ -256,6 +265,63 @@ def _aih_courses(courses: list[tuple[Any, list[Any]]], th: Thresholds) -> list[M
 _AIH_COURSES = st.lists(st.tuples(patients, moves_any), min_size=1, max_size=4)
 
 
+def _check_macro(
+    tables: StepTables, micros: list[Micro], th: Any, opt: Any, conditions: Any, book: Any
+) -> int:
+    """The interpreter's sends replayed as macrosteps, batched by event: each row's final
+    configuration, acceptance, trace transits and record (actions run row by row) are the
+    interpreter's. Returns the number of internal-event waves met."""
+    sends: dict[tuple[int, int], list[Micro]] = defaultdict(list)
+    for m in micros:
+        sends[(id(m.owner), m.step_index)].append(m)
+    by_event: dict[str, list[list[Micro]]] = defaultdict(list)
+    for group in sends.values():
+        by_event[group[0].event].append(group)
+    guideline = tables.plan.chart_class.guideline  # type: ignore[attr-defined]
+    waves = 0
+    for event, groups in by_event.items():
+        records = [copy.deepcopy(g[0].record) for g in groups]
+        codes = tables.encode(g[0].config for g in groups)
+        keys = sorted({k for g in groups for k in g[0].kwargs})
+        args = {k: [g[0].kwargs.get(k) for g in groups] for k in keys}
+
+        def guards_for(
+            event: str, rows: Any, codes: Any, args: Any, records: list[Any] = records
+        ) -> RuleGuards:
+            chosen = [records[i] for i in rows.tolist()]
+            return RuleGuards(
+                tables, book, conditions, chosen, codes, th, opt, event=event, args=args
+            )
+
+        def on_wave(event: str, rows: Any, result: Any, records: list[Any] = records) -> None:
+            for outcome, at in result.by_outcome():  # the runtime's on_enter_state
+                for row in rows[at].tolist():
+                    p = records[row]
+                    for sid in outcome.entries:
+                        p.entered[sid] = p.day
+                        for timer in guideline.timers.by_state.get(sid, ()):
+                            p.timers_fired.pop(timer.id, None)
+
+        actions = ChartActions(tables, records, th, opt)
+        result = tables.macrostep(codes, event, args, guards_for, actions, on_wave)
+        waves += len(result.waves) - 1
+        for r, g in enumerate(groups):
+            assert bool(result.accepted[r]) is g[0].accepted
+            assert len(result.outcomes(r)) == len(g)
+            if not g[0].accepted:
+                continue
+            assert tables.configuration(int(result.codes[r])) == g[-1].after
+            assert result.transits(r) == g[0].owner.trace[g[0].step_index].transits
+            got, want = records[r], g[-1].after_record
+            got.state = want.state = None  # the configuration: compared above
+            assert got == want, event
+            assert (list(got.entered), list(got.timers_fired)) == (  # order too
+                list(want.entered),
+                list(want.timers_fired),
+            )
+    return waves
+
+
 #: Thresholds the AIH routing conditions read, overridden at random (as ``--set`` does).
 _AIH_THRESHOLDS = st.builds(
     Thresholds().with_overrides,
@@ -275,6 +341,27 @@ def test_aih_batch_steps_agree_with_the_compiled_interpreter(courses: Any, th: A
     outcomes = _check(AIH_TABLES, micros, _recorded_guards)
     _check(AIH_TABLES, micros, functools.partial(_aih_rule_guards, th))
     _check_trace(AIH_TABLES, micros, outcomes)
+    _check_macro(AIH_TABLES, micros, th, GuidelineOptions(), rules.CONDITIONS, VECTOR_RULEBOOK)
+
+
+def test_a_transplant_raises_an_internal_event_stepped_in_the_same_macrostep() -> None:
+    """``transplanted`` runs ``receive_graft``, which raises ``graft_received``: the
+    macrostep steps it for the rows that raised it (liver stage reset, steroid region as its
+    guard says), with the interpreter's configuration, transits and record."""
+    th = Thresholds()
+    micros: list[Micro] = []
+    _AIH.log = micros
+    for cirrhosis in ("compensated", "decompensated", "none"):
+        p = PatientRecord("tx", age=50, sex="M", weight_kg=80, cirrhosis=cirrhosis)
+        chart: Any = start(p, {"alt_xuln": 6.0, "igg_xuln": 1.6}, engine=_AIH)
+        chart.take("refer_transplant", day=10, deviate=True)
+        assert "transplant" in chart.active
+        chart.observe("transplanted", None, day=20)
+        assert {"graft_stable", "noncirrhotic"} <= chart.active
+    assert sum(m.event == "graft_received" for m in micros) == 3
+    opt = GuidelineOptions()
+    waves = _check_macro(AIH_TABLES, micros, th, opt, rules.CONDITIONS, VECTOR_RULEBOOK)
+    assert waves == 1  # the three patients' graft_received in one wave
 
 
 _TOY_MOVES = st.lists(
@@ -324,6 +411,8 @@ def test_toy_batch_steps_agree_with_the_compiled_interpreter(courses: Any) -> No
     outcomes = _check(TOY_TABLES, micros, _recorded_guards)
     _check(TOY_TABLES, micros, _toy_rule_guards)
     _check_trace(TOY_TABLES, micros, outcomes)
+    toy = TOY_COMPILED.guideline
+    _check_macro(TOY_TABLES, micros, toy.thresholds(), toy.options(), {}, TOY_VECTOR)
 
 
 class _Forced:
@@ -343,37 +432,44 @@ class _ForcedToy(_Recorded, _Forced, TOY_COMPILED):  # type: ignore[misc,valid-t
     copy_records = False
 
 
+_EXPLORED: dict[int, StepTables] = {}
+
+
+def _explored(plan: Any) -> StepTables:
+    """Tables of ``plan`` with every reachable configuration registered (built once)."""
+    tables = _EXPLORED.get(id(plan))
+    if tables is None:
+        tables = _EXPLORED[id(plan)] = StepTables(plan)
+        tables.explore()
+    return tables
+
+
 @pytest.mark.parametrize(
     ("chart_class", "record"),
     [(_ForcedAIH, None), (_ForcedToy, ToyRecord("t"))],
     ids=["aih", "toy"],
 )
 def test_every_configuration_and_event_with_guards_forced(chart_class: Any, record: Any) -> None:
-    """Every reachable configuration, every event, guards forced all true, all false and
-    at random (actions do nothing): the batch step is the interpreter's microstep."""
-    tables = StepTables(chart_class.plan)
-    tables.explore()
-    names = sorted(tables.guards)
-    rng = np.random.default_rng(14)
-    assignments = [
-        dict.fromkeys(names, True),
-        dict.fromkeys(names, False),
-        dict(zip(names, rng.random(len(names)) < 0.5, strict=True)),
-    ]
+    """Every reachable configuration, every event it handles, every combination of the
+    truths of the guards its candidates ask (actions do nothing): the batch step is the
+    interpreter's microstep."""
+    tables = _explored(chart_class.plan)
     micros: list[Micro] = []
     chart_class.log = micros
     chart: Any = chart_class(record if record is not None else _aih_patient())
-    for forced in assignments:
-        chart.forced = {k: bool(v) for k, v in forced.items()}
-        for code in range(len(tables)):
-            for event in tables.events:
+    for code in range(len(tables)):
+        for event in sorted(tables.allowed_events(code)):  # the others: refused
+            names = sorted(
+                {n for g in tables.candidates(code, event) for c in g for n, _ in c.guards}
+            )
+            assert len(names) <= 6
+            for bits in range(1 << len(names)):
+                chart.forced = {n: bool(bits >> i & 1) for i, n in enumerate(names)}
                 chart._config[:] = tables.configuration(code)
                 chart._views = None
                 with contextlib.suppress(TransitionNotAllowed):
                     chart._process(event, {})
-    assert len(micros) == 3 * len(tables) * len(tables.events)
-    for code in range(len(tables)):  # the events each configuration handles
-        chart._config[:] = tables.configuration(code)
+        chart._config[:] = tables.configuration(code)  # the events each configuration handles
         chart._views = None
         assert tables.allowed_events(code) == chart.allowed_event_ids()
     _check(tables, micros, _recorded_guards)
@@ -391,8 +487,8 @@ def test_the_reachable_configurations_of_both_charts() -> None:
     assert {tables.configuration(c) for c in range(5)} == {
         ("alive", s) for s in ("untreated", "on_alfa", "on_beta", "remission")
     } | {("death",)}
-    aih = StepTables(CompiledPathway.plan)
-    count = aih.explore()
+    aih = _explored(CompiledPathway.plan)
+    count = len(aih)
     assert count == len(aih) > 100
     assert aih.initial == 0
     assert all(o.target < len(aih) for o in aih.outcomes)
