@@ -9,7 +9,8 @@ CSV cells, exactly as ``patients.csv`` and ``events.csv`` would hold them, are r
 Arrow's CSV reader with the contract's column types (:data:`PATIENT_TYPES`,
 :data:`EVENT_TYPES`; an empty cell is null). So a Parquet file holds the values of the CSV
 file, typed, by construction. Rows are written in row groups of exactly
-:data:`ROW_GROUP_ROWS` (the last one shorter), whatever the block size or worker count,
+:data:`ROW_GROUP_ROWS` events or :data:`PATIENT_ROW_GROUP_ROWS` patients (the last one
+shorter), whatever the block size or worker count,
 so the same seed gives the same bytes. Memory holds at most about two row groups.
 
 Reading (:func:`parquet_rows`) gives each row back as the text of its CSV cells, so the
@@ -40,6 +41,7 @@ __all__ = [
     "EVENT_TYPES",
     "FORMATS",
     "PARQUET",
+    "PATIENT_ROW_GROUP_ROWS",
     "PATIENT_TYPES",
     "ROW_GROUP_ROWS",
     "ColumnarError",
@@ -53,9 +55,13 @@ __all__ = [
 FORMATS: tuple[str, ...] = ("csv", "parquet")
 #: Suffix of a Parquet output file (``patients.parquet`` beside, or instead of, ``.csv``).
 PARQUET = ".parquet"
-#: Rows per Parquet row group [MODEL: large enough for column compression and fast scans
-#: (Arrow's readers fetch a row group at a time), small enough that two fit in a few MiB].
+#: Rows per row group of events.parquet [MODEL: large enough for column compression and
+#: fast scans (Arrow's readers fetch a row group at a time), small enough that two fit in a
+#: few MiB].
 ROW_GROUP_ROWS = 65_536
+#: Rows per row group of patients.parquet [MODEL: a patients row has 4 times the columns of
+#: an events row; 8,192 keeps a row group being written or read to a few MiB].
+PATIENT_ROW_GROUP_ROWS = 8_192
 
 _FLOAT = "float64"
 _INT = "int64"
@@ -201,8 +207,11 @@ def block_files(
     pyarrow_modules()
     with ExitStack() as stack:
         tables = [
-            ParquetTableWriter(writer.path(f"{name}{PARQUET}"), types)
-            for name, types in (("patients", PATIENT_TYPES), ("events", EVENT_TYPES))
+            ParquetTableWriter(writer.path(f"{name}{PARQUET}"), types, row_group_rows=rows)
+            for name, types, rows in (
+                ("patients", PATIENT_TYPES, PATIENT_ROW_GROUP_ROWS),
+                ("events", EVENT_TYPES, ROW_GROUP_ROWS),
+            )
         ]
         for table in tables:
             stack.callback(table.close)
@@ -228,9 +237,10 @@ def parquet_rows(
 ) -> tuple[Sequence[str], Iterator[dict[str, str]]]:
     """The column names of a Parquet output file, and its rows as CSV cell text.
 
-    Rows are read a batch of ``batch_rows`` at a time, so memory does not grow with the
-    file. Values come back as :mod:`simulation.results.outputs` writes them in CSV
-    (numbers by :func:`~simulation.results.outputs.format_number`, null as empty).
+    Rows are read a batch of ``batch_rows`` at a time (a row group's column chunks at most),
+    so memory does not grow with the file. Values come back as
+    :mod:`simulation.results.outputs` writes them in CSV (numbers by
+    :func:`~simulation.results.outputs.format_number`, null as empty).
 
     Raises:
         ColumnarError: pyarrow is missing, or the file is not a readable Parquet file
@@ -238,13 +248,15 @@ def parquet_rows(
     """
     _, _, pq = pyarrow_modules(f"reading {path}")
     try:
-        handle = pq.ParquetFile(str(path))
+        # pre_buffer=False here and use_threads=False below: without them, reading a
+        # 20,000-patient events file cost 25-50 MiB more, still growing with the file.
+        handle = pq.ParquetFile(str(path), pre_buffer=False)
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError...
         raise ColumnarError(f"{path}: not a readable Parquet file ({exc})") from None
     names = list(handle.schema_arrow.names)
 
     def rows() -> Iterator[dict[str, str]]:
-        batches = handle.iter_batches(batch_size=batch_rows)
+        batches = handle.iter_batches(batch_size=batch_rows, use_threads=False)
         while True:
             try:
                 batch = next(batches, None)
