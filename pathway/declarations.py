@@ -136,12 +136,17 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Dose:
-    """A dose the action gives (mg/day): for ``drug`` (or the drug ``drug_expr`` names)."""
+    """A dose the action gives (mg/day): for ``drug`` (or the drug ``drug_expr`` names).
+
+    The same declaration is shown with a recommendation and, as an operation of an effect
+    (:mod:`pathway.effects`), gives the dose; ``rule`` names the dose rule.
+    """
 
     mg_day: str
     drug: str | None = None
     drug_expr: str | None = None
     when: str | None = None
+    rule: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,8 +154,8 @@ class Action:
     """One clinician action: checks, gate, strength table, priority, doses and effect.
 
     ``priority`` orders actions of equal strength (lower first); ``priority_rows`` give
-    another priority when their condition holds. ``effect`` names the guideline's Python
-    effect that carries the action out, in its effects registry (default: the action id).
+    another priority when their condition holds. ``effect`` names the guideline's effect
+    that carries the action out, in its effects registry (default: the action id).
     """
 
     id: str

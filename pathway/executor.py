@@ -34,7 +34,17 @@ from statemachine.exceptions import TransitionNotAllowed
 from .errors import InvalidPathwayError
 from .runtime import PathwayRuntime
 
-__all__ = ["ChartPlan", "CompiledInterpreter", "CompiledRuntime", "compile_chart", "compiled_class"]
+__all__ = [
+    "ChartPlan",
+    "CompiledInterpreter",
+    "CompiledRuntime",
+    "CompiledTransition",
+    "candidate_groups",
+    "compile_chart",
+    "compiled_class",
+    "exit_set",
+    "without_conflicts",
+]
 
 #: Keyword arguments a guard or action may ask for, besides those sent with the event.
 _INJECTED = frozenset({"source", "target", "event", "state"})
@@ -45,6 +55,7 @@ class _Callback:
     func: Callable[..., Any]
     expected: bool
     wants: frozenset[str]
+    name: str = ""  # the name the chart declares (its method's attribute name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +121,7 @@ def _callbacks(chart_class: type, transition: Any, group: CallbackGroup) -> tupl
         if not callable(func):
             raise InvalidPathwayError(f"callback {spec.func!r} is not callable")
         expected = True if spec.expected_value is None else bool(spec.expected_value)
-        out.append(_Callback(func, expected, _wants(func)))
+        out.append(_Callback(func, expected, _wants(func), spec.func))
     return tuple(out)
 
 
@@ -226,6 +237,57 @@ def _domain_and_entry(
                 _descendant_entry(states, child.id, entry)
     order = {sid: i for i, sid in enumerate(states)}
     return domain, tuple(sorted(set(entry), key=order.__getitem__))
+
+
+def candidate_groups(
+    plan: ChartPlan, config: Sequence[str], event: str
+) -> tuple[tuple[CompiledTransition, ...], ...]:
+    """Per active atomic state of ``config`` (document order), the transitions on ``event``
+    from it and its ancestors, in the order they are tried (the state's own first)."""
+    groups = []
+    for sid in config:
+        if sid not in plan.atomic:
+            continue
+        group = tuple(
+            t for s in (sid, *plan.ancestors[sid]) for t in plan.table.get((s, event), ())
+        )
+        if group:
+            groups.append(group)
+    return tuple(groups)
+
+
+def exit_set(plan: ChartPlan, config: Sequence[str], t: CompiledTransition) -> list[str]:
+    """The states of ``config`` that taking ``t`` exits (document order; none if targetless)."""
+    if t.target is None:
+        return []
+    if t.domain is None:
+        return list(config)
+    anc = plan.ancestors
+    return [s for s in config if t.domain in anc[s]]
+
+
+def without_conflicts(
+    plan: ChartPlan, config: Sequence[str], chosen: list[CompiledTransition]
+) -> list[CompiledTransition]:
+    """``chosen`` without the transitions that conflict (overlapping exit sets): a transition
+    from a descendant state pre-empts one from its ancestor, otherwise the first one wins."""
+    if len(chosen) < 2:
+        return chosen
+    kept: list[CompiledTransition] = []
+    for t1 in chosen:
+        exit1 = set(exit_set(plan, config, t1))
+        preempted = False
+        drop: list[CompiledTransition] = []
+        for t2 in kept:
+            if exit1 & set(exit_set(plan, config, t2)):
+                if t2.source in plan.ancestors[t1.source]:
+                    drop.append(t2)
+                else:
+                    preempted = True
+                    break
+        if not preempted:
+            kept = [t for t in kept if t not in drop] + [t1]
+    return kept
 
 
 class _ConfigViews(NamedTuple):
@@ -368,47 +430,17 @@ class CompiledInterpreter:
         cache = self.plan.candidates
         found = cache.get(key)
         if found is None:
-            plan, groups = self.plan, []
-            for sid in self._config:
-                if sid not in plan.atomic:
-                    continue
-                group = tuple(
-                    t for s in (sid, *plan.ancestors[sid]) for t in plan.table.get((s, event), ())
-                )
-                if group:
-                    groups.append(group)
-            found = tuple(groups)
+            found = candidate_groups(self.plan, self._config, event)
             if len(cache) > 8192:
                 cache.clear()
             cache[key] = found
         return found
 
     def _exit_set(self, t: CompiledTransition) -> list[str]:
-        if t.target is None:
-            return []
-        if t.domain is None:
-            return list(self._config)
-        anc = self.plan.ancestors
-        return [s for s in self._config if t.domain in anc[s]]
+        return exit_set(self.plan, self._config, t)
 
     def _without_conflicts(self, chosen: list[CompiledTransition]) -> list[CompiledTransition]:
-        if len(chosen) < 2:
-            return chosen
-        kept: list[CompiledTransition] = []
-        for t1 in chosen:
-            exit1 = set(self._exit_set(t1))
-            preempted = False
-            drop: list[CompiledTransition] = []
-            for t2 in kept:
-                if exit1 & set(self._exit_set(t2)):
-                    if t2.source in self.plan.ancestors[t1.source]:
-                        drop.append(t2)
-                    else:
-                        preempted = True
-                        break
-            if not preempted:
-                kept = [t for t in kept if t not in drop] + [t1]
-        return kept
+        return without_conflicts(self.plan, self._config, chosen)
 
     def _enter(self, states: Iterable[str]) -> None:
         config = self._config

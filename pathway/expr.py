@@ -98,6 +98,9 @@ class Schema:
         functions: callable names (record methods and guideline functions).
         derived: named expressions, usable as names and inlined where used.
         optional_derived: derived names whose value may be ``None``.
+        variables: names the caller binds, read as Python variables of that name (an
+            effect's payload ``value``); they may be ``None``. The compiled function takes
+            them as keyword arguments (default ``None``).
     """
 
     fields: Mapping[str, bool]
@@ -106,6 +109,7 @@ class Schema:
     states: frozenset[str] = frozenset()
     functions: Mapping[str, Function] = field(default_factory=dict)
     derived: Mapping[str, str] = field(default_factory=dict)
+    variables: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +223,8 @@ class _Checker:
             return node, schema.fields[name]
         if name == "active":
             return node, False  # what it reads is worked out on the whole tree
+        if name in schema.variables:
+            return node, True
         if name in schema.derived:
             if name in self.stack:
                 raise self.fail(node, f"derived name {name!r} refers to itself")
@@ -227,7 +233,7 @@ class _Checker:
             tree, optional = sub.check(_parse(schema.derived[name], sub).body)
             self.deps = self.deps | sub.deps
             return ast.copy_location(tree, node), optional
-        known = {*schema.fields, *schema.derived, "active"}
+        known = {*schema.fields, *schema.derived, *schema.variables, "active"}
         raise self.unknown(node, "name", name, known)
 
     def _Attribute(self, node: ast.Attribute) -> tuple[ast.expr, bool]:
@@ -395,7 +401,9 @@ class _Scalar(Visitor[str]):
         return repr(node.value)
 
     def visit_Name(self, node: ast.Name) -> str:
-        return "active" if node.id == "active" else f"p.{node.id}"
+        if node.id == "active" or node.id in self.schema.variables:
+            return node.id
+        return f"p.{node.id}"
 
     def visit_Attribute(self, node: ast.Attribute) -> str:
         assert isinstance(node.value, ast.Name)
@@ -487,7 +495,8 @@ class Expr:
         optional = _optional_nodes(tree, schema)
         scalar = _Scalar(schema, lambda n: id(n) in optional)
         self.source = scalar.visit(tree)
-        code = f"lambda p, th, opt, active: {self.source}"
+        bound = "".join(f", {name}=None" for name in sorted(schema.variables))
+        code = f"lambda p, th, opt, active{bound}: {self.source}"
         #: The names ``source`` refers to besides p, th, opt and active (to inline it).
         self.namespace: dict[str, Any] = scalar.globals
         self.fn: Compiled = eval(compile(code, f"<expr {text!r}>", "eval"), scalar.globals)
@@ -528,7 +537,7 @@ def _optional_nodes(tree: ast.expr, schema: Schema) -> set[int]:
         if isinstance(node, ast.Constant):
             optional = node.value is None
         elif isinstance(node, ast.Name):
-            optional = schema.fields.get(node.id, False)
+            optional = schema.fields.get(node.id, False) or node.id in schema.variables
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             fn = schema.functions.get(node.func.id)
             optional = fn is not None and fn.optional

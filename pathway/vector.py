@@ -36,9 +36,10 @@ from numpy.typing import NDArray
 
 from .declarations import Rulebook, _CompiledCheck
 from .errors import InvalidPathwayError
-from .expr import _BUILTINS, Expr, Function, Schema, Visitor
+from .expr import _BUILTINS, Expr, Function, Schema
 
 __all__ = [
+    "Array",
     "Batch",
     "Breached",
     "Columnar",
@@ -48,6 +49,7 @@ __all__ = [
     "VectorInterpreter",
     "VectorRulebook",
     "column",
+    "missing",
     "truthy",
 ]
 
@@ -109,6 +111,36 @@ class Batch:
             col = self.columns[name] = column([getattr(r, name) for r in self.records])
         return col
 
+    def item(self, name: str, key: str) -> Array:
+        """The column of ``record.<name>.get(key)`` (a dict field: ``entered``,
+        ``timers_fired``; NaN or ``None`` where the key is absent), kept as column
+        ``"<name>[<key>]"``."""
+        label = f"{name}[{key}]"
+        col = self.columns.get(label)
+        if col is None:
+            col = self.columns[label] = column(
+                [getattr(r, name).get(key) for r in self._records(label)]
+            )
+        return col
+
+    def attr(self, name: str, attribute: str) -> Array:
+        """The column of ``record.<name>.<attribute>`` (a field holding an object or
+        ``None``, e.g. ``treatment_baseline``; NaN or ``None`` where it is ``None``), kept as
+        column ``"<name>.<attribute>"``."""
+        label = f"{name}.{attribute}"
+        col = self.columns.get(label)
+        if col is None:
+            values = [getattr(r, name) for r in self._records(label)]
+            col = self.columns[label] = column(
+                [None if v is None else getattr(v, attribute) for v in values]
+            )
+        return col
+
+    def _records(self, label: str) -> Sequence[Any]:
+        if self.records is None:
+            raise InvalidPathwayError(f"vector batch: no column {label!r} and no records")
+        return self.records
+
     def call(self, name: str, args: tuple[Any, ...]) -> Array:
         """The column of record method ``name(*args)`` (made from the records on first use)."""
         key = (name, args)
@@ -125,7 +157,11 @@ class Batch:
 
 @dataclass(frozen=True)
 class Columnar:
-    """A numpy form of a function: ``fn(batch, *argument arrays) -> array``."""
+    """A numpy form of a function: ``fn(interpreter, *argument arrays) -> array``.
+
+    The interpreter gives the batch (``vi.batch``), thresholds and options (``vi.th``,
+    ``vi.opt``) and the rows whose value matters (``vi.mask``).
+    """
 
     fn: Callable[..., Array]
 
@@ -201,6 +237,15 @@ def truthy(x: Any) -> Array:
     return np.asarray(np.frompyfunc(bool, 1, 1)(a), dtype=bool)
 
 
+def missing(a: Array) -> Array:
+    """Where the value is missing (``None``, or NaN in a float column), elementwise."""
+    if a.dtype.kind == "f":
+        return np.isnan(a)
+    if a.dtype == object:
+        return np.asarray(np.frompyfunc(lambda v: v is None, 1, 1)(a), dtype=bool)
+    return np.zeros(a.shape, dtype=bool)
+
+
 def _numeric(a: Array) -> bool:
     return a.dtype.kind in "biuf"
 
@@ -264,21 +309,6 @@ def _ordered(op: Callable[[Any, Any], Any], a: Array, b: Array) -> Array:
 _ACTIVE = object()  # the name ``active``: the batch's configuration
 
 
-_FIELD_TESTS: dict[int, tuple[ast.Compare, tuple[Any, ...] | None]] = {}
-
-
-def _field_test(node: ast.Compare) -> tuple[Any, ...] | None:
-    """A cache key for a test of one field against constants (safe on every row), or None."""
-    memo = _FIELD_TESTS.get(id(node))
-    if memo is not None and memo[0] is node:
-        return memo[1]
-    key = _field_key(node)
-    if len(_FIELD_TESTS) > 100_000:  # trees made and dropped (tests): do not grow for ever
-        _FIELD_TESTS.clear()
-    _FIELD_TESTS[id(node)] = (node, key)
-    return key
-
-
 def _field_key(node: ast.Compare) -> tuple[Any, ...] | None:
     if len(node.ops) != 1:
         return None
@@ -296,8 +326,214 @@ def _field_key(node: ast.Compare) -> tuple[Any, ...] | None:
     return (type(op).__name__, left.id, isinstance(node.left, ast.Constant), const)
 
 
-class VectorInterpreter(Visitor[Any]):
-    """Evaluates checked expression trees over a :class:`Batch` (see the module docstring).
+#: A compiled expression node: its value for the interpreter's batch (under ``vi.mask``).
+Plan = Callable[["VectorInterpreter"], Any]
+
+_PLANS: dict[int, tuple[ast.AST, Plan]] = {}
+
+
+def plan(tree: ast.AST) -> Plan:
+    """The compiled plan of a checked tree, made once (as the scalar interpreter compiles
+    each tree once): node kinds, constants, field-test keys and call kinds are resolved here,
+    so evaluating walks closures, not the tree."""
+    memo = _PLANS.get(id(tree))
+    if memo is not None and memo[0] is tree:
+        return memo[1]
+    compiled = _compile(tree)
+    if len(_PLANS) > 100_000:  # trees made and dropped (tests): do not grow for ever
+        _PLANS.clear()
+    _PLANS[id(tree)] = (tree, compiled)
+    return compiled
+
+
+def _compile(node: ast.AST) -> Plan:
+    handler = _COMPILERS.get(type(node))
+    if handler is None:
+        raise InvalidPathwayError(f"vector interpreter: {type(node).__name__} is not compiled")
+    return handler(node)
+
+
+def _c_constant(node: ast.AST) -> Plan:
+    assert isinstance(node, ast.Constant)
+    value = node.value
+    return lambda vi: value
+
+
+def _c_name(node: ast.AST) -> Plan:
+    assert isinstance(node, ast.Name)
+    if node.id == "active":
+        return lambda vi: _ACTIVE
+    name = node.id
+    return lambda vi: vi.batch.column(name)
+
+
+def _c_attribute(node: ast.AST) -> Plan:
+    assert isinstance(node, ast.Attribute)
+    assert isinstance(node.value, ast.Name)
+    attr = node.attr
+    if node.value.id == "th":
+        return lambda vi: getattr(vi.th, attr)
+    return lambda vi: getattr(vi.opt, attr)
+
+
+def _c_collection(node: ast.AST) -> Plan:
+    assert isinstance(node, ast.Tuple | ast.Set)
+    consts = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+    value: Any = tuple(consts) if isinstance(node, ast.Tuple) else frozenset(consts)
+    return lambda vi: value
+
+
+def _c_boolop(node: ast.AST) -> Plan:
+    assert isinstance(node, ast.BoolOp)
+    is_and = isinstance(node.op, ast.And)
+    first, rest = _compile(node.values[0]), [_compile(v) for v in node.values[1:]]
+
+    def run(vi: VectorInterpreter) -> Any:
+        out = _arr(vi._value(first(vi)))
+        decided: Array | None = None  # rows whose result is already an operand
+        for nxt_plan in rest:
+            t = truthy(out)
+            now = ~t if is_and else t
+            decided = now if decided is None else decided | now
+            if decided.all():
+                break  # every row decided (e.g. by a test of the active states)
+            nxt = vi._value(vi._under(~decided, nxt_plan))
+            out = _where(decided, out, nxt)
+        return out
+
+    return run
+
+
+def _c_unaryop(node: ast.AST) -> Plan:
+    assert isinstance(node, ast.UnaryOp)
+    operand = _compile(node.operand)
+    if isinstance(node.op, ast.Not):
+        return lambda vi: ~truthy(vi._value(operand(vi)))
+
+    def neg(vi: VectorInterpreter) -> Any:
+        a = _arr(vi._value(operand(vi)))
+        return -a.astype(np.float64) if _numeric(a) else _rowwise(operator.neg, vi.mask, vi.n, a)
+
+    return neg
+
+
+def _c_binop(node: ast.AST) -> Plan:
+    assert isinstance(node, ast.BinOp)
+    left, right = _compile(node.left), _compile(node.right)
+    if isinstance(node.op, ast.BitAnd):
+
+        def both(vi: VectorInterpreter) -> Any:
+            lv, rv = left(vi), right(vi)
+            if lv is _ACTIVE or rv is _ACTIVE:
+                other = rv if lv is _ACTIVE else lv
+                return bool(vi.batch.active & other)
+            return _rowwise(operator.and_, vi.mask, vi.n, lv, rv)
+
+        return both
+    op = _ARITH[type(node.op)]
+
+    def arith(vi: VectorInterpreter) -> Any:
+        a, b = _arr(left(vi)), _arr(right(vi))
+        if _numeric(a) and _numeric(b):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return op(a.astype(np.float64), b.astype(np.float64))
+        return _rowwise(op, vi.mask, vi.n, a, b)
+
+    return arith
+
+
+def _c_compare(node: ast.AST) -> Plan:
+    assert isinstance(node, ast.Compare)
+    operands = [_compile(o) for o in (node.left, *node.comparators)]
+    ops = list(node.ops)
+
+    def chain(vi: VectorInterpreter) -> Any:
+        out: Array | None = None
+        left = operands[0](vi)
+        for op, comp in zip(ops, operands[1:], strict=True):
+            right = comp(vi)
+            result = vi._compare(op, left, right)
+            out = result if out is None else out & result
+            left = right
+        return out
+
+    key = _field_key(node)
+    if key is None:
+        return chain
+
+    def field_test(vi: VectorInterpreter) -> Any:
+        # A test of one field against constants, safe on every row: kept by the batch.
+        cached = vi.batch.derived.get(key)
+        if cached is None:
+            saved, vi.mask = vi.mask, np.ones(vi.n, dtype=bool)
+            try:
+                cached = vi.batch.derived[key] = chain(vi)
+            finally:
+                vi.mask = saved
+        return cached
+
+    return field_test
+
+
+def _c_ifexp(node: ast.AST) -> Plan:
+    assert isinstance(node, ast.IfExp)
+    test_plan, body, orelse = _compile(node.test), _compile(node.body), _compile(node.orelse)
+
+    def run(vi: VectorInterpreter) -> Any:
+        test = truthy(vi._value(test_plan(vi)))
+        return _where(test, vi._value(vi._under(test, body)), vi._value(vi._under(~test, orelse)))
+
+    return run
+
+
+def _c_subscript(node: ast.AST) -> Plan:
+    assert isinstance(node, ast.Subscript)
+    assert isinstance(node.slice, ast.Constant)
+    value, index = _compile(node.value), node.slice.value
+    return lambda vi: _rowwise(lambda v: v[index], vi.mask, vi.n, value(vi))
+
+
+def _c_call(node: ast.AST) -> Plan:
+    assert isinstance(node, ast.Call)
+    assert isinstance(node.func, ast.Name)
+    name = node.func.id
+    args = [_compile(a) for a in node.args]
+    consts = [a.value for a in node.args if isinstance(a, ast.Constant)]
+    key = (name, tuple(consts)) if len(consts) == len(node.args) else None
+    first = node.args[0] if node.args else None
+    sized = name == "len" and isinstance(first, ast.Name) and first.id != "active"
+    size_of = first.id if sized and isinstance(first, ast.Name) else ""
+
+    def call(vi: VectorInterpreter) -> Any:
+        calls = vi.batch.calls
+        if key is not None and key in calls:
+            return calls[key]
+        if sized:
+            return vi._sizes(size_of)
+        return vi._call(name, [vi._value(a(vi)) for a in args])
+
+    return call
+
+
+_COMPILERS: dict[type[ast.AST], Callable[[ast.AST], Plan]] = {
+    ast.Constant: _c_constant,
+    ast.Name: _c_name,
+    ast.Attribute: _c_attribute,
+    ast.Tuple: _c_collection,
+    ast.Set: _c_collection,
+    ast.BoolOp: _c_boolop,
+    ast.UnaryOp: _c_unaryop,
+    ast.BinOp: _c_binop,
+    ast.Compare: _c_compare,
+    ast.IfExp: _c_ifexp,
+    ast.Subscript: _c_subscript,
+    ast.Call: _c_call,
+}
+
+
+class VectorInterpreter:
+    """Evaluates checked expression trees over a :class:`Batch` (see the module docstring),
+    each tree compiled once into a :func:`plan`.
 
     ``mask`` is the set of rows whose value matters (the scalar short circuit); a
     row-by-row fallback runs only there.
@@ -325,7 +561,7 @@ class VectorInterpreter(Visitor[Any]):
         saved = self.mask
         self.mask = saved if mask is None else mask
         try:
-            out = self.visit(expr.tree)
+            out = plan(expr.tree)(self)
         finally:
             self.mask = saved
         if out is _ACTIVE:
@@ -336,104 +572,28 @@ class VectorInterpreter(Visitor[Any]):
         """Where ``expr`` holds (Python truthiness), as a boolean array."""
         return _full(truthy(self.evaluate(expr, mask)), self.n)
 
-    def _under(self, mask: Array, node: ast.AST) -> Any:
+    def _under(self, mask: Array, compiled: Plan) -> Any:
         saved = self.mask
         self.mask = saved & mask
         try:
-            return self.visit(node)
+            return compiled(self)
         finally:
             self.mask = saved
 
-    # --- leaves ------------------------------------------------------------------------
+    def _value(self, value: Any) -> Any:
+        if value is _ACTIVE:
+            return self.batch.active
+        return value
 
-    def visit_Constant(self, node: ast.Constant) -> Any:
-        return node.value
-
-    def visit_Name(self, node: ast.Name) -> Any:
-        return _ACTIVE if node.id == "active" else self.batch.column(node.id)
-
-    def visit_Attribute(self, node: ast.Attribute) -> Any:
-        assert isinstance(node.value, ast.Name)
-        return getattr(self.th if node.value.id == "th" else self.opt, node.attr)
-
-    def visit_Tuple(self, node: ast.Tuple) -> Any:
-        return tuple(e.value for e in node.elts if isinstance(e, ast.Constant))
-
-    def visit_Set(self, node: ast.Set) -> Any:
-        return frozenset(e.value for e in node.elts if isinstance(e, ast.Constant))
-
-    # --- operators -----------------------------------------------------------------------
-
-    def visit_BoolOp(self, node: ast.BoolOp) -> Any:
-        is_and = isinstance(node.op, ast.And)
-        out = _arr(self._value(self.visit(node.values[0])))
-        decided = np.zeros(self.n, dtype=bool)  # rows whose result is already an operand
-        for value in node.values[1:]:
-            t = truthy(out)
-            decided = decided | (~t if is_and else t)
-            nxt = self._value(self._under(~decided, value))
-            out = _where(decided, out, nxt)
-        return out
-
-    def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
-        value = self._value(self.visit(node.operand))
-        if isinstance(node.op, ast.Not):
-            return ~truthy(value)
-        a = _arr(value)
-        return (
-            -a.astype(np.float64) if _numeric(a) else _rowwise(operator.neg, self.mask, self.n, a)
-        )
-
-    def visit_BinOp(self, node: ast.BinOp) -> Any:
-        left, right = self.visit(node.left), self.visit(node.right)
-        if isinstance(node.op, ast.BitAnd):
-            if left is _ACTIVE or right is _ACTIVE:
-                other = right if left is _ACTIVE else left
-                return bool(self.batch.active & other)
-            return _rowwise(operator.and_, self.mask, self.n, left, right)
-        a, b = _arr(left), _arr(right)
-        op = _ARITH[type(node.op)]
-        if _numeric(a) and _numeric(b):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return op(a.astype(np.float64), b.astype(np.float64))
-        return _rowwise(op, self.mask, self.n, a, b)
-
-    def visit_Compare(self, node: ast.Compare) -> Any:
-        key = _field_test(node)
-        if key is not None:
-            cached = self.batch.derived.get(key)
-            if cached is None:
-                saved, self.mask = self.mask, np.ones(self.n, dtype=bool)
-                try:
-                    cached = self.batch.derived[key] = self._compare_chain(node)
-                finally:
-                    self.mask = saved
-            return cached
-        return self._compare_chain(node)
-
-    def _compare_chain(self, node: ast.Compare) -> Any:
-        out: Array | None = None
-        left = self.visit(node.left)
-        for op, comp in zip(node.ops, node.comparators, strict=True):
-            right = self.visit(comp)
-            result = self._compare(op, left, right)
-            out = result if out is None else out & result
-            left = right
-        return out
+    # --- comparisons -----------------------------------------------------------------------
 
     def _compare(self, op: ast.cmpop, left: Any, right: Any) -> Array:
         if isinstance(op, ast.In | ast.NotIn):
             found = self._contains(left, right)
             return ~found if isinstance(op, ast.NotIn) else found
         if isinstance(op, ast.Is | ast.IsNot):
-            a = _arr(left)
-            if a.dtype.kind == "f":
-                missing = np.isnan(a)
-            elif a.dtype == object:
-                missing = np.asarray(np.frompyfunc(lambda v: v is None, 1, 1)(a), dtype=bool)
-            else:
-                missing = np.zeros(a.shape, dtype=bool)
-            return ~missing if isinstance(op, ast.IsNot) else missing
+            absent = missing(_arr(left))
+            return ~absent if isinstance(op, ast.IsNot) else absent
         a, b = _arr(self._value(left)), _arr(self._value(right))
         if isinstance(op, ast.Eq):
             return _eq(a, b)
@@ -458,41 +618,18 @@ class VectorInterpreter(Visitor[Any]):
         )
         return truthy(out)
 
-    def _value(self, value: Any) -> Any:
-        if value is _ACTIVE:
-            return self.batch.active
-        return value
-
-    def visit_IfExp(self, node: ast.IfExp) -> Any:
-        test = truthy(self._value(self.visit(node.test)))
-        body = self._value(self._under(test, node.body))
-        orelse = self._value(self._under(~test, node.orelse))
-        return _where(test, body, orelse)
-
-    def visit_Subscript(self, node: ast.Subscript) -> Any:
-        value = self.visit(node.value)
-        assert isinstance(node.slice, ast.Constant)
-        index = node.slice.value
-        return _rowwise(lambda v: v[index], self.mask, self.n, value)
-
     # --- calls ---------------------------------------------------------------------------
 
-    def visit_Call(self, node: ast.Call) -> Any:
-        assert isinstance(node.func, ast.Name)
-        name = node.func.id
-        consts = [a for a in node.args if isinstance(a, ast.Constant)]
-        if len(consts) == len(node.args):
-            key = (name, tuple(a.value for a in consts))
-            if key in self.batch.calls:
-                return self.batch.calls[key]
-        if name == "len" and isinstance(node.args[0], ast.Name) and node.args[0].id != "active":
-            size_key = ("len", node.args[0].id)
-            if size_key not in self.batch.derived:
-                sizes = np.frompyfunc(lambda v: np.nan if v is None else len(v), 1, 1)
-                values = sizes(_objects(self.batch.column(node.args[0].id)))
-                self.batch.derived[size_key] = np.asarray(values, dtype=np.float64)
-            return self.batch.derived[size_key]
-        args = [self._value(self.visit(a)) for a in node.args]
+    def _sizes(self, name: str) -> Array:
+        """``len(<field>)`` (NaN where missing), kept by the batch."""
+        size_key = ("len", name)
+        if size_key not in self.batch.derived:
+            sizes = np.frompyfunc(lambda v: np.nan if v is None else len(v), 1, 1)
+            values = sizes(_objects(self.batch.column(name)))
+            self.batch.derived[size_key] = np.asarray(values, dtype=np.float64)
+        return self.batch.derived[size_key]
+
+    def _call(self, name: str, args: list[Any]) -> Any:
         if name in _BUILTINS:
             return self._builtin(name, args)
         form = self.forms.get(name)
@@ -531,18 +668,23 @@ class VectorInterpreter(Visitor[Any]):
         return self.batch.call(name, tuple(args))
 
     def _pure(self, name: str, fn: Function, args: list[Any]) -> Any:
-        """A function of its arguments only: called once per distinct argument tuple."""
+        """A function of its arguments only (e.g. ``taper_target(steroid)``): the scalar
+        function called once per distinct argument tuple, its values spread by masks."""
         impl = fn.impl
         assert impl is not None
-        rows = np.flatnonzero(_full(self.mask, self.n))
-        cols = [_full(_objects(_arr(a)), self.n)[rows].tolist() for a in args]
-        keys: list[tuple[Any, ...]] = list(zip(*cols, strict=True)) if cols else [()] * len(rows)
+        mask = _full(self.mask, self.n)
+        cols = [_full(_objects(_arr(a)), self.n) for a in args]
+        keys = zip(*(c[mask].tolist() for c in cols), strict=True) if cols else [()]
         th, opt, active = self.th, self.opt, self.batch.active
-        cache = {key: impl(None, th, opt, active, *key) for key in dict.fromkeys(keys)}
-        out: list[Any] = [None] * self.n
-        for i, key in zip(rows.tolist(), keys, strict=True):
-            out[i] = cache[key]
-        return column(out)
+        which = np.full(self.n, -1)
+        values: list[Any] = []
+        for key in dict.fromkeys(keys):
+            at = mask
+            for col, value in zip(cols, key, strict=True):
+                at = at & _eq(col, _arr(value))
+            which[at] = len(values)
+            values.append(impl(None, th, opt, active, *key))
+        return column([*values, None])[which]  # -1: the trailing None (rows not asked)
 
     def _fallback(self, name: str, fn: Function, args: list[Any]) -> Any:
         records = self.batch.records
@@ -563,7 +705,7 @@ class VectorInterpreter(Visitor[Any]):
 
     def _form(self, name: str, form: Form, args: list[Any]) -> Any:
         if isinstance(form, Columnar):
-            return form.fn(self.batch, *[_arr(a) for a in args])
+            return form.fn(self, *[_arr(a) for a in args])
         book = self.rulebook
         if book is None:
             raise InvalidPathwayError(f"vector form of {name}() needs the rulebook")

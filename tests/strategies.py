@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from hypothesis import strategies as st
@@ -127,3 +128,17 @@ def start(
         chart.observe(occ.name, occ.value, day=0)
     GuidelinePolicy().act(chart, 0.0)
     return chart
+
+
+def course(
+    patient: PatientRecord, moves: list[Any], *, engine: type[Any] | None = None
+) -> Iterator[AIHPathway]:
+    """The chart of a random course (mild baseline labs) after its start and after each move,
+    while the patient lives."""
+    chart = start(patient, {"alt_xuln": 6.0, "igg_xuln": 1.6}, engine=engine)
+    for move in [None, *moves]:
+        if move is not None:
+            apply_move(chart, move)
+        if chart.is_dead:
+            return
+        yield chart

@@ -17,9 +17,11 @@ from simulation.model.draws import uniforms
 from simulation.model.parameters import load_parameters
 from simulation.model.policies import STRATEGIES, get_strategy
 from simulation.run.cohort import (
+    BLOCK_PATIENTS,
     CohortError,
     _chunks,
     apply_overrides,
+    block_size,
     in_order,
     load_cohort,
     parse_cohort,
@@ -363,18 +365,22 @@ def test_in_order_yields_every_result_in_order_with_a_bounded_window(n: int, win
     ]
 
 
-@given(n=st.integers(1, 5000), workers=st.integers(1, 8))
-def test_chunks_cover_the_cohort_in_order(n: int, workers: int) -> None:
-    """Chunks are consecutive, of 1 to 100 patients, and cover every patient once."""
-    chunks = list(_chunks(n, workers))
+@given(n=st.integers(1, 5000), workers=st.integers(1, 8), requested=st.none() | st.integers(1, 300))
+def test_chunks_cover_the_cohort_in_order(n: int, workers: int, requested: int | None) -> None:
+    """Blocks are consecutive, of the size asked for (default 1 to 100 patients), the last
+    one possibly shorter, and cover every patient once."""
+    size = block_size(n, workers, requested)
+    assert size == requested or (requested is None and 1 <= size <= BLOCK_PATIENTS)
+    chunks = list(_chunks(n, size))
     assert chunks[0][0] == 0
     assert chunks[-1][1] == n
     assert all(a[1] == b[0] for a, b in pairwise(chunks))
-    assert all(1 <= stop - start <= 100 for start, stop in chunks)
+    assert all(stop - start == size for start, stop in chunks[:-1])
+    assert 1 <= chunks[-1][1] - chunks[-1][0] <= size
 
 
 def test_chunks_are_made_as_they_are_asked_for() -> None:
     """A cohort of 10^11 patients does not build its chunk list up front (memory flat)."""
-    chunks = _chunks(10**11, 2)
+    chunks = _chunks(10**11, block_size(10**11, 2))
     assert next(chunks) == (0, 100)
     assert next(chunks) == (100, 200)

@@ -18,8 +18,12 @@ from simulation.model.disease import (
     complete_probability,
     course_class,
     meld,
+    np_exp,
+    np_exp2,
+    np_log,
     path_value,
     response_probability,
+    round_half_even,
 )
 from simulation.model.hazards import (
     YEAR_DAYS,
@@ -189,6 +193,26 @@ def test_path_and_meld(c: ModelConstants) -> None:
     assert path_value(path, 14.0) == pytest.approx(4.0)
     assert path_value(path, 1000.0) == pytest.approx(0.5)
     assert meld(1.0, 1.0, 1.0, c.meld) == pytest.approx(6.43)
+
+
+def test_scalar_functions_give_the_array_functions_bits() -> None:
+    """The model's exp, exp2, log and rounding of one float are numpy's on an array, bit for
+    bit (the vector engine's identity rests on it), including rounding ties where Python's
+    ``round`` differs; ``math.exp`` does differ on some of these arguments."""
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-9.0, 5.0, 20_000)
+    exp_arr, log_arr = np.exp(x), np.log(np.abs(x) + 1.0)
+    exp2_arr = np.exp2(-np.abs(x) * 7.0)
+    xs = x.tolist()
+    assert [np_exp(v) for v in xs] == exp_arr.tolist()
+    assert [np_log(abs(v) + 1.0) for v in xs] == log_arr.tolist()
+    assert [np_exp2(-abs(v) * 7.0) for v in xs] == exp2_arr.tolist()
+    assert any(math.exp(v) != e for v, e in zip(xs, exp_arr.tolist(), strict=True))
+    values = np.concatenate([rng.uniform(0.0, 60.0, 20_000), np.arange(0, 20_000) / 1000 + 0.005])
+    for digits in (0, 1, 2):
+        want = np.round(values, digits).tolist()
+        assert [round_half_even(v, digits) for v in values.tolist()] == want
+    assert round_half_even(2.675, 2) == 2.68 != round(2.675, 2)
 
 
 def test_time_to_response_gives_the_6_month_figure(c: ModelConstants) -> None:

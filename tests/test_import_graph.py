@@ -22,6 +22,7 @@ PACKAGES = ("simulation", "pathway")
 #: Imports allowed inside a function: (importing module, imported module) -> why.
 LAZY: dict[tuple[str, str], str] = {
     ("simulation.run.scale", "distributed"): "Dask is the optional 'dask' extra",
+    ("simulation.results.columnar", "pyarrow"): "Parquet outputs: the optional 'arrow' extra",
     ("simulation.train.command", "simulation.train.app"): "FastAPI: the optional 'train' extra",
     ("simulation.train.command", "uvicorn"): "the optional 'train' extra",
     ("simulation.train.debrief", "jinja2"): "the optional 'train' extra (HTML pages only)",

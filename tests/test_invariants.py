@@ -302,9 +302,9 @@ def test_guideline_breaking_a_hard_invariant_raises_with_context(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """If the guideline's own dose rule overshoots, the step raises with rule, day and state."""
-    from pathway.guidelines.aih import effects
+    from pathway.guidelines.aih import dosing
 
-    monkeypatch.setattr(effects, "prednisolone_dose", lambda *a, **k: 90.0)
+    monkeypatch.setattr(dosing, "prednisolone_dose", lambda *a, **k: 90.0)
     chart = new_chart()
     with pytest.raises(InvariantViolation) as info:
         chart.take("start_prednisolone", day=0)

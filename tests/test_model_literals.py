@@ -36,6 +36,7 @@ ALLOWED_MODULE_CONSTANTS = frozenset(
         "_OWN_STREAMS",
         "_PANEL_DRAWS",
         "_NOISE_BLOCK",
+        "_DECIMALS",  # powers of ten of the rounding digits
         "_FIRST",
         "_FINDING",
         "_EMERGENCY",

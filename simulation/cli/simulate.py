@@ -21,6 +21,7 @@ from pathway.diagram import write_atomic
 from ..model.parameters import ParameterSet, load_parameters
 from ..model.policies import STRATEGIES, parse_policy_list
 from ..results.calibration.result import load_result
+from ..results.columnar import FORMATS, block_files
 from ..results.compare import (
     WRITERS,
     Comparison,
@@ -32,15 +33,14 @@ from ..results.compare import (
 from ..results.guideline_outputs import write_guideline_outputs
 from ..results.outcomes import YEAR
 from ..results.outputs import (
-    EVENT_COLUMNS,
     ChunkResult,
     CohortResult,
     OutputWriter,
-    patients_csv_header,
     summary_json,
 )
 from ..results.report import write_report_or_fail
 from ..run.cohort import (
+    BLOCK_PATIENTS,
     DEFAULT_SEED,
     ENGINES,
     Cohort,
@@ -143,6 +143,24 @@ def add_command(sub: Any) -> None:
         help="write patients.csv and events.csv gzip-compressed (.csv.gz, about 9x "
         "smaller); carechart reads either form",
     )
+    sim.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="csv",
+        dest="output_format",
+        help="csv (default, the contract) or parquet: patients.parquet and events.parquet "
+        "(typed columns, zstd-compressed; needs pyarrow: pip install 'carechart[arrow]') "
+        "instead of the CSV files, with the same rows and values",
+    )
+    sim.add_argument(
+        "--block-size",
+        type=int,
+        default=None,
+        metavar="N",
+        dest="block",
+        help="patients per block, the unit of work of a worker and of writing (default: "
+        f"at most {BLOCK_PATIENTS}, fewer for small cohorts); outputs do not depend on it",
+    )
     add_guideline_option(sim)
     cmp = add_subcommand(
         sub,
@@ -198,17 +216,23 @@ def simulate_to(
     workers: int,
     sets: Sequence[str] = (),
     engine: str = "compiled",
-    dask: str | None = None,
+    dask: Any = None,
     progress: Any = None,
     calibration: Path | None = None,
     compress: bool = False,
     force: bool = False,
     command: str = "simulate",
+    output_format: str = "csv",
+    block: int | None = None,
 ) -> tuple[str, bool]:
     """Simulate and write every output to ``out`` (all or nothing).
 
     With ``compress``, the CSV files are written gzip-compressed (``patients.csv.gz``,
-    ``events.csv.gz``). ``out`` is replaced as a whole; a folder carechart did not write is
+    ``events.csv.gz``); with ``output_format="parquet"``, as ``patients.parquet`` and
+    ``events.parquet`` (:mod:`simulation.results.columnar`, needs pyarrow). ``block`` is
+    the patients per block (:func:`~simulation.run.cohort.block_size`); ``dask`` as for
+    :func:`~simulation.run.cohort.run_cohort`. No output depends on ``block``,
+    ``workers`` or ``dask``. ``out`` is replaced as a whole; a folder carechart did not write is
     refused unless ``force`` (:class:`~simulation.run.output_folder.StagedFolder`); its
     marker names ``command`` (``carechart demo`` writes through here too). A
     ``calibration.json`` kept in ``out`` from an earlier ``carechart calibrate`` goes into
@@ -216,6 +240,7 @@ def simulate_to(
 
     Raises:
         OutputPathError: ``out`` cannot or must not be written (checked before the run).
+        ColumnarError: Parquet was asked for and pyarrow is missing (before the run).
         CohortError: the calibration file is not a calibration result (before the run).
         ReportError: report.html could not be written (nothing is published).
 
@@ -230,19 +255,9 @@ def simulate_to(
     if calibration is not None:
         check_calibration(calibration)
     with OutputWriter(out, force=force, command=command) as writer:
-        # Rows and events are written as their chunks arrive (in patient order); the
+        # Rows and events are written as their blocks arrive (in patient order); the
         # result keeps only the running totals behind the summary.
-        with (
-            writer.open_text("patients.csv", compress=compress) as patients,
-            writer.open_text("events.csv", compress=compress) as events,
-        ):
-            patients.write(patients_csv_header())
-            events.write(",".join(EVENT_COLUMNS) + "\n")
-
-            def stream(chunk: ChunkResult) -> None:
-                patients.write(chunk.patients_csv)
-                events.write(chunk.events_csv)
-
+        with block_files(writer, output_format, compress=compress) as stream:
             result = run_cohort(
                 cohort,
                 parameters=params,
@@ -255,6 +270,7 @@ def simulate_to(
                 keep_patients=False,
                 engine=engine,
                 dask=dask,
+                block=block,
             )
         summary = result.summary(list(sets))
         writer.write_text("summary.json", summary_json(summary))
@@ -285,6 +301,8 @@ def _simulate_guideline(args: argparse.Namespace) -> int:
             ("--calibration", args.calibration is not None),
             ("--dask", args.dask is not None),
             ("--compress", args.compress),
+            ("--format", args.output_format != "csv"),
+            ("--block-size", args.block is not None),
         )
         if given
     ]
@@ -331,6 +349,13 @@ def _simulate_command(args: argparse.Namespace) -> int:
         return _simulate_guideline(args)
     if args.policy not in STRATEGIES:
         raise CohortError(f"--policy: found {args.policy!r}, expected one of {list(STRATEGIES)}")
+    if args.block is not None and args.block < 1:
+        raise UsageError(f"--block-size: found {args.block}, expected a whole number >= 1")
+    if args.compress and args.output_format != "csv":
+        raise UsageError(
+            f"--compress: applies to CSV files; --format {args.output_format} files are "
+            "compressed already"
+        )
     cohort, params, thresholds, workers = _prepare(args)
     text, ok = simulate_to(
         Path(args.out),
@@ -347,6 +372,8 @@ def _simulate_command(args: argparse.Namespace) -> int:
         calibration=args.calibration,
         compress=args.compress,
         force=args.force,
+        output_format=args.output_format,
+        block=args.block,
     )
     sys.stdout.write(text)
     return 0 if ok else 1

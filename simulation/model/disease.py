@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, fields, replace
 from itertools import pairwise
 from statistics import NormalDist
@@ -62,16 +62,24 @@ from .parameters import ParameterSet
 from .scripted import baseline_occurrences
 
 __all__ = [
+    "FLOAT_OPS",
+    "PANEL_DRAWS",
     "DiseaseModel",
     "MeldFormula",
     "ModelConstants",
+    "PanelOps",
     "Path",
     "complete_probability",
     "complete_share",
     "course_class",
     "meld",
+    "np_exp",
+    "np_exp2",
+    "np_log",
+    "panel_values",
     "path_value",
     "response_probability",
+    "round_half_even",
 ]
 
 MONTH_DAYS = YEAR_DAYS / 12.0
@@ -95,6 +103,8 @@ _BASELINE_UNIFORMS = 8
 _COURSE_NORMALS = 8
 _OWN_STREAMS = 3
 _PANEL_DRAWS = 6
+#: ... the same, for the array model (simulation.model.model_arrays).
+PANEL_DRAWS = _PANEL_DRAWS
 #: Same-day order of queued events: first, findings, an acute outcome, deaths.
 _FIRST, _FINDING, _EMERGENCY, _DEATH = 0, 1, 5, 9
 
@@ -117,6 +127,54 @@ def _odds(p: float) -> float:
 
 def _prob(odds: float) -> float:
     return odds / (1.0 + odds)
+
+
+# --- the vector engine's functions, on Python floats -----------------------------------------
+# Wherever a transcendental function or a rounding feeds a value the chart compares or the
+# outputs write (latent paths, lab panels, MELD), the model calls the function the array model
+# (simulation.model.model_arrays) calls: numpy's ``exp``, ``exp2`` and ``log`` differ from
+# ``math``'s in the last bit on some arguments (exp: 4.6% on an AVX-512 machine), and numpy
+# gives a Python float the bits it gives an array element (tested), so the two models agree bit
+# for bit by construction (issue 14). Baseline and course draws (knots) stay with ``math``:
+# the array model takes them from the scalar model's own objects.
+
+
+def np_exp(x: float) -> float:
+    """``numpy.exp`` of one float, as a Python float."""
+    return float(np.exp(x))
+
+
+def np_log(x: float) -> float:
+    """``numpy.log`` of one float, as a Python float."""
+    return float(np.log(x))
+
+
+def np_exp2(x: float) -> float:
+    """``numpy.exp2`` of one float (2 to the ``x``), as a Python float.
+
+    Halvings are ``exp2(-x)``: ``numpy.power`` of two floats costs 1.3 us, ``exp2`` 0.17.
+    """
+    return float(np.exp2(x))
+
+
+#: Powers of ten of the decimals a lab value is rounded to.
+_DECIMALS = {0: 1.0, 1: 10.0, 2: 100.0}
+
+
+def round_half_even(x: float, digits: int) -> float:
+    """``x`` (finite) to ``digits`` decimals (0 to 2) as numpy rounds (``numpy.round``).
+
+    ``round(x * 10**digits) / 10**digits``: a product, an exact round-half-even to an integer
+    and a quotient, each correctly rounded in IEEE 754, so the array form
+    (``rint(x * s) / s``) gives the same bits. Python's ``round(x, digits)`` rounds the
+    binary value's exact decimal expansion instead, and differs near ties: the float 2.675
+    is 2.67499..., which Python rounds to 2.67, but its product by 100 is 267.5.
+
+    >>> round_half_even(2.675, 2), round(2.675, 2), round_half_even(2.5, 0)
+    (2.68, 2.67, 2.0)
+    """
+    scale = _DECIMALS[digits]
+    return round(x * scale) / scale
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,6 +543,39 @@ class ModelConstants:
 # --- pure helpers (tested on their own) -----------------------------------------------------
 
 
+def _clip(value: float, lo: float, hi: float) -> float:
+    return lo if value < lo else hi if value > hi else value
+
+
+def _at_least(value: float, lo: float) -> float:
+    return lo if value < lo else value
+
+
+def _bounded(value: float, bounds: dict[str, float], name: str, unit: str = "") -> float:
+    """``value`` clipped to the parameters ``<name>_min<unit>`` and ``<name>_max<unit>``."""
+    return _clip(value, bounds[f"{name}_min{unit}"], bounds[f"{name}_max{unit}"])
+
+
+@dataclass(frozen=True, slots=True)
+class PanelOps:
+    """The elementary functions of a lab panel and of MELD, on Python floats
+    (:data:`FLOAT_OPS`: the scalar model) or on arrays (``model_arrays.ARRAY_OPS``), so that
+    :func:`panel_values` and :func:`meld` are written once for both (issue 14)."""
+
+    exp: Callable[[Any], Any]
+    log: Callable[[Any], Any]
+    #: ``lo`` where below ``lo``, ``hi`` where above ``hi``, else the value.
+    clip: Callable[[Any, float, float], Any]
+    #: ``lo`` where below ``lo``, else the value.
+    at_least: Callable[[Any, float], Any]
+    #: To the given decimals, half to even (:func:`round_half_even`).
+    round: Callable[[Any, int], Any]
+
+
+#: :class:`PanelOps` on Python floats (numpy's functions: see :func:`np_exp`).
+FLOAT_OPS = PanelOps(np_exp, np_log, _clip, _at_least, round_half_even)
+
+
 def _registry_share(hazard: Hazard, early: float, late: float, switch: float) -> Hazard:
     """``hazard`` times ``early`` before day ``switch`` and times ``late`` from it on.
 
@@ -574,11 +665,11 @@ def path_value(path: Path, t: float) -> float:
     4.0
     """
     if t <= path[0][0]:
-        return math.exp(path[0][1])
+        return np_exp(path[0][1])
     for (t0, y0), (t1, y1) in pairwise(path):
         if t <= t1:
-            return math.exp(y0 + (y1 - y0) * (t - t0) / (t1 - t0))
-    return math.exp(path[-1][1])
+            return np_exp(y0 + (y1 - y0) * (t - t0) / (t1 - t0))
+    return np_exp(path[-1][1])
 
 
 def _mk(points: list[tuple[float, float]]) -> Path:
@@ -590,19 +681,59 @@ def _mk(points: list[tuple[float, float]]) -> Path:
     return tuple(out)
 
 
-def meld(bilirubin: float, inr: float, creatinine: float, formula: MeldFormula) -> float:
+def meld(
+    bilirubin: Any, inr: Any, creatinine: float, formula: MeldFormula, ops: PanelOps = FLOAT_OPS
+) -> Any:
     """MELD score (the UNOS formula, S-MELD; values below 1 count as 1), within its bounds.
 
-    Bilirubin and creatinine in mg/dL.
+    Bilirubin and creatinine in mg/dL; floats, or arrays with ``model_arrays.ARRAY_OPS``.
     """
     f = formula
     raw = (
-        f.bilirubin * math.log(max(bilirubin, 1.0))
-        + f.inr * math.log(max(inr, 1.0))
-        + f.creatinine * math.log(max(creatinine, 1.0))
+        f.bilirubin * ops.log(ops.at_least(bilirubin, 1.0))
+        + f.inr * ops.log(ops.at_least(inr, 1.0))
+        + f.creatinine * ops.log(ops.at_least(creatinine, 1.0))
         + f.constant
     )
-    return min(f.high, max(f.low, raw))
+    return ops.clip(raw, f.low, f.high)
+
+
+def panel_values(
+    c: ModelConstants,
+    latent: tuple[Any, Any, Any, Any, Any],
+    wbc: Any,
+    ast_ratio: Any,
+    noise: Sequence[Any],
+    ops: PanelOps = FLOAT_OPS,
+) -> dict[str, Any]:
+    """A resulted lab panel from the latent values and a panel's six noise draws.
+
+    ``latent``: ALT and IgG (x ULN), bilirubin (mg/dL), INR, platelets (10^9/L); ``wbc``
+    (10^9/L) and ``ast_ratio`` (AST / ALT) of the patient; ``noise``: the six log-scale
+    draws (times ``labs.noise_log_sd``). Floats, or arrays with ``model_arrays.ARRAY_OPS``.
+    """
+    alt, igg, bili, inr, plt = latent
+    n, lb, exp, clip, rnd = noise, c.labs, ops.exp, ops.clip, ops.round
+    alt_lo, alt_hi = lb["alt_min_xuln"], lb["alt_max_xuln"]
+    alt_v = clip(alt * exp(n[0]), alt_lo, alt_hi)
+    bili_v = clip(bili * exp(n[3]), lb["bilirubin_min_mg_dl"], lb["bilirubin_max_mg_dl"])
+    inr_v = clip(inr * exp(n[4] * lb["inr_noise_ratio"]), lb["inr_min"], lb["inr_max"])
+    ast = alt_v * ast_ratio * exp(n[1] * lb["ast_noise_ratio"])
+    igg_v = clip(igg * exp(n[2] * c.igg_noise_ratio), lb["igg_min_xuln"], lb["igg_max_xuln"])
+    wbc_v = clip(wbc * exp(n[5]), lb["wbc_min_10e9_l"], lb["wbc_max_10e9_l"])
+    plt_v = plt * exp(n[5] * lb["platelets_noise_ratio"])
+    plt_v = clip(plt_v, lb["platelets_min_10e9_l"], lb["platelets_max_10e9_l"])
+    bili_r, inr_r = rnd(bili_v, 1), rnd(inr_v, 2)
+    return {
+        "alt_xuln": rnd(alt_v, 2),
+        "ast_xuln": rnd(clip(ast, alt_lo, alt_hi), 2),
+        "igg_xuln": rnd(igg_v, 2),
+        "bilirubin_mg_dl": bili_r,
+        "inr": inr_r,
+        "wbc_10e9_l": rnd(wbc_v, 1),
+        "platelets_10e9_l": rnd(plt_v, 0),
+        "meld": rnd(meld(bili_r, inr_r, c.creatinine, c.meld, ops), 0),
+    }
 
 
 @dataclass(slots=True)
@@ -736,6 +867,21 @@ class DiseaseModel:
         self.latent = _Latent(stage=record.cirrhosis)
         self._draw_baseline(record, base_rng, tpmt)
         self.course = self._new_course("untreated", 0.0, anchor=(self.alt0, self.igg0))
+
+    @property
+    def noise_rng(self) -> Randomness:
+        """The stream of lab noise (draws for :meth:`panel`)."""
+        return self._noise_rng
+
+    @property
+    def noise_buffered(self) -> int:
+        """Noise draws taken from :attr:`noise_rng` ahead of the panels, not used yet."""
+        return len(self._noise_block) - self._noise_at
+
+    @property
+    def on_azathioprine(self) -> bool:
+        """On azathioprine at the last sync with the chart (the panel's white cells)."""
+        return "azathioprine" in self._drugs
 
     # --- baseline -----------------------------------------------------------------------
 
@@ -1001,40 +1147,21 @@ class DiseaseModel:
         """Share of the acute excess left on ``day`` (grows while worsening)."""
         lat, h, sh = self.latent, self.c.acute_halflife, self.c.shape
         if lat.acute_mode == "improve":
-            return float(0.5 ** (day / h))
+            return np_exp2(-(day / h))
         until = min(day, lat.acute_until)
         # Steroid failure: the excess grows, up to a multiple, then recovers slowly.
         worse = min(sh["acute_worsening_max"], 1.0 + until / sh["acute_worsening_days"])
         if day <= lat.acute_until:
             return worse
         slow = sh["acute_slow_recovery_factor"] * h
-        return float(worse * 0.5 ** ((day - lat.acute_until) / slow))
+        return worse * np_exp2(-((day - lat.acute_until) / slow))
 
     def panel(self, day: Days) -> dict[str, float]:
         """A resulted lab panel on ``day``: the latent values with visit-to-visit noise."""
-        alt, igg = self.activity(day)
-        bili, inr, plt = self._liver_function(day)
-        n = self._noise()
-        c, lb = self.c, self.c.labs
+        latent = (*self.activity(day), *self._liver_function(day))
         aza = "azathioprine" in self._drugs
-        wbc = self.wbc * (c.shape["azathioprine_wbc_factor"] if aza else 1.0)
-        alt_v = _bounded(alt * math.exp(n[0]), lb, "alt", "_xuln")
-        bili_v = _bounded(bili * math.exp(n[3]), lb, "bilirubin", "_mg_dl")
-        inr_v = _bounded(inr * math.exp(n[4] * lb["inr_noise_ratio"]), lb, "inr")
-        ast = alt_v * self.ast_ratio * math.exp(n[1] * lb["ast_noise_ratio"])
-        plt_v = plt * math.exp(n[5] * lb["platelets_noise_ratio"])
-        return {
-            "alt_xuln": round(alt_v, 2),
-            "ast_xuln": round(_bounded(ast, lb, "alt", "_xuln"), 2),
-            "igg_xuln": round(
-                _bounded(igg * math.exp(n[2] * c.igg_noise_ratio), lb, "igg", "_xuln"), 2
-            ),
-            "bilirubin_mg_dl": round(bili_v, 1),
-            "inr": round(inr_v, 2),
-            "wbc_10e9_l": round(_bounded(wbc * math.exp(n[5]), lb, "wbc", "_10e9_l"), 1),
-            "platelets_10e9_l": round(_bounded(plt_v, lb, "platelets", "_10e9_l"), 0),
-            "meld": round(meld(round(bili_v, 1), round(inr_v, 2), c.creatinine, c.meld), 0),
-        }
+        wbc = self.wbc * (self.c.shape["azathioprine_wbc_factor"] if aza else 1.0)
+        return panel_values(self.c, latent, wbc, self.ast_ratio, self._noise())
 
     def _noise(self) -> list[float]:
         """The visit-to-visit noise draws of a panel (log scale).
@@ -1473,15 +1600,6 @@ class DiseaseModel:
             ((0.0, c.pregnancy_rate), (years_fertile, 0.0)) if on["plan_pregnancy"] else (),
         )
         clocks["conception"].set(day, constant(c.conception_rate) if on["conception"] else ())
-
-
-def _clip(value: float, lo: float, hi: float) -> float:
-    return lo if value < lo else hi if value > hi else value
-
-
-def _bounded(value: float, bounds: dict[str, float], name: str, unit: str = "") -> float:
-    """``value`` clipped to the parameters ``<name>_min<unit>`` and ``<name>_max<unit>``."""
-    return _clip(value, bounds[f"{name}_min{unit}"], bounds[f"{name}_max{unit}"])
 
 
 def _unit(z: float) -> float:

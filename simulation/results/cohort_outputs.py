@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..input_files import InputFileError, load_json
+from .columnar import PARQUET, ColumnarError, parquet_rows
 from .outputs import EVENT_COLUMNS, GZ, PATIENT_COLUMNS
 
 __all__ = [
@@ -192,19 +193,29 @@ def require_outputs(out_dir: Path, names: Iterable[str] = OUTPUT_FILES) -> None:
 
 
 def output_file(out_dir: Path, name: str) -> Path:
-    """The file holding output ``name`` in ``out_dir``: ``name``, or ``name.gz`` for a CSV.
+    """The file holding output ``name`` in ``out_dir``: ``name``, or for a CSV ``name.gz``
+    or the Parquet file of the same stem (``carechart simulate --format parquet``).
 
     Raises:
-        OutputFormatError: Both are there (which one is current cannot be told).
+        OutputFormatError: More than one is there (which one is current cannot be told).
     """
-    plain, packed = out_dir / name, out_dir / (name + GZ)
-    if not name.endswith(".csv") or not packed.exists():
+    plain = out_dir / name
+    if not name.endswith(".csv"):
         return plain
-    if plain.exists():
-        raise OutputFormatError(
-            out_dir, 0, f"found both {name} and {name}{GZ}, expected one of them; remove the other"
+    forms = [plain, out_dir / (name + GZ), plain.with_suffix(PARQUET)]
+    found = [f for f in forms if f.exists()]
+    if len(found) > 1:
+        names = [f.name for f in found]
+        listed = (
+            f"both {names[0]} and {names[1]}"
+            if len(names) == 2
+            else f"{', '.join(names[:-1])} and {names[-1]}"
         )
-    return packed
+        others = "the other" if len(names) == 2 else "the others"
+        raise OutputFormatError(
+            out_dir, 0, f"found {listed}, expected one of them; remove {others}"
+        )
+    return found[0] if found else plain
 
 
 def read_summary(path: Path) -> dict[str, Any]:
@@ -369,6 +380,14 @@ def iter_outputs(out_dir: Path) -> Iterator[tuple[PatientRow, list[EventRow]]]:
 
 
 def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows of a CSV (or Parquet) output file as cell text, with their line numbers.
+
+    A Parquet file's row ``k`` (from 1) counts as line ``k + 1``, the line its CSV form
+    would give it, under the header.
+    """
+    if path.suffix == PARQUET:
+        yield from _parquet_rows(path, required)
+        return
     with open_text(path) as handle:
         reader = csv.DictReader(handle)
         try:
@@ -384,6 +403,17 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
             raise OutputFormatError(
                 path, reader.line_num, f"not a whole gzip file ({str(exc) or type(exc).__name__})"
             ) from None
+
+
+def _parquet_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    try:
+        header, rows = parquet_rows(path)
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise OutputFormatError(path, 1, f"missing columns {missing}; found {list(header)}")
+        yield from enumerate(rows, start=2)
+    except ColumnarError as exc:
+        raise OutputFormatError(path, 0, str(exc).removeprefix(f"{path}: ")) from None
 
 
 @contextmanager

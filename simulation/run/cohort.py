@@ -52,6 +52,7 @@ from .engine import run_patient
 from .scale import CHUNKS_PER_WORKER, dask_map, in_order
 
 __all__ = [
+    "BLOCK_PATIENTS",
     "DEFAULT_COHORT",
     "DEFAULT_SEED",
     "Cohort",
@@ -60,6 +61,7 @@ __all__ = [
     "RunSettings",
     "SimulationError",
     "apply_overrides",
+    "block_size",
     "check_run_options",
     "load_cohort",
     "parse_cohort",
@@ -592,13 +594,23 @@ def _run_chunk(bounds: tuple[int, int]) -> ChunkResult:
     return ChunkResult.of([simulate_patient(settings, i, constants) for i in range(start, stop)])
 
 
-def _chunk_size(n: int, workers: int) -> int:
-    return max(1, min(100, n // max(1, workers * 8) or 1))
+#: Most patients per block when no block size is asked for. A block is the unit of work of a
+#: worker (local or Dask) and of output: its rows are written once it is back, in patient
+#: order, so memory holds a few blocks per worker whatever the cohort size.
+BLOCK_PATIENTS = 100
 
 
-def _chunks(n: int, workers: int) -> Iterator[tuple[int, int]]:
-    """Patient index ranges ``(start, stop)`` of at most 100, made as they are asked for."""
-    size = _chunk_size(n, workers)
+def block_size(n: int, workers: int, requested: int | None = None) -> int:
+    """Patients per block: ``requested``, or at most :data:`BLOCK_PATIENTS`, fewer for a
+    small cohort so that each of the ``workers`` gets about 8 blocks. Outputs do not depend
+    on it (each patient's draws depend on the seed and its index only)."""
+    if requested is not None:
+        return requested
+    return max(1, min(BLOCK_PATIENTS, n // max(1, workers * 8) or 1))
+
+
+def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
+    """Patient index ranges ``(start, stop)`` of ``size``, made as they are asked for."""
     return ((i, min(n, i + size)) for i in range(0, n, size))
 
 
@@ -609,9 +621,12 @@ def run_chunk(settings: RunSettings, bounds: tuple[int, int]) -> ChunkResult:
     return ChunkResult.of([simulate_patient(settings, i, constants) for i in range(start, stop)])
 
 
-def _chunk_results(settings: RunSettings, workers: int, dask: Any = None) -> Iterator[ChunkResult]:
+def _chunk_results(
+    settings: RunSettings, workers: int, dask: Any = None, size: int | None = None
+) -> Iterator[ChunkResult]:
     n = settings.cohort.patients
-    bounds = _chunks(n, workers)
+    size = block_size(n, workers, size)
+    bounds = _chunks(n, size)
     if dask is not None:
         yield from dask_map(run_chunk, settings, bounds, dask, workers)
         return
@@ -623,7 +638,7 @@ def _chunk_results(settings: RunSettings, workers: int, dask: Any = None) -> Ite
         finally:
             _WORKER.clear()
         return
-    chunks = math.ceil(n / _chunk_size(n, workers))
+    chunks = math.ceil(n / size)
     with ProcessPoolExecutor(
         max_workers=min(workers, chunks),
         initializer=_init_pool_worker,
@@ -697,6 +712,7 @@ def run_cohort(
     engine: str = "compiled",
     chart_class: Callable[..., Pathway[PatientRecord]] | None = None,
     dask: Any = None,
+    block: int | None = None,
 ) -> CohortResult:
     """Simulate a cohort and return its tidy outputs.
 
@@ -723,6 +739,8 @@ def run_cohort(
         dask: ``"local"`` for a Dask LocalCluster with ``workers`` workers, the address of
             a Dask scheduler, or an open ``distributed.Client``; outputs are identical to a
             local run of the same seed.
+        block: patients per block, the unit of work sent to a worker and handed to
+            ``on_chunk`` (default: :func:`block_size`); outputs do not depend on it.
 
     Returns:
         The :class:`~simulation.results.outputs.CohortResult`.
@@ -744,6 +762,8 @@ def run_cohort(
         raise ValueError(f"'workers' must be >= 1 (got {workers!r})")
     if seed < 0:
         raise ValueError(f"'seed' must be >= 0 (got {seed!r})")
+    if block is not None and block < 1:
+        raise ValueError(f"'block' must be >= 1 (got {block!r})")
     if engine not in ENGINES:
         raise ValueError(f"'engine' must be one of {list(ENGINES)} (got {engine!r})")
     parameters = parameters or load_parameters()
@@ -762,7 +782,7 @@ def run_cohort(
     )
     result = CohortResult(settings, keep=keep_patients)
     done = 0
-    for chunk in _chunk_results(settings, workers, dask):
+    for chunk in _chunk_results(settings, workers, dask, block):
         if on_chunk is not None:
             on_chunk(chunk)
             chunk = chunk.without_events()

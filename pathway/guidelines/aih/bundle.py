@@ -1,17 +1,15 @@
 """The AIH guideline as the engine's :class:`~pathway.bundle.Guideline` bundle.
 
 Building :data:`GUIDELINE` binds it to :class:`~pathway.guidelines.aih.chart.AIHPathway`
-(``AIHPathway.guideline``). Two AIH-specific pieces of the old runtime live here: the lab
-panel payload of ``labs`` and the antimetabolite tracking around every effect (INV-15: the
-early blood-count schedule restarts on a new antimetabolite or a dose rise).
+(``AIHPathway.guideline``). The lab panel payload of ``labs`` is checked here; the effects,
+the antimetabolite tracking after each (INV-15) included, are declared in :mod:`.effects`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Set
 from typing import Any, Final
 
-from ...bundle import Effect, Guideline, PageText
+from ...bundle import Guideline, PageText
 from ...errors import PatientError, short_repr
 from ...timers import TimerTable
 from .chart import AIHPathway
@@ -43,35 +41,6 @@ def _check_payload(finding: str, value: Any, day: float) -> tuple[Any, Any]:
     value = validate_payload(finding, value)
     # Lab values are checked (ranges, NaN) here, before anything changes.
     return value, LabPanel.from_mapping(day, value) if finding == "labs" else value
-
-
-#: Timers that count from the antimetabolite's start or last dose rise (INV-15).
-_ANTIMETABOLITE_TIMERS: Final = tuple(
-    t.id for t in TIMERS if t.anchor == "antimetabolite_change_day"
-)
-
-
-def _tracked(effect: Effect) -> Effect:
-    """``effect``, then restart the early blood-count schedule on a new antimetabolite or a
-    dose rise (INV-15)."""
-
-    def run(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
-        old_drug = p.antimetabolite
-        old_dose = None if old_drug is None else p.dose(old_drug)
-        effect(p, v, th, opt, a)
-        drug = p.antimetabolite
-        if drug is None:
-            p.antimetabolite_change_day = None
-            return
-        dose = p.dose(drug)
-        raised = dose is not None and old_dose is not None and dose > old_dose
-        if drug != old_drug or raised:
-            p.antimetabolite_change_day = p.day
-            for timer_id in _ANTIMETABOLITE_TIMERS:
-                p.timers_fired.pop(timer_id, None)
-
-    run.__name__ = getattr(effect, "__name__", "effect")
-    return run
 
 
 PAGE: Final = PageText(
@@ -116,9 +85,9 @@ GUIDELINE: Final = Guideline(
     options=GuidelineOptions,
     context=Ctx,
     rulebook=RULEBOOK,
-    finding_effects={k: _tracked(f) for k, f in FINDING_EFFECTS.items()},
-    timer_effects={k: _tracked(f) for k, f in TIMER_EFFECTS.items()},
-    action_effects={k: _tracked(f) for k, f in ACTION_EFFECTS.items()},
+    finding_effects=FINDING_EFFECTS,
+    timer_effects=TIMER_EFFECTS,
+    action_effects=ACTION_EFFECTS,
     check_payload=_check_payload,
     timers=TimerTable(TIMERS),
     invariants=INVARIANTS,

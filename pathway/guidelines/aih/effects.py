@@ -1,34 +1,65 @@
-"""What findings, timers and clinician actions do to the patient record.
+"""What findings, timers and clinician actions do to the patient record, declared.
 
 Findings and timer effects run *before* the chart sees the event, so guards judge the new
 facts; action effects run *after* the chart has accepted the action, so guards judge the
-situation the clinician acted in. Each effect that encodes a guideline rule names it.
-All functions mutate the record in place; units are mg/day and days.
+situation the clinician acted in. Each effect is a sequence of operations of
+:mod:`pathway.effects` (assign a field, give or stop a dose, add a set member, branch),
+each with the rule it carries out, over the record, ``th.*``, ``opt.*``, the active states
+and the finding's payload ``value``; :data:`EFFECTS` compiles them once at import, and the
+engines run the compiled functions, each followed by the antimetabolite tracking of INV-15
+(:data:`AFTER`). A dose an action gives is the :class:`Dose` declared
+with the action in :mod:`.rules` (the one its recommendation shows), so it is written once.
+
+Python stays where a declaration cannot say it, listed here: the record's mutators
+(:data:`MUTATORS`: appending a lab panel, forgetting the native liver's values, recording a
+response class with its history) and the response classification of :mod:`.response`, the
+day-7 improvement of :func:`.rules.acute_improving` and the stage order (:data:`FUNCTIONS`).
+Units are mg/day and days.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Set
+from dataclasses import fields, replace
 from typing import Any
 
-from ...errors import PatientError
-from . import response
-from .dosing import (
-    azathioprine_dose,
-    budesonide_dose,
-    mycophenolate_dose,
-    next_taper_dose,
-    optimised_steroid,
-    prednisolone_dose,
-    tacrolimus_dose,
+from ...declarations import Dose
+from ...effects import (
+    AddTo,
+    Assign,
+    CallMethod,
+    Clear,
+    EffectBook,
+    Forget,
+    Mutator,
+    Op,
+    ScaleDoses,
+    StopDrug,
+    When,
 )
+from ...errors import PatientError
+from ...expr import Function
+from . import response
 from .options import GuidelineOptions
 from .patient import LabPanel, PatientRecord
-from .rules import acute_improving, cbr_days
+from .rules import ACTIONS, RULEBOOK, acute_improving
 from .thresholds import Thresholds
+from .timers import TIMERS as TIMER_TABLE
 from .vocabulary import CIRRHOSIS_STAGES, FINDING_VALUES
 
-__all__ = ["ACTION_EFFECTS", "FINDING_EFFECTS", "TIMER_EFFECTS", "validate_payload"]
+__all__ = [
+    "ACTION_EFFECTS",
+    "AFTER",
+    "ANTIMETABOLITE_TIMERS",
+    "BEFORE",
+    "DECLARATIONS",
+    "EFFECTS",
+    "FINDING_EFFECTS",
+    "FUNCTIONS",
+    "MUTATORS",
+    "TIMER_EFFECTS",
+    "validate_payload",
+]
 
 Effect = Callable[[PatientRecord, Any, Thresholds, GuidelineOptions, Set[str]], None]
 
@@ -49,450 +80,472 @@ def validate_payload(finding: str, value: Any) -> Any:
     return None
 
 
+# --- free-form Python: what a declaration cannot say -----------------------------------------
+
+#: The record methods effects call (what a columnar engine must apply row by row or give a
+#: columnar form of), with the fields each changes.
+MUTATORS: dict[str, Mutator] = {
+    "add_labs": Mutator(1, frozenset({"labs"}), "append a resulted panel; latest values"),
+    "reset_latest_labs": Mutator(
+        0, frozenset({"labs", "labs_reset_day"}), "a new liver: latest values restart"
+    ),
+    "set_response": Mutator(
+        1,
+        frozenset({"response", "response_history", "cbr_since_day"}),
+        "a new response class, its history and the sustained-response clock",
+    ),
+}
+
+_UPPER = frozenset({"uln"})
+
+
+def _latest(p: PatientRecord) -> LabPanel:
+    return p.latest_panel()
+
+
+#: Functions only effects call, besides the rulebook's (:data:`.rules.FUNCTIONS`): the
+#: IAIHG 2022 classes of :mod:`.response` on the latest panel, the day-7 improvement of
+#: acute severe AIH and the order of the cirrhosis stages.
+FUNCTIONS: dict[str, Function] = {
+    "latest_panel": Function(arity=0, method=True, reads=frozenset({"labs"})),
+    "classify_week4": Function(
+        impl=lambda p, th, opt, a: response.classify_week4(p.treatment_baseline, _latest(p), th),
+        reads=frozenset({"treatment_baseline", "labs"}),
+        thresholds=frozenset({"non_response_fall", "uln"}),
+    ),
+    "classify_month6": Function(
+        impl=lambda p, th, opt, a: response.classify_month6(_latest(p), th),
+        reads=frozenset({"labs"}),
+        thresholds=_UPPER,
+    ),
+    "classify_followup": Function(
+        impl=lambda p, th, opt, a, previous: response.classify_followup(previous, _latest(p), th),
+        arity=1,
+        reads=frozenset({"labs"}),
+        thresholds=frozenset({"relapse_alt_xuln", "uln"}),
+    ),
+    "acute_improvement": Function(
+        impl=lambda p, th, opt, a: acute_improving(p),
+        reads=frozenset({"treatment_baseline", "labs"}),
+    ),
+    "cirrhosis_rank": Function(
+        impl=lambda p, th, opt, a, stage: CIRRHOSIS_STAGES.index(stage), arity=1
+    ),
+}
+
+
+# --- shared operation sequences ----------------------------------------------------------------
+
+_ACTIONS = {action.id: action for action in ACTIONS}
+
+
+def _declared(action: str, index: int = 0) -> Dose:
+    """The dose ``action`` is declared to give (in :mod:`.rules`), as an effect operation."""
+    return _ACTIONS[action].doses[index]
+
+
+_CBR = '"complete_biochemical_response"'
+
+#: AIH-RSP-05: after optimisation, a failure still there at the reassessment is confirmed. A
+#: complete response ends the episode (a later failure is optimised afresh). The wait after
+#: optimisation is 4 weeks for non-response (G-IAIHG22 [V] time point, borrowed), a
+#: 3-monthly visit for loss of response [MODEL] and the 12-month assessment for an
+#: insufficient response (G-HASL [V]; the month-12 effect). 1e-9 days absorbs rounding.
+_REASSESS_FAILURE: tuple[Op, ...] = (
+    When(
+        f"response == {_CBR}",
+        (Assign("optimised_day", "None"), Assign("failure_confirmed", "False")),
+        otherwise=(
+            When(
+                "optimised_day is not None and not failure_confirmed and ("
+                '(response == "non_response" and treatment_baseline is not None'
+                " and transaminases_not_halved()"
+                " and days_since(optimised_day) >= th.non_response_check_days - 1e-9)"
+                ' or (response == "loss_of_response" and not cbr_on_latest_panel()'
+                " and days_since(optimised_day) >= th.loss_of_response_recheck_days - 1e-9)"
+                ' or (response == "insufficient_response" and fired("month12_assessment")'
+                " and not cbr_on_latest_panel()"
+                " and days_since(optimised_day) >= th.non_response_check_days - 1e-9))",
+                (Assign("failure_confirmed", "True"),),
+            ),
+        ),
+        rule="AIH-RSP-05",
+    ),
+)
+
+#: INV-17: budesonide is replaced by predniso(lo)ne once cirrhosis is known.
+_SWITCH_BUDESONIDE: tuple[Op, ...] = (
+    When(
+        'on("budesonide")',
+        (
+            StopDrug("budesonide"),
+            Dose("prednisolone_dose(False)", drug="prednisolone", rule="AIH-DOSE-PRED"),
+            Assign("steroid_change_day", "day"),
+        ),
+        rule="INV-17",
+    ),
+)
+
+_DECOMPENSATION: tuple[Op, ...] = (
+    Assign("cirrhosis", '"decompensated"', rule="AIH-LIV-01"),
+    Assign("decompensated", "True", rule="AIH-LIV-01"),
+    *_SWITCH_BUDESONIDE,
+)
+
+#: The start of a steroid course; the treatment baseline is kept through a steroid change.
+_START_COURSE: tuple[Op, ...] = (
+    When("first_treatment_day is None", (Assign("first_treatment_day", "day"),)),
+    When(
+        "treatment_start_day is None or treatment_baseline is None",
+        (Assign("treatment_start_day", "day"), Assign("treatment_baseline", "latest_panel()")),
+    ),
+    Assign("steroid_start_day", "day"),
+    Assign("steroid_change_day", "day"),
+)
+
+#: A new line of treatment: judged afresh, with its own optimisation (AIH-RSP-05).
+_NEW_LINE: tuple[Op, ...] = (
+    Assign("line_assessed", "False"),
+    Assign("optimised_day", "None", rule="AIH-RSP-05"),
+    Assign("failure_confirmed", "False", rule="AIH-RSP-05"),
+)
+
+_SET_MONTH6 = CallMethod("set_response", ("classify_month6()",), rule="AIH-RSP-02")
+
+
+def _pregnancy(status: str) -> tuple[Op, ...]:
+    stop: tuple[Op, ...] = ()
+    if status in ("planned", "pregnant"):  # AIH-PRG-01 / INV-09: stop MMF before conception
+        stop = (StopDrug("mycophenolate", rule="INV-09"),)
+    return (Assign("pregnancy", repr(status), rule="AIH-PRG-01"), *stop)
+
+
 # --- findings ------------------------------------------------------------------------------
 
+#: The labs payload is the :class:`LabPanel` the bundle's payload check makes.
+_LABS: tuple[Op, ...] = (
+    CallMethod("add_labs", ("value",)),
+    When(
+        'severe_cytopenia and latest("wbc_10e9_l") >= th.severe_cytopenia_wbc_10e9_l'
+        ' and (latest("platelets_10e9_l") is None'
+        ' or latest("platelets_10e9_l") >= th.severe_cytopenia_platelets_10e9_l)',
+        (Assign("severe_cytopenia", "False"),),
+        rule="AIH-SAF-02",  # counts recovered
+    ),
+    When(
+        '"post_transplant" in active and response == "not_assessed"',
+        # The graft starts normal: judge graft labs as follow-up of a response.
+        (CallMethod("set_response", (f"classify_followup({_CBR})",)),),
+        otherwise=(
+            When(
+                f'response in ({_CBR}, "loss_of_response", "relapse")',
+                (
+                    CallMethod(
+                        "set_response",
+                        (
+                            f'{_CBR} if response == "relapse" and reinduced'
+                            " and cbr_on_latest_panel() else classify_followup(response)",
+                        ),
+                        rule="AIH-RSP-04",
+                    ),
+                ),
+                otherwise=(
+                    When(
+                        '"response_assessment" in active and fired("month6_assessment") > 0'
+                        ' and response in ("insufficient_response", "non_response")'
+                        " and cbr_on_latest_panel()",
+                        # G-HASL (CBR by 6-12 months): a late complete response is a response.
+                        (CallMethod("set_response", (_CBR,)),),
+                        rule="AIH-RSP-05",
+                    ),
+                ),
+            ),
+        ),
+        rule="AIH-PLT-01",
+    ),
+    *_REASSESS_FAILURE,
+)
 
-def _switch_budesonide(p: PatientRecord, th: Thresholds, opt: GuidelineOptions) -> None:
-    """INV-17: budesonide is replaced by predniso(lo)ne once cirrhosis is known."""
-    if p.on("budesonide"):
-        del p.drugs["budesonide"]
-        p.drugs["prednisolone"] = prednisolone_dose(p, th, opt, acute=False)
-        p.steroid_change_day = p.day
-
-
-def _labs(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
-    panel = v if isinstance(v, LabPanel) else LabPanel.from_mapping(p.day, v)
-    p.add_labs(panel)
-    if p.severe_cytopenia:
-        wbc, plt = p.latest("wbc_10e9_l"), p.latest("platelets_10e9_l")
-        if (wbc is not None and wbc >= th.severe_cytopenia_wbc_10e9_l) and (
-            plt is None or plt >= th.severe_cytopenia_platelets_10e9_l
-        ):
-            p.severe_cytopenia = False  # AIH-SAF-02: counts recovered
-    if "post_transplant" in a and p.response == "not_assessed":
-        # The graft starts normal: judge graft labs as follow-up of a response (AIH-PLT-01).
-        p.set_response(
-            response.classify_followup("complete_biochemical_response", p.latest_panel(), th)
-        )
-    elif p.response in ("complete_biochemical_response", "loss_of_response", "relapse"):
-        latest = p.latest_panel()
-        new = response.classify_followup(p.response, latest, th)
-        if p.response == "relapse" and p.reinduced and response.is_cbr(latest, th):
-            new = "complete_biochemical_response"
-        p.set_response(new)
-    elif (
-        "response_assessment" in a
-        and p.timers_fired.get("month6_assessment", 0) > 0
-        and p.response in ("insufficient_response", "non_response")
-        and response.is_cbr(p.latest_panel(), th)
-    ):
-        # AIH-RSP-05 (G-HASL: CBR by 6-12 months): a late complete response is a response.
-        p.set_response("complete_biochemical_response")
-    _reassess_failure(p, th, a)
-
-
-def _reassess_failure(p: PatientRecord, th: Thresholds, a: Set[str]) -> None:
-    """AIH-RSP-05: after optimisation, a failure still there at the reassessment is confirmed.
-
-    A complete response ends the episode (a later failure is optimised afresh). The wait
-    after optimisation is 4 weeks for non-response (G-IAIHG22 [V] time point, borrowed),
-    a 3-monthly visit for loss of response [MODEL] and the 12-month assessment for an
-    insufficient response (G-HASL [V]; :func:`_month12`).
-    """
-    if p.response == "complete_biochemical_response":
-        p.optimised_day, p.failure_confirmed = None, False
-        return
-    if p.optimised_day is None or p.failure_confirmed:
-        return
-    since = p.day - p.optimised_day
-    latest = p.latest_panel()
-    if p.response == "non_response":
-        base = p.treatment_baseline
-        still = base is not None and response.is_non_response(base, latest, th)
-        wait = th.non_response_check_days
-    elif p.response == "loss_of_response":
-        still, wait = not response.is_cbr(latest, th), th.loss_of_response_recheck_days
-    elif p.response == "insufficient_response" and p.timers_fired.get("month12_assessment", 0):
-        still, wait = not response.is_cbr(latest, th), th.non_response_check_days
-    else:
-        return
-    if still and since >= wait - 1e-9:
-        p.failure_confirmed = True
-
-
-def _tpmt(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
-    """AIH-IND-05: record TPMT; INV-05: a deficient result stops azathioprine at once."""
-    p.tpmt = v
-    if v == "deficient":
-        p.drugs.pop("azathioprine", None)
-
-
-def _intolerance(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    """AIH-SAF-01: intolerance stops the drug (IAIHG 2022 definition)."""
-    p.intolerant.add(v)
-    p.drugs.pop(v, None)
-
-
-def _cytopenia(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    """AIH-SAF-02 [MODEL]: severe cytopenia stops the antimetabolite, as an intolerance."""
-    if v == "severe":
-        p.severe_cytopenia = True
-        drug = p.antimetabolite
-        if drug is not None:
-            p.intolerant.add(drug)
-            del p.drugs[drug]
-
-
-def _cirrhosis(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    if CIRRHOSIS_STAGES.index(v) > CIRRHOSIS_STAGES.index(p.cirrhosis):
-        p.cirrhosis = v
-    if v == "decompensated":
-        p.decompensated = True
-    _switch_budesonide(p, th, opt)
-
-
-def _decompensation(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    p.cirrhosis = "decompensated"
-    p.decompensated = True
-    _switch_budesonide(p, th, opt)
-
-
-def _recompensation(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    # AIH-LIV-03: treated decompensation that resolves leaves a compensated cirrhosis (the
-    # stage never goes back further); encephalopathy, once seen, stays on the record.
-    p.cirrhosis = "compensated"
-    p.decompensated = False
-
-
-def _encephalopathy(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    p.encephalopathy = True
-    if p.cirrhosis != "none":
-        _decompensation(p, v, th, opt, a)
-
-
-def _flag(name: str) -> Effect:
-    def effect(
-        p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-    ) -> None:
-        setattr(p, name, True)
-
-    return effect
-
-
-def _pregnancy(status: str) -> Effect:
-    def effect(
-        p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-    ) -> None:
-        p.pregnancy = status
-        if status in ("planned", "pregnant"):
-            p.drugs.pop("mycophenolate", None)  # AIH-PRG-01 / INV-09: stop MMF before conception
-
-    return effect
-
-
-def _transplanted(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    """AIH-LT-04: a new liver; CNI-based immunosuppression (tacrolimus) [R]."""
-    p.transplant_day = p.day
-    p.reset_latest_labs()  # the native liver's values do not describe the graft
-    p.drugs = {"tacrolimus": tacrolimus_dose(p, th)}
-    p.cirrhosis, p.decompensated, p.encephalopathy, p.hcc = "none", False, False, False
-    p.response, p.cbr_since_day = "not_assessed", None
-    p.treatment_start_day, p.treatment_baseline = p.day, None
-    p.optimised_day, p.failure_confirmed = None, False
-
-
-def _remission_biopsy(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    """AIH-WDR-05: a biopsy shows histological remission (HAI <= 3, S-EJIM21)."""
-    p.remission_biopsy_day = p.day
-
-
-def _death(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
-    p.death_day = p.day
-
-
-def _nothing(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
-    return None
-
-
-FINDING_EFFECTS: dict[str, Effect] = {
-    "labs": _labs,
-    "tpmt": _tpmt,
-    "intolerance": _intolerance,
-    "cytopenia": _cytopenia,
-    "cirrhosis_diagnosed": _cirrhosis,
-    "decompensation": _decompensation,
-    "recompensation": _recompensation,
-    "encephalopathy": _encephalopathy,
-    "hcc": _flag("hcc"),
+FINDINGS: dict[str, tuple[Op, ...]] = {
+    "labs": _LABS,
+    "tpmt": (
+        Assign("tpmt", "value", rule="AIH-IND-05"),
+        # A deficient result stops azathioprine at once.
+        When('value == "deficient"', (StopDrug("azathioprine"),), rule="INV-05"),
+    ),
+    # Intolerance stops the drug (IAIHG 2022 definition).
+    "intolerance": (
+        AddTo("intolerant", "value", rule="AIH-SAF-01"),
+        StopDrug(drug_expr="value", rule="AIH-SAF-01"),
+    ),
+    # [MODEL] severe cytopenia stops the antimetabolite, as an intolerance.
+    "cytopenia": (
+        When(
+            'value == "severe"',
+            (
+                Assign("severe_cytopenia", "True"),
+                When(
+                    "antimetabolite is not None",
+                    (AddTo("intolerant", "antimetabolite"), StopDrug(drug_expr="antimetabolite")),
+                ),
+            ),
+            rule="AIH-SAF-02",
+        ),
+    ),
+    # The stage never goes back on a diagnosis.
+    "cirrhosis_diagnosed": (
+        When(
+            "cirrhosis_rank(value) > cirrhosis_rank(cirrhosis)",
+            (Assign("cirrhosis", "value"),),
+            rule="AIH-LIV-01",
+        ),
+        When('value == "decompensated"', (Assign("decompensated", "True"),), rule="AIH-LIV-01"),
+        *_SWITCH_BUDESONIDE,
+    ),
+    "decompensation": _DECOMPENSATION,
+    # Treated decompensation that resolves leaves a compensated cirrhosis (the stage never
+    # goes back further); encephalopathy, once seen, stays on the record.
+    "recompensation": (
+        Assign("cirrhosis", '"compensated"', rule="AIH-LIV-03"),
+        Assign("decompensated", "False", rule="AIH-LIV-03"),
+    ),
+    "encephalopathy": (
+        Assign("encephalopathy", "True"),
+        When('cirrhosis != "none"', _DECOMPENSATION, rule="AIH-LIV-01"),
+    ),
+    "hcc": (Assign("hcc", "True"),),
     "pregnancy_planned": _pregnancy("planned"),
     "pregnant": _pregnancy("pregnant"),
     "delivered": _pregnancy("postpartum"),
-    "nonadherence": _flag("nonadherent"),
-    "histological_remission": _remission_biopsy,
-    "transplanted": _transplanted,
-    "graft_failure": _nothing,
-    "death": _death,
+    "nonadherence": (Assign("nonadherent", "True"),),
+    # A biopsy shows histological remission (HAI <= 3, S-EJIM21).
+    "histological_remission": (Assign("remission_biopsy_day", "day", rule="AIH-WDR-05"),),
+    # A new liver; CNI-based immunosuppression (tacrolimus) [R].
+    "transplanted": (
+        Assign("transplant_day", "day", rule="AIH-LT-04"),
+        CallMethod("reset_latest_labs"),  # the native liver's values do not describe the graft
+        Clear("drugs", rule="AIH-LT-04"),
+        _declared("switch_to_tacrolimus"),
+        Assign("cirrhosis", '"none"'),
+        Assign("decompensated", "False"),
+        Assign("encephalopathy", "False"),
+        Assign("hcc", "False"),
+        Assign("response", '"not_assessed"'),
+        Assign("cbr_since_day", "None"),
+        Assign("treatment_start_day", "day"),
+        Assign("treatment_baseline", "None"),
+        Assign("optimised_day", "None"),
+        Assign("failure_confirmed", "False"),
+    ),
+    "graft_failure": (),
+    "death": (Assign("death_day", "day"),),
 }
 
 # --- timers ----------------------------------------------------------------------------------
 
+_LINE_ASSESSMENT: tuple[Op, ...] = (Assign("line_assessed", "True"), _SET_MONTH6)
 
-def _week4(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
-    if p.treatment_baseline is not None:
-        p.set_response(response.classify_week4(p.treatment_baseline, p.latest_panel(), th))
-
-
-def _month6(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
-    p.set_response(response.classify_month6(p.latest_panel(), th))
-
-
-def _visit(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
-    """A visit judges the latest labs again: a failure may be confirmed (AIH-RSP-05)."""
-    _reassess_failure(p, th, a)
-
-
-def _month12(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
-    """AIH-RSP-05: the 12-month reassessment of a response judged insufficient at month 6."""
-    if "response_assessment" not in a:
-        return  # already in maintenance or beyond: nothing to reassess
-    p.set_response(response.classify_month6(p.latest_panel(), th))
-    if p.response != "complete_biochemical_response" and p.optimised_day is not None:
-        p.failure_confirmed = True
-    _reassess_failure(p, th, a)
-
-
-def _line_assessment(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    p.line_assessed = True
-    p.set_response(response.classify_month6(p.latest_panel(), th))
-
-
-def _transplant_review(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    """A listed patient in complete response is judged so (AIH-LT-05, delisting)."""
-    if response.is_cbr(p.latest_panel(), th):
-        p.set_response("complete_biochemical_response")
-
-
-def _acute_review(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    p.acute_review_day = p.day
-    p.acute_improving = acute_improving(p)
-
-
-def _withdrawal_complete(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    p.drugs.clear()
-    latest = p.latest_panel()
-    p.set_response(response.classify_followup(p.response, latest, th))
-
-
-def _postpartum_end(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    p.pregnancy = "none"
-
-
-TIMER_EFFECTS: dict[str, Effect] = {
-    "thiopurine_due": _nothing,
-    "week4_check": _week4,
-    "month6_assessment": _month6,
-    "month12_assessment": _month12,
-    "steroid_review": _visit,
-    "monitoring_due": _visit,
-    "second_line_assessment": _line_assessment,
-    "relapse_assessment": _line_assessment,
-    "third_line_assessment": _line_assessment,
-    "transplant_review": _transplant_review,
-    "acute_review": _acute_review,
-    "withdrawal_complete": _withdrawal_complete,
-    "postpartum_end": _postpartum_end,
-    "hcc_surveillance": _nothing,
+TIMERS: dict[str, tuple[Op, ...]] = {
+    "thiopurine_due": (),
+    "week4_check": (
+        When(
+            "treatment_baseline is not None",
+            (CallMethod("set_response", ("classify_week4()",)),),
+            rule="AIH-RSP-01",
+        ),
+    ),
+    "month6_assessment": (_SET_MONTH6,),
+    # The 12-month reassessment of a response judged insufficient at month 6; in maintenance
+    # or beyond there is nothing to reassess.
+    "month12_assessment": (
+        When(
+            '"response_assessment" in active',
+            (
+                _SET_MONTH6,
+                When(
+                    f"response != {_CBR} and optimised_day is not None",
+                    (Assign("failure_confirmed", "True"),),
+                ),
+                *_REASSESS_FAILURE,
+            ),
+            rule="AIH-RSP-05",
+        ),
+    ),
+    # A visit judges the latest labs again: a failure may be confirmed.
+    "steroid_review": _REASSESS_FAILURE,
+    "monitoring_due": _REASSESS_FAILURE,
+    "second_line_assessment": _LINE_ASSESSMENT,
+    "relapse_assessment": _LINE_ASSESSMENT,
+    "third_line_assessment": _LINE_ASSESSMENT,
+    # A listed patient in complete response is judged so (delisting).
+    "transplant_review": (
+        When("cbr_on_latest_panel()", (CallMethod("set_response", (_CBR,)),), rule="AIH-LT-05"),
+    ),
+    "acute_review": (
+        Assign("acute_review_day", "day", rule="AIH-ASA-01"),
+        Assign("acute_improving", "acute_improvement()", rule="AIH-ASA-01"),
+    ),
+    "withdrawal_complete": (
+        Clear("drugs", rule="AIH-WDR-01"),
+        CallMethod("set_response", ("classify_followup(response)",)),
+    ),
+    "postpartum_end": (Assign("pregnancy", '"none"'),),
+    "hcc_surveillance": (),
 }
 
 # --- clinician actions -----------------------------------------------------------------------
 
-
-def _start_course(p: PatientRecord) -> None:
-    if p.first_treatment_day is None:
-        p.first_treatment_day = p.day
-    if p.treatment_start_day is None or p.treatment_baseline is None:
-        p.treatment_start_day = p.day
-        p.treatment_baseline = p.latest_panel()
-    p.steroid_start_day = p.steroid_change_day = p.day
-
-
-def _start_prednisolone(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    p.drugs.pop("budesonide", None)
-    p.drugs["prednisolone"] = prednisolone_dose(p, th, opt, acute="acute_severe" in a)
-    _start_course(p)
-
-
-def _start_budesonide(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    p.drugs.pop("prednisolone", None)
-    p.drugs["budesonide"] = budesonide_dose(th)
-    _start_course(p)
-
-
-def _add_azathioprine(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    dose = azathioprine_dose(p, th)
-    if dose > 0:  # TPMT deficient: a deviation that cannot be carried out as a dose
-        p.drugs["azathioprine"] = dose
-
-
-def _add_mycophenolate(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    p.drugs["mycophenolate"] = mycophenolate_dose(th)
-
-
-def _taper(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
-    drug = p.steroid
-    if drug is not None:
-        p.drugs[drug] = next_taper_dose(drug, p.drugs[drug] or 0.0, th)
-        p.steroid_change_day = p.day
-
-
-def _stop_steroid(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    """AIH-MNT-01 (S-JOHNSON95): steroid off, azathioprine raised to 2 mg/kg.
-
-    On mycophenolate or tacrolimus (AIH-MNT-04 [MODEL]) the steroid-sparing dose is kept.
-    """
-    for drug in ("prednisolone", "budesonide"):
-        p.drugs.pop(drug, None)
-    if p.on("azathioprine"):
-        p.drugs["azathioprine"] = azathioprine_dose(p, th, maintenance=True)
-    p.steroid_change_day = p.day
-
-
-def _switch_to_mycophenolate(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    p.drugs.pop("azathioprine", None)
-    p.drugs["mycophenolate"] = mycophenolate_dose(th)
-    _new_line(p)
-
-
-def _new_line(p: PatientRecord) -> None:
-    """A new line of treatment: judged afresh, with its own optimisation (AIH-RSP-05)."""
-    p.line_assessed = False
-    p.optimised_day, p.failure_confirmed = None, False
-
-
-def _switch_to_tacrolimus(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    p.drugs.pop("azathioprine", None)
-    p.drugs.pop("mycophenolate", None)
-    p.drugs["tacrolimus"] = tacrolimus_dose(p, th)
-    _new_line(p)
-
-
-def _start_third_line(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
+ACTION_OPS: dict[str, tuple[Op, ...]] = {
+    "start_prednisolone": (
+        StopDrug("budesonide"),
+        Dose('prednisolone_dose("acute_severe" in active)', drug="prednisolone"),
+        *_START_COURSE,
+    ),
+    "start_budesonide": (
+        StopDrug("prednisolone"),
+        _declared("start_budesonide"),
+        *_START_COURSE,
+    ),
+    # TPMT deficient: a deviation that cannot be carried out as a dose.
+    "add_azathioprine": (When("azathioprine_dose(False) > 0", (_declared("add_azathioprine"),)),),
+    "add_mycophenolate": (_declared("add_mycophenolate"),),
+    "taper_steroid": (
+        _declared("taper_steroid"),
+        When("steroid is not None", (Assign("steroid_change_day", "day"),), rule="AIH-TAP-01"),
+    ),
+    # S-JOHNSON95: steroid off, azathioprine raised to 2 mg/kg; on mycophenolate or
+    # tacrolimus (AIH-MNT-04 [MODEL]) the steroid-sparing dose is kept.
+    "stop_steroid": (
+        StopDrug("prednisolone", rule="AIH-MNT-01"),
+        StopDrug("budesonide", rule="AIH-MNT-01"),
+        _declared("stop_steroid"),
+        Assign("steroid_change_day", "day"),
+    ),
+    "switch_to_mycophenolate": (
+        StopDrug("azathioprine", rule="AIH-2L-01"),
+        _declared("switch_to_mycophenolate"),
+        *_NEW_LINE,
+    ),
+    "switch_to_tacrolimus": (
+        StopDrug("azathioprine", rule="AIH-2L-02"),
+        StopDrug("mycophenolate", rule="AIH-2L-02"),
+        _declared("switch_to_tacrolimus"),
+        *_NEW_LINE,
+    ),
     # Third-line agents are given by infusion, not as a daily dose (G-ERN20 [R]).
-    p.drugs["infliximab"] = None
-    _new_line(p)
-
-
-def _attempt_withdrawal(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    p.withdrawal_start_day = p.day
-    p.withdrawal_cbr_days = cbr_days(p)
-    p.withdrawal_attempts += 1
-    for drug, dose in p.drugs.items():  # [MODEL] halve now, stop at withdrawal_complete
-        if dose is not None:
-            p.drugs[drug] = dose / 2
-
-
-def _reinduce(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
-    """AIH-REL-01: predniso(lo)ne again with the antimetabolite (restarted if stopped)."""
-    p.reinduced = True
-    p.optimised_day, p.failure_confirmed = None, False
-    p.drugs.pop("budesonide", None)
-    p.drugs["prednisolone"] = prednisolone_dose(p, th, opt, acute=False)
-    # Recurrent AIH in the graft: steroid with azathioprine on top of the calcineurin
-    # inhibitor (S-CZAJA12); elsewhere tacrolimus second line already replaces it.
-    graft = "recurrent_aih" in a
-    if p.antimetabolite is None and (graft or not p.on("tacrolimus")):
-        if p.tpmt in ("normal", "intermediate") and "azathioprine" not in p.intolerant:
-            p.drugs["azathioprine"] = azathioprine_dose(p, th)
-        elif "mycophenolate" not in p.intolerant and p.pregnancy not in ("planned", "pregnant"):
-            p.drugs["mycophenolate"] = mycophenolate_dose(th)
-    p.treatment_start_day, p.treatment_baseline = p.day, p.latest_panel()
-    p.steroid_start_day = p.steroid_change_day = p.day
-
-
-def _optimise_treatment(
-    p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]
-) -> None:
-    """AIH-RSP-05: adherence checked and addressed, doses optimised, reassessment pending.
-
-    Azathioprine is titrated to 2 mg/kg (TPMT-adjusted, S-MANNS10 range); budesonide is
-    replaced by predniso(lo)ne, and a week-4 non-responder's predniso(lo)ne is raised to the
-    top of the range (KB T07 [R]).
-    """
-    p.nonadherent = False
-    p.optimised_day, p.failure_confirmed = p.day, False
-    if p.on("azathioprine"):
-        target = azathioprine_dose(p, th, maintenance=True)
-        p.drugs["azathioprine"] = max(p.drugs["azathioprine"] or 0.0, target)
-    change = optimised_steroid(p, th, opt)
-    if change is not None:
-        drug, dose = change
-        p.drugs.pop("budesonide", None)
-        p.drugs[drug] = dose
-        p.steroid_change_day = p.day
-
-
-def _refer(p: PatientRecord, v: Any, th: Thresholds, opt: GuidelineOptions, a: Set[str]) -> None:
-    p.transplant_referral_day = p.day
-
-
-ACTION_EFFECTS: dict[str, Effect] = {
-    "start_prednisolone": _start_prednisolone,
-    "start_budesonide": _start_budesonide,
-    "add_azathioprine": _add_azathioprine,
-    "add_mycophenolate": _add_mycophenolate,
-    "taper_steroid": _taper,
-    "stop_steroid": _stop_steroid,
-    "switch_to_mycophenolate": _switch_to_mycophenolate,
-    "switch_to_tacrolimus": _switch_to_tacrolimus,
-    "start_third_line": _start_third_line,
-    "attempt_withdrawal": _attempt_withdrawal,
-    "reinduce": _reinduce,
-    "optimise_treatment": _optimise_treatment,
-    "refer_transplant": _refer,
-    "observe_untreated": _nothing,
-    "continue": _nothing,
+    "start_third_line": (Dose("None", drug="infliximab", rule="AIH-3L-01"), *_NEW_LINE),
+    "attempt_withdrawal": (
+        Assign("withdrawal_start_day", "day", rule="AIH-WDR-01"),
+        Assign("withdrawal_cbr_days", "cbr_days"),
+        Assign("withdrawal_attempts", "withdrawal_attempts + 1"),
+        ScaleDoses("0.5"),  # [MODEL] halve now, stop at withdrawal_complete
+    ),
+    # Predniso(lo)ne again with the antimetabolite (restarted if stopped). Recurrent AIH in
+    # the graft: steroid with azathioprine on top of the calcineurin inhibitor (S-CZAJA12);
+    # elsewhere tacrolimus second line already replaces it.
+    "reinduce": (
+        Assign("reinduced", "True", rule="AIH-REL-01"),
+        Assign("optimised_day", "None"),
+        Assign("failure_confirmed", "False"),
+        StopDrug("budesonide"),
+        _declared("reinduce"),
+        When(
+            'antimetabolite is None and ("recurrent_aih" in active or not on("tacrolimus"))',
+            (
+                When(
+                    'tpmt in ("normal", "intermediate") and "azathioprine" not in intolerant',
+                    (_declared("add_azathioprine"),),
+                    otherwise=(
+                        When(
+                            '"mycophenolate" not in intolerant'
+                            ' and pregnancy not in ("planned", "pregnant")',
+                            (_declared("add_mycophenolate"),),
+                        ),
+                    ),
+                ),
+            ),
+            rule="AIH-REL-01",
+        ),
+        Assign("treatment_start_day", "day"),
+        Assign("treatment_baseline", "latest_panel()"),
+        Assign("steroid_start_day", "day"),
+        Assign("steroid_change_day", "day"),
+    ),
+    # Adherence checked and addressed, doses optimised, reassessment pending. Azathioprine
+    # is titrated to 2 mg/kg (TPMT-adjusted, S-MANNS10 range); budesonide is replaced by
+    # predniso(lo)ne, and a week-4 non-responder's predniso(lo)ne is raised to the top of
+    # the range (KB T07 [R]). The steroid dose is given before budesonide stops: the change
+    # is worked out on the doses the patient is on.
+    "optimise_treatment": (
+        Assign("nonadherent", "False", rule="AIH-RSP-05"),
+        Assign("optimised_day", "day", rule="AIH-RSP-05"),
+        Assign("failure_confirmed", "False", rule="AIH-RSP-05"),
+        _declared("optimise_treatment", 0),
+        When(
+            "optimised_steroid() is not None",
+            (
+                _declared("optimise_treatment", 1),
+                StopDrug("budesonide"),
+                Assign("steroid_change_day", "day"),
+            ),
+            rule="AIH-RSP-05",
+        ),
+    ),
+    "refer_transplant": (Assign("transplant_referral_day", "day", rule="AIH-LT-01"),),
+    "observe_untreated": (),
+    "continue": (),
 }
+
+#: Timers that count from the antimetabolite's start or last dose rise (INV-15).
+ANTIMETABOLITE_TIMERS: tuple[str, ...] = tuple(
+    t.id for t in TIMER_TABLE if t.anchor == "antimetabolite_change_day"
+)
+
+#: What every effect is followed by: the antimetabolite and its dose before the effect ...
+BEFORE: dict[str, str] = {
+    "old_antimetabolite": "antimetabolite",
+    "old_antimetabolite_dose": "dose(old_antimetabolite)",
+}
+#: ... and INV-15: the early blood-count schedule restarts on a new antimetabolite or a
+#: dose rise (its day is cleared when there is none).
+AFTER: tuple[Op, ...] = (
+    When(
+        "antimetabolite is None",
+        (Assign("antimetabolite_change_day", "None"),),
+        otherwise=(
+            When(
+                "antimetabolite != old_antimetabolite"
+                " or dose(antimetabolite) > old_antimetabolite_dose",
+                (
+                    Assign("antimetabolite_change_day", "day"),
+                    *(Forget("timers_fired", repr(t)) for t in ANTIMETABOLITE_TIMERS),
+                ),
+            ),
+        ),
+        rule="INV-15",
+    ),
+)
+
+#: Every effect's declaration, by kind.
+DECLARATIONS: dict[str, dict[str, tuple[Op, ...]]] = {
+    "finding": FINDINGS,
+    "timer": TIMERS,
+    "action": ACTION_OPS,
+}
+
+#: The compiled effects: one Python function per effect, expressions inlined.
+EFFECTS = EffectBook(
+    replace(RULEBOOK.schema, functions={**RULEBOOK.schema.functions, **FUNCTIONS}),
+    DECLARATIONS,
+    fields=frozenset(
+        f.name for f in fields(PatientRecord) if not f.name.startswith("_") and f.name != "state"
+    ),
+    doses="drugs",
+    mutators=MUTATORS,
+    before=BEFORE,
+    after=AFTER,
+)
+
+FINDING_EFFECTS: dict[str, Effect] = EFFECTS.functions("finding")
+TIMER_EFFECTS: dict[str, Effect] = EFFECTS.functions("timer")
+ACTION_EFFECTS: dict[str, Effect] = EFFECTS.functions("action")

@@ -10,7 +10,7 @@ compiles them once at import; the functions below (``evaluate``, ``allowed_actio
 Python remains only where an expression cannot say it, listed in :data:`FUNCTIONS`
 (dose arithmetic of :mod:`.dosing`, the panel comparisons of :mod:`.response`, the
 transplant-indication list as a whole) and :func:`acute_improving`; the effects that carry
-an action out stay in :mod:`.effects`.
+an action out are declared in :mod:`.effects`, giving the doses declared here.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ from ...expr import Expr, Function, Schema
 from . import dosing, response
 from .options import GuidelineOptions
 from .patient import OPTIONAL_FIELDS, PatientRecord
-from .safety import INVARIANT_DECLARATIONS, blood_count_gap
+from .safety import INVARIANT_DECLARATIONS
 from .thresholds import Thresholds
+from .timers import LAB_TIMERS, ThresholdValues, next_lab_day
 from .vocabulary import CARE_STATES
 
 __all__ = [
@@ -156,6 +157,13 @@ _AZA = (
     " azathioprine_tpmt_intermediate_factor"
 )
 _TAPER = "budesonide_maintenance_mg_day taper_target_mg_day"
+#: The thresholds the lab timers' schedule reads (intervals, limits).
+_LAB_TIMER_THRESHOLDS = frozenset(
+    name
+    for t in LAB_TIMERS
+    for name in (*t.at_threshold, t.every_threshold, t.until_threshold)
+    if name is not None
+)
 #: What the declared transplant-indication list reads (a test checks it against the list).
 _INDICATION_READS = frozenset(
     {"encephalopathy", "acute_review_day", "acute_improving", "labs", "presentation"}
@@ -210,11 +218,13 @@ FUNCTIONS: dict[str, Function] = {
         1,
         reads=frozenset({"entered", "day"}),
     ),
-    "blood_count_gap": _fn(
-        blood_count_gap,
+    # INV-15: the due day of the next armed timer that draws labs (None: none scheduled).
+    "next_lab_day": _fn(
+        lambda p, th, opt, a: next_lab_day(a, p, ThresholdValues(th)),
         optional=True,
         reads_active=True,
         reads=frozenset({"antimetabolite_change_day", "entered", "timers_fired", "day"}),
+        thresholds=_LAB_TIMER_THRESHOLDS,
     ),
     "prednisolone_dose": _dose_fn(
         lambda p, th, opt, a, acute: dosing.prednisolone_dose(p, th, opt, acute=acute),
@@ -277,6 +287,11 @@ DERIVED: dict[str, str] = {
     "prednisolone_cap": "min(th.prednisolone_max_mg_day,"
     " th.prednisolone_max_mg_per_kg * weight_kg)",
     "azathioprine_cap": "th.azathioprine_max_mg_per_kg * weight_kg",
+    # INV-15 (G-BSG25): blood counts every 2 weeks for 8 weeks after an antimetabolite start
+    # or dose rise, then at least every 3 months (days; 1e-9: the invariants' tolerance).
+    "cbc_interval": "th.cbc_early_interval_days"
+    " if days_since(antimetabolite_change_day) < th.cbc_early_phase_days - 1e-9"
+    " else th.cbc_interval_days",
     # A biopsy showed histological remission since the current complete response began.
     "biopsy_in_this_response": "remission_biopsy_day >= cbr_since_day",
 }

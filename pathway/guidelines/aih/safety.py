@@ -5,9 +5,9 @@ its subject true refuse it (``Refuse`` in :mod:`.rules`), and
 :class:`~.invariants.InvariantMonitor` checks it after each step. Where a refusal must
 judge something else than the monitor (INV-07, INV-08, INV-10: the state when an action is
 taken versus what was recorded when it was), the action keeps its own check under the same
-rule id. INV-15 and INV-18 need Python (a timer schedule, the response history and the step
-that classified it); they are listed in :data:`FREE_FORM`. INV-16 is a schedule (see the
-timers).
+rule id. INV-15 reads the timers' schedule (``next_lab_day()``, an expression function).
+INV-18 needs Python (the response history and the step that classified it); it is listed in
+:data:`FREE_FORM`. INV-16 is a schedule (see the timers).
 """
 
 from __future__ import annotations
@@ -19,39 +19,12 @@ from ...declarations import Invariant
 from .guideline import RULES
 from .patient import PatientRecord
 from .thresholds import Thresholds
-from .timers import next_lab_day
 
 __all__ = ["FREE_FORM", "INVARIANT_DECLARATIONS"]
 
 #: [MODEL] Tolerance on day and dose comparisons: floating-point sums of day offsets and
 #: mg/kg products must not read as breaches at the exact limit.
 _EPS = 1e-9
-
-
-class _Values:
-    """Thresholds read by field name, as the timers ask for them."""
-
-    __slots__ = ("th",)
-
-    def __init__(self, th: Thresholds) -> None:
-        self.th = th
-
-    def __getitem__(self, name: str) -> float:
-        value: float = getattr(self.th, name)
-        return value
-
-
-def blood_count_gap(p: PatientRecord, th: Thresholds, opt: Any, a: Set[str]) -> str | None:
-    """INV-15: the antimetabolite's next blood count is too far off (message), or ``None``."""
-    drug = p.antimetabolite
-    since = p.days_since(p.antimetabolite_change_day)
-    early = since is not None and since < th.cbc_early_phase_days - _EPS
-    interval = th.cbc_early_interval_days if early else th.cbc_interval_days
-    due = next_lab_day(a, p, _Values(th))
-    if due is None or due > p.day + interval + _EPS:
-        when = "none scheduled" if due is None else f"next on day {due:g}"
-        return f"{drug}: no blood count within {interval:g} days ({when})"
-    return None
 
 
 _CLASSIFYING = frozenset(
@@ -85,10 +58,9 @@ def _inv18(p: PatientRecord, th: Thresholds, a: Set[str], step_name: str) -> str
     return None
 
 
-#: What stays Python in the invariants: INV-15's schedule look-up (an expression function)
-#: and INV-18's check, which reads the step that classified the response.
+#: What stays Python in the invariants: INV-18's check, which reads the step that classified
+#: the response. (INV-15 reads the timers' schedule through ``next_lab_day()``.)
 FREE_FORM: dict[str, Callable[..., str | None]] = {
-    "INV-15": blood_count_gap,
     "INV-18": _inv18,
 }
 
@@ -212,12 +184,22 @@ INVARIANT_DECLARATIONS: tuple[Invariant, ...] = (
         message='ALF for {day - entered_day("acute_liver_failure"):g} days'
         " without transplant referral",
     ),
-    # The schedule ends with the patient's death.
+    # The schedule ends with the patient's death. The next blood count is the next visit of
+    # a timer that draws labs; the interval (cbc_interval) is 2 weeks in the 8 weeks after an
+    # antimetabolite start or dose rise, 3 months otherwise.
     _inv(
         "INV-15",
         subject='antimetabolite and "death" not in active',
-        condition="blood_count_gap() is not None",
-        message="{blood_count_gap()}",
+        # "not due <= limit": missing (none scheduled) or too late, with one look-up.
+        condition=f"not next_lab_day() <= day + cbc_interval + {_EPS}",
+        cases=(
+            (
+                "next_lab_day() is None",
+                "{antimetabolite}: no blood count within {cbc_interval:g} days (none scheduled)",
+            ),
+        ),
+        message="{antimetabolite}: no blood count within {cbc_interval:g} days"
+        " (next on day {next_lab_day():g})",
     ),
     _inv(
         "INV-17",

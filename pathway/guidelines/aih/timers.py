@@ -19,7 +19,16 @@ from typing import Any
 from ...timers import Timer, Values, timer_offset, timer_start
 from ...timers import next_lab_day as _next_lab_day
 
-__all__ = ["TIMERS", "Timer", "Values", "next_lab_day", "timer_offset", "timer_start"]
+__all__ = [
+    "LAB_TIMERS",
+    "TIMERS",
+    "ThresholdValues",
+    "Timer",
+    "Values",
+    "next_lab_day",
+    "timer_offset",
+    "timer_start",
+]
 
 
 TIMERS: tuple[Timer, ...] = (
@@ -264,9 +273,23 @@ TIMERS: tuple[Timer, ...] = (
 )
 
 
-_LAB_TIMERS: tuple[Timer, ...] = tuple(t for t in TIMERS if t.labs)
+#: The timers that draw labs (INV-15's blood counts are due at their visits).
+LAB_TIMERS: tuple[Timer, ...] = tuple(t for t in TIMERS if t.labs)
+
+
+class ThresholdValues:
+    """Thresholds read by field name, as the timers ask for them (days)."""
+
+    __slots__ = ("th",)
+
+    def __init__(self, th: Any) -> None:
+        self.th = th
+
+    def __getitem__(self, name: str) -> float:
+        value: float = getattr(self.th, name)
+        return value
 
 
 def next_lab_day(active: Set[str], record: Any, values: Values) -> float | None:
     """Due day of the next armed AIH timer that draws labs (``record``: a patient record)."""
-    return _next_lab_day(_LAB_TIMERS, active, record, values)
+    return _next_lab_day(LAB_TIMERS, active, record, values)

@@ -1,0 +1,281 @@
+"""The patient record as columns: a batch of records as numpy arrays (issue 14).
+
+A guideline declares its record's :class:`Layout`: the kind of each plain field, its
+mappings and sets over closed vocabularies (:class:`Keyed`: one column per key), the record
+methods whose values a columnar engine keeps (e.g. the latest value of each analyte), and the
+properties read off the keyed columns. :class:`RecordColumns` holds ``n`` records so, and
+converts from and to the records exactly (the order of a mapping's keys included).
+
+The columns follow :mod:`pathway.vector`'s conventions, so :meth:`RecordColumns.batch` hands
+the same arrays to the numpy interpreter without copying: a field is ``bool``, ``float64``
+(NaN: missing), ``int64`` or ``object``; a key of a mapping or a method value is the call
+column ``(name, (key,))`` the interpreter looks up (``on("azathioprine")``,
+``dose("azathioprine")``, ``latest("alt_xuln")``); a set member is the membership test
+``"x" in field`` the interpreter caches in ``Batch.derived``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import InvalidPathwayError
+from .vector import Batch
+
+__all__ = ["Keyed", "Kind", "Layout", "RecordColumns"]
+
+Array = NDArray[Any]
+CallKey = tuple[str, tuple[Any, ...]]
+
+#: How a field is held: ``bool``; ``float`` (float64, NaN for ``None``); ``int`` (int64);
+#: ``object`` (text, panels, lists: the values themselves).
+Kind = Literal["bool", "float", "int", "object"]
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """A mapping or set field over the closed vocabulary ``keys``: one column per key.
+
+    Attributes:
+        keys: every key the field may hold.
+        value: ``float`` (float64, NaN for ``None``) or ``int`` for a mapping's values;
+            ``None`` for a set.
+        present: the call name whose column says whether a key is there (``on``), if any.
+        value_call: the call name whose column is a key's value (``dose``, ``fired``), if
+            any; ``default``: its value where the key is absent (NaN when ``None``).
+    """
+
+    keys: tuple[str, ...]
+    value: Literal["float", "int"] | None = None
+    present: str | None = None
+    value_call: str | None = None
+    default: float | None = None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A record type as columns.
+
+    Attributes:
+        record: the record type, built as ``record(**fields)`` from the columns.
+        fields: plain field -> kind (see :data:`Kind`).
+        keyed: mapping and set fields, by name.
+        methods: record method -> the constant arguments whose values are kept as call
+            columns (e.g. ``latest`` -> the analytes).
+        firsts: property -> (keyed field, keys): the first key present, in that order, or
+            ``None`` (e.g. the active steroid).
+        anys: property -> keyed field: whether any key is present.
+        restore: ``(record, {call key: value})`` puts the method values back on a record
+            built from the columns (they are the record's own state, e.g. latest values).
+    """
+
+    record: Callable[..., Any]
+    fields: Mapping[str, Kind]
+    keyed: Mapping[str, Keyed] = field(default_factory=dict)
+    methods: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    firsts: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    anys: Mapping[str, str] = field(default_factory=dict)
+    restore: Callable[[Any, dict[CallKey, Any]], None] | None = None
+
+
+def _float(values: Sequence[Any]) -> Array:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _objects(values: Sequence[Any]) -> Array:
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):  # one by one: numpy would unpack nested lists
+        out[i] = value
+    return out
+
+
+def _plain(kind: Kind, values: Sequence[Any]) -> Array:
+    if kind == "bool":
+        return np.array(values, dtype=bool)
+    if kind == "float":
+        return _float(values)
+    if kind == "int":
+        return np.array(values, dtype=np.int64)
+    return _objects(values)
+
+
+def _own(x: Any) -> Any:
+    """A list, dict or set copied (a column and a record never share one); else ``x``."""
+    return type(x)(x) if isinstance(x, list | dict | set) else x
+
+
+def _value(kind: Kind, x: Any) -> Any:
+    """One element of a column as the record holds it."""
+    if kind == "float":
+        return None if x != x else float(x)
+    if kind == "int":
+        return int(x)
+    if kind == "bool":
+        return bool(x)
+    return x
+
+
+@dataclass
+class RecordColumns:
+    """``n`` records as columns (see the module docstring).
+
+    Attributes:
+        plain: field -> column.
+        present: (keyed field, key) -> ``bool`` column: the key is there.
+        values: (mapping field, key) -> column of its value (NaN or 0 where absent).
+        rank: (mapping field, key) -> ``int64`` column: the key's place in the mapping's
+            order (-1: absent), so the records come back with their keys in order.
+        methods: (method, arguments) -> column of the record method's value.
+    """
+
+    layout: Layout
+    n: int
+    plain: dict[str, Array] = field(default_factory=dict)
+    present: dict[tuple[str, str], Array] = field(default_factory=dict)
+    values: dict[tuple[str, str], Array] = field(default_factory=dict)
+    rank: dict[tuple[str, str], Array] = field(default_factory=dict)
+    methods: dict[CallKey, Array] = field(default_factory=dict)
+
+    @classmethod
+    def from_records(cls, layout: Layout, records: Sequence[Any]) -> RecordColumns:
+        """The columns of ``records``; a key outside its field's vocabulary raises."""
+        n = len(records)
+        out = cls(layout, n)
+        for name, kind in layout.fields.items():
+            out.plain[name] = _plain(kind, [_own(getattr(r, name)) for r in records])
+        for name, keyed in layout.keyed.items():
+            held = [getattr(r, name) for r in records]
+            known = set(keyed.keys)
+            for i, value in enumerate(held):
+                unknown = sorted(str(k) for k in value if k not in known)
+                if unknown:
+                    raise InvalidPathwayError(
+                        f"record {i}: {name} holds {unknown}; expected keys among "
+                        f"{list(keyed.keys)}"
+                    )
+            for key in keyed.keys:
+                out.present[(name, key)] = np.array([key in v for v in held], dtype=bool)
+            if keyed.value is None:
+                continue
+            for key in keyed.keys:
+                if keyed.value == "int":
+                    col: Array = np.array([v.get(key, 0) for v in held], dtype=np.int64)
+                else:
+                    col = _float([v.get(key) for v in held])
+                out.values[(name, key)] = col
+                ranks = [{k: j for j, k in enumerate(v)}.get(key, -1) for v in held]
+                out.rank[(name, key)] = np.array(ranks, dtype=np.int64)
+        for method, args in layout.methods.items():
+            for arg in args:
+                got = [getattr(r, method)(arg) for r in records]
+                out.methods[(method, (arg,))] = _float(got)
+        return out
+
+    def to_records(self) -> list[Any]:
+        """The records the columns hold, each built by the layout's record type."""
+        return [self.record(i) for i in range(self.n)]
+
+    def record(self, i: int) -> Any:
+        """Record ``i`` as the columns hold it now (its lists and mappings its own copies)."""
+        layout = self.layout
+        kwargs: dict[str, Any] = {
+            name: _own(_value(kind, self.plain[name][i])) for name, kind in layout.fields.items()
+        }
+        for name in layout.keyed:
+            kwargs[name] = self._held(name, i)
+        record = layout.record(**kwargs)
+        if layout.restore is not None:
+            kept = {key: _value("float", col[i]) for key, col in self.methods.items()}
+            layout.restore(record, kept)
+        return record
+
+    def put(self, i: int, record: Any) -> None:
+        """Write ``record`` into row ``i`` (every column: what a Python mutator changed)."""
+        layout = self.layout
+        for name, kind in layout.fields.items():
+            value = getattr(record, name)
+            self.plain[name][i] = np.nan if kind == "float" and value is None else _own(value)
+        for name, keyed in layout.keyed.items():
+            held = getattr(record, name)
+            for key in keyed.keys:
+                self.present[(name, key)][i] = key in held
+            if keyed.value is None:
+                continue
+            order = {k: j for j, k in enumerate(held)}
+            for key in keyed.keys:
+                value = held.get(key, 0 if keyed.value == "int" else None)
+                self.values[(name, key)][i] = np.nan if value is None else value
+                self.rank[(name, key)][i] = order.get(key, -1)
+        for (method, args), col in self.methods.items():
+            value = getattr(record, method)(*args)
+            col[i] = np.nan if value is None else value
+
+    # --- what the numpy interpreter reads ------------------------------------------------
+
+    def first(self, name: str) -> Array:
+        """The property ``name`` of :attr:`Layout.firsts`: the first key present, or None."""
+        keyed_field, keys = self.layout.firsts[name]
+        out = np.full(self.n, None, dtype=object)
+        for key in reversed(keys):
+            out[self.present[(keyed_field, key)]] = key
+        return out
+
+    def any(self, name: str) -> Array:
+        """The property ``name`` of :attr:`Layout.anys`: whether any key is present."""
+        keyed_field = self.layout.anys[name]
+        out = np.zeros(self.n, dtype=bool)
+        for key in self.layout.keyed[keyed_field].keys:
+            out |= self.present[(keyed_field, key)]
+        return out
+
+    def _held(self, name: str, i: int) -> set[str] | dict[str, Any]:
+        """What record ``i`` holds in keyed field ``name``: a set, or a dict in key order."""
+        keyed = self.layout.keyed[name]
+        keys = [k for k in keyed.keys if self.present[(name, k)][i]]
+        if keyed.value is None:
+            return set(keys)
+        keys.sort(key=lambda k: int(self.rank[(name, k)][i]))
+        return {k: _value(keyed.value, self.values[(name, k)][i]) for k in keys}
+
+    def whole(self, name: str) -> Array:
+        """A keyed field as an object column of sets or dicts (for whole-field reads)."""
+        return _objects([self._held(name, i) for i in range(self.n)])
+
+    def batch(self, active: Set[str], whole: Sequence[str] = ()) -> Batch:
+        """A :class:`~pathway.vector.Batch` over these columns (the same arrays, no records).
+
+        Plain fields, the properties, each key's call columns, the method columns and the
+        set membership tests are all there; the keyed fields named in ``whole`` are added as
+        object columns (``len(drugs)``, ``sorted(drugs)`` read them whole).
+        """
+        layout = self.layout
+        batch = Batch(self.n, frozenset(active))
+        batch.columns.update(self.plain)
+        for name in layout.firsts:
+            batch.columns[name] = self.first(name)
+        for name in layout.anys:
+            batch.columns[name] = self.any(name)
+        for name in whole:
+            batch.columns[name] = self.whole(name)
+        for name, keyed in layout.keyed.items():
+            for key in keyed.keys:
+                here = self.present[(name, key)]
+                batch.derived[("In", name, True, key)] = here
+                batch.derived[("NotIn", name, True, key)] = ~here
+                if keyed.present is not None:
+                    batch.calls[(keyed.present, (key,))] = here
+                    batch.calls[(keyed.present, (None,))] = np.zeros(self.n, dtype=bool)
+                if keyed.value_call is not None:
+                    value = self.values[(name, key)]
+                    if keyed.default is not None:
+                        value = np.where(here, value, keyed.default)
+                    batch.calls[(keyed.value_call, (key,))] = value
+                    batch.calls[(keyed.value_call, (None,))] = np.full(
+                        self.n, np.nan if keyed.default is None else keyed.default
+                    )
+        batch.calls.update(self.methods)
+        return batch
