@@ -27,9 +27,9 @@ import csv
 import io
 from collections import Counter
 
-from simulation.model.parameters import load_parameters
+from cohort_args import add_cohort_arguments, run_default_cohort
+
 from simulation.results.outputs import EVENT_COLUMNS, ChunkResult
-from simulation.run.cohort import apply_overrides, default_workers, load_cohort, run_cohort
 
 _SWITCHES = ("switch_to_mycophenolate", "switch_to_tacrolimus")
 
@@ -73,31 +73,14 @@ def count_actions(events_csv: str) -> Counter[str]:
 def main(argv: list[str] | None = None) -> int:
     """Run the cohort and print the counts."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patients", type=int, default=None, help="default: the cohort's")
-    parser.add_argument("--years", type=float, default=None, help="default: the cohort's")
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--workers", type=int, default=default_workers())
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="as carechart simulate"
-    )
+    add_cohort_arguments(parser, patients=None, years=None, seed=2026)
     args = parser.parse_args(argv)
-    cohort, params, thresholds = apply_overrides(load_cohort(), load_parameters(), args.set)
     counts: Counter[str] = Counter()
 
     def count(chunk: ChunkResult) -> None:
         counts.update(count_actions(chunk.events_csv))
 
-    result = run_cohort(
-        cohort,
-        parameters=params,
-        thresholds=thresholds,
-        patients=args.patients,
-        years=args.years,
-        seed=args.seed,
-        workers=args.workers,
-        on_chunk=count,
-        keep_patients=False,
-    )
+    cohort, result = run_default_cohort(args, count)
     outcomes = result.summary([])["outcomes"]
     n = args.patients or cohort.patients
     print(f"patients {n}, seed {args.seed}, overrides {args.set or 'none'}")

@@ -476,6 +476,43 @@ def test_a_stable_complete_response_rarely_reads_as_a_loss_of_response(
     assert raised_igg / panels < 0.002
 
 
+def _complete_course(c: ModelConstants, alt0: float, z0: float, z1: float) -> DiseaseModel:
+    """A complete first-line response from ALT ``alt0`` (IgG 1.6 x ULN) with the time-to-normal
+    draw ``z0`` and the week-4 draw ``z1`` (standard normal)."""
+    drugs = ("prednisolone", "azathioprine")
+    model = DiseaseModel(_record(0), c, np.random.default_rng(3), tpmt="normal")
+    model.course = model._new_course("first_line", 0.0, anchor=(alt0, 1.6), drugs=drugs)
+    model.course.u = 0.0
+    model.course.z[0], model.course.z[1] = z0, z1
+    model._shape(model.course, drugs, model.course.anchor)
+    assert model.course.cls == "complete"
+    return model
+
+
+def _first_day(model: DiseaseModel, lab: int, level: float) -> int:
+    """First whole day on which the latent ALT (``lab`` 0) or IgG (1) is at most ``level``."""
+    return next(d for d in range(0, 1000) if model.activity(float(d))[lab] <= level)
+
+
+def test_igg_lags_the_day_the_transaminases_reach_normal(c: ModelConstants) -> None:
+    """Issue 12: IgG reaches normal shape.igg_lag_factor times after the transaminases do,
+    also when they fall below normal by week 4 (long before the drawn time to response), and
+    never before shape.time_to_cbr_min_days. It used to wait for the drawn time: mild
+    patients had normal transaminases for months with IgG raised."""
+    sh, edge = c.shape, c.shape["normal_edge_xuln"]
+    fast = _complete_course(c, alt0=3.0, z0=3.0, z1=-3.0)  # normal ALT within 4 weeks
+    t_alt, t_igg = _first_day(fast, 0, edge), _first_day(fast, 1, edge)
+    assert t_alt < sh["week4_days"]
+    assert t_igg == pytest.approx(
+        max(t_alt * sh["igg_lag_factor"], sh["time_to_cbr_min_days"]), abs=1
+    )
+    assert t_igg < 60  # the drawn time to normal is about 300 days
+    slow = _complete_course(c, alt0=8.0, z0=0.0, z1=0.0)  # normal ALT at the drawn time
+    t_alt, t_igg = _first_day(slow, 0, edge), _first_day(slow, 1, edge)
+    assert t_alt == pytest.approx(c.time_to_cbr_median, abs=1)
+    assert t_igg == pytest.approx(t_alt * sh["igg_lag_factor"], abs=1)
+
+
 def test_switch_reason_is_the_chart_s(c: ModelConstants) -> None:
     """Issue 12: a switch that names the failed-response rule (AIH-RSP-03) is a failure
     switch even when an intolerance finding arrived the same day (a fresh course with the

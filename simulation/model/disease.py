@@ -1105,10 +1105,13 @@ class DiseaseModel:
         i_igg = _bounded(i_igg, sh, "insufficient_igg", "_xuln")
         igg_only = _unit(z[6]) < c.ins_igg_only
         nr = c.nr_ratio_min + (c.nr_ratio_max - c.nr_ratio_min) * _unit(z[7])
-        t_igg = t_n * sh["igg_lag_factor"]
         edge, settle, week4 = sh["normal_edge_xuln"], sh["settle_days"], sh["week4_days"]
         plateau = sh["insufficient_plateau_days"]
         complete_alt = _falling(a, r4, t_n, f_alt, sh)
+        # IgG lags the day the transaminases actually reach normal (before t_n when they
+        # fall below it by week 4), but no complete response comes before time_to_cbr_min.
+        t_alt = next(t for t, y in complete_alt if y <= math.log(edge))
+        t_igg = max(t_alt * sh["igg_lag_factor"], sh["time_to_cbr_min_days"])
         complete_igg = _mk(
             [(0, g), (t_igg, edge), (t_igg + settle, f_igg)]
             if g > edge
