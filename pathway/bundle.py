@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from .declarations import Breach, Rulebook
 from .errors import InvalidPathwayError
+from .expr import Deps
 from .invariants import InvariantCheck, InvariantMonitor, RuleEntry, Violation
 from .runtime import PendingTimer, Recommendation, Step, StepListener
 from .structure import ChartModel
@@ -121,6 +122,8 @@ class Guideline:
             ``test(record)`` holds (snapshots are checked against them).
         patient_model: the simulation's patient model for this guideline, by name (see
             :mod:`simulation.model`); empty when the guideline has none.
+        effect_reads: what the effects read (see :attr:`pathway.effects.EffectBook.reads`);
+            the static check counts the thresholds here as used.
         explorer: what the gap search and scenario generation explore for this guideline,
             by name (see :mod:`simulation.verify.explorers`); empty: what the bundle
             declares (record defaults, findings, thresholds).
@@ -154,6 +157,7 @@ class Guideline:
     consistency: tuple[Consistency, ...] = ()
     patient_model: str = ""
     explorer: str = ""
+    effect_reads: Deps = field(default_factory=Deps)
 
     def __post_init__(self) -> None:
         missing = [

@@ -32,7 +32,7 @@ from typing import Any
 
 from .declarations import Dose
 from .errors import InvalidPathwayError
-from .expr import Expr, Schema
+from .expr import Deps, Expr, Schema
 
 __all__ = [
     "AddTo",
@@ -257,6 +257,26 @@ class EffectBook:
             kind: {name: self._compile(kind, name, ops) for name, ops in table.items()}
             for kind, table in effects.items()
         }
+
+    @property
+    def reads(self) -> Deps:
+        """What the effects read, all of them together (their ``before`` and ``after`` too).
+
+        The static check counts a threshold an effect reads as used (AIH's cytopenia
+        recovery reads its count thresholds only here)."""
+        deps = Deps()
+        ops = [op for table in self.effects.values() for e in table.values() for op in e.walk()]
+        ops += list(_walk(self.after))
+        exprs: list[Expr] = list(self.before.values())
+        for op in ops:
+            for part in op:
+                if isinstance(part, Expr):
+                    exprs.append(part)
+                elif isinstance(part, tuple):
+                    exprs += [a for a in part if isinstance(a, Expr)]
+        for expr in exprs:
+            deps = deps | expr.deps
+        return deps
 
     def functions(self, kind: str) -> dict[str, Callable[[Any, Any, Any, Any, Set[str]], None]]:
         """The effects of ``kind`` as functions ``(record, value, th, opt, active) -> None``."""

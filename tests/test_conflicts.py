@@ -116,7 +116,12 @@ def test_response_classes_in_conflict_are_an_overlap(
         fall = response.transaminase_fall(baseline.alt_xuln, latest.alt_xuln)
         return fall is not None and fall < th.non_response_fall
 
+    def week4_fall_only(baseline: Any, latest: Any, th: Any) -> str:
+        return "non_response" if fall_only(baseline, latest, th) else "not_assessed"
+
+    # The rule reads the fall in two places: the permission check and the week-4 class.
     monkeypatch.setattr(response, "is_non_response", fall_only)
+    monkeypatch.setattr(response, "classify_week4", week4_fall_only)
     report = search_conflicts(AIHPathway, **{**SMALL, "budget": 250})
     assert key in report.counterexamples
     ce = report.counterexamples[key]

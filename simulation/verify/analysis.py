@@ -96,7 +96,9 @@ class Catalogue:
             findings=tuple(guideline.findings),
             care_states=guideline.care_states,
             code_paths=sorted(p for p in package.glob("*.py") if p not in defining),
-            declared_thresholds=guideline.rulebook.reads.thresholds,
+            declared_thresholds=(
+                guideline.rulebook.reads.thresholds | guideline.effect_reads.thresholds
+            ),
         )
 
     @classmethod

@@ -13,7 +13,7 @@ from ...bundle import Guideline, PageText
 from ...errors import PatientError, short_repr
 from ...timers import TimerTable
 from .chart import AIHPathway
-from .effects import ACTION_EFFECTS, FINDING_EFFECTS, TIMER_EFFECTS, validate_payload
+from .effects import ACTION_EFFECTS, EFFECTS, FINDING_EFFECTS, TIMER_EFFECTS, validate_payload
 from .guideline import RULES
 from .invariants import INVARIANTS
 from .options import GuidelineOptions
@@ -88,6 +88,7 @@ GUIDELINE: Final = Guideline(
     finding_effects=FINDING_EFFECTS,
     timer_effects=TIMER_EFFECTS,
     action_effects=ACTION_EFFECTS,
+    effect_reads=EFFECTS.reads,
     check_payload=_check_payload,
     timers=TimerTable(TIMERS),
     invariants=INVARIANTS,
