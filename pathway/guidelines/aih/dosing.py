@@ -34,6 +34,7 @@ __all__ = [
     "DOSING",
     "OPTIMISED_PREDNISOLONE",
     "PREDNISOLONE",
+    "TABLET_SLACK",
     "TACROLIMUS",
     "azathioprine_dose",
     "budesonide_dose",
@@ -47,14 +48,19 @@ __all__ = [
 ]
 
 
+#: The slack of the tablet rounding: a product of mg/kg and weight that floating point puts
+#: a hair below a step lands on it.
+TABLET_SLACK = 1e-9
+
+
 def floor_to(value: float, step: float) -> float:
-    """``value`` rounded down to a multiple of ``step`` (a tablet size), 1e-9 of slack so
-    that a product such as 0.7 * 50 lands on its step.
+    """``value`` rounded down to a multiple of ``step`` (a tablet size), with
+    :data:`TABLET_SLACK`.
 
     >>> floor_to(37.4, 5.0), floor_to(0.05 * 70, 0.5)
     (35.0, 3.5)
     """
-    return math.floor(value / step + 1e-9) * step
+    return math.floor(value / step + TABLET_SLACK) * step
 
 
 #: Named parts of the dose rules (inlined where used).
