@@ -164,9 +164,7 @@ def _check(got: list[Any], want: list[Any]) -> None:
             raise SystemExit(f"vector and scalar effects differ:\n{a}\n{b}")
 
 
-def _replicated(
-    seen: list[tuple[Any, ...]], rows: list[int], n: int
-) -> list[tuple[Any, ...]]:
+def _replicated(seen: list[tuple[Any, ...]], rows: list[int], n: int) -> list[tuple[Any, ...]]:
     """The events of ``rows`` repeated to ``n``, each record its own copy."""
     replicated = [seen[i] for i in rows] * -(-n // len(rows))
     return [(copy.deepcopy(s[0]), *s[1:]) for s in replicated[:n]]

@@ -36,7 +36,7 @@ from pathway.vector_effects import VectorEffects
 
 from .strategies import LAB_STRATEGIES, course, moves_any, patients
 from .test_columns import _whole
-from .test_declarations import _panel, situations
+from .test_declarations import situations
 
 # --- the oracle: the Python the declarations replaced (dosing.py and rules.py before) -------
 
@@ -111,9 +111,9 @@ def _same(got: Any, want: Any) -> bool:
 
 #: Weights anywhere, and weights whose dose lands on, or one ulp beside, a tablet step.
 _ON_STEP = st.builds(
-    lambda k, per_kg, ulps: float(np.nextafter(k / per_kg, math.inf if ulps > 0 else -math.inf))
-    if ulps
-    else k / per_kg,
+    lambda k, per_kg, ulps: (
+        float(np.nextafter(k / per_kg, math.inf if ulps > 0 else -math.inf)) if ulps else k / per_kg
+    ),
     st.integers(2, 60).map(lambda n: n * 2.5),
     st.sampled_from([0.05, 0.5, 1.0, 2.0, 0.7, 0.35]),
     st.integers(-1, 1),
@@ -187,7 +187,10 @@ def test_the_declared_rules_give_what_the_python_gave(batch: tuple[Any, ...]) ->
     for p in records:
         pairs = [
             *(
-                (dosing.prednisolone_dose(p, th, opt, acute=a), _old_prednisolone(p, th, opt, acute=a))
+                (
+                    dosing.prednisolone_dose(p, th, opt, acute=a),
+                    _old_prednisolone(p, th, opt, acute=a),
+                )
                 for a in (False, True)
             ),
             *(

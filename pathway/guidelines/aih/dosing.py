@@ -89,7 +89,9 @@ DOSING = Schema(
     functions={
         "on": Function(arity=1, method=True, reads=frozenset({"drugs"})),
         "dose": Function(arity=1, method=True, optional=True, reads=frozenset({"drugs"})),
-        "floor_to": Function(impl=lambda p, th, opt, a, value, step: floor_to(value, step), arity=2),
+        "floor_to": Function(
+            impl=lambda p, th, opt, a, value, step: floor_to(value, step), arity=2
+        ),
     },
     derived=_DERIVED,
     variables=frozenset({"acute", "maintenance"}),
@@ -119,9 +121,7 @@ AZATHIOPRINE = _rule(
 )
 
 #: Tacrolimus nominal mg/day (AIH-DOSE-TAC), floored to 0.5 mg, at least 1 mg.
-TACROLIMUS = _rule(
-    "max(1.0, floor_to(th.tacrolimus_mg_per_kg * weight_kg, 0.5))", "TACROLIMUS"
-)
+TACROLIMUS = _rule("max(1.0, floor_to(th.tacrolimus_mg_per_kg * weight_kg, 0.5))", "TACROLIMUS")
 
 #: The predniso(lo)ne dose of dose optimisation (AIH-RSP-05), ``None`` for no change:
 #: budesonide is replaced by predniso(lo)ne at the induction dose (S-DIAZ23: budesonide

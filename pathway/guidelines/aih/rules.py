@@ -46,9 +46,9 @@ from .vocabulary import CARE_STATES
 
 __all__ = [
     "ACTIONS",
+    "ACTION_CHECKS",
     "ACUTE_IMPROVING",
     "ACUTE_PANELS",
-    "ACTION_CHECKS",
     "CONDITIONS",
     "FUNCTIONS",
     "RULEBOOK",
@@ -88,9 +88,7 @@ class AcutePair:
     measured), ``baseline_day`` and the baseline's ``baseline_<analyte>`` (``None`` when not
     measured or without a baseline)."""
 
-    def __init__(
-        self, baseline: LabPanel | None, latest: LabPanel, meld_day: float | None
-    ) -> None:
+    def __init__(self, baseline: LabPanel | None, latest: LabPanel, meld_day: float | None) -> None:
         # Written out, not set by name: the native build's classes take declared fields only.
         self.meld, self.meld_day = latest.meld, meld_day
         self.bilirubin_mg_dl, self.inr = latest.bilirubin_mg_dl, latest.inr
