@@ -69,9 +69,12 @@ _DERIVED: dict[str, str] = {
     "prednisolone_cap": "min(th.prednisolone_max_mg_day,"
     " th.prednisolone_max_mg_per_kg * weight_kg)",
     "azathioprine_cap": "th.azathioprine_max_mg_per_kg * weight_kg",
-    # The induction dose wanted outside acute severe AIH, by scheme (AIH-DOSE-PRED).
-    "prednisolone_wanted": 'th.prednisolone_fixed_mg_day if opt.steroid_scheme == "aasld_fixed"'
+    # The induction dose wanted: 1 mg/kg in acute severe AIH, else by scheme (AIH-DOSE-PRED).
+    "prednisolone_wanted": "th.prednisolone_acute_mg_per_kg * weight_kg if acute"
+    ' else th.prednisolone_fixed_mg_day if opt.steroid_scheme == "aasld_fixed"'
     " else th.prednisolone_mg_per_kg * weight_kg",
+    # ... floored to 5 mg, capped, never below 5 mg.
+    "prednisolone_induction": "max(5.0, floor_to(min(prednisolone_wanted, prednisolone_cap), 5.0))",
     # The top of the range (KB T07 [R]): the cap in 5 mg steps.
     "prednisolone_top": "max(5.0, floor_to(prednisolone_cap, 5.0))",
     # Azathioprine by weight (start 1 mg/kg, maintenance 2 mg/kg), at least the start dose.
@@ -104,11 +107,7 @@ def _rule(text: str, name: str) -> Expr:
 
 #: Induction predniso(lo)ne (AIH-DOSE-PRED): mg/kg by scheme (1 mg/kg when ``acute``),
 #: floored to 5 mg, capped (INV-04: <= 1 mg/kg and <= 60 mg/day); never below 5 mg.
-PREDNISOLONE = _rule(
-    "max(5.0, floor_to(min(th.prednisolone_acute_mg_per_kg * weight_kg if acute"
-    " else prednisolone_wanted, prednisolone_cap), 5.0))",
-    "PREDNISOLONE",
-)
+PREDNISOLONE = _rule("prednisolone_induction", "PREDNISOLONE")
 
 #: Azathioprine (AIH-DOSE-AZA), TPMT-aware, floored to 25 mg; INV-06 cap 2 mg/kg. Start:
 #: 1 mg/kg and at least 50 mg; maintenance monotherapy (S-JOHNSON95, ``maintenance``):
@@ -127,8 +126,9 @@ TACROLIMUS = _rule("max(1.0, floor_to(th.tacrolimus_mg_per_kg * weight_kg, 0.5))
 #: budesonide is replaced by predniso(lo)ne at the induction dose (S-DIAZ23: budesonide
 #: inferior); a week-4 non-responder's predniso(lo)ne goes to the top of the range, 1 mg/kg
 #: and at most 60 mg/day (KB T07 "higher steroid dose" [R]; INV-04 caps), when higher.
+#: Evaluated with ``acute`` false.
 OPTIMISED_PREDNISOLONE = _rule(
-    'max(5.0, floor_to(min(prednisolone_wanted, prednisolone_cap), 5.0)) if on("budesonide")'
+    'prednisolone_induction if on("budesonide")'
     ' else prednisolone_top if response == "non_response"'
     ' and prednisolone_top > dose("prednisolone") else None',
     "OPTIMISED_PREDNISOLONE",
@@ -155,7 +155,8 @@ def optimised_steroid(
 ) -> tuple[str, float] | None:
     """The steroid change of dose optimisation (:data:`OPTIMISED_PREDNISOLONE`,
     AIH-RSP-05): ``("prednisolone", mg/day)``, or ``None`` for none."""
-    dose: float | None = OPTIMISED_PREDNISOLONE.fn(patient, th, options, _NO_STATES)
+    rule: Callable[..., float | None] = OPTIMISED_PREDNISOLONE.fn
+    dose = rule(patient, th, options, _NO_STATES, acute=False)
     return None if dose is None else ("prednisolone", dose)
 
 

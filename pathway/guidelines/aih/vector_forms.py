@@ -179,13 +179,14 @@ def _rule_form(rule: Expr, variable: str = "") -> Callable[..., Array]:
     return form
 
 
-_optimised = _rule_form(dosing.OPTIMISED_PREDNISOLONE)
+_optimised = _rule_form(dosing.OPTIMISED_PREDNISOLONE, "acute")
+_NOT_ACUTE = np.asarray(False)
 
 
 def _optimised_steroid(vi: VectorInterpreter) -> Array:
     """``optimised_steroid()``: ``("prednisolone", mg/day)`` where the optimisation changes
     the steroid (:data:`.dosing.OPTIMISED_PREDNISOLONE`), ``None`` elsewhere."""
-    mg = _optimised(vi)  # None (an object column) or NaN where there is no change
+    mg = _optimised(vi, _NOT_ACUTE)  # None (an object column) or NaN where there is no change
     out = np.full(vi.n, None, dtype=object)
     idx = np.flatnonzero(~missing(mg) & vi.mask)
     out[idx] = [("prednisolone", float(v)) for v in mg[idx].tolist()]
