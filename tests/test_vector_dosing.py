@@ -29,6 +29,7 @@ from pathway.guidelines.aih.options import GuidelineOptions
 from pathway.guidelines.aih.patient import LabPanel, PatientRecord
 from pathway.guidelines.aih.thresholds import Thresholds
 from pathway.guidelines.aih.vector_forms import DOSING_FORMS, FORMS, VECTOR_RULEBOOK
+from pathway.guidelines.aih.vocabulary import FINDING_VALUES
 from pathway.vector import Batch, Columnar
 from pathway.vector_effects import VectorEffects
 
@@ -36,6 +37,7 @@ from .legacy_rules import acute_improving as _old_acute_improving
 from .strategies import LAB_STRATEGIES
 from .test_columns import _whole
 from .test_declarations import situations
+from .test_effects import _payload
 from .test_vector_forms import EXPRS, _check
 
 # --- the oracle: the Python the declarations replaced (dosing.py and rules.py before) -------
@@ -242,24 +244,29 @@ def test_forms_agree_on_random_records(batch: tuple[Any, ...]) -> None:
 # --- the effects that dose, over columns ---------------------------------------------------
 
 
+#: What declared operations that change a dose or call the dose or day-7 rules contain.
+_DOSING_WORDS = ("Dose(", "StopDrug(", "ScaleDoses(", "_dose(", "optimised_steroid(")
+
+
 def _doses(ops: Any) -> bool:
-    """Whether declared operations give, stop or scale a dose or call a dose rule."""
     text = repr(ops)
-    return any(
-        word in text for word in ("Dose(", "StopDrug(", "ScaleDoses(", "_dose(", "_steroid(")
-    )
+    return any(word in text for word in (*_DOSING_WORDS, "acute_improvement("))
 
 
-#: Every action whose effect changes a dose, and the day-7 review.
-DOSING_EVENTS = [("action", n) for n, ops in effects.ACTION_OPS.items() if _doses(ops)] + [
-    ("timer", "acute_review")
+#: Every finding, time point and action whose effect changes a dose or calls these rules.
+DOSING_EVENTS = [
+    (kind, name)
+    for kind, table in effects.DECLARATIONS.items()
+    for name, ops in table.items()
+    if _doses(ops)
 ]
 
 
-def test_the_dosing_actions_are_found() -> None:
+def test_the_dosing_events_are_found() -> None:
     names = {name for _, name in DOSING_EVENTS}
     assert names >= {"start_prednisolone", "add_azathioprine", "stop_steroid", "reinduce"}
     assert names >= {"switch_to_tacrolimus", "optimise_treatment", "attempt_withdrawal"}
+    assert names >= {"acute_review", "transplanted", "decompensation", "tpmt"}
     assert not names & {"refer_transplant", "observe_untreated", "continue"}
 
 
@@ -271,25 +278,39 @@ def _fresh() -> VectorEffects:
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_records(), st.sampled_from(DOSING_EVENTS))
+@given(_records(), st.sampled_from(DOSING_EVENTS), st.data())
 def test_dosing_effects_over_columns_with_no_row_by_row_call(
-    batch: tuple[Any, ...], event: tuple[str, str]
+    batch: tuple[Any, ...], event: tuple[str, str], data: st.DataObject
 ) -> None:
-    _effects_agree(*batch, *event)
+    kind, name = event
+    values = [_payload(data.draw, kind, name, p) for p in batch[0]]
+    _effects_agree(*batch, kind, name, values)
+
+
+_TABLES = {
+    "finding": effects.FINDING_EFFECTS,
+    "timer": effects.TIMER_EFFECTS,
+    "action": effects.ACTION_EFFECTS,
+}
 
 
 def _effects_agree(
-    records: list[PatientRecord], th: Any, opt: Any, active: frozenset[str], kind: str, name: str
+    records: list[PatientRecord],
+    th: Any,
+    opt: Any,
+    active: frozenset[str],
+    kind: str,
+    name: str,
+    values: list[Any],
 ) -> None:
     """The effect over columns gives the scalar records, doses bit for bit, and runs none of
     the dose rules or the day-7 rule row by row."""
-    table = effects.TIMER_EFFECTS if kind == "timer" else effects.ACTION_EFFECTS
     want = copy.deepcopy(records)
-    for p in want:
-        table[name](p, None, th, opt, active)
+    for p, value in zip(want, values, strict=True):
+        _TABLES[kind][name](p, value, th, opt, active)
     columns = RecordColumns.from_records(LAYOUT, copy.deepcopy(records))
     vector = _fresh()
-    vector.apply(kind, name, columns, None, th, opt, active)
+    vector.apply(kind, name, columns, values, th, opt, active)
     for got, expected in zip(columns.to_records(), want, strict=True):
         assert _whole(got) == _whole(expected), (kind, name)
         for drug, mg in expected.drugs.items():
@@ -298,7 +319,7 @@ def _effects_agree(
 
 
 def test_each_dosing_effect_on_one_record() -> None:
-    """A plain case per action, so a failure names the action without shrinking."""
+    """A plain case per event, so a failure names the event without shrinking."""
     p = PatientRecord("a", 40, "F", 71.3, tpmt="intermediate", day=30.0)
     p.add_labs(LabPanel(0.0, bilirubin_mg_dl=8.0, inr=1.9, meld=24.0))
     p.treatment_baseline = p.latest_panel()
@@ -309,4 +330,5 @@ def test_each_dosing_effect_on_one_record() -> None:
     active = frozenset({"induction"})
     _check([p], th, opt, active)
     for kind, name in DOSING_EVENTS:
-        _effects_agree([p], th, opt, active, kind, name)
+        value = FINDING_VALUES.get(name, (None,))[0] if kind == "finding" else None
+        _effects_agree([p], th, opt, active, kind, name, [value])
