@@ -7,8 +7,8 @@ The rules that read the record are declared once as expressions (:data:`PREDNISO
 :data:`AZATHIOPRINE`, :data:`TACROLIMUS`, :data:`OPTIMISED_PREDNISOLONE`, over
 :data:`DOSING`): the functions below evaluate them for one record, the vector engine over
 columns of many (:mod:`pathway.guidelines.aih.vector_forms`), so the arithmetic is written
-once and gives the same bits (``min``, ``max``, ``*``, ``/``, ``+`` and ``floor`` are exact
-in IEEE 754 on both sides).
+once and gives the same bits (``*``, ``/`` and ``+`` are correctly rounded in IEEE 754,
+``min``, ``max`` and ``floor`` exact, in Python and numpy alike).
 
 Doses come from :class:`~pathway.guidelines.aih.thresholds.Thresholds`, which cites them. The
 few literals here are [MODEL] choices, not guideline figures: rounding to tablet-sized steps

@@ -7,10 +7,12 @@ rule id it comes from (see :mod:`pathway.guidelines.aih.guideline`). :data:`RULE
 compiles them once at import; the functions below (``evaluate``, ``allowed_actions``,
 ``strength``, ``rank_key``, ...) are the generic evaluation over it.
 
-Python remains only where an expression cannot say it, listed in :data:`FUNCTIONS`
-(dose arithmetic of :mod:`.dosing`, the panel comparisons of :mod:`.response`, the
-transplant-indication list as a whole) and :func:`acute_improving`; the effects that carry
-an action out are declared in :mod:`.effects`, giving the doses declared here.
+Python remains only where an expression cannot say it, listed in :data:`FUNCTIONS` (the
+transplant-indication list as a whole, the lab schedule; the dose rules of :mod:`.dosing`,
+the panel comparisons of :mod:`.response` and the day-7 improvement
+(:data:`ACUTE_IMPROVING`) are expressions over their own schemas, called as functions); the
+effects that carry an action out are declared in :mod:`.effects`, giving the doses declared
+here.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class Ctx(NamedTuple):
     active: Set[str]
 
 
-# --- free-form Python: what an expression cannot say ---------------------------------------
+# --- the day-7 improvement (AIH-ASA-01), declared over a pair of panels ---------------------
 
 
 class AcutePair:
@@ -128,6 +130,9 @@ def acute_improving(p: PatientRecord) -> bool:
     """Day-7 improvement in acute severe AIH (:data:`ACUTE_IMPROVING`, AIH-ASA-01)."""
     pair = AcutePair(p.treatment_baseline, p.latest_panel(), p.latest_day("meld"))
     return bool(ACUTE_IMPROVING.fn(pair, None, None, frozenset()))
+
+
+# --- free-form Python: what an expression cannot say ---------------------------------------
 
 
 def _not_halved(p: PatientRecord, th: Thresholds, opt: Any, active: Set[str]) -> bool:
