@@ -3,11 +3,13 @@
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/bench_vector_effects.py                  # 10,000 patients
-    .venv/bin/python benchmarks/bench_vector_effects.py --patients 20000
+    .venv/bin/python benchmarks/bench_vector_effects.py --patients 20000 --actions 10000
 
 A cohort runs on the compiled engine and every finding and time point is copied as it
 arrives (the record just before its effect, the event, its payload, the configuration),
-until there are ``--patients`` of them: real patients at real moments. Both forms then apply
+until there are ``--patients`` of them, and every action effect as it runs (the record and
+configuration it sees), until there are ``--actions``: real patients at real moments. Both
+forms then apply
 the effects: the scalar functions record by record, and
 :class:`pathway.vector_effects.VectorEffects` once per group of patients receiving the same
 event in the same configuration with the same options (the vector engine's grouping). The
@@ -15,6 +17,8 @@ records made back from the columns are checked equal to the scalar ones. Printed
 microseconds per patient: each form; the conversion from and to records (not needed by a
 columnar engine, which keeps the columns); the same for the most common event replicated to
 ``--patients`` patients in one group; and the rows the vector form still hands to Python.
+The vector form runs twice: with the guideline's vector forms, and "before", without the
+forms of the dose rules and the day-7 rule (issue 14, v15forms), which then run row by row.
 """
 
 from __future__ import annotations
@@ -35,13 +39,40 @@ from pathway.compiled import CompiledPathway
 from pathway.guidelines.aih import effects
 from pathway.guidelines.aih.columns import LAYOUT, VECTOR_EFFECTS
 from pathway.guidelines.aih.patient import LabPanel
-from pathway.guidelines.aih.vector_forms import VECTOR_RULEBOOK
+from pathway.guidelines.aih.rules import RULEBOOK
+from pathway.guidelines.aih.vector_forms import FORMS, IMPLIED, VECTOR_RULEBOOK
+from pathway.vector import VectorRulebook
 from pathway.vector_effects import VectorEffects
 from simulation.run.cohort import run_cohort
 
 #: (record before the effect, thresholds, options, active, kind, name, payload)
 _SEEN: list[tuple[Any, ...]] = []
-_TABLES = {"finding": effects.FINDING_EFFECTS, "timer": effects.TIMER_EFFECTS}
+#: The same for the action effects.
+_ACTS: list[tuple[Any, ...]] = []
+_TABLES = {
+    "finding": effects.FINDING_EFFECTS,
+    "timer": effects.TIMER_EFFECTS,
+    "action": dict(effects.ACTION_EFFECTS),
+}
+#: The forms this benchmark measures the effect of ("before": without them).
+_NEW_FORMS = frozenset(
+    {"prednisolone_dose", "azathioprine_dose", "tacrolimus_dose", "optimised_steroid"}
+    | {"acute_improvement"}
+)
+
+
+def _record_actions() -> None:
+    """Each action effect copies the record and configuration it sees, then runs."""
+
+    def recording(name: str, effect: Any) -> Any:
+        def run(p: Any, value: Any, th: Any, opt: Any, active: Any) -> None:
+            _ACTS.append((copy.deepcopy(p), th, opt, frozenset(active), "action", name, value))
+            effect(p, value, th, opt, active)
+
+        return run
+
+    for name, effect in _TABLES["action"].items():
+        effects.ACTION_EFFECTS[name] = recording(name, effect)
 
 
 class _Recording(CompiledPathway):
@@ -104,20 +135,82 @@ def _vector(
     return applying, converting, out
 
 
+def _effects(before: bool) -> VectorEffects:
+    """The AIH vector effects; ``before``: without the forms of :data:`_NEW_FORMS`."""
+    if not before:
+        return VectorEffects(
+            effects.EFFECTS,
+            VECTOR_RULEBOOK,
+            VECTOR_EFFECTS.mutators,
+            forms=VECTOR_EFFECTS.forms,
+            methods=VECTOR_EFFECTS.methods,
+        )
+    rulebook = VectorRulebook(
+        RULEBOOK, {k: v for k, v in FORMS.items() if k not in _NEW_FORMS}, IMPLIED
+    )
+    forms = {k: v for k, v in VECTOR_EFFECTS.forms.items() if k not in _NEW_FORMS}
+    return VectorEffects(
+        effects.EFFECTS,
+        rulebook,
+        VECTOR_EFFECTS.mutators,
+        forms=forms,
+        methods=VECTOR_EFFECTS.methods,
+    )
+
+
 def _check(got: list[Any], want: list[Any]) -> None:
     for a, b in zip(got, want, strict=True):
         if a != b or list(a.drugs) != list(b.drugs) or a.latest_panel() != b.latest_panel():
             raise SystemExit(f"vector and scalar effects differ:\n{a}\n{b}")
 
 
+def _replicated(seen: list[tuple[Any, ...]], rows: list[int], n: int) -> list[tuple[Any, ...]]:
+    """The events of ``rows`` repeated to ``n``, each record its own copy."""
+    replicated = [seen[i] for i in rows] * -(-n // len(rows))
+    return [(copy.deepcopy(s[0]), *s[1:]) for s in replicated[:n]]
+
+
+def _measure(
+    label: str,
+    batch: list[tuple[Any, ...]],
+    grouping: dict[tuple[Any, ...], list[int]],
+    repeat: int,
+) -> list[str]:
+    """Table rows: best of ``repeat`` per patient, scalar, vector before and after."""
+    best = {"scalar": float("inf"), "before": float("inf"), "after": float("inf")}
+    converting = float("inf")
+    handed: dict[str, dict[str, int]] = {}
+    for form in ("before", "after"):
+        vec = _effects(form == "before")
+        for _ in range(repeat):
+            s, want = _scalar(batch)
+            v, c, got = _vector(batch, grouping, vec)
+            _check(got, want)
+            best["scalar"] = min(best["scalar"], s)
+            best[form] = min(best[form], v)
+            converting = min(converting, c)
+        handed[form] = {k: v // repeat for k, v in sorted(vec.fallbacks.items())}
+    n = len(batch)
+    us = {k: v / n * 1e6 for k, v in best.items()}
+    return [
+        f"| {label} | {len(grouping)} | {us['scalar']:.2f} | {us['before']:.2f} "
+        f"| {us['after']:.2f} | {converting / n * 1e6:.2f} |",
+        f"  rows handed to Python per run, before: {handed['before']}",
+        f"  after: {handed['after']}",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--actions", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    _record_actions()
     cohort = 25
-    while len(_SEEN) < args.patients:
+    while len(_SEEN) < args.patients or len(_ACTS) < args.actions:
         _SEEN.clear()
+        _ACTS.clear()
         run_cohort(
             patients=cohort,
             years=10,
@@ -127,50 +220,54 @@ def main() -> None:
             on_chunk=lambda chunk: None,
         )
         cohort *= 2
-    seen = _SEEN[: args.patients]
-    groups = _grouped(seen)
+    effects.ACTION_EFFECTS.update(_TABLES["action"])
+    seen, acts = _SEEN[: args.patients], _ACTS[: args.actions]
+    groups, act_groups = _grouped(seen), _grouped(acts)
     events = Counter(f"{s[4]} {s[5]}" for s in seen)
+    taken = Counter(s[5] for s in acts)
     print(
-        f"{len(seen):,} findings and time points of {cohort // 2} patients x 10 years, in "
-        f"{len(groups)} groups (event, configuration, options); most common: "
+        f"{len(seen):,} findings and time points and {len(acts):,} actions of {cohort // 2}"
+        f" patients x 10 years, in {len(groups)} and {len(act_groups)} groups (event,"
+        " configuration, options); most common: "
         + ", ".join(f"{e} {n}" for e, n in events.most_common(4))
+        + "; actions: "
+        + ", ".join(f"{e} {n}" for e, n in taken.most_common(6))
     )
     biggest = max(groups.items(), key=lambda kv: len(kv[1]))
     (kind, name, _, _, _), rows = biggest
-    times = -(-args.patients // len(rows))
-    replicated = [seen[i] for i in rows] * times
-    replicated = [(copy.deepcopy(s[0]), *s[1:]) for s in replicated[: args.patients]]
-    one_group = {biggest[0]: list(range(len(replicated)))}
+    replicated = _replicated(seen, rows, args.patients)
+    # The largest group of an action the dose rules serve, replicated.
+    dosing = [kv for kv in act_groups.items() if kv[0][1] in _DOSING_ACTIONS]
+    act_key, act_rows = max(dosing, key=lambda kv: len(kv[1]))
+    act_replicated = _replicated(acts, act_rows, args.actions)
 
-    table = []
+    print(
+        "| batch | groups | scalar us/patient | vector before us/patient "
+        "| vector us/patient | to/from columns us/patient |"
+    )
+    print("|---|---|---|---|---|---|")
     for label, batch, grouping in (
-        ("all events, real groups", seen, groups),
-        (f"{kind} {name} x {len(replicated):,} in one group", replicated, one_group),
+        ("findings and time points, real groups", seen, groups),
+        (
+            f"{kind} {name} x {len(replicated):,} in one group",
+            replicated,
+            {biggest[0]: list(range(len(replicated)))},
+        ),
+        ("actions, real groups", acts, act_groups),
+        (
+            f"action {act_key[1]} x {len(act_replicated):,} in one group",
+            act_replicated,
+            {act_key: list(range(len(act_replicated)))},
+        ),
     ):
-        vec = VectorEffects(
-            effects.EFFECTS,
-            VECTOR_RULEBOOK,
-            VECTOR_EFFECTS.mutators,
-            forms=VECTOR_EFFECTS.forms,
-            methods=VECTOR_EFFECTS.methods,
-        )
-        best_s = best_v = best_c = float("inf")
-        for _ in range(args.repeat):
-            s, want = _scalar(batch)
-            v, c, got = _vector(batch, grouping, vec)
-            _check(got, want)
-            best_s, best_v, best_c = min(best_s, s), min(best_v, v), min(best_c, c)
-        n = len(batch)
-        table.append((label, len(grouping), best_s / n * 1e6, best_v / n * 1e6, best_c / n * 1e6))
-        fallbacks = {k: v // args.repeat for k, v in vec.fallbacks.items()}
-        table.append((f"  rows handed to Python per run: {fallbacks}", 0, 0.0, 0.0, 0.0))
-    print("| batch | groups | scalar us/patient | vector us/patient | to/from columns us/patient |")
-    print("|---|---|---|---|---|")
-    for label, n_groups, s, v, c in table:
-        if n_groups:
-            print(f"| {label} | {n_groups} | {s:.2f} | {v:.2f} | {c:.2f} |")
-        else:
-            print(label)
+        print("\n".join(_measure(label, batch, grouping, args.repeat)))
+
+
+#: Actions whose effects call the dose rules.
+_DOSING_ACTIONS = frozenset(
+    {"start_prednisolone", "add_azathioprine", "stop_steroid", "switch_to_tacrolimus"}
+    | {"reinduce", "optimise_treatment"}
+)
 
 
 if __name__ == "__main__":

@@ -198,10 +198,11 @@ def test_columns_and_truthiness() -> None:
 
 
 def test_a_function_without_vector_form_needs_records() -> None:
-    """A batch without records cannot fall back row by row: the error names the function."""
+    """A batch without records cannot fall back row by row: the error names the function
+    (every AIH function reading the record has a form now: an interpreter without them)."""
     th, opt = Thresholds(), GuidelineOptions()
     batch = Batch(2, frozenset({"induction"}))
-    vi = VECTOR_RULEBOOK.interpreter(batch, th, opt)
+    vi = VectorInterpreter(batch, th, opt, BOOK.schema)
     with pytest.raises(InvalidPathwayError, match=r"tacrolimus_dose\(\) has no vector form"):
         vi.test(Expr("tacrolimus_dose() > 0", BOOK.schema))
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from pathway.columns import RecordColumns
 from pathway.compiled import CompiledPathway
 from pathway.expr import Expr
-from pathway.guidelines.aih import response, rules
+from pathway.guidelines.aih import effects, response, rules
 from pathway.guidelines.aih.columns import LAYOUT
 from pathway.guidelines.aih.patient import LabPanel, PatientRecord
 from pathway.guidelines.aih.thresholds import Thresholds
@@ -87,9 +87,12 @@ def test_response_expressions_agree_with_the_python_they_replaced(
 
 
 def _same(got: Any, want: Any) -> bool:
-    """Equal values, a missing scalar (``None``) read as NaN or ``None``, floats bit for bit."""
+    """Equal values, a missing scalar (``None``) read as NaN or ``None``, floats bit for bit
+    (also in tuples)."""
     if want is None:
         return got is None or (isinstance(got, float) and math.isnan(got))
+    if isinstance(want, tuple):
+        return isinstance(got, tuple) and len(got) == len(want) and all(map(_same, got, want))
     if isinstance(want, float) and not isinstance(want, bool):
         # A count may be held as an integer column (pathway.columns), the same number.
         return isinstance(got, int | float) and float(got).hex() == want.hex()
@@ -106,13 +109,27 @@ CALLS = [
     "next_taper_dose(steroid, steroid_dose)",
     *(f'fired("{t.id}")' for t in TIMERS),
     *(f'entered_day("{s}")' for s in sorted(CARE_STATES)),
+    # The dose rules and the day-7 rule, with arguments as the rules and effects give them
+    # (constants, a configuration test, a record condition); tests/test_vector_dosing.py.
+    "prednisolone_dose(False)",
+    "prednisolone_dose(True)",
+    'prednisolone_dose("acute_severe" in active)',
+    'prednisolone_dose("diagnosis" in active and presents_acute_severe)',
+    "azathioprine_dose(False)",
+    "azathioprine_dose(True)",
+    'max(dose("azathioprine") or 0.0, azathioprine_dose(True))',
+    "tacrolimus_dose()",
+    "optimised_steroid()",
+    "optimised_steroid() is not None",
+    "acute_improvement()",
 ]
-EXPRS = [Expr(text, BOOK.schema) for text in CALLS]
+#: Over the effects' schema: the rulebook's names and the functions only effects call.
+EXPRS = [Expr(text, effects.EFFECTS.schema) for text in CALLS]
 
 
 def test_every_columnar_form_is_tested() -> None:
     """A new vector form needs a differential test: it must be called in :data:`CALLS`."""
-    called = {e.text.split("(")[0] for e in EXPRS}
+    called = {fn for e in EXPRS for fn in e.deps.functions}
     assert {name for name, form in FORMS.items() if hasattr(form, "fn")} <= called
 
 
@@ -127,7 +144,7 @@ def _check(records: list[PatientRecord], th: Any, opt: Any, active: frozenset[st
             for value, p in zip(got, records, strict=True):
                 want = expr.fn(p, th, opt, active)
                 want = float(want) if type(want) is int else want
-                assert _same(value, want), (expr.text, value, batch.records is None)
+                assert _same(value, want), (expr.text, value, want, batch.records is None)
         assert not vi.fallbacks, vi.fallbacks  # none of these runs row by row
 
 

@@ -12,8 +12,9 @@ with the action in :mod:`.rules` (the one its recommendation shows), so it is wr
 
 Python stays where a declaration cannot say it, listed here: the record's mutators
 (:data:`MUTATORS`: appending a lab panel, forgetting the native liver's values, recording a
-response class with its history) and the response classification of :mod:`.response`, the
-day-7 improvement of :func:`.rules.acute_improving` and the stage order (:data:`FUNCTIONS`).
+response class with its history) and the functions of :data:`FUNCTIONS`: the response
+classes of :mod:`.response` and the day-7 improvement of :func:`.rules.acute_improving`
+(both declared expressions evaluated on the record's panels) and the stage order.
 Units are mg/day and days.
 """
 

@@ -7,10 +7,12 @@ rule id it comes from (see :mod:`pathway.guidelines.aih.guideline`). :data:`RULE
 compiles them once at import; the functions below (``evaluate``, ``allowed_actions``,
 ``strength``, ``rank_key``, ...) are the generic evaluation over it.
 
-Python remains only where an expression cannot say it, listed in :data:`FUNCTIONS`
-(dose arithmetic of :mod:`.dosing`, the panel comparisons of :mod:`.response`, the
-transplant-indication list as a whole) and :func:`acute_improving`; the effects that carry
-an action out are declared in :mod:`.effects`, giving the doses declared here.
+Python remains only where an expression cannot say it, listed in :data:`FUNCTIONS` (the
+transplant-indication list as a whole, the lab schedule; the dose rules of :mod:`.dosing`,
+the panel comparisons of :mod:`.response` and the day-7 improvement
+(:data:`ACUTE_IMPROVING`) are expressions over their own schemas, called as functions); the
+effects that carry an action out are declared in :mod:`.effects`, giving the doses declared
+here.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from ...declarations import (
 from ...expr import Expr, Function, Schema
 from . import dosing, response
 from .options import GuidelineOptions
-from .patient import OPTIONAL_FIELDS, PatientRecord
+from .patient import OPTIONAL_FIELDS, LabPanel, PatientRecord
 from .safety import INVARIANT_DECLARATIONS
 from .thresholds import Thresholds
 from .timers import LAB_TIMERS, ThresholdValues, next_lab_day
@@ -47,10 +49,13 @@ from .vocabulary import CARE_STATES
 __all__ = [
     "ACTIONS",
     "ACTION_CHECKS",
+    "ACUTE_IMPROVING",
+    "ACUTE_PANELS",
     "CONDITIONS",
     "FUNCTIONS",
     "RULEBOOK",
     "SCHEMA",
+    "AcutePair",
     "Breach",
     "Ctx",
     "Strength",
@@ -76,28 +81,58 @@ class Ctx(NamedTuple):
     active: Set[str]
 
 
-# --- free-form Python: what an expression cannot say ---------------------------------------
+# --- the day-7 improvement (AIH-ASA-01), declared over a pair of panels ---------------------
+
+
+class AcutePair:
+    """A treatment baseline and the latest panel, as the fields :data:`ACUTE_PANELS` names:
+    ``meld``, ``bilirubin_mg_dl``, ``inr`` (latest), ``meld_day`` (the day MELD was last
+    measured), ``baseline_day`` and the baseline's ``baseline_<analyte>`` (``None`` when not
+    measured or without a baseline)."""
+
+    def __init__(self, baseline: LabPanel | None, latest: LabPanel, meld_day: float | None) -> None:
+        # Written out, not set by name: the native build's classes take declared fields only.
+        self.meld, self.meld_day = latest.meld, meld_day
+        self.bilirubin_mg_dl, self.inr = latest.bilirubin_mg_dl, latest.inr
+        self.baseline_day = None if baseline is None else baseline.day
+        self.baseline_meld = None if baseline is None else baseline.meld
+        self.baseline_bilirubin_mg_dl = None if baseline is None else baseline.bilirubin_mg_dl
+        self.baseline_inr = None if baseline is None else baseline.inr
+
+
+_ACUTE_ANALYTES = ("meld", "bilirubin_mg_dl", "inr")
+
+#: The names the day-7 improvement may use (every one may be missing).
+ACUTE_PANELS = Schema(
+    fields=dict.fromkeys(
+        ("meld_day", "baseline_day", *_ACUTE_ANALYTES, *(f"baseline_{a}" for a in _ACUTE_ANALYTES)),
+        True,
+    )
+)
+
+#: Day-7 improvement in acute severe AIH (AIH-ASA-01) [MODEL]: bilirubin and INR fell.
+#:
+#: The evidence uses the change in UKELD/MELD (S-YEOMAN11); with the vocabulary's labs,
+#: improvement is read as MELD down by at least 2 where both MELDs are known and MELD was
+#: measured since the baseline (not carried forward), else bilirubin below and INR not above
+#: the treatment baseline. No baseline: not improving.
+ACUTE_IMPROVING = Expr(
+    "baseline_day is not None and (meld <= (baseline_meld or 0.0) - 2"
+    " if baseline_meld is not None and meld is not None and meld_day > baseline_day"
+    " else bilirubin_mg_dl < baseline_bilirubin_mg_dl"
+    " and (baseline_inr is None or inr is None or inr <= baseline_inr))",
+    ACUTE_PANELS,
+    "rules.ACUTE_IMPROVING",
+)
 
 
 def acute_improving(p: PatientRecord) -> bool:
-    """Day-7 improvement in acute severe AIH (AIH-ASA-01) [MODEL]: bilirubin and INR fell.
+    """Day-7 improvement in acute severe AIH (:data:`ACUTE_IMPROVING`, AIH-ASA-01)."""
+    pair = AcutePair(p.treatment_baseline, p.latest_panel(), p.latest_day("meld"))
+    return bool(ACUTE_IMPROVING.fn(pair, None, None, frozenset()))
 
-    The evidence uses the change in UKELD/MELD (S-YEOMAN11); with the vocabulary's labs,
-    improvement is read as bilirubin below and INR not above the treatment baseline, or
-    MELD down by at least 2 where both MELDs are known.
-    """
-    base, now = p.treatment_baseline, p.latest_panel()
-    if base is None:
-        return False
-    meld_day = p.latest_day("meld")
-    # Use MELD only when one was measured since the baseline, not carried forward.
-    remeasured = meld_day is not None and meld_day > base.day
-    if base.meld is not None and now.meld is not None and remeasured:
-        return now.meld <= base.meld - 2
-    if base.bilirubin_mg_dl is None or now.bilirubin_mg_dl is None:
-        return False
-    inr_ok = base.inr is None or now.inr is None or now.inr <= base.inr
-    return now.bilirubin_mg_dl < base.bilirubin_mg_dl and inr_ok
+
+# --- free-form Python: what an expression cannot say ---------------------------------------
 
 
 def _not_halved(p: PatientRecord, th: Thresholds, opt: Any, active: Set[str]) -> bool:
@@ -134,28 +169,24 @@ def _fn(impl: Callable[..., Any], arity: int = 0, **kw: Any) -> Function:
     return Function(impl=impl, arity=arity, **kw)
 
 
-def _dose_fn(
-    impl: Callable[..., Any], arity: int, reads: str, thresholds: str, options: str = ""
-) -> Function:
-    """A :mod:`.dosing` function as an expression function (mg/day), with what it reads;
-    ``impl`` is called as ``impl(record, thresholds, options, active, *args)``."""
+def _dose_fn(impl: Callable[..., Any], arity: int, rule: Expr | None = None) -> Function:
+    """A :mod:`.dosing` function as an expression function (mg/day); what it reads is
+    its declared ``rule``'s (none: a function of its arguments and thresholds only, which
+    :data:`_TAPER` names). ``impl`` is called as ``impl(record, thresholds, options,
+    active, *args)``."""
+    if rule is None:
+        return Function(impl=impl, arity=arity, thresholds=frozenset(_TAPER.split()))
+    deps = rule.deps
     return Function(
         impl=impl,
         arity=arity,
-        reads=frozenset(reads.split()),
-        thresholds=frozenset(thresholds.split()),
-        options=frozenset(options.split()),
+        optional=rule.optional,
+        reads=deps.fields,
+        thresholds=deps.thresholds,
+        options=deps.options,
     )
 
 
-_PRED = (
-    "prednisolone_max_mg_day prednisolone_max_mg_per_kg prednisolone_acute_mg_per_kg"
-    " prednisolone_fixed_mg_day prednisolone_mg_per_kg"
-)
-_AZA = (
-    "azathioprine_max_mg_per_kg azathioprine_start_mg_per_kg azathioprine_min_start_mg_day"
-    " azathioprine_tpmt_intermediate_factor"
-)
 _TAPER = "budesonide_maintenance_mg_day taper_target_mg_day"
 #: The thresholds the lab timers' schedule reads (intervals, limits).
 _LAB_TIMER_THRESHOLDS = frozenset(
@@ -229,31 +260,24 @@ FUNCTIONS: dict[str, Function] = {
     "prednisolone_dose": _dose_fn(
         lambda p, th, opt, a, acute: dosing.prednisolone_dose(p, th, opt, acute=acute),
         1,
-        "weight_kg",
-        _PRED,
-        "steroid_scheme",
+        dosing.PREDNISOLONE,
     ),
     "azathioprine_dose": _dose_fn(
         lambda p, th, opt, a, maintenance: dosing.azathioprine_dose(p, th, maintenance=maintenance),
         1,
-        "weight_kg tpmt",
-        _AZA,
+        dosing.AZATHIOPRINE,
     ),
     "tacrolimus_dose": _dose_fn(
-        lambda p, th, opt, a: dosing.tacrolimus_dose(p, th), 0, "weight_kg", "tacrolimus_mg_per_kg"
+        lambda p, th, opt, a: dosing.tacrolimus_dose(p, th), 0, dosing.TACROLIMUS
     ),
     "next_taper_dose": _dose_fn(
-        lambda p, th, opt, a, drug, dose: dosing.next_taper_dose(drug, dose, th), 2, "", _TAPER
+        lambda p, th, opt, a, drug, dose: dosing.next_taper_dose(drug, dose, th), 2
     ),
-    "taper_target": _dose_fn(
-        lambda p, th, opt, a, drug: dosing.taper_target(drug, th), 1, "", _TAPER
-    ),
-    "optimised_steroid": Function(
-        impl=lambda p, th, opt, a: dosing.optimised_steroid(p, th, opt),
-        optional=True,
-        reads=frozenset({"drugs", "response", "weight_kg"}),
-        thresholds=frozenset(_PRED.split()),
-        options=frozenset({"steroid_scheme"}),
+    "taper_target": _dose_fn(lambda p, th, opt, a, drug: dosing.taper_target(drug, th), 1),
+    "optimised_steroid": _dose_fn(
+        lambda p, th, opt, a: dosing.optimised_steroid(p, th, opt),
+        0,
+        dosing.OPTIMISED_PREDNISOLONE,
     ),
 }
 

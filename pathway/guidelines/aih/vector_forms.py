@@ -13,10 +13,17 @@ tests/test_vector_forms.py:
   (``observation_refused`` is a breach of ``observe_untreated``; the ``transplant_*``
   functions read the transplant-indication list), so no clinical logic is written twice.
 
+* the dose rules and the day-7 improvement, declared once as expressions
+  (:data:`.dosing.PREDNISOLONE`, ..., :data:`.rules.ACUTE_IMPROVING`) and evaluated here
+  over the batch's columns, the function's argument bound as the rule's variable
+  (``prednisolone_dose``, ``azathioprine_dose``, ``tacrolimus_dose``,
+  ``optimised_steroid``, and ``acute_improvement``, which only effects call);
+  ``floor_to``, the tablet rounding they call, in numpy.
+
 Functions of their arguments only (``taper_target``, ``next_taper_dose``) need no form: the
-interpreter calls the scalar function once per distinct argument. The others (the dose
-functions that read the record, ``optimised_steroid``, ``acute_improving``'s field) run row
-by row (:class:`pathway.vector.VectorInterpreter` counts those calls in ``fallbacks``).
+interpreter calls the scalar function once per distinct argument. No AIH function runs row
+by row any more (:class:`pathway.vector.VectorInterpreter` counts such calls in
+``fallbacks``).
 """
 
 from __future__ import annotations
@@ -40,11 +47,12 @@ from ...vector import (
     column,
     missing,
 )
+from . import dosing
 from .response import CBR, NON_RESPONSE, PANELS
-from .rules import RULEBOOK
+from .rules import ACUTE_IMPROVING, ACUTE_PANELS, RULEBOOK
 from .timers import LAB_TIMERS, ThresholdValues, Timer
 
-__all__ = ["FORMS", "IMPLIED", "VECTOR_RULEBOOK", "panel_columns"]
+__all__ = ["DOSING_FORMS", "FORMS", "IMPLIED", "VECTOR_RULEBOOK", "panel_columns"]
 
 
 def _days_since(vi: VectorInterpreter, day: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -139,6 +147,67 @@ def _not_halved(vi: VectorInterpreter) -> Array:
     return np.asarray(no_baseline | _non_response(vi))
 
 
+def _floor_to(vi: VectorInterpreter, value: Array, step: Array) -> Array:
+    """:func:`.dosing.floor_to` in numpy: ``floor`` gives the integer the scalar's
+    ``math.floor`` gives (as a float), and the division, sum and product are the same
+    IEEE 754 operations, so the doses are the same bits."""
+    with np.errstate(invalid="ignore"):
+        return np.floor(value.astype(np.float64) / step + dosing.TABLET_SLACK) * step
+
+
+#: Forms of what the dose rules call besides the record's methods (the tablet rounding).
+DOSING_FORMS: dict[str, Form] = {"floor_to": Columnar(_floor_to)}
+
+
+def _rule_form(rule: Expr, variable: str = "") -> Callable[..., Array]:
+    """A dose rule of :mod:`.dosing` over the batch's columns (the same arrays), the call's
+    argument bound as the rule's ``variable``; evaluated on the rows the caller asks for."""
+    fields = sorted(rule.deps.fields & set(dosing.DOSING.fields))
+
+    def form(vi: VectorInterpreter, *args: Array) -> Array:
+        batch = vi.batch
+        columns = {f: batch.column(f) for f in fields}
+        if variable:
+            columns[variable] = np.broadcast_to(args[0], (vi.n,))
+        view = Batch(vi.n, batch.active, columns, batch.calls, batch.records)
+        inner = VectorInterpreter(view, vi.th, vi.opt, dosing.DOSING, DOSING_FORMS)
+        out = inner.evaluate(rule, vi.mask)
+        for name, rows in inner.fallbacks.items():
+            vi.fallbacks[name] = vi.fallbacks.get(name, 0) + rows
+        return out
+
+    return form
+
+
+_optimised = _rule_form(dosing.OPTIMISED_PREDNISOLONE, "acute")
+_NOT_ACUTE = np.asarray(False)
+
+
+def _optimised_steroid(vi: VectorInterpreter) -> Array:
+    """``optimised_steroid()``: ``("prednisolone", mg/day)`` where the optimisation changes
+    the steroid (:data:`.dosing.OPTIMISED_PREDNISOLONE`), ``None`` elsewhere."""
+    mg = _optimised(vi, _NOT_ACUTE)  # None (an object column) or NaN where there is no change
+    out = np.full(vi.n, None, dtype=object)
+    idx = np.flatnonzero(~missing(mg) & vi.mask)
+    out[idx] = [("prednisolone", float(v)) for v in mg[idx].tolist()]
+    return out
+
+
+def _acute_improvement(vi: VectorInterpreter) -> Array:
+    """``acute_improvement()`` (:data:`.rules.ACUTE_IMPROVING`) over the latest-value
+    columns (``latest_panel()`` holds the latest values), the latest MELD's day and the
+    treatment baseline's columns."""
+    batch = vi.batch
+    columns: dict[str, Array] = {"meld_day": batch.call("latest_day", ("meld",))}
+    for name in ACUTE_PANELS.fields:
+        if name.startswith("baseline_"):
+            columns[name] = batch.attr("treatment_baseline", name.removeprefix("baseline_"))
+        elif name != "meld_day":
+            columns[name] = batch.call("latest", (name,))
+    pairs = Batch(vi.n, frozenset(), columns)
+    return VectorInterpreter(pairs, None, None, ACUTE_PANELS).test(ACUTE_IMPROVING, vi.mask)
+
+
 #: Vector forms by function name.
 FORMS: dict[str, Form] = {
     "days_since": Columnar(_days_since),
@@ -151,6 +220,11 @@ FORMS: dict[str, Form] = {
     "transplant_indicated": Listed("transplant_indications"),
     "transplant_rules": Listed("transplant_indications", rules=True),
     "transplant_must_rules": Listed("transplant_indications", rules=True, level="must", first=True),
+    "prednisolone_dose": Columnar(_rule_form(dosing.PREDNISOLONE, "acute")),
+    "azathioprine_dose": Columnar(_rule_form(dosing.AZATHIOPRINE, "maintenance")),
+    "tacrolimus_dose": Columnar(_rule_form(dosing.TACROLIMUS)),
+    "optimised_steroid": Columnar(_optimised_steroid),
+    "acute_improvement": Columnar(_acute_improvement),
 }
 
 #: Schema fields computed from record fields (the record's properties), for
