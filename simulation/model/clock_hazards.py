@@ -1,0 +1,525 @@
+"""The hazard each clock of the patient model runs, and the day it counts from: declared once.
+
+*Whether* a clock runs is a declared condition (:mod:`simulation.model.hazard_conditions`).
+*What* it runs is declared here, per clock (:data:`CLOCK_HAZARDS`) and per flare case
+(:data:`FLARE_HAZARDS`), from names only: the condition that runs it, the
+:class:`~simulation.model.disease.ModelConstants` field of its rate or piecewise hazard, the
+hazard ratios that apply where a condition holds, the terms of a sum, a window in days
+(from the end of the steroid trial to a maximum age), and its origin (the day, or a day the
+situation or the latent state keeps). Two interpreters read the table:
+
+- :func:`settings`, for one patient: the ``(clock, origin, hazard)`` triples the scalar
+  :meth:`DiseaseModel._set_hazards <simulation.model.disease.DiseaseModel>` gives its clocks;
+- :func:`simulation.model.clock_arrays.clock_tables`, for a batch: each clock's origins and
+  padded pieces (:class:`~simulation.model.hazard_arrays.HazardTable`), the same floats bit
+  for bit (the same operations in the same order; tested).
+
+Rates are per day; origins and window bounds are days (window bounds after the origin).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from itertools import product
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from .hazard_conditions import Situation
+from .hazards import YEAR_DAYS, Hazard
+
+if TYPE_CHECKING:
+    from .disease import ModelConstants
+
+__all__ = [
+    "CLOCK_HAZARDS",
+    "DRUG_ORIGINS",
+    "FLARE_HAZARDS",
+    "ORIGINS",
+    "ClockHazard",
+    "Constant",
+    "Factor",
+    "Pieces",
+    "Rate",
+    "Settable",
+    "Sum",
+    "Trial",
+    "Window",
+    "conditions_read",
+    "reference_settings",
+    "set_clocks",
+    "settings",
+]
+
+#: Origins other than ``day``: the situation's days (``None`` where there is none) and the
+#: latent ones. A missing origin counts from the day (the conditions that run a hazard
+#: counted from such a day require it).
+ORIGINS = frozenset(
+    {
+        "withdrawal_start_day",
+        "untreated_since",
+        "nonadherent_since",
+        "lt_day",
+        "azathioprine_start",
+        "mycophenolate_start",
+        "tacrolimus_start",
+    }
+)
+#: The latent start day of each drug with an intolerance clock, by origin name.
+DRUG_ORIGINS = {
+    "azathioprine_start": "azathioprine",
+    "mycophenolate_start": "mycophenolate",
+    "tacrolimus_start": "tacrolimus",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    """A multiplier: constant ``name`` where condition ``when`` holds (always: ``""``),
+    else 1.0 (a product by 1.0 is exact, so scaled and unscaled rows share one formula)."""
+
+    name: str
+    when: str = ""
+
+    def value(self, c: ModelConstants, on: Mapping[str, Any]) -> float:
+        """The factor for one patient (``on``: the conditions' values)."""
+        if not self.when or on[self.when]:
+            factor: float = getattr(c, self.name)
+            return factor
+        return 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A rate per day: constant ``name``, or constant ``other`` where condition ``switch``
+    holds; times ``factor`` if given (``rate * factor``)."""
+
+    name: str
+    other: str = ""
+    switch: str = ""
+    factor: Factor | None = None
+
+    def value(self, c: ModelConstants, on: Mapping[str, Any]) -> float:
+        """The rate for one patient."""
+        rate: float = getattr(c, self.other if self.switch and on[self.switch] else self.name)
+        if self.factor is not None:
+            rate = rate * self.factor.value(c, on)
+        return rate
+
+
+@dataclass(frozen=True, slots=True)
+class Constant:
+    """A constant hazard at ``rate`` (none where the rate is not positive:
+    :func:`~simulation.model.hazards.constant`)."""
+
+    rate: Rate
+
+    def hazard(self, c: ModelConstants, on: Mapping[str, Any], s: Situation, day: float) -> Hazard:
+        """The hazard for one patient."""
+        rate = self.rate.value(c, on)
+        return ((0.0, rate),) if rate > 0 else ()
+
+
+@dataclass(frozen=True, slots=True)
+class Sum:
+    """A constant hazard at the sum, from 0.0 and in order, of the rates ``terms`` whose
+    conditions hold (``(condition, rate)``; none where the sum is not positive)."""
+
+    terms: tuple[tuple[str, Rate], ...]
+
+    def hazard(self, c: ModelConstants, on: Mapping[str, Any], s: Situation, day: float) -> Hazard:
+        """The hazard for one patient."""
+        rate = 0.0
+        for when, term in self.terms:
+            if on[when]:
+                rate += term.value(c, on)
+        return ((0.0, rate),) if rate > 0 else ()
+
+
+@dataclass(frozen=True, slots=True)
+class Pieces:
+    """The piecewise hazard in constant ``name``, each rate times ``factor`` if given, then
+    plus constant ``plus`` if given (``plus + rate * factor``)."""
+
+    name: str
+    factor: Factor | None = None
+    plus: str = ""
+
+    def hazard(self, c: ModelConstants, on: Mapping[str, Any], s: Situation, day: float) -> Hazard:
+        """The hazard for one patient."""
+        pieces: Hazard = getattr(c, self.name)
+        if self.factor is not None:
+            f = self.factor.value(c, on)
+            pieces = tuple((start, rate * f) for start, rate in pieces)
+        if self.plus:
+            base: float = getattr(c, self.plus)
+            pieces = tuple((start, base + rate) for start, rate in pieces)
+        return pieces
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """Days of a trial left: where condition ``when`` holds, ``max(0.0, since + days - day)``
+    (``since``: a day of the situation, ``days``: a constant); else 0.0."""
+
+    when: str
+    since: str
+    days: str
+
+    def left(self, c: ModelConstants, on: Mapping[str, Any], s: Situation, day: float) -> float:
+        """Days left for one patient (situation ``s``, now ``day``)."""
+        since: float | None = getattr(s, self.since)
+        if on[self.when] and since is not None:
+            days: float = getattr(c, self.days)
+            return max(0.0, since + days - day)
+        return 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Rate constant ``rate`` from the end of ``trial`` (from 0.0 without one) until the
+    patient reaches the age in constant ``until_age`` (years): ``(until_age - age) *
+    YEAR_DAYS`` days; no hazard where that end is not after the start."""
+
+    rate: str
+    until_age: str
+    trial: Trial | None = None
+
+    def hazard(self, c: ModelConstants, on: Mapping[str, Any], s: Situation, day: float) -> Hazard:
+        """The hazard for one patient (situation ``s``, now ``day``)."""
+        end = (getattr(c, self.until_age) - s.age) * YEAR_DAYS
+        start = 0.0 if self.trial is None else self.trial.left(c, on, s, day)
+        if end > start:
+            rate: float = getattr(c, self.rate)
+            return ((start, rate), (end, 0.0))
+        return ()
+
+
+Shape = Constant | Sum | Pieces | Window
+
+
+@dataclass(frozen=True, slots=True)
+class ClockHazard:
+    """What one clock (or one flare case) runs.
+
+    Attributes:
+        clock: the clock (:data:`~simulation.model.disease.CLOCKS`) or the flare case
+            (:data:`~simulation.model.hazard_conditions.FLARE_CASES`).
+        runs: the condition under which the hazard runs (``""``: always; a flare case is
+            its own condition); elsewhere the clock has no hazard.
+        shape: the hazard (``None``: none).
+        origin: ``day`` or a name of :data:`ORIGINS`: the absolute day the hazard counts
+            from (also while it does not run).
+    """
+
+    clock: str
+    runs: str
+    shape: Shape | None
+    origin: str = "day"
+
+
+def _constant(clock: str, rate: str, factor: Factor | None = None) -> ClockHazard:
+    return ClockHazard(clock, clock, Constant(Rate(rate, factor=factor)))
+
+
+_ACTIVITY = Factor("activity_hr", "activity")
+
+#: Every clock but the flare, in the model's clock order.
+CLOCK_HAZARDS: tuple[ClockHazard, ...] = (
+    _constant("postpartum_flare", "postpartum_flare_rate"),
+    ClockHazard(
+        "intolerance_azathioprine",
+        "intolerance_azathioprine",
+        Pieces("aza_intolerance"),
+        "azathioprine_start",
+    ),
+    ClockHazard(
+        "intolerance_mycophenolate",
+        "intolerance_mycophenolate",
+        Pieces("mmf_intolerance"),
+        "mycophenolate_start",
+    ),
+    ClockHazard(
+        "intolerance_tacrolimus",
+        "intolerance_tacrolimus",
+        Pieces("tac_intolerance"),
+        "tacrolimus_start",
+    ),
+    _constant("cirrhosis", "cirrhosis_rate", _ACTIVITY),
+    _constant("decompensation", "decompensation_rate", _ACTIVITY),
+    ClockHazard(
+        "hcc", "hcc", Constant(Rate("hcc_rate_noncirrhotic", "hcc_rate_cirrhosis", "hcc.cirrhotic"))
+    ),
+    # After the steroid trial's remaining days, before the maximum transplant age.
+    ClockHazard(
+        "transplant",
+        "transplant",
+        Window(
+            "transplant_rate",
+            "transplant_max_age",
+            Trial("transplant.steroid_trial", "treatment_start_day", "steroid_trial_days"),
+        ),
+    ),
+    _constant(
+        "graft_failure",
+        "graft_loss_rate",
+        Factor("recurrence_graft_loss_hr", "graft_failure.recurrence"),
+    ),
+    ClockHazard("plan_pregnancy", "plan_pregnancy", Window("pregnancy_rate", "pregnancy_max_age")),
+    _constant("conception", "conception_rate"),
+    _constant("recompensation", "recompensation_rate"),
+    _constant("nonadherence", "nonadherence_rate"),
+    ClockHazard(
+        "liver_death",
+        "",
+        Sum(
+            (
+                ("liver_death.decompensated", Rate("decompensated_death_rate")),
+                ("liver_death.graft_failed", Rate("graft_failure_death_rate")),
+            )
+        ),
+    ),
+    _constant("hcc_death", "hcc_death_rate"),
+    ClockHazard(
+        "post_transplant_death",
+        "post_transplant_death",
+        Pieces("post_lt_death", Factor("recurrence_death_hr", "post_transplant_death.recurrence")),
+        "lt_day",
+    ),
+)
+
+#: The flare clock's hazard in each case (no case, or a case not listed: none, from the day).
+FLARE_HAZARDS: dict[str, ClockHazard] = {
+    h.clock: h
+    for h in (
+        ClockHazard("flare.recurrence", "", Pieces("recurrence"), "lt_day"),
+        ClockHazard("flare.withdrawal", "", Pieces("withdrawal_flare"), "withdrawal_start_day"),
+        ClockHazard(
+            "flare.maintenance_untreated", "", Pieces("withdrawal_flare"), "untreated_since"
+        ),
+        # [MODEL] Non-adherent: part of the protection is lost, so part of the hazard after
+        # full withdrawal (S-VGERVEN13) adds to the maintenance one.
+        ClockHazard(
+            "flare.nonadherent",
+            "",
+            Pieces("withdrawal_flare", Factor("adherence_effect_lost"), "maintenance_flare_rate"),
+            "nonadherent_since",
+        ),
+        ClockHazard("flare.maintenance", "", Constant(Rate("maintenance_flare_rate"))),
+        ClockHazard("flare.untreated", "", Constant(Rate("untreated_flare_rate"))),
+    )
+}
+_NO_FLARE = ClockHazard("flare", "", None)
+
+
+def _conditions(h: ClockHazard) -> set[str]:
+    shape, names = h.shape, {h.runs} - {""}
+    rates: list[Rate] = []
+    factors: list[Factor | None] = []
+    if isinstance(shape, Constant):
+        rates.append(shape.rate)
+    elif isinstance(shape, Sum):
+        names |= {when for when, _ in shape.terms}
+        rates.extend(rate for _, rate in shape.terms)
+    elif isinstance(shape, Pieces):
+        factors.append(shape.factor)
+    elif isinstance(shape, Window) and shape.trial is not None:
+        names.add(shape.trial.when)
+    for rate in rates:
+        names.add(rate.switch)
+        factors.append(rate.factor)
+    names |= {f.when for f in factors if f is not None}
+    return names - {""}
+
+
+def conditions_read() -> frozenset[str]:
+    """The hazard conditions the table reads (each must be declared)."""
+    out: set[str] = set()
+    for h in (*CLOCK_HAZARDS, *FLARE_HAZARDS.values()):
+        out |= _conditions(h)
+    return frozenset(out)
+
+
+def _origin(
+    name: str, s: Situation, lt_day: float, drug_start: Mapping[str, float]
+) -> float | None:
+    if name == "lt_day":
+        return lt_day
+    drug = DRUG_ORIGINS.get(name)
+    if drug is not None:
+        return drug_start.get(drug)
+    value: float | None = getattr(s, name)
+    return value
+
+
+def _one(
+    h: ClockHazard,
+    c: ModelConstants,
+    s: Situation,
+    on: Mapping[str, Any],
+    day: float,
+    lt_day: float,
+    drug_start: Mapping[str, float],
+) -> tuple[float, Hazard]:
+    origin = day
+    if h.origin != "day":
+        value = _origin(h.origin, s, lt_day, drug_start)
+        if value is not None:
+            origin = value
+    shape = h.shape
+    if shape is None or (h.runs and not on[h.runs]):
+        return origin, ()
+    return origin, shape.hazard(c, on, s, day)
+
+
+#: A clock's hazard for one patient, from its situation, the conditions' values and the day.
+_HazardOf = Callable[[Situation, Mapping[str, Any], float], Hazard]
+#: Origin kinds of a plan: the day, the transplant day, a drug's start, a situation field.
+_DAY, _LT_DAY, _DRUG, _FIELD = 0, 1, 2, 3
+
+
+def _hazard_of(h: ClockHazard, c: ModelConstants) -> _HazardOf:
+    """:func:`_one`'s hazard for ``h`` as a function, its values worked out once per truth
+    assignment of the conditions it reads (a constant, a sum or pieces reads nothing
+    else): the same calls on the same constants, so the same floats."""
+    shape, runs = h.shape, h.runs
+    if shape is None:
+        return lambda s, on, day: ()
+    if isinstance(shape, Window):
+        window = shape
+        return lambda s, on, day: window.hazard(c, on, s, day) if not runs or on[runs] else ()
+    reads = tuple(sorted(_conditions(replace(h, runs=""))))
+    values = {
+        truths: shape.hazard(c, dict(zip(reads, truths, strict=True)), cast(Situation, None), 0.0)
+        for truths in product((False, True), repeat=len(reads))
+    }
+    if not reads:
+        fixed = values[()]
+        return lambda s, on, day: fixed if not runs or on[runs] else ()
+    if len(reads) == 1:
+        name, yes, no = reads[0], values[(True,)], values[(False,)]
+        return lambda s, on, day: (yes if on[name] else no) if not runs or on[runs] else ()
+    return lambda s, on, day: (
+        values[tuple(bool(on[n]) for n in reads)] if not runs or on[runs] else ()
+    )
+
+
+def _plan(h: ClockHazard, c: ModelConstants) -> tuple[str, int, str, _HazardOf]:
+    kind = _DAY
+    if h.origin == "lt_day":
+        kind = _LT_DAY
+    elif h.origin in DRUG_ORIGINS:
+        kind = _DRUG
+    elif h.origin != "day":
+        kind = _FIELD
+    clock = h.clock.split(".")[0]  # a flare case sets the flare clock
+    return clock, kind, DRUG_ORIGINS.get(h.origin, h.origin), _hazard_of(h, c)
+
+
+_Plans = tuple[dict[str, tuple[str, int, str, _HazardOf]], list[tuple[str, int, str, _HazardOf]]]
+#: Plans of the last constants seen, by their identity (a cohort has one set of constants).
+_PLANS: dict[int, tuple[ModelConstants, _Plans]] = {}
+
+
+def _plans(c: ModelConstants) -> _Plans:
+    kept = _PLANS.get(id(c))
+    if kept is not None and kept[0] is c:
+        return kept[1]
+    flare = {case: _plan(h, c) for case, h in FLARE_HAZARDS.items()}
+    flare[""] = _plan(_NO_FLARE, c)
+    plans = (flare, [_plan(h, c) for h in CLOCK_HAZARDS])
+    if len(_PLANS) >= _PLANS_KEPT:
+        _PLANS.clear()
+    _PLANS[id(c)] = (c, plans)
+    return plans
+
+
+_PLANS_KEPT = 8
+
+
+def settings(
+    c: ModelConstants,
+    s: Situation,
+    on: Mapping[str, Any],
+    case: str,
+    day: float,
+    lt_day: float,
+    drug_start: Mapping[str, float],
+) -> list[tuple[str, float, Hazard]]:
+    """Each clock's ``(name, origin, hazard)`` for one patient now, flare first.
+
+    ``c``: the model's constants; ``s``: its situation
+    (:class:`~simulation.model.hazard_conditions.Situation`); ``on``: the conditions'
+    values (:func:`~simulation.model.hazard_conditions.hazards_on`); ``case``: the flare
+    case (``""``: none); ``day``: today; ``lt_day``: the transplant day;
+    ``drug_start``: the latent start day of each drug taken.
+    """
+    out: list[tuple[str, float, Hazard]] = []
+    collect = {h.clock: _Collected(h.clock, out) for h in (_NO_FLARE, *CLOCK_HAZARDS)}
+    set_clocks(collect, c, s, on, case, day, lt_day, drug_start)
+    return out
+
+
+class Settable(Protocol):
+    """What :func:`set_clocks` sets: a :class:`~simulation.model.hazards.Clock`."""
+
+    def set(self, origin: float, hazard: Hazard) -> None:
+        """From now on, the hazard is ``hazard`` counted from the absolute day ``origin``."""
+
+
+@dataclass(slots=True)
+class _Collected:
+    """A clock that notes what it is set to (for :func:`settings`)."""
+
+    name: str
+    out: list[tuple[str, float, Hazard]]
+
+    def set(self, origin: float, hazard: Hazard) -> None:
+        self.out.append((self.name, origin, hazard))
+
+
+def set_clocks(
+    clocks: Mapping[str, Settable],
+    c: ModelConstants,
+    s: Situation,
+    on: Mapping[str, Any],
+    case: str,
+    day: float,
+    lt_day: float,
+    drug_start: Mapping[str, float],
+) -> None:
+    """Set each clock's origin and hazard for one patient now (:func:`settings`, given to
+    the clocks). The table is read through plans made once per set of constants:
+    :func:`reference_settings` reads it directly."""
+    flare, plans = _plans(c)
+    origin: float
+    for clock, kind, name, hazard_of in (flare.get(case, flare[""]), *plans):
+        if kind == _DAY:
+            origin = day
+        elif kind == _LT_DAY:
+            origin = lt_day
+        elif kind == _DRUG:
+            origin = drug_start.get(name, day)
+        else:
+            value: float | None = getattr(s, name)
+            origin = day if value is None else value
+        clocks[clock].set(origin, hazard_of(s, on, day))
+
+
+def reference_settings(
+    c: ModelConstants,
+    s: Situation,
+    on: Mapping[str, Any],
+    case: str,
+    day: float,
+    lt_day: float,
+    drug_start: Mapping[str, float],
+) -> list[tuple[str, float, Hazard]]:
+    """:func:`settings`, reading the table directly (no plans): the definition the plans
+    are tested against."""
+    flare = FLARE_HAZARDS.get(case, _NO_FLARE)
+    origin, hazard = _one(flare, c, s, on, day, lt_day, drug_start)
+    out = [("flare", origin, hazard)]
+    for h in CLOCK_HAZARDS:
+        origin, hazard = _one(h, c, s, on, day, lt_day, drug_start)
+        out.append((h.clock, origin, hazard))
+    return out
