@@ -34,6 +34,7 @@ __all__ = [
     "CLOCK_HAZARDS",
     "DRUG_ORIGINS",
     "FLARE_HAZARDS",
+    "NO_FLARE",
     "ORIGINS",
     "ClockHazard",
     "Constant",
@@ -308,7 +309,8 @@ FLARE_HAZARDS: dict[str, ClockHazard] = {
         ClockHazard("flare.untreated", "", Constant(Rate("untreated_flare_rate"))),
     )
 }
-_NO_FLARE = ClockHazard("flare", "", None)
+#: The flare clock outside the cases of :data:`FLARE_HAZARDS`: no hazard, from the day.
+NO_FLARE = ClockHazard("flare", "", None)
 
 
 def _conditions(h: ClockHazard) -> set[str]:
@@ -425,7 +427,7 @@ def _plans(c: ModelConstants) -> _Plans:
     if kept is not None and kept[0] is c:
         return kept[1]
     flare = {case: _plan(h, c) for case, h in FLARE_HAZARDS.items()}
-    flare[""] = _plan(_NO_FLARE, c)
+    flare[""] = _plan(NO_FLARE, c)
     plans = (flare, [_plan(h, c) for h in CLOCK_HAZARDS])
     if len(_PLANS) >= _PLANS_KEPT:
         _PLANS.clear()
@@ -454,7 +456,7 @@ def settings(
     ``drug_start``: the latent start day of each drug taken.
     """
     out: list[tuple[str, float, Hazard]] = []
-    collect = {h.clock: _Collected(h.clock, out) for h in (_NO_FLARE, *CLOCK_HAZARDS)}
+    collect = {h.clock: _Collected(h.clock, out) for h in (NO_FLARE, *CLOCK_HAZARDS)}
     set_clocks(collect, c, s, on, case, day, lt_day, drug_start)
     return out
 
@@ -516,7 +518,7 @@ def reference_settings(
 ) -> list[tuple[str, float, Hazard]]:
     """:func:`settings`, reading the table directly (no plans): the definition the plans
     are tested against."""
-    flare = FLARE_HAZARDS.get(case, _NO_FLARE)
+    flare = FLARE_HAZARDS.get(case, NO_FLARE)
     origin, hazard = _one(flare, c, s, on, day, lt_day, drug_start)
     out = [("flare", origin, hazard)]
     for h in CLOCK_HAZARDS:
