@@ -29,12 +29,9 @@ from .clock_hazards import (
     FLARE_HAZARDS,
     NO_FLARE,
     ClockHazard,
-    Constant,
-    Factor,
-    Pieces,
-    Rate,
-    Sum,
+    Variants,
     Window,
+    variants,
 )
 from .disease import ModelConstants
 from .hazard_arrays import HazardTable
@@ -109,56 +106,50 @@ class ClockTable:
         return out
 
 
-def _factor(f: Factor, c: ModelConstants, on: Mapping[str, Bools], n: int) -> Floats:
-    value: float = getattr(c, f.name)
-    if not f.when:
-        return np.full(n, value)
-    out: Floats = np.where(on[f.when], value, 1.0)
-    return out
+@dataclass(frozen=True)
+class _Stacked:
+    """A clock's variants (:class:`~simulation.model.clock_hazards.Variants`) as one padded
+    table, with one more row for none (the clock does not run)."""
+
+    reads: tuple[str, ...]
+    table: HazardTable
+    size: Ints
+
+    @classmethod
+    def of(cls, v: Variants) -> _Stacked:
+        hazards = [*v.hazards, ()]
+        table = HazardTable.of(hazards)
+        return cls(v.reads, table, np.array([len(h) for h in hazards], dtype=np.int64))
+
+    def code(self, on: Mapping[str, Bools], runs: Bools | None, n: int) -> Ints:
+        """Each row's variant (the last: none, where ``runs`` is false)."""
+        code = _code(self.reads, on, n)
+        if runs is not None:
+            code = np.where(runs, code, len(self.size) - 1)
+        return code
 
 
-def _rate(r: Rate, c: ModelConstants, on: Mapping[str, Bools], n: int) -> Floats:
-    rate: Floats = np.full(n, float(getattr(c, r.name)))
-    if r.switch:
-        rate = np.where(on[r.switch], float(getattr(c, r.other)), rate)
-    if r.factor is not None:
-        rate = rate * _factor(r.factor, c, on, n)
-    return rate
+def _code(reads: tuple[str, ...], on: Mapping[str, Bools], n: int) -> Ints:
+    """Each row's variant of :class:`~simulation.model.clock_hazards.Variants` reading
+    ``reads``: bit ``j`` set where condition ``reads[j]`` holds."""
+    code = np.zeros(n, dtype=np.int64)
+    for j, name in enumerate(reads):
+        code |= on[name].astype(np.int64) << j
+    return code
 
 
-def _one_piece(rate: Floats) -> tuple[Floats, Floats, Ints]:
-    """:func:`~simulation.model.hazards.constant` of each rate: one piece where positive."""
-    size = (rate > 0).astype(np.int64)
-    starts = np.where(size > 0, 0.0, math.inf)[:, None]
-    return starts, np.where(size > 0, rate, 0.0)[:, None], size
+def _gathered(stacked: _Stacked, code: Ints) -> tuple[Floats, Floats, Floats, Ints]:
+    t = stacked.table
+    return t.starts[code], t.rates[code], t.ends[code], stacked.size[code]
 
 
-def _shape(
+def _window(
     h: ClockHazard, c: ModelConstants, on: Mapping[str, Bools], cols: ClockColumns
-) -> tuple[Floats, Floats, Ints]:
-    """Starts, rates and sizes of ``h``'s hazard for every row (whether it runs or not)."""
+) -> tuple[Floats, Floats, Floats, Ints]:
+    """:class:`~simulation.model.clock_hazards.Window`'s hazard of every row: rate
+    ``rate`` from the trial's end to the maximum age, where that end is after the start
+    and the clock runs."""
     shape, n = h.shape, cols.n
-    if shape is None:
-        return np.zeros((n, 0)), np.zeros((n, 0)), np.zeros(n, dtype=np.int64)
-    if isinstance(shape, Constant):
-        return _one_piece(_rate(shape.rate, c, on, n))
-    if isinstance(shape, Sum):
-        total = np.zeros(n)
-        for when, term in shape.terms:
-            total = np.where(on[when], total + _rate(term, c, on, n), total)
-        return _one_piece(total)
-    if isinstance(shape, Pieces):
-        pieces = getattr(c, shape.name)
-        base_starts = np.array([s for s, _ in pieces], dtype=np.float64)
-        rates = np.broadcast_to(
-            np.array([r for _, r in pieces], dtype=np.float64), (n, len(pieces))
-        )
-        if shape.factor is not None:
-            rates = rates * _factor(shape.factor, c, on, n)[:, None]
-        if shape.plus:
-            rates = float(getattr(c, shape.plus)) + rates
-        starts = np.broadcast_to(base_starts, (n, len(pieces)))
-        return starts, rates, np.full(n, len(pieces), dtype=np.int64)
     assert isinstance(shape, Window)
     end = (float(getattr(c, shape.until_age)) - cols.situation["age"]) * YEAR_DAYS
     start = np.zeros(n)
@@ -169,10 +160,16 @@ def _shape(
             left = since + float(getattr(c, trial.days)) - cols.day
             left = np.where(left > 0.0, left, 0.0)  # max(0.0, left): 0.0 unless greater
         start = np.where(on[trial.when] & ~np.isnan(since), left, start)
-    size = np.where(end > start, 2, 0).astype(np.int64)
-    starts = np.stack([start, end], axis=1)
-    rates = np.stack([np.full(n, float(getattr(c, shape.rate))), np.zeros(n)], axis=1)
-    return starts, rates, size
+    running = end > start
+    if h.runs:
+        running &= on[h.runs]
+    size = np.where(running, 2, 0).astype(np.int64)
+    starts = np.where(running[:, None], np.stack([start, end], axis=1), math.inf)
+    rates = np.zeros((n, 2))
+    rates[:, 0] = np.where(running, float(getattr(c, shape.rate)), 0.0)
+    ends = np.full((n, 2), math.inf)
+    ends[:, 0] = starts[:, 1]
+    return starts, rates, ends, size
 
 
 def _origin(h: ClockHazard, cols: ClockColumns) -> Floats:
@@ -187,49 +184,59 @@ def _origin(h: ClockHazard, cols: ClockColumns) -> Floats:
 
 
 def _table(
-    h: ClockHazard, c: ModelConstants, on: Mapping[str, Bools], cols: ClockColumns, rows: Bools
-) -> tuple[Floats, Floats, Floats, Ints]:
-    """Origins, starts, rates and sizes of ``h`` where it runs among ``rows`` (none
-    elsewhere), padded."""
-    starts, rates, size = _shape(h, c, on, cols)
-    runs = rows & on[h.runs] if h.runs else rows
-    size = np.where(runs, size, 0)
-    real = np.arange(starts.shape[1])[None, :] < size[:, None]
-    return (
-        _origin(h, cols),
-        np.where(real, starts, math.inf),
-        np.where(real, rates, 0.0),
-        size,
-    )
+    h: ClockHazard, c: ModelConstants, on: Mapping[str, Bools], cols: ClockColumns
+) -> ClockTable:
+    v = variants(h, c)
+    if v is None:
+        starts, rates, ends, size = _window(h, c, on, cols)
+    else:
+        stacked = _stacked(h, v)
+        code = stacked.code(on, on[h.runs] if h.runs else None, cols.n)
+        starts, rates, ends, size = _gathered(stacked, code)
+    return ClockTable(_origin(h, cols), HazardTable(starts, rates, ends), size)
 
 
-def _widen(values: Floats, width: int, pad: float) -> Floats:
-    extra = width - values.shape[1]
-    if extra <= 0:
-        return values
-    return np.hstack([values, np.full((values.shape[0], extra), pad)])
+#: Stacked variants by clock entry and variants (one set of constants: one entry each).
+_STACKED: dict[tuple[ClockHazard, Variants], _Stacked] = {}
+
+
+def _stacked(h: ClockHazard, v: Variants) -> _Stacked:
+    key = (h, v)
+    found = _STACKED.get(key)
+    if found is None:
+        if len(_STACKED) > _STACKED_KEPT:
+            _STACKED.clear()
+        found = _STACKED[key] = _Stacked.of(v)
+    return found
+
+
+_STACKED_KEPT = 256
 
 
 def _flare(
     c: ModelConstants, on: Mapping[str, Bools], cases: Ints, cols: ClockColumns
 ) -> ClockTable:
-    """The flare clock: each row its case's hazard and origin (no case: none, from the day)."""
-    everyone = np.ones(cols.n, dtype=bool)
-    origin, starts, rates, size = _table(NO_FLARE, c, on, cols, everyone)
-    for k, case in enumerate(FLARE_CASES):
-        h = FLARE_HAZARDS.get(case.name)
-        rows = cases == k
-        if h is None or not rows.any():
+    """The flare clock: each row its case's hazard and origin (no case: none, from the day).
+    The cases' variants are stacked into one table; each row gathers its case's."""
+    entries = [FLARE_HAZARDS.get(case.name, NO_FLARE) for case in FLARE_CASES] + [NO_FLARE]
+    found = [variants(h, c) for h in entries]
+    assert all(v is not None for v in found), "a flare case with a window"
+    merged = Variants((), tuple(h for v in found if v is not None for h in v.hazards))
+    stacked = _stacked(NO_FLARE, merged)
+    offsets = np.cumsum([0] + [len(v.hazards) for v in found if v is not None])
+    case = np.where(cases < 0, len(FLARE_CASES), cases)  # -1 (none): the last entry
+    code = offsets[case]
+    origin = cols.day
+    for k, (h, v) in enumerate(zip(entries, found, strict=True)):
+        rows = case == k
+        if v is None or not rows.any():
             continue
-        o, s, r, z = _table(h, c, on, cols, rows)
-        width = max(starts.shape[1], s.shape[1])
-        starts, rates = _widen(starts, width, math.inf), _widen(rates, width, 0.0)
-        s, r = _widen(s, width, math.inf), _widen(r, width, 0.0)
-        origin = np.where(rows, o, origin)
-        starts = np.where(rows[:, None], s, starts)
-        rates = np.where(rows[:, None], r, rates)
-        size = np.where(rows, z, size)
-    return ClockTable(origin, HazardTable.padded(starts, rates), size)
+        if v.reads:
+            code = np.where(rows, code + _code(v.reads, on, cols.n), code)
+        if h.origin != "day":
+            origin = np.where(rows, _origin(h, cols), origin)
+    starts, rates, ends, size = _gathered(stacked, code)
+    return ClockTable(origin, HazardTable(starts, rates, ends), size)
 
 
 def clock_tables(
@@ -240,11 +247,11 @@ def clock_tables(
 
     ``on``: where each hazard condition holds (``model_arrays.hazards_on``); ``cases``: each
     patient's flare case (an index of ``FLARE_CASES``, -1 for none:
-    ``model_arrays.flare_cases``); ``cols``: the rest the rates and origins read.
+    ``model_arrays.flare_cases``); ``cols``: the rest the rates and origins read. A constant,
+    a sum or pieces is gathered from its variants, worked out once by the scalar table;
+    a window is computed over the rows with the scalar operations.
     """
-    everyone = np.ones(cols.n, dtype=bool)
     out = {"flare": _flare(c, on, cases, cols)}
     for h in CLOCK_HAZARDS:
-        origin, starts, rates, size = _table(h, c, on, cols, everyone)
-        out[h.clock] = ClockTable(origin, HazardTable.padded(starts, rates), size)
+        out[h.clock] = _table(h, c, on, cols)
     return out

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from itertools import product
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .hazard_conditions import Situation
@@ -44,11 +43,13 @@ __all__ = [
     "Settable",
     "Sum",
     "Trial",
+    "Variants",
     "Window",
     "conditions_read",
     "reference_settings",
     "set_clocks",
     "settings",
+    "variants",
 ]
 
 #: Origins other than ``day``: the situation's days (``None`` where there is none) and the
@@ -379,33 +380,64 @@ _HazardOf = Callable[[Situation, Mapping[str, Any], float], Hazard]
 _DAY, _LT_DAY, _DRUG, _FIELD = 0, 1, 2, 3
 
 
-def _hazard_of(h: ClockHazard, c: ModelConstants) -> _HazardOf:
-    """:func:`_one`'s hazard for ``h`` as a function, its values worked out once per truth
-    assignment of the conditions it reads (a constant, a sum or pieces reads nothing
-    else): the same calls on the same constants, so the same floats."""
-    shape, runs = h.shape, h.runs
+@dataclass(frozen=True, slots=True)
+class Variants:
+    """Every hazard a clock's constant, sum or pieces can be while it runs: one per truth
+    assignment of the conditions it reads, worked out once per set of constants by the
+    table's own functions (so a plan or an array gathering them has the same floats).
+
+    Attributes:
+        reads: the conditions read (besides ``runs``).
+        hazards: hazard ``k`` holds where condition ``reads[j]`` holds exactly for the bits
+            ``j`` set in ``k``.
+    """
+
+    reads: tuple[str, ...]
+    hazards: tuple[Hazard, ...]
+
+
+def variants(h: ClockHazard, c: ModelConstants) -> Variants | None:
+    """The variants of ``h``'s hazard under constants ``c`` (``None`` for a window, which
+    reads the age and the days as well)."""
+    return _cache(c).variants[h]
+
+
+def _variants(h: ClockHazard, c: ModelConstants) -> Variants | None:
+    shape = h.shape
     if shape is None:
-        return lambda s, on, day: ()
+        return Variants((), ((),))
     if isinstance(shape, Window):
+        return None
+    reads = tuple(sorted(_conditions(replace(h, runs=""))))
+    hazards = []
+    for code in range(1 << len(reads)):
+        truths = {name: bool(code >> j & 1) for j, name in enumerate(reads)}
+        hazards.append(shape.hazard(c, truths, cast(Situation, None), 0.0))
+    return Variants(reads, tuple(hazards))
+
+
+def _hazard_of(h: ClockHazard, c: ModelConstants, v: Variants | None) -> _HazardOf:
+    """:func:`_one`'s hazard for ``h`` as a function of the situation, the conditions and
+    the day, choosing among the variants ``v`` (a window is computed)."""
+    shape, runs = h.shape, h.runs
+    if v is None:
+        assert isinstance(shape, Window)
         window = shape
         return lambda s, on, day: window.hazard(c, on, s, day) if not runs or on[runs] else ()
-    reads = tuple(sorted(_conditions(replace(h, runs=""))))
-    values = {
-        truths: shape.hazard(c, dict(zip(reads, truths, strict=True)), cast(Situation, None), 0.0)
-        for truths in product((False, True), repeat=len(reads))
-    }
+    reads, hazards = v.reads, v.hazards
     if not reads:
-        fixed = values[()]
+        fixed = hazards[0]
         return lambda s, on, day: fixed if not runs or on[runs] else ()
     if len(reads) == 1:
-        name, yes, no = reads[0], values[(True,)], values[(False,)]
+        name, no, yes = reads[0], hazards[0], hazards[1]
         return lambda s, on, day: (yes if on[name] else no) if not runs or on[runs] else ()
+    bits = tuple(enumerate(reads))
     return lambda s, on, day: (
-        values[tuple(bool(on[n]) for n in reads)] if not runs or on[runs] else ()
+        hazards[sum(1 << j for j, n in bits if on[n])] if not runs or on[runs] else ()
     )
 
 
-def _plan(h: ClockHazard, c: ModelConstants) -> tuple[str, int, str, _HazardOf]:
+def _plan(h: ClockHazard, c: ModelConstants, v: Variants | None) -> _Plan:
     kind = _DAY
     if h.origin == "lt_day":
         kind = _LT_DAY
@@ -414,28 +446,40 @@ def _plan(h: ClockHazard, c: ModelConstants) -> tuple[str, int, str, _HazardOf]:
     elif h.origin != "day":
         kind = _FIELD
     clock = h.clock.split(".")[0]  # a flare case sets the flare clock
-    return clock, kind, DRUG_ORIGINS.get(h.origin, h.origin), _hazard_of(h, c)
+    return clock, kind, DRUG_ORIGINS.get(h.origin, h.origin), _hazard_of(h, c, v)
 
 
-_Plans = tuple[dict[str, tuple[str, int, str, _HazardOf]], list[tuple[str, int, str, _HazardOf]]]
-#: Plans of the last constants seen, by their identity (a cohort has one set of constants).
-_PLANS: dict[int, tuple[ModelConstants, _Plans]] = {}
+#: A clock's plan: its name, origin kind and name, and its hazard.
+_Plan = tuple[str, int, str, _HazardOf]
 
 
-def _plans(c: ModelConstants) -> _Plans:
-    kept = _PLANS.get(id(c))
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """The table under one set of constants: the variants and the plans of each entry."""
+
+    variants: dict[ClockHazard, Variants | None]
+    flare: dict[str, _Plan]
+    clocks: list[_Plan]
+
+
+#: The table compiled for the last constants seen, by their identity (a cohort has one).
+_COMPILED: dict[int, tuple[ModelConstants, _Compiled]] = {}
+_COMPILED_KEPT = 8
+
+
+def _cache(c: ModelConstants) -> _Compiled:
+    kept = _COMPILED.get(id(c))
     if kept is not None and kept[0] is c:
         return kept[1]
-    flare = {case: _plan(h, c) for case, h in FLARE_HAZARDS.items()}
-    flare[""] = _plan(NO_FLARE, c)
-    plans = (flare, [_plan(h, c) for h in CLOCK_HAZARDS])
-    if len(_PLANS) >= _PLANS_KEPT:
-        _PLANS.clear()
-    _PLANS[id(c)] = (c, plans)
-    return plans
-
-
-_PLANS_KEPT = 8
+    entries = (NO_FLARE, *FLARE_HAZARDS.values(), *CLOCK_HAZARDS)
+    found = {h: _variants(h, c) for h in entries}
+    flare = {case: _plan(h, c, found[h]) for case, h in FLARE_HAZARDS.items()}
+    flare[""] = _plan(NO_FLARE, c, found[NO_FLARE])
+    compiled = _Compiled(found, flare, [_plan(h, c, found[h]) for h in CLOCK_HAZARDS])
+    if len(_COMPILED) >= _COMPILED_KEPT:
+        _COMPILED.clear()
+    _COMPILED[id(c)] = (c, compiled)
+    return compiled
 
 
 def settings(
@@ -492,9 +536,10 @@ def set_clocks(
     """Set each clock's origin and hazard for one patient now (:func:`settings`, given to
     the clocks). The table is read through plans made once per set of constants:
     :func:`reference_settings` reads it directly."""
-    flare, plans = _plans(c)
+    compiled = _cache(c)
+    flare = compiled.flare
     origin: float
-    for clock, kind, name, hazard_of in (flare.get(case, flare[""]), *plans):
+    for clock, kind, name, hazard_of in (flare.get(case, flare[""]), *compiled.clocks):
         if kind == _DAY:
             origin = day
         elif kind == _LT_DAY:
