@@ -94,6 +94,11 @@ def test_the_table_covers_every_clock_and_case_with_declared_conditions() -> Non
     assert ("flare", *(h.clock for h in CLOCK_HAZARDS)) == CLOCKS
     assert set(FLARE_HAZARDS) <= {case.name for case in FLARE_CASES}
     assert conditions_read() == set(HAZARD_CONDITIONS)
+    entries = (*CLOCK_HAZARDS, *FLARE_HAZARDS.values())
+    drugs = {clock_hazards.drug_of(h.origin) for h in entries} - {None}
+    assert drugs == {"azathioprine", "mycophenolate", "tacrolimus"}
+    others = {h.origin for h in entries if clock_hazards.drug_of(h.origin) is None}
+    assert others <= {"day", *clock_hazards.ORIGINS}
 
 
 _DAYS = st.floats(0, 5000)

@@ -25,12 +25,12 @@ from pathway.vector import Batch
 
 from .clock_hazards import (
     CLOCK_HAZARDS,
-    DRUG_ORIGINS,
     FLARE_HAZARDS,
     NO_FLARE,
     ClockHazard,
     Variants,
     Window,
+    drug_of,
     variants,
 )
 from .disease import ModelConstants
@@ -182,7 +182,7 @@ def _origin(h: ClockHazard, cols: ClockColumns) -> Floats:
         return cols.day
     if h.origin == "lt_day":
         return cols.lt_day
-    drug = DRUG_ORIGINS.get(h.origin)
+    drug = drug_of(h.origin)
     value = cols.drug_start[drug] if drug is not None else cols.situation[h.origin]
     out: Floats = np.where(np.isnan(value), cols.day, value)
     return out

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLOCK_HAZARDS",
-    "DRUG_ORIGINS",
+    "DRUG_START",
     "FLARE_HAZARDS",
     "NO_FLARE",
     "ORIGINS",
@@ -46,6 +46,7 @@ __all__ = [
     "Variants",
     "Window",
     "conditions_read",
+    "drug_of",
     "reference_settings",
     "set_clocks",
     "settings",
@@ -53,25 +54,20 @@ __all__ = [
 ]
 
 #: Origins other than ``day``: the situation's days (``None`` where there is none) and the
-#: latent ones. A missing origin counts from the day (the conditions that run a hazard
-#: counted from such a day require it).
-ORIGINS = frozenset(
-    {
-        "withdrawal_start_day",
-        "untreated_since",
-        "nonadherent_since",
-        "lt_day",
-        "azathioprine_start",
-        "mycophenolate_start",
-        "tacrolimus_start",
-    }
-)
-#: The latent start day of each drug with an intolerance clock, by origin name.
-DRUG_ORIGINS = {
-    "azathioprine_start": "azathioprine",
-    "mycophenolate_start": "mycophenolate",
-    "tacrolimus_start": "tacrolimus",
-}
+#: latent transplant day; and ``drug_start.<drug>``, the latent start day of a drug. A
+#: missing origin counts from the day (the conditions that run a hazard counted from such a
+#: day require it).
+ORIGINS = frozenset({"withdrawal_start_day", "untreated_since", "nonadherent_since", "lt_day"})
+DRUG_START = "drug_start."
+
+
+def drug_of(origin: str) -> str | None:
+    """The drug whose start day ``origin`` names (``None``: not a drug's start).
+
+    >>> drug_of("drug_start.tacrolimus"), drug_of("lt_day")
+    ('tacrolimus', None)
+    """
+    return origin.removeprefix(DRUG_START) if origin.startswith(DRUG_START) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,8 +205,8 @@ class ClockHazard:
         runs: the condition under which the hazard runs (``""``: always; a flare case is
             its own condition); elsewhere the clock has no hazard.
         shape: the hazard (``None``: none).
-        origin: ``day`` or a name of :data:`ORIGINS`: the absolute day the hazard counts
-            from (also while it does not run).
+        origin: ``day``, a name of :data:`ORIGINS` or ``drug_start.<drug>``: the
+            absolute day the hazard counts from (also while it does not run).
     """
 
     clock: str
@@ -232,19 +228,19 @@ CLOCK_HAZARDS: tuple[ClockHazard, ...] = (
         "intolerance_azathioprine",
         "intolerance_azathioprine",
         Pieces("aza_intolerance"),
-        "azathioprine_start",
+        "drug_start.azathioprine",
     ),
     ClockHazard(
         "intolerance_mycophenolate",
         "intolerance_mycophenolate",
         Pieces("mmf_intolerance"),
-        "mycophenolate_start",
+        "drug_start.mycophenolate",
     ),
     ClockHazard(
         "intolerance_tacrolimus",
         "intolerance_tacrolimus",
         Pieces("tac_intolerance"),
-        "tacrolimus_start",
+        "drug_start.tacrolimus",
     ),
     _constant("cirrhosis", "cirrhosis_rate", _ACTIVITY),
     _constant("decompensation", "decompensation_rate", _ACTIVITY),
@@ -347,7 +343,7 @@ def _origin(
 ) -> float | None:
     if name == "lt_day":
         return lt_day
-    drug = DRUG_ORIGINS.get(name)
+    drug = drug_of(name)
     if drug is not None:
         return drug_start.get(drug)
     value: float | None = getattr(s, name)
@@ -441,12 +437,12 @@ def _plan(h: ClockHazard, c: ModelConstants, v: Variants | None) -> _Plan:
     kind = _DAY
     if h.origin == "lt_day":
         kind = _LT_DAY
-    elif h.origin in DRUG_ORIGINS:
+    elif drug_of(h.origin) is not None:
         kind = _DRUG
     elif h.origin != "day":
         kind = _FIELD
     clock = h.clock.split(".")[0]  # a flare case sets the flare clock
-    return clock, kind, DRUG_ORIGINS.get(h.origin, h.origin), _hazard_of(h, c, v)
+    return clock, kind, drug_of(h.origin) or h.origin, _hazard_of(h, c, v)
 
 
 #: A clock's plan: its name, origin kind and name, and its hazard.
