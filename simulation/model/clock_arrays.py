@@ -6,7 +6,7 @@ pieces, windows, origins), read over a batch: given where each hazard condition 
 (:func:`~simulation.model.model_arrays.flare_cases`) and the few columns the rates read
 (:class:`ClockColumns`), :func:`clock_tables` gives each clock's origins and padded pieces
 (:class:`ClockTable`), which :meth:`~simulation.model.hazard_arrays.ClockArrays.set_table`
-takes. Every float is the scalar :func:`~simulation.model.clock_hazards.settings`' (the same
+takes. Every float is the scalar :func:`~simulation.model.clock_hazards.set_clocks`' (the same
 operations on the same constants, in the same order; tested on random courses).
 
 Units: days, rates per day, ages in years.
@@ -248,7 +248,7 @@ def clock_tables(
     c: ModelConstants, on: Mapping[str, Bools], cases: Ints, cols: ClockColumns
 ) -> dict[str, ClockTable]:
     """Each clock's origins and hazards for ``n`` patients, flare first, then the model's
-    clock order: :func:`~simulation.model.clock_hazards.settings` over a batch.
+    clock order: :func:`~simulation.model.clock_hazards.set_clocks` over a batch.
 
     ``on``: where each hazard condition holds (``model_arrays.hazards_on``); ``cases``: each
     patient's flare case (an index of ``FLARE_CASES``, -1 for none:

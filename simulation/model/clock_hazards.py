@@ -8,7 +8,7 @@ hazard ratios that apply where a condition holds, the terms of a sum, a window i
 (from the end of the steroid trial to a maximum age), and its origin (the day, or a day the
 situation or the latent state keeps). Two interpreters read the table:
 
-- :func:`settings`, for one patient: the ``(clock, origin, hazard)`` triples the scalar
+- :func:`set_clocks`, for one patient: what the scalar
   :meth:`DiseaseModel._set_hazards <simulation.model.disease.DiseaseModel>` gives its clocks;
 - :func:`simulation.model.clock_arrays.clock_tables`, for a batch: each clock's origins and
   padded pieces (:class:`~simulation.model.hazard_arrays.HazardTable`), the same floats bit
@@ -47,9 +47,7 @@ __all__ = [
     "Window",
     "conditions_read",
     "drug_of",
-    "reference_settings",
     "set_clocks",
-    "settings",
     "variants",
 ]
 
@@ -338,38 +336,6 @@ def conditions_read() -> frozenset[str]:
     return frozenset(out)
 
 
-def _origin(
-    name: str, s: Situation, lt_day: float, drug_start: Mapping[str, float]
-) -> float | None:
-    if name == "lt_day":
-        return lt_day
-    drug = drug_of(name)
-    if drug is not None:
-        return drug_start.get(drug)
-    value: float | None = getattr(s, name)
-    return value
-
-
-def _one(
-    h: ClockHazard,
-    c: ModelConstants,
-    s: Situation,
-    on: Mapping[str, Any],
-    day: float,
-    lt_day: float,
-    drug_start: Mapping[str, float],
-) -> tuple[float, Hazard]:
-    origin = day
-    if h.origin != "day":
-        value = _origin(h.origin, s, lt_day, drug_start)
-        if value is not None:
-            origin = value
-    shape = h.shape
-    if shape is None or (h.runs and not on[h.runs]):
-        return origin, ()
-    return origin, shape.hazard(c, on, s, day)
-
-
 #: A clock's hazard for one patient, from its situation, the conditions' values and the day.
 _HazardOf = Callable[[Situation, Mapping[str, Any], float], Hazard]
 #: Origin kinds of a plan: the day, the transplant day, a drug's start, a situation field.
@@ -413,8 +379,8 @@ def _variants(h: ClockHazard, c: ModelConstants) -> Variants | None:
 
 
 def _hazard_of(h: ClockHazard, c: ModelConstants, v: Variants | None) -> _HazardOf:
-    """:func:`_one`'s hazard for ``h`` as a function of the situation, the conditions and
-    the day, choosing among the variants ``v`` (a window is computed)."""
+    """``h``'s hazard as a function of the situation, the conditions and the day: none
+    where ``h.runs`` does not hold, else one of the variants ``v`` (a window computed)."""
     shape, runs = h.shape, h.runs
     if v is None:
         assert isinstance(shape, Window)
@@ -478,45 +444,11 @@ def _cache(c: ModelConstants) -> _Compiled:
     return compiled
 
 
-def settings(
-    c: ModelConstants,
-    s: Situation,
-    on: Mapping[str, Any],
-    case: str,
-    day: float,
-    lt_day: float,
-    drug_start: Mapping[str, float],
-) -> list[tuple[str, float, Hazard]]:
-    """Each clock's ``(name, origin, hazard)`` for one patient now, flare first.
-
-    ``c``: the model's constants; ``s``: its situation
-    (:class:`~simulation.model.hazard_conditions.Situation`); ``on``: the conditions'
-    values (:func:`~simulation.model.hazard_conditions.hazards_on`); ``case``: the flare
-    case (``""``: none); ``day``: today; ``lt_day``: the transplant day;
-    ``drug_start``: the latent start day of each drug taken.
-    """
-    out: list[tuple[str, float, Hazard]] = []
-    collect = {h.clock: _Collected(h.clock, out) for h in (NO_FLARE, *CLOCK_HAZARDS)}
-    set_clocks(collect, c, s, on, case, day, lt_day, drug_start)
-    return out
-
-
 class Settable(Protocol):
     """What :func:`set_clocks` sets: a :class:`~simulation.model.hazards.Clock`."""
 
     def set(self, origin: float, hazard: Hazard) -> None:
         """From now on, the hazard is ``hazard`` counted from the absolute day ``origin``."""
-
-
-@dataclass(slots=True)
-class _Collected:
-    """A clock that notes what it is set to (for :func:`settings`)."""
-
-    name: str
-    out: list[tuple[str, float, Hazard]]
-
-    def set(self, origin: float, hazard: Hazard) -> None:
-        self.out.append((self.name, origin, hazard))
 
 
 def set_clocks(
@@ -529,9 +461,14 @@ def set_clocks(
     lt_day: float,
     drug_start: Mapping[str, float],
 ) -> None:
-    """Set each clock's origin and hazard for one patient now (:func:`settings`, given to
-    the clocks). The table is read through plans made once per set of constants:
-    :func:`reference_settings` reads it directly."""
+    """Set each clock's origin and hazard for one patient now, flare first.
+
+    ``clocks``: the model's clocks by name; ``c``: its constants; ``s``: its situation;
+    ``on``: the conditions' values (:func:`~simulation.model.hazard_conditions.hazards_on`);
+    ``case``: the flare case (``""``: none); ``day``: today; ``lt_day``: the transplant
+    day; ``drug_start``: the latent start day of each drug taken. The table is read through
+    plans made once per set of constants (see :class:`Variants`).
+    """
     compiled = _cache(c)
     flare = compiled.flare
     origin: float
@@ -546,23 +483,3 @@ def set_clocks(
             value: float | None = getattr(s, name)
             origin = day if value is None else value
         clocks[clock].set(origin, hazard_of(s, on, day))
-
-
-def reference_settings(
-    c: ModelConstants,
-    s: Situation,
-    on: Mapping[str, Any],
-    case: str,
-    day: float,
-    lt_day: float,
-    drug_start: Mapping[str, float],
-) -> list[tuple[str, float, Hazard]]:
-    """:func:`settings`, reading the table directly (no plans): the definition the plans
-    are tested against."""
-    flare = FLARE_HAZARDS.get(case, NO_FLARE)
-    origin, hazard = _one(flare, c, s, on, day, lt_day, drug_start)
-    out = [("flare", origin, hazard)]
-    for h in CLOCK_HAZARDS:
-        origin, hazard = _one(h, c, s, on, day, lt_day, drug_start)
-        out.append((h.clock, origin, hazard))
-    return out
