@@ -10,13 +10,22 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pathway import AIHPathway, PatientRecord
 from simulation.model import clock_hazards, hazard_conditions
 from simulation.model.clock_arrays import ClockColumns, ClockTable, clock_tables
-from simulation.model.clock_hazards import CLOCK_HAZARDS, FLARE_HAZARDS, conditions_read
+from simulation.model.clock_hazards import (
+    CLOCK_HAZARDS,
+    FLARE_HAZARDS,
+    ClockHazard,
+    Constant,
+    Factor,
+    Rate,
+    conditions_read,
+)
 from simulation.model.disease import CLOCKS, DiseaseModel, ModelConstants
 from simulation.model.draws import PatientStream
 from simulation.model.hazard_conditions import FLARE_CASES, HAZARD_CONDITIONS, Limits, Situation
@@ -238,6 +247,44 @@ def _row(t: ClockTable, i: int) -> tuple[float, Hazard]:
     assert np.all(np.isinf(t.table.starts[i, size:]))
     assert not np.any(t.table.rates[i, size:])
     return float(t.origin[i]), tuple(zip(starts, rates, strict=True))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(st.tuples(situations, _DAYS), min_size=1, max_size=12),
+    active=_CONFIGURATIONS,
+)
+def test_both_interpreters_follow_a_changed_table(
+    rows: list[tuple[Situation, float]], active: frozenset[str]
+) -> None:
+    """A flare case whose rate depends on conditions (a switch and a hazard ratio, four
+    variants): the arrays still give the scalar plans' hazards (the table is data)."""
+    changed = ClockHazard(
+        "flare.maintenance",
+        "",
+        Constant(Rate("maintenance_flare_rate", "untreated_flare_rate", "hcc.cirrhotic", _HR)),
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(FLARE_HAZARDS, "flare.maintenance", changed)
+        c = _constants({})  # new constants: plans made from the changed table
+        limits = Limits(15.0, c.pregnancy_max_age)
+        batch = situation_batch([s for s, _ in rows], active)
+        n = len(rows)
+        cols = ClockColumns.of(
+            batch,
+            np.array([day for _, day in rows]),
+            np.zeros(n),
+            {d: np.full(n, math.nan) for d in ("azathioprine", "mycophenolate", "tacrolimus")},
+        )
+        flare = clock_tables(c, hazards_on(batch, limits), flare_cases(batch, limits), cols)
+        for i, (s, day) in enumerate(rows):
+            on = hazard_conditions.hazards_on(s, limits, active)
+            case = hazard_conditions.flare_case(s, limits, active)
+            want = _settings(c, s, on, case, day, 0.0, {})[0]
+            assert _same(_row(flare["flare"], i), want[1:]), case
+
+
+_HR = Factor("activity_hr", "activity")
 
 
 class _Recording:
