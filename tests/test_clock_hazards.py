@@ -333,7 +333,7 @@ def _columns(updates: list[dict[str, Any]], active: frozenset[str]) -> tuple[Any
     return hazards_on(batch, limits), flare_cases(batch, limits), cols
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(
     seed=st.integers(0, 2**32),
     patients=st.lists(
