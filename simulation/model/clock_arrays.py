@@ -189,58 +189,81 @@ def _origin(h: ClockHazard, cols: ClockColumns) -> Floats:
 
 
 def _table(
-    h: ClockHazard, c: ModelConstants, on: Mapping[str, Bools], cols: ClockColumns
+    h: ClockHazard,
+    stacked: _Stacked | None,
+    c: ModelConstants,
+    on: Mapping[str, Bools],
+    cols: ClockColumns,
 ) -> ClockTable:
-    v = variants(h, c)
-    if v is None:
+    if stacked is None:
         starts, rates, ends, size = _window(h, c, on, cols)
     else:
-        stacked = _stacked(h, v)
         code = stacked.code(on, on[h.runs] if h.runs else None, cols.n)
         starts, rates, ends, size = _gathered(stacked, code)
     return ClockTable(_origin(h, cols), HazardTable(starts, rates, ends), size)
 
 
-#: Stacked variants by clock entry and variants (one set of constants: one entry each).
-_STACKED: dict[tuple[ClockHazard, Variants], _Stacked] = {}
+@dataclass(frozen=True)
+class _Stacks:
+    """The table's variants stacked under one set of constants: each clock's (``None``: a
+    window) and the flare cases' in one table, with each case's first row."""
+
+    clocks: tuple[tuple[ClockHazard, _Stacked | None], ...]
+    flare_cases: tuple[tuple[ClockHazard, Variants], ...]
+    flare: _Stacked
+    offsets: Ints
+
+    @classmethod
+    def of(cls, c: ModelConstants) -> _Stacks:
+        clocks = []
+        for h in CLOCK_HAZARDS:
+            v = variants(h, c)
+            clocks.append((h, None if v is None else _Stacked.of(v)))
+        cases = []
+        # FLARE_CASES order, then none (case -1) last.
+        for h in [FLARE_HAZARDS.get(case.name, NO_FLARE) for case in FLARE_CASES] + [NO_FLARE]:
+            v = variants(h, c)
+            if v is None:
+                raise ValueError(f"flare case {h.clock!r}: a window; expected no day window")
+            cases.append((h, v))
+        merged = Variants((), tuple(hazard for _, v in cases for hazard in v.hazards))
+        offsets = np.cumsum([0] + [len(v.hazards) for _, v in cases[:-1]])
+        return cls(tuple(clocks), tuple(cases), _Stacked.of(merged), offsets)
 
 
-def _stacked(h: ClockHazard, v: Variants) -> _Stacked:
-    key = (h, v)
-    found = _STACKED.get(key)
-    if found is None:
-        if len(_STACKED) > _STACKED_KEPT:
-            _STACKED.clear()
-        found = _STACKED[key] = _Stacked.of(v)
-    return found
+#: Stacks of the last constants seen, by their identity (a cohort has one set).
+_STACKS: dict[int, tuple[ModelConstants, _Stacks]] = {}
+_STACKS_KEPT = 8
 
 
-_STACKED_KEPT = 256
+def _stacks(c: ModelConstants) -> _Stacks:
+    kept = _STACKS.get(id(c))
+    if kept is not None and kept[0] is c:
+        return kept[1]
+    if len(_STACKS) >= _STACKS_KEPT:
+        _STACKS.clear()
+    stacks = _Stacks.of(c)
+    _STACKS[id(c)] = (c, stacks)
+    return stacks
 
 
-def _flare(
-    c: ModelConstants, on: Mapping[str, Bools], cases: Ints, cols: ClockColumns
-) -> ClockTable:
-    """The flare clock: each row its case's hazard and origin (no case: none, from the day).
-    The cases' variants are stacked into one table; each row gathers its case's."""
-    entries = [FLARE_HAZARDS.get(case.name, NO_FLARE) for case in FLARE_CASES] + [NO_FLARE]
-    found = [variants(h, c) for h in entries]
-    assert all(v is not None for v in found), "a flare case with a window"
-    merged = Variants((), tuple(h for v in found if v is not None for h in v.hazards))
-    stacked = _stacked(NO_FLARE, merged)
-    offsets = np.cumsum([0] + [len(v.hazards) for v in found if v is not None])
+def _flare(stacks: _Stacks, on: Mapping[str, Bools], cases: Ints, cols: ClockColumns) -> ClockTable:
+    """The flare clock: each row its case's hazard and origin (no case: none, from the day),
+    gathered from the cases' variants stacked in one table."""
     case = np.where(cases < 0, len(FLARE_CASES), cases)  # -1 (none): the last entry
-    code = offsets[case]
+    code = stacks.offsets[case]
     origin = cols.day
-    for k, (h, v) in enumerate(zip(entries, found, strict=True)):
+    for k, (h, v) in enumerate(stacks.flare_cases):
+        if not (v.reads or h.origin != "day"):
+            continue
         rows = case == k
-        if v is None or not rows.any():
+        if not rows.any():
             continue
         if v.reads:
             code = np.where(rows, code + _code(v.reads, on, cols.n), code)
         if h.origin != "day":
             origin = np.where(rows, _origin(h, cols), origin)
-    starts, rates, ends, size = _gathered(stacked, code)
+    starts, rates, ends, size = _gathered(stacks.flare, code)
     return ClockTable(origin, HazardTable(starts, rates, ends), size)
 
 
@@ -256,7 +279,8 @@ def clock_tables(
     a sum or pieces is gathered from its variants, worked out once by the scalar table;
     a window is computed over the rows with the scalar operations.
     """
-    out = {"flare": _flare(c, on, cases, cols)}
-    for h in CLOCK_HAZARDS:
-        out[h.clock] = _table(h, c, on, cols)
+    stacks = _stacks(c)
+    out = {"flare": _flare(stacks, on, cases, cols)}
+    for h, stacked in stacks.clocks:
+        out[h.clock] = _table(h, stacked, c, on, cols)
     return out
