@@ -47,6 +47,7 @@ from pathway import Pathway, PatientRecord
 from pathway.records import reduce_frozen
 
 from ..run.engine import Days, Occurrence
+from .clock_hazards import set_clocks
 from .draws import Randomness
 from .hazard_conditions import Limits, Situation, flare_case, hazards_on, reported
 from .hazards import (
@@ -56,7 +57,6 @@ from .hazards import (
     constant,
     from_cumulative,
     rate_from_probability,
-    scale,
 )
 from .parameters import ParameterSet
 from .scripted import baseline_occurrences
@@ -1558,92 +1558,14 @@ class DiseaseModel:
 
     def _set_hazards(self, chart: Pathway[PatientRecord], day: Days) -> None:
         """Set every clock's hazard: whether it runs is declared in
-        :mod:`simulation.model.hazard_conditions`; its rate and origin come from here."""
-        c, lat, p, active = self.c, self.latent, chart.patient, chart.active
-        clocks = self.clocks
-        age_now = p.age + day / YEAR_DAYS
+        :mod:`simulation.model.hazard_conditions`, its rate and origin in
+        :mod:`simulation.model.clock_hazards`."""
+        p, active, lat = chart.patient, chart.active, self.latent
         s = self.situation(p, day)
         limits = self.limits(chart)
         on = hazards_on(s, limits, active)
-        hr = c.activity_hr if on["activity"] else 1.0
-        # Flares.
-        flare: Hazard = ()
-        origin = day
         case = flare_case(s, limits, active)
-        if case == "flare.recurrence":
-            flare, origin = c.recurrence, lat.lt_day
-        elif case == "flare.withdrawal" and p.withdrawal_start_day is not None:
-            flare, origin = c.withdrawal_flare, p.withdrawal_start_day
-        elif case == "flare.maintenance_untreated" and lat.untreated_since is not None:
-            flare, origin = c.withdrawal_flare, lat.untreated_since
-        elif case == "flare.nonadherent" and lat.nonadherent_since is not None:
-            # [MODEL] Non-adherent: part of the protection is lost, so part of the
-            # hazard after full withdrawal (S-VGERVEN13) adds to the maintenance one.
-            origin = lat.nonadherent_since
-            flare = tuple(
-                (start, c.maintenance_flare_rate + rate)
-                for start, rate in scale(c.withdrawal_flare, c.adherence_effect_lost)
-            )
-        elif case == "flare.maintenance":
-            flare = constant(c.maintenance_flare_rate)
-        elif case == "flare.untreated":
-            flare = constant(c.untreated_flare_rate)
-        clocks["flare"].set(origin, flare)
-        postpartum = on["postpartum_flare"]
-        clocks["postpartum_flare"].set(day, constant(c.postpartum_flare_rate) if postpartum else ())
-        for drug, hazard in (
-            ("azathioprine", c.aza_intolerance),
-            ("mycophenolate", c.mmf_intolerance),
-            ("tacrolimus", c.tac_intolerance),
-        ):
-            running = on[f"intolerance_{drug}"]
-            clocks[f"intolerance_{drug}"].set(
-                lat.drug_start.get(drug, day), hazard if running else ()
-            )
-        nonadherence = constant(c.nonadherence_rate) if on["nonadherence"] else ()
-        clocks["nonadherence"].set(day, nonadherence)
-        # Liver stage and cancer (native liver only).
-        recompensation = constant(c.recompensation_rate) if on["recompensation"] else ()
-        clocks["recompensation"].set(day, recompensation)
-        cirrhosis = constant(c.cirrhosis_rate * hr) if on["cirrhosis"] else ()
-        clocks["cirrhosis"].set(day, cirrhosis)
-        decompensation = constant(c.decompensation_rate * hr) if on["decompensation"] else ()
-        clocks["decompensation"].set(day, decompensation)
-        hcc_rate = c.hcc_rate_cirrhosis if lat.stage != "none" else c.hcc_rate_noncirrhotic
-        clocks["hcc"].set(day, constant(hcc_rate) if on["hcc"] else ())
-        # Transplant after a referral for a chronic indication: after the steroid trial's
-        # remaining days, and before the maximum age (free-form: numbers of days).
-        years_left = (c.transplant_max_age - age_now) * YEAR_DAYS
-        trial_left = 0.0
-        started = p.treatment_start_day
-        if on["transplant.steroid_trial"] and started is not None:
-            trial_left = max(0.0, started + c.steroid_trial_days - day)
-        transplant: Hazard = ()
-        if on["transplant"] and years_left > trial_left:
-            transplant = ((trial_left, c.transplant_rate), (years_left, 0.0))
-        clocks["transplant"].set(day, transplant)
-        # After transplant.
-        loss = c.graft_loss_rate * (c.recurrence_graft_loss_hr if lat.recurrence else 1.0)
-        clocks["graft_failure"].set(day, constant(loss) if on["graft_failure"] else ())
-        lt_death = scale(c.post_lt_death, c.recurrence_death_hr if lat.recurrence else 1.0)
-        clocks["post_transplant_death"].set(
-            lat.lt_day, lt_death if on["post_transplant_death"] else ()
-        )
-        # Liver and cancer deaths.
-        liver_rate = 0.0
-        if on["liver_death.decompensated"]:
-            liver_rate += c.decompensated_death_rate
-        if on["liver_death.graft_failed"]:
-            liver_rate += c.graft_failure_death_rate
-        clocks["liver_death"].set(day, constant(liver_rate))
-        clocks["hcc_death"].set(day, constant(c.hcc_death_rate) if on["hcc_death"] else ())
-        # Pregnancy (women of reproductive age, outside transplant care).
-        years_fertile = (c.pregnancy_max_age - age_now) * YEAR_DAYS
-        clocks["plan_pregnancy"].set(
-            day,
-            ((0.0, c.pregnancy_rate), (years_fertile, 0.0)) if on["plan_pregnancy"] else (),
-        )
-        clocks["conception"].set(day, constant(c.conception_rate) if on["conception"] else ())
+        set_clocks(self.clocks, self.c, s, on, case, day, lat.lt_day, lat.drug_start)
 
 
 def _unit(z: float) -> float:

@@ -48,6 +48,11 @@ class HazardTable:
         for i, h in enumerate(hazards):
             for j, (start, rate) in enumerate(h):
                 starts[i, j], rates[i, j] = start, rate
+        return cls.padded(starts, rates)
+
+    @classmethod
+    def padded(cls, starts: Floats, rates: Floats) -> HazardTable:
+        """The table of pieces ``starts`` and ``rates`` (``inf`` and 0 where padded)."""
         ends = np.full_like(starts, math.inf)
         ends[:, :-1] = starts[:, 1:]
         return cls(starts, rates, ends)
@@ -138,7 +143,14 @@ class ClockArrays:
 
     def set(self, origin: Floats, hazards: Sequence[Hazard], mask: NDArray[np.bool_]) -> None:
         """From now on the masked patients' hazard is ``hazards[i]`` counted from ``origin``."""
-        new = HazardTable.of(hazards)
+        has = np.array([len(h) > 0 for h in hazards], dtype=bool)
+        self.set_table(origin, HazardTable.of(hazards), has, mask)
+
+    def set_table(
+        self, origin: Floats, new: HazardTable, has: NDArray[np.bool_], mask: NDArray[np.bool_]
+    ) -> None:
+        """:meth:`set` from a table: the masked patients' hazard is row ``i`` of ``new``
+        (``has[i]``: it has a piece, the scalar ``if hazard``) counted from ``origin``."""
         width = max(new.starts.shape[1], self.table.starts.shape[1])
         old, new = _pad(self.table, width), _pad(new, width)
         rows = mask[:, None]
@@ -147,7 +159,7 @@ class ClockArrays:
             np.where(rows, new.rates, old.rates),
             np.where(rows, new.ends, old.ends),
         )
-        self.has = np.where(mask, np.array([len(h) > 0 for h in hazards]), self.has)
+        self.has = np.where(mask, has, self.has)
         self.origin = np.where(mask, origin, self.origin)
 
     def due(self) -> Floats:

@@ -7,21 +7,17 @@ once, as an expression of the guideline language (:mod:`pathway.expr`) over the 
 :class:`Situation`: the chart's active states (``active``), the record's drugs and pregnancy,
 the model's latent liver stage and events, and two limits (``th.transplant_meld`` from the
 pathway's thresholds, ``th.pregnancy_max_age`` from the parameters). *How large* it is (its
-rates, origin and time window) stays with the parameters in the model.
+rates, origin and time window) is declared in :mod:`simulation.model.clock_hazards`, by the
+names of these conditions and of the model's constants; conditions named ``<clock>.<case>``
+(``hcc.cirrhotic``, ``transplant.steroid_trial``) choose a rate, a hazard ratio or a window.
 
 Each condition names the parameters behind its rate (their sources and tags are in
 ``simulation/data/parameters.yaml``) and why the condition is what it is. The scalar
 interpreter evaluates them for one patient; each knows what it reads
 (``HAZARD_CONDITIONS["cirrhosis"].when.deps``), the seam for a vectorised cohort engine.
 
-Said in Python instead, with the reason (:data:`FREE_FORM`):
-
-- the transplant hazard's window: it starts after the steroid trial's remaining days and
-  ends at the maximum transplant age, numbers of days built from the parameters, not a
-  condition;
-- the hazards' rates and origins (the activity hazard ratio, the maintenance flare rate
-  plus part of the withdrawal hazard under non-adherence, the clock origins): values, not
-  conditions.
+Nothing is said in Python instead (:data:`FREE_FORM` is empty since issue 14: the transplant
+window and the rates and origins became :mod:`simulation.model.clock_hazards`).
 """
 
 from __future__ import annotations
@@ -262,6 +258,12 @@ HAZARD_CONDITIONS: dict[str, HazardCondition] = {
             "[MODEL] one HCC, in the native liver",
         ),
         _condition(
+            "hcc.cirrhotic",
+            'stage != "none"',
+            ("liver.hcc_per_1000py_cirrhosis",),
+            "[MODEL] HCC arises at the cirrhotic rate once the liver is cirrhotic",
+        ),
+        _condition(
             "transplant",
             '"transplant" in active and not emergency and indicated and candidate',
             ("transplant.wait_median_days", "transplant.candidate_share"),
@@ -283,10 +285,22 @@ HAZARD_CONDITIONS: dict[str, HazardCondition] = {
             "[MODEL] a working graft can fail",
         ),
         _condition(
+            "graft_failure.recurrence",
+            "recurrence",
+            ("transplant.recurrence_graft_loss_hr",),
+            "[MODEL] recurrent AIH raises the hazard of graft loss",
+        ),
+        _condition(
             "post_transplant_death",
             '"post_transplant" in active and not graft_failed',
             ("transplant.mortality_1y", "transplant.survival_5y", "transplant.survival_10y"),
             "[MODEL] the registry's survival after transplant, while the graft works",
+        ),
+        _condition(
+            "post_transplant_death.recurrence",
+            "recurrence",
+            ("transplant.recurrence_death_hr",),
+            "[MODEL] recurrent AIH raises the hazard of death after transplant",
         ),
         _condition(
             "liver_death.decompensated",
@@ -341,13 +355,8 @@ REPORT_CONDITIONS: dict[str, Expr] = {
     "recompensation": _report("recompensation", '"decompensated_cirrhosis" in active'),
 }
 
-#: What stays Python, and why (see the module docstring).
-FREE_FORM: dict[str, str] = {
-    "transplant window": "starts after the steroid trial's remaining days and ends at "
-    "transplant.max_age: numbers of days built from parameters, not a condition",
-    "rates and origins": "the rate each hazard runs at, and the day it counts from, are "
-    "values computed from the parameters",
-}
+#: What stays Python, and why (nothing: see the module docstring).
+FREE_FORM: dict[str, str] = {}
 
 
 def _compile(exprs: Sequence[Expr], shape: str) -> Callable[..., Any]:
