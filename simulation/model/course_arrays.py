@@ -113,13 +113,18 @@ def _choose(
         return other()
     a, b = then(), other()
     width = max(a.times.shape[1], b.times.shape[1])
-    a, b = _widen(a, width), _widen(b, width)
+    a, b = _to_width(a, width), _to_width(b, width)
     rows = mask[:, None]
     return PathArrays(
         np.where(rows, a.times, b.times),
         np.where(rows, a.logs, b.logs),
         np.where(mask, a.size, b.size),
     )
+
+
+def _to_width(paths: PathArrays, width: int) -> PathArrays:
+    """``paths`` with ``width`` knot columns: itself if it has them, else a padded copy."""
+    return paths if paths.times.shape[1] == width else _widen(paths, width)
 
 
 def _first_at_or_below(path: PathArrays, level: float) -> Floats:
@@ -262,19 +267,20 @@ def _course_stream(m: DiseaseModel) -> PatientStream:
 
 
 def _per_regimen(
+    c: ModelConstants,
+    kind: str,
     regimens: Sequence[tuple[Collection[str], str, bool, bool]],
-    value: Callable[[Collection[str], str, bool, bool], float],
-) -> Floats:
-    """``value(*regimen)`` of each row's regimen, called once per distinct regimen (the
-    scalar function: its result spread to the rows)."""
-    seen: dict[tuple[frozenset[str], str, bool, bool], float] = {}
-    out = np.empty(len(regimens))
-    for i, (drugs, reason, raised, optimised) in enumerate(regimens):
-        key = (frozenset(drugs), reason, raised, optimised)
-        if key not in seen:
-            seen[key] = value(drugs, reason, raised, optimised)
-        out[i] = seen[key]
-    return out
+) -> tuple[Floats, Floats]:
+    """Each row's probability of complete response and median days to it on its regimen
+    ``(drugs, reason, dose raised, optimised)``: the scalar functions, called once per
+    distinct regimen and spread to the rows."""
+    index: dict[tuple[Collection[str], str, bool, bool], int] = {}
+    codes = np.fromiter(
+        (index.setdefault(r, len(index)) for r in regimens), np.int64, len(regimens)
+    )
+    p = np.array([complete_probability(c, kind, d, r, dose_raised=up) for d, r, up, _ in index])
+    median = np.array([time_to_cbr_median(c, kind, d, optimised=opt) for d, _, _, opt in index])
+    return p[codes], median[codes]
 
 
 def shapes(
@@ -293,13 +299,7 @@ def shapes(
     n = len(drugs)
     if kind in INDUCING_KINDS:
         regimens = list(zip(drugs, reason, dose_raised.tolist(), optimised.tolist(), strict=True))
-        p = _per_regimen(
-            regimens,
-            lambda d, r, raised, _: complete_probability(c, kind, d, r, dose_raised=raised),
-        )
-        median = _per_regimen(
-            regimens, lambda d, _r, _raised, opt: time_to_cbr_median(c, kind, d, optimised=opt)
-        )
+        p, median = _per_regimen(c, kind, regimens)
         draws = replace(draws, p_complete=p, median=median)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         code, alt, igg = course_shape(c, kind, draws, ARRAY_SHAPE_OPS)
@@ -343,9 +343,10 @@ def _shape_rows(
 
 
 def _with_rows(paths: PathArrays, rows: Ints, new: PathArrays) -> PathArrays:
-    """``paths`` with ``rows[i]`` replaced by row ``i`` of ``new`` (widened as needed)."""
+    """``paths`` with ``rows[i]`` replaced by row ``i`` of ``new``: in place, or in a
+    widened copy when ``new`` has more knots."""
     width = max(paths.times.shape[1], new.times.shape[1])
-    out, new = _widen(paths, width), _widen(new, width)
+    out, new = _to_width(paths, width), _to_width(new, width)
     out.times[rows], out.logs[rows], out.size[rows] = new.times, new.logs, new.size
     return out
 
