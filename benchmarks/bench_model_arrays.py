@@ -279,7 +279,7 @@ def _new_courses(c: ModelConstants, models: list[DiseaseModel], n: int, repeats:
     for kind in ("first_line", "flare"):
         t_scalar, t_arrays = _best(repeats, scalar(kind)), _best(repeats, arrays(kind))
         print(
-            f"  {kind:<10} scalar DiseaseModel._new_course, patient by patient {t_scalar * per:8.2f}"
+            f"  {kind:<10} scalar DiseaseModel._new_course, one by one        {t_scalar * per:8.2f}"
         )
         print(
             f"  {kind:<10} course_arrays.start_courses, all patients at once  {t_arrays * per:8.2f}"

@@ -39,9 +39,26 @@ from .courses import (
     course_shape,
     time_to_cbr_median,
 )
-from .disease import DiseaseModel, ModelConstants, complete_probability
+from .disease import (
+    BASELINE_DRAWS,
+    COURSE_NORMALS,
+    DiseaseModel,
+    ModelConstants,
+    complete_probability,
+)
 from .draws import PatientStream, child_stream, normal_of, run_words, uniform_of
-from .model_arrays import ARRAY_OPS, STAGES, PanelColumns, PathArrays, _widen, activity, clip
+from .model_arrays import (
+    ARRAY_OPS,
+    STAGES,
+    Bools,
+    Floats,
+    Ints,
+    PanelColumns,
+    PathArrays,
+    _widen,
+    activity,
+    clip,
+)
 
 __all__ = [
     "ARRAY_SHAPE_OPS",
@@ -57,16 +74,12 @@ __all__ = [
     "start_courses",
 ]
 
-Floats = NDArray[np.float64]
-Ints = NDArray[np.int64]
-Bools = NDArray[np.bool_]
-
 #: Draws a course start takes from the course stream: its normals, then one uniform.
-COURSE_NORMALS = 8
 COURSE_DRAWS = COURSE_NORMALS + 1
-#: The model's own streams (children of its stream): baseline, courses, lab noise.
+#: The model's own streams (its stream's first children, in ``DiseaseModel.__init__``'s
+#: order): baseline, courses, lab noise.
 _BASELINE_STREAM, _COURSE_STREAM, _NOISE_STREAM = 0, 1, 2
-_BASELINE_NORMALS, _BASELINE_UNIFORMS = 12, 8
+_BASELINE_NORMALS, _BASELINE_UNIFORMS = BASELINE_DRAWS
 #: ``PanelColumns.acute_mode`` codes.
 _IMPROVE, _WORSEN = 1, 2
 
@@ -166,10 +179,13 @@ def course_draws(
     """Each patient's course draws from draw number ``drawn[i]`` of its course stream, as
     ``DiseaseModel._new_course`` takes them: normals ``(n, 8)`` and a uniform ``(n,)``."""
     w0, w1 = run_words(seed, patients, stream, drawn, COURSE_DRAWS)
-    z = normal_of(
-        np.ascontiguousarray(w0[:, :COURSE_NORMALS]), np.ascontiguousarray(w1[:, :COURSE_NORMALS])
-    )
-    return z, uniform_of(np.ascontiguousarray(w0[:, COURSE_NORMALS]))
+    return _normals(w0, w1, COURSE_NORMALS), uniform_of(w0[:, COURSE_NORMALS:])[:, 0]
+
+
+def _normals(w0: NDArray[np.uint64], w1: NDArray[np.uint64], count: int) -> Floats:
+    """Normals of the first ``count`` draws of a run of words (rows: patients), from
+    contiguous copies as the scalar streams compute them."""
+    return normal_of(np.ascontiguousarray(w0[:, :count]), np.ascontiguousarray(w1[:, :count]))
 
 
 def _columns(z: Floats) -> list[Floats]:
@@ -469,11 +485,8 @@ def baselines(
     stream = child_stream(model_stream, _BASELINE_STREAM)
     count = _BASELINE_NORMALS + _BASELINE_UNIFORMS
     w0, w1 = run_words(seed, patients, stream, np.zeros(len(patients), np.uint64), count)
-    normals = slice(0, _BASELINE_NORMALS)
-    z = _columns(
-        normal_of(np.ascontiguousarray(w0[:, normals]), np.ascontiguousarray(w1[:, normals]))
-    )
-    u = _columns(uniform_of(np.ascontiguousarray(w0[:, _BASELINE_NORMALS:])))
+    z = _columns(_normals(w0, w1, _BASELINE_NORMALS))
+    u = _columns(uniform_of(w0[:, _BASELINE_NORMALS:]))
     pres = np.asarray(presentation, dtype=object)
     acute, alf = pres != "chronic", pres == "acute_liver_failure"
     ops = ARRAY_SHAPE_OPS

@@ -119,8 +119,10 @@ _BASELINE_UNIFORMS = 8
 _COURSE_NORMALS = 8
 _OWN_STREAMS = 3
 _PANEL_DRAWS = 6
-#: ... the same, for the array model (simulation.model.model_arrays).
+#: ... the same, for the array model (simulation.model.model_arrays, course_arrays).
 PANEL_DRAWS = _PANEL_DRAWS
+BASELINE_DRAWS = (_BASELINE_NORMALS, _BASELINE_UNIFORMS)
+COURSE_NORMALS = _COURSE_NORMALS
 #: Days by which an event day may exceed a whole day and still fall on it (``_EPS``).
 DAY_TOLERANCE = _EPS
 #: Same-day order of queued events: first, findings, an acute outcome, deaths.
