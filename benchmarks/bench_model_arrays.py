@@ -37,6 +37,7 @@ import numpy as np
 
 from pathway import AIHPathway, PatientRecord
 from simulation.model import course_arrays, hazard_conditions, model_arrays
+from simulation.model.courses import COURSE_CLASSES
 from simulation.model.disease import CLOCKS, PANEL_DRAWS, DiseaseModel, ModelConstants
 from simulation.model.draws import PatientStream, normal_of, run_words
 from simulation.model.hazard_conditions import HAZARD_CONDITIONS, Situation
@@ -249,7 +250,7 @@ def _new_courses(c: ModelConstants, models: list[DiseaseModel], n: int, repeats:
             assert size == len(path)
             assert got.times[i, :size].tobytes() == want.times[0].tobytes()
             assert got.logs[i, :size].tobytes() == want.logs[0].tobytes()
-        assert course_arrays.COURSE_CLASSES[int(state.cls[i])] == new.cls
+        assert COURSE_CLASSES[int(state.cls[i])] == new.cls
 
     tile = np.arange(n) % k
     big_cols = model_arrays.PanelColumns.of(models).take(tile, patients=np.arange(n))
@@ -287,9 +288,8 @@ def _new_courses(c: ModelConstants, models: list[DiseaseModel], n: int, repeats:
     t_draws = _best(repeats, draws)
     print(f"    alone: the course draws (8 normals, 1 uniform)                {t_draws * per:8.2f}")
 
-    presentation = [KINDS[i % len(KINDS)][0] for i in range(n)]
-    cirrhosis = [KINDS[i % len(KINDS)][1] for i in range(n)]
     records = [models[i].record for i in range(len(KINDS))]
+    dx = course_arrays.Diagnosis.of([records[i % len(KINDS)] for i in range(n)])
 
     def scalar_baseline() -> None:
         m = models[0]
@@ -298,7 +298,7 @@ def _new_courses(c: ModelConstants, models: list[DiseaseModel], n: int, repeats:
             m._draw_baseline(records[i % len(KINDS)], PatientStream(SEED, i, 513), "normal")
 
     def arrays_baseline() -> None:
-        course_arrays.baselines(c, SEED, all_rows, MODEL_STREAM, presentation, cirrhosis)
+        course_arrays.baselines(c, SEED, all_rows, MODEL_STREAM, dx)
 
     t_scalar, t_arrays = _best(repeats, scalar_baseline), _best(repeats, arrays_baseline)
     print(f"baseline draws at diagnosis, {n:,} patients, us per patient:")

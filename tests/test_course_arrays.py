@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import fields
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -20,14 +20,16 @@ from simulation.model.course_arrays import (
     ARRAY_SHAPE_OPS,
     COURSE_DRAWS,
     CourseColumns,
+    Diagnosis,
     baselines,
     course_draws,
+    course_uniforms,
     initial_columns,
     optimise,
     reshape,
     start_courses,
 )
-from simulation.model.courses import COURSE_CLASSES, INDUCING_KINDS
+from simulation.model.courses import COURSE_CLASSES, EMERGENCY_OUTCOMES, INDUCING_KINDS
 from simulation.model.disease import FLOAT_SHAPE_OPS, DiseaseModel, ModelConstants
 from simulation.model.draws import PatientStream
 from simulation.model.model_arrays import PanelColumns, PathArrays, _widen, panel
@@ -50,6 +52,13 @@ _BASELINE_PARAMETERS = (
     "transplant.graft_alt_median_xuln",
     "shape.platelets_log_sd",
     "liver.recompensation",
+    "alf.death",
+    "alf.outcome_mean_days",
+    "acute.failure_transplant",
+    "tpmt.result_max_delay_days",
+    "mortality.gompertz_a_female",
+    "mortality.gompertz_b_male",
+    "mortality.aih_excess_hr",
 )
 _COURSE_PARAMETERS = (
     "response.floor_log_sd",
@@ -118,11 +127,32 @@ def _constants(factors: dict[str, float]) -> ModelConstants:
         raise
 
 
-def _model(c: ModelConstants, seed: int, i: int, presentation: str, stage: str) -> DiseaseModel:
+def _model(
+    c: ModelConstants,
+    seed: int,
+    i: int,
+    presentation: str,
+    stage: str,
+    who: tuple[str, float, str, str] = ("F", 45.0, "normal", "normal"),
+) -> DiseaseModel:
+    """Patient ``i``; ``who``: sex, age, TPMT on the record and true TPMT."""
+    sex, age, tpmt, truth = who
     rec = PatientRecord(
-        f"p{i}", age=45, sex="F", weight_kg=70, presentation=presentation, cirrhosis=stage
+        f"p{i}",
+        age=age,
+        sex=sex,
+        weight_kg=70,
+        presentation=presentation,
+        cirrhosis=stage,
+        tpmt=tpmt,
     )
-    return DiseaseModel(rec, c, PatientStream(seed, i, _MODEL_STREAM), tpmt="normal")
+    return DiseaseModel(rec, c, PatientStream(seed, i, _MODEL_STREAM), tpmt=truth)
+
+
+def _queued(model: DiseaseModel, kind: str) -> float:
+    """Day of the model's queued event ``kind`` (NaN: none)."""
+    days = [day for day, _, _, k, _ in model._queue if k == kind]
+    return days[0] if days else math.nan
 
 
 def _same_paths(got: PathArrays, want: Sequence[Any]) -> bool:
@@ -162,37 +192,59 @@ def _assert_columns_are_the_models(
 @given(
     seed=st.integers(0, 2**40),
     patients=st.lists(
-        st.tuples(st.sampled_from(_PRESENTATIONS), st.sampled_from(_STAGES)),
+        st.tuples(
+            st.sampled_from(_PRESENTATIONS),
+            st.sampled_from(_STAGES),
+            st.tuples(
+                st.sampled_from(["F", "M"]),
+                st.floats(18.0, 100.0),
+                st.sampled_from(["unknown", "normal"]),
+                st.sampled_from(["unknown", "normal", "deficient"]),
+            ),
+        ),
         min_size=1,
         max_size=12,
     ),
     factors=st.dictionaries(st.sampled_from(_BASELINE_PARAMETERS), st.floats(0.25, 2.0)),
 )
 def test_baselines_are_the_scalar_model_s(
-    seed: int, patients: list[tuple[str, str]], factors: dict[str, float]
+    seed: int,
+    patients: list[tuple[str, str, tuple[str, float, str, str]]],
+    factors: dict[str, float],
 ) -> None:
-    """Random seeds, presentations, liver stages and baseline parameters: the columns at
-    diagnosis made from the arrays (no scalar model) equal those read off freshly built
-    scalar models, bit for bit; so do the baseline ALT and IgG, the graft's ALT, the acute
-    excess and whether it improves, transplant candidacy and recompensation."""
+    """Random seeds, presentations, liver stages, sexes, ages, TPMT statuses and baseline
+    parameters: the columns at diagnosis made from the arrays (no scalar model) equal those
+    read off freshly built scalar models, bit for bit; so do the baseline ALT and IgG, the
+    graft's ALT, the acute excess and whether it improves, the acute emergency's outcome and
+    delay, transplant candidacy, recompensation, the TPMT result day and the background
+    death day."""
     c = _constants(factors)
     index = np.arange(len(patients), dtype=np.int64) * 3 + 1
-    presentation, stage = [p for p, _ in patients], [s for _, s in patients]
     models = [
-        _model(c, seed, int(i), p, s) for i, (p, s) in zip(index.tolist(), patients, strict=True)
+        _model(c, seed, int(i), p, s, who)
+        for i, (p, s, who) in zip(index.tolist(), patients, strict=True)
     ]
-    cols, courses, base = initial_columns(c, seed, index, _MODEL_STREAM, presentation, stage)
+    dx = Diagnosis.of([m.record for m in models], [who[3] for _, _, who in patients])
+    cols, courses, base = initial_columns(c, seed, index, _MODEL_STREAM, dx)
     _assert_columns_are_the_models(cols, courses, models)
     for name in ("alt0", "igg0", "graft_alt"):
         assert _same(getattr(base.labs, name), [getattr(m, name) for m in models]), name
     assert base.candidate.tolist() == [m.candidate for m in models]
     assert base.recompensates.tolist() == [m.latent.recompensates for m in models]
+    emergencies = [m._emergency for m in models]
+    assert [EMERGENCY_OUTCOMES[k] if k >= 0 else None for k in base.emergency] == [
+        e.outcome if e else None for e in emergencies
+    ]
+    assert _same(base.emergency_delay, [e.delay if e else math.nan for e in emergencies])
+    tpmt_now = [0.0 if m._tpmt_now else _queued(m, "tpmt") for m in models]
+    assert _same(base.tpmt_delay, tpmt_now)
+    assert _same(base.death_day, [_queued(m, "death") for m in models])
     # The first panel, from columns no scalar model made.
     got = panel(cols, c, np.zeros(len(models)))
     want = [m.panel(0.0) for m in models]
     for name, values in got.items():
         assert _same(values, [w[name] for w in want]), name
-    alone = baselines(c, seed, index, _MODEL_STREAM, presentation, stage)
+    alone = baselines(c, seed, index, _MODEL_STREAM, dx)
     assert alone.acute_mode.tolist() == cols.acute_mode.tolist()
 
 
@@ -401,3 +453,38 @@ def test_course_columns_need_counter_based_streams() -> None:
     model = DiseaseModel(rec, _CONSTANTS, np.random.default_rng(1), tpmt="normal")
     with pytest.raises(ValueError, match="expected a counter-based PatientStream"):
         CourseColumns.of([model])
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    seed=st.integers(0, 2**40),
+    horizons=st.lists(st.floats(1.0, 3 * 365.25), min_size=1, max_size=5),
+    draws=st.integers(1, 3),
+)
+def test_single_course_draws_are_the_scalar_model_s(
+    seed: int, horizons: list[float], draws: int
+) -> None:
+    """The uniform a decompensation with active disease draws from the course stream
+    (whether it recompensates) is the arrays' next course uniform of that patient, at the
+    same draw number, once or more in a row."""
+    c = _CONSTANTS
+    models = [_run(c, seed, 3 * i, "chronic", h) for i, h in enumerate(horizons)]
+    courses = CourseColumns.of(models)
+    for _ in range(draws):
+        before = courses.drawn.copy()
+        for m, day in zip(models, horizons, strict=True):
+            m._fire(_chart(()), day + 1.0, "decompensation")
+        drew = np.flatnonzero(courses.drawn < _course_drawn(models))
+        got = course_uniforms(courses, drew)
+        for u, i in zip(got.tolist(), drew.tolist(), strict=True):
+            rng = cast(PatientStream, models[i]._course_rng)
+            stream = PatientStream(seed, rng.patient, rng.stream)
+            stream.random(int(before[i]))  # the draws before it
+            assert u == stream.random()
+            assert models[i].latent.recompensates == (u < c.recompensation)
+        assert courses.drawn.tolist() == _course_drawn(models)
+
+
+def _course_drawn(models: Sequence[DiseaseModel]) -> list[int]:
+    """Draws taken from each model's course stream."""
+    return [cast(PatientStream, m._course_rng).drawn for m in models]

@@ -27,6 +27,8 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from pathway import PatientRecord
+
 from . import disease
 from .courses import (
     COURSE_CLASSES,
@@ -37,7 +39,10 @@ from .courses import (
     acute_excess,
     baseline_labs,
     course_shape,
+    death_years,
+    emergency_outcome,
     time_to_cbr_median,
+    tpmt_delay,
 )
 from .disease import (
     BASELINE_DRAWS,
@@ -46,7 +51,15 @@ from .disease import (
     ModelConstants,
     complete_probability,
 )
-from .draws import PatientStream, child_stream, normal_of, run_words, uniform_of
+from .draws import (
+    PatientStream,
+    child_stream,
+    exponential_of,
+    normal_of,
+    run_words,
+    uniform_of,
+)
+from .hazards import YEAR_DAYS
 from .model_arrays import (
     ARRAY_OPS,
     STAGES,
@@ -65,8 +78,10 @@ __all__ = [
     "COURSE_DRAWS",
     "BaselineArrays",
     "CourseColumns",
+    "Diagnosis",
     "baselines",
     "course_draws",
+    "course_uniforms",
     "initial_columns",
     "optimise",
     "reshape",
@@ -167,6 +182,9 @@ ARRAY_SHAPE_OPS = ShapeOps(
     path=_path,
     choose=_choose,
     first_at_or_below=_first_at_or_below,
+    log1p=np.log1p,
+    floor=np.floor,
+    ceil=np.ceil,
 )
 
 
@@ -180,6 +198,17 @@ def course_draws(
     ``DiseaseModel._new_course`` takes them: normals ``(n, 8)`` and a uniform ``(n,)``."""
     w0, w1 = run_words(seed, patients, stream, drawn, COURSE_DRAWS)
     return _normals(w0, w1, COURSE_NORMALS), uniform_of(w0[:, COURSE_NORMALS:])[:, 0]
+
+
+def course_uniforms(courses: CourseColumns, rows: Ints) -> Floats:
+    """The next course-stream uniform of each of patients ``rows`` (distinct), as the scalar
+    model draws one at an azathioprine intolerance while on azathioprine (a severe cytopenia
+    or not) and at a decompensation with active disease (recompensation or not);
+    ``courses.drawn`` advances by one."""
+    rows = np.asarray(rows, dtype=np.int64)
+    w0, _ = run_words(courses.seed, courses.patients[rows], courses.stream, courses.drawn[rows], 1)
+    courses.drawn[rows] += np.uint64(1)
+    return uniform_of(w0[:, 0])
 
 
 def _normals(w0: NDArray[np.uint64], w1: NDArray[np.uint64], count: int) -> Floats:
@@ -461,6 +490,10 @@ class BaselineArrays:
         acute_mode: ``PanelColumns.acute_mode`` (0 none, 1 improving, 2 worsening).
         candidate: a transplant candidate; ``recompensates``: a decompensation at diagnosis
             that treatment will recompensate.
+        emergency: the worsening acute presentation's latent outcome (a code of
+            ``courses.EMERGENCY_OUTCOMES``; -1: none) and ``emergency_delay`` its days.
+        tpmt_delay: days until the TPMT status is resulted (NaN: none to come).
+        death_day: the day of background death (a whole day; ``inf``: none).
     """
 
     labs: Baseline
@@ -469,57 +502,108 @@ class BaselineArrays:
     acute_mode: Ints
     candidate: Bools
     recompensates: Bools
+    emergency: Ints
+    emergency_delay: Floats
+    tpmt_delay: Floats
+    death_day: Floats
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What the baseline draws read of ``n`` patients' records at diagnosis (``object``
+    strings, ages in years), and their true TPMT status (``unknown`` on the record: to be
+    resulted)."""
+
+    presentation: NDArray[np.object_]
+    cirrhosis: NDArray[np.object_]
+    sex: NDArray[np.object_]
+    age: Floats
+    tpmt: NDArray[np.object_]
+    true_tpmt: NDArray[np.object_]
+
+    @classmethod
+    def of(
+        cls, records: Sequence[PatientRecord], true_tpmt: Sequence[str | None] | None = None
+    ) -> Diagnosis:
+        """The columns of records (true TPMT: the record's where not given)."""
+        truth = true_tpmt or [None] * len(records)
+        return cls(
+            presentation=np.array([r.presentation for r in records], dtype=object),
+            cirrhosis=np.array([r.cirrhosis for r in records], dtype=object),
+            sex=np.array([r.sex for r in records], dtype=object),
+            age=np.array([r.age for r in records], dtype=np.float64),
+            tpmt=np.array([r.tpmt for r in records], dtype=object),
+            true_tpmt=np.array(
+                [r.tpmt if t is None else t for r, t in zip(records, truth, strict=True)],
+                dtype=object,
+            ),
+        )
 
 
 def baselines(
-    c: ModelConstants,
-    seed: int,
-    patients: Ints,
-    model_stream: int,
-    presentation: Sequence[str],
-    cirrhosis: Sequence[str],
+    c: ModelConstants, seed: int, patients: Ints, model_stream: int, dx: Diagnosis
 ) -> BaselineArrays:
     """The baseline draws of patients ``patients`` whose model stream is ``model_stream``
-    (the cohort's: 2), from their baseline streams' first 20 draws, as the scalar model
+    (the cohort's: 2), from their baseline streams' first 21 draws, as the scalar model
     draws them at diagnosis."""
     stream = child_stream(model_stream, _BASELINE_STREAM)
     count = _BASELINE_NORMALS + _BASELINE_UNIFORMS
-    w0, w1 = run_words(seed, patients, stream, np.zeros(len(patients), np.uint64), count)
+    w0, w1 = run_words(seed, patients, stream, np.zeros(len(patients), np.uint64), count + 1)
     z = _columns(_normals(w0, w1, _BASELINE_NORMALS))
-    u = _columns(uniform_of(w0[:, _BASELINE_NORMALS:]))
-    pres = np.asarray(presentation, dtype=object)
-    acute, alf = pres != "chronic", pres == "acute_liver_failure"
+    u = _columns(uniform_of(w0[:, _BASELINE_NORMALS:count]))
+    e = exponential_of(w0[:, count])
+    acute, alf = dx.presentation != "chronic", dx.presentation == "acute_liver_failure"
     ops = ARRAY_SHAPE_OPS
     labs = baseline_labs(c, acute, z, ops)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         bili, inr, excess_bili, excess_inr = acute_excess(c, alf, z[10], u[0], labs, ops)
         fails = u[1] < disease.failure_probability(c, bili, inr, ARRAY_OPS)
-    mode = np.where(alf | fails, _WORSEN, _IMPROVE)
-    decompensated = np.asarray(cirrhosis, dtype=object) == "decompensated"
+        # Acute liver failure, or a failing acute severe presentation: its own figures.
+        outcome, delay = emergency_outcome(
+            ops,
+            np.where(alf, u[1], u[3]),
+            np.where(alf, c.alf_death, c.acute_failure_death),
+            np.where(alf, c.alf_transplant, c.acute_failure_transplant),
+            np.where(alf, c.alf_outcome_mean, c.acute_outcome_mean),
+            u[2],
+        )
+        death_day = _death_days(c, dx, e)
+    worsens = acute & (alf | fails)
+    resulted = (dx.tpmt == "unknown") & (dx.true_tpmt != "unknown")
     return BaselineArrays(
         labs=labs,
         acute_bili=np.where(acute, excess_bili, 0.0),
         acute_inr=np.where(acute, excess_inr, 0.0),
-        acute_mode=np.where(acute, mode, 0),
+        acute_mode=np.where(acute, np.where(worsens, _WORSEN, _IMPROVE), 0),
         candidate=u[6] < c.transplant_candidate,
-        recompensates=decompensated & (u[5] < c.recompensation),
+        recompensates=(dx.cirrhosis == "decompensated") & (u[5] < c.recompensation),
+        emergency=np.where(worsens, outcome, -1),
+        emergency_delay=np.where(worsens, delay, math.nan),
+        tpmt_delay=np.where(resulted, tpmt_delay(ops, u[4], c.tpmt_max_delay), math.nan),
+        death_day=death_day,
     )
 
 
+def _death_days(c: ModelConstants, dx: Diagnosis, e: Floats) -> Floats:
+    """Background death days (whole days; ``inf`` where the Gompertz hazard is zero)."""
+    a, b = np.zeros(len(e)), np.zeros(len(e))
+    for sex, (a_sex, b_sex) in c.gompertz.items():
+        a, b = np.where(dx.sex == sex, a_sex, a), np.where(dx.sex == sex, b_sex, b)
+    a = a * c.aih_excess_hr
+    years = death_years(ARRAY_SHAPE_OPS, a, b, e, dx.age)
+    out: Floats = np.where((a > 0) & (b > 0), np.ceil(years * YEAR_DAYS), math.inf)
+    return out
+
+
 def initial_columns(
-    c: ModelConstants,
-    seed: int,
-    patients: Ints,
-    model_stream: int,
-    presentation: Sequence[str],
-    cirrhosis: Sequence[str],
+    c: ModelConstants, seed: int, patients: Ints, model_stream: int, dx: Diagnosis
 ) -> tuple[PanelColumns, CourseColumns, BaselineArrays]:
     """The columns of patients at diagnosis, before any event or panel (``PanelColumns.of``
     and ``CourseColumns.of`` of freshly built scalar models), and their baseline draws:
     untreated courses from the baseline ALT and IgG."""
     patients = np.asarray(patients, dtype=np.int64)
     n = len(patients)
-    base = baselines(c, seed, patients, model_stream, presentation, cirrhosis)
+    base = baselines(c, seed, patients, model_stream, dx)
     labs = base.labs
     zeros, falses = np.zeros(n), np.zeros(n, dtype=bool)
     panel = PanelColumns(
@@ -530,7 +614,7 @@ def initial_columns(
         course_start=zeros.copy(),
         alt=PathArrays.of([((0.0, 0.0),)] * n),
         igg=PathArrays.of([((0.0, 0.0),)] * n),
-        stage=np.array([STAGES.index(s) for s in cirrhosis], dtype=np.int64),
+        stage=np.array([STAGES.index(s) for s in dx.cirrhosis], dtype=np.int64),
         transplanted=falses.copy(),
         graft_failed=falses.copy(),
         acute_mode=base.acute_mode.astype(np.int64),

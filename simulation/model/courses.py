@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COURSE_CLASSES",
+    "EMERGENCY_OUTCOMES",
     "INDUCING_KINDS",
     "LOG_FLOOR",
     "Baseline",
@@ -38,9 +39,12 @@ __all__ = [
     "baseline_labs",
     "class_code",
     "course_shape",
+    "death_years",
+    "emergency_outcome",
     "falling",
     "knots",
     "time_to_cbr_median",
+    "tpmt_delay",
     "unit",
 ]
 
@@ -50,6 +54,10 @@ _SQRT2 = math.sqrt(2.0)
 #: Response classes by code (``class_code`` and the arrays' ``cls``).
 COURSE_CLASSES = ("stable", "flare", "complete", "insufficient", "non_response")
 _STABLE, _FLARE, COMPLETE, INSUFFICIENT, NON_RESPONSE = range(len(COURSE_CLASSES))
+#: Outcomes of an acute presentation's emergency, by code (:func:`emergency_outcome`).
+EMERGENCY_OUTCOMES = ("death", "transplant", "recover")
+#: The largest uniform draw used (a numerical guard: ``log1p(-1)`` is infinite).
+U_MAX = 0.999999
 #: Course kinds whose class is drawn from the regimen's probability of complete response.
 INDUCING_KINDS = frozenset({"first_line", "second_line", "third_line", "reinduction"})
 
@@ -75,6 +83,10 @@ class ShapeOps:
     choose: Callable[[Any, Callable[[], Any], Callable[[], Any]], Any]
     #: Day of a path's first knot whose log value is at most ``level``.
     first_at_or_below: Callable[[Any, float], Any]
+    #: ``log(1 + x)``; whole numbers below and above, as floats.
+    log1p: Callable[[Any], Any]
+    floor: Callable[[Any], Any]
+    ceil: Callable[[Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,3 +344,25 @@ def acute_excess(
     inr = lo + (ops.max(c.acute_inr_max, lo + sh["acute_inr_min_range"]) - lo) * u0
     excess_bili = ops.max(0.0, bili - base.bili_chronic)
     return bili, inr, excess_bili, ops.max(0.0, inr - base.inr_chronic)
+
+
+def emergency_outcome(
+    ops: ShapeOps, u: Any, p_death: Any, p_transplant: Any, mean: Any, v: Any
+) -> tuple[Any, Any]:
+    """An acute presentation's latent outcome once referred for transplant (a code of
+    :data:`EMERGENCY_OUTCOMES`, from the uniform ``u``) and its delay in whole days, at least
+    one (exponential with mean ``mean`` days, from the uniform ``v``)."""
+    code = ops.where(u < p_death, 0, ops.where(u < p_death + p_transplant, 1, 2))
+    delay = ops.ceil(-ops.log1p(-ops.min(v, U_MAX)) * mean)
+    return code, ops.max(1.0, delay)
+
+
+def tpmt_delay(ops: ShapeOps, u: Any, max_delay: float) -> Any:
+    """Days (whole, 0 to ``max_delay``) until an unknown TPMT status is resulted."""
+    return ops.floor(u * (max_delay + 1))
+
+
+def death_years(ops: ShapeOps, a: Any, b: Any, e: Any, age: Any) -> Any:
+    """Years to background death under a Gompertz hazard ``a * exp(b * age)`` per year
+    (``a``, ``b`` > 0) from an Exp(1) draw ``e``, for a patient of ``age`` years."""
+    return ops.log1p(e * b / (a * ops.exp(b * age))) / b

@@ -49,14 +49,18 @@ from pathway.records import reduce_frozen
 from ..run.engine import Days, Occurrence
 from .courses import (
     COURSE_CLASSES,
+    EMERGENCY_OUTCOMES,
     CourseDraws,
     ShapeOps,
     acute_excess,
     baseline_labs,
     class_code,
     course_shape,
+    death_years,
+    emergency_outcome,
     knots,
     time_to_cbr_median,
+    tpmt_delay,
 )
 from .courses import (
     INDUCING_KINDS as _INDUCING_KINDS,
@@ -93,6 +97,7 @@ __all__ = [
     "np_exp",
     "np_exp2",
     "np_log",
+    "np_log1p",
     "panel_values",
     "path_value",
     "response_probability",
@@ -110,7 +115,6 @@ _PER_1000 = 1000.0
 #: the clamp of a probability before a normal quantile, the largest uniform draw used.
 _EPS = 1e-9
 _P_CLAMP = 1e-6
-_U_MAX = 0.999999
 _MIN_HALFLIFE_DAYS = 0.1
 #: Random draws: standard normals and uniforms of a patient's baseline, normals of a
 #: course, own streams (baseline, courses, lab noise) before one per clock, noise per panel.
@@ -166,6 +170,11 @@ def np_exp(x: float) -> float:
 def np_log(x: float) -> float:
     """``numpy.log`` of one float, as a Python float."""
     return float(np.log(x))
+
+
+def np_log1p(x: float) -> float:
+    """``numpy.log1p`` of one float, as a Python float."""
+    return float(np.log1p(x))
 
 
 def np_exp2(x: float) -> float:
@@ -602,6 +611,14 @@ def _first_at_or_below(path: Path, level: float) -> float:
     return next(t for t, y in path if y <= level)
 
 
+def _floor(x: float) -> float:
+    return float(math.floor(x))
+
+
+def _ceil(x: float) -> float:
+    return float(math.ceil(x))
+
+
 #: :class:`~simulation.model.courses.ShapeOps` on Python floats: the courses and baseline
 #: of one patient (``model_arrays``' twin: ``course_arrays.ARRAY_SHAPE_OPS``).
 FLOAT_SHAPE_OPS = ShapeOps(
@@ -615,6 +632,9 @@ FLOAT_SHAPE_OPS = ShapeOps(
     path=tuple,
     choose=_choose,
     first_at_or_below=_first_at_or_below,
+    log1p=np_log1p,
+    floor=_floor,
+    ceil=_ceil,
 )
 
 
@@ -993,7 +1013,7 @@ class DiseaseModel:
         self.tpmt = tpmt if tpmt is not None else rec.tpmt
         self._tpmt_now = False
         if rec.tpmt == "unknown" and self.tpmt != "unknown":
-            delay = float(math.floor(u[4] * (c.tpmt_max_delay + 1)))
+            delay = tpmt_delay(FLOAT_SHAPE_OPS, u[4], c.tpmt_max_delay)
             if delay > 0:
                 self._push(delay, _FIRST, "tpmt", self.tpmt)
             else:
@@ -1003,7 +1023,7 @@ class DiseaseModel:
         a *= c.aih_excess_hr
         e = float(rng.standard_exponential())
         if a > 0 and b > 0:
-            years = math.log1p(e * b / (a * math.exp(b * rec.age))) / b
+            years = death_years(FLOAT_SHAPE_OPS, a, b, e, rec.age)
             self._push(math.ceil(years * YEAR_DAYS), _DEATH, "death", "background")
 
     def acute_failure_probability(self, bilirubin: float, inr: float) -> float:
@@ -1015,9 +1035,8 @@ class DiseaseModel:
     def _emergency_outcome(
         u: float, p_death: float, p_tx: float, mean: float, v: float
     ) -> _Emergency:
-        outcome = "death" if u < p_death else "transplant" if u < p_death + p_tx else "recover"
-        delay = float(math.ceil(-math.log1p(-min(v, _U_MAX)) * mean))
-        return _Emergency(outcome, max(1.0, delay))
+        code, delay = emergency_outcome(FLOAT_SHAPE_OPS, u, p_death, p_tx, mean, v)
+        return _Emergency(EMERGENCY_OUTCOMES[code], delay)
 
     def _push(self, day: Days, priority: int, kind: str, value: Any) -> None:
         self._seq += 1
