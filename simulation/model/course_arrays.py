@@ -7,13 +7,19 @@ eight normals and a uniform from the patient's course stream; the shapes are
 (:mod:`simulation.model.draws`), so that:
 
 - :func:`baselines` gives a cohort's baseline draws (the lab values, the acute excess and
-  its mode, transplant candidacy, recompensation) without building the scalar models;
+  its mode, the emergency's outcome and delay, transplant candidacy, recompensation, the
+  TPMT result day and the background death day) without building the scalar models;
 - :func:`initial_columns` gives the :class:`~simulation.model.model_arrays.PanelColumns`
   and :class:`CourseColumns` of patients at diagnosis (untreated courses);
 - :func:`start_courses` starts a course of one kind for some rows on their own days (the
-  anchor read off the current paths, the draws at each row's next course draw number) and
-  :func:`reshape` re-reads the current course with a new regimen, writing the class and
-  knots into the columns as ``PanelColumns.update`` would from the scalar models.
+  anchor read off the current paths, the draws at each row's next course draw number),
+  :func:`optimise` restarts it after an optimisation and :func:`reshape` re-reads it with a
+  new regimen, writing the class and knots into the columns as ``PanelColumns.update``
+  would from the scalar models; :func:`course_uniforms` is the course stream's single draw
+  of an intolerance or a decompensation.
+
+Which rows start or change a course is the caller's: the scalar model decides it from the
+chart's trace (``DiseaseModel._scan``, ``_sync``, ``_fire``, ``_optimise``).
 
 Every value equals the scalar model's bit for bit (tested). Units: days, x ULN, mg/dL.
 """

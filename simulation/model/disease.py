@@ -111,8 +111,8 @@ _WITHDRAWAL_YEARS = (1, 2, 3)
 _RECURRENCE_YEARS = (5, 10)
 _LT_SURVIVAL_YEARS = (5, 10)
 _PER_1000 = 1000.0
-#: Numerical guards, not model figures: a tolerance, the lowest value a log path holds,
-#: the clamp of a probability before a normal quantile, the largest uniform draw used.
+#: Numerical guards, not model figures: a tolerance and the clamp of a probability before a
+#: normal quantile (the lowest log value and the largest uniform used: model.courses).
 _EPS = 1e-9
 _P_CLAMP = 1e-6
 _MIN_HALFLIFE_DAYS = 0.1
