@@ -254,8 +254,7 @@ def _new_courses(c: ModelConstants, models: list[DiseaseModel], n: int, repeats:
 
     tile = np.arange(n) % k
     big_cols = model_arrays.PanelColumns.of(models).take(tile, patients=np.arange(n))
-    big = course_arrays.CourseColumns.of(models).take(tile)
-    big.patients = np.arange(n)
+    big = course_arrays.CourseColumns.of(models).take(tile, patients=np.arange(n))
     all_rows, day_list = np.arange(n), days.tolist()
 
     def scalar(kind: str) -> Callable[[], None]:

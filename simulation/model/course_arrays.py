@@ -297,13 +297,16 @@ class CourseColumns:
         """Number of patients (rows)."""
         return len(self.patients)
 
-    def take(self, rows: Ints) -> CourseColumns:
-        """A copy of rows ``rows`` (in that order, repeats allowed)."""
+    def take(self, rows: Ints, patients: Ints | None = None) -> CourseColumns:
+        """A copy of rows ``rows`` (in that order, repeats allowed), as patients
+        ``patients`` (default: the rows' own; other indices draw other courses)."""
         taken = {
             f.name: getattr(self, f.name)[rows]
             for f in fields(self)
             if isinstance(getattr(self, f.name), np.ndarray)
         }
+        if patients is not None:
+            taken["patients"] = np.asarray(patients, dtype=np.int64)
         return replace(self, **taken)
 
 
@@ -417,7 +420,9 @@ def start_courses(
     course on that day: as ``DiseaseModel._new_course``, from the next nine draws of each
     patient's course stream (``courses.drawn`` advances), or, for a lapse of adherence and
     its end (``nonadherent``, ``readherent``), as the scalar model's ``_fire`` and
-    ``_optimise`` make them: no draw, the course's normals kept."""
+    ``_optimise`` make them: no draw, the course's normals kept. The state a start follows
+    is the caller's to set first (a transplant: ``panel.transplanted``, the stage and the
+    acute excess, as ``DiseaseModel._scan`` resets them)."""
     rows = np.asarray(rows, dtype=np.int64)
     day = np.broadcast_to(np.asarray(day, dtype=np.float64), rows.shape)
     anchor_alt, anchor_igg = activity(panel, day, rows)
