@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -77,6 +77,7 @@ from .model_arrays import (
     _widen,
     activity,
     clip,
+    taken_arrays,
 )
 
 __all__ = [
@@ -300,14 +301,7 @@ class CourseColumns:
     def take(self, rows: Ints, patients: Ints | None = None) -> CourseColumns:
         """A copy of rows ``rows`` (in that order, repeats allowed), as patients
         ``patients`` (default: the rows' own; other indices draw other courses)."""
-        taken = {
-            f.name: getattr(self, f.name)[rows]
-            for f in fields(self)
-            if isinstance(getattr(self, f.name), np.ndarray)
-        }
-        if patients is not None:
-            taken["patients"] = np.asarray(patients, dtype=np.int64)
-        return replace(self, **taken)
+        return replace(self, **taken_arrays(self, rows, patients))
 
 
 def _course_stream(m: DiseaseModel) -> PatientStream:
