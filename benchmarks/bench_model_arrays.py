@@ -16,7 +16,10 @@ once), and the array panel's parts; then the same for the choice of the next eve
 the queue and the 17 clocks (:func:`~simulation.model.model_arrays.next_events`), the plans
 of the distinct states checked identical first; then which hazards run (the declared
 conditions, :func:`~simulation.model.model_arrays.hazards_on`), per patient, against the
-scalar interpreter.
+scalar interpreter; then a new course (``DiseaseModel._new_course``, patient by patient,
+against :func:`~simulation.model.course_arrays.start_courses`, the classes and knots of the
+distinct states checked identical first) and the baseline draws at diagnosis
+(``DiseaseModel._draw_baseline`` against :func:`~simulation.model.course_arrays.baselines`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 
 from pathway import AIHPathway, PatientRecord
-from simulation.model import hazard_conditions, model_arrays
+from simulation.model import course_arrays, hazard_conditions, model_arrays
+from simulation.model.courses import COURSE_CLASSES
 from simulation.model.disease import CLOCKS, PANEL_DRAWS, DiseaseModel, ModelConstants
 from simulation.model.draws import PatientStream, normal_of, run_words
 from simulation.model.hazard_conditions import HAZARD_CONDITIONS, Situation
@@ -169,6 +173,7 @@ def main() -> None:
     print(f"  ratio: {t_scalar / t_arrays:.0f}x (plans of the distinct states identical)")
 
     _hazard_conditions(courses, n, args.repeats)
+    _new_courses(c, models, n, args.repeats)
 
 
 def _hazard_conditions(courses: list[tuple[DiseaseModel, Any]], n: int, repeats: int) -> None:
@@ -215,6 +220,93 @@ def _hazard_conditions(courses: list[tuple[DiseaseModel, Any]], n: int, repeats:
     print(f"  scalar interpreter, patient by patient              {t_scalar * per:8.2f}")
     print(f"  masks per configuration, columns kept               {t_kept * per:8.2f}")
     print(f"  masks per configuration, columns made from objects  {t_made * per:8.2f}")
+
+
+#: Regimens of the benchmark's new courses, one per row in turn.
+REGIMENS = (
+    ("prednisolone", "azathioprine"),
+    ("budesonide", "azathioprine"),
+    ("prednisolone",),
+    ("prednisolone", "mycophenolate"),
+)
+
+
+def _new_courses(c: ModelConstants, models: list[DiseaseModel], n: int, repeats: int) -> None:
+    """A new course (first line on four regimens, and a flare) and the baseline draws."""
+    k = len(models)
+    days = np.random.default_rng(SEED + 2).uniform(0, 3650, n)
+    drugs = [REGIMENS[i % len(REGIMENS)] for i in range(n)]
+    # Identity first: the distinct states' new courses from the arrays are the scalar's.
+    cols = model_arrays.PanelColumns.of(models)
+    state = course_arrays.CourseColumns.of(models)
+    rows = np.arange(k)
+    course_arrays.start_courses(cols, state, c, rows, "first_line", days[:k], drugs[:k])
+    for i, m in enumerate(models):
+        day = float(days[i])
+        new = m._new_course("first_line", day, anchor=m.activity(day), drugs=drugs[i])
+        for got, path in ((cols.alt, new.alt_path), (cols.igg, new.igg_path)):
+            want = model_arrays.PathArrays.of([path])
+            size = int(got.size[i])
+            assert size == len(path)
+            assert got.times[i, :size].tobytes() == want.times[0].tobytes()
+            assert got.logs[i, :size].tobytes() == want.logs[0].tobytes()
+        assert COURSE_CLASSES[int(state.cls[i])] == new.cls
+
+    tile = np.arange(n) % k
+    big_cols = model_arrays.PanelColumns.of(models).take(tile, patients=np.arange(n))
+    big = course_arrays.CourseColumns.of(models).take(tile, patients=np.arange(n))
+    all_rows, day_list = np.arange(n), days.tolist()
+
+    def scalar(kind: str) -> Callable[[], None]:
+        def work() -> None:
+            for i in range(n):
+                m, day = models[i % k], day_list[i]
+                m._new_course(kind, day, anchor=m.activity(day), drugs=drugs[i])
+
+        return work
+
+    def arrays(kind: str) -> Callable[[], None]:
+        def work() -> None:
+            course_arrays.start_courses(big_cols, big, c, all_rows, kind, days, drugs)
+
+        return work
+
+    def draws() -> None:
+        course_arrays.course_draws(SEED, big.patients, big.stream, big.drawn)
+
+    per = 1e6 / n
+    print(f"a new course, {n:,} patients ({k} distinct states), us per patient:")
+    for kind in ("first_line", "flare"):
+        t_scalar, t_arrays = _best(repeats, scalar(kind)), _best(repeats, arrays(kind))
+        print(
+            f"  {kind:<10} scalar DiseaseModel._new_course, one by one        {t_scalar * per:8.2f}"
+        )
+        print(
+            f"  {kind:<10} course_arrays.start_courses, all patients at once  {t_arrays * per:8.2f}"
+        )
+    t_draws = _best(repeats, draws)
+    print(f"    alone: the course draws (8 normals, 1 uniform)                {t_draws * per:8.2f}")
+
+    records = [models[i].record for i in range(len(KINDS))]
+    dx = course_arrays.Diagnosis.of([records[i % len(KINDS)] for i in range(n)])
+
+    def scalar_baseline() -> None:
+        m = models[0]
+        for i in range(n):
+            m._queue.clear()
+            m._draw_baseline(records[i % len(KINDS)], PatientStream(SEED, i, 513), "normal")
+
+    def arrays_baseline() -> None:
+        course_arrays.baselines(c, SEED, all_rows, MODEL_STREAM, dx)
+
+    t_scalar, t_arrays = _best(repeats, scalar_baseline), _best(repeats, arrays_baseline)
+    print(f"baseline draws at diagnosis, {n:,} patients, us per patient:")
+    print(
+        f"  scalar DiseaseModel._draw_baseline, patient by patient          {t_scalar * per:8.2f}"
+    )
+    print(
+        f"  course_arrays.baselines, all patients at once                   {t_arrays * per:8.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -48,6 +48,24 @@ from pathway.records import reduce_frozen
 
 from ..run.engine import Days, Occurrence
 from .clock_hazards import set_clocks
+from .courses import (
+    COURSE_CLASSES,
+    EMERGENCY_OUTCOMES,
+    CourseDraws,
+    ShapeOps,
+    acute_excess,
+    baseline_labs,
+    class_code,
+    course_shape,
+    death_years,
+    emergency_outcome,
+    knots,
+    time_to_cbr_median,
+    tpmt_delay,
+)
+from .courses import (
+    INDUCING_KINDS as _INDUCING_KINDS,
+)
 from .draws import Randomness
 from .hazard_conditions import Limits, Situation, flare_case, hazards_on, reported
 from .hazards import (
@@ -79,6 +97,7 @@ __all__ = [
     "np_exp",
     "np_exp2",
     "np_log",
+    "np_log1p",
     "panel_values",
     "path_value",
     "response_probability",
@@ -92,12 +111,10 @@ _WITHDRAWAL_YEARS = (1, 2, 3)
 _RECURRENCE_YEARS = (5, 10)
 _LT_SURVIVAL_YEARS = (5, 10)
 _PER_1000 = 1000.0
-#: Numerical guards, not model figures: a tolerance, the lowest value a log path holds,
-#: the clamp of a probability before a normal quantile, the largest uniform draw used.
+#: Numerical guards, not model figures: a tolerance and the clamp of a probability before a
+#: normal quantile (the lowest log value and the largest uniform used: model.courses).
 _EPS = 1e-9
-_LOG_FLOOR = 1e-3
 _P_CLAMP = 1e-6
-_U_MAX = 0.999999
 _MIN_HALFLIFE_DAYS = 0.1
 #: Random draws: standard normals and uniforms of a patient's baseline, normals of a
 #: course, own streams (baseline, courses, lab noise) before one per clock, noise per panel.
@@ -106,8 +123,10 @@ _BASELINE_UNIFORMS = 8
 _COURSE_NORMALS = 8
 _OWN_STREAMS = 3
 _PANEL_DRAWS = 6
-#: ... the same, for the array model (simulation.model.model_arrays).
+#: ... the same, for the array model (simulation.model.model_arrays, course_arrays).
 PANEL_DRAWS = _PANEL_DRAWS
+BASELINE_DRAWS = (_BASELINE_NORMALS, _BASELINE_UNIFORMS)
+COURSE_NORMALS = _COURSE_NORMALS
 #: Days by which an event day may exceed a whole day and still fall on it (``_EPS``).
 DAY_TOLERANCE = _EPS
 #: Same-day order of queued events: first, findings, an acute outcome, deaths.
@@ -116,7 +135,6 @@ _FIRST, _FINDING, _EMERGENCY, _DEATH = 0, 1, 5, 9
 #: Care states in which a flare (ALT > 3 x ULN) is a relapse the chart acts on.
 _REMISSION_STATES = frozenset({"maintenance", "withdrawal", "off_treatment"})
 _UNTREATED_STATES = frozenset({"diagnosis", "observation"})
-_INDUCING_KINDS = frozenset({"first_line", "second_line", "third_line", "reinduction"})
 #: Rules a switch to second line names when it is for a failed response (rules._switch_rows).
 _FAILURE_RULES = frozenset({"AIH-RSP-03", "AIH-MNT-05"})
 #: Lab panels whose noise is drawn at once (see DiseaseModel._noise).
@@ -140,8 +158,8 @@ def _prob(odds: float) -> float:
 # (simulation.model.model_arrays) calls: numpy's ``exp``, ``exp2`` and ``log`` differ from
 # ``math``'s in the last bit on some arguments (exp: 4.6% on an AVX-512 machine), and numpy
 # gives a Python float the bits it gives an array element (tested), so the two models agree bit
-# for bit by construction (issue 14). Baseline and course draws (knots) stay with ``math``:
-# the array model takes them from the scalar model's own objects.
+# for bit by construction (issue 14). So do the baseline draws and the courses' classes and
+# knots, written once for floats and arrays (simulation.model.courses).
 
 
 def np_exp(x: float) -> float:
@@ -152,6 +170,11 @@ def np_exp(x: float) -> float:
 def np_log(x: float) -> float:
     """``numpy.log`` of one float, as a Python float."""
     return float(np.log(x))
+
+
+def np_log1p(x: float) -> float:
+    """``numpy.log1p`` of one float, as a Python float."""
+    return float(np.log1p(x))
 
 
 def np_exp2(x: float) -> float:
@@ -556,11 +579,6 @@ def _at_least(value: float, lo: float) -> float:
     return lo if value < lo else value
 
 
-def _bounded(value: float, bounds: dict[str, float], name: str, unit: str = "") -> float:
-    """``value`` clipped to the parameters ``<name>_min<unit>`` and ``<name>_max<unit>``."""
-    return _clip(value, bounds[f"{name}_min{unit}"], bounds[f"{name}_max{unit}"])
-
-
 @dataclass(frozen=True, slots=True)
 class PanelOps:
     """The elementary functions of a lab panel and of MELD, on Python floats
@@ -581,6 +599,45 @@ class PanelOps:
 FLOAT_OPS = PanelOps(np_exp, np_log, _clip, _at_least, round_half_even)
 
 
+def _where(cond: bool, a: Any, b: Any) -> Any:
+    return a if cond else b
+
+
+def _choose(cond: bool, then: Callable[[], Path], other: Callable[[], Path]) -> Path:
+    return then() if cond else other()
+
+
+def _first_at_or_below(path: Path, level: float) -> float:
+    return next(t for t, y in path if y <= level)
+
+
+def _floor(x: float) -> float:
+    return float(math.floor(x))
+
+
+def _ceil(x: float) -> float:
+    return float(math.ceil(x))
+
+
+#: :class:`~simulation.model.courses.ShapeOps` on Python floats: the courses and baseline
+#: of one patient (``model_arrays``' twin: ``course_arrays.ARRAY_SHAPE_OPS``).
+FLOAT_SHAPE_OPS = ShapeOps(
+    exp=np_exp,
+    log=np_log,
+    erf=math.erf,
+    clip=_clip,
+    max=max,
+    min=min,
+    where=_where,
+    path=tuple,
+    choose=_choose,
+    first_at_or_below=_first_at_or_below,
+    log1p=np_log1p,
+    floor=_floor,
+    ceil=_ceil,
+)
+
+
 def _registry_share(hazard: Hazard, early: float, late: float, switch: float) -> Hazard:
     """``hazard`` times ``early`` before day ``switch`` and times ``late`` from it on.
 
@@ -588,6 +645,20 @@ def _registry_share(hazard: Hazard, early: float, late: float, switch: float) ->
     ((0.0, 0.5), (10.0, 0.5))
     """
     return tuple((start, rate * (early if start < switch else late)) for start, rate in hazard)
+
+
+def failure_probability(
+    c: ModelConstants, bilirubin: Any, inr: Any, ops: PanelOps = FLOAT_OPS
+) -> Any:
+    """Probability that steroids fail in acute severe AIH, from the MELD at presentation.
+
+    The odds of ``acute.steroid_failure`` (S-TELLEZ22) at the reference MELD, times
+    ``exp(acute.failure_meld_log_odds)`` per MELD point above it [MODEL]. Floats, or arrays
+    with ``model_arrays.ARRAY_OPS``.
+    """
+    base = min(max(c.acute_failure, _EPS), 1.0 - _EPS)
+    excess = meld(bilirubin, inr, c.creatinine, c.meld, ops) - c.acute_failure_meld_reference
+    return _prob(_odds(base) * ops.exp(c.acute_failure_meld_log_odds * excess))
 
 
 def response_probability(
@@ -656,11 +727,7 @@ def course_class(u: float, p_complete: float, nonresponse_share: float) -> str:
     >>> course_class(0.1, 0.7, 0.24), course_class(0.8, 0.7, 0.24), course_class(0.99, 0.7, 0.24)
     ('complete', 'insufficient', 'non_response')
     """
-    if u < p_complete:
-        return "complete"
-    if u > 1.0 - (1.0 - p_complete) * nonresponse_share:
-        return "non_response"
-    return "insufficient"
+    return COURSE_CLASSES[class_code(FLOAT_SHAPE_OPS, u, p_complete, nonresponse_share)]
 
 
 def path_value(path: Path, t: float) -> float:
@@ -678,12 +745,8 @@ def path_value(path: Path, t: float) -> float:
 
 
 def _mk(points: list[tuple[float, float]]) -> Path:
-    out: list[tuple[float, float]] = []
-    for t, v in points:
-        if out and t <= out[-1][0]:
-            t = out[-1][0] + 1.0
-        out.append((t, math.log(max(v, _LOG_FLOOR))))
-    return tuple(out)
+    path: Path = knots(FLOAT_SHAPE_OPS, points)
+    return path
 
 
 def meld(
@@ -906,41 +969,16 @@ class DiseaseModel:
     # --- baseline -----------------------------------------------------------------------
 
     def _draw_baseline(self, rec: PatientRecord, rng: Randomness, tpmt: str | None) -> None:
-        c, sh = self.c, self.c.shape
+        c = self.c
         # Python floats: numpy scalars are slow one at a time (same values).
         z = rng.standard_normal(_BASELINE_NORMALS).tolist()
         u = rng.random(_BASELINE_UNIFORMS).tolist()
         acute = rec.presentation != "chronic"
-        alt_median = c.acute_alt_median if acute else c.alt_median
-        sd = c.alt_log_sd * (sh["acute_alt_sd_factor"] if acute else 1.0)
-        self.alt0 = _bounded(alt_median * math.exp(sd * z[0]), sh, "baseline_alt", "_xuln")
-        self.ast_ratio = _bounded(
-            c.ast_alt_ratio * math.exp(sh["ast_ratio_log_sd"] * z[1]), sh, "ast_ratio"
-        )
-        self.igg0 = _bounded(
-            c.igg_median * math.exp(c.igg_log_sd * z[2]), sh, "baseline_igg", "_xuln"
-        )
-        self.bili_chronic = _bounded(
-            c.bili_median * math.exp(sh["chronic_bilirubin_log_sd"] * z[3]),
-            sh,
-            "chronic_bilirubin",
-            "_mg_dl",
-        )
-        self.inr_chronic = _bounded(c.inr_mean + sh["chronic_inr_sd"] * z[4], sh, "chronic_inr")
-        self.bili_decomp = _bounded(
-            c.decomp_bili * math.exp(sh["decompensated_bilirubin_log_sd"] * z[5]),
-            sh,
-            "decompensated_bilirubin",
-            "_mg_dl",
-        )
-        self.inr_decomp = _bounded(
-            c.decomp_inr * math.exp(sh["decompensated_inr_log_sd"] * z[6]), sh, "decompensated_inr"
-        )
-        self.wbc = _bounded(c.wbc_mean + sh["wbc_sd"] * z[7], sh, "wbc", "_10e9_l")
-        self.plt_factor = float(math.exp(sh["platelets_log_sd"] * z[8]))
-        self.graft_alt = _bounded(
-            c.graft_alt * math.exp(c.floor_sd * z[9]), sh, "graft_alt", "_xuln"
-        )
+        base = baseline_labs(c, acute, z, FLOAT_SHAPE_OPS)
+        self.alt0, self.ast_ratio, self.igg0 = base.alt0, base.ast_ratio, base.igg0
+        self.bili_chronic, self.inr_chronic = base.bili_chronic, base.inr_chronic
+        self.bili_decomp, self.inr_decomp = base.bili_decomp, base.inr_decomp
+        self.wbc, self.plt_factor, self.graft_alt = base.wbc, base.plt_factor, base.graft_alt
         # Decompensated at diagnosis means active disease: treatment may recompensate it.
         self.latent.decompensation_active = rec.cirrhosis == "decompensated"
         # [MODEL] Not every patient with a chronic indication is a transplant candidate.
@@ -951,16 +989,9 @@ class DiseaseModel:
         self.acute_inr = 0.0
         if acute:
             alf = rec.presentation == "acute_liver_failure"
-            bili = _bounded(
-                c.acute_bili_median * math.exp(sh["acute_bilirubin_log_sd"] * z[10]),
-                sh,
-                "acute_bilirubin",
-                "_mg_dl",
+            bili, inr, self.acute_bili, self.acute_inr = acute_excess(
+                c, alf, z[10], u[0], base, FLOAT_SHAPE_OPS
             )
-            lo = c.alf_inr_min if alf else c.acute_inr_min
-            inr = lo + (max(c.acute_inr_max, lo + sh["acute_inr_min_range"]) - lo) * u[0]
-            self.acute_bili = max(0.0, bili - self.bili_chronic)
-            self.acute_inr = max(0.0, inr - self.inr_chronic)
             if alf:
                 self.latent.acute_mode = "worsen"
                 self._emergency = self._emergency_outcome(
@@ -982,7 +1013,7 @@ class DiseaseModel:
         self.tpmt = tpmt if tpmt is not None else rec.tpmt
         self._tpmt_now = False
         if rec.tpmt == "unknown" and self.tpmt != "unknown":
-            delay = float(math.floor(u[4] * (c.tpmt_max_delay + 1)))
+            delay = tpmt_delay(FLOAT_SHAPE_OPS, u[4], c.tpmt_max_delay)
             if delay > 0:
                 self._push(delay, _FIRST, "tpmt", self.tpmt)
             else:
@@ -992,27 +1023,20 @@ class DiseaseModel:
         a *= c.aih_excess_hr
         e = float(rng.standard_exponential())
         if a > 0 and b > 0:
-            years = math.log1p(e * b / (a * math.exp(b * rec.age))) / b
+            years = death_years(FLOAT_SHAPE_OPS, a, b, e, rec.age)
             self._push(math.ceil(years * YEAR_DAYS), _DEATH, "death", "background")
 
     def acute_failure_probability(self, bilirubin: float, inr: float) -> float:
-        """Probability that steroids fail in acute severe AIH, from the MELD at presentation.
-
-        The odds of ``acute.steroid_failure`` (S-TELLEZ22) at the reference MELD, times
-        ``exp(acute.failure_meld_log_odds)`` per MELD point above it [MODEL].
-        """
-        c = self.c
-        base = min(max(c.acute_failure, _EPS), 1.0 - _EPS)
-        excess = meld(bilirubin, inr, c.creatinine, c.meld) - c.acute_failure_meld_reference
-        return _prob(_odds(base) * math.exp(c.acute_failure_meld_log_odds * excess))
+        """Probability that steroids fail in acute severe AIH (:func:`failure_probability`)."""
+        p: float = failure_probability(self.c, bilirubin, inr)
+        return p
 
     @staticmethod
     def _emergency_outcome(
         u: float, p_death: float, p_tx: float, mean: float, v: float
     ) -> _Emergency:
-        outcome = "death" if u < p_death else "transplant" if u < p_death + p_tx else "recover"
-        delay = float(math.ceil(-math.log1p(-min(v, _U_MAX)) * mean))
-        return _Emergency(outcome, max(1.0, delay))
+        code, delay = emergency_outcome(FLOAT_SHAPE_OPS, u, p_death, p_tx, mean, v)
+        return _Emergency(EMERGENCY_OUTCOMES[code], delay)
 
     def _push(self, day: Days, priority: int, kind: str, value: Any) -> None:
         self._seq += 1
@@ -1036,105 +1060,27 @@ class DiseaseModel:
         return course
 
     def _shape(self, course: _Course, drugs: Collection[str], anchor: tuple[float, float]) -> None:
-        """(Re)build the course's class and paths from its draws and the regimen."""
-        c, z = self.c, course.z
-        a, g = anchor
-        if course.kind == "untreated":
-            course.cls = "stable"
-            course.alt_path, course.igg_path = _mk([(0, a)]), _mk([(0, g)])
-            return
-        sh = c.shape
-        if course.kind == "flare":
-            course.cls = "flare"
-            flare = _bounded(
-                c.flare_alt_median * math.exp(sh["flare_alt_log_sd"] * z[0]),
-                sh,
-                "flare_alt",
-                "_xuln",
-            )
-            igg = c.flare_igg_median * math.exp(sh["flare_igg_log_sd"] * z[1])
-            igg = max(g, _bounded(igg, sh, "flare_igg", "_xuln"))
-            decay = sh["recurrence_flare_decay"] if self.latent.transplanted else sh["flare_decay"]
-            end = max(sh["flare_alt_min_xuln"], flare * decay)
-            course.alt_path = _mk([(0, flare), (sh["flare_course_days"], end)])
-            course.igg_path = _mk([(0, igg)])
-            return
-        if course.kind == "nonadherent":
-            # [MODEL] Non-adherence on maintenance: the labs drift to a loss of response.
-            course.cls = "insufficient"
-            days = c.adherence_loss_days
-            course.alt_path = _mk([(0, a), (days, max(a, c.adherence_loss_alt))])
-            course.igg_path = _mk([(0, g), (days, max(g, sh["nonadherent_igg_xuln"]))])
-            return
-        if course.kind == "readherent":
-            # [MODEL] Adherence restored: back to the level before it lapsed.
-            course.cls = "complete"
-            ta, tg = self._before_nonadherence
-            days = c.adherence_recovery_days
-            course.alt_path = _mk([(0, a), (days, ta)])
-            course.igg_path = _mk([(0, g), (days, tg)])
-            return
-        if course.kind == "post_transplant":
-            course.cls = "complete"
-            course.alt_path = _mk([(0, a), (sh["graft_settle_days"], self.graft_alt)])
-            graft_igg = min(sh["graft_igg_max_xuln"], c.cbr_igg_floor)
-            course.igg_path = _mk([(0, g), (sh["graft_igg_days"], graft_igg)])
-            return
-        p = complete_probability(
-            c, course.kind, drugs, course.reason, dose_raised=course.dose_raised
+        """(Re)build the course's class and paths from its draws and the regimen
+        (:func:`~simulation.model.courses.course_shape`)."""
+        c, kind = self.c, course.kind
+        p = median = 0.0
+        if kind in _INDUCING_KINDS:
+            p = complete_probability(c, kind, drugs, course.reason, dose_raised=course.dose_raised)
+            median = time_to_cbr_median(c, kind, drugs, optimised=course.optimised)
+        before = self._before_nonadherence
+        draws = CourseDraws(
+            *anchor,
+            z=course.z.tolist(),
+            u=course.u,
+            p_complete=p,
+            median=median,
+            transplanted=self.latent.transplanted,
+            before_alt=before[0],
+            before_igg=before[1],
+            graft_alt=self.graft_alt,
         )
-        course.cls = course_class(course.u, p, c.nonresponse_share)
-        if course.optimised:
-            median = c.optimised_time_to_cbr_median
-        elif "budesonide" in drugs and course.kind == "first_line":
-            median = c.time_to_cbr_median_budesonide
-        else:
-            median = c.time_to_cbr_median
-        # Late responders (after the 6-month assessment) exist (S-DIAZ23 vs S-PAPE19).
-        t_n = _bounded(median * math.exp(c.time_to_cbr_sd * z[0]), sh, "time_to_cbr", "_days")
-        r4 = c.week4_min + (c.week4_max - c.week4_min) * _unit(z[1])
-        f_alt = _bounded(
-            c.cbr_alt_floor * math.exp(c.floor_sd * z[2]), sh, "cbr_alt_floor", "_xuln"
-        )
-        f_igg = c.cbr_igg_floor * math.exp(c.igg_floor_sd * z[3])
-        f_igg = _clip(f_igg, sh["cbr_igg_floor_min_xuln"], c.cbr_igg_floor_max)
-        i_alt = _bounded(
-            c.ins_alt_floor * math.exp(c.floor_sd * z[4]), sh, "insufficient_alt", "_xuln"
-        )
-        i_igg = c.ins_igg_floor * math.exp(sh["insufficient_igg_log_sd"] * z[5])
-        i_igg = _bounded(i_igg, sh, "insufficient_igg", "_xuln")
-        igg_only = _unit(z[6]) < c.ins_igg_only
-        nr = c.nr_ratio_min + (c.nr_ratio_max - c.nr_ratio_min) * _unit(z[7])
-        edge, settle, week4 = sh["normal_edge_xuln"], sh["settle_days"], sh["week4_days"]
-        plateau = sh["insufficient_plateau_days"]
-        complete_alt = _falling(a, r4, t_n, f_alt, sh)
-        # IgG lags the day the transaminases actually reach normal (before t_n when they
-        # fall below it by week 4), but no complete response comes before time_to_cbr_min.
-        t_alt = next(t for t, y in complete_alt if y <= math.log(edge))
-        t_igg = max(t_alt * sh["igg_lag_factor"], sh["time_to_cbr_min_days"])
-        complete_igg = _mk(
-            [(0, g), (t_igg, edge), (t_igg + settle, f_igg)]
-            if g > edge
-            else [(0, g), (settle, f_igg)]
-        )
-        if course.cls == "complete":
-            course.alt_path, course.igg_path = complete_alt, complete_igg
-        elif course.cls == "insufficient":
-            if igg_only:
-                course.alt_path = complete_alt
-                course.igg_path = _mk([(0, g), (plateau, i_igg)])
-            else:
-                course.alt_path = (
-                    _mk([(0, a), (week4, max(a * r4, i_alt)), (plateau, i_alt)])
-                    if a > i_alt
-                    else _mk([(0, a), (sh["insufficient_rise_days"], i_alt)])
-                )
-                course.igg_path = complete_igg
-        else:  # non-response: transaminases fall by less than half
-            level = max(a * nr, i_alt)
-            course.alt_path = _mk([(0, a), (week4, level)])
-            igg_end = max(g * sh["nonresponse_igg_factor"], i_igg)
-            course.igg_path = _mk([(0, g), (sh["nonresponse_igg_days"], igg_end)])
+        code, course.alt_path, course.igg_path = course_shape(c, kind, draws, FLOAT_SHAPE_OPS)
+        course.cls = COURSE_CLASSES[code]
 
     def activity(self, day: Days) -> tuple[float, float]:
         """Latent ALT and IgG (x ULN, no noise) on ``day``."""
@@ -1566,23 +1512,3 @@ class DiseaseModel:
         on = hazards_on(s, limits, active)
         case = flare_case(s, limits, active)
         set_clocks(self.clocks, self.c, s, on, case, day, lat.lt_day, lat.drug_start)
-
-
-def _unit(z: float) -> float:
-    """A standard normal draw mapped to (0, 1) (its normal CDF)."""
-    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
-
-
-def _falling(a: float, r4: float, t_n: float, floor: float, sh: dict[str, float]) -> Path:
-    """Complete-response path of ALT: week-4 fall by ``1 - r4``, normal by ``t_n``, then floor.
-
-    ``sh``: the ``shape.*`` parameters (just-normal level, week-4 day, days to settle).
-    """
-    edge, week4, settle = sh["normal_edge_xuln"], sh["week4_days"], sh["settle_days"]
-    if a <= edge:
-        return _mk([(0, a), (settle, min(a, floor))])
-    w4 = a * r4
-    if w4 > edge:
-        return _mk([(0, a), (week4, w4), (t_n, edge), (t_n + settle, floor)])
-    t_cross = week4 * math.log(a / edge) / math.log(a / w4)
-    return _mk([(0, a), (max(1.0, t_cross), edge), (max(1.0, t_cross) + settle, floor)])

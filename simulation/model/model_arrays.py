@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence, Set
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -71,6 +72,7 @@ __all__ = [
     "rounded",
     "situation_batch",
     "situation_labs",
+    "taken_arrays",
     "visit_labs",
 ]
 
@@ -245,13 +247,7 @@ class PanelColumns:
     def take(self, rows: Ints, patients: Ints | None = None) -> PanelColumns:
         """A copy of rows ``rows`` (in that order, repeats allowed), as patients
         ``patients`` (default: the rows' own; other indices draw other noise)."""
-        taken = {
-            f.name: getattr(self, f.name)[rows]
-            for f in fields(self)
-            if isinstance(getattr(self, f.name), np.ndarray)
-        }
-        if patients is not None:
-            taken["patients"] = np.asarray(patients, dtype=np.int64)
+        taken = taken_arrays(self, rows, patients)
         return replace(self, **taken, alt=self.alt.take(rows), igg=self.igg.take(rows))
 
     def update(self, rows: Ints, models: Sequence[DiseaseModel]) -> None:
@@ -262,6 +258,19 @@ class PanelColumns:
         self.noise_drawn[rows] = [_noise_at(m) for m in models]
         self.alt = self.alt.with_rows(rows, [m.course.alt_path for m in models])
         self.igg = self.igg.with_rows(rows, [m.course.igg_path for m in models])
+
+
+def taken_arrays(columns: Any, rows: Ints, patients: Ints | None = None) -> dict[str, Any]:
+    """Rows ``rows`` of each array field of a dataclass of columns (copies), with
+    ``patients`` as its ``patients`` where given: what a ``take`` replaces."""
+    taken = {
+        f.name: getattr(columns, f.name)[rows]
+        for f in fields(columns)
+        if isinstance(getattr(columns, f.name), np.ndarray)
+    }
+    if patients is not None:
+        taken["patients"] = np.asarray(patients, dtype=np.int64)
+    return taken
 
 
 #: Columns of :class:`PanelColumns` read one model at a time (:func:`_row`).
