@@ -225,6 +225,32 @@ class RecordColumns:
             out.append({k: _value(value_kind, values[k][j]) for _, k in here})
         return out
 
+    def take(self, rows: Array) -> RecordColumns:
+        """Rows ``rows`` (indices) as columns of their own: the arrays are copies, the
+        objects they hold (lab histories, panels) are shared, as the records would share
+        them. :meth:`give` writes them back."""
+        return RecordColumns(
+            self.layout,
+            len(rows),
+            {k: v[rows] for k, v in self.plain.items()},
+            {k: v[rows] for k, v in self.present.items()},
+            {k: v[rows] for k, v in self.values.items()},
+            {k: v[rows] for k, v in self.rank.items()},
+            {k: v[rows] for k, v in self.methods.items()},
+        )
+
+    def give(self, rows: Array, part: RecordColumns) -> None:
+        """Write ``part`` (columns of rows ``rows``, from :meth:`take`) back into them."""
+        for mine, theirs in (
+            (self.plain, part.plain),
+            (self.present, part.present),
+            (self.values, part.values),
+            (self.rank, part.rank),
+            (self.methods, part.methods),
+        ):
+            for key, col in theirs.items():
+                mine[key][rows] = col  # type: ignore[index]
+
     def put(self, i: int, record: Any) -> None:
         """Write ``record`` into row ``i`` (every column: what a Python mutator changed)."""
         layout = self.layout
