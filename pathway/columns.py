@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from .errors import InvalidPathwayError
 from .vector import Batch, column
 
-__all__ = ["Keyed", "Kind", "Layout", "RecordColumns"]
+__all__ = ["Keyed", "Kind", "LazyColumns", "Layout", "RecordColumns"]
 
 Array = NDArray[Any]
 CallKey = tuple[str, tuple[Any, ...]]
@@ -122,6 +122,39 @@ def _value(kind: Kind, x: Any) -> Any:
     if kind == "bool":
         return bool(x)
     return x
+
+
+class LazyColumns(dict[str, Array]):
+    """A batch's columns, some made on first read (``makers``: label -> function of no
+    arguments reading the record columns as they are then).
+
+    Item and attribute columns (``"entered[s]"``, ``"treatment_baseline.alt_xuln"``) are
+    made only when an expression reads them: a batch of a few rows would otherwise spend
+    more on making the hundred-odd item columns than on evaluating its rules. A made
+    column is kept until :meth:`RecordColumns.refresh` drops it after a write.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.makers: dict[str, Callable[[], Array]] = {}
+
+    def __missing__(self, key: str) -> Array:
+        maker = self.makers.get(key)
+        if maker is None:
+            raise KeyError(key)
+        value = self[key] = maker()
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        """The column ``key`` (made now if it has a maker), else ``default``."""
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        if key in self.makers:
+            return self[key]
+        return default
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.makers
 
 
 @dataclass
@@ -303,7 +336,7 @@ class RecordColumns:
         in place stay current; after a write, :meth:`refresh` the rest.
         """
         layout = self.layout
-        batch = Batch(self.n, frozenset(active))
+        batch = Batch(self.n, frozenset(active), LazyColumns())
         batch.columns.update(self.plain)
         batch.calls.update(self.methods)
         for name, keyed in layout.keyed.items():
@@ -321,6 +354,27 @@ class RecordColumns:
         for name in whole:
             batch.columns[name] = self.whole(name)
         return batch
+
+    def _item_maker(self, name: str, key: str) -> Callable[[], Array]:
+        """Makes the item column ``"<name>[<key>]"`` from the columns as they are then."""
+
+        def make() -> Array:
+            return np.where(self.present[(name, key)], self.values[(name, key)], np.nan)
+
+        return make
+
+    def _attr_maker(self, name: str, attribute: str) -> Callable[[], Array]:
+        """Makes the column ``"<name>.<attribute>"`` of an object field (numbers with NaN
+        for missing, as the interpreter's ``column()`` makes them; else objects)."""
+
+        def make() -> Array:
+            values = [None if v is None else getattr(v, attribute) for v in self.plain[name]]
+            try:
+                return _float(values)
+            except (TypeError, ValueError):
+                return column(values)
+
+        return make
 
     def refresh(self, batch: Batch, changed: Set[str]) -> None:
         """Bring ``batch`` up to date after fields ``changed`` were written in place: the
@@ -340,16 +394,22 @@ class RecordColumns:
                     batch.derived[("In", name, True, key)] = here
                     batch.derived[("NotIn", name, True, key)] = ~here
                 else:  # a mapping: its items (its membership tests read it whole)
-                    held = self.values[(name, key)]
-                    batch.columns[f"{name}[{key}]"] = np.where(here, held, np.nan)
+                    label = f"{name}[{key}]"
+                    if isinstance(batch.columns, LazyColumns):
+                        batch.columns.pop(label, None)
+                        if label not in batch.columns.makers:
+                            batch.columns.makers[label] = self._item_maker(name, key)
+                    else:
+                        batch.columns[label] = self._item_maker(name, key)()
         for name in changed & set(layout.attrs):
-            objects = self.plain[name].tolist()
             for attribute in layout.attrs[name]:
-                values = [None if v is None else getattr(v, attribute) for v in objects]
-                try:  # numbers (NaN: missing), as the interpreter's column() makes them
-                    batch.columns[f"{name}.{attribute}"] = _float(values)
-                except (TypeError, ValueError):
-                    batch.columns[f"{name}.{attribute}"] = column(values)
+                label = f"{name}.{attribute}"
+                if isinstance(batch.columns, LazyColumns):
+                    batch.columns.pop(label, None)
+                    if label not in batch.columns.makers:
+                        batch.columns.makers[label] = self._attr_maker(name, attribute)
+                else:
+                    batch.columns[label] = self._attr_maker(name, attribute)()
         for name, (keyed_field, _) in layout.firsts.items():
             if keyed_field in changed:
                 batch.columns[name] = self.first(name)
