@@ -49,7 +49,7 @@ from .executor import ChartPlan, compiled_class
 from .expr import Expr
 from .invariants import Violation
 from .records import record_to_dict
-from .runtime import PendingTimer, _detail, Recommendation, Step, StepKind, Transit, vars_of
+from .runtime import PendingTimer, Recommendation, Step, StepKind, Transit, _detail, vars_of
 from .timer_columns import timer_offsets, timer_starts
 from .timers import Timer
 from .vector import Batch, VectorRulebook
@@ -362,7 +362,9 @@ class BlockPathway:
         for code, idx in _by_code(self.codes[rows]):
             if event not in self.tables.allowed_events(code):
                 k = int(idx[0])
-                raise EventNotHandled(event, float(days[k]), sorted(self.tables.configuration(code)))
+                raise EventNotHandled(
+                    event, float(days[k]), sorted(self.tables.configuration(code))
+                )
 
     # --- bookkeeping over columns --------------------------------------------------------------
 
@@ -432,9 +434,7 @@ class BlockPathway:
             call.live.forget()
             return
         g = self.guideline
-        table = {"finding": g.finding_effects, "timer": g.timer_effects}.get(
-            kind, g.action_effects
-        )
+        table = {"finding": g.finding_effects, "timer": g.timer_effects}.get(kind, g.action_effects)
         fn = table[name]
         for code, idx in _by_code(call.codes[at]):
             active = frozenset(self.tables.configuration(code))
@@ -616,7 +616,9 @@ class BlockPathway:
             raise PatientError(f"unknown finding {finding!r}; expected one of {list(g.findings)}")
         if len(values) != len(rows):
             raise PatientError(f"observe: {len(values)} values for {len(rows)} rows")
-        checked = [g.check_payload(finding, v, d) for v, d in zip(values, days.tolist(), strict=True)]
+        checked = [
+            g.check_payload(finding, v, d) for v, d in zip(values, days.tolist(), strict=True)
+        ]
         self._require_handled(rows, finding, days)
         call = _Call(self, rows)
         call.sub.plain["day"][:] = days
@@ -634,7 +636,9 @@ class BlockPathway:
         g = self.guideline
         timer = g.timers.by_id.get(timer_id)
         if timer is None:
-            raise PatientError(f"unknown timer {timer_id!r}; expected one of {list(g.timers.by_id)}")
+            raise PatientError(
+                f"unknown timer {timer_id!r}; expected one of {list(g.timers.by_id)}"
+            )
         self._advance(rows, days)
         armed = self.timer_armed(rows, timer_id, spent_too=True)
         if not armed.all():
@@ -862,7 +866,10 @@ class BlockPathway:
                 return taken
             action, strength, rules = self.top(rows)
             go = np.array(
-                [a is not None and a != default and s != "may" for a, s in zip(action, strength, strict=True)],
+                [
+                    a is not None and a != default and s != "may"
+                    for a, s in zip(action, strength, strict=True)
+                ],
                 dtype=bool,
             )
             rows, days, action = rows[go], days[go], action[go]

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from .errors import InvalidPathwayError
 from .vector import Batch, column
 
-__all__ = ["Keyed", "Kind", "LazyColumns", "Layout", "RecordColumns"]
+__all__ = ["Keyed", "Kind", "Layout", "LazyColumns", "Maker", "RecordColumns", "makers"]
 
 Array = NDArray[Any]
 CallKey = tuple[str, tuple[Any, ...]]
@@ -124,9 +124,13 @@ def _value(kind: Kind, x: Any) -> Any:
     return x
 
 
+#: Makes a column from the record columns as they are when it is read.
+Maker = Callable[["RecordColumns"], Array]
+
+
 class LazyColumns(dict[str, Array]):
-    """A batch's columns, some made on first read (``makers``: label -> function of no
-    arguments reading the record columns as they are then).
+    """A batch's columns, some made on first read from ``source`` (``makers``: label ->
+    function of the record columns, shared by every batch of a layout).
 
     Item and attribute columns (``"entered[s]"``, ``"treatment_baseline.alt_xuln"``) are
     made only when an expression reads them: a batch of a few rows would otherwise spend
@@ -134,15 +138,16 @@ class LazyColumns(dict[str, Array]):
     column is kept until :meth:`RecordColumns.refresh` drops it after a write.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, source: RecordColumns, makers: Mapping[str, Maker]) -> None:
         super().__init__()
-        self.makers: dict[str, Callable[[], Array]] = {}
+        self.source = source
+        self.makers = makers
 
     def __missing__(self, key: str) -> Array:
         maker = self.makers.get(key)
         if maker is None:
             raise KeyError(key)
-        value = self[key] = maker()
+        value = self[key] = maker(self.source)
         return value
 
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
@@ -155,6 +160,49 @@ class LazyColumns(dict[str, Array]):
 
     def __contains__(self, key: object) -> bool:
         return dict.__contains__(self, key) or key in self.makers
+
+
+_MAKERS: dict[int, tuple[Layout, dict[str, Maker]]] = {}
+
+
+def _item_maker(name: str, key: str) -> Maker:
+    """Makes the item column ``"<name>[<key>]"`` (NaN where the key is absent)."""
+
+    def make(c: RecordColumns) -> Array:
+        return np.where(c.present[(name, key)], c.values[(name, key)], np.nan)
+
+    return make
+
+
+def _attr_maker(name: str, attribute: str) -> Maker:
+    """Makes the column ``"<name>.<attribute>"`` of an object field (numbers with NaN for
+    missing, as the interpreter's ``column()`` makes them; else objects)."""
+
+    def make(c: RecordColumns) -> Array:
+        values = [None if v is None else getattr(v, attribute) for v in c.plain[name]]
+        try:
+            return _float(values)
+        except (TypeError, ValueError):
+            return column(values)
+
+    return make
+
+
+def makers(layout: Layout) -> dict[str, Maker]:
+    """Label -> maker of every item column and attribute column of ``layout`` (made once)."""
+    found = _MAKERS.get(id(layout))
+    if found is not None and found[0] is layout:
+        return found[1]
+    out: dict[str, Maker] = {}
+    for name, keyed in layout.keyed.items():
+        if keyed.value is not None:
+            for key in keyed.keys:
+                out[f"{name}[{key}]"] = _item_maker(name, key)
+    for name, attributes in layout.attrs.items():
+        for attribute in attributes:
+            out[f"{name}.{attribute}"] = _attr_maker(name, attribute)
+    _MAKERS[id(layout)] = (layout, out)
+    return out
 
 
 @dataclass
@@ -336,7 +384,7 @@ class RecordColumns:
         in place stay current; after a write, :meth:`refresh` the rest.
         """
         layout = self.layout
-        batch = Batch(self.n, frozenset(active), LazyColumns())
+        batch = Batch(self.n, frozenset(active), LazyColumns(self, makers(layout)))
         batch.columns.update(self.plain)
         batch.calls.update(self.methods)
         for name, keyed in layout.keyed.items():
@@ -350,31 +398,20 @@ class RecordColumns:
                 batch.calls[(keyed.present, (None,))] = np.zeros(self.n, dtype=bool)
             if keyed.value_call is not None:
                 batch.calls[(keyed.value_call, (None,))] = absent
-        self.refresh(batch, set(layout.fields) | set(layout.keyed))
+        columns = batch.columns
+        for name, keyed in layout.keyed.items():
+            if keyed.value is None:  # a set: its membership tests
+                for key in keyed.keys:
+                    here = self.present[(name, key)]
+                    batch.derived[("In", name, True, key)] = here
+                    batch.derived[("NotIn", name, True, key)] = ~here
+        for name in layout.firsts:
+            columns[name] = self.first(name)
+        for name in layout.anys:
+            columns[name] = self.any(name)
         for name in whole:
             batch.columns[name] = self.whole(name)
         return batch
-
-    def _item_maker(self, name: str, key: str) -> Callable[[], Array]:
-        """Makes the item column ``"<name>[<key>]"`` from the columns as they are then."""
-
-        def make() -> Array:
-            return np.where(self.present[(name, key)], self.values[(name, key)], np.nan)
-
-        return make
-
-    def _attr_maker(self, name: str, attribute: str) -> Callable[[], Array]:
-        """Makes the column ``"<name>.<attribute>"`` of an object field (numbers with NaN
-        for missing, as the interpreter's ``column()`` makes them; else objects)."""
-
-        def make() -> Array:
-            values = [None if v is None else getattr(v, attribute) for v in self.plain[name]]
-            try:
-                return _float(values)
-            except (TypeError, ValueError):
-                return column(values)
-
-        return make
 
     def refresh(self, batch: Batch, changed: Set[str]) -> None:
         """Bring ``batch`` up to date after fields ``changed`` were written in place: the
@@ -396,20 +433,16 @@ class RecordColumns:
                 else:  # a mapping: its items (its membership tests read it whole)
                     label = f"{name}[{key}]"
                     if isinstance(batch.columns, LazyColumns):
-                        batch.columns.pop(label, None)
-                        if label not in batch.columns.makers:
-                            batch.columns.makers[label] = self._item_maker(name, key)
+                        batch.columns.pop(label, None)  # made again when read
                     else:
-                        batch.columns[label] = self._item_maker(name, key)()
+                        batch.columns[label] = _item_maker(name, key)(self)
         for name in changed & set(layout.attrs):
             for attribute in layout.attrs[name]:
                 label = f"{name}.{attribute}"
                 if isinstance(batch.columns, LazyColumns):
-                    batch.columns.pop(label, None)
-                    if label not in batch.columns.makers:
-                        batch.columns.makers[label] = self._attr_maker(name, attribute)
+                    batch.columns.pop(label, None)  # made again when read
                 else:
-                    batch.columns[label] = self._attr_maker(name, attribute)()
+                    batch.columns[label] = _attr_maker(name, attribute)(self)
         for name, (keyed_field, _) in layout.firsts.items():
             if keyed_field in changed:
                 batch.columns[name] = self.first(name)
