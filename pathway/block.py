@@ -164,7 +164,7 @@ class _Call:
         batch for the interpreter: a snapshot, read only."""
         whole = len(idx) == self.n and bool((idx == np.arange(self.n)).all())
         part = self.sub if whole else self.sub.take(idx)
-        batch = part.batch(self.block.tables.configuration(code))
+        batch = part.batch(self.block.active_of(code))
         batch.records = LiveRecords(part)
         return batch
 
@@ -277,6 +277,7 @@ class BlockPathway:
         self.memo = parts.rulebook.memo(n)
         self._final = self.tables.in_state(g.final_state)
         self._by_name: dict[int, tuple[str, ...]] = {}
+        self._active: dict[int, frozenset[str]] = {}
         self._order = {rule_id: k for k, rule_id in enumerate(g.invariants)}
         self._enter(self.columns, np.arange(n), self.plan.initial)
 
@@ -293,7 +294,14 @@ class BlockPathway:
 
     def active(self, row: int) -> frozenset[str]:
         """Row ``row``'s active states."""
-        return frozenset(self.tables.configuration(int(self.codes[row])))
+        return self.active_of(int(self.codes[row]))
+
+    def active_of(self, code: int) -> frozenset[str]:
+        """The active states of configuration ``code`` (kept per code)."""
+        found = self._active.get(code)
+        if found is None:
+            found = self._active[code] = frozenset(self.tables.configuration(code))
+        return found
 
     def day(self, rows: Any = None) -> Array:
         """Per row, the day of its latest event."""
@@ -426,7 +434,7 @@ class BlockPathway:
             for code, idx in _by_code(call.codes[at]):
                 mask = np.zeros(call.n, dtype=bool)
                 mask[at[idx]] = True
-                active = self.tables.configuration(code)
+                active = self.active_of(code)
                 effects.apply(
                     kind, name, call.sub, values, self.thresholds, self.options, active, mask
                 )
@@ -437,7 +445,7 @@ class BlockPathway:
         table = {"finding": g.finding_effects, "timer": g.timer_effects}.get(kind, g.action_effects)
         fn = table[name]
         for code, idx in _by_code(call.codes[at]):
-            active = frozenset(self.tables.configuration(code))
+            active = self.active_of(code)
             for i in at[idx].tolist():
                 value = None if values is None else values[i]
                 fn(call.record(i), value, self.thresholds, self.options, active)
@@ -449,19 +457,19 @@ class BlockPathway:
         block = self
 
         def guards_for(
-            ev: str, mrows: Array, mcodes: Array, margs: Mapping[str, Sequence[Any]]
+            event: str, rows: Array, codes: Array, args: Mapping[str, Sequence[Any]]
         ) -> RuleGuards:
             return RuleGuards(
                 block.tables,
                 block.parts.rulebook,
                 block.parts.conditions,
-                _Rows(call.live, mrows),
-                mcodes,
+                _Rows(call.live, rows),
+                codes,
                 block.thresholds,
                 block.options,
-                event=ev,
-                args=margs,
-                batch_for=lambda code, members: call.batch(code, mrows[members]),
+                event=event,
+                args=args,
+                batch_for=lambda code, members: call.batch(code, rows[members]),
             )
 
         def on_wave(ev: str, wrows: Array, result: Any) -> None:
@@ -478,7 +486,7 @@ class BlockPathway:
     @staticmethod
     def _transits(result: MacroResult) -> list[tuple[Transit, ...]]:
         """Each row's transits as the trace records them (sorted by source state)."""
-        _, rows, first = result.waves[0]
+        first = result.waves[0][2]
         outcomes = first.tables.outcomes
         out = [outcomes[o].transits for o in first.outcome.tolist()]
         if len(result.waves) > 1:
@@ -803,7 +811,7 @@ class BlockPathway:
             fired = self.columns.values[("timers_fired", timer.id)][rows]
             values = vars_of(self.thresholds)
             out &= ~np.isnan(timer_offsets(timer, fired, values))
-        return out
+        return np.asarray(out, dtype=bool)
 
     def top(self, rows: Any) -> tuple[Array, Array, list[tuple[str, ...]]]:
         """Per row, the first-ranked recommendation's action and strength (``None``: none,
@@ -823,7 +831,7 @@ class BlockPathway:
         part = self.columns.take(live_rows)
         for code, idx in _by_code(codes[alive]):
             sub = part if len(idx) == len(live_rows) else part.take(idx)
-            batch = sub.batch(self.tables.configuration(code))
+            batch = sub.batch(self.active_of(code))
             batch.records = LiveRecords(sub)
             top = self.parts.rulebook.top(
                 batch,

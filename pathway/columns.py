@@ -150,7 +150,7 @@ class LazyColumns(dict[str, Array]):
         value = self[key] = maker(self.source)
         return value
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         """The column ``key`` (made now if it has a maker), else ``default``."""
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
