@@ -45,13 +45,15 @@ from ..model.parameters import (
     read_input_file,
     unknown_key_message,
 )
-from ..model.policies import get_strategy
+from ..model.policies import Policy, get_strategy
 from ..results.outputs import ChunkResult, CohortResult, PatientResult, collect_patient
 from . import stopping
 from .engine import run_patient
+from .lockstep import ChartList, RowError, run_lockstep
 from .scale import CHUNKS_PER_WORKER, dask_map, in_order
 
 __all__ = [
+    "BLOCK_ENGINES",
     "BLOCK_PATIENTS",
     "DEFAULT_COHORT",
     "DEFAULT_SEED",
@@ -60,6 +62,7 @@ __all__ = [
     "NumericDistribution",
     "RunSettings",
     "SimulationError",
+    "StartedPatient",
     "apply_overrides",
     "block_size",
     "check_run_options",
@@ -68,7 +71,9 @@ __all__ = [
     "patient_rng",
     "run_cohort",
     "sample_attributes",
+    "simulate_block",
     "simulate_patient",
+    "start_patient",
 ]
 
 #: The cohort file shipped with the package (used when ``--cohort`` is not given).
@@ -524,15 +529,19 @@ class RunSettings:
         return f"P{index + 1:0{self.width}d}"
 
 
-def simulate_patient(
-    settings: RunSettings, index: int, constants: ModelConstants | None = None
-) -> PatientResult:
-    """Simulate patient ``index`` of the run; the same inputs give the same result.
+@dataclass
+class StartedPatient:
+    """One patient of a run at diagnosis: attributes, chart, model and clinician."""
 
-    Raises:
-        SimulationError: the course failed (names the patient, index and seed).
-    """
-    constants = constants or ModelConstants.from_parameters(settings.parameters)
+    index: int
+    attrs: Attributes
+    chart: Any
+    model: DiseaseModel
+    policy: Policy
+
+
+def start_patient(settings: RunSettings, index: int, constants: ModelConstants) -> StartedPatient:
+    """Patient ``index`` of the run at diagnosis (its draws depend on the seed and index)."""
     strategy = get_strategy(settings.policy)
     rng = patient_rng(settings.seed, index)
     attr_rng, model_rng = rng.spawn(2)
@@ -547,7 +556,8 @@ def simulate_patient(
         presentation=attrs.presentation,
         tpmt="unknown",
     )
-    chart_class: Any = settings.chart_class or ENGINES[settings.engine]
+    engine = BLOCK_ENGINES.get(settings.engine, settings.engine)
+    chart_class: Any = settings.chart_class or ENGINES[engine]
     chart = chart_class(
         record,
         thresholds=settings.thresholds,
@@ -555,19 +565,86 @@ def simulate_patient(
         strict_invariants=False,
     )
     model = DiseaseModel(record, constants, model_rng, tpmt=attrs.tpmt)
+    return StartedPatient(index, attrs, chart, model, strategy.policy())
+
+
+def _failed(settings: RunSettings, patient: StartedPatient, exc: BaseException) -> SimulationError:
+    chart = patient.chart
+    return SimulationError(
+        f"patient {patient.attrs.patient_id} (index {patient.index}, seed {settings.seed}, "
+        f"policy {settings.policy!r}) failed on day {chart.patient.day:g} in "
+        f"{sorted(chart.active)}: {type(exc).__name__}: {exc}"
+    )
+
+
+def simulate_patient(
+    settings: RunSettings, index: int, constants: ModelConstants | None = None
+) -> PatientResult:
+    """Simulate patient ``index`` of the run; the same inputs give the same result.
+
+    Raises:
+        SimulationError: the course failed (names the patient, index and seed).
+    """
+    constants = constants or ModelConstants.from_parameters(settings.parameters)
+    patient = start_patient(settings, index, constants)
     try:
-        run_patient(chart, model, horizon_days=settings.horizon_days, policy=strategy.policy())
+        run_patient(
+            patient.chart,
+            patient.model,
+            horizon_days=settings.horizon_days,
+            policy=patient.policy,
+        )
     except Exception as exc:
-        raise SimulationError(
-            f"patient {pid} (index {index}, seed {settings.seed}, policy {settings.policy!r}) "
-            f"failed on day {chart.patient.day:g} in {sorted(chart.active)}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
-    return collect_patient(attrs, chart, model, settings.horizon_days, keep=settings.keep_charts)
+        raise _failed(settings, patient, exc) from exc
+    return collect_patient(
+        patient.attrs,
+        patient.chart,
+        patient.model,
+        settings.horizon_days,
+        keep=settings.keep_charts,
+    )
+
+
+def simulate_block(
+    settings: RunSettings, bounds: tuple[int, int], constants: ModelConstants | None = None
+) -> list[PatientResult]:
+    """Simulate patients ``bounds[0]`` to ``bounds[1] - 1`` together, in lockstep rounds
+    (:mod:`simulation.run.lockstep`); each gets the result :func:`simulate_patient` gives.
+
+    Raises:
+        SimulationError: a course failed (names the patient, index and seed).
+    """
+    constants = constants or ModelConstants.from_parameters(settings.parameters)
+    patients = [start_patient(settings, i, constants) for i in range(*bounds)]
+    block = ChartList([p.chart for p in patients], [p.policy for p in patients])
+    try:
+        run_lockstep(block, [p.model for p in patients], settings.horizon_days)
+    except RowError as exc:
+        raise _failed(settings, patients[exc.row], exc.error) from exc.error
+    return [
+        collect_patient(p.attrs, p.chart, p.model, settings.horizon_days, keep=settings.keep_charts)
+        for p in patients
+    ]
+
+
+def _simulate(
+    settings: RunSettings, bounds: tuple[int, int], constants: ModelConstants
+) -> ChunkResult:
+    """Patients ``bounds[0]`` to ``bounds[1] - 1``, one by one or as a block."""
+    if settings.engine in BLOCK_ENGINES:
+        return ChunkResult.of(simulate_block(settings, bounds, constants))
+    start, stop = bounds
+    return ChunkResult.of([simulate_patient(settings, i, constants) for i in range(start, stop)])
 
 
 #: Chart engines by name: the compiled executor (default) and python-statemachine itself.
 ENGINES: dict[str, Any] = {"compiled": CompiledPathway, "reference": AIHPathway}
+
+#: Engines that step a block of patients together (:mod:`simulation.run.lockstep`), by name,
+#: with the chart engine of their charts. ``lockstep`` (Python API only, not a command-line
+#: choice) runs compiled charts in lockstep rounds: the same outputs as ``compiled``, the
+#: reference for a columnar block.
+BLOCK_ENGINES: dict[str, str] = {"lockstep": "compiled"}
 
 _WORKER: dict[str, Any] = {}
 
@@ -590,8 +667,7 @@ def _init_pool_worker(settings: RunSettings, parent: int) -> None:
 def _run_chunk(bounds: tuple[int, int]) -> ChunkResult:
     settings: RunSettings = _WORKER["settings"]
     constants: ModelConstants = _WORKER["constants"]
-    start, stop = bounds
-    return ChunkResult.of([simulate_patient(settings, i, constants) for i in range(start, stop)])
+    return _simulate(settings, bounds, constants)
 
 
 #: Most patients per block when no block size is asked for. A block is the unit of work of a
@@ -616,9 +692,7 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
 
 def run_chunk(settings: RunSettings, bounds: tuple[int, int]) -> ChunkResult:
     """Simulate patients ``bounds[0]`` to ``bounds[1] - 1`` (for remote workers such as Dask)."""
-    constants = ModelConstants.from_parameters(settings.parameters)
-    start, stop = bounds
-    return ChunkResult.of([simulate_patient(settings, i, constants) for i in range(start, stop)])
+    return _simulate(settings, bounds, ModelConstants.from_parameters(settings.parameters))
 
 
 def _chunk_results(
@@ -733,7 +807,8 @@ def run_cohort(
             the result; ``False`` keeps only the running totals behind its summary, so
             memory does not grow with the cohort (stream the rows with ``on_chunk``).
         engine: ``compiled`` (default) or ``reference`` (python-statemachine); both give
-            the same outputs (tests/test_engines.py), the compiled one faster.
+            the same outputs (tests/test_engines.py), the compiled one faster;
+            ``lockstep`` (:data:`BLOCK_ENGINES`) steps each block's patients together.
         chart_class: a chart class to use instead of the engine's (e.g. instrumented for
             coverage); it must be importable by worker processes when ``workers > 1``.
         dask: ``"local"`` for a Dask LocalCluster with ``workers`` workers, the address of
@@ -764,8 +839,8 @@ def run_cohort(
         raise ValueError(f"'seed' must be >= 0 (got {seed!r})")
     if block is not None and block < 1:
         raise ValueError(f"'block' must be >= 1 (got {block!r})")
-    if engine not in ENGINES:
-        raise ValueError(f"'engine' must be one of {list(ENGINES)} (got {engine!r})")
+    if engine not in ENGINES and engine not in BLOCK_ENGINES:
+        raise ValueError(f"'engine' must be one of {[*ENGINES, *BLOCK_ENGINES]} (got {engine!r})")
     parameters = parameters or load_parameters()
     # Out-of-range parameters fail here, in one line, not in every worker's initializer.
     ModelConstants.from_parameters(parameters)

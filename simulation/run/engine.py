@@ -30,7 +30,9 @@ from pathway import AnyPathway, PendingTimer, Step
 from ..model.policies import GuidelinePolicy, Policy
 
 __all__ = [
+    "Call",
     "DayRules",
+    "Move",
     "Occurrence",
     "PatientModel",
     "apply_occurrence",
@@ -93,6 +95,41 @@ def apply_occurrence(chart: AnyPathway, occ: Occurrence) -> Step:
 Moment = tuple[Literal["wait", "decide"], Days]
 
 
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A call to the chart that a course asks for (see :meth:`DayRules.moves`).
+
+    ``kind`` is ``finding`` (observe ``name`` with payload ``value``), ``action`` (take
+    ``name`` as a scripted clinician: deviations allowed) or ``timer`` (fire the timer
+    ``name``; ``value`` is its :class:`~pathway.PendingTimer`); ``guarded``: the call goes
+    through :meth:`DayRules.guard` (every call but the findings known at diagnosis).
+    """
+
+    kind: Literal["finding", "action", "timer"]
+    name: str
+    day: Days
+    value: Any = None
+    guarded: bool = True
+
+    @classmethod
+    def of(cls, occ: Occurrence, guarded: bool = True) -> Call:
+        """The call that sends a model's occurrence (see :func:`apply_occurrence`)."""
+        return cls(occ.kind, occ.name, occ.day, occ.value, guarded)
+
+    def apply(self, chart: AnyPathway) -> Step:
+        """Make the call on one chart."""
+        if self.kind == "timer":
+            return chart.fire(self.name, day=self.day)
+        if self.kind == "action":
+            return chart.take(self.name, day=self.day, deviate=True)
+        return chart.observe(self.name, self.value, day=self.day)
+
+
+#: What :meth:`DayRules.moves` yields: a :class:`Call` to make (the caller sends back its
+#: :class:`~pathway.Step`), or a :data:`Moment`.
+Move = Call | Moment
+
+
 class DayRules:
     """The day rules of one patient's course, written once.
 
@@ -101,6 +138,10 @@ class DayRules:
     ``scripted(day)`` is true (a scripted clinician is in charge), not after death. The
     caller acts between the yield and the next step. :meth:`course` strings the steps
     together for a patient model, earliest event first (a finding wins a tie with a timer).
+
+    :meth:`moves` is the same course with the calls to the chart left to the caller, so
+    that a driver can make the calls of many patients' courses together
+    (:mod:`simulation.run.lockstep`); :meth:`course` makes them itself, one by one.
 
     A subclass observes or guards the steps: :meth:`guard` runs each call to the chart
     (verification turns errors into findings), :meth:`fire` fires a timer and
@@ -120,47 +161,52 @@ class DayRules:
     def settled(self, day: Days) -> None:
         """Called after each step, once the clinician has acted on it."""
 
-    def fire(self, timer: PendingTimer, day: Days) -> None:
-        """Fire an armed ``timer`` on ``day``."""
-        self.guard(partial(self.chart.fire, timer.timer_id, day=day), timer.event, day)
+    def fire(self, timer: PendingTimer, day: Days) -> Step:
+        """Fire an armed ``timer`` on ``day``; return its step."""
+        step: Step = self.guard(partial(self.chart.fire, timer.timer_id, day=day), timer.event, day)
+        return step
 
     def _decides(self, day: Days) -> bool:
         return not self.scripted(day) and not self.chart.is_dead
 
-    def begin(self, baseline: Iterable[Occurrence]) -> Iterator[Days]:
+    def begin(self, baseline: Iterable[Occurrence]) -> Generator[Move, Any, None]:
         """Day 0: the findings known at diagnosis, then the clinician decides."""
         for occ in baseline:
-            apply_occurrence(self.chart, occ)
+            yield Call.of(occ, guarded=False)
         if self._decides(0.0):
-            yield 0.0
+            yield "decide", 0.0
 
-    def occurrence(self, occ: Occurrence) -> Iterator[Days]:
+    def occurrence(self, occ: Occurrence) -> Generator[Move, Any, None]:
         """A finding or a scripted action, then the clinician decides."""
-        self.last_step = self.guard(partial(apply_occurrence, self.chart, occ), occ.name, occ.day)
+        self.last_step = yield Call.of(occ)
         if self._decides(occ.day):
-            yield occ.day
+            yield "decide", occ.day
         self.settled(occ.day)
 
     def timer(
         self, timer: PendingTimer, day: Days, labs: dict[str, float] | None = None
-    ) -> Iterator[Days]:
+    ) -> Generator[Move, Any, None]:
         """A timer's visit on ``day``: its lab panel (``None``: the values stand), the timer
         (unless the labs moved the chart out of its state), then the clinician decides."""
         if labs:
-            self.guard(partial(self.chart.observe, "labs", labs, day=day), "labs", day)
+            yield Call("finding", "labs", day, labs)
         # The visit's labs may move the chart out of the timer's state (a relapse regained at
         # a relapse visit): a disarmed timer is not fired.
         if self.chart.timer_armed(timer.timer_id):
-            self.fire(timer, day)
+            yield Call("timer", timer.timer_id, day, timer)
         if self._decides(day):
-            yield day
+            yield "decide", day
         self.settled(day)
 
-    def course(self, model: PatientModel, horizon_days: Days) -> Iterator[Moment]:
-        """The whole course under ``model`` up to ``horizon_days`` (see :data:`Moment`)."""
+    def moves(self, model: PatientModel, horizon_days: Days) -> Generator[Move, Any, None]:
+        """The whole course under ``model`` up to ``horizon_days``, as :data:`Move` s.
+
+        The caller makes each :class:`Call` on the chart and sends back its step; the
+        chart and the model are read between moves, so each call must be made before the
+        next move is asked for.
+        """
         chart = self.chart
-        for day in self.begin(model.baseline(chart)):
-            yield "decide", day
+        yield from self.begin(model.baseline(chart))
         while not chart.is_dead:
             day, timer = next_event(chart, model)
             if day > horizon_days:
@@ -170,12 +216,34 @@ class DayRules:
                 for occ in model.pop(chart, day):
                     if chart.is_dead:
                         break
-                    for decide in self.occurrence(occ):
-                        yield "decide", decide
+                    yield from self.occurrence(occ)
             else:
                 labs = model.visit_labs(chart, day) if timer.labs else None
-                for decide in self.timer(timer, day, labs):
-                    yield "decide", decide
+                yield from self.timer(timer, day, labs)
+
+    def call(self, call: Call) -> Step:
+        """Make ``call`` on this course's chart, through :meth:`guard` or :meth:`fire`."""
+        if not call.guarded:
+            return call.apply(self.chart)
+        if call.kind == "timer":
+            return self.fire(call.value, call.day)
+        step: Step = self.guard(partial(call.apply, self.chart), call.name, call.day)
+        return step
+
+    def course(self, model: PatientModel, horizon_days: Days) -> Iterator[Moment]:
+        """The whole course under ``model`` up to ``horizon_days`` (see :data:`Moment`)."""
+        moves = self.moves(model, horizon_days)
+        answer: Step | None = None
+        while True:
+            try:
+                move = moves.send(answer)
+            except StopIteration:
+                return
+            answer = None
+            if isinstance(move, Call):
+                answer = self.call(move)
+            else:
+                yield move
 
 
 def patient_journey(
