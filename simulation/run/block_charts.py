@@ -1,0 +1,158 @@
+"""A block of patients held as columns, as the lockstep driver calls it (issue 14).
+
+:class:`BlockCharts` is the :class:`~simulation.run.lockstep.ChartBlock` of a
+:class:`pathway.block.BlockPathway`: the round's calls of one kind and name become one
+``observe``, ``fire`` or ``take`` over their rows, and the round's decisions one policy loop
+(:meth:`~pathway.block.BlockPathway.act`). What the day rules and the patient model read of
+a patient's chart between calls (its record, active states, trace, timers) is
+:class:`RowChart`, a view of the row; the record is made from the columns when first read
+after the row changed.
+
+The patient model is still one scalar model per patient reading those views: correct
+(the lockstep differential tests), but each record it reads is made from the columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pathway import PendingTimer, Step
+from pathway.block import BlockChart, BlockPathway
+from pathway.care import care_state
+
+from .engine import Call, Days
+from .lockstep import RowError
+
+__all__ = ["BlockCharts", "RowChart"]
+
+
+class RowChart:
+    """Row ``row`` of a block as a chart: what the day rules and the patient model read."""
+
+    __slots__ = ("_charts", "row")
+
+    def __init__(self, charts: BlockCharts, row: int) -> None:
+        self._charts = charts
+        self.row = row
+
+    @property
+    def _block(self) -> BlockPathway:
+        return self._charts.block
+
+    @property
+    def guideline(self) -> Any:
+        return self._block.guideline
+
+    @property
+    def patient(self) -> Any:
+        """The row's record as of its latest call (made from the columns when it changed)."""
+        return self._charts.record(self.row)
+
+    @property
+    def model(self) -> Any:
+        return self.patient
+
+    @property
+    def thresholds(self) -> Any:
+        return self._block.thresholds
+
+    @property
+    def options(self) -> Any:
+        return self._block.options
+
+    @property
+    def active(self) -> frozenset[str]:
+        return self._block.active(self.row)
+
+    @property
+    def trace(self) -> list[Step]:
+        return self._block.traces[self.row]
+
+    @property
+    def violations(self) -> list[Any]:
+        return self._block.violations[self.row]
+
+    @property
+    def is_dead(self) -> bool:
+        return self.guideline.final_state in self.active
+
+    @property
+    def day(self) -> float:
+        return float(self._block.columns.plain["day"][self.row])
+
+    @property
+    def care_state(self) -> str:
+        return care_state(self.active, self.guideline.care_line)
+
+    def in_state(self, state_id: str) -> bool:
+        return state_id in self.active
+
+    def sorted_configuration(self) -> tuple[str, ...]:
+        return tuple(sorted(self.active))
+
+    def pending_timers(self) -> list[PendingTimer]:
+        return self._block.pending_timers(self.row)
+
+    def timer_armed(self, timer_id: str) -> bool:
+        return bool(self._block.timer_armed([self.row], timer_id)[0])
+
+
+class BlockCharts:
+    """A :class:`~simulation.run.lockstep.ChartBlock` over a :class:`BlockPathway`.
+
+    Only the guideline policy decides (``decide`` is the block's policy loop): strategies
+    that prefer or avoid actions are refused by the engine before a block is made.
+    """
+
+    def __init__(self, block: BlockPathway) -> None:
+        self.block = block
+        self._views = [RowChart(self, row) for row in range(block.n)]
+        self._records: dict[int, Any] = {}
+
+    def chart(self, row: int) -> Any:
+        return self._views[row]
+
+    def record(self, row: int) -> Any:
+        """Row ``row``'s record, made again only after a call changed the row."""
+        found = self._records.get(row)
+        if found is None:
+            found = self._records[row] = self.block.record(row)
+        return found
+
+    def result(self, row: int) -> BlockChart:
+        """Row ``row`` as a finished chart (what the outputs read)."""
+        return self.block.result(row)
+
+    def _changed(self, rows: Sequence[int]) -> None:
+        for row in rows:
+            self._records.pop(row, None)
+
+    def call(self, rows: Sequence[int], calls: Sequence[Call]) -> list[Step]:
+        kind, name = calls[0].kind, calls[0].name
+        at = np.asarray(rows, dtype=np.int64)
+        days = np.array([c.day for c in calls], dtype=np.float64)
+        self._changed(rows)
+        try:
+            if kind == "finding":
+                return self.block.observe(at, name, [c.value for c in calls], days)
+            if kind == "timer":
+                return self.block.fire(at, name, days)
+            return self.block.take(at, name, days, deviate=True)
+        except Exception as exc:
+            raise RowError(_row_of(exc, rows), exc) from exc
+
+    def decide(self, rows: Sequence[int], days: Sequence[Days]) -> None:
+        self._changed(rows)
+        try:
+            self.block.act(np.asarray(rows, dtype=np.int64), np.asarray(days, dtype=np.float64))
+        except Exception as exc:
+            raise RowError(_row_of(exc, rows), exc) from exc
+
+
+def _row_of(exc: BaseException, rows: Sequence[int]) -> int:
+    """The row a block error names (its ``row`` attribute), else the group's first row."""
+    row = getattr(exc, "row", None)
+    return int(row) if row is not None else int(rows[0])
