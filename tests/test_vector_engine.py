@@ -8,6 +8,7 @@ model per patient, reading each row's record made from the columns.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pathway import Thresholds
+from simulation.cli.main import main
 from simulation.model.policies import STRATEGIES
 from simulation.run.cohort import SimulationError, run_cohort
+from simulation.run.sweep import Range, run_sweep
 
 #: Strategies the vector engine runs: the guideline policy and those that only set options.
 _OPTION_ONLY = sorted(n for n, s in STRATEGIES.items() if not s.prefer and not s.avoid)
@@ -84,3 +87,22 @@ def test_a_failing_patient_on_the_vector_engine_is_named(monkeypatch: pytest.Mon
     monkeypatch.setattr(disease.DiseaseModel, "next_day", broken)
     with pytest.raises(SimulationError, match=r"patient P00002 \(index 1, seed 4"):
         run_cohort(patients=3, years=1, seed=4, engine="vector")
+
+
+def test_simulate_command_with_the_vector_engine(tmp_path: Path) -> None:
+    """``carechart simulate --engine vector`` on 2 workers writes the default's files."""
+    common = ["simulate", "--patients", "8", "--years", "2", "--seed", "3"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main([*common, "--workers", "1", "--out", str(a)]) == 0
+    assert main([*common, "--workers", "2", "--engine", "vector", "--out", str(b)]) == 0
+    for name in ("events.csv", "patients.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+    bad = [*common, "--engine", "vector", "--policy", "prednisolone_all", "--out", str(b)]
+    assert main([*bad, "--force"]) == 2
+
+
+def test_a_sweep_on_the_vector_engine_equals_the_compiled_sweep() -> None:
+    """A parameter sweep's draws and outcomes do not depend on the engine."""
+    ranges = [Range("liver.hcc_per_1000py_cirrhosis", 1.0, 60.0)]
+    kw: dict[str, Any] = {"draws": 2, "patients": 6, "years": 3, "seed": 4, "workers": 1}
+    assert run_sweep(ranges, engine="vector", **kw).to_json() == run_sweep(ranges, **kw).to_json()
