@@ -151,6 +151,9 @@ class RowChart:
     def pending_timers(self) -> list[PendingTimer]:
         return self._block.pending_timers(self.row)
 
+    def next_timer(self) -> PendingTimer | None:
+        return self._charts.next_timer(self.row)
+
     def timer_armed(self, timer_id: str) -> bool:
         return bool(self._block.timer_armed([self.row], timer_id)[0])
 
@@ -167,6 +170,12 @@ class BlockCharts:
         self._views = [RowChart(self, row) for row in range(block.n)]
         #: Each row's record as the patient model reads it.
         self.rows = [RowRecord(self, row) for row in range(block.n)]
+        # Each row's first pending timer (due day, index; -1: none), made for all the rows
+        # changed since it was last asked, in one call (a round changes many rows at once).
+        self._due = np.full(block.n, np.inf)
+        self._which = np.full(block.n, -1, dtype=np.int64)
+        self._stale = np.ones(block.n, dtype=bool)
+        self._timers = block.guideline.timers.timers
         self._records: dict[int, Any] = {}
 
     def chart(self, row: int) -> Any:
@@ -183,9 +192,22 @@ class BlockCharts:
         """Row ``row`` as a finished chart (what the outputs read)."""
         return self.block.result(row)
 
+    def next_timer(self, row: int) -> PendingTimer | None:
+        """Row ``row``'s first pending timer (the runtime's ``next_timer``)."""
+        if self._stale[row]:
+            stale = np.flatnonzero(self._stale)
+            self._due[stale], self._which[stale] = self.block.next_timers(stale)
+            self._stale[stale] = False
+        which = int(self._which[row])
+        if which < 0:
+            return None
+        t = self._timers[which]
+        return PendingTimer(t.id, t.event, float(self._due[row]), t.labs, t.rule_id)
+
     def _changed(self, rows: Sequence[int]) -> None:
         for row in rows:
             self._records.pop(row, None)
+        self._stale[list(rows)] = True
 
     def call(self, rows: Sequence[int], calls: Sequence[Call]) -> list[Step]:
         kind, name = calls[0].kind, calls[0].name
