@@ -278,6 +278,7 @@ class BlockPathway:
         self._final = self.tables.in_state(g.final_state)
         self._by_name: dict[int, tuple[str, ...]] = {}
         self._active: dict[int, frozenset[str]] = {}
+        self._effect_states: dict[tuple[str, str], tuple[str, ...] | None] = {}
         self._order = {rule_id: k for k, rule_id in enumerate(g.invariants)}
         self._enter(self.columns, np.arange(n), self.plan.initial)
 
@@ -431,7 +432,7 @@ class BlockPathway:
         effects = self.parts.effects
         declared = effects.book.effects.get(kind, {}).get(name) if effects is not None else None
         if effects is not None and declared is not None:
-            for code, idx in _by_code(call.codes[at]):
+            for code, idx in _by_code(self._effect_groups(kind, name, call.codes[at])):
                 mask = np.zeros(call.n, dtype=bool)
                 mask[at[idx]] = True
                 active = self.active_of(code)
@@ -450,6 +451,26 @@ class BlockPathway:
                 value = None if values is None else values[i]
                 fn(call.record(i), value, self.thresholds, self.options, active)
             call.put(at[idx].tolist())
+
+    def _effect_groups(self, kind: str, name: str, codes: Array) -> Array:
+        """Per row, a code standing for its group: rows whose configurations agree on every
+        state the effect tests share one (an effect that reads no state: one group)."""
+        effects = self.parts.effects
+        assert effects is not None
+        key = (kind, name)
+        states = self._effect_states.get(key)
+        if states is None:
+            deps = effects.book.deps(kind, name)
+            states = self._effect_states[key] = None if deps.any_state else tuple(deps.states)
+        if states is None:
+            return codes
+        out = codes.copy()
+        seen: dict[tuple[bool, ...], int] = {}
+        for code in np.unique(codes).tolist():
+            active = self.active_of(code)
+            first = seen.setdefault(tuple(s in active for s in states), code)
+            out[codes == code] = first
+        return out
 
     # --- the chart step -------------------------------------------------------------------------
 
@@ -828,9 +849,8 @@ class BlockPathway:
             return action, strength, rules
         live_rows = rows[alive]
         gather = np.flatnonzero(alive)
-        part = self.columns.take(live_rows)
         for code, idx in _by_code(codes[alive]):
-            sub = part if len(idx) == len(live_rows) else part.take(idx)
+            sub = self.columns.take(live_rows[idx])
             batch = sub.batch(self.active_of(code))
             batch.records = LiveRecords(sub)
             top = self.parts.rulebook.top(
