@@ -26,7 +26,6 @@ This module knows no guideline: a guideline hands its vector parts in a
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -54,7 +53,7 @@ from .timer_columns import timer_offsets, timer_starts
 from .timers import Timer
 from .vector import Batch, VectorRulebook
 from .vector_effects import LiveRecords, VectorEffects
-from .vector_steps import ChartActions, MacroResult, Outcome, RuleGuards, StepTables
+from .vector_steps import ChartActions, MacroResult, Outcome, RuleGuards, StepTables, by_code
 
 __all__ = ["BlockChart", "BlockGuideline", "BlockPathway", "tables_for"]
 
@@ -210,20 +209,6 @@ class _PutBack:
         return raised
 
 
-def _by_code(codes: Array) -> list[tuple[int, Array]]:
-    """The distinct codes with their indices (ascending): one stable argsort, none when
-    all share one."""
-    n = len(codes)
-    if not n:
-        return []
-    if (codes == codes[0]).all():
-        return [(int(codes[0]), np.arange(n))]
-    order = np.argsort(codes, kind="stable")
-    ordered = codes[order]
-    bounds = [0, *(np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist(), n]
-    return [(int(ordered[s]), order[s:e]) for s, e in itertools.pairwise(bounds)]
-
-
 class BlockPathway:
     """``n`` patients of one guideline on the chart, as columns (see the module docstring).
 
@@ -368,7 +353,7 @@ class BlockPathway:
 
     def _require_handled(self, rows: Array, event: str, days: Array) -> None:
         self._advance(rows, days)
-        for code, idx in _by_code(self.codes[rows]):
+        for code, idx in by_code(self.codes[rows]):
             if event not in self.tables.allowed_events(code):
                 k = int(idx[0])
                 raise EventNotHandled(
@@ -432,7 +417,7 @@ class BlockPathway:
         effects = self.parts.effects
         declared = effects.book.effects.get(kind, {}).get(name) if effects is not None else None
         if effects is not None and declared is not None:
-            for code, idx in _by_code(self._effect_groups(kind, name, call.codes[at])):
+            for code, idx in by_code(self._effect_groups(kind, name, call.codes[at])):
                 mask = np.zeros(call.n, dtype=bool)
                 mask[at[idx]] = True
                 active = self.active_of(code)
@@ -445,7 +430,7 @@ class BlockPathway:
         g = self.guideline
         table = {"finding": g.finding_effects, "timer": g.timer_effects}.get(kind, g.action_effects)
         fn = table[name]
-        for code, idx in _by_code(call.codes[at]):
+        for code, idx in by_code(call.codes[at]):
             active = self.active_of(code)
             for i in at[idx].tolist():
                 value = None if values is None else values[i]
@@ -613,7 +598,7 @@ class BlockPathway:
         out: list[list[tuple[str, str]]] = [[] for _ in range(call.n)]
         # Rows grouped by configuration and by whether the step counts as carried out.
         key = call.codes * 2 + (done & action)
-        for k, idx in _by_code(key):
+        for k, idx in by_code(key):
             code, carried = divmod(k, 2)
             batch = call.batch(code, idx)
             found = self.parts.rulebook.broken(
@@ -753,7 +738,7 @@ class BlockPathway:
         book = self.parts.rulebook
         breaches: list[tuple[Breach, ...]] = [()] * call.n
         because: list[tuple[str, ...]] = [()] * call.n
-        for code, idx in _by_code(call.codes):
+        for code, idx in by_code(call.codes):
             batch = call.batch(code, idx)
             vi = book.interpreter(batch, self.thresholds, self.options)
             hit = book.breached(vi, action, np.ones(len(idx), dtype=bool))
@@ -791,7 +776,7 @@ class BlockPathway:
         which = np.full(len(rows), -1, dtype=np.int64)
         index = {t.id: k for k, t in enumerate(self.guideline.timers.timers)}
         alive = ~self._dead(self.codes[rows])
-        for code, idx in _by_code(self.codes[rows]):
+        for code, idx in by_code(self.codes[rows]):
             if not alive[idx[0]]:
                 continue
             for timer in self._armed_timers(code):
@@ -849,7 +834,7 @@ class BlockPathway:
             return action, strength, rules
         live_rows = rows[alive]
         gather = np.flatnonzero(alive)
-        for code, idx in _by_code(codes[alive]):
+        for code, idx in by_code(codes[alive]):
             sub = self.columns.take(live_rows[idx])
             batch = sub.batch(self.active_of(code))
             batch.records = LiveRecords(sub)
