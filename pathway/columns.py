@@ -174,6 +174,15 @@ def _item_maker(name: str, key: str) -> Maker:
     return make
 
 
+def _whole_maker(name: str) -> Maker:
+    """Makes the object column of a keyed field (sets, or dicts in key order)."""
+
+    def make(c: RecordColumns) -> Array:
+        return c.whole(name)
+
+    return make
+
+
 def _attr_maker(name: str, attribute: str) -> Maker:
     """Makes the column ``"<name>.<attribute>"`` of an object field (numbers with NaN for
     missing, as the interpreter's ``column()`` makes them; else objects)."""
@@ -189,12 +198,14 @@ def _attr_maker(name: str, attribute: str) -> Maker:
 
 
 def makers(layout: Layout) -> dict[str, Maker]:
-    """Label -> maker of every item column and attribute column of ``layout`` (made once)."""
+    """Label -> maker of every keyed field read whole, item column and attribute column of
+    ``layout`` (made once)."""
     found = _MAKERS.get(id(layout))
     if found is not None and found[0] is layout:
         return found[1]
     out: dict[str, Maker] = {}
     for name, keyed in layout.keyed.items():
+        out[name] = _whole_maker(name)  # read whole: ``len(drugs)``, ``sorted(intolerant)``
         if keyed.value is not None:
             for key in keyed.keys:
                 out[f"{name}[{key}]"] = _item_maker(name, key)
