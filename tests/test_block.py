@@ -22,7 +22,12 @@ import pytest
 
 from pathway.block import BlockGuideline, BlockPathway
 from pathway.columns import Keyed, Layout
-from pathway.errors import ActionNotRecommended, PathwayError, PatientError
+from pathway.errors import (
+    ActionNotRecommended,
+    InvariantViolation,
+    PathwayError,
+    PatientError,
+)
 from pathway.executor import compiled_class
 from pathway.guidelines.aih.block import AIH_BLOCK
 from pathway.guidelines.aih.options import GuidelineOptions
@@ -80,6 +85,7 @@ def test_cohort_replayed_in_a_block_equals_the_compiled_engine(
         for timer in timers[:12]:
             armed = block.timer_armed([i], timer.id)[0]
             assert armed == chart.timer_armed(timer.id), (i, timer.id)
+        assert block.top_recommendation(i) == chart.top_recommendation()  # doses too
 
 
 def test_threshold_override_and_option_replayed_in_a_block() -> None:
@@ -225,3 +231,19 @@ def test_toy_guideline_in_a_block_equals_the_compiled_engine() -> None:
         block.observe([0], "score", [1.0], 101.0)
     with pytest.raises(PatientError, match="unknown timer"):
         block.fire([1], "no_such_timer", 101.0)
+
+
+def test_strict_invariants_raise_as_the_runtime_does() -> None:
+    """A hard invariant broken in a course without deviation raises, on both engines."""
+    th = TOY.thresholds().with_overrides(alfa_mg_day=30.0)  # above the toy maximum (25)
+    compiled = compiled_class(ToyPathway)
+    chart = compiled(ToyRecord("S"), thresholds=th)
+    block = BlockPathway(_TOY_BLOCK, [ToyRecord("S")], thresholds=th)
+    chart.observe("score", 12.0, day=0.0)
+    block.observe([0], "score", [12.0], 0.0)
+    with pytest.raises(InvariantViolation) as want:
+        GuidelinePolicy().act(chart, 0.0)
+    with pytest.raises(InvariantViolation) as got:
+        block.act([0], 0.0)
+    assert (got.value.rule_id, got.value.day) == (want.value.rule_id, want.value.day)
+    assert str(got.value) == str(want.value)
