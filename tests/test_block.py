@@ -15,10 +15,13 @@ same block.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pathway.block import BlockGuideline, BlockPathway
 from pathway.columns import Keyed, Layout
@@ -41,6 +44,7 @@ from simulation.model.policies import GuidelinePolicy
 from simulation.results.outputs import trace_events
 
 from .block_replay import Recording, inputs_of, recorded_cohort, replay
+from .strategies import apply_move, moves_any, patients, start
 
 
 def _same(block: BlockPathway, charts: list[Recording]) -> None:
@@ -97,6 +101,31 @@ def test_threshold_override_and_option_replayed_in_a_block() -> None:
     opt = GuidelineOptions(first_line_antimetabolite="mycophenolate")
     assert mmf[0].options == opt
     _same(_replayed(mmf, options=opt), mmf)
+
+
+def _random_courses(courses: list[tuple[Any, list[Any]]]) -> list[Recording]:
+    charts = []
+    for n, (patient, moves) in enumerate(courses):
+        patient = copy.deepcopy(patient)
+        patient.patient_id = f"h{n}"
+        engine = functools.partial(Recording, strict_invariants=False)
+        chart: Any = start(patient, {"alt_xuln": 6.0, "igg_xuln": 1.6}, engine=engine)  # type: ignore[arg-type]
+        for move in moves:
+            try:
+                apply_move(chart, move)
+            except PathwayError:
+                break
+        charts.append(chart)
+    return charts
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(patients, moves_any), min_size=1, max_size=5))
+def test_random_courses_in_a_block_equal_the_compiled_engine(courses: Any) -> None:
+    """Random courses (any finding, timers, any action taken as a deviation, the policy
+    after each) recorded on the compiled engine and replayed through a block."""
+    charts = _random_courses(courses)
+    _same(_replayed(charts), charts)
 
 
 _DEVIATIONS = (
