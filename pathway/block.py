@@ -162,7 +162,7 @@ class _Call:
         """The columns of the call's rows ``idx`` (all in configuration ``code``) as a
         batch for the interpreter: a snapshot, read only."""
         whole = len(idx) == self.n and bool((idx == np.arange(self.n)).all())
-        part = self.sub if whole else self.sub.take(idx)
+        part = self.sub if whole else self.sub.view(idx)
         batch = part.batch(self.block.active_of(code))
         batch.records = LiveRecords(part)
         return batch
@@ -835,7 +835,7 @@ class BlockPathway:
         live_rows = rows[alive]
         gather = np.flatnonzero(alive)
         for code, idx in by_code(codes[alive]):
-            sub = self.columns.take(live_rows[idx])
+            sub = self.columns.view(live_rows[idx])
             batch = sub.batch(self.active_of(code))
             batch.records = LiveRecords(sub)
             top = self.parts.rulebook.top(

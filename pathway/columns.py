@@ -128,7 +128,7 @@ def _value(kind: Kind, x: Any) -> Any:
 Maker = Callable[["RecordColumns"], Array]
 
 
-class LazyColumns(dict[str, Array]):
+class LazyColumns(dict[Any, Array]):
     """A batch's columns, some made on first read from ``source`` (``makers``: label ->
     function of the record columns, shared by every batch of a layout).
 
@@ -138,19 +138,19 @@ class LazyColumns(dict[str, Array]):
     column is kept until :meth:`RecordColumns.refresh` drops it after a write.
     """
 
-    def __init__(self, source: RecordColumns, makers: Mapping[str, Maker]) -> None:
+    def __init__(self, source: RecordColumns, makers: Mapping[Any, Maker]) -> None:
         super().__init__()
         self.source = source
         self.makers = makers
 
-    def __missing__(self, key: str) -> Array:
+    def __missing__(self, key: Any) -> Array:
         maker = self.makers.get(key)
         if maker is None:
             raise KeyError(key)
         value = self[key] = maker(self.source)
         return value
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def get(self, key: Any, default: Any = None) -> Any:
         """The column ``key`` (made now if it has a maker), else ``default``."""
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
@@ -160,6 +160,77 @@ class LazyColumns(dict[str, Array]):
 
     def __contains__(self, key: object) -> bool:
         return dict.__contains__(self, key) or key in self.makers
+
+
+class _Gathered(dict[Any, Array]):
+    """Some rows of a dict of columns, each column gathered when first read (a view's)."""
+
+    def __init__(self, source: Mapping[Any, Array], rows: Array) -> None:
+        super().__init__()
+        self.source, self.rows = source, rows
+
+    def __missing__(self, key: Any) -> Array:
+        value = self[key] = self.source[key][self.rows]
+        return value
+
+
+_CALLS: dict[int, tuple[Layout, dict[Any, Maker]]] = {}
+
+
+def call_makers(layout: Layout) -> dict[Any, Maker]:
+    """Call key -> maker of every call column of ``layout`` (``on(d)``, ``dose(d)``,
+    ``latest(a)``, ...: the columns themselves, not copies; made once)."""
+    found = _CALLS.get(id(layout))
+    if found is not None and found[0] is layout:
+        return found[1]
+    out: dict[Any, Maker] = {}
+    for method_key in _method_keys(layout):
+        out[method_key] = _method_maker(method_key)
+    for name, keyed in layout.keyed.items():
+        for key in keyed.keys:
+            if keyed.present is not None:
+                out[(keyed.present, (key,))] = _present_maker(name, key)
+            if keyed.value_call is not None:
+                out[(keyed.value_call, (key,))] = _values_maker(name, key)
+        if keyed.present is not None:
+            out[(keyed.present, (None,))] = _absent_maker(bool, False)
+        if keyed.value_call is not None:
+            fill = 0.0 if keyed.value == "int" else np.nan
+            out[(keyed.value_call, (None,))] = _absent_maker(np.float64, fill)
+    _CALLS[id(layout)] = (layout, out)
+    return out
+
+
+def _method_keys(layout: Layout) -> list[CallKey]:
+    return [(method, (arg,)) for method, args in layout.methods.items() for arg in args]
+
+
+def _method_maker(key: CallKey) -> Maker:
+    return lambda c: c.methods[key]
+
+
+def _present_maker(name: str, key: str) -> Maker:
+    return lambda c: c.present[(name, key)]
+
+
+def _values_maker(name: str, key: str) -> Maker:
+    return lambda c: c.values[(name, key)]
+
+
+def _absent_maker(dtype: Any, fill: Any) -> Maker:
+    return lambda c: np.full(c.n, fill, dtype=dtype)
+
+
+def _plain_maker(name: str) -> Maker:
+    return lambda c: c.plain[name]
+
+
+def _first_maker(name: str) -> Maker:
+    return lambda c: c.first(name)
+
+
+def _any_maker(name: str) -> Maker:
+    return lambda c: c.any(name)
 
 
 _MAKERS: dict[int, tuple[Layout, dict[str, Maker]]] = {}
@@ -203,7 +274,9 @@ def makers(layout: Layout) -> dict[str, Maker]:
     found = _MAKERS.get(id(layout))
     if found is not None and found[0] is layout:
         return found[1]
-    out: dict[str, Maker] = {}
+    out: dict[str, Maker] = {name: _plain_maker(name) for name in layout.fields}
+    out.update({name: _first_maker(name) for name in layout.firsts})
+    out.update({name: _any_maker(name) for name in layout.anys})
     for name, keyed in layout.keyed.items():
         out[name] = _whole_maker(name)  # read whole: ``len(drugs)``, ``sorted(intolerant)``
         if keyed.value is not None:
@@ -296,7 +369,8 @@ class RecordColumns:
             kwargs[name] = {k: _value(kind, values[(name, k)][i]) for _, k in ordered}
         record = layout.record(**kwargs)
         if layout.restore is not None:
-            kept = {key: _value("float", col[i]) for key, col in self.methods.items()}
+            methods = self.methods
+            kept = {key: _value("float", methods[key][i]) for key in _method_keys(layout)}
             layout.restore(record, kept)
         return record
 
@@ -308,7 +382,7 @@ class RecordColumns:
             for name, kind in layout.fields.items()
         }
         held = {name: self._held_rows(name, rows) for name in layout.keyed}
-        kept = {key: col[rows].tolist() for key, col in self.methods.items()}
+        kept = {key: self.methods[key][rows].tolist() for key in _method_keys(layout)}
         out = []
         for j in range(len(rows)):
             kwargs = {name: values[j] for name, values in plain.items()}
@@ -349,6 +423,19 @@ class RecordColumns:
             {k: v[rows] for k, v in self.values.items()},
             {k: v[rows] for k, v in self.rank.items()},
             {k: v[rows] for k, v in self.methods.items()},
+        )
+
+    def view(self, rows: Array) -> RecordColumns:
+        """Rows ``rows`` (indices) as columns of their own, each column gathered when first
+        read: for reading only (a batch, records), never written or given back."""
+        return RecordColumns(
+            self.layout,
+            len(rows),
+            _Gathered(self.plain, rows),
+            _Gathered(self.present, rows),
+            _Gathered(self.values, rows),
+            _Gathered(self.rank, rows),
+            _Gathered(self.methods, rows),
         )
 
     def give(self, rows: Array, part: RecordColumns) -> None:
@@ -415,31 +502,18 @@ class RecordColumns:
         in place stay current; after a write, :meth:`refresh` the rest.
         """
         layout = self.layout
-        batch = Batch(self.n, frozenset(active), LazyColumns(self, makers(layout)))
-        batch.columns.update(self.plain)
-        batch.calls.update(self.methods)
-        for name, keyed in layout.keyed.items():
-            for key in keyed.keys:
-                if keyed.present is not None:
-                    batch.calls[(keyed.present, (key,))] = self.present[(name, key)]
-                if keyed.value_call is not None:
-                    batch.calls[(keyed.value_call, (key,))] = self.values[(name, key)]
-            absent = np.zeros(self.n) if keyed.value == "int" else np.full(self.n, np.nan)
-            if keyed.present is not None:
-                batch.calls[(keyed.present, (None,))] = np.zeros(self.n, dtype=bool)
-            if keyed.value_call is not None:
-                batch.calls[(keyed.value_call, (None,))] = absent
-        columns = batch.columns
+        batch = Batch(
+            self.n,
+            frozenset(active),
+            LazyColumns(self, makers(layout)),
+            LazyColumns(self, call_makers(layout)),
+        )
         for name, keyed in layout.keyed.items():
             if keyed.value is None:  # a set: its membership tests
                 for key in keyed.keys:
                     here = self.present[(name, key)]
                     batch.derived[("In", name, True, key)] = here
                     batch.derived[("NotIn", name, True, key)] = ~here
-        for name in layout.firsts:
-            columns[name] = self.first(name)
-        for name in layout.anys:
-            columns[name] = self.any(name)
         for name in whole:
             batch.columns[name] = self.whole(name)
         return batch
