@@ -149,7 +149,7 @@ class _Call:
         self.block = block
         self.rows = rows
         self.n = len(rows)
-        self.sub = block.columns.take(rows)
+        self.sub = block.columns.view(rows)
         self.live = LiveRecords(self.sub)
         self.before = block.codes[rows].copy()
         self.codes = self.before.copy()

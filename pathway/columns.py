@@ -19,7 +19,7 @@ mapping's membership is read from the whole field, :meth:`RecordColumns.whole`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -163,7 +163,9 @@ class LazyColumns(dict[Any, Array]):
 
 
 class _Gathered(dict[Any, Array]):
-    """Some rows of a dict of columns, each column gathered when first read (a view's)."""
+    """Some rows of a dict of columns, each column gathered when first read (see
+    :meth:`RecordColumns.view`). Iterating gathers every column; :meth:`gathered` lists
+    only those read so far (the only ones a caller can have written)."""
 
     def __init__(self, source: Mapping[Any, Array], rows: Array) -> None:
         super().__init__()
@@ -172,6 +174,37 @@ class _Gathered(dict[Any, Array]):
     def __missing__(self, key: Any) -> Array:
         value = self[key] = self.source[key][self.rows]
         return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.source
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def _all(self) -> None:
+        for key in self.source:
+            if not dict.__contains__(self, key):
+                self.__missing__(key)
+
+    def __iter__(self) -> Iterator[Any]:
+        self._all()
+        return super().__iter__()
+
+    def keys(self) -> Any:
+        self._all()
+        return super().keys()
+
+    def values(self) -> Any:
+        self._all()
+        return super().values()
+
+    def items(self) -> Any:
+        self._all()
+        return super().items()
+
+    def gathered(self) -> list[tuple[Any, Array]]:
+        """The columns read so far, with their values."""
+        return list(dict.items(self))
 
 
 _CALLS: dict[int, tuple[Layout, dict[Any, Maker]]] = {}
@@ -427,7 +460,7 @@ class RecordColumns:
 
     def view(self, rows: Array) -> RecordColumns:
         """Rows ``rows`` (indices) as columns of their own, each column gathered when first
-        read: for reading only (a batch, records), never written or given back."""
+        read (copies, as :meth:`take` makes); :meth:`give` writes back those read."""
         return RecordColumns(
             self.layout,
             len(rows),
@@ -439,7 +472,8 @@ class RecordColumns:
         )
 
     def give(self, rows: Array, part: RecordColumns) -> None:
-        """Write ``part`` (columns of rows ``rows``, from :meth:`take`) back into them."""
+        """Write ``part`` (columns of rows ``rows``, from :meth:`take` or :meth:`view`) back
+        into them."""
         for mine, theirs in (
             (self.plain, part.plain),
             (self.present, part.present),
@@ -447,7 +481,8 @@ class RecordColumns:
             (self.rank, part.rank),
             (self.methods, part.methods),
         ):
-            for key, col in theirs.items():
+            pairs = theirs.gathered() if isinstance(theirs, _Gathered) else theirs.items()
+            for key, col in pairs:
                 mine[key][rows] = col  # type: ignore[index]
 
     def put(self, i: int, record: Any) -> None:
