@@ -26,7 +26,6 @@ This module knows no guideline: a guideline hands its vector parts in a
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -54,7 +53,7 @@ from .timer_columns import timer_offsets, timer_starts
 from .timers import Timer
 from .vector import Batch, VectorRulebook
 from .vector_effects import LiveRecords, VectorEffects
-from .vector_steps import ChartActions, MacroResult, Outcome, RuleGuards, StepTables
+from .vector_steps import ChartActions, MacroResult, Outcome, RuleGuards, StepTables, by_code
 
 __all__ = ["BlockChart", "BlockGuideline", "BlockPathway", "tables_for"]
 
@@ -150,7 +149,7 @@ class _Call:
         self.block = block
         self.rows = rows
         self.n = len(rows)
-        self.sub = block.columns.take(rows)
+        self.sub = block.columns.view(rows)
         self.live = LiveRecords(self.sub)
         self.before = block.codes[rows].copy()
         self.codes = self.before.copy()
@@ -163,7 +162,7 @@ class _Call:
         """The columns of the call's rows ``idx`` (all in configuration ``code``) as a
         batch for the interpreter: a snapshot, read only."""
         whole = len(idx) == self.n and bool((idx == np.arange(self.n)).all())
-        part = self.sub if whole else self.sub.take(idx)
+        part = self.sub if whole else self.sub.view(idx)
         batch = part.batch(self.block.active_of(code))
         batch.records = LiveRecords(part)
         return batch
@@ -208,20 +207,6 @@ class _PutBack:
         raised = self.inner(outcome, rows, args)
         self.call.put(rows.tolist())
         return raised
-
-
-def _by_code(codes: Array) -> list[tuple[int, Array]]:
-    """The distinct codes with their indices (ascending): one stable argsort, none when
-    all share one."""
-    n = len(codes)
-    if not n:
-        return []
-    if (codes == codes[0]).all():
-        return [(int(codes[0]), np.arange(n))]
-    order = np.argsort(codes, kind="stable")
-    ordered = codes[order]
-    bounds = [0, *(np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist(), n]
-    return [(int(ordered[s]), order[s:e]) for s, e in itertools.pairwise(bounds)]
 
 
 class BlockPathway:
@@ -278,6 +263,7 @@ class BlockPathway:
         self._final = self.tables.in_state(g.final_state)
         self._by_name: dict[int, tuple[str, ...]] = {}
         self._active: dict[int, frozenset[str]] = {}
+        self._effect_states: dict[tuple[str, str], tuple[str, ...] | None] = {}
         self._order = {rule_id: k for k, rule_id in enumerate(g.invariants)}
         self._enter(self.columns, np.arange(n), self.plan.initial)
 
@@ -367,7 +353,7 @@ class BlockPathway:
 
     def _require_handled(self, rows: Array, event: str, days: Array) -> None:
         self._advance(rows, days)
-        for code, idx in _by_code(self.codes[rows]):
+        for code, idx in by_code(self.codes[rows]):
             if event not in self.tables.allowed_events(code):
                 k = int(idx[0])
                 raise EventNotHandled(
@@ -431,7 +417,7 @@ class BlockPathway:
         effects = self.parts.effects
         declared = effects.book.effects.get(kind, {}).get(name) if effects is not None else None
         if effects is not None and declared is not None:
-            for code, idx in _by_code(call.codes[at]):
+            for code, idx in by_code(self._effect_groups(kind, name, call.codes[at])):
                 mask = np.zeros(call.n, dtype=bool)
                 mask[at[idx]] = True
                 active = self.active_of(code)
@@ -444,12 +430,32 @@ class BlockPathway:
         g = self.guideline
         table = {"finding": g.finding_effects, "timer": g.timer_effects}.get(kind, g.action_effects)
         fn = table[name]
-        for code, idx in _by_code(call.codes[at]):
+        for code, idx in by_code(call.codes[at]):
             active = self.active_of(code)
             for i in at[idx].tolist():
                 value = None if values is None else values[i]
                 fn(call.record(i), value, self.thresholds, self.options, active)
             call.put(at[idx].tolist())
+
+    def _effect_groups(self, kind: str, name: str, codes: Array) -> Array:
+        """Per row, a code standing for its group: rows whose configurations agree on every
+        state the effect tests share one (an effect that reads no state: one group)."""
+        effects = self.parts.effects
+        assert effects is not None
+        key = (kind, name)
+        states = self._effect_states.get(key)
+        if states is None:
+            deps = effects.book.deps(kind, name)
+            states = self._effect_states[key] = None if deps.any_state else tuple(deps.states)
+        if states is None:
+            return codes
+        out = codes.copy()
+        seen: dict[tuple[bool, ...], int] = {}
+        for code in np.unique(codes).tolist():
+            active = self.active_of(code)
+            first = seen.setdefault(tuple(s in active for s in states), code)
+            out[codes == code] = first
+        return out
 
     # --- the chart step -------------------------------------------------------------------------
 
@@ -592,7 +598,7 @@ class BlockPathway:
         out: list[list[tuple[str, str]]] = [[] for _ in range(call.n)]
         # Rows grouped by configuration and by whether the step counts as carried out.
         key = call.codes * 2 + (done & action)
-        for k, idx in _by_code(key):
+        for k, idx in by_code(key):
             code, carried = divmod(k, 2)
             batch = call.batch(code, idx)
             found = self.parts.rulebook.broken(
@@ -732,7 +738,7 @@ class BlockPathway:
         book = self.parts.rulebook
         breaches: list[tuple[Breach, ...]] = [()] * call.n
         because: list[tuple[str, ...]] = [()] * call.n
-        for code, idx in _by_code(call.codes):
+        for code, idx in by_code(call.codes):
             batch = call.batch(code, idx)
             vi = book.interpreter(batch, self.thresholds, self.options)
             hit = book.breached(vi, action, np.ones(len(idx), dtype=bool))
@@ -770,7 +776,7 @@ class BlockPathway:
         which = np.full(len(rows), -1, dtype=np.int64)
         index = {t.id: k for k, t in enumerate(self.guideline.timers.timers)}
         alive = ~self._dead(self.codes[rows])
-        for code, idx in _by_code(self.codes[rows]):
+        for code, idx in by_code(self.codes[rows]):
             if not alive[idx[0]]:
                 continue
             for timer in self._armed_timers(code):
@@ -828,9 +834,8 @@ class BlockPathway:
             return action, strength, rules
         live_rows = rows[alive]
         gather = np.flatnonzero(alive)
-        part = self.columns.take(live_rows)
-        for code, idx in _by_code(codes[alive]):
-            sub = part if len(idx) == len(live_rows) else part.take(idx)
+        for code, idx in by_code(codes[alive]):
+            sub = self.columns.view(live_rows[idx])
             batch = sub.batch(self.active_of(code))
             batch.records = LiveRecords(sub)
             top = self.parts.rulebook.top(

@@ -26,21 +26,40 @@ __all__ = ["Input", "Recording", "inputs_of", "recorded_cohort", "replay"]
 
 
 class Recording(CompiledPathway):
-    """The compiled AIH chart, noting its inputs and where the policy was asked."""
+    """The compiled AIH chart, noting its inputs and where the policy was asked.
+
+    An input is a finding, a timer fire or an action taken with ``deviate=True`` (the
+    policy never deviates), with the index of the step it made; one that raised made none
+    and is forgotten.
+    """
 
     def __init__(self, patient: Any, **kwargs: Any) -> None:
         self.initial = copy.deepcopy(patient)
-        self.inputs: list[tuple[str, str, Any, float]] = []
+        self.inputs: list[tuple[str, str, Any, float, int]] = []
         self.asked: set[int] = set()
         super().__init__(patient, **kwargs)
 
+    def _noted(self, kind: str, name: str, value: Any, day: float, call: Any) -> Any:
+        self.inputs.append((kind, name, copy.deepcopy(value), day, len(self.trace)))
+        try:
+            return call()
+        except Exception:
+            self.inputs.pop()
+            raise
+
     def observe(self, finding: str, value: Any = None, *, day: float) -> Any:
-        self.inputs.append(("finding", finding, copy.deepcopy(value), day))
-        return super().observe(finding, value, day=day)
+        step = super().observe
+        return self._noted("finding", finding, value, day, lambda: step(finding, value, day=day))
 
     def fire(self, timer_id: str, *, day: float) -> Any:
-        self.inputs.append(("timer", timer_id, None, day))
-        return super().fire(timer_id, day=day)
+        step = super().fire
+        return self._noted("timer", timer_id, None, day, lambda: step(timer_id, day=day))
+
+    def take(self, action: str, *, day: float, deviate: bool = False) -> Any:
+        step = super().take
+        if not deviate:  # the policy's
+            return step(action, day=day)
+        return self._noted("action", action, None, day, lambda: step(action, day=day, deviate=True))
 
     def top_recommendation(self) -> Any:
         self.asked.add(len(self.trace))
@@ -55,8 +74,8 @@ class Recording(CompiledPathway):
 class Input:
     """One external input of a course and whether the clinician acted after it."""
 
-    kind: str  # "finding" or "timer"
-    name: str  # finding id or timer id
+    kind: str  # "finding", "timer" or "action" (taken with deviate=True)
+    name: str  # finding id, timer id or action
     value: Any
     day: float
     decide: bool
@@ -64,12 +83,10 @@ class Input:
 
 def inputs_of(chart: Recording) -> list[Input]:
     """The chart's inputs in order, each with whether the policy was asked right after."""
-    positions = [s.index for s in chart.trace if s.kind != "action"]
-    assert len(positions) == len(chart.inputs), "an input did not make one step"
-    assert all(not s.deviation for s in chart.trace if s.kind == "action"), "scripted action"
+    assert [at for *_, at in chart.inputs] == sorted({at for *_, at in chart.inputs})
     return [
         Input(kind, name, value, day, at + 1 in chart.asked)
-        for (kind, name, value, day), at in zip(chart.inputs, positions, strict=True)
+        for kind, name, value, day, at in chart.inputs
     ]
 
 
@@ -96,6 +113,7 @@ def replay(
     *,
     thresholds: Any = None,
     options: Any = None,
+    strict: bool = False,
 ) -> BlockPathway:
     """A block over ``initial`` records driven by ``courses`` in lockstep rounds."""
     block = BlockPathway(
@@ -103,7 +121,7 @@ def replay(
         [copy.deepcopy(r) for r in initial],
         thresholds=thresholds,
         options=options,
-        strict_invariants=False,
+        strict_invariants=strict,
     )
     longest = max((len(c) for c in courses), default=0)
     for r in range(longest):
@@ -116,8 +134,10 @@ def replay(
             if kind == "finding":
                 values = [copy.deepcopy(courses[i][r].value) for i in rows]
                 block.observe(rows, name, values, days)
-            else:
+            elif kind == "timer":
                 block.fire(rows, name, days)
+            else:
+                block.take(rows, name, days, deviate=True)
         deciding = [i for i, c in enumerate(courses) if r < len(c) and c[r].decide]
         if deciding:
             block.act(deciding, np.array([courses[i][r].day for i in deciding]))

@@ -15,14 +15,22 @@ same block.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pathway.block import BlockGuideline, BlockPathway
 from pathway.columns import Keyed, Layout
-from pathway.errors import ActionNotRecommended, PathwayError, PatientError
+from pathway.errors import (
+    ActionNotRecommended,
+    InvariantViolation,
+    PathwayError,
+    PatientError,
+)
 from pathway.executor import compiled_class
 from pathway.guidelines.aih.block import AIH_BLOCK
 from pathway.guidelines.aih.options import GuidelineOptions
@@ -36,6 +44,7 @@ from simulation.model.policies import GuidelinePolicy
 from simulation.results.outputs import trace_events
 
 from .block_replay import Recording, inputs_of, recorded_cohort, replay
+from .strategies import apply_move, moves_any, patients, start
 
 
 def _same(block: BlockPathway, charts: list[Recording]) -> None:
@@ -58,7 +67,7 @@ def _replayed(charts: list[Recording], **kwargs: Any) -> BlockPathway:
     return replay(AIH_BLOCK, [c.initial for c in charts], [inputs_of(c) for c in charts], **kwargs)
 
 
-@pytest.mark.parametrize(("patients", "years", "seed"), [(40, 10, 1), (60, 5, 7), (30, 10, 23)])
+@pytest.mark.parametrize(("patients", "years", "seed"), [(30, 10, 1), (40, 5, 7), (25, 8, 23)])
 def test_cohort_replayed_in_a_block_equals_the_compiled_engine(
     patients: int, years: float, seed: int
 ) -> None:
@@ -80,17 +89,43 @@ def test_cohort_replayed_in_a_block_equals_the_compiled_engine(
         for timer in timers[:12]:
             armed = block.timer_armed([i], timer.id)[0]
             assert armed == chart.timer_armed(timer.id), (i, timer.id)
+        assert block.top_recommendation(i) == chart.top_recommendation()  # doses too
 
 
 def test_threshold_override_and_option_replayed_in_a_block() -> None:
     """A ``--set`` override of routing thresholds and the mycophenolate first line."""
     th = Thresholds().with_overrides(relapse_alt_xuln=2.5, active_transaminase_xuln=2.5)
-    charts = recorded_cohort(30, 8, 3, thresholds=th)
+    charts = recorded_cohort(25, 8, 3, thresholds=th)
     _same(_replayed(charts, thresholds=th), charts)
-    mmf = recorded_cohort(30, 6, 4, policy="mmf_first_line")
+    mmf = recorded_cohort(25, 6, 4, policy="mmf_first_line")
     opt = GuidelineOptions(first_line_antimetabolite="mycophenolate")
     assert mmf[0].options == opt
     _same(_replayed(mmf, options=opt), mmf)
+
+
+def _random_courses(courses: list[tuple[Any, list[Any]]]) -> list[Recording]:
+    charts = []
+    for n, (patient, moves) in enumerate(courses):
+        patient = copy.deepcopy(patient)
+        patient.patient_id = f"h{n}"
+        engine = functools.partial(Recording, strict_invariants=False)
+        chart: Any = start(patient, {"alt_xuln": 6.0, "igg_xuln": 1.6}, engine=engine)  # type: ignore[arg-type]
+        for move in moves:
+            try:
+                apply_move(chart, move)
+            except PathwayError:
+                break
+        charts.append(chart)
+    return charts
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(patients, moves_any), min_size=1, max_size=5))
+def test_random_courses_in_a_block_equal_the_compiled_engine(courses: Any) -> None:
+    """Random courses (any finding, timers, any action taken as a deviation, the policy
+    after each) recorded on the compiled engine and replayed through a block."""
+    charts = _random_courses(courses)
+    _same(_replayed(charts), charts)
 
 
 _DEVIATIONS = (
@@ -225,3 +260,19 @@ def test_toy_guideline_in_a_block_equals_the_compiled_engine() -> None:
         block.observe([0], "score", [1.0], 101.0)
     with pytest.raises(PatientError, match="unknown timer"):
         block.fire([1], "no_such_timer", 101.0)
+
+
+def test_strict_invariants_raise_as_the_runtime_does() -> None:
+    """A hard invariant broken in a course without deviation raises, on both engines."""
+    th = TOY.thresholds().with_overrides(alfa_mg_day=30.0)  # above the toy maximum (25)
+    compiled = compiled_class(ToyPathway)
+    chart = compiled(ToyRecord("S"), thresholds=th)
+    block = BlockPathway(_TOY_BLOCK, [ToyRecord("S")], thresholds=th)
+    chart.observe("score", 12.0, day=0.0)
+    block.observe([0], "score", [12.0], 0.0)
+    with pytest.raises(InvariantViolation) as want:
+        GuidelinePolicy().act(chart, 0.0)
+    with pytest.raises(InvariantViolation) as got:
+        block.act([0], 0.0)
+    assert (got.value.rule_id, got.value.day) == (want.value.rule_id, want.value.day)
+    assert str(got.value) == str(want.value)
