@@ -19,7 +19,7 @@ mapping's membership is read from the whole field, :meth:`RecordColumns.whole`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from .errors import InvalidPathwayError
 from .vector import Batch, column
 
-__all__ = ["Keyed", "Kind", "Layout", "RecordColumns"]
+__all__ = ["Keyed", "Kind", "Layout", "LazyColumns", "Maker", "RecordColumns", "makers"]
 
 Array = NDArray[Any]
 CallKey = tuple[str, tuple[Any, ...]]
@@ -124,6 +124,204 @@ def _value(kind: Kind, x: Any) -> Any:
     return x
 
 
+#: Makes a column from the record columns as they are when it is read.
+Maker = Callable[["RecordColumns"], Array]
+
+
+class LazyColumns(dict[Any, Array]):
+    """A batch's columns, some made on first read from ``source`` (``makers``: label ->
+    function of the record columns, shared by every batch of a layout).
+
+    Item and attribute columns (``"entered[s]"``, ``"treatment_baseline.alt_xuln"``) are
+    made only when an expression reads them: a batch of a few rows would otherwise spend
+    more on making the hundred-odd item columns than on evaluating its rules. A made
+    column is kept until :meth:`RecordColumns.refresh` drops it after a write.
+    """
+
+    def __init__(self, source: RecordColumns, makers: Mapping[Any, Maker]) -> None:
+        super().__init__()
+        self.source = source
+        self.makers = makers
+
+    def __missing__(self, key: Any) -> Array:
+        maker = self.makers.get(key)
+        if maker is None:
+            raise KeyError(key)
+        value = self[key] = maker(self.source)
+        return value
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """The column ``key`` (made now if it has a maker), else ``default``."""
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        if key in self.makers:
+            return self[key]
+        return default
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.makers
+
+
+class _Gathered(dict[Any, Array]):
+    """Some rows of a dict of columns, each column gathered when first read (see
+    :meth:`RecordColumns.view`). Iterating gathers every column; :meth:`gathered` lists
+    only those read so far (the only ones a caller can have written)."""
+
+    def __init__(self, source: Mapping[Any, Array], rows: Array) -> None:
+        super().__init__()
+        self.source, self.rows = source, rows
+
+    def __missing__(self, key: Any) -> Array:
+        value = self[key] = self.source[key][self.rows]
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.source
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def _all(self) -> None:
+        for key in self.source:
+            if not dict.__contains__(self, key):
+                self.__missing__(key)
+
+    def __iter__(self) -> Iterator[Any]:
+        self._all()
+        return super().__iter__()
+
+    def keys(self) -> Any:
+        self._all()
+        return super().keys()
+
+    def values(self) -> Any:
+        self._all()
+        return super().values()
+
+    def items(self) -> Any:
+        self._all()
+        return super().items()
+
+    def gathered(self) -> list[tuple[Any, Array]]:
+        """The columns read so far, with their values."""
+        return list(dict.items(self))
+
+
+_CALLS: dict[int, tuple[Layout, dict[Any, Maker]]] = {}
+
+
+def call_makers(layout: Layout) -> dict[Any, Maker]:
+    """Call key -> maker of every call column of ``layout`` (``on(d)``, ``dose(d)``,
+    ``latest(a)``, ...: the columns themselves, not copies; made once)."""
+    found = _CALLS.get(id(layout))
+    if found is not None and found[0] is layout:
+        return found[1]
+    out: dict[Any, Maker] = {}
+    for method_key in _method_keys(layout):
+        out[method_key] = _method_maker(method_key)
+    for name, keyed in layout.keyed.items():
+        for key in keyed.keys:
+            if keyed.present is not None:
+                out[(keyed.present, (key,))] = _present_maker(name, key)
+            if keyed.value_call is not None:
+                out[(keyed.value_call, (key,))] = _values_maker(name, key)
+        if keyed.present is not None:
+            out[(keyed.present, (None,))] = _absent_maker(bool, False)
+        if keyed.value_call is not None:
+            fill = 0.0 if keyed.value == "int" else np.nan
+            out[(keyed.value_call, (None,))] = _absent_maker(np.float64, fill)
+    _CALLS[id(layout)] = (layout, out)
+    return out
+
+
+def _method_keys(layout: Layout) -> list[CallKey]:
+    return [(method, (arg,)) for method, args in layout.methods.items() for arg in args]
+
+
+def _method_maker(key: CallKey) -> Maker:
+    return lambda c: c.methods[key]
+
+
+def _present_maker(name: str, key: str) -> Maker:
+    return lambda c: c.present[(name, key)]
+
+
+def _values_maker(name: str, key: str) -> Maker:
+    return lambda c: c.values[(name, key)]
+
+
+def _absent_maker(dtype: Any, fill: Any) -> Maker:
+    return lambda c: np.full(c.n, fill, dtype=dtype)
+
+
+def _plain_maker(name: str) -> Maker:
+    return lambda c: c.plain[name]
+
+
+def _first_maker(name: str) -> Maker:
+    return lambda c: c.first(name)
+
+
+def _any_maker(name: str) -> Maker:
+    return lambda c: c.any(name)
+
+
+_MAKERS: dict[int, tuple[Layout, dict[str, Maker]]] = {}
+
+
+def _item_maker(name: str, key: str) -> Maker:
+    """Makes the item column ``"<name>[<key>]"`` (NaN where the key is absent)."""
+
+    def make(c: RecordColumns) -> Array:
+        return np.where(c.present[(name, key)], c.values[(name, key)], np.nan)
+
+    return make
+
+
+def _whole_maker(name: str) -> Maker:
+    """Makes the object column of a keyed field (sets, or dicts in key order)."""
+
+    def make(c: RecordColumns) -> Array:
+        return c.whole(name)
+
+    return make
+
+
+def _attr_maker(name: str, attribute: str) -> Maker:
+    """Makes the column ``"<name>.<attribute>"`` of an object field (numbers with NaN for
+    missing, as the interpreter's ``column()`` makes them; else objects)."""
+
+    def make(c: RecordColumns) -> Array:
+        values = [None if v is None else getattr(v, attribute) for v in c.plain[name]]
+        try:
+            return _float(values)
+        except (TypeError, ValueError):
+            return column(values)
+
+    return make
+
+
+def makers(layout: Layout) -> dict[str, Maker]:
+    """Label -> maker of every keyed field read whole, item column and attribute column of
+    ``layout`` (made once)."""
+    found = _MAKERS.get(id(layout))
+    if found is not None and found[0] is layout:
+        return found[1]
+    out: dict[str, Maker] = {name: _plain_maker(name) for name in layout.fields}
+    out.update({name: _first_maker(name) for name in layout.firsts})
+    out.update({name: _any_maker(name) for name in layout.anys})
+    for name, keyed in layout.keyed.items():
+        out[name] = _whole_maker(name)  # read whole: ``len(drugs)``, ``sorted(intolerant)``
+        if keyed.value is not None:
+            for key in keyed.keys:
+                out[f"{name}[{key}]"] = _item_maker(name, key)
+    for name, attributes in layout.attrs.items():
+        for attribute in attributes:
+            out[f"{name}.{attribute}"] = _attr_maker(name, attribute)
+    _MAKERS[id(layout)] = (layout, out)
+    return out
+
+
 @dataclass
 class RecordColumns:
     """``n`` records as columns (see the module docstring).
@@ -185,8 +383,29 @@ class RecordColumns:
         return self.records(np.arange(self.n))
 
     def record(self, i: int) -> Any:
-        """Record ``i`` as the columns hold it now (its lists and mappings its own copies)."""
-        return self.records(np.array([i]))[0]
+        """Record ``i`` as the columns hold it now (its lists and mappings its own copies).
+
+        One element of each column (no fancy indexing: a single row is what the row-by-row
+        fallbacks ask for, and :meth:`records` costs about 1 ms for one)."""
+        layout = self.layout
+        kwargs: dict[str, Any] = {
+            name: _own(_value(kind, self.plain[name][i])) for name, kind in layout.fields.items()
+        }
+        for name, keyed in layout.keyed.items():
+            present = self.present
+            here = [k for k in keyed.keys if present[(name, k)][i]]
+            if keyed.value is None:
+                kwargs[name] = set(here)
+                continue
+            rank, values, kind = self.rank, self.values, keyed.value
+            ordered = sorted((int(rank[(name, k)][i]), k) for k in here)
+            kwargs[name] = {k: _value(kind, values[(name, k)][i]) for _, k in ordered}
+        record = layout.record(**kwargs)
+        if layout.restore is not None:
+            methods = self.methods
+            kept = {key: _value("float", methods[key][i]) for key in _method_keys(layout)}
+            layout.restore(record, kept)
+        return record
 
     def records(self, rows: Array) -> list[Any]:
         """The records of rows ``rows`` (indices), each column read once for all of them."""
@@ -196,7 +415,7 @@ class RecordColumns:
             for name, kind in layout.fields.items()
         }
         held = {name: self._held_rows(name, rows) for name in layout.keyed}
-        kept = {key: col[rows].tolist() for key, col in self.methods.items()}
+        kept = {key: self.methods[key][rows].tolist() for key in _method_keys(layout)}
         out = []
         for j in range(len(rows)):
             kwargs = {name: values[j] for name, values in plain.items()}
@@ -224,6 +443,47 @@ class RecordColumns:
             here = sorted((ranks[k][j], k) for k in keys if ranks[k][j] >= 0)
             out.append({k: _value(value_kind, values[k][j]) for _, k in here})
         return out
+
+    def take(self, rows: Array) -> RecordColumns:
+        """Rows ``rows`` (indices) as columns of their own: the arrays are copies, the
+        objects they hold (lab histories, panels) are shared, as the records would share
+        them. :meth:`give` writes them back."""
+        return RecordColumns(
+            self.layout,
+            len(rows),
+            {k: v[rows] for k, v in self.plain.items()},
+            {k: v[rows] for k, v in self.present.items()},
+            {k: v[rows] for k, v in self.values.items()},
+            {k: v[rows] for k, v in self.rank.items()},
+            {k: v[rows] for k, v in self.methods.items()},
+        )
+
+    def view(self, rows: Array) -> RecordColumns:
+        """Rows ``rows`` (indices) as columns of their own, each column gathered when first
+        read (copies, as :meth:`take` makes); :meth:`give` writes back those read."""
+        return RecordColumns(
+            self.layout,
+            len(rows),
+            _Gathered(self.plain, rows),
+            _Gathered(self.present, rows),
+            _Gathered(self.values, rows),
+            _Gathered(self.rank, rows),
+            _Gathered(self.methods, rows),
+        )
+
+    def give(self, rows: Array, part: RecordColumns) -> None:
+        """Write ``part`` (columns of rows ``rows``, from :meth:`take` or :meth:`view`) back
+        into them."""
+        for mine, theirs in (
+            (self.plain, part.plain),
+            (self.present, part.present),
+            (self.values, part.values),
+            (self.rank, part.rank),
+            (self.methods, part.methods),
+        ):
+            pairs = theirs.gathered() if isinstance(theirs, _Gathered) else theirs.items()
+            for key, col in pairs:
+                mine[key][rows] = col  # type: ignore[index]
 
     def put(self, i: int, record: Any) -> None:
         """Write ``record`` into row ``i`` (every column: what a Python mutator changed)."""
@@ -277,21 +537,18 @@ class RecordColumns:
         in place stay current; after a write, :meth:`refresh` the rest.
         """
         layout = self.layout
-        batch = Batch(self.n, frozenset(active))
-        batch.columns.update(self.plain)
-        batch.calls.update(self.methods)
+        batch = Batch(
+            self.n,
+            frozenset(active),
+            LazyColumns(self, makers(layout)),
+            LazyColumns(self, call_makers(layout)),
+        )
         for name, keyed in layout.keyed.items():
-            for key in keyed.keys:
-                if keyed.present is not None:
-                    batch.calls[(keyed.present, (key,))] = self.present[(name, key)]
-                if keyed.value_call is not None:
-                    batch.calls[(keyed.value_call, (key,))] = self.values[(name, key)]
-            absent = np.zeros(self.n) if keyed.value == "int" else np.full(self.n, np.nan)
-            if keyed.present is not None:
-                batch.calls[(keyed.present, (None,))] = np.zeros(self.n, dtype=bool)
-            if keyed.value_call is not None:
-                batch.calls[(keyed.value_call, (None,))] = absent
-        self.refresh(batch, set(layout.fields) | set(layout.keyed))
+            if keyed.value is None:  # a set: its membership tests
+                for key in keyed.keys:
+                    here = self.present[(name, key)]
+                    batch.derived[("In", name, True, key)] = here
+                    batch.derived[("NotIn", name, True, key)] = ~here
         for name in whole:
             batch.columns[name] = self.whole(name)
         return batch
@@ -314,16 +571,18 @@ class RecordColumns:
                     batch.derived[("In", name, True, key)] = here
                     batch.derived[("NotIn", name, True, key)] = ~here
                 else:  # a mapping: its items (its membership tests read it whole)
-                    held = self.values[(name, key)]
-                    batch.columns[f"{name}[{key}]"] = np.where(here, held, np.nan)
+                    label = f"{name}[{key}]"
+                    if isinstance(batch.columns, LazyColumns):
+                        batch.columns.pop(label, None)  # made again when read
+                    else:
+                        batch.columns[label] = _item_maker(name, key)(self)
         for name in changed & set(layout.attrs):
-            objects = self.plain[name].tolist()
             for attribute in layout.attrs[name]:
-                values = [None if v is None else getattr(v, attribute) for v in objects]
-                try:  # numbers (NaN: missing), as the interpreter's column() makes them
-                    batch.columns[f"{name}.{attribute}"] = _float(values)
-                except (TypeError, ValueError):
-                    batch.columns[f"{name}.{attribute}"] = column(values)
+                label = f"{name}.{attribute}"
+                if isinstance(batch.columns, LazyColumns):
+                    batch.columns.pop(label, None)  # made again when read
+                else:
+                    batch.columns[label] = _attr_maker(name, attribute)(self)
         for name, (keyed_field, _) in layout.firsts.items():
             if keyed_field in changed:
                 batch.columns[name] = self.first(name)

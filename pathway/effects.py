@@ -264,11 +264,18 @@ class EffectBook:
 
         The static check counts a threshold an effect reads as used (AIH's cytopenia
         recovery reads its count thresholds only here)."""
-        deps = Deps()
         ops = [op for table in self.effects.values() for e in table.values() for op in e.walk()]
-        ops += list(_walk(self.after))
+        return self._deps(ops)
+
+    def deps(self, kind: str, name: str) -> Deps:
+        """What one effect reads, its ``before`` and ``after`` included (a vector engine
+        applies an effect that reads no state to rows of many configurations at once)."""
+        return self._deps(list(self.effects[kind][name].walk()))
+
+    def _deps(self, ops: list[tuple[Any, ...]]) -> Deps:
+        deps = Deps()
         exprs: list[Expr] = list(self.before.values())
-        for op in ops:
+        for op in [*ops, *_walk(self.after)]:
             for part in op:
                 if isinstance(part, Expr):
                     exprs.append(part)

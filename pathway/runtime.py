@@ -600,6 +600,12 @@ class PathwayRuntime(Generic[_Record]):
         out.sort(key=lambda t: t.due_day)
         return out
 
+    def next_timer(self) -> PendingTimer | None:
+        """The first of :meth:`pending_timers` (the earliest; ties in declaration order), or
+        ``None`` when none is armed."""
+        timers = self.pending_timers()
+        return timers[0] if timers else None
+
     def timer_armed(self, timer_id: str) -> bool:
         """True when ``timer_id`` is among :meth:`pending_timers` (cheaper than listing them)."""
         timer = self.guideline.timers.by_id.get(timer_id)

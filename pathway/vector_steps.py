@@ -58,6 +58,7 @@ __all__ = [
     "RuleGuards",
     "StepResult",
     "StepTables",
+    "by_code",
     "round_groups",
 ]
 
@@ -409,7 +410,7 @@ class StepTables:
         """
         codes = np.asarray(codes, dtype=np.int64)
         outcome = np.empty(len(codes), dtype=np.int64)
-        for code, rows in _by_code(codes):
+        for code, rows in by_code(codes):
             static = self._static_outcome(code, event)
             if static is not None:
                 outcome[rows] = static
@@ -452,7 +453,7 @@ def _candidate(
     return Candidate(t, tuple((cb.name, cb.expected) for cb in t.conds))
 
 
-def _by_code(codes: Array) -> list[tuple[int, Array]]:
+def by_code(codes: Array) -> list[tuple[int, Array]]:
     """The distinct codes with their rows (ascending): one stable argsort, none when all
     rows share a code."""
     n = len(codes)
@@ -531,7 +532,7 @@ class StepResult:
 
     def by_outcome(self) -> list[tuple[Outcome, Array]]:
         """Each outcome that occurred with its rows (ascending), in outcome id order."""
-        return [(self.tables.outcomes[o], rows) for o, rows in _by_code(self.outcome)]
+        return [(self.tables.outcomes[o], rows) for o, rows in by_code(self.outcome)]
 
 
 #: Internal events a transition action raised: (event, keyword arguments), in order.

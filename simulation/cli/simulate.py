@@ -96,10 +96,11 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--engine",
-        choices=sorted(ENGINES),
+        choices=sorted([*ENGINES, "vector"]),
         default="compiled",
-        help="chart engine: compiled (default, fast) or reference (python-statemachine); "
-        "both give identical outputs",
+        help="chart engine: compiled (default, fast), reference (python-statemachine) or "
+        "vector (experimental: blocks of patients as columns, in lockstep; slower than "
+        "compiled until the patient model is columnar too); all give identical outputs",
     )
     p.add_argument(
         "--dask",

@@ -60,7 +60,10 @@ def add_command(sub: Any) -> None:
         "--dask", default=None, metavar="local|ADDRESS", help="run on Dask (default: no Dask)"
     )
     p.add_argument(
-        "--engine", choices=["compiled", "reference"], default="compiled", help="chart engine"
+        "--engine",
+        choices=["compiled", "reference", "vector"],
+        default="compiled",
+        help="chart engine (as carechart simulate)",
     )
     p.add_argument(
         "--policies",

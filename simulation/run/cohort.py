@@ -26,12 +26,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from pathway import AIHPathway, Pathway, PatientRecord, Thresholds
+from pathway.block import BlockPathway
 from pathway.compiled import CompiledPathway
+from pathway.guidelines.aih.block import AIH_BLOCK
 from pathway.guidelines.aih.sources import SOURCES, TAGS
 from pathway.guidelines.aih.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, SEXES, TPMT_STATUSES
 
@@ -45,9 +47,10 @@ from ..model.parameters import (
     read_input_file,
     unknown_key_message,
 )
-from ..model.policies import Policy, get_strategy
+from ..model.policies import MAX_ACTIONS_PER_STEP, Policy, get_strategy
 from ..results.outputs import ChunkResult, CohortResult, PatientResult, collect_patient
 from . import stopping
+from .block_charts import BlockCharts
 from .engine import run_patient
 from .lockstep import ChartList, RowError, run_lockstep
 from .scale import CHUNKS_PER_WORKER, dask_map, in_order
@@ -535,13 +538,17 @@ class StartedPatient:
 
     index: int
     attrs: Attributes
+    record: PatientRecord
     chart: Any
     model: DiseaseModel
     policy: Policy
 
 
-def start_patient(settings: RunSettings, index: int, constants: ModelConstants) -> StartedPatient:
-    """Patient ``index`` of the run at diagnosis (its draws depend on the seed and index)."""
+def start_patient(
+    settings: RunSettings, index: int, constants: ModelConstants, *, chart: bool = True
+) -> StartedPatient:
+    """Patient ``index`` of the run at diagnosis (its draws depend on the seed and index);
+    ``chart=False``: no chart (the record stays fresh, for a block to take)."""
     strategy = get_strategy(settings.policy)
     rng = patient_rng(settings.seed, index)
     attr_rng, model_rng = rng.spawn(2)
@@ -556,16 +563,18 @@ def start_patient(settings: RunSettings, index: int, constants: ModelConstants) 
         presentation=attrs.presentation,
         tpmt="unknown",
     )
-    engine = BLOCK_ENGINES.get(settings.engine, settings.engine)
-    chart_class: Any = settings.chart_class or ENGINES[engine]
-    chart = chart_class(
-        record,
-        thresholds=settings.thresholds,
-        options=strategy.options,
-        strict_invariants=False,
-    )
+    made: Any = None
+    if chart:
+        engine = BLOCK_ENGINES.get(settings.engine, settings.engine)
+        chart_class: Any = settings.chart_class or ENGINES[engine]
+        made = chart_class(
+            record,
+            thresholds=settings.thresholds,
+            options=strategy.options,
+            strict_invariants=False,
+        )
     model = DiseaseModel(record, constants, model_rng, tpmt=attrs.tpmt)
-    return StartedPatient(index, attrs, chart, model, strategy.policy())
+    return StartedPatient(index, attrs, record, made, model, strategy.policy())
 
 
 def _failed(settings: RunSettings, patient: StartedPatient, exc: BaseException) -> SimulationError:
@@ -615,15 +624,39 @@ def simulate_block(
         SimulationError: a course failed (names the patient, index and seed).
     """
     constants = constants or ModelConstants.from_parameters(settings.parameters)
-    patients = [start_patient(settings, i, constants) for i in range(*bounds)]
-    block = ChartList([p.chart for p in patients], [p.policy for p in patients])
+    columnar = BLOCK_ENGINES[settings.engine] == "block"
+    patients = [start_patient(settings, i, constants, chart=not columnar) for i in range(*bounds)]
+    block: ChartList | BlockCharts
+    columns: BlockCharts | None = None
+    if columnar:
+        strategy = get_strategy(settings.policy)
+        block = columns = BlockCharts(
+            BlockPathway(
+                AIH_BLOCK,
+                [p.record for p in patients],
+                thresholds=settings.thresholds,
+                options=strategy.options,
+                strict_invariants=False,
+                max_actions=MAX_ACTIONS_PER_STEP,
+            )
+        )
+        for row, p in enumerate(patients):
+            p.chart = block.chart(row)
+    else:
+        block = ChartList([p.chart for p in patients], [p.policy for p in patients])
     try:
         run_lockstep(block, [p.model for p in patients], settings.horizon_days)
     except RowError as exc:
         raise _failed(settings, patients[exc.row], exc.error) from exc.error
     return [
-        collect_patient(p.attrs, p.chart, p.model, settings.horizon_days, keep=settings.keep_charts)
-        for p in patients
+        collect_patient(
+            p.attrs,
+            p.chart if columns is None else cast(Any, columns.result(row)),
+            p.model,
+            settings.horizon_days,
+            keep=settings.keep_charts,
+        )
+        for row, p in enumerate(patients)
     ]
 
 
@@ -644,7 +677,7 @@ ENGINES: dict[str, Any] = {"compiled": CompiledPathway, "reference": AIHPathway}
 #: with the chart engine of their charts. ``lockstep`` (Python API only, not a command-line
 #: choice) runs compiled charts in lockstep rounds: the same outputs as ``compiled``, the
 #: reference for a columnar block.
-BLOCK_ENGINES: dict[str, str] = {"lockstep": "compiled"}
+BLOCK_ENGINES: dict[str, str] = {"lockstep": "compiled", "vector": "block"}
 
 _WORKER: dict[str, Any] = {}
 
@@ -841,6 +874,12 @@ def run_cohort(
         raise ValueError(f"'block' must be >= 1 (got {block!r})")
     if engine not in ENGINES and engine not in BLOCK_ENGINES:
         raise ValueError(f"'engine' must be one of {[*ENGINES, *BLOCK_ENGINES]} (got {engine!r})")
+    strategy = get_strategy(policy)
+    if BLOCK_ENGINES.get(engine) == "block" and (strategy.prefer or strategy.avoid):
+        raise ValueError(
+            f"engine {engine!r} runs the guideline policy and strategies that only set "
+            f"options; policy {policy!r} prefers or avoids actions (use engine 'compiled')"
+        )
     parameters = parameters or load_parameters()
     # Out-of-range parameters fail here, in one line, not in every worker's initializer.
     ModelConstants.from_parameters(parameters)

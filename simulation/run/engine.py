@@ -266,13 +266,13 @@ def next_event(chart: AnyPathway, model: PatientModel) -> tuple[Days, PendingTim
 
     The timer is ``None`` when the model's findings come first (they win same-day ties).
     """
-    timers = chart.pending_timers()
-    timer_day = timers[0].due_day if timers else math.inf
+    timer = chart.next_timer()
+    timer_day = timer.due_day if timer is not None else math.inf
     next_day = model.next_day(chart)
     finding_day = math.inf if next_day is None else next_day
     if finding_day <= timer_day:
         return finding_day, None
-    return timer_day, timers[0]
+    return timer_day, timer
 
 
 def run_patient(

@@ -1,0 +1,237 @@
+"""A block of patients held as columns, as the lockstep driver calls it (issue 14).
+
+:class:`BlockCharts` is the :class:`~simulation.run.lockstep.ChartBlock` of a
+:class:`pathway.block.BlockPathway`: the round's calls of one kind and name become one
+``observe``, ``fire`` or ``take`` over their rows, and the round's decisions one policy loop
+(:meth:`~pathway.block.BlockPathway.act`). What the day rules and the patient model read of
+a patient's chart between calls (its record, active states, trace, timers) is
+:class:`RowChart`, a view of the row; the record is made from the columns when first read
+after the row changed.
+
+The patient model is still one scalar model per patient reading those views: correct
+(the lockstep differential tests), but each record it reads is made from the columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pathway import PendingTimer, Step
+from pathway.block import BlockChart, BlockPathway
+from pathway.care import care_state
+
+from .engine import Call, Days
+from .lockstep import RowError
+
+__all__ = ["BlockCharts", "RowChart", "RowRecord"]
+
+
+class RowRecord:
+    """Row ``row``'s record as the patient model reads it: plain fields and the drugs
+    (``drugs``, ``dose``, ``on``) read off the live columns, anything else from the whole
+    record made from them (see :meth:`BlockCharts.record`).
+
+    Making a whole record costs some 100-250 us; the model reads a few fields at every
+    step, so it reads them here without one.
+    """
+
+    __slots__ = ("_charts", "_kinds", "_row")
+
+    def __init__(self, charts: BlockCharts, row: int) -> None:
+        self._charts = charts
+        self._row = row
+        self._kinds = charts.block.columns.layout.fields
+
+    def __getattr__(self, name: str) -> Any:
+        kind = self._kinds.get(name)
+        if kind is not None:
+            value = self._charts.block.columns.plain[name][self._row]
+            if kind == "float":
+                return None if value != value else float(value)
+            if kind == "int":
+                return int(value)
+            if kind == "bool":
+                return bool(value)
+            if not isinstance(value, list | dict | set):  # text: the column's own value
+                return value
+        return getattr(self._charts.record(self._row), name)
+
+    @property
+    def drugs(self) -> dict[str, float | None]:
+        """The drugs and their daily doses (mg/day; ``None``: not a daily dose), in order."""
+        cols, row = self._charts.block.columns, self._row
+        held = []
+        for key in cols.layout.keyed["drugs"].keys:
+            rank = int(cols.rank[("drugs", key)][row])
+            if rank >= 0:
+                value = float(cols.values[("drugs", key)][row])
+                held.append((rank, key, None if value != value else value))
+        return {key: value for _, key, value in sorted(held)}
+
+    def dose(self, drug: str) -> float | None:
+        """Daily dose of ``drug`` (mg/day), ``None`` when not taken or not a daily dose."""
+        cols, row = self._charts.block.columns, self._row
+        if not cols.present[("drugs", drug)][row]:
+            return None
+        value = float(cols.values[("drugs", drug)][row])
+        return None if value != value else value
+
+    def on(self, drug: str) -> bool:
+        """True when ``drug`` is taken."""
+        return bool(self._charts.block.columns.present[("drugs", drug)][self._row])
+
+
+class RowChart:
+    """Row ``row`` of a block as a chart: what the day rules and the patient model read."""
+
+    __slots__ = ("_charts", "row")
+
+    def __init__(self, charts: BlockCharts, row: int) -> None:
+        self._charts = charts
+        self.row = row
+
+    @property
+    def _block(self) -> BlockPathway:
+        return self._charts.block
+
+    @property
+    def guideline(self) -> Any:
+        return self._block.guideline
+
+    @property
+    def patient(self) -> Any:
+        """The row's record as of its latest call (:class:`RowRecord`)."""
+        return self._charts.rows[self.row]
+
+    @property
+    def model(self) -> Any:
+        return self.patient
+
+    @property
+    def thresholds(self) -> Any:
+        return self._block.thresholds
+
+    @property
+    def options(self) -> Any:
+        return self._block.options
+
+    @property
+    def active(self) -> frozenset[str]:
+        return self._block.active(self.row)
+
+    @property
+    def trace(self) -> list[Step]:
+        return self._block.traces[self.row]
+
+    @property
+    def violations(self) -> list[Any]:
+        return self._block.violations[self.row]
+
+    @property
+    def is_dead(self) -> bool:
+        return self.guideline.final_state in self.active
+
+    @property
+    def day(self) -> float:
+        return float(self._block.columns.plain["day"][self.row])
+
+    @property
+    def care_state(self) -> str:
+        return care_state(self.active, self.guideline.care_line)
+
+    def in_state(self, state_id: str) -> bool:
+        return state_id in self.active
+
+    def sorted_configuration(self) -> tuple[str, ...]:
+        return tuple(sorted(self.active))
+
+    def pending_timers(self) -> list[PendingTimer]:
+        return self._block.pending_timers(self.row)
+
+    def next_timer(self) -> PendingTimer | None:
+        return self._charts.next_timer(self.row)
+
+    def timer_armed(self, timer_id: str) -> bool:
+        return bool(self._block.timer_armed([self.row], timer_id)[0])
+
+
+class BlockCharts:
+    """A :class:`~simulation.run.lockstep.ChartBlock` over a :class:`BlockPathway`.
+
+    Only the guideline policy decides (``decide`` is the block's policy loop): strategies
+    that prefer or avoid actions are refused by the engine before a block is made.
+    """
+
+    def __init__(self, block: BlockPathway) -> None:
+        self.block = block
+        self._views = [RowChart(self, row) for row in range(block.n)]
+        #: Each row's record as the patient model reads it.
+        self.rows = [RowRecord(self, row) for row in range(block.n)]
+        # Each row's first pending timer (due day, index; -1: none), made for all the rows
+        # changed since it was last asked, in one call (a round changes many rows at once).
+        self._due = np.full(block.n, np.inf)
+        self._which = np.full(block.n, -1, dtype=np.int64)
+        self._stale = np.ones(block.n, dtype=bool)
+        self._timers = block.guideline.timers.timers
+        self._records: dict[int, Any] = {}
+
+    def chart(self, row: int) -> Any:
+        return self._views[row]
+
+    def record(self, row: int) -> Any:
+        """Row ``row``'s record, made again only after a call changed the row."""
+        found = self._records.get(row)
+        if found is None:
+            found = self._records[row] = self.block.record(row)
+        return found
+
+    def result(self, row: int) -> BlockChart:
+        """Row ``row`` as a finished chart (what the outputs read)."""
+        return self.block.result(row)
+
+    def next_timer(self, row: int) -> PendingTimer | None:
+        """Row ``row``'s first pending timer (the runtime's ``next_timer``)."""
+        if self._stale[row]:
+            stale = np.flatnonzero(self._stale)
+            self._due[stale], self._which[stale] = self.block.next_timers(stale)
+            self._stale[stale] = False
+        which = int(self._which[row])
+        if which < 0:
+            return None
+        t = self._timers[which]
+        return PendingTimer(t.id, t.event, float(self._due[row]), t.labs, t.rule_id)
+
+    def _changed(self, rows: Sequence[int]) -> None:
+        for row in rows:
+            self._records.pop(row, None)
+        self._stale[list(rows)] = True
+
+    def call(self, rows: Sequence[int], calls: Sequence[Call]) -> list[Step]:
+        kind, name = calls[0].kind, calls[0].name
+        at = np.asarray(rows, dtype=np.int64)
+        days = np.array([c.day for c in calls], dtype=np.float64)
+        self._changed(rows)
+        try:
+            if kind == "finding":
+                return self.block.observe(at, name, [c.value for c in calls], days)
+            if kind == "timer":
+                return self.block.fire(at, name, days)
+            return self.block.take(at, name, days, deviate=True)
+        except Exception as exc:
+            raise RowError(_row_of(exc, rows), exc) from exc
+
+    def decide(self, rows: Sequence[int], days: Sequence[Days]) -> None:
+        self._changed(rows)
+        try:
+            self.block.act(np.asarray(rows, dtype=np.int64), np.asarray(days, dtype=np.float64))
+        except Exception as exc:
+            raise RowError(_row_of(exc, rows), exc) from exc
+
+
+def _row_of(exc: BaseException, rows: Sequence[int]) -> int:
+    """The row a block error names (its ``row`` attribute), else the group's first row."""
+    row = getattr(exc, "row", None)
+    return int(row) if row is not None else int(rows[0])
