@@ -106,3 +106,29 @@ def test_a_sweep_on_the_vector_engine_equals_the_compiled_sweep() -> None:
     ranges = [Range("liver.hcc_per_1000py_cirrhosis", 1.0, 60.0)]
     kw: dict[str, Any] = {"draws": 2, "patients": 6, "years": 3, "seed": 4, "workers": 1}
     assert run_sweep(ranges, engine="vector", **kw).to_json() == run_sweep(ranges, **kw).to_json()
+
+
+def test_a_failing_group_call_says_it_cannot_tell_which_row() -> None:
+    """An impossible finding sent for two rows together fails the group's call; the error
+    names the group's first row and says it was one of two."""
+    from pathway import PatientRecord
+    from pathway.block import BlockPathway
+    from pathway.guidelines.aih.block import AIH_BLOCK
+    from simulation.model.scripted import ScriptedPatient
+    from simulation.run.block_charts import BlockCharts
+    from simulation.run.engine import Occurrence
+    from simulation.run.lockstep import RowError, run_lockstep
+
+    records = [PatientRecord(f"P{i}", age=40.0 + i, sex="F", weight_kg=70.0) for i in range(3)]
+    labs = {"alt_xuln": 8.0, "ast_xuln": 6.0, "igg_xuln": 1.6}
+    models = [
+        ScriptedPatient(
+            [Occurrence(0.0, "finding", "labs", labs)],
+            [Occurrence(10.0, "finding", "delivered")] if i else [],
+        )
+        for i in range(3)
+    ]
+    block = BlockCharts(BlockPathway(AIH_BLOCK, records, strict_invariants=False))
+    with pytest.raises(RowError) as info:
+        run_lockstep(block, models, 100.0)
+    assert (info.value.row, info.value.group) == (1, 2)

@@ -221,17 +221,20 @@ class BlockCharts:
                 return self.block.fire(at, name, days)
             return self.block.take(at, name, days, deviate=True)
         except Exception as exc:
-            raise RowError(_row_of(exc, rows), exc) from exc
+            raise _failed(exc, rows) from exc
 
     def decide(self, rows: Sequence[int], days: Sequence[Days]) -> None:
         self._changed(rows)
         try:
             self.block.act(np.asarray(rows, dtype=np.int64), np.asarray(days, dtype=np.float64))
         except Exception as exc:
-            raise RowError(_row_of(exc, rows), exc) from exc
+            raise _failed(exc, rows) from exc
 
 
-def _row_of(exc: BaseException, rows: Sequence[int]) -> int:
-    """The row a block error names (its ``row`` attribute), else the group's first row."""
+def _failed(exc: BaseException, rows: Sequence[int]) -> RowError:
+    """The row a block error names (its ``row`` attribute), else the group's first row,
+    marked as one of ``len(rows)``."""
     row = getattr(exc, "row", None)
-    return int(row) if row is not None else int(rows[0])
+    if row is not None:
+        return RowError(int(row), exc)
+    return RowError(int(rows[0]), exc, group=len(rows))

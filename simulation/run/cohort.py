@@ -577,11 +577,14 @@ def start_patient(
     return StartedPatient(index, attrs, record, made, model, strategy.policy())
 
 
-def _failed(settings: RunSettings, patient: StartedPatient, exc: BaseException) -> SimulationError:
+def _failed(
+    settings: RunSettings, patient: StartedPatient, exc: BaseException, group: int = 1
+) -> SimulationError:
     chart = patient.chart
+    among = f", or one of the {group} patients stepped with it" if group > 1 else ""
     return SimulationError(
         f"patient {patient.attrs.patient_id} (index {patient.index}, seed {settings.seed}, "
-        f"policy {settings.policy!r}) failed on day {chart.patient.day:g} in "
+        f"policy {settings.policy!r}{among}) failed on day {chart.patient.day:g} in "
         f"{sorted(chart.active)}: {type(exc).__name__}: {exc}"
     )
 
@@ -647,7 +650,7 @@ def simulate_block(
     try:
         run_lockstep(block, [p.model for p in patients], settings.horizon_days)
     except RowError as exc:
-        raise _failed(settings, patients[exc.row], exc.error) from exc.error
+        raise _failed(settings, patients[exc.row], exc.error, exc.group) from exc.error
     return [
         collect_patient(
             p.attrs,

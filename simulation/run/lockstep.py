@@ -30,12 +30,17 @@ __all__ = ["ChartBlock", "ChartList", "LockstepStats", "RowError", "run_lockstep
 
 
 class RowError(Exception):
-    """A patient's course failed; ``row`` is its row in the block (``__cause__``: why)."""
+    """A patient's course failed; ``row`` is its row in the block (``__cause__``: why).
 
-    def __init__(self, row: int, error: BaseException) -> None:
+    ``group`` > 1: the error came from a call made for that many rows together and does not
+    say which of them failed; ``row`` is the group's first.
+    """
+
+    def __init__(self, row: int, error: BaseException, group: int = 1) -> None:
         super().__init__(f"row {row}: {type(error).__name__}: {error}")
         self.row = row
         self.error = error
+        self.group = group
 
 
 class ChartBlock(Protocol):
