@@ -132,3 +132,28 @@ def test_a_failing_group_call_says_it_cannot_tell_which_row() -> None:
     with pytest.raises(RowError) as info:
         run_lockstep(block, models, 100.0)
     assert (info.value.row, info.value.group) == (1, 2)
+
+
+def test_acute_and_decompensated_cohorts_on_the_vector_engine() -> None:
+    """A cohort heavy in acute presentations, decompensation and TPMT deficiency (the rare
+    branches: emergency transplant, steroid trials, recompensation, no azathioprine)."""
+    from simulation.model.parameters import load_parameters
+    from simulation.run.cohort import apply_overrides, load_cohort
+
+    sets = [
+        "cohort.presentation.chronic=0.4",
+        "cohort.presentation.acute_severe=0.4",
+        "cohort.presentation.acute_liver_failure=0.2",
+        "cohort.cirrhosis.none=0.4",
+        "cohort.cirrhosis.compensated=0.3",
+        "cohort.cirrhosis.decompensated=0.3",
+        "cohort.tpmt.normal=0.7",
+        "cohort.tpmt.deficient=0.2",
+    ]
+    cohort, params, th = apply_overrides(load_cohort(), load_parameters(), sets)
+    common: dict[str, Any] = {"parameters": params, "thresholds": th, "years": 4, "seed": 2}
+    compiled = run_cohort(cohort, patients=40, workers=1, **common)
+    vector = run_cohort(cohort, patients=40, workers=1, engine="vector", **common)
+    assert vector.events_csv() == compiled.events_csv()
+    assert vector.patients_csv() == compiled.patients_csv()
+    assert "transplanted" in compiled.events_csv()
