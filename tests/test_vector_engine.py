@@ -157,3 +157,12 @@ def test_acute_and_decompensated_cohorts_on_the_vector_engine() -> None:
     assert vector.events_csv() == compiled.events_csv()
     assert vector.patients_csv() == compiled.patients_csv()
     assert "transplanted" in compiled.events_csv()
+
+
+def test_vector_blocks_on_a_dask_local_cluster() -> None:
+    """Blocks of the vector engine run as Dask tasks give the local compiled outputs."""
+    pytest.importorskip("distributed")
+    common: dict[str, Any] = {"patients": 20, "years": 2, "seed": 8}
+    compiled = _outputs(**common)
+    remote = run_cohort(workers=2, engine="vector", dask="local", **common)
+    assert (remote.events_csv(), remote.patients_csv()) == compiled
