@@ -80,6 +80,13 @@ def add_command(sub: Any) -> None:
         metavar="ID",
         help="run only this target (repeatable) (default: every target)",
     )
+    p.add_argument(
+        "--engine",
+        choices=["compiled", "reference", "vector"],
+        default="compiled",
+        help="chart engine (as carechart simulate; with vector, targets whose policy prefers "
+        "or avoids actions run on compiled, which gives the same outputs)",
+    )
     p.add_argument("--list", action="store_true", help="list the targets and exit")
     p.add_argument(
         "--strict",
@@ -90,6 +97,8 @@ def add_command(sub: Any) -> None:
 
 def _command_line(args: argparse.Namespace) -> str:
     parts = ["carechart", "calibrate", "--patients", str(args.patients), "--seed", str(args.seed)]
+    if args.engine != "compiled":
+        parts += ["--engine", args.engine]
     if args.targets:
         parts += ["--targets", str(args.targets)]
     for t in args.target:
@@ -126,6 +135,7 @@ def _main(args: argparse.Namespace) -> int:
         workers=workers,
         command=_command_line(args),
         progress=sys.stderr,
+        engine=args.engine,
     )
     sys.stdout.write(render_text(result))
     if args.out:

@@ -69,6 +69,7 @@ __all__ = [
     "apply_overrides",
     "block_size",
     "check_run_options",
+    "engine_runs",
     "load_cohort",
     "parse_cohort",
     "patient_rng",
@@ -718,6 +719,14 @@ BLOCK_PATIENTS = 100
 LOCKSTEP_BLOCK_PATIENTS = 2000
 
 
+def engine_runs(engine: str, policy: str) -> bool:
+    """Whether ``engine`` runs ``policy``: a columnar block's policy loop is the guideline's,
+    so it runs the strategies that only set options, not those that prefer or avoid
+    actions (every other engine runs every policy)."""
+    strategy = get_strategy(policy)
+    return BLOCK_ENGINES.get(engine) != "block" or not (strategy.prefer or strategy.avoid)
+
+
 def block_size(n: int, workers: int, requested: int | None = None, engine: str = "") -> int:
     """Patients per block: ``requested``, or at most :data:`BLOCK_PATIENTS`
     (:data:`LOCKSTEP_BLOCK_PATIENTS` for a block engine), fewer for a small cohort so that
@@ -886,8 +895,7 @@ def run_cohort(
         raise ValueError(f"'block' must be >= 1 (got {block!r})")
     if engine not in ENGINES and engine not in BLOCK_ENGINES:
         raise ValueError(f"'engine' must be one of {[*ENGINES, *BLOCK_ENGINES]} (got {engine!r})")
-    strategy = get_strategy(policy)
-    if BLOCK_ENGINES.get(engine) == "block" and (strategy.prefer or strategy.avoid):
+    if not engine_runs(engine, policy):
         raise ValueError(
             f"engine {engine!r} runs the guideline policy and strategies that only set "
             f"options; policy {policy!r} prefers or avoids actions (use engine 'compiled')"

@@ -43,6 +43,7 @@ def run_calibration(
     command: str = "",
     simulate: Simulate | None = None,
     progress: TextIO | None = None,
+    engine: str = "compiled",
 ) -> CalibrationResult:
     """Simulate every target's sub-cohort and measure its quantity.
 
@@ -55,6 +56,9 @@ def run_calibration(
         simulate: Replaces the cohort engine (tests); default
             :func:`simulation.run.cohort.run_cohort`.
         progress: Where to print one line per run (for example ``sys.stderr``).
+        engine: The chart engine (``run_cohort``'s); a target whose policy it cannot run
+            (the vector engine and a strategy that prefers or avoids actions) runs on the
+            compiled engine, which gives the same outputs.
 
     Returns:
         The results, in the order of ``targets``.
@@ -64,7 +68,7 @@ def run_calibration(
     """
     if patients <= 0:
         raise ValueError(f"'patients' must be > 0 (got {patients!r})")
-    run = simulate or _engine(workers)
+    run = simulate or _engine(workers, engine)
     groups: dict[str, list[Target]] = {}
     for t in targets:
         groups.setdefault(t.run_key(), []).append(t)
@@ -99,7 +103,7 @@ def run_calibration(
     )
 
 
-def _engine(workers: int) -> Simulate:
+def _engine(workers: int, chart_engine: str = "compiled") -> Simulate:
     """The real cohort engine (``carechart simulate``'s), as a :data:`Simulate` function."""
 
     def simulate(target: Target, patients: int, seed: int, out_dir: Path) -> CohortOutputs:
@@ -117,6 +121,7 @@ def _engine(workers: int) -> Simulate:
                 seed=seed,
                 policy=policy,
                 workers=workers,
+                engine=chart_engine if engine.engine_runs(chart_engine, policy) else "compiled",
             )
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "patients.csv").write_text(result.patients_csv(), encoding="utf-8")
