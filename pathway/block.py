@@ -13,11 +13,12 @@ and the guideline policy's loop over rows (:meth:`BlockPathway.act`).
 
 The block keeps the records as one :class:`~pathway.columns.RecordColumns` (never rebuilt
 from records) and each row's configuration code (:class:`~pathway.vector_steps.
-StepTables`). A call gathers its rows' columns once (:meth:`~pathway.columns.RecordColumns.
-take`), works on them group by group (rows in one configuration share a group) and writes
-them back. A guideline's effect without a declaration, a guard or transition action of the
-chart, a function without a vector form run row by row on records made from the columns
-(correct first; the interpreters count them). :meth:`BlockPathway.result` gives one row as
+StepTables`). A call takes a view of its rows' columns (:meth:`~pathway.columns.
+RecordColumns.view`: a column is gathered when first read), works on them group by group
+(rows in one configuration share a group) and writes back the columns it read. A
+guideline's effect without a declaration, a guard or transition action of the chart, a
+function without a vector form run row by row on records made from the columns (correct
+first; the interpreters count them). :meth:`BlockPathway.result` gives one row as
 an object with what a driver reads of a finished chart (record, trace, violations, ...).
 
 This module knows no guideline: a guideline hands its vector parts in a
@@ -143,7 +144,7 @@ class BlockChart:
 
 
 class _Call:
-    """One call's rows: their columns gathered, their codes, what was written."""
+    """One call's rows: a view of their columns, their codes, what was written."""
 
     def __init__(self, block: BlockPathway, rows: Array) -> None:
         self.block = block
