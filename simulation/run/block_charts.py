@@ -155,7 +155,7 @@ class RowChart:
         return self._charts.next_timer(self.row)
 
     def timer_armed(self, timer_id: str) -> bool:
-        return bool(self._block.timer_armed([self.row], timer_id)[0])
+        return self._charts.timer_armed(self.row, timer_id)
 
 
 class BlockCharts:
@@ -176,6 +176,9 @@ class BlockCharts:
         self._which = np.full(block.n, -1, dtype=np.int64)
         self._stale = np.ones(block.n, dtype=bool)
         self._timers = block.guideline.timers.timers
+        self._index = {t.id: k for k, t in enumerate(self._timers)}
+        # Whether a row's timer is armed, by row: (timer id, answer), until the row changes.
+        self._armed: dict[int, tuple[str, bool]] = {}
         self._records: dict[int, Any] = {}
 
     def chart(self, row: int) -> Any:
@@ -204,9 +207,26 @@ class BlockCharts:
         t = self._timers[which]
         return PendingTimer(t.id, t.event, float(self._due[row]), t.labs, t.rule_id)
 
+    def timer_armed(self, row: int, timer_id: str) -> bool:
+        """Whether ``timer_id`` is armed for row ``row`` (the runtime's ``timer_armed``).
+
+        The day rules ask it of the timer a row's visit is for, after the visit's labs; so
+        it is answered in one call for every row whose first timer was that one."""
+        found = self._armed.get(row)
+        if found is not None and found[0] == timer_id:
+            return found[1]
+        index = self._index.get(timer_id, -2)
+        rows = [r for r in np.flatnonzero(self._which == index).tolist() if r not in self._armed]
+        if row not in rows:
+            rows.append(row)
+        for r, armed in zip(rows, self.block.timer_armed(rows, timer_id).tolist(), strict=True):
+            self._armed[r] = (timer_id, bool(armed))
+        return self._armed[row][1]
+
     def _changed(self, rows: Sequence[int]) -> None:
         for row in rows:
             self._records.pop(row, None)
+            self._armed.pop(row, None)
         self._stale[list(rows)] = True
 
     def call(self, rows: Sequence[int], calls: Sequence[Call]) -> list[Step]:
