@@ -68,9 +68,12 @@ def test_vector_equals_compiled_for_any_cohort(
 
 
 def test_strategies_that_prefer_or_avoid_are_refused() -> None:
-    """The block's policy loop is the guideline's: a strategy bending it is refused."""
+    """The block's policy loop is the guideline's: a strategy bending it is refused; so is a
+    chart class, which a block of columns has no use for."""
     with pytest.raises(ValueError, match="prefers or avoids"):
         run_cohort(patients=2, years=1, engine="vector", policy="prednisolone_all")
+    with pytest.raises(ValueError, match="'chart_class' needs a chart engine"):
+        run_cohort(patients=2, years=1, engine="vector", chart_class=Thresholds)
 
 
 def test_a_failing_patient_on_the_vector_engine_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

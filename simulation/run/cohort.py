@@ -854,7 +854,9 @@ def run_cohort(
         policy: a strategy name of :data:`simulation.model.policies.STRATEGIES`.
         workers: processes to use (1: run in this process).
         progress: called with ``(done, total)`` after each chunk of patients.
-        keep_charts: keep each patient's chart and model in the result (memory heavy).
+        keep_charts: keep each patient's chart and model in the result (memory heavy; on
+            the vector engine the chart is the row's finished view,
+            :class:`pathway.block.BlockChart`, not a chart that takes events).
         on_chunk: called with each chunk's result in patient order (e.g. to stream
             events to a file); the chunk's events are then not kept in the result.
         keep_patients: keep every patient's result (row, and events unless streamed) in
@@ -895,6 +897,11 @@ def run_cohort(
         raise ValueError(f"'block' must be >= 1 (got {block!r})")
     if engine not in ENGINES and engine not in BLOCK_ENGINES:
         raise ValueError(f"'engine' must be one of {[*ENGINES, *BLOCK_ENGINES]} (got {engine!r})")
+    if chart_class is not None and BLOCK_ENGINES.get(engine) == "block":
+        raise ValueError(
+            f"engine {engine!r} holds patients as columns; 'chart_class' needs a "
+            "chart engine ('compiled' or 'reference')"
+        )
     if not engine_runs(engine, policy):
         raise ValueError(
             f"engine {engine!r} runs the guideline policy and strategies that only set "
