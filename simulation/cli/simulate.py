@@ -43,6 +43,7 @@ from ..run.cohort import (
     BLOCK_PATIENTS,
     DEFAULT_SEED,
     ENGINES,
+    LOCKSTEP_BLOCK_PATIENTS,
     Cohort,
     CohortError,
     apply_overrides,
@@ -160,7 +161,8 @@ def add_command(sub: Any) -> None:
         metavar="N",
         dest="block",
         help="patients per block, the unit of work of a worker and of writing (default: "
-        f"at most {BLOCK_PATIENTS}, fewer for small cohorts); outputs do not depend on it",
+        f"at most {BLOCK_PATIENTS}, {LOCKSTEP_BLOCK_PATIENTS} with --engine vector, fewer for "
+        "small cohorts); outputs do not depend on it",
     )
     add_guideline_option(sim)
     cmp = add_subcommand(

@@ -60,6 +60,7 @@ __all__ = [
     "BLOCK_PATIENTS",
     "DEFAULT_COHORT",
     "DEFAULT_SEED",
+    "LOCKSTEP_BLOCK_PATIENTS",
     "Cohort",
     "CohortError",
     "NumericDistribution",
