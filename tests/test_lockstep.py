@@ -62,22 +62,22 @@ def test_lockstep_equals_compiled_for_any_cohort(
 
 
 def _scripted() -> list[tuple[Any, Any, float]]:
-    """Every shipped AIH scenario whose course runs to its end, as (chart, model, horizon)."""
+    """Every shipped AIH scenario, fresh, as (chart, scripted model, horizon in days)."""
     out = []
     for file in find_scenario_files(["scenarios"]):
         scenario = load_scenario(file)
         if scenario.guideline != "aih":
             continue
         record = scenario.record()
-        chart = get("aih").chart(record)
-        out.append((chart, ScriptedPatient(scenario.baseline(record), scenario.occurrences())))
-        out[-1] += (scenario.horizon_days,)
+        model = ScriptedPatient(scenario.baseline(record), scenario.occurrences())
+        out.append((get("aih").chart(record), model, scenario.horizon_days))
     return out
 
 
 def test_scenarios_in_one_block_match_their_own_runs() -> None:
     """The shipped scenarios (scripted actions: the clinician is scripted on those days),
-    run together in one block, give the traces and records of their runs one by one."""
+    run together in blocks (one per horizon), give the traces and records of their runs
+    one by one."""
     alone, together = [], []
     for (chart, model, horizon), (chart2, model2, _) in zip(_scripted(), _scripted(), strict=True):
         try:
@@ -87,7 +87,7 @@ def test_scenarios_in_one_block_match_their_own_runs() -> None:
         alone.append(chart)
         together.append((chart2, model2, horizon))
     assert len(together) > 30
-    # One horizon for the block: the longest; shorter courses are compared on their own.
+    # The driver takes one horizon per block: the courses are grouped by theirs.
     for horizon in sorted({h for _, _, h in together}):
         group = [(c, m) for c, m, h in together if h == horizon]
         block = ChartList([c for c, _ in group], [GuidelinePolicy() for _ in group])
@@ -148,8 +148,12 @@ def test_a_failing_course_names_its_row() -> None:
         run_lockstep(block, models, 0.0)
 
 
-def test_a_failing_patient_in_a_lockstep_cohort_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cohort's failure names the patient, its index and the seed, as the SimPy engine does."""
+@pytest.mark.parametrize("engine", ["lockstep", "vector"])
+def test_a_failing_patient_in_a_block_cohort_is_named(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cohort's failure names the patient, its index and the seed, as the SimPy engine does,
+    on both engines that step a block together."""
     from simulation.model import disease
 
     original = disease.DiseaseModel.next_day
@@ -161,4 +165,4 @@ def test_a_failing_patient_in_a_lockstep_cohort_is_named(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(disease.DiseaseModel, "next_day", broken)
     with pytest.raises(SimulationError, match=r"patient P00003 \(index 2, seed 9"):
-        run_cohort(patients=5, years=1, seed=9, engine="lockstep")
+        run_cohort(patients=5, years=1, seed=9, engine=engine)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from pathway import Thresholds
 from simulation.cli.main import main
 from simulation.model.policies import STRATEGIES
-from simulation.run.cohort import SimulationError, run_cohort
+from simulation.run.cohort import run_cohort
 from simulation.run.sweep import Range, run_sweep
 
 #: Strategies the vector engine runs: the guideline policy and those that only set options.
@@ -74,22 +74,6 @@ def test_strategies_that_prefer_or_avoid_are_refused() -> None:
         run_cohort(patients=2, years=1, engine="vector", policy="prednisolone_all")
     with pytest.raises(ValueError, match="'chart_class' needs a chart engine"):
         run_cohort(patients=2, years=1, engine="vector", chart_class=Thresholds)
-
-
-def test_a_failing_patient_on_the_vector_engine_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A course that fails names the patient, its index and the seed."""
-    from simulation.model import disease
-
-    original = disease.DiseaseModel.next_day
-
-    def broken(self: Any, chart: Any) -> Any:
-        if chart.patient.patient_id == "P00002" and chart.patient.day > 30:
-            raise RuntimeError("model broke")
-        return original(self, chart)
-
-    monkeypatch.setattr(disease.DiseaseModel, "next_day", broken)
-    with pytest.raises(SimulationError, match=r"patient P00002 \(index 1, seed 4"):
-        run_cohort(patients=3, years=1, seed=4, engine="vector")
 
 
 def test_simulate_command_with_the_vector_engine(tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ import numpy as np
 
 from pathway import PendingTimer, Step
 from pathway.block import BlockChart, BlockPathway
-from pathway.care import care_state
 
 from .engine import Call, Days
 from .lockstep import RowError
@@ -85,7 +84,9 @@ class RowRecord:
 
 
 class RowChart:
-    """Row ``row`` of a block as a chart: what the day rules and the patient model read."""
+    """Row ``row`` of a block as a chart: what the day rules (``is_dead``, ``next_timer``,
+    ``timer_armed``) and the patient model (``patient``, ``active``, ``trace``,
+    ``thresholds``) read of it, and no more."""
 
     __slots__ = ("_charts", "row")
 
@@ -107,16 +108,8 @@ class RowChart:
         return self._charts.rows[self.row]
 
     @property
-    def model(self) -> Any:
-        return self.patient
-
-    @property
     def thresholds(self) -> Any:
         return self._block.thresholds
-
-    @property
-    def options(self) -> Any:
-        return self._block.options
 
     @property
     def active(self) -> frozenset[str]:
@@ -127,29 +120,8 @@ class RowChart:
         return self._block.traces[self.row]
 
     @property
-    def violations(self) -> list[Any]:
-        return self._block.violations[self.row]
-
-    @property
     def is_dead(self) -> bool:
         return self.guideline.final_state in self.active
-
-    @property
-    def day(self) -> float:
-        return float(self._block.columns.plain["day"][self.row])
-
-    @property
-    def care_state(self) -> str:
-        return care_state(self.active, self.guideline.care_line)
-
-    def in_state(self, state_id: str) -> bool:
-        return state_id in self.active
-
-    def sorted_configuration(self) -> tuple[str, ...]:
-        return tuple(sorted(self.active))
-
-    def pending_timers(self) -> list[PendingTimer]:
-        return self._block.pending_timers(self.row)
 
     def next_timer(self) -> PendingTimer | None:
         return self._charts.next_timer(self.row)
