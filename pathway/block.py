@@ -54,7 +54,15 @@ from .timer_columns import timer_offsets, timer_starts
 from .timers import Timer
 from .vector import Batch, VectorRulebook
 from .vector_effects import LiveRecords, VectorEffects
-from .vector_steps import ChartActions, MacroResult, Outcome, RuleGuards, StepTables, by_code
+from .vector_steps import (
+    ChartActions,
+    ConfigLookup,
+    MacroResult,
+    Outcome,
+    RuleGuards,
+    StepTables,
+    by_code,
+)
 
 __all__ = ["BlockChart", "BlockGuideline", "BlockPathway", "tables_for"]
 
@@ -168,6 +176,13 @@ class _Call:
         batch.records = LiveRecords(part)
         return batch
 
+    def mixed(self) -> Batch:
+        """All the call's rows as one batch, each in its configuration now (``codes``)."""
+        batch = self.sub.batch(frozenset())
+        batch.configured(self.codes, self.block.configs)
+        batch.records = LiveRecords(self.sub)
+        return batch
+
     def record(self, i: int) -> Any:
         """Row ``i``'s record as the columns hold it now (written back by :meth:`put`)."""
         return self.live[i]
@@ -263,8 +278,10 @@ class BlockPathway:
         self.memo = parts.rulebook.memo(n)
         self._final = self.tables.in_state(g.final_state)
         self._by_name: dict[int, tuple[str, ...]] = {}
-        self._active: dict[int, frozenset[str]] = {}
-        self._effect_states: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        self.configs = ConfigLookup(self.tables)
+        #: Per configuration code, which actions (in the rulebook's ranking order) are
+        #: among its events: the columns of :meth:`top`'s ``possible`` table.
+        self._possible: dict[int, Array] = {}
         self._order = {rule_id: k for k, rule_id in enumerate(g.invariants)}
         self._enter(self.columns, np.arange(n), self.plan.initial)
 
@@ -285,10 +302,7 @@ class BlockPathway:
 
     def active_of(self, code: int) -> frozenset[str]:
         """The active states of configuration ``code`` (kept per code)."""
-        found = self._active.get(code)
-        if found is None:
-            found = self._active[code] = frozenset(self.tables.configuration(code))
-        return found
+        return self.configs.active_of(code)
 
     def day(self, rows: Any = None) -> Array:
         """Per row, the day of its latest event."""
@@ -410,21 +424,28 @@ class BlockPathway:
     def _effect(
         self, call: _Call, kind: str, name: str, values: Sequence[Any] | None, on: Array
     ) -> None:
-        """Effect ``name`` of ``kind`` on the call's rows of mask ``on``, group by group
-        (each group's configuration is the ``active`` the effect reads)."""
+        """Effect ``name`` of ``kind`` on the call's rows of mask ``on``: a declared effect
+        once over all of them, a Python effect row by row (each with its configuration)."""
         at = np.flatnonzero(on)
         if not len(at):
             return
         effects = self.parts.effects
         declared = effects.book.effects.get(kind, {}).get(name) if effects is not None else None
         if effects is not None and declared is not None:
-            for code, idx in by_code(self._effect_groups(kind, name, call.codes[at])):
-                mask = np.zeros(call.n, dtype=bool)
-                mask[at[idx]] = True
-                active = self.active_of(code)
-                effects.apply(
-                    kind, name, call.sub, values, self.thresholds, self.options, active, mask
-                )
+            # One run over all the rows, each in its own configuration (the ``active`` the
+            # effect reads is a lookup per row).
+            effects.apply(
+                kind,
+                name,
+                call.sub,
+                values,
+                self.thresholds,
+                self.options,
+                frozenset(),
+                on,
+                codes=call.codes,
+                configs=self.configs,
+            )
             call.fields |= declared.writes
             call.live.forget()
             return
@@ -437,26 +458,6 @@ class BlockPathway:
                 value = None if values is None else values[i]
                 fn(call.record(i), value, self.thresholds, self.options, active)
             call.put(at[idx].tolist())
-
-    def _effect_groups(self, kind: str, name: str, codes: Array) -> Array:
-        """Per row, a code standing for its group: rows whose configurations agree on every
-        state the effect tests share one (an effect that reads no state: one group)."""
-        effects = self.parts.effects
-        assert effects is not None
-        key = (kind, name)
-        states = self._effect_states.get(key)
-        if states is None:
-            deps = effects.book.deps(kind, name)
-            states = self._effect_states[key] = None if deps.any_state else tuple(deps.states)
-        if states is None:
-            return codes
-        out = codes.copy()
-        seen: dict[tuple[bool, ...], int] = {}
-        for code in np.unique(codes).tolist():
-            active = self.active_of(code)
-            first = seen.setdefault(tuple(s in active for s in states), code)
-            out[codes == code] = first
-        return out
 
     # --- the chart step -------------------------------------------------------------------------
 
@@ -595,25 +596,17 @@ class BlockPathway:
     def _broken(
         self, call: _Call, name: str, action: bool, done: Array
     ) -> list[list[tuple[str, str]]]:
-        """Per row of the call, the invariants broken after the step (id, message)."""
-        out: list[list[tuple[str, str]]] = [[] for _ in range(call.n)]
-        # Rows grouped by configuration and by whether the step counts as carried out.
-        key = call.codes * 2 + (done & action)
-        for k, idx in by_code(key):
-            code, carried = divmod(k, 2)
-            batch = call.batch(code, idx)
-            found = self.parts.rulebook.broken(
-                batch,
-                self.thresholds,
-                self.options,
-                name,
-                bool(carried),
-                memo=self.memo,
-                rows=call.rows[idx],
-            )
-            for j, i in enumerate(idx.tolist()):
-                out[i] = found[j]
-        return out
+        """Per row of the call, the invariants broken after the step (id, message): one
+        evaluation over all the rows, whatever their configurations."""
+        return self.parts.rulebook.broken(
+            call.mixed(),
+            self.thresholds,
+            self.options,
+            name,
+            done & action,
+            memo=self.memo,
+            rows=call.rows,
+        )
 
     # --- events -----------------------------------------------------------------------------
 
@@ -739,17 +732,16 @@ class BlockPathway:
         book = self.parts.rulebook
         breaches: list[tuple[Breach, ...]] = [()] * call.n
         because: list[tuple[str, ...]] = [()] * call.n
-        for code, idx in by_code(call.codes):
-            batch = call.batch(code, idx)
-            vi = book.interpreter(batch, self.thresholds, self.options)
-            hit = book.breached(vi, action, np.ones(len(idx), dtype=bool))
-            active = frozenset(self.tables.configuration(code))
-            for j, i in enumerate(idx.tolist()):
-                c = g.context(call.record(i), self.thresholds, self.options, active)
-                if hit[j]:
-                    breaches[i] = tuple(g.rulebook.breaches(action, c))
-                else:
-                    because[i] = tuple(g.rulebook.strength(action, c)[1])
+        batch = call.mixed()
+        vi = book.interpreter(batch, self.thresholds, self.options)
+        hit = book.breached(vi, action, np.ones(call.n, dtype=bool)).tolist()
+        actives = batch.actives()
+        for i in range(call.n):
+            c = g.context(call.record(i), self.thresholds, self.options, actives[i])
+            if hit[i]:
+                breaches[i] = tuple(g.rulebook.breaches(action, c))
+            else:
+                because[i] = tuple(g.rulebook.strength(action, c)[1])
         return breaches, because
 
     # --- queries ----------------------------------------------------------------------------
@@ -834,26 +826,39 @@ class BlockPathway:
         if not alive.any():
             return action, strength, rules
         live_rows = rows[alive]
-        gather = np.flatnonzero(alive)
-        for code, idx in by_code(codes[alive]):
-            sub = self.columns.view(live_rows[idx])
-            batch = sub.batch(self.active_of(code))
-            batch.records = LiveRecords(sub)
-            top = self.parts.rulebook.top(
-                batch,
-                self.thresholds,
-                self.options,
-                possible=self.tables.allowed_events(code),
-                memo=self.memo,
-                rows=live_rows[idx],
-            )
-            at = gather[idx]
-            action[at] = top.action
-            strength[at] = top.strength
-            for j, i in enumerate(at.tolist()):
-                found = top.rules(j)
-                rules[i] = () if found is None else found
+        live_codes = codes[alive]
+        sub = self.columns.view(live_rows)
+        batch = sub.batch(frozenset())
+        batch.configured(live_codes, self.configs)
+        batch.records = LiveRecords(sub)
+        top = self.parts.rulebook.top(
+            batch,
+            self.thresholds,
+            self.options,
+            possible=self._possible_table(live_codes),
+            memo=self.memo,
+            rows=live_rows,
+        )
+        at = np.flatnonzero(alive)
+        action[at] = top.action
+        strength[at] = top.strength
+        for j, i in enumerate(at.tolist()):
+            found = top.rules(j)
+            rules[i] = () if found is None else found
         return action, strength, rules
+
+    def _possible_table(self, codes: Array) -> Array:
+        """Actions (in the rulebook's ranking order) x rows: whether the action is among
+        the events of the row's configuration (the chart's possible events)."""
+        unique, inverse = np.unique(codes, return_inverse=True)
+        columns = []
+        for code in unique.tolist():
+            found = self._possible.get(code)
+            if found is None:
+                events = self.tables.allowed_events(code)
+                found = self._possible[code] = self.parts.rulebook.possible_of(events)
+            columns.append(found)
+        return np.stack(columns, axis=1)[:, np.ravel(inverse)]
 
     def top_recommendation(self, row: int) -> Recommendation | None:
         """Row ``row``'s first recommendation with its doses (scalar doses), or ``None``."""

@@ -50,6 +50,7 @@ __all__ = [
     "Actions",
     "Candidate",
     "ChartActions",
+    "ConfigLookup",
     "GuardMasks",
     "GuardsFor",
     "MacroResult",
@@ -435,6 +436,31 @@ class StepTables:
             outcome[rows] = ids[np.ravel(inverse)]
         targets, accepted = self._outcome_arrays()
         return StepResult(self, outcome, targets[outcome], accepted[outcome])
+
+
+class ConfigLookup:
+    """What a batch in several configurations reads of a chart's codes
+    (:class:`~pathway.vector.Configurations`): each code's active states, and per state a
+    boolean table over the codes, remade when configurations were registered since."""
+
+    def __init__(self, tables: StepTables) -> None:
+        self.tables = tables
+        self._active: dict[int, frozenset[str]] = {}
+        self._holds: dict[str, Array] = {}
+
+    def active_of(self, code: int) -> frozenset[str]:
+        """The active state ids of ``code`` (kept per code)."""
+        found = self._active.get(code)
+        if found is None:
+            found = self._active[code] = frozenset(self.tables.configuration(code))
+        return found
+
+    def holds(self, state: str) -> Array:
+        """Per registered code, whether ``state`` is active (index it with a code array)."""
+        found = self._holds.get(state)
+        if found is None or len(found) < len(self.tables):
+            found = self._holds[state] = self.tables.in_state(state)
+        return found
 
 
 def _candidate(
