@@ -282,6 +282,12 @@ class BlockPathway:
         #: Per configuration code, which actions (in the rulebook's ranking order) are
         #: among its events: the columns of :meth:`top`'s ``possible`` table.
         self._possible: dict[int, Array] = {}
+        #: Group evaluations made, by part ("invariants", "recommendations", "effects",
+        #: "guards", "judged"): each is one pass of the interpreter over a set of rows,
+        #: with a fixed cost (what the configuration as a column cuts).
+        self.evaluations: dict[str, int] = dict.fromkeys(
+            ("invariants", "recommendations", "effects", "guards", "judged"), 0
+        )
         self._order = {rule_id: k for k, rule_id in enumerate(g.invariants)}
         self._enter(self.columns, np.arange(n), self.plan.initial)
 
@@ -434,6 +440,7 @@ class BlockPathway:
         if effects is not None and declared is not None:
             # One run over all the rows, each in its own configuration (the ``active`` the
             # effect reads is a lookup per row).
+            self.evaluations["effects"] += 1
             effects.apply(
                 kind,
                 name,
@@ -464,6 +471,10 @@ class BlockPathway:
     def _macrostep(self, call: _Call, event: str, args: Mapping[str, Sequence[Any]]) -> MacroResult:
         block = self
 
+        def batch_for(code: int, members: Array, rows: Array) -> Batch:
+            block.evaluations["guards"] += 1
+            return call.batch(code, rows[members])
+
         def guards_for(
             event: str, rows: Array, codes: Array, args: Mapping[str, Sequence[Any]]
         ) -> RuleGuards:
@@ -477,7 +488,7 @@ class BlockPathway:
                 block.options,
                 event=event,
                 args=args,
-                batch_for=lambda code, members: call.batch(code, rows[members]),
+                batch_for=lambda code, members: batch_for(code, members, rows),
             )
 
         def on_wave(ev: str, wrows: Array, result: Any) -> None:
@@ -598,6 +609,7 @@ class BlockPathway:
     ) -> list[list[tuple[str, str]]]:
         """Per row of the call, the invariants broken after the step (id, message): one
         evaluation over all the rows, whatever their configurations."""
+        self.evaluations["invariants"] += 1
         return self.parts.rulebook.broken(
             call.mixed(),
             self.thresholds,
@@ -733,6 +745,7 @@ class BlockPathway:
         breaches: list[tuple[Breach, ...]] = [()] * call.n
         because: list[tuple[str, ...]] = [()] * call.n
         batch = call.mixed()
+        self.evaluations["judged"] += 1
         vi = book.interpreter(batch, self.thresholds, self.options)
         hit = book.breached(vi, action, np.ones(call.n, dtype=bool)).tolist()
         actives = batch.actives()
@@ -827,6 +840,7 @@ class BlockPathway:
             return action, strength, rules
         live_rows = rows[alive]
         live_codes = codes[alive]
+        self.evaluations["recommendations"] += 1
         sub = self.columns.view(live_rows)
         batch = sub.batch(frozenset())
         batch.configured(live_codes, self.configs)
