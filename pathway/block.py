@@ -170,17 +170,18 @@ class _Call:
     def batch(self, code: int, idx: Array) -> Batch:
         """The columns of the call's rows ``idx`` (all in configuration ``code``) as a
         batch for the interpreter: a snapshot, read only."""
-        whole = len(idx) == self.n and bool((idx == np.arange(self.n)).all())
-        part = self.sub if whole else self.sub.view(idx)
-        batch = part.batch(self.block.active_of(code))
-        batch.records = LiveRecords(part)
-        return batch
+        return self.mixed(idx, np.full(len(idx), code, dtype=np.int64))
 
-    def mixed(self) -> Batch:
-        """All the call's rows as one batch, each in its configuration now (``codes``)."""
-        batch = self.sub.batch(frozenset())
-        batch.configured(self.codes, self.block.configs)
-        batch.records = LiveRecords(self.sub)
+    def mixed(self, idx: Array | None = None, codes: Array | None = None) -> Batch:
+        """The call's rows ``idx`` (default: all) as one batch, each in its configuration
+        (``codes``, default: the rows' configurations now): a snapshot, read only."""
+        if idx is None or (len(idx) == self.n and bool((idx == np.arange(self.n)).all())):
+            part = self.sub
+        else:
+            part = self.sub.view(idx)
+        batch = part.batch(frozenset())
+        batch.configured(self.codes if codes is None else codes, self.block.configs)
+        batch.records = LiveRecords(part)
         return batch
 
     def record(self, i: int) -> Any:
@@ -475,6 +476,10 @@ class BlockPathway:
             block.evaluations["guards"] += 1
             return call.batch(code, rows[members])
 
+        def mixed_for(members: Array, codes: Array, rows: Array) -> Batch:
+            block.evaluations["guards"] += 1
+            return call.mixed(rows[members], codes)
+
         def guards_for(
             event: str, rows: Array, codes: Array, args: Mapping[str, Sequence[Any]]
         ) -> RuleGuards:
@@ -489,6 +494,7 @@ class BlockPathway:
                 event=event,
                 args=args,
                 batch_for=lambda code, members: batch_for(code, members, rows),
+                mixed_for=lambda members, codes: mixed_for(members, codes, rows),
             )
 
         def on_wave(ev: str, wrows: Array, result: Any) -> None:
