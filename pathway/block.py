@@ -14,8 +14,10 @@ and the guideline policy's loop over rows (:meth:`BlockPathway.act`).
 The block keeps the records as one :class:`~pathway.columns.RecordColumns` (never rebuilt
 from records) and each row's configuration code (:class:`~pathway.vector_steps.
 StepTables`). A call takes a view of its rows' columns (:meth:`~pathway.columns.
-RecordColumns.view`: a column is gathered when first read), works on them group by group
-(rows in one configuration share a group) and writes back the columns it read. A
+RecordColumns.view`: a column is gathered when first read), evaluates its invariants,
+declared effect and recommendations over all of them at once (each row's configuration a
+code column of the batch: :meth:`~pathway.vector.Batch.configured`), steps the chart code
+by code, and writes back the columns it read. A
 guideline's effect without a declaration, a guard or transition action of the chart, a
 function without a vector form run row by row on records made from the columns (correct
 first; the interpreters count them). :meth:`BlockPathway.result` gives one row as

@@ -2,9 +2,11 @@
 
 The vector engine steps many patients of one chart configuration together. Here the same
 checked expression trees the scalar interpreter compiles (:mod:`pathway.expr`) are walked
-over a :class:`Batch`: one column per record field (numpy arrays), one active configuration
-for the whole batch. No clinical logic is written twice: every check, strength row and
-priority of a :class:`~pathway.declarations.Rulebook` is read from its declarations.
+over a :class:`Batch`: one column per record field (numpy arrays), and one active
+configuration for the whole batch or one configuration code per row (a state test is then
+a lookup per row: :meth:`Batch.configured`). No clinical logic is written twice: every
+check, strength row and priority of a :class:`~pathway.declarations.Rulebook` is read from
+its declarations.
 
 Values are numpy arrays of three kinds: ``bool``; ``float64``, where NaN stands for a
 missing value (``None``); and ``object`` (text, collections, ``None``). The scalar semantics
