@@ -107,6 +107,8 @@ def main() -> None:
     print(f"| replay, one block in lockstep rounds | {t_block:.1f} | {t_block / steps * 1e6:.1f} |")
     fallbacks = AIH_BLOCK.effects.fallbacks if AIH_BLOCK.effects is not None else {}
     print(f"\neffects row by row (rows): {dict(sorted(fallbacks.items()))}")
+    counts = getattr(block, "evaluations", {})
+    print(f"group evaluations of the block (by part): {counts}, {sum(counts.values()):,} in all")
     if profiler is not None:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)

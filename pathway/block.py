@@ -14,8 +14,10 @@ and the guideline policy's loop over rows (:meth:`BlockPathway.act`).
 The block keeps the records as one :class:`~pathway.columns.RecordColumns` (never rebuilt
 from records) and each row's configuration code (:class:`~pathway.vector_steps.
 StepTables`). A call takes a view of its rows' columns (:meth:`~pathway.columns.
-RecordColumns.view`: a column is gathered when first read), works on them group by group
-(rows in one configuration share a group) and writes back the columns it read. A
+RecordColumns.view`: a column is gathered when first read), evaluates its invariants,
+declared effect and recommendations over all of them at once (each row's configuration a
+code column of the batch: :meth:`~pathway.vector.Batch.configured`), steps the chart code
+by code, and writes back the columns it read. A
 guideline's effect without a declaration, a guard or transition action of the chart, a
 function without a vector form run row by row on records made from the columns (correct
 first; the interpreters count them). :meth:`BlockPathway.result` gives one row as
@@ -54,7 +56,15 @@ from .timer_columns import timer_offsets, timer_starts
 from .timers import Timer
 from .vector import Batch, VectorRulebook
 from .vector_effects import LiveRecords, VectorEffects
-from .vector_steps import ChartActions, MacroResult, Outcome, RuleGuards, StepTables, by_code
+from .vector_steps import (
+    ChartActions,
+    ConfigLookup,
+    MacroResult,
+    Outcome,
+    RuleGuards,
+    StepTables,
+    by_code,
+)
 
 __all__ = ["BlockChart", "BlockGuideline", "BlockPathway", "tables_for"]
 
@@ -162,9 +172,17 @@ class _Call:
     def batch(self, code: int, idx: Array) -> Batch:
         """The columns of the call's rows ``idx`` (all in configuration ``code``) as a
         batch for the interpreter: a snapshot, read only."""
-        whole = len(idx) == self.n and bool((idx == np.arange(self.n)).all())
-        part = self.sub if whole else self.sub.view(idx)
-        batch = part.batch(self.block.active_of(code))
+        return self.mixed(idx, np.full(len(idx), code, dtype=np.int64))
+
+    def mixed(self, idx: Array | None = None, codes: Array | None = None) -> Batch:
+        """The call's rows ``idx`` (default: all) as one batch, each in its configuration
+        (``codes``, default: the rows' configurations now): a snapshot, read only."""
+        if idx is None or (len(idx) == self.n and bool((idx == np.arange(self.n)).all())):
+            part = self.sub
+        else:
+            part = self.sub.view(idx)
+        batch = part.batch(frozenset())
+        batch.configured(self.codes if codes is None else codes, self.block.configs)
         batch.records = LiveRecords(part)
         return batch
 
@@ -263,8 +281,16 @@ class BlockPathway:
         self.memo = parts.rulebook.memo(n)
         self._final = self.tables.in_state(g.final_state)
         self._by_name: dict[int, tuple[str, ...]] = {}
-        self._active: dict[int, frozenset[str]] = {}
-        self._effect_states: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        self.configs = ConfigLookup(self.tables)
+        #: Per configuration code, which actions (in the rulebook's ranking order) are
+        #: among its events: the columns of :meth:`top`'s ``possible`` table.
+        self._possible: dict[int, Array] = {}
+        #: Group evaluations made, by part ("invariants", "recommendations", "effects",
+        #: "guards", "judged"): each is one pass of the interpreter over a set of rows,
+        #: with a fixed cost (what the configuration as a column cuts).
+        self.evaluations: dict[str, int] = dict.fromkeys(
+            ("invariants", "recommendations", "effects", "guards", "judged"), 0
+        )
         self._order = {rule_id: k for k, rule_id in enumerate(g.invariants)}
         self._enter(self.columns, np.arange(n), self.plan.initial)
 
@@ -285,10 +311,7 @@ class BlockPathway:
 
     def active_of(self, code: int) -> frozenset[str]:
         """The active states of configuration ``code`` (kept per code)."""
-        found = self._active.get(code)
-        if found is None:
-            found = self._active[code] = frozenset(self.tables.configuration(code))
-        return found
+        return self.configs.active_of(code)
 
     def day(self, rows: Any = None) -> Array:
         """Per row, the day of its latest event."""
@@ -410,21 +433,29 @@ class BlockPathway:
     def _effect(
         self, call: _Call, kind: str, name: str, values: Sequence[Any] | None, on: Array
     ) -> None:
-        """Effect ``name`` of ``kind`` on the call's rows of mask ``on``, group by group
-        (each group's configuration is the ``active`` the effect reads)."""
+        """Effect ``name`` of ``kind`` on the call's rows of mask ``on``: a declared effect
+        once over all of them, a Python effect row by row (each with its configuration)."""
         at = np.flatnonzero(on)
         if not len(at):
             return
         effects = self.parts.effects
         declared = effects.book.effects.get(kind, {}).get(name) if effects is not None else None
         if effects is not None and declared is not None:
-            for code, idx in by_code(self._effect_groups(kind, name, call.codes[at])):
-                mask = np.zeros(call.n, dtype=bool)
-                mask[at[idx]] = True
-                active = self.active_of(code)
-                effects.apply(
-                    kind, name, call.sub, values, self.thresholds, self.options, active, mask
-                )
+            # One run over all the rows, each in its own configuration (the ``active`` the
+            # effect reads is a lookup per row).
+            self.evaluations["effects"] += 1
+            effects.apply(
+                kind,
+                name,
+                call.sub,
+                values,
+                self.thresholds,
+                self.options,
+                frozenset(),
+                on,
+                codes=call.codes,
+                configs=self.configs,
+            )
             call.fields |= declared.writes
             call.live.forget()
             return
@@ -438,30 +469,18 @@ class BlockPathway:
                 fn(call.record(i), value, self.thresholds, self.options, active)
             call.put(at[idx].tolist())
 
-    def _effect_groups(self, kind: str, name: str, codes: Array) -> Array:
-        """Per row, a code standing for its group: rows whose configurations agree on every
-        state the effect tests share one (an effect that reads no state: one group)."""
-        effects = self.parts.effects
-        assert effects is not None
-        key = (kind, name)
-        states = self._effect_states.get(key)
-        if states is None:
-            deps = effects.book.deps(kind, name)
-            states = self._effect_states[key] = None if deps.any_state else tuple(deps.states)
-        if states is None:
-            return codes
-        out = codes.copy()
-        seen: dict[tuple[bool, ...], int] = {}
-        for code in np.unique(codes).tolist():
-            active = self.active_of(code)
-            first = seen.setdefault(tuple(s in active for s in states), code)
-            out[codes == code] = first
-        return out
-
     # --- the chart step -------------------------------------------------------------------------
 
     def _macrostep(self, call: _Call, event: str, args: Mapping[str, Sequence[Any]]) -> MacroResult:
         block = self
+
+        def batch_for(code: int, members: Array, rows: Array) -> Batch:
+            block.evaluations["guards"] += 1
+            return call.batch(code, rows[members])
+
+        def mixed_for(members: Array, codes: Array, rows: Array) -> Batch:
+            block.evaluations["guards"] += 1
+            return call.mixed(rows[members], codes)
 
         def guards_for(
             event: str, rows: Array, codes: Array, args: Mapping[str, Sequence[Any]]
@@ -476,7 +495,8 @@ class BlockPathway:
                 block.options,
                 event=event,
                 args=args,
-                batch_for=lambda code, members: call.batch(code, rows[members]),
+                batch_for=lambda code, members: batch_for(code, members, rows),
+                mixed_for=lambda members, codes: mixed_for(members, codes, rows),
             )
 
         def on_wave(ev: str, wrows: Array, result: Any) -> None:
@@ -595,25 +615,18 @@ class BlockPathway:
     def _broken(
         self, call: _Call, name: str, action: bool, done: Array
     ) -> list[list[tuple[str, str]]]:
-        """Per row of the call, the invariants broken after the step (id, message)."""
-        out: list[list[tuple[str, str]]] = [[] for _ in range(call.n)]
-        # Rows grouped by configuration and by whether the step counts as carried out.
-        key = call.codes * 2 + (done & action)
-        for k, idx in by_code(key):
-            code, carried = divmod(k, 2)
-            batch = call.batch(code, idx)
-            found = self.parts.rulebook.broken(
-                batch,
-                self.thresholds,
-                self.options,
-                name,
-                bool(carried),
-                memo=self.memo,
-                rows=call.rows[idx],
-            )
-            for j, i in enumerate(idx.tolist()):
-                out[i] = found[j]
-        return out
+        """Per row of the call, the invariants broken after the step (id, message): one
+        evaluation over all the rows, whatever their configurations."""
+        self.evaluations["invariants"] += 1
+        return self.parts.rulebook.broken(
+            call.mixed(),
+            self.thresholds,
+            self.options,
+            name,
+            done & action,
+            memo=self.memo,
+            rows=call.rows,
+        )
 
     # --- events -----------------------------------------------------------------------------
 
@@ -739,17 +752,17 @@ class BlockPathway:
         book = self.parts.rulebook
         breaches: list[tuple[Breach, ...]] = [()] * call.n
         because: list[tuple[str, ...]] = [()] * call.n
-        for code, idx in by_code(call.codes):
-            batch = call.batch(code, idx)
-            vi = book.interpreter(batch, self.thresholds, self.options)
-            hit = book.breached(vi, action, np.ones(len(idx), dtype=bool))
-            active = frozenset(self.tables.configuration(code))
-            for j, i in enumerate(idx.tolist()):
-                c = g.context(call.record(i), self.thresholds, self.options, active)
-                if hit[j]:
-                    breaches[i] = tuple(g.rulebook.breaches(action, c))
-                else:
-                    because[i] = tuple(g.rulebook.strength(action, c)[1])
+        batch = call.mixed()
+        self.evaluations["judged"] += 1
+        vi = book.interpreter(batch, self.thresholds, self.options)
+        hit = book.breached(vi, action, np.ones(call.n, dtype=bool)).tolist()
+        actives = batch.actives()
+        for i in range(call.n):
+            c = g.context(call.record(i), self.thresholds, self.options, actives[i])
+            if hit[i]:
+                breaches[i] = tuple(g.rulebook.breaches(action, c))
+            else:
+                because[i] = tuple(g.rulebook.strength(action, c)[1])
         return breaches, because
 
     # --- queries ----------------------------------------------------------------------------
@@ -834,26 +847,40 @@ class BlockPathway:
         if not alive.any():
             return action, strength, rules
         live_rows = rows[alive]
-        gather = np.flatnonzero(alive)
-        for code, idx in by_code(codes[alive]):
-            sub = self.columns.view(live_rows[idx])
-            batch = sub.batch(self.active_of(code))
-            batch.records = LiveRecords(sub)
-            top = self.parts.rulebook.top(
-                batch,
-                self.thresholds,
-                self.options,
-                possible=self.tables.allowed_events(code),
-                memo=self.memo,
-                rows=live_rows[idx],
-            )
-            at = gather[idx]
-            action[at] = top.action
-            strength[at] = top.strength
-            for j, i in enumerate(at.tolist()):
-                found = top.rules(j)
-                rules[i] = () if found is None else found
+        live_codes = codes[alive]
+        self.evaluations["recommendations"] += 1
+        sub = self.columns.view(live_rows)
+        batch = sub.batch(frozenset())
+        batch.configured(live_codes, self.configs)
+        batch.records = LiveRecords(sub)
+        top = self.parts.rulebook.top(
+            batch,
+            self.thresholds,
+            self.options,
+            possible=self._possible_table(live_codes),
+            memo=self.memo,
+            rows=live_rows,
+        )
+        at = np.flatnonzero(alive)
+        action[at] = top.action
+        strength[at] = top.strength
+        for j, i in enumerate(at.tolist()):
+            found = top.rules(j)
+            rules[i] = () if found is None else found
         return action, strength, rules
+
+    def _possible_table(self, codes: Array) -> Array:
+        """Actions (in the rulebook's ranking order) x rows: whether the action is among
+        the events of the row's configuration (the chart's possible events)."""
+        unique, inverse = np.unique(codes, return_inverse=True)
+        columns = []
+        for code in unique.tolist():
+            found = self._possible.get(code)
+            if found is None:
+                events = self.tables.allowed_events(code)
+                found = self._possible[code] = self.parts.rulebook.possible_of(events)
+            columns.append(found)
+        return np.stack(columns, axis=1)[:, np.ravel(inverse)]
 
     def top_recommendation(self, row: int) -> Recommendation | None:
         """Row ``row``'s first recommendation with its doses (scalar doses), or ``None``."""

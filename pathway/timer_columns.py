@@ -2,7 +2,7 @@
 
 :func:`pathway.timers.next_lab_day` asks, for one record, when the next armed timer that
 draws labs is due. :func:`next_lab_days` gives the same day for a batch of records in one
-configuration: starts and fired counts as columns, offsets from the scalar
+configuration (or several): starts and fired counts as columns, offsets from the scalar
 :func:`~pathway.timers.timer_offset` once per distinct fired count, so no timing rule is
 written twice. Units: days; NaN where the scalar function gives ``None``.
 """
@@ -45,20 +45,28 @@ def timer_starts(timer: Timer, entered: Floats, anchor: Floats | None, day: Floa
 
 def next_lab_days(
     timers: tuple[Timer, ...],
-    active: Set[str],
+    active: Set[str] | Callable[[str], NDArray[np.bool_] | bool],
     start: Callable[[Timer], Floats],
     fired: Callable[[Timer], NDArray[np.int64]],
     values: Values,
     n: int,
 ) -> Floats:
     """Per row, :func:`~pathway.timers.next_lab_day`: the earliest due day of the armed
-    timers of ``timers`` that draw labs (NaN: none). ``start(timer)`` and ``fired(timer)``
-    give the columns of :func:`timer_starts` and of the fired counts."""
+    timers of ``timers`` that draw labs (NaN: none). ``active``: the configuration shared by
+    the rows, or ``state -> whether it is active`` (per row, for rows in several
+    configurations). ``start(timer)`` and ``fired(timer)`` give the columns of
+    :func:`timer_starts` and of the fired counts."""
+    holds = active if callable(active) else active.__contains__
     best = np.full(n, np.nan)
     for timer in timers:
-        if not timer.labs or timer.state not in active:
+        if not timer.labs:
+            continue
+        armed = holds(timer.state)
+        if not np.any(armed):
             continue
         due = start(timer) + timer_offsets(timer, fired(timer), values)
+        if armed is not True:
+            due = np.where(armed, due, np.nan)  # a timer of a state not active: disarmed
         # The scalar loop keeps the first of equal days; NaN (disarmed or spent) never wins.
         better = ~np.isnan(due) & (np.isnan(best) | (due < best))
         best = np.where(better, due, best)

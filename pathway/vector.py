@@ -2,9 +2,11 @@
 
 The vector engine steps many patients of one chart configuration together. Here the same
 checked expression trees the scalar interpreter compiles (:mod:`pathway.expr`) are walked
-over a :class:`Batch`: one column per record field (numpy arrays), one active configuration
-for the whole batch. No clinical logic is written twice: every check, strength row and
-priority of a :class:`~pathway.declarations.Rulebook` is read from its declarations.
+over a :class:`Batch`: one column per record field (numpy arrays), and one active
+configuration for the whole batch or one configuration code per row (a state test is then
+a lookup per row: :meth:`Batch.configured`). No clinical logic is written twice: every
+check, strength row and priority of a :class:`~pathway.declarations.Rulebook` is read from
+its declarations.
 
 Values are numpy arrays of three kinds: ``bool``; ``float64``, where NaN stands for a
 missing value (``None``); and ``object`` (text, collections, ``None``). The scalar semantics
@@ -29,7 +31,7 @@ import ast
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,10 +41,12 @@ from .errors import InvalidPathwayError
 from .expr import _BUILTINS, Expr, Function, Schema
 
 __all__ = [
+    "MIXED",
     "Array",
     "Batch",
     "Breached",
     "Columnar",
+    "Configurations",
     "Form",
     "Listed",
     "Memo",
@@ -70,16 +74,48 @@ def column(values: Sequence[Any]) -> Array:
     return out
 
 
+class Configurations(Protocol):
+    """Configuration codes -> active states, for a batch whose rows are in several
+    configurations (:class:`~pathway.vector_steps.ConfigLookup` over a chart's tables)."""
+
+    def active_of(self, code: int) -> frozenset[str]:
+        """The active state ids of configuration ``code``."""
+        ...
+
+    def holds(self, state: str) -> Array:
+        """Per code (index it with a code array), whether ``state`` is active."""
+        ...
+
+
+class _Mixed(frozenset[str]):
+    """The ``active`` of a batch in several configurations: there is no one set, and any
+    use as one is a bug (read :meth:`Batch.holds` or :meth:`Batch.actives`)."""
+
+    def _refuse(self, *_: Any) -> Any:
+        raise InvalidPathwayError(
+            "vector batch: rows are in several configurations; read Batch.holds/actives"
+        )
+
+    __contains__ = __iter__ = __len__ = __and__ = __rand__ = _refuse
+
+
+MIXED: frozenset[str] = _Mixed()
+
+
 @dataclass
 class Batch:
-    """``n`` patient records in one chart configuration, as columns.
+    """``n`` patient records as columns, in one chart configuration or several.
 
     Attributes:
         n: number of patients.
-        active: the configuration's active state ids (the same for every patient).
+        active: the configuration's active state ids when every row shares it; for rows in
+            several configurations :data:`MIXED` (see ``codes``).
         columns: record field -> column (see :func:`column`).
         calls: ``(function, constant arguments)`` -> column of its values.
         records: the records themselves, for functions without a columnar form (optional).
+        codes: each row's configuration code when the rows are in several configurations
+            (``None``: all in ``active``), with ``configs`` to read them: a test of a state
+            is then a lookup per row, not a split of the batch.
     """
 
     n: int
@@ -91,6 +127,59 @@ class Batch:
     #: ``len(drugs)``), worked out once per batch: a columnar engine keeps such columns.
     #: A batch is a snapshot: clear this when a column changes.
     derived: dict[tuple[Any, ...], Array] = field(default_factory=dict)
+    codes: Array | None = None
+    configs: Configurations | None = None
+
+    def configured(self, codes: Array, configs: Configurations) -> None:
+        """Give the rows' configuration ``codes``: one code keeps the fast path (one
+        ``active`` set), several make the batch mixed (:data:`MIXED`)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        if len(codes) and (codes == codes[0]).all():
+            self.active, self.codes = configs.active_of(int(codes[0])), None
+        else:
+            self.active, self.codes = MIXED, codes
+        self.configs = configs
+
+    @property
+    def mixed(self) -> bool:
+        """Whether the rows are in several configurations."""
+        return self.codes is not None
+
+    def holds(self, state: str) -> Array | bool:
+        """Whether ``state`` is active: one bool, or per row for a mixed batch."""
+        if self.codes is None:
+            return state in self.active
+        assert self.configs is not None
+        return np.asarray(self.configs.holds(state)[self.codes], dtype=bool)
+
+    def holds_any(self, states: Iterable[str]) -> Array | bool:
+        """Whether any of ``states`` is active (``active & states``), as :meth:`holds`."""
+        if self.codes is None:
+            return bool(self.active & frozenset(states))
+        out = np.zeros(self.n, dtype=bool)
+        for s in states:
+            out |= self.holds(s)
+        return out
+
+    def actives(self) -> list[frozenset[str]]:
+        """Each row's active states (for Python that reads them row by row)."""
+        if self.codes is None:
+            return [self.active] * self.n
+        assert self.configs is not None
+        active_of = self.configs.active_of
+        return [active_of(c) for c in self.codes.tolist()]
+
+    def like(self, columns: dict[str, Array], n: int | None = None) -> Batch:
+        """A batch over other ``columns`` with these rows' configurations and records."""
+        return Batch(
+            self.n if n is None else n,
+            self.active,
+            columns,
+            self.calls,
+            self.records,
+            codes=self.codes,
+            configs=self.configs,
+        )
 
     @classmethod
     def from_records(
@@ -434,7 +523,9 @@ def _c_binop(node: ast.AST) -> Plan:
             lv, rv = left(vi), right(vi)
             if lv is _ACTIVE or rv is _ACTIVE:
                 other = rv if lv is _ACTIVE else lv
-                return bool(vi.batch.active & other)
+                if isinstance(other, frozenset | tuple):
+                    return vi.batch.holds_any(other)
+                return truthy(_rowwise(operator.and_, vi.mask, vi.n, vi._value(_ACTIVE), other))
             return _rowwise(operator.and_, vi.mask, vi.n, lv, rv)
 
         return both
@@ -600,6 +691,10 @@ class VectorInterpreter:
 
     def _value(self, value: Any) -> Any:
         if value is _ACTIVE:
+            if self.batch.mixed:  # each row's own set (Python reads it row by row)
+                out = np.empty(self.n, dtype=object)
+                out[:] = self.batch.actives()
+                return out
             return self.batch.active
         return value
 
@@ -621,10 +716,12 @@ class VectorInterpreter:
 
     def _contains(self, left: Any, right: Any) -> Array:
         if right is _ACTIVE:
-            if isinstance(left, np.ndarray):
+            if not isinstance(left, np.ndarray):
+                return np.asarray(self.batch.holds(left))
+            if not self.batch.mixed:
                 active = self.batch.active
                 return _rowwise(lambda v: v in active, self.mask, self.n, left).astype(bool)
-            return np.asarray(left in self.batch.active)
+            right = self._value(_ACTIVE)
         if isinstance(right, tuple | frozenset):
             a = _arr(left)
             found = np.zeros(a.shape, dtype=bool)
@@ -692,8 +789,12 @@ class VectorInterpreter:
         assert impl is not None
         mask = _full(self.mask, self.n)
         cols = [_full(_objects(_arr(a)), self.n) for a in args]
+        th, opt, batch = self.th, self.opt, self.batch
+        if batch.codes is not None:
+            # It reads no state, but is called with one: each row's own, as the scalar does.
+            assert batch.configs is not None
+            cols.append(batch.codes.astype(object))
         keys = zip(*(c[mask].tolist() for c in cols), strict=True) if cols else [()]
-        th, opt, active = self.th, self.opt, self.batch.active
         which = np.full(self.n, -1)
         values: list[Any] = []
         for key in dict.fromkeys(keys):
@@ -701,6 +802,10 @@ class VectorInterpreter:
             for col, value in zip(cols, key, strict=True):
                 at = at & _eq(col, _arr(value))
             which[at] = len(values)
+            if batch.configs is not None and batch.codes is not None:
+                active, key = batch.configs.active_of(key[-1]), key[:-1]
+            else:
+                active = batch.active
             values.append(impl(None, th, opt, active, *key))
         return column([*values, None])[which]  # -1: the trailing None (rows not asked)
 
@@ -712,13 +817,18 @@ class VectorInterpreter:
             )
         impl = fn.impl
         assert impl is not None
-        th, opt, active = self.th, self.opt, self.batch.active
+        th, opt = self.th, self.opt
+        actives = self.batch.actives()
         rows = np.arange(self.n)
         self.fallbacks[name] = self.fallbacks.get(name, 0) + int(
             np.count_nonzero(_full(self.mask, self.n))
         )
         return _rowwise(
-            lambda i, *a: impl(records[i], th, opt, active, *a), self.mask, self.n, rows, *args
+            lambda i, *a: impl(records[i], th, opt, actives[i], *a),
+            self.mask,
+            self.n,
+            rows,
+            *args,
         )
 
     def _form(self, name: str, form: Form, args: list[Any]) -> Any:
@@ -891,11 +1001,15 @@ class VectorRulebook:
 
     def _action_allowed(self, vi: VectorInterpreter, action: str, mask: Array) -> Array:
         compiled = self.book.actions[action]
-        if compiled.gate is not None and not vi.batch.active & compiled.gate:
-            return np.zeros(vi.n, dtype=bool)
+        gated = _full(mask, vi.n)
+        if compiled.gate is not None:
+            # Allowed only where the configuration opens the gate (per row when mixed).
+            gated = gated & vi.batch.holds_any(compiled.gate)
+            if not _some(gated):
+                return np.zeros(vi.n, dtype=bool)
         # A check that breaches ends the list, like the scalar loop (a stop without breach
         # also ends it, leaving the action allowed).
-        live = _full(mask, vi.n).copy()
+        live = gated.copy()
         breached = np.zeros(vi.n, dtype=bool)
         for check in compiled.checks:
             if not _some(live):
@@ -904,7 +1018,7 @@ class VectorRulebook:
             if check.message is not None:
                 breached |= hit
             live &= ~hit
-        return np.asarray(~breached & _full(mask, vi.n))
+        return np.asarray(~breached & gated)
 
     def breached(self, vi: VectorInterpreter, action: str, mask: Array) -> Array:
         """Where ``action`` has a breach (the default action: where another is mandatory)."""
@@ -989,15 +1103,16 @@ class VectorRulebook:
         th: Any,
         opt: Any,
         step_name: str,
-        carried_out: bool,
+        carried_out: bool | Array,
         memo: Memo | None = None,
         rows: Array | None = None,
     ) -> list[list[tuple[str, str]]]:
         """Per patient, the invariants broken after a step: (invariant id, message), as
         :meth:`Rulebook.broken` gives them. The conditions are masks; an invariant written in
         Python runs row by row, and messages are rendered only for the patients concerned.
-        With a ``memo`` and the cohort ``rows``, a condition's kept truth is used where no
-        field it reads has changed (see :meth:`top`)."""
+        ``carried_out``: whether the step was carried out, for all rows or per row. With a
+        ``memo`` and the cohort ``rows``, a condition's kept truth is used where no field it
+        reads has changed (see :meth:`top`). The rows may be in several configurations."""
         vi = self.interpreter(batch, th, opt)
         if memo is not None:
             if rows is None or len(rows) != batch.n:
@@ -1009,20 +1124,31 @@ class VectorRulebook:
         records = batch.records
         if records is None:
             raise InvalidPathwayError("vector invariants: messages need the batch's records")
+        done = np.broadcast_to(np.asarray(carried_out, dtype=bool), (batch.n,))
+        every = np.ones(batch.n, dtype=bool)
+        actives: list[frozenset[str]] | None = None  # each row's, made when Python needs it
         for inv in self.book.invariants:
             decl = inv.decl
             if decl.after and step_name not in decl.after:
                 continue
-            if decl.carried_out and not carried_out:
-                continue
+            at = every
+            if decl.carried_out:
+                if not _some(done):
+                    continue
+                at = done
+            if actives is None:
+                actives = batch.actives()
             if decl.python is not None:
-                for i, p in enumerate(records):
-                    message = decl.python(p, th, batch.active, step_name)
+                for i in np.flatnonzero(at).tolist():
+                    message = decl.python(records[i], th, actives[i], step_name)
                     if message is not None:
                         out[i].append((decl.id, message))
                 continue
-            for row in np.flatnonzero(vi.test(inv.test)).tolist():
-                env = (records[row], th, opt, batch.active)
+            hit = vi.test(inv.test, at)
+            if at is not every:
+                hit = hit & at  # kept truths of rows not asked are not this step's
+            for row in np.flatnonzero(hit).tolist():
+                env = (records[row], th, opt, actives[row])
                 out[row].append((decl.id, self.book._message(inv, env)))
         return out
 
@@ -1031,13 +1157,15 @@ class VectorRulebook:
         batch: Batch,
         th: Any,
         opt: Any,
-        possible: Set[str] | None = None,
+        possible: Set[str] | Array | None = None,
         memo: Memo | None = None,
         rows: Array | None = None,
     ) -> Top:
         """The first-ranked recommendation of every patient: the allowed action (among
         ``possible``, the chart's events now, when given) with the strongest strength, then
         the lowest priority, the default heading the mays; ties keep declaration order.
+        ``possible`` is one set for all rows or, for rows in several configurations, a
+        boolean table actions (in :attr:`order`) x rows (see :meth:`possible_of`).
 
         With a ``memo`` (:meth:`memo`) and the cohort ``rows`` of the batch's patients, each
         action is decided again only for the patients whose fields it reads have changed
@@ -1063,8 +1191,10 @@ class VectorRulebook:
         if default is not None:
             d = len(self.order) - 1
             ok[d] = ~(ok[:d] & must[:d]).any(axis=0)
-        if possible is not None:
-            ok &= np.array([a in possible for a in self.order])[:, None]
+        if isinstance(possible, np.ndarray):
+            ok &= possible
+        elif possible is not None:
+            ok &= self.possible_of(possible)[:, None]
         undecided = ok & (index < 0)
         if _some(undecided):
             a = int(np.flatnonzero(undecided.any(axis=1))[0])
@@ -1084,6 +1214,11 @@ class VectorRulebook:
         position = np.array([names.index(a) for a in self.order])
         best = np.where(tied.any(axis=0), position[first], -1)
         return self._top(vi, names, best, best_level, index[first, cols])
+
+    def possible_of(self, events: Set[str]) -> Array:
+        """Per action in :attr:`order`, whether it is among ``events`` (a column of the
+        table :meth:`top` takes as ``possible``)."""
+        return np.array([a in events for a in self.order], dtype=bool)
 
     def _refresh(self, vi: VectorInterpreter, memo: Memo, rows: Array) -> None:
         """Decide again every action for the batch's patients whose decision is not known."""

@@ -27,7 +27,15 @@ from .columns import RecordColumns
 from .effects import PAYLOAD, CompiledEffect, EffectBook
 from .errors import InvalidPathwayError
 from .expr import Expr
-from .vector import Batch, Form, VectorInterpreter, VectorRulebook, column, truthy
+from .vector import (
+    Batch,
+    Configurations,
+    Form,
+    VectorInterpreter,
+    VectorRulebook,
+    column,
+    truthy,
+)
 
 __all__ = ["LiveRecords", "MutatorForm", "VectorEffects"]
 
@@ -132,15 +140,23 @@ class VectorEffects:
         opt: Any,
         active: Set[str],
         mask: Array | None = None,
+        codes: Array | None = None,
+        configs: Configurations | None = None,
     ) -> None:
         """Apply effect ``name`` of ``kind`` to every row (or the rows of ``mask``).
 
-        ``values``: each row's payload (``None``: no payload); the rows share ``active``.
+        ``values``: each row's payload (``None``: no payload); the rows share ``active``,
+        or, given ``codes`` and ``configs``, each row is in configuration ``codes[i]``
+        (:meth:`~pathway.vector.Batch.configured`).
         """
         effect: CompiledEffect | None = self.book.effects.get(kind, {}).get(name)
         if effect is None:
             raise InvalidPathwayError(f"no declared {kind} effect {name!r}")
         run = _Run(self, columns, values, th, opt, active)
+        if codes is not None:
+            if configs is None:
+                raise InvalidPathwayError("vector effects: codes need their configurations")
+            run.configured = (codes, configs)
         rows = np.ones(columns.n, dtype=bool) if mask is None else mask.astype(bool)
         for var, expr in self.book.before.items():
             run.bind(var, run.evaluate(expr, rows))
@@ -172,12 +188,16 @@ class _Run:
         self._vi: VectorInterpreter | None = None
         self._made_calls: list[tuple[str, tuple[Any, ...]]] = []
         self._fallbacks: dict[str, int] = {}
+        #: Each row's configuration, when the rows are in several (see :meth:`apply`).
+        self.configured: tuple[Array, Configurations] | None = None
 
     # --- the interpreter's view ------------------------------------------------------------
 
     def batch(self) -> Batch:
         if self._batch is None:
             batch = self.columns.batch(self.active)
+            if self.configured is not None:
+                batch.configured(*self.configured)
             batch.records = self.live
             batch.columns.update(self.variables)
             self._batch = batch

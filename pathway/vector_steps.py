@@ -50,6 +50,7 @@ __all__ = [
     "Actions",
     "Candidate",
     "ChartActions",
+    "ConfigLookup",
     "GuardMasks",
     "GuardsFor",
     "MacroResult",
@@ -410,7 +411,21 @@ class StepTables:
         """
         codes = np.asarray(codes, dtype=np.int64)
         outcome = np.empty(len(codes), dtype=np.int64)
-        for code, rows in by_code(codes):
+        split = by_code(codes)
+        prefetch = getattr(guards, "prefetch", None)
+        if prefetch is not None and len(split) > 1:
+            # The first guard of each group's first candidate is asked for every row of the
+            # code: asked once over the rows of all codes (the same rows, one evaluation).
+            first: dict[str, list[Array]] = {}
+            for code, rows in split:
+                if self._static_outcome(code, event) is None:
+                    for group in self.candidates(code, event):
+                        if group and group[0].guards:
+                            first.setdefault(group[0].guards[0][0], []).append(rows)
+            for name, parts in first.items():
+                if len(parts) > 1:
+                    prefetch(name, np.sort(np.concatenate(parts)))
+        for code, rows in split:
             static = self._static_outcome(code, event)
             if static is not None:
                 outcome[rows] = static
@@ -435,6 +450,31 @@ class StepTables:
             outcome[rows] = ids[np.ravel(inverse)]
         targets, accepted = self._outcome_arrays()
         return StepResult(self, outcome, targets[outcome], accepted[outcome])
+
+
+class ConfigLookup:
+    """What a batch in several configurations reads of a chart's codes
+    (:class:`~pathway.vector.Configurations`): each code's active states, and per state a
+    boolean table over the codes, remade when configurations were registered since."""
+
+    def __init__(self, tables: StepTables) -> None:
+        self.tables = tables
+        self._active: dict[int, frozenset[str]] = {}
+        self._holds: dict[str, Array] = {}
+
+    def active_of(self, code: int) -> frozenset[str]:
+        """The active state ids of ``code`` (kept per code)."""
+        found = self._active.get(code)
+        if found is None:
+            found = self._active[code] = frozenset(self.tables.configuration(code))
+        return found
+
+    def holds(self, state: str) -> Array:
+        """Per registered code, whether ``state`` is active (index it with a code array)."""
+        found = self._holds.get(state)
+        if found is None or len(found) < len(self.tables):
+            found = self._holds[state] = self.tables.in_state(state)
+        return found
 
 
 def _candidate(
@@ -675,6 +715,9 @@ class RuleGuards:
             in configuration ``code``, for an engine that keeps its records as columns;
             default: a :class:`~pathway.vector.Batch` over ``records`` (columns made from
             them on first use).
+        mixed_for: ``(rows, codes) -> Batch``: the columns of rows in several
+            configurations (:meth:`~pathway.vector.Batch.configured`), for :meth:`prefetch`;
+            ``None``: no guard is asked ahead.
     """
 
     def __init__(
@@ -690,6 +733,7 @@ class RuleGuards:
         event: str,
         args: Mapping[str, Sequence[Any]] | None = None,
         batch_for: Callable[[int, Array], Batch] | None = None,
+        mixed_for: Callable[[Array, Array], Batch] | None = None,
     ) -> None:
         self.tables, self.rulebook, self.conditions = tables, rulebook, conditions
         self.batch_for = batch_for or self._records_batch
@@ -701,6 +745,9 @@ class RuleGuards:
             np.zeros(len(records), dtype=bool) if deviate is None else np.asarray(deviate, bool)
         )
         self._groups: dict[int, tuple[Array, VectorInterpreter]] = {}
+        self.mixed_for = mixed_for
+        #: Guard -> (rows, values) evaluated ahead over rows of several codes (:meth:`prefetch`).
+        self._ahead: dict[str, tuple[Array, Array]] = {}
         chart = tables.plan.chart_class
         self._chart = chart
         self._guideline = getattr(chart, "guideline", None)
@@ -718,7 +765,7 @@ class RuleGuards:
             event=self.event,
             args=self.args,
             batch_for=lambda code, rows: batches[code],
-        )
+        )  # no guard asked ahead: the batches are per code
 
     def _records_batch(self, code: int, rows: Array) -> Batch:
         records = [self.records[i] for i in rows.tolist()]
@@ -735,9 +782,35 @@ class RuleGuards:
             )
         return found
 
+    def prefetch(self, guard: str, rows: Array) -> None:
+        """Evaluate ``guard`` now over ``rows`` (ascending, of several configurations), all
+        of which :meth:`__call__` will ask it for: one evaluation instead of one per code.
+        Only a guard that is an expression (a named condition or a permission); not
+        without ``mixed_for``."""
+        if self.mixed_for is None or guard in self._ahead:
+            return
+        action = guard[4:] if guard.startswith("may_") else None
+        permission = action is not None and action in self.rulebook.book.actions
+        expr = None if permission else self.conditions.get(guard)
+        if not permission and expr is None:
+            return  # the chart's own method: row by row, in the order asked
+        vi = self.rulebook.interpreter(self.mixed_for(rows, self.codes[rows]), self.th, self.opt)
+        if action is not None and permission:
+            deviate = self._deviate[rows]
+            values = deviate | ~self.rulebook.breached(vi, action, ~deviate)
+        else:
+            assert expr is not None
+            values = vi.test(expr)
+        self._ahead[guard] = (rows, np.asarray(values, dtype=bool))
+
     def __call__(self, guard: str, code: int, rows: Array) -> Array:
         """The guard's truth for ``rows`` (all in configuration ``code``)."""
         rows = np.asarray(rows, dtype=np.int64)
+        ahead = self._ahead.get(guard)
+        if ahead is not None:
+            at = np.minimum(np.searchsorted(ahead[0], rows), len(ahead[0]) - 1)
+            if (ahead[0][at] == rows).all():
+                return ahead[1][at]
         action = guard[4:] if guard.startswith("may_") else None
         if action is not None and action in self.rulebook.book.actions:
             deviate = self._deviate[rows]

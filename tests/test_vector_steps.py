@@ -40,7 +40,14 @@ from pathway.guidelines.toy.record import ToyRecord
 from pathway.guidelines.toy.rules import ACTIONS as TOY_ACTIONS
 from pathway.guidelines.toy.rules import RULEBOOK as TOY_RULEBOOK
 from pathway.vector import Batch, VectorRulebook
-from pathway.vector_steps import ChartActions, Outcome, RuleGuards, StepTables, round_groups
+from pathway.vector_steps import (
+    ChartActions,
+    ConfigLookup,
+    Outcome,
+    RuleGuards,
+    StepTables,
+    round_groups,
+)
 
 from .strategies import apply_move, moves_any, patients, start
 
@@ -196,9 +203,21 @@ def _recorded_guards(batch: list[Micro], codes: Any, event: str, asked: set[Any]
 
 
 def _aih_rule_guards(
-    th: Thresholds, batch: list[Micro], codes: Any, event: str, asked: set[Any]
+    th: Thresholds,
+    batch: list[Micro],
+    codes: Any,
+    event: str,
+    asked: set[Any],
+    ahead: bool = False,
 ) -> Any:
     opt = GuidelineOptions()
+    records = [m.record for m in batch]
+
+    def mixed_for(rows: Any, row_codes: Any) -> Batch:
+        out = Batch(len(rows), frozenset(), records=[records[i] for i in rows.tolist()])
+        out.configured(row_codes, ConfigLookup(AIH_TABLES))
+        return out
+
     return RuleGuards(
         AIH_TABLES,
         VECTOR_RULEBOOK,
@@ -212,6 +231,7 @@ def _aih_rule_guards(
             "deviate": [bool(m.kwargs.get("deviate", False)) for m in batch],
             "value": [m.kwargs.get("value") for m in batch],
         },
+        mixed_for=mixed_for if ahead else None,
     )
 
 
@@ -340,6 +360,8 @@ def test_aih_batch_steps_agree_with_the_compiled_interpreter(courses: Any, th: A
     micros = _aih_courses(courses, th)
     outcomes = _check(AIH_TABLES, micros, _recorded_guards)
     _check(AIH_TABLES, micros, functools.partial(_aih_rule_guards, th))
+    # The same with the first guards asked ahead over rows of several configurations.
+    _check(AIH_TABLES, micros, functools.partial(_aih_rule_guards, th, ahead=True))
     _check_trace(AIH_TABLES, micros, outcomes)
     _check_macro(AIH_TABLES, micros, th, GuidelineOptions(), rules.CONDITIONS, VECTOR_RULEBOOK)
 

@@ -111,7 +111,7 @@ def _next_lab_day(vi: VectorInterpreter) -> Array:
         count = batch.item("timers_fired", timer.id)
         return np.where(np.isnan(count), 0, count).astype(np.int64)
 
-    return next_lab_days(LAB_TIMERS, batch.active, start, fired, ThresholdValues(vi.th), vi.n)
+    return next_lab_days(LAB_TIMERS, batch.holds, start, fired, ThresholdValues(vi.th), vi.n)
 
 
 def panel_columns(batch: Batch) -> dict[str, Array]:
@@ -169,7 +169,7 @@ def _rule_form(rule: Expr, variable: str = "") -> Callable[..., Array]:
         columns = {f: batch.column(f) for f in fields}
         if variable:
             columns[variable] = np.broadcast_to(args[0], (vi.n,))
-        view = Batch(vi.n, batch.active, columns, batch.calls, batch.records)
+        view = batch.like(columns, vi.n)
         inner = VectorInterpreter(view, vi.th, vi.opt, dosing.DOSING, DOSING_FORMS)
         out = inner.evaluate(rule, vi.mask)
         for name, rows in inner.fallbacks.items():
