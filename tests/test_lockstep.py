@@ -157,14 +157,15 @@ def test_a_failing_patient_in_a_block_cohort_is_named(
     on both engines that step a block together."""
     from simulation.model import disease
 
-    original = disease.DiseaseModel.next_day
+    # catch_up: the scalar next_day and the vector engine's model block both call it.
+    original = disease.DiseaseModel.catch_up
 
     def broken(self: Any, chart: Any) -> Any:
         if chart.patient.patient_id == "P00003" and chart.patient.day > 30:
             raise RuntimeError("model broke")
         return original(self, chart)
 
-    monkeypatch.setattr(disease.DiseaseModel, "next_day", broken)
+    monkeypatch.setattr(disease.DiseaseModel, "catch_up", broken)
     with pytest.raises(SimulationError, match=r"patient P00003 \(index 2, seed 9"):
         run_cohort(patients=5, years=1, seed=9, engine=engine)
 

@@ -40,6 +40,7 @@ __all__ = [
     "PatientModel",
     "Plan",
     "apply_occurrence",
+    "earliest",
     "next_event",
     "patient_journey",
     "run_patient",
@@ -302,8 +303,13 @@ def next_event(chart: AnyPathway, model: PatientModel) -> tuple[Days, PendingTim
     The timer is ``None`` when the model's findings come first (they win same-day ties).
     """
     timer = chart.next_timer()
+    return earliest(timer, model.next_day(chart))
+
+
+def earliest(timer: PendingTimer | None, next_day: Days | None) -> tuple[Days, PendingTimer | None]:
+    """:func:`next_event` of the chart's first pending ``timer`` and the model's
+    ``next_day`` (``None``: no finding)."""
     timer_day = timer.due_day if timer is not None else math.inf
-    next_day = model.next_day(chart)
     finding_day = math.inf if next_day is None else next_day
     if finding_day <= timer_day:
         return finding_day, None
