@@ -7,6 +7,7 @@ which is what makes it the reference for a columnar block.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from simulation.model.policies import STRATEGIES, GuidelinePolicy
 from simulation.model.scripted import ScriptedPatient
 from simulation.run.cohort import SimulationError, run_cohort
 from simulation.run.engine import run_patient
-from simulation.run.lockstep import ChartList, RowError, run_lockstep
+from simulation.run.lockstep import ChartList, ModelList, RowError, run_lockstep
 from simulation.scenarios.scenario import find_scenario_files, load_scenario
 
 
@@ -156,13 +157,94 @@ def test_a_failing_patient_in_a_block_cohort_is_named(
     on both engines that step a block together."""
     from simulation.model import disease
 
-    original = disease.DiseaseModel.next_day
+    # catch_up: the scalar next_day and the vector engine's model block both call it.
+    original = disease.DiseaseModel.catch_up
 
     def broken(self: Any, chart: Any) -> Any:
         if chart.patient.patient_id == "P00003" and chart.patient.day > 30:
             raise RuntimeError("model broke")
         return original(self, chart)
 
-    monkeypatch.setattr(disease.DiseaseModel, "next_day", broken)
+    monkeypatch.setattr(disease.DiseaseModel, "catch_up", broken)
     with pytest.raises(SimulationError, match=r"patient P00003 \(index 2, seed 9"):
         run_cohort(patients=5, years=1, seed=9, engine=engine)
+
+
+class _Recording(ModelList):
+    """The scalar answers, noting the rows of each group of questions."""
+
+    def __init__(self, block: Any, models: Any) -> None:
+        super().__init__(block, models)
+        self.plans: list[list[int]] = []
+        self.visits: list[list[int]] = []
+
+    def next_events(self, rows: Any) -> Any:
+        self.plans.append(list(rows))
+        return super().next_events(rows)
+
+    def visit_labs(self, rows: Any, days: Any) -> Any:
+        self.visits.append(list(rows))
+        return super().visit_labs(rows, days)
+
+
+def test_questions_to_the_models_are_asked_in_groups() -> None:
+    """The courses' next events and visit panels are asked of a model block a round's rows
+    at once, and the courses are those of the patients run one by one."""
+    from simulation.model.disease import ModelConstants
+    from simulation.model.parameters import load_parameters
+    from simulation.run.cohort import RunSettings, load_cohort, start_patient
+
+    params = load_parameters()
+    s = RunSettings(load_cohort(), params, Thresholds(), 11, "guideline", 4 * 365.25)
+    constants = ModelConstants.from_parameters(params)
+    alone = [start_patient(s, i, constants) for i in range(30)]
+    for p in alone:
+        run_patient(p.chart, p.model, horizon_days=s.horizon_days, policy=p.policy)
+    patients = [start_patient(s, i, constants) for i in range(30)]
+    block = ChartList([p.chart for p in patients], [p.policy for p in patients])
+    models = [p.model for p in patients]
+    asked = _Recording(block, models)
+    stats = run_lockstep(block, models, s.horizon_days, asked)
+    for a, b in zip(alone, patients, strict=True):
+        assert b.chart.trace == a.chart.trace
+        assert b.chart.patient == a.chart.patient
+    assert stats.plans == sum(map(len, asked.plans)) > 30
+    assert stats.labs == sum(map(len, asked.visits)) > 30
+    assert stats.ask_groups == len(asked.plans) + len(asked.visits)
+    assert stats.plans / len(asked.plans) > 5
+    assert stats.labs / len(asked.visits) > 3
+    for group in asked.plans + asked.visits:
+        assert len(set(group)) == len(group)  # a row asks at most once per group
+
+
+def test_day_rules_leave_the_model_questions_to_the_caller() -> None:
+    """``DayRules.moves`` yields a ``Plan`` before each event and a ``Labs`` for a visit
+    whose timer takes labs, and carries on with the answers it is sent."""
+    from simulation.run.engine import PLAN, DayRules, Labs, Plan
+
+    chart = get("aih").chart(_scripted()[0][0].patient)
+    model = _scripted()[0][1]
+    moves = DayRules(chart, model.scripts_actions_on).moves(model, 400.0)
+    seen: list[Any] = []
+    answer: Any = None
+    for _ in range(200):
+        try:
+            move = moves.send(answer)
+        except StopIteration:
+            break
+        seen.append(move)
+        answer = None
+        if isinstance(move, Plan):
+            assert move is PLAN
+            timer = chart.next_timer()
+            answer = (timer.due_day, timer) if timer is not None else (math.inf, None)
+        elif isinstance(move, Labs):
+            answer = None  # the values stand
+        elif not isinstance(move, tuple):
+            answer = move.apply(chart)
+        elif move[0] == "decide":
+            GuidelinePolicy().act(chart, move[1])
+    assert any(isinstance(m, Labs) for m in seen)
+    assert sum(isinstance(m, Plan) for m in seen) > 3
+    # Only timers ran: the scripted findings after day 0 were never planned.
+    assert all(m.kind == "timer" for m in seen[len(model.baseline(chart)) :] if hasattr(m, "kind"))

@@ -19,7 +19,7 @@ eight normals and a uniform from the patient's course stream; the shapes are
   of an intolerance or a decompensation.
 
 Which rows start or change a course is the caller's: the scalar model decides it from the
-chart's trace (``DiseaseModel._scan``, ``_sync``, ``_fire``, ``_optimise``).
+chart's trace (``DiseaseModel._scan``, ``catch_up``, ``_fire``, ``_optimise``).
 
 Every value equals the scalar model's bit for bit (tested). Units: days, x ULN, mg/dL.
 """

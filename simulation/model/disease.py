@@ -1122,12 +1122,14 @@ class DiseaseModel:
         slow = sh["acute_slow_recovery_factor"] * h
         return worse * np_exp2(-((day - lat.acute_until) / slow))
 
-    def panel(self, day: Days) -> dict[str, float]:
-        """A resulted lab panel on ``day``: the latent values with visit-to-visit noise."""
+    def panel(self, day: Days, noise: Sequence[float] | None = None) -> dict[str, float]:
+        """A resulted lab panel on ``day``: the latent values with visit-to-visit noise
+        (``noise``: the panel's draws, already taken; default: the next ones)."""
         latent = (*self.activity(day), *self._liver_function(day))
         aza = "azathioprine" in self._drugs
         wbc = self.wbc * (self.c.shape["azathioprine_wbc_factor"] if aza else 1.0)
-        return panel_values(self.c, latent, wbc, self.ast_ratio, self._noise())
+        draws = self._noise() if noise is None else noise
+        return panel_values(self.c, latent, wbc, self.ast_ratio, draws)
 
     def _noise(self) -> list[float]:
         """The visit-to-visit noise draws of a panel (log scale).
@@ -1157,8 +1159,17 @@ class DiseaseModel:
         """Day of the next finding (hazard or scheduled), or ``None``."""
         if chart.is_dead:
             return None
-        self._sync(chart)
-        return self.choose_next(chart.patient.day)
+        day = self.catch_up(chart)
+        self._set_hazards(chart, day)
+        return self.choose_next(day)
+
+    def plan_next(
+        self, chart: Pathway[PatientRecord], day: Days, latent: tuple[float, float, float]
+    ) -> Days | None:
+        """:meth:`next_day` after :meth:`catch_up` on ``day``, with the situation's latent
+        ALT, IgG and MELD given (``model_arrays.situation_labs``: a round's rows at once)."""
+        self._set_hazards(chart, day, latent)
+        return self.choose_next(day)
 
     def choose_next(self, now: Days) -> Days | None:
         """Plan the earliest of the queued events and the clocks' events from ``now`` (ties:
@@ -1208,10 +1219,17 @@ class DiseaseModel:
     def visit_labs(self, chart: Pathway[PatientRecord], day: Days) -> dict[str, float] | None:
         """A lab panel at a scheduled visit; ``None`` (the day's panel stands) at a second
         visit on the same day (a response visit and a blood count coincide: one sample)."""
+        noise = self.visit_noise(day)
+        return None if noise is None else self.panel(day, noise)
+
+    def visit_noise(self, day: Days) -> list[float] | None:
+        """The noise draws of a scheduled visit's panel on ``day``, taken; ``None`` at a
+        second visit that day (no sample). :meth:`visit_labs` makes the panel of them; the
+        array model (:mod:`simulation.model.model_block`) makes a round's panels of theirs."""
         if day == self._visit_day:
             return None
         self._visit_day = day
-        return self.panel(day)
+        return self._noise()
 
     def scripts_actions_on(self, day: Days) -> bool:
         """The model never scripts clinician actions."""
@@ -1335,8 +1353,10 @@ class DiseaseModel:
             first_year += self._pred_dose * max(0.0, overlap)
         return total, first_year
 
-    def _sync(self, chart: Pathway[PatientRecord]) -> None:
-        """Catch up with the chart: spend clocks, start courses, recompute hazards."""
+    def catch_up(self, chart: Pathway[PatientRecord]) -> Days:
+        """Catch up with the (live) chart: spend clocks, start courses; the chart's day.
+
+        The hazards are recomputed after it (:meth:`next_day`, :meth:`plan_next`)."""
         p = chart.patient
         day = p.day
         if day > self._dose_day:
@@ -1372,7 +1392,7 @@ class DiseaseModel:
             )
             if self._emergency.outcome == "recover":
                 self.latent.acute_until = day + self._emergency.delay
-        self._set_hazards(chart, day)
+        return day
 
     def _scan(self, chart: Pathway[PatientRecord]) -> bool:
         """Read the steps since the last sync; start a course where one starts."""
@@ -1472,12 +1492,18 @@ class DiseaseModel:
         """The limits the hazard conditions read (``th.<name>``) for this chart."""
         return Limits(chart.thresholds.transplant_meld, self.c.pregnancy_max_age)
 
-    def situation(self, p: PatientRecord, day: Days) -> Situation:
+    def situation(
+        self, p: PatientRecord, day: Days, latent: tuple[float, float, float] | None = None
+    ) -> Situation:
         """The patient on ``day`` as the hazard conditions read it (record ``p``: the
-        chart's)."""
+        chart's; ``latent``: its latent ALT, IgG and MELD if known)."""
         c, lat = self.c, self.latent
-        alt, igg = self.activity(day)
-        bili, inr, _ = self._liver_function(day)
+        if latent is None:
+            alt, igg = self.activity(day)
+            bili, inr, _ = self._liver_function(day)
+            score = meld(bili, inr, c.creatinine, c.meld)
+        else:
+            alt, igg, score = latent
         return Situation(
             drugs=frozenset(p.drugs),
             pregnancy=p.pregnancy,
@@ -1497,17 +1523,22 @@ class DiseaseModel:
             course=self.course.kind,
             emergency=self._emergency is not None,
             candidate=self.candidate,
-            meld=meld(bili, inr, c.creatinine, c.meld),
+            meld=score,
             alt=alt,
             igg=igg,
         )
 
-    def _set_hazards(self, chart: Pathway[PatientRecord], day: Days) -> None:
+    def _set_hazards(
+        self,
+        chart: Pathway[PatientRecord],
+        day: Days,
+        latent: tuple[float, float, float] | None = None,
+    ) -> None:
         """Set every clock's hazard: whether it runs is declared in
         :mod:`simulation.model.hazard_conditions`, its rate and origin in
-        :mod:`simulation.model.clock_hazards`."""
+        :mod:`simulation.model.clock_hazards` (``latent``: see :meth:`situation`)."""
         p, active, lat = chart.patient, chart.active, self.latent
-        s = self.situation(p, day)
+        s = self.situation(p, day, latent)
         limits = self.limits(chart)
         on = hazards_on(s, limits, active)
         case = flare_case(s, limits, active)

@@ -68,6 +68,7 @@ __all__ = [
     "liver_function",
     "meld",
     "next_events",
+    "noise_at",
     "panel",
     "rounded",
     "situation_batch",
@@ -130,7 +131,8 @@ class PathArrays:
         new = PathArrays.of(paths)
         width = max(self.times.shape[1], new.times.shape[1])
         out = _widen(self, width)
-        new = _widen(new, width)
+        if new.times.shape[1] < width:
+            new = _widen(new, width)
         out.times[rows], out.logs[rows], out.size[rows] = new.times, new.logs, new.size
         return out
 
@@ -146,12 +148,12 @@ class PathArrays:
             return np.exp(first)
         # The scalar search: the first knot at or after t (knots increase).
         j = (times < t[:, None]).sum(axis=1)
-        k = np.clip(j, 1, times.shape[1] - 1)[:, None]
-        t0 = np.take_along_axis(times, k - 1, axis=1)[:, 0]
-        t1 = np.take_along_axis(times, k, axis=1)[:, 0]
-        y0 = np.take_along_axis(logs, k - 1, axis=1)[:, 0]
-        y1 = np.take_along_axis(logs, k, axis=1)[:, 0]
-        last = np.take_along_axis(logs, (size - 1)[:, None], axis=1)[:, 0]
+        k = np.clip(j, 1, times.shape[1] - 1)
+        # Plain fancy indexing (take_along_axis builds its index grid at every call).
+        at = np.arange(len(k))
+        t0, t1 = times[at, k - 1], times[at, k]
+        y0, y1 = logs[at, k - 1], logs[at, k]
+        last = logs[at, size - 1]
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             inner = y0 + (y1 - y0) * (t - t0) / (t1 - t0)
         return np.exp(np.where(j == 0, first, np.where(j >= size, last, inner)))
@@ -160,6 +162,8 @@ class PathArrays:
 def _widen(paths: PathArrays, width: int) -> PathArrays:
     """A copy of ``paths`` with ``width`` knot columns (padded as :meth:`PathArrays.of`)."""
     extra = width - paths.times.shape[1]
+    if not extra:
+        return PathArrays(paths.times.copy(), paths.logs.copy(), paths.size.copy())
     last = np.take_along_axis(paths.logs, (paths.size - 1)[:, None], axis=1)
     return PathArrays(
         np.hstack([paths.times, np.full((paths.n, extra), math.inf)]),
@@ -233,7 +237,7 @@ class PanelColumns:
             seed=seed,
             patients=np.array([s.patient for s in noise], dtype=np.int64),
             noise_stream=noise_stream,
-            noise_drawn=np.array([_noise_at(m) for m in models], dtype=np.uint64),
+            noise_drawn=np.array([noise_at(m) for m in models], dtype=np.uint64),
             alt=PathArrays.of([m.course.alt_path for m in models]),
             igg=PathArrays.of([m.course.igg_path for m in models]),
             **columns,
@@ -255,7 +259,7 @@ class PanelColumns:
         values = [_row(m) for m in models]
         for name in _ROW_FIELDS:
             getattr(self, name)[rows] = [v[name] for v in values]
-        self.noise_drawn[rows] = [_noise_at(m) for m in models]
+        self.noise_drawn[rows] = [noise_at(m) for m in models]
         self.alt = self.alt.with_rows(rows, [m.course.alt_path for m in models])
         self.igg = self.igg.with_rows(rows, [m.course.igg_path for m in models])
 
@@ -343,7 +347,7 @@ def _one_key(streams: Sequence[PatientStream]) -> tuple[int, int]:
     return (seeds.pop() if seeds else 0), (numbers.pop() if numbers else 0)
 
 
-def _noise_at(m: DiseaseModel) -> int:
+def noise_at(m: DiseaseModel) -> int:
     """The model's next noise draw number (it draws blocks ahead and reads them in order)."""
     return _noise_stream(m).drawn - m.noise_buffered
 
@@ -431,11 +435,17 @@ def activity(cols: PanelColumns, day: Floats, rows: Rows) -> tuple[Floats, Float
 
 
 def panel(
-    cols: PanelColumns, c: ModelConstants, day: Floats, rows: Ints | None = None
+    cols: PanelColumns,
+    c: ModelConstants,
+    day: Floats,
+    rows: Ints | None = None,
+    noise: Floats | None = None,
 ) -> dict[str, Floats]:
     """Lab panels of patients ``rows`` (all: ``None``; each at most once) on ``day[i]``:
     :meth:`~simulation.model.disease.DiseaseModel.panel`'s analytes, bit for bit, from each
-    patient's next noise draws, which it takes (``cols.noise_drawn`` advances)."""
+    patient's next noise draws, which it takes (``cols.noise_drawn`` advances); or from
+    ``noise`` where given: each row's six draws, scaled (the scalar model's own,
+    :meth:`~simulation.model.disease.DiseaseModel.visit_noise`; ``noise_drawn`` stays)."""
     # All rows as a slice: the columns as views, not copies.
     rows_: Rows = slice(None)
     count = cols.n
@@ -445,11 +455,13 @@ def panel(
     day_ = np.broadcast_to(np.asarray(day, dtype=np.float64), (count,))
     alt, igg = activity(cols, day_, rows_)
     bili, inr, plt = liver_function(cols, c, day_, rows_)
-    w0, w1 = run_words(
-        cols.seed, cols.patients[rows_], cols.noise_stream, cols.noise_drawn[rows_], PANEL_DRAWS
-    )
-    n = normal_of(w0, w1) * c.noise_sd
-    cols.noise_drawn[rows_] += np.uint64(PANEL_DRAWS)
+    if noise is None:
+        w0, w1 = run_words(
+            cols.seed, cols.patients[rows_], cols.noise_stream, cols.noise_drawn[rows_], PANEL_DRAWS
+        )
+        noise = normal_of(w0, w1) * c.noise_sd
+        cols.noise_drawn[rows_] += np.uint64(PANEL_DRAWS)
+    n = noise
     wbc = cols.wbc[rows_] * np.where(
         cols.azathioprine[rows_], c.shape["azathioprine_wbc_factor"], 1.0
     )

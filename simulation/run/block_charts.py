@@ -8,8 +8,9 @@ a patient's chart between calls (its record, active states, trace, timers) is
 :class:`RowChart`, a view of the row; the record is made from the columns when first read
 after the row changed.
 
-The patient model is still one scalar model per patient reading those views: correct
-(the lockstep differential tests), but each record it reads is made from the columns.
+The patient model is still one scalar model per patient reading those views (asked a
+round's rows at a time: :class:`simulation.model.model_block.ModelColumns`); each record
+it reads beyond the plain fields and drugs is made from the columns.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from pathway.guidelines.aih.vocabulary import CIRRHOSIS_STAGES, PRESENTATIONS, S
 from ..input_files import InputFileError, compose_yaml
 from ..model.disease import DiseaseModel, ModelConstants
 from ..model.draws import PatientStream, Randomness
+from ..model.model_block import ModelColumns
 from ..model.parameters import (
     ParameterError,
     ParameterSet,
@@ -649,8 +650,11 @@ def simulate_block(
             p.chart = block.chart(row)
     else:
         block = ChartList([p.chart for p in patients], [p.policy for p in patients])
+    models = [p.model for p in patients]
+    # The vector engine answers a round's questions to the models with array operations.
+    asked = None if columns is None else ModelColumns(block, models, constants)
     try:
-        run_lockstep(block, [p.model for p in patients], settings.horizon_days)
+        run_lockstep(block, models, settings.horizon_days, asked)
     except RowError as exc:
         raise _failed(settings, patients[exc.row], exc.error, exc.group) from exc.error
     return [

@@ -30,12 +30,17 @@ from pathway import AnyPathway, PendingTimer, Step
 from ..model.policies import GuidelinePolicy, Policy
 
 __all__ = [
+    "PLAN",
+    "Ask",
     "Call",
     "DayRules",
+    "Labs",
     "Move",
     "Occurrence",
     "PatientModel",
+    "Plan",
     "apply_occurrence",
+    "earliest",
     "next_event",
     "patient_journey",
     "run_patient",
@@ -125,9 +130,33 @@ class Call:
         return chart.observe(self.name, self.value, day=self.day)
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The course asks for its next event (see :meth:`DayRules.moves`); the answer is what
+    :func:`next_event` gives: the day (``inf``: none) and the timer due then, or ``None``
+    when the model's finding comes first."""
+
+
+#: The one :class:`Plan` (it holds nothing).
+PLAN = Plan()
+
+
+@dataclass(frozen=True, slots=True)
+class Labs:
+    """A timer's visit on ``day`` asks for its lab panel (see :meth:`DayRules.moves`); the
+    answer is what :meth:`PatientModel.visit_labs` gives: the panel, or ``None``."""
+
+    day: Days
+
+
+#: A question to the patient model that a course leaves to its caller, so that a driver
+#: can answer the questions of many courses together (:mod:`simulation.run.lockstep`).
+Ask = Plan | Labs
+
 #: What :meth:`DayRules.moves` yields: a :class:`Call` to make (the caller sends back its
-#: :class:`~pathway.Step`), or a :data:`Moment`.
-Move = Call | Moment
+#: :class:`~pathway.Step`), an :data:`Ask` (the caller sends back its answer), or a
+#: :data:`Moment`.
+Move = Call | Ask | Moment
 
 
 class DayRules:
@@ -139,9 +168,11 @@ class DayRules:
     caller acts between the yield and the next step. :meth:`course` strings the steps
     together for a patient model, earliest event first (a finding wins a tie with a timer).
 
-    :meth:`moves` is the same course with the calls to the chart left to the caller, so
-    that a driver can make the calls of many patients' courses together
-    (:mod:`simulation.run.lockstep`); :meth:`course` makes them itself, one by one.
+    :meth:`moves` is the same course with the calls to the chart and the questions to the
+    patient model (its next event, a visit's labs: :data:`Ask`) left to the caller, so that
+    a driver can make the calls and answer the questions of many patients' courses together
+    (:mod:`simulation.run.lockstep`); :meth:`course` makes and answers them itself, one by
+    one.
 
     A subclass observes or guards the steps: :meth:`guard` runs each call to the chart
     (verification turns errors into findings), :meth:`fire` fires a timer and
@@ -201,14 +232,15 @@ class DayRules:
     def moves(self, model: PatientModel, horizon_days: Days) -> Generator[Move, Any, None]:
         """The whole course under ``model`` up to ``horizon_days``, as :data:`Move` s.
 
-        The caller makes each :class:`Call` on the chart and sends back its step; the
-        chart and the model are read between moves, so each call must be made before the
-        next move is asked for.
+        The caller makes each :class:`Call` on the chart and sends back its step, and
+        answers each :data:`Ask` as :meth:`course` does (:func:`next_event`,
+        ``model.visit_labs``); the chart and the model are read
+        between moves, so each call must be made before the next move is asked for.
         """
         chart = self.chart
         yield from self.begin(model.baseline(chart))
         while not chart.is_dead:
-            day, timer = next_event(chart, model)
+            day, timer = yield PLAN
             if day > horizon_days:
                 return
             yield "wait", day
@@ -218,7 +250,7 @@ class DayRules:
                         break
                     yield from self.occurrence(occ)
             else:
-                labs = model.visit_labs(chart, day) if timer.labs else None
+                labs = (yield Labs(day)) if timer.labs else None
                 yield from self.timer(timer, day, labs)
 
     def call(self, call: Call) -> Step:
@@ -233,7 +265,7 @@ class DayRules:
     def course(self, model: PatientModel, horizon_days: Days) -> Iterator[Moment]:
         """The whole course under ``model`` up to ``horizon_days`` (see :data:`Moment`)."""
         moves = self.moves(model, horizon_days)
-        answer: Step | None = None
+        answer: Any = None
         while True:
             try:
                 move = moves.send(answer)
@@ -242,6 +274,10 @@ class DayRules:
             answer = None
             if isinstance(move, Call):
                 answer = self.call(move)
+            elif isinstance(move, Plan):
+                answer = next_event(self.chart, model)
+            elif isinstance(move, Labs):
+                answer = model.visit_labs(self.chart, move.day)
             else:
                 yield move
 
@@ -267,8 +303,13 @@ def next_event(chart: AnyPathway, model: PatientModel) -> tuple[Days, PendingTim
     The timer is ``None`` when the model's findings come first (they win same-day ties).
     """
     timer = chart.next_timer()
+    return earliest(timer, model.next_day(chart))
+
+
+def earliest(timer: PendingTimer | None, next_day: Days | None) -> tuple[Days, PendingTimer | None]:
+    """:func:`next_event` of the chart's first pending ``timer`` and the model's
+    ``next_day`` (``None``: no finding)."""
     timer_day = timer.due_day if timer is not None else math.inf
-    next_day = model.next_day(chart)
     finding_day = math.inf if next_day is None else next_day
     if finding_day <= timer_day:
         return finding_day, None

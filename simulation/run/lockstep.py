@@ -7,6 +7,13 @@ only orders them, and patients do not interact); the round's calls are made toge
 grouped by (kind, name), and so are the clinician's decisions. Round ``r`` holds each
 patient's ``r``-th call or decision, whatever its day.
 
+The course's questions to the patient model (its next event, a timer visit's labs: the
+moves :class:`~simulation.run.engine.Plan` and :class:`~simulation.run.engine.Labs`) are
+answered the same way, a round's together, by a :class:`ModelBlock`: :class:`ModelList`
+asks each patient's own model; a block of models as columns answers with array operations
+(:class:`simulation.model.model_block.ModelColumns`). A round takes the courses that asked
+on to their next call or decision once answered.
+
 Who makes the calls is a :class:`ChartBlock`. A block that holds its patients as columns
 (the vector engine) evaluates a group with array operations; :class:`ChartList`, a block
 of ordinary charts, makes them one by one. Run over a :class:`ChartList`, the lockstep
@@ -21,12 +28,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pathway import AnyPathway, Step
+from pathway import AnyPathway, PendingTimer, Step
 
 from ..model.policies import Policy
-from .engine import Call, DayRules, Days, Move, PatientModel
+from .engine import Call, DayRules, Days, Labs, Move, PatientModel, Plan, next_event
 
-__all__ = ["ChartBlock", "ChartList", "LockstepStats", "RowError", "run_lockstep"]
+__all__ = [
+    "ChartBlock",
+    "ChartList",
+    "LockstepStats",
+    "ModelBlock",
+    "ModelList",
+    "RowError",
+    "run_lockstep",
+]
 
 
 class RowError(Exception):
@@ -89,6 +104,50 @@ class ChartList:
                 raise RowError(row, exc) from exc
 
 
+class ModelBlock(Protocol):
+    """The patient models of a block of patients, asked a group of rows at a time."""
+
+    def next_events(self, rows: Sequence[int]) -> list[tuple[Days, PendingTimer | None]]:
+        """Each row's next event, as :func:`~simulation.run.engine.next_event` gives it
+        for its chart and model. Raises :class:`RowError` naming the row that failed."""
+        ...
+
+    def visit_labs(
+        self, rows: Sequence[int], days: Sequence[Days]
+    ) -> list[dict[str, float] | None]:
+        """The lab panel of row ``rows[i]``'s timer visit on ``days[i]`` (``None``: the
+        values stand), as its model's ``visit_labs`` gives it. Raises :class:`RowError`."""
+        ...
+
+
+class ModelList:
+    """A :class:`ModelBlock` of ordinary patient models, asked one by one."""
+
+    def __init__(self, block: ChartBlock, models: Sequence[PatientModel]) -> None:
+        self.block = block
+        self.models = list(models)
+
+    def next_events(self, rows: Sequence[int]) -> list[tuple[Days, PendingTimer | None]]:
+        out = []
+        for row in rows:
+            try:
+                out.append(next_event(self.block.chart(row), self.models[row]))
+            except Exception as exc:
+                raise RowError(row, exc) from exc
+        return out
+
+    def visit_labs(
+        self, rows: Sequence[int], days: Sequence[Days]
+    ) -> list[dict[str, float] | None]:
+        out = []
+        for row, day in zip(rows, days, strict=True):
+            try:
+                out.append(self.models[row].visit_labs(self.block.chart(row), day))
+            except Exception as exc:
+                raise RowError(row, exc) from exc
+        return out
+
+
 @dataclass
 class LockstepStats:
     """What a lockstep run did: rounds, and groups of calls and decisions made together."""
@@ -98,34 +157,45 @@ class LockstepStats:
     calls: int = 0
     decision_groups: int = 0
     decisions: int = 0
+    #: Questions to the patient models: next events and visit panels asked, and the
+    #: groups they were asked in.
+    plans: int = 0
+    labs: int = 0
+    ask_groups: int = 0
 
 
 def run_lockstep(
-    block: ChartBlock, models: Sequence[PatientModel], horizon_days: Days
+    block: ChartBlock,
+    models: Sequence[PatientModel],
+    horizon_days: Days,
+    model_block: ModelBlock | None = None,
 ) -> LockstepStats:
     """Run the courses of all ``models`` (row ``i``: ``models[i]`` on ``block.chart(i)``) up
-    to ``horizon_days`` in lockstep rounds.
+    to ``horizon_days`` in lockstep rounds; ``model_block`` answers the courses' questions
+    to the models (default: :class:`ModelList`, each model asked itself).
 
     Raises:
         RowError: a patient's course failed (its row; the original error as the cause).
     """
     if not horizon_days > 0:
         raise ValueError(f"'horizon_days' must be > 0 (got {horizon_days!r})")
+    asked = model_block if model_block is not None else ModelList(block, models)
     courses = [
         DayRules(block.chart(row), model.scripts_actions_on).moves(model, horizon_days)
         for row, model in enumerate(models)
     ]
     answers: list[Any] = [None] * len(courses)
+    moves: list[Move | None] = [None] * len(courses)
     live = list(range(len(courses)))
     stats = LockstepStats()
     while live:
+        _advance(courses, answers, moves, live, asked, stats)
         calls: dict[tuple[str, str], tuple[list[int], list[Call]]] = {}
         deciding: list[int] = []
         days: list[Days] = []
         still: list[int] = []
         for row in live:
-            move = _next_move(courses[row], answers[row], row)
-            answers[row] = None
+            move = moves[row]
             if move is None:
                 continue  # the course is over
             still.append(row)
@@ -133,7 +203,7 @@ def run_lockstep(
                 rows, group = calls.setdefault((move.kind, move.name), ([], []))
                 rows.append(row)
                 group.append(move)
-            else:
+            elif isinstance(move, tuple):
                 deciding.append(row)
                 days.append(move[1])
         for rows, group in calls.values():
@@ -150,11 +220,51 @@ def run_lockstep(
     return stats
 
 
+def _advance(
+    courses: Sequence[Any],
+    answers: list[Any],
+    moves: list[Move | None],
+    rows: Sequence[int],
+    asked: ModelBlock,
+    stats: LockstepStats,
+) -> None:
+    """Take the courses of ``rows`` to their next call or decision (``moves[row]``; ``None``:
+    the course is over), answering their questions to the models together: all the next
+    events asked at once, then all the visit panels, until no course asks."""
+    pending = rows
+    while pending:
+        plans: list[int] = []
+        visits: list[int] = []
+        visit_days: list[Days] = []
+        for row in pending:
+            move = _next_move(courses[row], answers[row], row)
+            answers[row] = None
+            if isinstance(move, Plan):
+                plans.append(row)
+            elif isinstance(move, Labs):
+                visits.append(row)
+                visit_days.append(move.day)
+            else:
+                moves[row] = move
+        if plans:
+            for row, event in zip(plans, asked.next_events(plans), strict=True):
+                answers[row] = event
+            stats.plans += len(plans)
+            stats.ask_groups += 1
+        if visits:
+            for row, labs in zip(visits, asked.visit_labs(visits, visit_days), strict=True):
+                answers[row] = labs
+            stats.labs += len(visits)
+            stats.ask_groups += 1
+        pending = plans + visits
+
+
 def _next_move(course: Any, answer: Any, row: int) -> Move | None:
-    """The course's next call or decision (past its waits), or ``None`` when it is over."""
+    """The course's next call, decision or question (past its waits), or ``None`` when it
+    is over."""
     try:
         move: Move = course.send(answer)
-        while not isinstance(move, Call) and move[0] == "wait":
+        while isinstance(move, tuple) and move[0] == "wait":
             move = course.send(None)
     except StopIteration:
         return None
