@@ -1395,7 +1395,7 @@ class DiseaseModel:
         return day
 
     def _scan(self, chart: Pathway[PatientRecord]) -> bool:
-        """Read the steps since the last sync; start a course where one starts."""
+        """Read the steps since the last catch-up; start a course where one starts."""
         trace, started = chart.trace, False
         p = chart.patient
         for step in trace[self._seen :]:
