@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from itertools import pairwise
 from pathlib import Path
@@ -18,6 +19,7 @@ from simulation.model.parameters import load_parameters
 from simulation.model.policies import STRATEGIES, get_strategy
 from simulation.run.cohort import (
     BLOCK_PATIENTS,
+    LOCKSTEP_BLOCK_PATIENTS,
     CohortError,
     _chunks,
     apply_overrides,
@@ -377,6 +379,21 @@ def test_chunks_cover_the_cohort_in_order(n: int, workers: int, requested: int |
     assert all(a[1] == b[0] for a, b in pairwise(chunks))
     assert all(stop - start == size for start, stop in chunks[:-1])
     assert 1 <= chunks[-1][1] - chunks[-1][0] <= size
+
+
+@given(n=st.integers(1, 200_000), workers=st.integers(1, 8))
+def test_vector_blocks_are_as_large_as_allowed_and_even_over_the_workers(
+    n: int, workers: int
+) -> None:
+    """For the block engine: no block above the cap, and the busiest worker runs as few
+    blocks as the cap allows (10,000 patients on 2 workers: 3 each, not 3 and 2), each as
+    small as that allows (so the busiest worker's patients are as few as they can be)."""
+    size = block_size(n, workers, engine="vector")
+    assert 1 <= size <= LOCKSTEP_BLOCK_PATIENTS
+    blocks = len(list(_chunks(n, size)))
+    rounds = math.ceil(n / (workers * LOCKSTEP_BLOCK_PATIENTS))
+    assert math.ceil(blocks / workers) == rounds
+    assert size == math.ceil(n / (rounds * workers))
 
 
 def test_chunks_are_made_as_they_are_asked_for() -> None:
