@@ -18,24 +18,52 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
+from simulation.model import model_block
 from simulation.run import block_charts
 from simulation.run.cohort import DEFAULT_SEED, run_cohort
 
 _SPENT = {"call": 0.0, "decide": 0.0}
+#: One entry per group: (kind of group, rows, seconds).
+_GROUPS: list[tuple[str, int, float]] = []
 
 
 def _timed(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-    def run(self: Any, *args: Any) -> Any:
+    def run(self: Any, rows: Sequence[int], *args: Any) -> Any:
         started = time.perf_counter()
         try:
-            return method(self, *args)
+            return method(self, rows, *args)
         finally:
-            _SPENT[name] += time.perf_counter() - started
+            spent = time.perf_counter() - started
+            if name in _SPENT:
+                _SPENT[name] += spent
+            # A call's kind: finding, timer or action (all of a group's calls share it).
+            kind = args[0][0].kind if name == "call" else name
+            _GROUPS.append((kind, len(rows), spent))
 
     return run
+
+
+def _fit_table() -> None:
+    """Per kind of group: fixed ms per group + marginal us per row (least squares)."""
+    print(
+        f"    {'group kind':12s} {'groups':>7s} {'rows':>9s} {'rows/group':>10s} {'seconds':>8s}"
+        f" {'fixed ms/group':>15s} {'marginal us/row':>16s} {'fixed share':>11s}"
+    )
+    for kind in sorted({k for k, _, _ in _GROUPS}):
+        rows = np.array([r for k, r, _ in _GROUPS if k == kind], dtype=float)
+        spent = np.array([t for k, _, t in _GROUPS if k == kind])
+        design = np.column_stack([np.ones_like(rows), rows])
+        (fixed, marginal), *_ = np.linalg.lstsq(design, spent, rcond=None)
+        print(
+            f"    {kind:12s} {len(rows):7d} {int(rows.sum()):9d} {rows.mean():10.1f}"
+            f" {spent.sum():8.2f} {fixed * 1e3:15.2f} {marginal * 1e6:16.1f}"
+            f" {fixed * len(rows) / spent.sum():11.0%}"
+        )
 
 
 def _run(engine: str, args: argparse.Namespace) -> tuple[float, str, str]:
@@ -63,6 +91,9 @@ def main() -> None:
     charts = block_charts.BlockCharts
     charts.call = _timed("call", charts.call)  # type: ignore[method-assign]
     charts.decide = _timed("decide", charts.decide)  # type: ignore[method-assign]
+    asked = model_block.ModelColumns
+    asked.next_events = _timed("next_events", asked.next_events)  # type: ignore[method-assign]
+    asked.visit_labs = _timed("visit_labs", asked.visit_labs)  # type: ignore[method-assign]
     vector_s, v_events, v_patients = _run("vector", args)
     n = args.patients
     print(
@@ -78,6 +109,7 @@ def main() -> None:
         ("day rules, scalar model, set-up, outputs", rest),
     ):
         print(f"    {part:42s} {seconds:8.2f} s {seconds / n * 1e3:7.2f} ms per patient")
+    _fit_table()
     print(f"  outputs identical: {(events, patients) == (v_events, v_patients)}")
 
 
