@@ -170,15 +170,43 @@ class BlockCharts:
 
     def next_timer(self, row: int) -> PendingTimer | None:
         """Row ``row``'s first pending timer (the runtime's ``next_timer``)."""
-        if self._stale[row]:
-            stale = np.flatnonzero(self._stale)
+        return self.next_timers([row])[0]
+
+    def next_timers(self, rows: Sequence[int]) -> list[PendingTimer | None]:
+        """Each row's first pending timer (:meth:`next_timer` of each), the rows changed
+        since last asked worked out in one call."""
+        self._fresh()
+        which = self._which[rows].tolist()
+        due = self._due[rows].tolist()
+        timers = self._timers
+        return [
+            None
+            if k < 0
+            else PendingTimer(timers[k].id, timers[k].event, d, timers[k].labs, timers[k].rule_id)
+            for k, d in zip(which, due, strict=True)
+        ]
+
+    def _fresh(self) -> None:
+        """Work out the first pending timer of every row changed since last asked."""
+        stale = np.flatnonzero(self._stale)
+        if len(stale):
             self._due[stale], self._which[stale] = self.block.next_timers(stale)
             self._stale[stale] = False
-        which = int(self._which[row])
-        if which < 0:
-            return None
-        t = self._timers[which]
-        return PendingTimer(t.id, t.event, float(self._due[row]), t.labs, t.rule_id)
+
+    def plain(self, name: str, rows: Any) -> Any:
+        """Plain field ``name`` of ``rows`` off the live columns (an array; NaN: ``None``
+        where the field is a float)."""
+        return self.block.columns.plain[name][rows]
+
+    def configurations(self, rows: Any) -> tuple[Any, Any]:
+        """The configuration codes of ``rows`` and what reads them
+        (:class:`pathway.vector.Configurations`), for a batch over the rows."""
+        return self.block.codes[rows], self.block.configs
+
+    def dead(self, rows: Sequence[int]) -> list[bool]:
+        """Each row's ``is_dead`` (:attr:`RowChart.is_dead`), in one call."""
+        out: list[bool] = self.block.is_dead(np.asarray(rows, dtype=np.int64)).tolist()
+        return out
 
     def timer_armed(self, row: int, timer_id: str) -> bool:
         """Whether ``timer_id`` is armed for row ``row`` (the runtime's ``timer_armed``).
