@@ -9,6 +9,7 @@ each scalar model answers from a copy taken just before, on random courses.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from typing import Any
 
@@ -27,6 +28,7 @@ from simulation.model.model_arrays import noise_at
 from simulation.model.model_block import ModelColumns, panel_key
 from simulation.model.parameters import load_parameters
 from simulation.model.policies import STRATEGIES
+from simulation.run import cohort
 from simulation.run.cohort import RunSettings, load_cohort, start_patient
 from simulation.run.engine import next_event, run_patient
 from simulation.run.lockstep import ChartList, run_lockstep
@@ -46,6 +48,7 @@ class _Checked(ModelColumns):
     panels = 0
     stale = 0
     plans = 0
+    read = 0
 
     situated = 0
 
@@ -223,3 +226,39 @@ def test_models_need_counter_based_streams() -> None:
     with pytest.raises(ValueError, match="counter-based"):
         ModelColumns(ChartList([p.chart], [p.policy]), [model], _CONSTANTS)
     assert math.isinf(model.visit_day)
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), relapse=st.sampled_from([None, 3.0]))
+def test_a_columnar_block_reads_what_each_chart_reads(seed: int, relapse: float | None) -> None:
+    """The vector engine's block (``BlockCharts``): every next event, plan, clock state,
+    situation column, hazard condition and flare case equal the scalar model's on that
+    row's chart, and what ``catch_up`` reads off the columns (day, doses, drugs, active
+    states) is what the row's chart gives."""
+    s = dataclasses.replace(_settings(seed, "guideline", 6.0, relapse), engine="vector")
+
+    class _Block(_Checked):
+        def _chart_now(self, rows: Any) -> Any:
+            got = super()._chart_now(rows)
+            for row, now in zip(rows, got, strict=True):
+                chart = self._scalar.block.chart(row)
+                p = chart.patient
+                want = (p.day, p.dose("prednisolone"), p.dose("azathioprine"))
+                assert now is not None
+                assert (now.day, now.prednisolone, now.azathioprine) == want
+                assert now.drugs == frozenset(p.drugs)
+                assert now.active == chart.active
+            type(self).read += len(got)
+            return got
+
+    _Block.plans = _Block.situated = _Block.read = 0
+    original = cohort.ModelColumns
+    cohort.ModelColumns = _Block  # type: ignore[misc]
+    try:
+        results = cohort.simulate_block(s, (0, 12), _CONSTANTS)
+    finally:
+        cohort.ModelColumns = original  # type: ignore[misc]
+    assert _Block.plans > 12 * 10
+    assert _Block.read == _Block.situated > 12 * 10
+    compiled = dataclasses.replace(s, engine="compiled")
+    assert results == [cohort.simulate_patient(compiled, i, _CONSTANTS) for i in range(12)]

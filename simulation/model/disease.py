@@ -39,7 +39,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, fields, replace
 from itertools import pairwise
 from statistics import NormalDist
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -85,6 +85,7 @@ __all__ = [
     "FLOAT_OPS",
     "LATENT_FIELDS",
     "PANEL_DRAWS",
+    "ChartNow",
     "DiseaseModel",
     "MeldFormula",
     "ModelConstants",
@@ -900,6 +901,18 @@ class _Latent:
     nonadherent_since: Days | None = None
 
 
+class ChartNow(NamedTuple):
+    """What :meth:`DiseaseModel.catch_up` reads of a chart: the record's day, daily
+    predniso(lo)ne and azathioprine doses (``None``: not taken or not daily) and drugs, and
+    the active states."""
+
+    day: Days
+    prednisolone: float | None
+    azathioprine: float | None
+    drugs: frozenset[str]
+    active: frozenset[str]
+
+
 class DiseaseModel:
     """Stochastic AIH patient (implements :class:`simulation.run.engine.PatientModel`).
 
@@ -1383,24 +1396,35 @@ class DiseaseModel:
             first_year += self._pred_dose * max(0.0, overlap)
         return total, first_year
 
-    def catch_up(self, chart: Pathway[PatientRecord], *, clocks: bool = True) -> Days:
+    def catch_up(
+        self, chart: Pathway[PatientRecord], *, clocks: bool = True, known: ChartNow | None = None
+    ) -> Days:
         """Catch up with the (live) chart: spend clocks, start courses; the chart's day.
 
         The hazards are recomputed after it (:meth:`next_day`, :meth:`plan_next`).
         ``clocks=False``: the clocks are left alone (a block's clock arrays spend them;
-        nothing here reads them)."""
-        p = chart.patient
-        day = p.day
+        nothing here reads them). ``known``: what is read of the chart if read already (a
+        block reads a round's rows at once)."""
+        if known is None:
+            p = chart.patient
+            known = ChartNow(
+                p.day,
+                p.dose("prednisolone"),
+                p.dose("azathioprine"),
+                frozenset(p.drugs),
+                chart.active,
+            )
+        day, active = known.day, known.active
         if day > self._dose_day:
             self._pred_mg, self._pred_mg_1y = self.steroid_exposure(day)
             self._dose_day = day
-        self._pred_dose = p.dose("prednisolone") or 0.0
+        self._pred_dose = known.prednisolone or 0.0
         if clocks:
             for clock in self.clocks.values():
                 clock.advance(day)
         new_course = self._scan(chart)
-        self._aza_dose = p.dose("azathioprine") or 0.0
-        drugs = frozenset(p.drugs)
+        self._aza_dose = known.azathioprine or 0.0
+        drugs = known.drugs
         if drugs != self._drugs:
             for drug in drugs - self._drugs:
                 self.latent.drug_start[drug] = day
@@ -1412,13 +1436,9 @@ class DiseaseModel:
             course = self.course
             if not new_course and course.kind in _INDUCING_KINDS and not course.locked and drugs:
                 self._shape(course, drugs, course.anchor)
-        if self.course.kind in _INDUCING_KINDS and chart.active & _REMISSION_STATES:
+        if self.course.kind in _INDUCING_KINDS and active & _REMISSION_STATES:
             self.course.locked = True
-        if (
-            self._emergency is not None
-            and not self._emergency.scheduled
-            and "transplant" in chart.active
-        ):
+        if self._emergency is not None and not self._emergency.scheduled and "transplant" in active:
             self._emergency.scheduled = True
             self._push(
                 day + self._emergency.delay, _EMERGENCY, "emergency", self._emergency.outcome

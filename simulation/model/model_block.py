@@ -35,12 +35,13 @@ import numpy as np
 from pathway import PendingTimer
 from pathway.vector import Array, Batch, column
 
+from ..run.block_charts import BlockCharts
 from ..run.engine import Days, earliest
 from ..run.lockstep import ChartBlock, ModelList, RowError
 from .clock_arrays import ClockColumns, clock_tables
 from .clock_block import ClockBlock
 from .clock_hazards import CLOCK_HAZARDS, drug_of
-from .disease import CLOCKS, LATENT_FIELDS, DiseaseModel, ModelConstants
+from .disease import CLOCKS, LATENT_FIELDS, ChartNow, DiseaseModel, ModelConstants
 from .hazards import YEAR_DAYS
 from .model_arrays import (
     NO_EVENT,
@@ -104,24 +105,27 @@ class ModelColumns:
         #: The models' clocks, kept here from now on (each model's are rows of it).
         self.clocks = ClockBlock.of(self.models)
         self._sets = ActiveSets()  # configurations of charts without codes
+        #: A columnar block, read a round's rows at a time (else each chart is read).
+        self._columnar = block if isinstance(block, BlockCharts) else None
 
     def next_events(self, rows: Sequence[int]) -> list[tuple[Days, PendingTimer | None]]:
         block = self._scalar.block
         charts = [block.chart(row) for row in rows]
         # A columnar block answers the timers and deaths of the rows in one call each.
-        many = getattr(block, "next_timers", None)
-        timers = many(rows) if many is not None else [chart.next_timer() for chart in charts]
-        deaths = getattr(block, "dead", None)
-        dead = deaths(rows) if deaths is not None else [chart.is_dead for chart in charts]
-        live: list[int] = []  # positions in rows whose model plans (the chart lives)
+        columnar = self._columnar
+        if columnar is not None:
+            timers, dead = columnar.next_timers(rows), columnar.dead(rows)
+        else:
+            timers = [chart.next_timer() for chart in charts]
+            dead = [chart.is_dead for chart in charts]
+        live = [i for i in range(len(rows)) if not dead[i]]  # positions whose model plans
+        known = self._chart_now([rows[i] for i in live])
         days: list[Days] = []
-        for i, (row, chart) in enumerate(zip(rows, charts, strict=True)):
-            if not dead[i]:
-                try:
-                    days.append(self.models[row].catch_up(chart, clocks=False))
-                except Exception as exc:
-                    raise RowError(row, exc) from exc
-                live.append(i)
+        for i, now in zip(live, known, strict=True):
+            try:
+                days.append(self.models[rows[i]].catch_up(charts[i], clocks=False, known=now))
+            except Exception as exc:
+                raise RowError(rows[i], exc) from exc
         plans: list[Days | None] = [None] * len(rows)
         if live:
             taking = np.array([rows[i] for i in live], dtype=np.int64)
@@ -132,6 +136,25 @@ class ModelColumns:
             for i, plan in zip(live, planned, strict=True):
                 plans[i] = plan
         return [earliest(t, d) for t, d in zip(timers, plans, strict=True)]
+
+    def _chart_now(self, rows: Sequence[int]) -> Sequence[ChartNow | None]:
+        """What ``catch_up`` reads of the charts of ``rows``, off a columnar block's
+        columns in one pass (else ``None`` each: each model reads its chart)."""
+        block = self._columnar
+        if block is None or not rows:
+            return [None] * len(rows)
+        at = np.array(rows, dtype=np.int64)
+        return [
+            ChartNow(*values)
+            for values in zip(
+                block.plain("day", at).tolist(),
+                block.doses("prednisolone", at),
+                block.doses("azathioprine", at),
+                block.drug_sets(at),
+                block.actives(at),
+                strict=True,
+            )
+        ]
 
     def _plan(self, rows: Array, charts: Sequence[Any], day: Array) -> list[Days | None]:
         """The next events of caught-up ``rows`` (``charts``: theirs) on ``day``: set in the
@@ -145,7 +168,8 @@ class ModelColumns:
         cases = flare_cases(batch, self.limits)
         lt_day = np.array([m.latent.lt_day for m in models], dtype=np.float64)
         drug_start = {
-            drug: column([m.latent.drug_start.get(drug) for m in models]) for drug in _DRUG_STARTS
+            drug: np.array([m.latent.drug_start.get(drug, math.nan) for m in models])
+            for drug in _DRUG_STARTS
         }
         tables = clock_tables(
             self.constants, on, cases, ClockColumns.of(batch, day, lt_day, drug_start)
@@ -171,10 +195,9 @@ class ModelColumns:
         ``rows`` on ``day`` as a batch's columns (``labs``: their latent ALT, IgG and MELD),
         each row in its chart's configuration: what ``DiseaseModel.situation`` makes of
         each."""
-        block = self._scalar.block
-        plain = getattr(block, "plain", None)
-        if plain is not None:  # a columnar block: the record's fields off its columns
-            record = {name: plain(name, rows) for name in RECORD_FIELDS}
+        block = self._columnar
+        if block is not None:  # the record's fields off the block's columns
+            record = {name: block.plain(name, rows) for name in RECORD_FIELDS}
         else:
             patients = [chart.patient for chart in charts]
             record = {name: column([getattr(p, name) for p in patients]) for name in RECORD_FIELDS}
@@ -191,9 +214,8 @@ class ModelColumns:
             here = np.array([drug in taken for taken in drugs], dtype=bool)
             batch.derived[("In", "drugs", True, drug)] = here
             batch.derived[("NotIn", "drugs", True, drug)] = ~here
-        configured = getattr(block, "configurations", None)
-        if configured is not None:
-            codes, configs = configured(rows)
+        if block is not None:
+            codes, configs = block.configurations(rows)
         else:
             configs = self._sets
             codes = np.array([configs.code(chart.active) for chart in charts], dtype=np.int64)

@@ -153,6 +153,8 @@ class BlockCharts:
         # Whether a row's timer is armed, by row: (timer id, answer), until the row changes.
         self._armed: dict[int, tuple[str, bool]] = {}
         self._records: dict[int, Any] = {}
+        # Drug sets by the bits of the drugs present (a handful of combinations).
+        self._drug_sets: dict[int, frozenset[str]] = {}
 
     def chart(self, row: int) -> Any:
         return self._views[row]
@@ -197,6 +199,32 @@ class BlockCharts:
         """Plain field ``name`` of ``rows`` off the live columns (an array; NaN: ``None``
         where the field is a float)."""
         return self.block.columns.plain[name][rows]
+
+    def drug_sets(self, rows: Any) -> list[frozenset[str]]:
+        """Each row's drugs as a set (``frozenset(record.drugs)``), off the live columns."""
+        cols = self.block.columns
+        keys = cols.layout.keyed["drugs"].keys
+        code = np.zeros(len(rows), dtype=np.int64)
+        for j, key in enumerate(keys):
+            code |= cols.present[("drugs", key)][rows].astype(np.int64) << j
+        sets = self._drug_sets
+        for c in set(code.tolist()) - sets.keys():
+            sets[c] = frozenset(key for j, key in enumerate(keys) if c >> j & 1)
+        return [sets[c] for c in code.tolist()]
+
+    def doses(self, drug: str, rows: Any) -> list[float | None]:
+        """Each row's daily dose of ``drug`` (``RowRecord.dose``: ``None`` when not taken
+        or not a daily dose), off the live columns."""
+        cols = self.block.columns
+        values = np.where(
+            cols.present[("drugs", drug)][rows], cols.values[("drugs", drug)][rows], np.nan
+        )
+        return [None if v != v else v for v in values.tolist()]
+
+    def actives(self, rows: Any) -> list[frozenset[str]]:
+        """Each row's active states (:attr:`RowChart.active`)."""
+        active_of = self.block.active_of
+        return [active_of(code) for code in self.block.codes[rows].tolist()]
 
     def configurations(self, rows: Any) -> tuple[Any, Any]:
         """The configuration codes of ``rows`` and what reads them
