@@ -84,10 +84,13 @@ def panel_key(model: DiseaseModel) -> tuple[Any, ...]:
 
 class ModelColumns:
     """A :class:`~simulation.run.lockstep.ModelBlock` over the scalar models of a block,
-    whose visit panels are computed for a round's rows at once (see the module docstring).
+    whose visit panels and next events are computed for a round's rows at once (see the
+    module docstring).
 
-    The models must draw from counter-based streams (:mod:`simulation.model.draws`; a
-    cohort's do): ``ValueError`` otherwise.
+    From construction on the models keep their clocks in :attr:`clocks` (each model's
+    ``clocks`` are rows of it; a copy of a model copies the block). The models must draw
+    from counter-based streams (:mod:`simulation.model.draws`; a cohort's do) and share
+    one set of hazard limits: ``ValueError`` otherwise.
     """
 
     def __init__(
