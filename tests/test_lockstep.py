@@ -160,10 +160,10 @@ def test_a_failing_patient_in_a_block_cohort_is_named(
     # catch_up: the scalar next_day and the vector engine's model block both call it.
     original = disease.DiseaseModel.catch_up
 
-    def broken(self: Any, chart: Any) -> Any:
+    def broken(self: Any, chart: Any, **options: Any) -> Any:
         if chart.patient.patient_id == "P00003" and chart.patient.day > 30:
             raise RuntimeError("model broke")
-        return original(self, chart)
+        return original(self, chart, **options)
 
     monkeypatch.setattr(disease.DiseaseModel, "catch_up", broken)
     with pytest.raises(SimulationError, match=r"patient P00003 \(index 2, seed 9"):

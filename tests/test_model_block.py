@@ -9,6 +9,7 @@ each scalar model answers from a copy taken just before, on random courses.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from typing import Any
 
@@ -18,11 +19,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pathway import Thresholds
+from pathway.vector import Batch, column
+from simulation.model import model_arrays
 from simulation.model.disease import DiseaseModel, ModelConstants
+from simulation.model.hazard_conditions import FLARE_CASES, Situation, flare_case, hazards_on
+from simulation.model.hazards import Clock
 from simulation.model.model_arrays import noise_at
 from simulation.model.model_block import ModelColumns, panel_key
 from simulation.model.parameters import load_parameters
 from simulation.model.policies import STRATEGIES
+from simulation.run import cohort
 from simulation.run.cohort import RunSettings, load_cohort, start_patient
 from simulation.run.engine import next_event, run_patient
 from simulation.run.lockstep import ChartList, run_lockstep
@@ -42,17 +48,50 @@ class _Checked(ModelColumns):
     panels = 0
     stale = 0
     plans = 0
+    read = 0
+
+    situated = 0
 
     def next_events(self, rows: Any) -> Any:
         charts = [self._scalar.block.chart(r) for r in rows]
         twins: list[DiseaseModel] = copy.deepcopy([self.models[r] for r in rows])
+        for twin in twins:  # the twins plan with scalar clocks, not rows of the block
+            twin.use_clocks({name: _scalar_clock(c) for name, c in twin.clocks.items()})
         want = [next_event(c, t) for c, t in zip(charts, twins, strict=True)]
         got = super().next_events(rows)
         assert got == want
         for row, twin in zip(rows, twins, strict=True):
             assert self.models[row].plan == twin.plan
+            assert _clock_bits(self.models[row]) == _clock_bits(twin)
         type(self).plans += len(rows)
         return got
+
+    def situations(
+        self, rows: Any, charts: Any, models: Any, day: Any, labs: dict[str, Any]
+    ) -> Batch:
+        """The batch, checked against each model's scalar situation and the scalar hazard
+        conditions and flare case of each row."""
+        batch = super().situations(rows, charts, models, day, labs)
+        latent = zip(*(labs[k].tolist() for k in ("alt", "igg", "meld")), strict=True)
+        scalar = [
+            m.situation(c.patient, d, numbers)
+            for m, c, d, numbers in zip(models, charts, day.tolist(), latent, strict=True)
+        ]
+        for name in Situation.__slots__:
+            got, want = batch.column(name), column([getattr(s, name) for s in scalar])
+            assert [_value(v) for v in got.tolist()] == [_value(v) for v in want.tolist()], name
+        assert self.limits is not None
+        on = model_arrays.hazards_on(batch, self.limits)
+        cases = model_arrays.flare_cases(batch, self.limits)
+        for i, (s, chart) in enumerate(zip(scalar, charts, strict=True)):
+            want_on = hazards_on(s, self.limits, chart.active)
+            assert {k: bool(v[i]) for k, v in on.items()} == {
+                k: bool(v) for k, v in want_on.items()
+            }
+            case = flare_case(s, self.limits, chart.active)
+            assert (FLARE_CASES[cases[i]].name if cases[i] >= 0 else "") == case
+        type(self).situated += len(scalar)
+        return batch
 
     def visit_labs(self, rows: Any, days: Any) -> Any:
         charts = [self._scalar.block.chart(r) for r in rows]
@@ -71,6 +110,41 @@ class _Checked(ModelColumns):
         before = list(self._keys)
         super()._refresh(rows)
         type(self).stale += sum(a != b for a, b in zip(before, self._keys, strict=True))
+
+
+def _scalar_clock(clock: Clock) -> Clock:
+    """A plain scalar clock in ``clock``'s state (its stream copied)."""
+    out = Clock.__new__(Clock)  # not Clock(): that draws a budget from the stream
+    out.name, out.rng = clock.name, copy.deepcopy(clock.rng)
+    out.budget, out.since, out.origin, out.hazard = (
+        clock.budget,
+        clock.since,
+        clock.origin,
+        clock.hazard,
+    )
+    return out
+
+
+def _clock_bits(m: DiseaseModel) -> list[Any]:
+    """Every clock's state, floats as their bits, and its stream's position."""
+    return [
+        (
+            name,
+            c.budget.hex(),
+            c.since.hex(),
+            c.origin.hex(),
+            [(a.hex(), b.hex()) for a, b in c.hazard],
+            c.rng.drawn,
+        )
+        for name, c in m.clocks.items()
+    ]
+
+
+def _value(v: Any) -> Any:
+    """A column value comparable across columns (NaN: None; floats as bits)."""
+    if isinstance(v, float):
+        return None if math.isnan(v) else v.hex()
+    return v
 
 
 def _settings(seed: int, policy: str, years: float, relapse: float | None) -> RunSettings:
@@ -98,10 +172,11 @@ def test_visit_panels_of_a_block_are_the_scalar_panels() -> None:
     """30 patients x 10 years: every next event and plan, every visit panel, the noise
     position and the visit day of every model equal the scalar model's; rows are re-read as
     their courses change."""
-    _Checked.panels = _Checked.stale = _Checked.plans = 0
+    _Checked.panels = _Checked.stale = _Checked.plans = _Checked.situated = 0
     _check(_settings(20251205, "guideline", 10.0, None), 30)
     assert _Checked.panels > 30 * 20
     assert _Checked.plans > 30 * 40
+    assert _Checked.situated > 30 * 40
     assert _Checked.stale > 30  # new courses, stages, azathioprine: rows read again
 
 
@@ -151,3 +226,39 @@ def test_models_need_counter_based_streams() -> None:
     with pytest.raises(ValueError, match="counter-based"):
         ModelColumns(ChartList([p.chart], [p.policy]), [model], _CONSTANTS)
     assert math.isinf(model.visit_day)
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), relapse=st.sampled_from([None, 3.0]))
+def test_a_columnar_block_reads_what_each_chart_reads(seed: int, relapse: float | None) -> None:
+    """The vector engine's block (``BlockCharts``): every next event, plan, clock state,
+    situation column, hazard condition and flare case equal the scalar model's on that
+    row's chart, and what ``catch_up`` reads off the columns (day, doses, drugs, active
+    states) is what the row's chart gives."""
+    s = dataclasses.replace(_settings(seed, "guideline", 6.0, relapse), engine="vector")
+
+    class _Block(_Checked):
+        def _chart_now(self, rows: Any) -> Any:
+            got = super()._chart_now(rows)
+            for row, now in zip(rows, got, strict=True):
+                chart = self._scalar.block.chart(row)
+                p = chart.patient
+                want = (p.day, p.dose("prednisolone"), p.dose("azathioprine"))
+                assert now is not None
+                assert (now.day, now.prednisolone, now.azathioprine) == want
+                assert now.drugs == frozenset(p.drugs)
+                assert now.active == chart.active
+            type(self).read += len(got)
+            return got
+
+    _Block.plans = _Block.situated = _Block.read = 0
+    original = cohort.ModelColumns
+    cohort.ModelColumns = _Block  # type: ignore[misc]
+    try:
+        results = cohort.simulate_block(s, (0, 12), _CONSTANTS)
+    finally:
+        cohort.ModelColumns = original  # type: ignore[misc]
+    assert _Block.plans > 12 * 10
+    assert _Block.read == _Block.situated > 12 * 10
+    compiled = dataclasses.replace(s, engine="compiled")
+    assert results == [cohort.simulate_patient(compiled, i, _CONSTANTS) for i in range(12)]

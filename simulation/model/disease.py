@@ -39,7 +39,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, fields, replace
 from itertools import pairwise
 from statistics import NormalDist
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -83,7 +83,9 @@ __all__ = [
     "CLOCKS",
     "DAY_TOLERANCE",
     "FLOAT_OPS",
+    "LATENT_FIELDS",
     "PANEL_DRAWS",
+    "ChartNow",
     "DiseaseModel",
     "MeldFormula",
     "ModelConstants",
@@ -129,6 +131,22 @@ BASELINE_DRAWS = (_BASELINE_NORMALS, _BASELINE_UNIFORMS)
 COURSE_NORMALS = _COURSE_NORMALS
 #: Days by which an event day may exceed a whole day and still fall on it (``_EPS``).
 DAY_TOLERANCE = _EPS
+#: The :class:`~simulation.model.hazard_conditions.Situation` fields the model's latent state
+#: gives (:meth:`DiseaseModel.latent_fields`, in this order; the situation's middle fields).
+LATENT_FIELDS = (
+    "stage",
+    "native",
+    "hcc",
+    "recurrence",
+    "graft_failed",
+    "recompensates",
+    "decompensation_active",
+    "nonadherent_since",
+    "untreated_since",
+    "course",
+    "emergency",
+    "candidate",
+)
 #: Same-day order of queued events: first, findings, an acute outcome, deaths.
 _FIRST, _FINDING, _EMERGENCY, _DEATH = 0, 1, 5, 9
 
@@ -883,6 +901,18 @@ class _Latent:
     nonadherent_since: Days | None = None
 
 
+class ChartNow(NamedTuple):
+    """What :meth:`DiseaseModel.catch_up` reads of a chart: the record's day, daily
+    predniso(lo)ne and azathioprine doses (``None``: not taken or not daily) and drugs, and
+    the active states."""
+
+    day: Days
+    prednisolone: float | None
+    azathioprine: float | None
+    drugs: frozenset[str]
+    active: frozenset[str]
+
+
 class DiseaseModel:
     """Stochastic AIH patient (implements :class:`simulation.run.engine.PatientModel`).
 
@@ -918,14 +948,11 @@ class DiseaseModel:
         base_rng, self._course_rng, self._noise_rng = streams[:_OWN_STREAMS]
         self._noise_block: list[float] = []
         self._noise_at = 0
-        self.clocks = {
-            name: Clock(name, s)
-            for name, s in zip(self._CLOCKS, streams[_OWN_STREAMS:], strict=True)
-        }
-        # Same-day ties: other findings before deaths, then declaration order.
-        self._clock_order = tuple(
-            (i, name, clock, clock_priority(name))
-            for i, (name, clock) in enumerate(self.clocks.items())
+        self.use_clocks(
+            {
+                name: Clock(name, s)
+                for name, s in zip(self._CLOCKS, streams[_OWN_STREAMS:], strict=True)
+            }
         )
         self._queue: list[tuple[Days, int, int, str, Any]] = []
         self._seq = 0
@@ -945,6 +972,16 @@ class DiseaseModel:
         self.latent = _Latent(stage=record.cirrhosis)
         self._draw_baseline(record, base_rng, tpmt)
         self.course = self._new_course("untreated", 0.0, anchor=(self.alt0, self.igg0))
+
+    def use_clocks(self, clocks: dict[str, Clock]) -> None:
+        """Keep the clocks in ``clocks`` (by name, in :data:`CLOCKS` order) from now on: a
+        block run's rows of its clock arrays (``clock_block.ClockRow``)."""
+        self.clocks = clocks
+        # Same-day ties: other findings before deaths, then declaration order.
+        self._clock_order = tuple(
+            (i, name, clock, clock_priority(name))
+            for i, (name, clock) in enumerate(self.clocks.items())
+        )
 
     @property
     def noise_rng(self) -> Randomness:
@@ -1199,6 +1236,12 @@ class DiseaseModel:
         """The planned occurrence: its day and ``queue`` or a clock's name (or ``None``)."""
         return self._plan
 
+    def planned(self, plan: tuple[Days, str] | None) -> Days | None:
+        """Take ``plan`` as :meth:`choose_next` would have made it (a block's clock arrays
+        chose it: ``model_block.ModelColumns``); its day."""
+        self._plan = plan
+        return None if plan is None else plan[0]
+
     @property
     def queue_head(self) -> tuple[Days, int] | None:
         """Day and same-day priority of the first queued event, or ``None``."""
@@ -1353,21 +1396,35 @@ class DiseaseModel:
             first_year += self._pred_dose * max(0.0, overlap)
         return total, first_year
 
-    def catch_up(self, chart: Pathway[PatientRecord]) -> Days:
+    def catch_up(
+        self, chart: Pathway[PatientRecord], *, clocks: bool = True, known: ChartNow | None = None
+    ) -> Days:
         """Catch up with the (live) chart: spend clocks, start courses; the chart's day.
 
-        The hazards are recomputed after it (:meth:`next_day`, :meth:`plan_next`)."""
-        p = chart.patient
-        day = p.day
+        The hazards are recomputed after it (:meth:`next_day`, :meth:`plan_next`).
+        ``clocks=False``: the clocks are left alone (a block's clock arrays spend them;
+        nothing here reads them). ``known``: what is read of the chart if read already (a
+        block reads a round's rows at once)."""
+        if known is None:
+            p = chart.patient
+            known = ChartNow(
+                p.day,
+                p.dose("prednisolone"),
+                p.dose("azathioprine"),
+                frozenset(p.drugs),
+                chart.active,
+            )
+        day, active = known.day, known.active
         if day > self._dose_day:
             self._pred_mg, self._pred_mg_1y = self.steroid_exposure(day)
             self._dose_day = day
-        self._pred_dose = p.dose("prednisolone") or 0.0
-        for clock in self.clocks.values():
-            clock.advance(day)
+        self._pred_dose = known.prednisolone or 0.0
+        if clocks:
+            for clock in self.clocks.values():
+                clock.advance(day)
         new_course = self._scan(chart)
-        self._aza_dose = p.dose("azathioprine") or 0.0
-        drugs = frozenset(p.drugs)
+        self._aza_dose = known.azathioprine or 0.0
+        drugs = known.drugs
         if drugs != self._drugs:
             for drug in drugs - self._drugs:
                 self.latent.drug_start[drug] = day
@@ -1379,13 +1436,9 @@ class DiseaseModel:
             course = self.course
             if not new_course and course.kind in _INDUCING_KINDS and not course.locked and drugs:
                 self._shape(course, drugs, course.anchor)
-        if self.course.kind in _INDUCING_KINDS and chart.active & _REMISSION_STATES:
+        if self.course.kind in _INDUCING_KINDS and active & _REMISSION_STATES:
             self.course.locked = True
-        if (
-            self._emergency is not None
-            and not self._emergency.scheduled
-            and "transplant" in chart.active
-        ):
+        if self._emergency is not None and not self._emergency.scheduled and "transplant" in active:
             self._emergency.scheduled = True
             self._push(
                 day + self._emergency.delay, _EMERGENCY, "emergency", self._emergency.outcome
@@ -1497,36 +1550,51 @@ class DiseaseModel:
     ) -> Situation:
         """The patient on ``day`` as the hazard conditions read it (record ``p``: the
         chart's; ``latent``: its latent ALT, IgG and MELD if known)."""
-        c, lat = self.c, self.latent
+        c = self.c
         if latent is None:
             alt, igg = self.activity(day)
             bili, inr, _ = self._liver_function(day)
             score = meld(bili, inr, c.creatinine, c.meld)
         else:
             alt, igg, score = latent
+        # Positional: the record's fields, the latent ones (LATENT_FIELDS), the numbers.
         return Situation(
-            drugs=frozenset(p.drugs),
-            pregnancy=p.pregnancy,
-            sex=p.sex,
-            age=p.age + day / YEAR_DAYS,
-            withdrawal_start_day=p.withdrawal_start_day,
-            treatment_start_day=p.treatment_start_day,
-            stage=lat.stage,
-            native=not lat.transplanted,
-            hcc=lat.hcc,
-            recurrence=lat.recurrence,
-            graft_failed=lat.graft_failed,
-            recompensates=lat.recompensates,
-            decompensation_active=lat.decompensation_active,
-            nonadherent_since=lat.nonadherent_since,
-            untreated_since=lat.untreated_since,
-            course=self.course.kind,
-            emergency=self._emergency is not None,
-            candidate=self.candidate,
-            meld=score,
-            alt=alt,
-            igg=igg,
+            frozenset(p.drugs),
+            p.pregnancy,
+            p.sex,
+            p.age + day / YEAR_DAYS,
+            p.withdrawal_start_day,
+            p.treatment_start_day,
+            *self.latent_fields(),
+            score,
+            alt,
+            igg,
         )
+
+    def latent_fields(
+        self,
+    ) -> tuple[str, bool, bool, bool, bool, bool, bool, Days | None, Days | None, str, bool, bool]:
+        """The situation's fields :data:`LATENT_FIELDS` (the model's own state), in order."""
+        lat = self.latent
+        return (
+            lat.stage,
+            not lat.transplanted,
+            lat.hcc,
+            lat.recurrence,
+            lat.graft_failed,
+            lat.recompensates,
+            lat.decompensation_active,
+            lat.nonadherent_since,
+            lat.untreated_since,
+            self.course.kind,
+            self._emergency is not None,
+            self.candidate,
+        )
+
+    @property
+    def drugs_taken(self) -> frozenset[str]:
+        """The drugs the chart listed at the last catch-up (the situation's ``drugs``)."""
+        return self._drugs
 
     def _set_hazards(
         self,

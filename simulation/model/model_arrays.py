@@ -524,7 +524,8 @@ def next_events(
     ``clocks``: the model's clocks in :data:`~simulation.model.disease.CLOCKS` order;
     ``queue_day`` and ``queue_priority``: each patient's first queued event (``inf`` when
     the queue is empty); ``dues``: the clocks' due days if known (``ClockArrays.due()``,
-    kept by a caller that re-solves only the clocks whose hazard or budget changed).
+    kept by a caller that re-solves only the clocks whose hazard or budget changed; then
+    ``clocks`` is not read: ``clock_block.ClockBlock`` passes none).
     Returns the day (``inf``: none) and what: :data:`QUEUE`, the clock's index, or
     :data:`NO_EVENT`. Events fall on whole days; on the same day the lower priority comes
     first, then the queue, then the clocks in order."""
@@ -533,8 +534,9 @@ def next_events(
     best_day = np.where(np.isinf(queue_day), math.inf, np.maximum(queue_day, now))
     best_prio = np.asarray(queue_priority, dtype=np.int64).copy()
     what = np.where(np.isinf(best_day), NO_EVENT, QUEUE)
-    for i, (name, clock) in enumerate(zip(CLOCKS, clocks, strict=True)):
-        due = clock.due() if dues is None else dues[i]
+    if dues is None:
+        dues = [clock.due() for clock in clocks]
+    for i, (name, due) in enumerate(zip(CLOCKS, dues, strict=True)):
         finite = np.isfinite(due)
         with np.errstate(invalid="ignore"):
             whole = np.maximum(np.ceil(np.where(finite, due, 0.0) - DAY_TOLERANCE), now)

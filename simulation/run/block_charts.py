@@ -153,6 +153,8 @@ class BlockCharts:
         # Whether a row's timer is armed, by row: (timer id, answer), until the row changes.
         self._armed: dict[int, tuple[str, bool]] = {}
         self._records: dict[int, Any] = {}
+        # Drug sets by the bits of the drugs present (a handful of combinations).
+        self._drug_sets: dict[int, frozenset[str]] = {}
 
     def chart(self, row: int) -> Any:
         return self._views[row]
@@ -170,15 +172,69 @@ class BlockCharts:
 
     def next_timer(self, row: int) -> PendingTimer | None:
         """Row ``row``'s first pending timer (the runtime's ``next_timer``)."""
-        if self._stale[row]:
-            stale = np.flatnonzero(self._stale)
+        return self.next_timers([row])[0]
+
+    def next_timers(self, rows: Sequence[int]) -> list[PendingTimer | None]:
+        """Each row's first pending timer (:meth:`next_timer` of each), the rows changed
+        since last asked worked out in one call."""
+        self._fresh()
+        which = self._which[rows].tolist()
+        due = self._due[rows].tolist()
+        timers = self._timers
+        return [
+            None
+            if k < 0
+            else PendingTimer(timers[k].id, timers[k].event, d, timers[k].labs, timers[k].rule_id)
+            for k, d in zip(which, due, strict=True)
+        ]
+
+    def _fresh(self) -> None:
+        """Work out the first pending timer of every row changed since last asked."""
+        stale = np.flatnonzero(self._stale)
+        if len(stale):
             self._due[stale], self._which[stale] = self.block.next_timers(stale)
             self._stale[stale] = False
-        which = int(self._which[row])
-        if which < 0:
-            return None
-        t = self._timers[which]
-        return PendingTimer(t.id, t.event, float(self._due[row]), t.labs, t.rule_id)
+
+    def plain(self, name: str, rows: Any) -> Any:
+        """Plain field ``name`` of ``rows`` off the live columns (an array; NaN: ``None``
+        where the field is a float)."""
+        return self.block.columns.plain[name][rows]
+
+    def drug_sets(self, rows: Any) -> list[frozenset[str]]:
+        """Each row's drugs as a set (``frozenset(record.drugs)``), off the live columns."""
+        cols = self.block.columns
+        keys = cols.layout.keyed["drugs"].keys
+        code = np.zeros(len(rows), dtype=np.int64)
+        for j, key in enumerate(keys):
+            code |= cols.present[("drugs", key)][rows].astype(np.int64) << j
+        sets = self._drug_sets
+        for c in set(code.tolist()) - sets.keys():
+            sets[c] = frozenset(key for j, key in enumerate(keys) if c >> j & 1)
+        return [sets[c] for c in code.tolist()]
+
+    def doses(self, drug: str, rows: Any) -> list[float | None]:
+        """Each row's daily dose of ``drug`` (``RowRecord.dose``: ``None`` when not taken
+        or not a daily dose), off the live columns."""
+        cols = self.block.columns
+        values = np.where(
+            cols.present[("drugs", drug)][rows], cols.values[("drugs", drug)][rows], np.nan
+        )
+        return [None if v != v else v for v in values.tolist()]
+
+    def actives(self, rows: Any) -> list[frozenset[str]]:
+        """Each row's active states (:attr:`RowChart.active`)."""
+        active_of = self.block.active_of
+        return [active_of(code) for code in self.block.codes[rows].tolist()]
+
+    def configurations(self, rows: Any) -> tuple[Any, Any]:
+        """The configuration codes of ``rows`` and what reads them
+        (:class:`pathway.vector.Configurations`), for a batch over the rows."""
+        return self.block.codes[rows], self.block.configs
+
+    def dead(self, rows: Sequence[int]) -> list[bool]:
+        """Each row's ``is_dead`` (:attr:`RowChart.is_dead`), in one call."""
+        out: list[bool] = self.block.is_dead(np.asarray(rows, dtype=np.int64)).tolist()
+        return out
 
     def timer_armed(self, row: int, timer_id: str) -> bool:
         """Whether ``timer_id`` is armed for row ``row`` (the runtime's ``timer_armed``).
