@@ -292,6 +292,7 @@ class BlockPathway:
             ("invariants", "recommendations", "effects", "guards", "judged"), 0
         )
         self._order = {rule_id: k for k, rule_id in enumerate(g.invariants)}
+        self._timer_index = {t.id: k for k, t in enumerate(g.timers.timers)}
         self._enter(self.columns, np.arange(n), self.plan.initial)
 
     # --- state ------------------------------------------------------------------------------
@@ -771,7 +772,8 @@ class BlockPathway:
         return self.guideline.timers.armed(frozenset(self.tables.configuration(code)))
 
     def _due(self, timer: Timer, rows: Array) -> Array:
-        """Per row, the day ``timer`` is due (NaN: disarmed or spent); rows share a code."""
+        """Per row, the day ``timer`` is due (NaN: disarmed or spent), for rows where its
+        state is active."""
         c = self.columns
         values = vars_of(self.thresholds)
         entered = c.values[("entered", timer.state)][rows]
@@ -784,20 +786,27 @@ class BlockPathway:
     def next_timers(self, rows: Any = None) -> tuple[Array, Array]:
         """Per row: the due day of its first pending timer (``inf``: none) and that timer's
         index in the guideline's timers (-1), as ``pending_timers()[0]`` (ties: declaration
-        order)."""
+        order). One pass per timer armed in any of the rows' configurations, over the rows
+        where it is armed."""
         rows = np.arange(self.n) if rows is None else self._rows(rows)
         due = np.full(len(rows), np.inf)
         which = np.full(len(rows), -1, dtype=np.int64)
-        index = {t.id: k for k, t in enumerate(self.guideline.timers.timers)}
-        alive = ~self._dead(self.codes[rows])
-        for code, idx in by_code(self.codes[rows]):
-            if not alive[idx[0]]:
+        codes = self.codes[rows]
+        alive = ~self._dead(codes)
+        if not alive.any():
+            return due, which
+        active_of = self.configs.active_of
+        states = frozenset().union(*(active_of(c) for c in np.unique(codes[alive]).tolist()))
+        for timer in self.guideline.timers.armed(states):
+            # Each row's timers in declaration order, a later one only when strictly
+            # earlier: what the runtime's sorted pending timers put first.
+            at = np.flatnonzero(alive & self.configs.holds(timer.state)[codes])
+            if not len(at):
                 continue
-            for timer in self._armed_timers(code):
-                d = self._due(timer, rows[idx])
-                better = ~np.isnan(d) & (d < due[idx])
-                due[idx[better]] = d[better]
-                which[idx[better]] = index[timer.id]
+            d = self._due(timer, rows[at])
+            better = ~np.isnan(d) & (d < due[at])
+            due[at[better]] = d[better]
+            which[at[better]] = self._timer_index[timer.id]
         return due, which
 
     def pending_timers(self, row: int) -> list[PendingTimer]:
