@@ -164,10 +164,18 @@ class _Call:
         self.live = LiveRecords(self.sub)
         self.before = block.codes[rows].copy()
         self.codes = self.before.copy()
-        #: Record fields written for every row (for the memo).
-        self.fields: set[str] = {"day"}
+        #: Record fields written for every row (for the memo); the day apart (:meth:`at`).
+        self.fields: set[str] = set()
+        #: Rows whose day the call moved (most of a decision's actions fall on its day).
+        self.day_moved = np.zeros(self.n, dtype=bool)
         #: Rows (indices into the call) changed by Python (anything may have changed).
         self.touched = np.zeros(self.n, dtype=bool)
+
+    def at(self, days: Array) -> None:
+        """The rows' day is ``days`` from now on (the memo is told where it moved)."""
+        col = self.sub.plain["day"]
+        self.day_moved = col != days
+        col[:] = days
 
     def batch(self, code: int, idx: Array) -> Batch:
         """The columns of the call's rows ``idx`` (all in configuration ``code``) as a
@@ -607,6 +615,8 @@ class BlockPathway:
         configuration where it moved, everything on rows Python changed."""
         rows = call.rows
         self.memo.changed(rows, call.fields)
+        if call.day_moved.any():
+            self.memo.changed(rows[call.day_moved], ["day"])
         moved = call.codes != call.before
         if moved.any():
             self.memo.changed(rows[moved], ["active"])
@@ -650,7 +660,7 @@ class BlockPathway:
         ]
         self._require_handled(rows, finding, days)
         call = _Call(self, rows)
-        call.sub.plain["day"][:] = days
+        call.at(days)
         payloads = [c[0] for c in checked]
         self._effect(call, "finding", finding, [c[1] for c in checked], np.ones(call.n, bool))
         result = self._macrostep(call, finding, {"value": payloads})
@@ -675,7 +685,7 @@ class BlockPathway:
             raise PathwayError(f"timer {timer_id!r} is not armed for row {rows[k]}")
         self._require_handled(rows, timer.event, days)
         call = _Call(self, rows)
-        call.sub.plain["day"][:] = days
+        call.at(days)
         self._count_fired(call.sub, timer_id)
         call.fields.add("timers_fired")
         call.live.forget()
@@ -719,7 +729,7 @@ class BlockPathway:
             raise PatientError(f"unknown action {action!r}; expected one of {list(g.actions)}")
         self._advance(rows, days)
         call = _Call(self, rows)
-        call.sub.plain["day"][:] = days
+        call.at(days)
         if because is None:
             breaches, because = self._judge(call, action)
         else:

@@ -934,6 +934,14 @@ class VectorRulebook:
         )
         self._implied = dict(implied or {})
         self._readers = self._action_readers()
+        #: Per action in :attr:`order`, whether its decision may matter where it is not
+        #: possible: the default, and an action with a ``must`` row (where it is allowed
+        #: and mandatory, the default is not allowed).
+        self._mandatory = [
+            a == default
+            or any(row[1] == "must" for row in rulebook.actions[a].rows or rulebook._default_rows)
+            for a in self.order
+        ]
         #: Every condition the actions test (checks, strength and priority rows, lists) and
         #: every invariant's, by identity -> its slot in a :class:`Memo`'s truth table; and
         #: field -> slots.
@@ -1243,7 +1251,11 @@ class VectorRulebook:
             raise InvalidPathwayError("vector top: a memo needs the cohort row of every patient")
         else:
             vi.memo, vi.rows = memo, rows
-        self._refresh(vi, memo, rows)
+        if isinstance(possible, np.ndarray):
+            table: Array | None = possible
+        else:
+            table = None if possible is None else self.possible_of(possible)[:, None]
+        self._refresh(vi, memo, rows, table)
         if memo.ok.shape[1] == batch.n and rows is not None and (rows == np.arange(batch.n)).all():
             rows_at: Any = slice(None)  # the whole memo: views, not gathers
         else:
@@ -1255,10 +1267,8 @@ class VectorRulebook:
         if default is not None:
             d = len(self.order) - 1
             ok[d] = ~(ok[:d] & must[:d]).any(axis=0)
-        if isinstance(possible, np.ndarray):
-            ok &= possible
-        elif possible is not None:
-            ok &= self.possible_of(possible)[:, None]
+        if table is not None:
+            ok &= table
         undecided = ok & (index < 0)
         if _some(undecided):
             a = int(np.flatnonzero(undecided.any(axis=1))[0])
@@ -1284,12 +1294,20 @@ class VectorRulebook:
         table :meth:`top` takes as ``possible``)."""
         return np.array([a in events for a in self.order], dtype=bool)
 
-    def _refresh(self, vi: VectorInterpreter, memo: Memo, rows: Array) -> None:
-        """Decide again every action for the batch's patients whose decision is not known."""
+    def _refresh(
+        self, vi: VectorInterpreter, memo: Memo, rows: Array, possible: Array | None = None
+    ) -> None:
+        """Decide again every action for the batch's patients whose decision is not known.
+
+        ``possible`` (actions x rows, or x 1): an action that can never be mandatory is
+        decided only where it is possible; elsewhere its decision stays unknown (decided
+        when it becomes possible), as :meth:`top` reads it only where it is possible."""
         book, default = self.book, self.book.default_action
         known = memo.known[:, rows]
         for a, action in enumerate(self.order):
             stale = ~known[a]
+            if possible is not None and not self._mandatory[a]:
+                stale &= possible[a]
             if not _some(stale):
                 continue
             whole = bool(stale.all())

@@ -116,6 +116,11 @@ def test_incremental_answers_equal_full_evaluation(data: st.DataObject) -> None:
     # Few configurations, so that groups hold several patients.
     configs = [drawn[0][3], draw(st.frozensets(st.sampled_from(STATES), max_size=5))]
     active = [draw(st.sampled_from(configs)) for _ in records]
+    # The chart's possible actions per configuration (an action not possible is decided
+    # only if it can be mandatory), or every action.
+    order = VECTOR_RULEBOOK.order
+    some = st.frozensets(st.sampled_from(order), min_size=1)
+    possible = {c: draw(some) for c in configs} if draw(st.booleans()) else None
     memo = VECTOR_RULEBOOK.memo(len(records))
     for step in range(draw(st.integers(1, 12))):
         if step:
@@ -138,16 +143,28 @@ def test_incremental_answers_equal_full_evaluation(data: st.DataObject) -> None:
             batch = Batch(len(idx), config, records=[records[i] for i in idx])
             fresh = Batch(len(idx), config, records=[records[i] for i in idx])
             full = VECTOR_RULEBOOK.memo(len(idx))
+            can = None if possible is None else possible[config]
             try:
-                want = VECTOR_RULEBOOK.top(fresh, th, opt, memo=full, rows=np.arange(len(idx)))
+                want = VECTOR_RULEBOOK.top(
+                    fresh, th, opt, possible=can, memo=full, rows=np.arange(len(idx))
+                )
             except InvalidPathwayError:
                 continue  # a record the random changes left without a strength row
-            got = VECTOR_RULEBOOK.top(batch, th, opt, memo=memo, rows=np.array(idx))
+            got = VECTOR_RULEBOOK.top(batch, th, opt, possible=can, memo=memo, rows=np.array(idx))
             assert _answers(got, len(idx)) == _answers(want, len(idx))
-            # Every action's decision, not only the winner's, is the full evaluation's.
+            # Every action's decision, not only the winner's, is the full evaluation's
+            # (where the action is possible, or may be mandatory: all of them without
+            # ``possible``).
+            needed = np.array(
+                [
+                    can is None or a in can or VECTOR_RULEBOOK._mandatory[k]
+                    for k, a in enumerate(order)
+                ]
+            )
+            assert memo.known[needed][:, idx].all()
             for table in ("ok", "must", "index", "level", "prio"):
-                kept = getattr(memo, table)[:, idx]
-                assert (kept == getattr(full, table)).all(), (table, step)
+                kept = getattr(memo, table)[needed][:, idx]
+                assert (kept == getattr(full, table)[needed]).all(), (table, step)
             # And the invariants broken after a step, with their kept truths.
             for step_name in ("labs", "add_azathioprine"):
                 assert VECTOR_RULEBOOK.broken(
