@@ -1184,11 +1184,12 @@ class VectorRulebook:
             return out
         done = np.broadcast_to(np.asarray(carried_out, dtype=bool), (n,))
         # Invariants x rows: where each must be evaluated (in scope, not known to hold).
-        if memo is None or not len(memo.holds):
+        holds = None if memo is None or not len(memo.holds) else memo.holds
+        if holds is None or rows is None:
             need = np.ones((len(watched), n), dtype=bool)
         else:
             k = len(self._watched)
-            held = memo.holds[:, rows]
+            held = holds[:, rows]
             index = np.array([w.index for w in watched], dtype=np.intp)
             need = ~(held[index] | held[index + k])
         need[[w.decl.carried_out for w in watched]] &= done
@@ -1207,14 +1208,14 @@ class VectorRulebook:
                 continue
             if w.subject is not None:
                 subject = at & truthy(vi.evaluate(w.subject, at))
-                if memo is not None and rows is not None:
-                    memo.holds[w.index, rows[at & ~subject]] = True
+                if holds is not None and rows is not None:
+                    holds[w.index, rows[at & ~subject]] = True
                 at = subject
                 if not _some(at):
                     continue
             hit = at & truthy(vi.evaluate(w.condition, at))
-            if memo is not None and rows is not None:
-                memo.holds[len(self._watched) + w.index, rows[at & ~hit]] = True
+            if holds is not None and rows is not None:
+                holds[len(self._watched) + w.index, rows[at & ~hit]] = True
             found = np.flatnonzero(hit).tolist()
             if found and actives is None:
                 actives = batch.actives()

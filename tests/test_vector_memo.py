@@ -337,3 +337,19 @@ def test_invariants_known_to_hold_are_not_evaluated(monkeypatch: pytest.MonkeyPa
     readers = {e.text for e in exprs if reads_drugs(e)}
     assert seen
     assert set(seen) <= readers < parts
+
+
+def test_a_memo_without_kept_truths_keeps_no_invariants() -> None:
+    """A memo made for the actions' table only (``conditions=False``) evaluates every
+    invariant, as without a memo."""
+    th, opt = Thresholds(), GuidelineOptions()
+    p = PatientRecord("m4", age=40, sex="F", weight_kg=60, cirrhosis="compensated")
+    p.drugs = {"budesonide": 9.0}
+    active = frozenset({"treatment", "induction"})
+    memo = Memo(VECTOR_RULEBOOK, 1, conditions=False)
+    want = [rules.RULEBOOK.broken((p, th, opt, active), "labs", True)]
+    for _ in range(2):
+        batch = Batch(1, active, records=[p])
+        got = VECTOR_RULEBOOK.broken(batch, th, opt, "labs", True, memo=memo, rows=np.array([0]))
+        assert got == want
+    assert memo.holds.shape == (0, 1)
