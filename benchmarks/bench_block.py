@@ -11,7 +11,8 @@ the actions:
   (round ``r``: each patient's ``r``-th input, grouped by finding or timer).
 
 Both must give every patient the same trace (checked). Figures are per patient-step (a
-trace step: finding, timer or action). ``--profile`` prints where the block's time goes.
+trace step: finding, timer or action). ``--profile`` prints where the block's time goes,
+``--parts`` the wall time of its invariants, effects, chart steps and recommendations.
 
     .venv/bin/python benchmarks/bench_block.py --patients 2000 --years 10 --profile
 """
@@ -27,9 +28,11 @@ import pstats
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pathway.block import BlockPathway
 from pathway.compiled import CompiledPathway
 from pathway.guidelines.aih.block import AIH_BLOCK
 from simulation.model.policies import GuidelinePolicy
@@ -53,13 +56,35 @@ def compiled_replay(initial: list[object], courses: list[list[Input]]) -> list[C
     return charts
 
 
+def _timed_parts() -> dict[str, float]:
+    """Wall time spent in the block's invariants, effects, chart steps and recommendations
+    (none inside another; the rest is the calls' bookkeeping), filled as it runs."""
+    spent: dict[str, float] = {}
+    for name in ("_broken", "_effect", "_macrostep", "top"):
+        method = getattr(BlockPathway, name)
+
+        def timed(*args: Any, _name: str = name, _method: Any = method, **kw: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return _method(*args, **kw)
+            finally:
+                spent[_name] = spent.get(_name, 0.0) + time.perf_counter() - started
+
+        setattr(BlockPathway, name, timed)
+    return spent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--years", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="profile the block's replay")
+    parser.add_argument(
+        "--parts", action="store_true", help="time the block's invariants, effects, steps, top"
+    )
     args = parser.parse_args()
+    parts = _timed_parts() if args.parts else {}
 
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     t0 = time.perf_counter()
@@ -109,6 +134,8 @@ def main() -> None:
     print(f"\neffects row by row (rows): {dict(sorted(fallbacks.items()))}")
     counts = getattr(block, "evaluations", {})
     print(f"group evaluations of the block (by part): {counts}, {sum(counts.values()):,} in all")
+    if parts:
+        print("block parts, wall s: " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))
     if profiler is not None:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)

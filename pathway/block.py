@@ -164,10 +164,18 @@ class _Call:
         self.live = LiveRecords(self.sub)
         self.before = block.codes[rows].copy()
         self.codes = self.before.copy()
-        #: Record fields written for every row (for the memo).
-        self.fields: set[str] = {"day"}
+        #: Record fields written for every row (for the memo); the day apart (:meth:`at`).
+        self.fields: set[str] = set()
+        #: Rows whose day the call moved (most of a decision's actions fall on its day).
+        self.day_moved = np.zeros(self.n, dtype=bool)
         #: Rows (indices into the call) changed by Python (anything may have changed).
         self.touched = np.zeros(self.n, dtype=bool)
+
+    def at(self, days: Array) -> None:
+        """The rows' day is ``days`` from now on (the memo is told where it moved)."""
+        col = self.sub.plain["day"]
+        self.day_moved = col != days
+        col[:] = days
 
     def batch(self, code: int, idx: Array) -> Batch:
         """The columns of the call's rows ``idx`` (all in configuration ``code``) as a
@@ -292,6 +300,7 @@ class BlockPathway:
             ("invariants", "recommendations", "effects", "guards", "judged"), 0
         )
         self._order = {rule_id: k for k, rule_id in enumerate(g.invariants)}
+        self._timer_index = {t.id: k for k, t in enumerate(g.timers.timers)}
         self._enter(self.columns, np.arange(n), self.plan.initial)
 
     # --- state ------------------------------------------------------------------------------
@@ -606,6 +615,8 @@ class BlockPathway:
         configuration where it moved, everything on rows Python changed."""
         rows = call.rows
         self.memo.changed(rows, call.fields)
+        if call.day_moved.any():
+            self.memo.changed(rows[call.day_moved], ["day"])
         moved = call.codes != call.before
         if moved.any():
             self.memo.changed(rows[moved], ["active"])
@@ -649,7 +660,7 @@ class BlockPathway:
         ]
         self._require_handled(rows, finding, days)
         call = _Call(self, rows)
-        call.sub.plain["day"][:] = days
+        call.at(days)
         payloads = [c[0] for c in checked]
         self._effect(call, "finding", finding, [c[1] for c in checked], np.ones(call.n, bool))
         result = self._macrostep(call, finding, {"value": payloads})
@@ -674,7 +685,7 @@ class BlockPathway:
             raise PathwayError(f"timer {timer_id!r} is not armed for row {rows[k]}")
         self._require_handled(rows, timer.event, days)
         call = _Call(self, rows)
-        call.sub.plain["day"][:] = days
+        call.at(days)
         self._count_fired(call.sub, timer_id)
         call.fields.add("timers_fired")
         call.live.forget()
@@ -718,7 +729,7 @@ class BlockPathway:
             raise PatientError(f"unknown action {action!r}; expected one of {list(g.actions)}")
         self._advance(rows, days)
         call = _Call(self, rows)
-        call.sub.plain["day"][:] = days
+        call.at(days)
         if because is None:
             breaches, because = self._judge(call, action)
         else:
@@ -771,7 +782,8 @@ class BlockPathway:
         return self.guideline.timers.armed(frozenset(self.tables.configuration(code)))
 
     def _due(self, timer: Timer, rows: Array) -> Array:
-        """Per row, the day ``timer`` is due (NaN: disarmed or spent); rows share a code."""
+        """Per row, the day ``timer`` is due (NaN: disarmed or spent), for rows where its
+        state is active."""
         c = self.columns
         values = vars_of(self.thresholds)
         entered = c.values[("entered", timer.state)][rows]
@@ -784,20 +796,27 @@ class BlockPathway:
     def next_timers(self, rows: Any = None) -> tuple[Array, Array]:
         """Per row: the due day of its first pending timer (``inf``: none) and that timer's
         index in the guideline's timers (-1), as ``pending_timers()[0]`` (ties: declaration
-        order)."""
+        order). One pass per timer armed in any of the rows' configurations, over the rows
+        where it is armed."""
         rows = np.arange(self.n) if rows is None else self._rows(rows)
         due = np.full(len(rows), np.inf)
         which = np.full(len(rows), -1, dtype=np.int64)
-        index = {t.id: k for k, t in enumerate(self.guideline.timers.timers)}
-        alive = ~self._dead(self.codes[rows])
-        for code, idx in by_code(self.codes[rows]):
-            if not alive[idx[0]]:
+        codes = self.codes[rows]
+        alive = ~self._dead(codes)
+        if not alive.any():
+            return due, which
+        active_of = self.configs.active_of
+        states = frozenset().union(*(active_of(c) for c in np.unique(codes[alive]).tolist()))
+        for timer in self.guideline.timers.armed(states):
+            # Each row's timers in declaration order, a later one only when strictly
+            # earlier: what the runtime's sorted pending timers put first.
+            at = np.flatnonzero(alive & self.configs.holds(timer.state)[codes])
+            if not len(at):
                 continue
-            for timer in self._armed_timers(code):
-                d = self._due(timer, rows[idx])
-                better = ~np.isnan(d) & (d < due[idx])
-                due[idx[better]] = d[better]
-                which[idx[better]] = index[timer.id]
+            d = self._due(timer, rows[at])
+            better = ~np.isnan(d) & (d < due[at])
+            due[at[better]] = d[better]
+            which[at[better]] = self._timer_index[timer.id]
         return due, which
 
     def pending_timers(self, row: int) -> list[PendingTimer]:

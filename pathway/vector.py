@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from .declarations import Rulebook, _CompiledCheck
+from .declarations import Invariant, Rulebook, _CompiledCheck, _CompiledInvariant
 from .errors import InvalidPathwayError
 from .expr import _BUILTINS, Expr, Function, Schema
 
@@ -884,6 +884,33 @@ class Top:
         return found if found is not None else self.static[(action, int(self.row[i]))]
 
 
+@dataclass(frozen=True)
+class _Watched:
+    """An invariant as :meth:`VectorRulebook.broken` evaluates it with a memo: its place
+    among the rulebook's invariants, its subject (``None``: always) and its condition as
+    expressions of their own (the invariant is broken where both hold; ``None``: written
+    in Python)."""
+
+    index: int
+    inv: _CompiledInvariant
+    subject: Expr | None
+    condition: Expr | None
+
+    @property
+    def decl(self) -> Invariant:
+        """The invariant's declaration (``after``, ``carried_out``, ``python``)."""
+        return self.inv.decl
+
+
+def _watch(index: int, inv: _CompiledInvariant, schema: Schema) -> _Watched:
+    decl = inv.decl
+    if decl.python is not None:
+        return _Watched(index, inv, None, None)
+    where = f"invariant {decl.id}"
+    subject = None if decl.subject == "True" else Expr(decl.subject, schema, where)
+    return _Watched(index, inv, subject, Expr(decl.condition, schema, where))
+
+
 class VectorRulebook:
     """A :class:`~pathway.declarations.Rulebook` evaluated as boolean masks over a batch.
 
@@ -907,6 +934,14 @@ class VectorRulebook:
         )
         self._implied = dict(implied or {})
         self._readers = self._action_readers()
+        #: Per action in :attr:`order`, whether its decision may matter where it is not
+        #: possible: the default, and an action with a ``must`` row (where it is allowed
+        #: and mandatory, the default is not allowed).
+        self._mandatory = [
+            a == default
+            or any(row[1] == "must" for row in rulebook.actions[a].rows or rulebook._default_rows)
+            for a in self.order
+        ]
         #: Every condition the actions test (checks, strength and priority rows, lists) and
         #: every invariant's, by identity -> its slot in a :class:`Memo`'s truth table; and
         #: field -> slots.
@@ -921,13 +956,23 @@ class VectorRulebook:
                 if id(expr) not in self._slots:
                     self._slots[id(expr)] = len(conditions)
                     conditions.append(expr)
-        invariants = [inv.test for inv in book.invariants if inv.decl.python is None]
-        for expr in [c.when for checks in book.lists.values() for c in checks] + invariants:
+        for expr in [c.when for checks in book.lists.values() for c in checks]:
             if id(expr) not in self._slots:
                 self._slots[id(expr)] = len(conditions)
                 conditions.append(expr)
         self._conditions = conditions
         self._condition_readers = self._readers_of([(i, [e]) for i, e in enumerate(conditions)])
+        #: Every invariant as the memo watches it (:attr:`Memo.holds`), and the readers of
+        #: its rows there: row ``j`` of invariant ``j``'s subject, row ``k + j`` of its
+        #: condition (``k`` invariants). A Python-written invariant has no readers: it is
+        #: never known to hold.
+        self._watched = tuple(_watch(j, inv, book.schema) for j, inv in enumerate(book.invariants))
+        k = len(self._watched)
+        self._invariant_readers = self._readers_of(
+            [(w.index, [w.subject]) for w in self._watched if w.subject is not None]
+            + [(k + w.index, [w.condition]) for w in self._watched if w.condition is not None]
+        )
+        self._in_scope: dict[str, tuple[_Watched, ...]] = {}
 
     def _readers_of(
         self, groups: Sequence[tuple[int, Sequence[Expr]]], states: Set[int] = frozenset()
@@ -1110,9 +1155,14 @@ class VectorRulebook:
         """Per patient, the invariants broken after a step: (invariant id, message), as
         :meth:`Rulebook.broken` gives them. The conditions are masks; an invariant written in
         Python runs row by row, and messages are rendered only for the patients concerned.
-        ``carried_out``: whether the step was carried out, for all rows or per row. With a
-        ``memo`` and the cohort ``rows``, a condition's kept truth is used where no field it
-        reads has changed (see :meth:`top`). The rows may be in several configurations."""
+        ``carried_out``: whether the step was carried out, for all rows or per row. The rows
+        may be in several configurations.
+
+        With a ``memo`` and the cohort ``rows``, an invariant is evaluated only on the rows
+        where it is not known to hold (:attr:`Memo.holds`: its subject or its condition
+        found false since no field it reads changed), and not at all when there are none;
+        a row where it is broken is evaluated again at every step (it is reported at every
+        step). Kept truths of the rulebook's conditions are used as in :meth:`top`."""
         vi = self.interpreter(batch, th, opt)
         if memo is not None:
             if rows is None or len(rows) != batch.n:
@@ -1120,36 +1170,59 @@ class VectorRulebook:
                     "vector invariants: a memo needs the cohort row of every patient"
                 )
             vi.memo, vi.rows = memo, rows
-        out: list[list[tuple[str, str]]] = [[] for _ in range(batch.n)]
+        n = batch.n
+        out: list[list[tuple[str, str]]] = [[] for _ in range(n)]
         records = batch.records
         if records is None:
             raise InvalidPathwayError("vector invariants: messages need the batch's records")
-        done = np.broadcast_to(np.asarray(carried_out, dtype=bool), (batch.n,))
-        every = np.ones(batch.n, dtype=bool)
+        watched = self._in_scope.get(step_name)
+        if watched is None:
+            watched = self._in_scope[step_name] = tuple(
+                w for w in self._watched if not (w.decl.after and step_name not in w.decl.after)
+            )
+        if not watched or not n:
+            return out
+        done = np.broadcast_to(np.asarray(carried_out, dtype=bool), (n,))
+        # Invariants x rows: where each must be evaluated (in scope, not known to hold).
+        holds = None if memo is None or not len(memo.holds) else memo.holds
+        if holds is None or rows is None:
+            need = np.ones((len(watched), n), dtype=bool)
+        else:
+            k = len(self._watched)
+            held = holds[:, rows]
+            index = np.array([w.index for w in watched], dtype=np.intp)
+            need = ~(held[index] | held[index + k])
+        need[[w.decl.carried_out for w in watched]] &= done
         actives: list[frozenset[str]] | None = None  # each row's, made when Python needs it
-        for inv in self.book.invariants:
-            decl = inv.decl
-            if decl.after and step_name not in decl.after:
-                continue
-            at = every
-            if decl.carried_out:
-                if not _some(done):
-                    continue
-                at = done
-            if actives is None:
-                actives = batch.actives()
-            if decl.python is not None:
+        for v in np.flatnonzero(need.any(axis=1)).tolist():
+            w = watched[v]
+            at = need[v]
+            if w.condition is None:  # written in Python: row by row, every time
+                assert w.decl.python is not None
+                if actives is None:
+                    actives = batch.actives()
                 for i in np.flatnonzero(at).tolist():
-                    message = decl.python(records[i], th, actives[i], step_name)
+                    message = w.decl.python(records[i], th, actives[i], step_name)
                     if message is not None:
-                        out[i].append((decl.id, message))
+                        out[i].append((w.decl.id, message))
                 continue
-            hit = vi.test(inv.test, at)
-            if at is not every:
-                hit = hit & at  # kept truths of rows not asked are not this step's
-            for row in np.flatnonzero(hit).tolist():
+            if w.subject is not None:
+                subject = at & truthy(vi.evaluate(w.subject, at))
+                if holds is not None and rows is not None:
+                    holds[w.index, rows[at & ~subject]] = True
+                at = subject
+                if not _some(at):
+                    continue
+            hit = at & truthy(vi.evaluate(w.condition, at))
+            if holds is not None and rows is not None:
+                holds[len(self._watched) + w.index, rows[at & ~hit]] = True
+            found = np.flatnonzero(hit).tolist()
+            if found and actives is None:
+                actives = batch.actives()
+            for row in found:
+                assert actives is not None
                 env = (records[row], th, opt, actives[row])
-                out[row].append((decl.id, self.book._message(inv, env)))
+                out[row].append((w.decl.id, self.book._message(w.inv, env)))
         return out
 
     def top(
@@ -1179,7 +1252,11 @@ class VectorRulebook:
             raise InvalidPathwayError("vector top: a memo needs the cohort row of every patient")
         else:
             vi.memo, vi.rows = memo, rows
-        self._refresh(vi, memo, rows)
+        if isinstance(possible, np.ndarray):
+            table: Array | None = possible
+        else:
+            table = None if possible is None else self.possible_of(possible)[:, None]
+        self._refresh(vi, memo, rows, table)
         if memo.ok.shape[1] == batch.n and rows is not None and (rows == np.arange(batch.n)).all():
             rows_at: Any = slice(None)  # the whole memo: views, not gathers
         else:
@@ -1191,10 +1268,8 @@ class VectorRulebook:
         if default is not None:
             d = len(self.order) - 1
             ok[d] = ~(ok[:d] & must[:d]).any(axis=0)
-        if isinstance(possible, np.ndarray):
-            ok &= possible
-        elif possible is not None:
-            ok &= self.possible_of(possible)[:, None]
+        if table is not None:
+            ok &= table
         undecided = ok & (index < 0)
         if _some(undecided):
             a = int(np.flatnonzero(undecided.any(axis=1))[0])
@@ -1220,12 +1295,20 @@ class VectorRulebook:
         table :meth:`top` takes as ``possible``)."""
         return np.array([a in events for a in self.order], dtype=bool)
 
-    def _refresh(self, vi: VectorInterpreter, memo: Memo, rows: Array) -> None:
-        """Decide again every action for the batch's patients whose decision is not known."""
+    def _refresh(
+        self, vi: VectorInterpreter, memo: Memo, rows: Array, possible: Array | None = None
+    ) -> None:
+        """Decide again every action for the batch's patients whose decision is not known.
+
+        ``possible`` (actions x rows, or x 1): an action that can never be mandatory is
+        decided only where it is possible; elsewhere its decision stays unknown (decided
+        when it becomes possible), as :meth:`top` reads it only where it is possible."""
         book, default = self.book, self.book.default_action
         known = memo.known[:, rows]
         for a, action in enumerate(self.order):
             stale = ~known[a]
+            if possible is not None and not self._mandatory[a]:
+                stale &= possible[a]
             if not _some(stale):
                 continue
             whole = bool(stale.all())
@@ -1299,6 +1382,11 @@ class Memo:
         shape_c = (len(book._conditions) if conditions else 0, size)
         self.truth = np.zeros(shape_c, dtype=bool)
         self.truth_known = np.zeros(shape_c, dtype=bool)
+        #: Per invariant and patient, whether it is known to hold: rows ``0..k-1`` its
+        #: subject known false, rows ``k..2k-1`` its condition known false (``k``: the
+        #: rulebook's invariants; ``conditions=False``: none kept). Forgotten, as the
+        #: truths are, when a field its subject or condition reads changes.
+        self.holds = np.zeros((2 * len(book._watched) if conditions else 0, size), dtype=bool)
         shape = (len(book.order), size)
         self.book = book
         self.ok = np.zeros(shape, dtype=bool)
@@ -1316,6 +1404,7 @@ class Memo:
         for readers, known in (
             (self.book._readers, self.known),
             (self.book._condition_readers, self.truth_known),
+            (self.book._invariant_readers, self.holds),
         ):
             found = [readers[f] for f in fields if f in readers]
             if found and len(known):
@@ -1337,7 +1426,7 @@ class Memo:
 
     def forget(self, rows: Array | None = None) -> None:
         """Forget every decision of the patients ``rows`` (all when ``None``)."""
-        for known in (self.known, self.truth_known):
+        for known in (self.known, self.truth_known, self.holds):
             if rows is None:
                 known[:] = False
             else:

@@ -276,3 +276,29 @@ def test_strict_invariants_raise_as_the_runtime_does() -> None:
         block.act([0], 0.0)
     assert (got.value.rule_id, got.value.day) == (want.value.rule_id, want.value.day)
     assert str(got.value) == str(want.value)
+
+
+def test_the_memo_is_told_the_day_only_where_it_moved() -> None:
+    """A call on the day of a row's last event does not make what reads the day stale
+    there (the policy's actions fall on the day of the finding that prompted them); a row
+    whose day moved is told."""
+    charts = recorded_cohort(6, 2, 9)
+    block = _replayed(charts)
+    alive = [i for i, c in enumerate(charts) if not c.is_dead][:2]
+    told: list[tuple[list[int], list[str]]] = []
+    changed = block.memo.changed
+
+    def spy(rows: Any, fields: Any) -> None:
+        told.append((np.asarray(rows).tolist(), list(fields)))
+        changed(rows, fields)
+
+    block.memo.changed = spy  # type: ignore[method-assign]
+    days = block.day(alive)
+    moved = alive[1]
+    block.observe(alive, "labs", [{"alt_xuln": 1.0}] * 2, [days[0], days[1] + 3.0])
+    day_told = [rows for rows, fields in told if "day" in fields]
+    assert day_told == [[moved]]
+    charts[alive[0]].observe("labs", {"alt_xuln": 1.0}, day=days[0])
+    charts[moved].observe("labs", {"alt_xuln": 1.0}, day=days[1] + 3.0)
+    for i in alive:  # and the recommendations read the day as the compiled engine does
+        assert block.top_recommendation(i) == charts[i].top_recommendation()

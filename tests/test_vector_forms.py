@@ -24,10 +24,17 @@ from pathway.guidelines.aih import effects, response, rules
 from pathway.guidelines.aih.columns import LAYOUT
 from pathway.guidelines.aih.patient import LabPanel, PatientRecord
 from pathway.guidelines.aih.thresholds import Thresholds
-from pathway.guidelines.aih.timers import LAB_TIMERS, TIMERS, ThresholdValues, next_lab_day
+from pathway.guidelines.aih.timers import (
+    LAB_TIMERS,
+    TIMERS,
+    ThresholdValues,
+    Timer,
+    next_lab_day,
+    timer_offset,
+)
 from pathway.guidelines.aih.vector_forms import FORMS, VECTOR_RULEBOOK
 from pathway.guidelines.aih.vocabulary import CARE_STATES
-from pathway.timer_columns import next_lab_days
+from pathway.timer_columns import next_lab_days, timer_offsets
 from pathway.vector import Batch
 
 from .strategies import LAB_STRATEGIES, course, moves_any, patients
@@ -200,3 +207,37 @@ def test_the_lab_schedule_as_columns(
     got = next_lab_days(LAB_TIMERS, active, start_of, fired_of, values, len(records))
     for value, p in zip(got.tolist(), records, strict=True):
         assert _same(value, next_lab_day(active, p, values))
+
+
+_NAMES = ("a", "b", "c")
+
+
+@_SETTINGS
+@given(
+    st.lists(st.sampled_from(_NAMES), min_size=1, max_size=3),
+    st.sampled_from([None, *_NAMES]),
+    st.sampled_from([None, *_NAMES]),
+    st.fixed_dictionaries({n: st.floats(0.5, 400.0) for n in _NAMES}),
+    st.lists(st.lists(st.integers(0, 120), min_size=0, max_size=12), min_size=1, max_size=4),
+)
+def test_timer_offsets_are_the_scalar_offsets(
+    at: list[str],
+    every: str | None,
+    until: str | None,
+    values: dict[str, float],
+    counts: list[list[int]],
+) -> None:
+    """Offsets gathered from a timer's table (kept per timer and threshold values, grown as
+    larger counts come) are the scalar ``timer_offset`` bit for bit, NaN where it is spent;
+    so are the declared timers' at any count."""
+    timer = Timer("t", "e", "s", tuple(at), every, True, "R", until_threshold=until)
+    for fired in counts:  # several calls: small and large counts, in any order
+        got = timer_offsets(timer, np.array(fired, dtype=np.int64), values)
+        for value, count in zip(got.tolist(), fired, strict=True):
+            assert _same(value, timer_offset(timer, count, values)), (count, value)
+    th = ThresholdValues(TH)
+    fired_all = np.arange(60, dtype=np.int64)
+    for declared in TIMERS:
+        got = timer_offsets(declared, fired_all, th)
+        for value, count in zip(got.tolist(), fired_all.tolist(), strict=True):
+            assert _same(value, timer_offset(declared, count, th)), (declared.id, count)

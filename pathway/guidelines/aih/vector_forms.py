@@ -111,7 +111,29 @@ def _next_lab_day(vi: VectorInterpreter) -> Array:
         count = batch.item("timers_fired", timer.id)
         return np.where(np.isnan(count), 0, count).astype(np.int64)
 
-    return next_lab_days(LAB_TIMERS, batch.holds, start, fired, ThresholdValues(vi.th), vi.n)
+    timers = _lab_timers(batch)
+    return next_lab_days(timers, batch.holds, start, fired, ThresholdValues(vi.th), vi.n)
+
+
+#: The timers that draw labs armed in any of a set of active states (its union over rows).
+_LAB_TIMERS_IN: dict[frozenset[str], tuple[Timer, ...]] = {}
+
+
+def _lab_timers(batch: Batch) -> tuple[Timer, ...]:
+    """The timers of :data:`LAB_TIMERS` whose state is active in some row of ``batch``: the
+    others are disarmed everywhere, so :func:`next_lab_days` need not visit them."""
+    if batch.codes is None:
+        states = batch.active
+    else:
+        assert batch.configs is not None
+        active_of = batch.configs.active_of
+        states = frozenset().union(*(active_of(c) for c in np.unique(batch.codes).tolist()))
+    found = _LAB_TIMERS_IN.get(states)
+    if found is None:
+        if len(_LAB_TIMERS_IN) > 4096:
+            _LAB_TIMERS_IN.clear()
+        found = _LAB_TIMERS_IN[states] = tuple(t for t in LAB_TIMERS if t.state in states)
+    return found
 
 
 def panel_columns(batch: Batch) -> dict[str, Array]:
