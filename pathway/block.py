@@ -426,16 +426,18 @@ class BlockPathway:
         cols.values[(name, key)][idx] = 0
         cols.rank[(name, key)][idx] = -1
 
-    def _count_fired(self, cols: RecordColumns, timer_id: str) -> None:
-        """``timers_fired[timer_id] += 1`` on every row (a new key goes last)."""
+    def _count_fired(self, cols: RecordColumns, timer_id: str, at: Array | None = None) -> None:
+        """``timers_fired[timer_id] += 1`` on the rows ``at`` of ``cols`` (all when
+        ``None``; a new key goes last)."""
         key = ("timers_fired", timer_id)
+        rows = np.arange(len(cols.present[key])) if at is None else at
         present = cols.present[key]
-        new = np.flatnonzero(~present)
+        new = rows[~present[rows]]
         if len(new):
             cols.rank[key][new] = self._last_rank(cols, "timers_fired", new) + 1
             cols.values[key][new] = 0
-        present[:] = True
-        cols.values[key] += 1
+        present[rows] = True
+        cols.values[key][rows] += 1
 
     # --- effects --------------------------------------------------------------------------------
 
@@ -668,31 +670,50 @@ class BlockPathway:
         details = [_detail(v) for v in payloads]
         return self._close(call, "finding", finding, details, self._transits(result))
 
-    def fire(self, rows: Any, timer_id: str, day: Any) -> list[Step]:
-        """Send timer ``timer_id``'s event to every row (armed there: :meth:`timer_armed`)."""
+    def fire(self, rows: Any, timer_id: str | Sequence[str], day: Any) -> list[Step]:
+        """Send timer ``timer_id``'s event to every row (armed there: :meth:`timer_armed`).
+
+        ``timer_id`` may also name each row's timer (aligned with ``rows``), all of them
+        timers of one event: the timers that share an event (the AIH guideline's eleven
+        ``monitoring_due`` timers) are fired as one group.
+        """
         rows = self._rows(rows)
         days = self._days(day, rows)
+        ids = [timer_id] * len(rows) if isinstance(timer_id, str) else list(timer_id)
+        if len(ids) != len(rows):
+            raise PatientError(f"fire: {len(ids)} timers for {len(rows)} rows")
         g = self.guideline
-        timer = g.timers.by_id.get(timer_id)
-        if timer is None:
-            raise PatientError(
-                f"unknown timer {timer_id!r}; expected one of {list(g.timers.by_id)}"
-            )
+        by_id = {}
+        for name in dict.fromkeys(ids):
+            found = g.timers.by_id.get(name)
+            if found is None:
+                raise PatientError(
+                    f"unknown timer {name!r}; expected one of {list(g.timers.by_id)}"
+                )
+            by_id[name] = found
+        events = {t.event for t in by_id.values()}
+        if len(events) > 1:
+            raise PathwayError(f"fire: timers of several events in one call: {sorted(events)}")
+        event = events.pop() if events else ""
         self._advance(rows, days)
-        armed = self.timer_armed(rows, timer_id, spent_too=True)
-        if not armed.all():
-            k = int(np.flatnonzero(~armed)[0])
-            raise PathwayError(f"timer {timer_id!r} is not armed for row {rows[k]}")
-        self._require_handled(rows, timer.event, days)
+        names = np.array(ids, dtype=object)
+        groups = [(name, np.flatnonzero(names == name)) for name in by_id]
+        for name, at in groups:
+            armed = self.timer_armed(rows[at], name, spent_too=True)
+            if not armed.all():
+                k = int(at[np.flatnonzero(~armed)[0]])
+                raise PathwayError(f"timer {name!r} is not armed for row {rows[k]}")
+        self._require_handled(rows, event, days)
         call = _Call(self, rows)
         call.at(days)
-        self._count_fired(call.sub, timer_id)
+        for name, at in groups:
+            self._count_fired(call.sub, name, None if len(groups) == 1 else at)
         call.fields.add("timers_fired")
         call.live.forget()
-        self._effect(call, "timer", timer.event, None, np.ones(call.n, bool))
-        result = self._macrostep(call, timer.event, {})
-        self._accepted(result, timer.event, call)
-        return self._close(call, "timer", timer.event, [timer_id] * call.n, self._transits(result))
+        self._effect(call, "timer", event, None, np.ones(call.n, bool))
+        result = self._macrostep(call, event, {})
+        self._accepted(result, event, call)
+        return self._close(call, "timer", event, ids, self._transits(result))
 
     def _accepted(self, result: MacroResult, event: str, call: _Call) -> None:
         if not result.accepted.all():

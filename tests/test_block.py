@@ -177,6 +177,10 @@ def test_refusals_and_errors_change_nothing() -> None:
         block.observe(alive, "labs", [{"alt_xuln": -5.0}] * len(alive), day)
     with pytest.raises(PatientError, match="at most once"):
         block.fire([alive[0], alive[0]], "week4_check", day)
+    with pytest.raises(PathwayError, match="several events"):
+        block.fire(alive[:2], ["week4_check", "thiopurine_due"], day)
+    with pytest.raises(PatientError, match="2 timers for 1 rows"):
+        block.fire(alive[:1], ["week4_check", "week4_check"], day)
     assert [record_to_dict(block.record(i)) for i in range(len(charts))] == before
     assert block.traces == [c.trace for c in charts]
 

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pathway import Thresholds
+from pathway.block import BlockPathway
 from simulation.cli.main import main
 from simulation.model.policies import STRATEGIES
 from simulation.run.cohort import run_cohort
@@ -36,6 +37,23 @@ def test_default_cohort_on_the_vector_engine_is_byte_identical() -> None:
     events, patients = _outputs(**common)
     assert _outputs(engine="vector", block=40, **common) == (events, patients)
     assert events.count("\n") > 40 * 20
+
+
+def test_timers_of_one_event_fire_as_one_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The AIH guideline's monitoring timers share an event: the block fires different
+    timers of it in one call, and the outputs stay the compiled engine's."""
+    mixed: list[int] = []
+    fire = BlockPathway.fire
+
+    def spy(self: BlockPathway, rows: Any, timer_id: Any, day: Any) -> Any:
+        if not isinstance(timer_id, str):
+            mixed.append(len(set(timer_id)))
+        return fire(self, rows, timer_id, day)
+
+    monkeypatch.setattr(BlockPathway, "fire", spy)
+    common: dict[str, Any] = {"patients": 30, "years": 4, "seed": 11}
+    assert _outputs(engine="vector", block=30, **common) == _outputs(**common)
+    assert max(mixed) > 1  # some call fired several timers
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -267,7 +267,7 @@ class BlockCharts:
             if kind == "finding":
                 return self.block.observe(at, name, [c.value for c in calls], days)
             if kind == "timer":
-                return self.block.fire(at, name, days)
+                return self.block.fire(at, [c.name for c in calls], days)
             return self.block.take(at, name, days, deviate=True)
         except Exception as exc:
             raise _failed(exc, rows) from exc

@@ -116,6 +116,13 @@ class Call:
     value: Any = None
     guarded: bool = True
 
+    @property
+    def group(self) -> str:
+        """What calls of one kind are made together by: the name, or a timer's event (the
+        timers that share an event are fired together)."""
+        event: str = self.value.event if self.kind == "timer" else self.name
+        return event
+
     @classmethod
     def of(cls, occ: Occurrence, guarded: bool = True) -> Call:
         """The call that sends a model's occurrence (see :func:`apply_occurrence`)."""

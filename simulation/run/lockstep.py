@@ -4,7 +4,8 @@ Each patient's course is :meth:`~simulation.run.engine.DayRules.moves`: the day 
 written once, with the calls to the chart left to the caller. A round takes every
 unfinished course to its next call or decision (the waits between days cost nothing: SimPy
 only orders them, and patients do not interact); the round's calls are made together,
-grouped by (kind, name), and so are the clinician's decisions. Round ``r`` holds each
+grouped by kind and name (a timer's event: timers that share one are fired together), and
+so are the clinician's decisions. Round ``r`` holds each
 patient's ``r``-th call or decision, whatever its day.
 
 The course's questions to the patient model (its next event, a timer visit's labs: the
@@ -66,8 +67,10 @@ class ChartBlock(Protocol):
         ...
 
     def call(self, rows: Sequence[int], calls: Sequence[Call]) -> list[Step]:
-        """Make ``calls[i]`` on row ``rows[i]``'s chart (all of one kind and name); their
-        steps, in order. Raises :class:`RowError` naming the first row that failed."""
+        """Make ``calls[i]`` on row ``rows[i]``'s chart (all of one kind and
+        :attr:`~simulation.run.engine.Call.group`: one finding or action, or timers of one
+        event); their steps, in order. Raises :class:`RowError` naming the first row that
+        failed."""
         ...
 
     def decide(self, rows: Sequence[int], days: Sequence[Days]) -> None:
@@ -200,7 +203,7 @@ def run_lockstep(
                 continue  # the course is over
             still.append(row)
             if isinstance(move, Call):
-                rows, group = calls.setdefault((move.kind, move.name), ([], []))
+                rows, group = calls.setdefault((move.kind, move.group), ([], []))
                 rows.append(row)
                 group.append(move)
             elif isinstance(move, tuple):
