@@ -694,7 +694,9 @@ class BlockPathway:
         events = {t.event for t in by_id.values()}
         if len(events) > 1:
             raise PathwayError(f"fire: timers of several events in one call: {sorted(events)}")
-        event = events.pop() if events else ""
+        if not events:
+            return []  # no rows, no timer to send
+        event = events.pop()
         self._advance(rows, days)
         names = np.array(ids, dtype=object)
         groups = [(name, np.flatnonzero(names == name)) for name in by_id]

@@ -181,6 +181,7 @@ def test_refusals_and_errors_change_nothing() -> None:
         block.fire(alive[:2], ["week4_check", "thiopurine_due"], day)
     with pytest.raises(PatientError, match="2 timers for 1 rows"):
         block.fire(alive[:1], ["week4_check", "week4_check"], day)
+    assert block.fire([], [], day) == []  # no rows, nothing to send
     assert [record_to_dict(block.record(i)) for i in range(len(charts))] == before
     assert block.traces == [c.trace for c in charts]
 

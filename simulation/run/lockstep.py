@@ -5,8 +5,8 @@ written once, with the calls to the chart left to the caller. A round takes ever
 unfinished course to its next call or decision (the waits between days cost nothing: SimPy
 only orders them, and patients do not interact); the round's calls are made together,
 grouped by kind and name (a timer's event: timers that share one are fired together), and
-so are the clinician's decisions. Round ``r`` holds each
-patient's ``r``-th call or decision, whatever its day.
+so are the clinician's decisions. Round ``r`` holds each patient's ``r``-th call or
+decision, whatever its day.
 
 The course's questions to the patient model (its next event, a timer visit's labs: the
 moves :class:`~simulation.run.engine.Plan` and :class:`~simulation.run.engine.Labs`) are
