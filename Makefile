@@ -45,10 +45,10 @@ lint: $(STAMP)
 test: lint
 	@if command -v cc >/dev/null 2>&1; then \
 		$(MAKE) --no-print-directory native && \
-		CARECHART_NATIVE=$(abspath $(NATIVE))/bin/python $(VENV)/bin/pytest; \
+		CARECHART_NATIVE=$(abspath $(NATIVE))/bin/python $(VENV)/bin/pytest -n auto --dist loadfile; \
 	else \
 		echo "no C compiler: the native build is not checked"; \
-		$(VENV)/bin/pytest; \
+		$(VENV)/bin/pytest -n auto --dist loadfile; \
 	fi
 
 # The quick path: lint, types and the test suite on the pure build; no native build and
