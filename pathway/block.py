@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import chain, starmap
+from itertools import chain, repeat, starmap
 from typing import Any
 
 import numpy as np
@@ -634,42 +634,56 @@ class BlockPathway:
             deviation = np.array([bool(b) for b in breaches], dtype=bool)
         self.deviated[rows] |= deviation
         self._tell_memo(call)
-        steps: list[Step] = []
+        row_list = rows.tolist()
+        traces, opened = self.traces, self._open
         codes = call.codes.tolist()
-        days_list = days.tolist()
-        done_list = done.tolist()
-        for i, r in enumerate(rows.tolist()):
-            steps.append(
-                Step(
-                    index=len(self.traces[r]),
-                    day=days_list[i],
-                    kind=kind,
-                    name=name,
-                    detail=details[i],
-                    transits=transits[i] if done_list[i] else (),
-                    configuration=self._configuration(codes[i]),
-                    deviation=bool(deviation[i]),
-                    breaches=() if breaches is None else breaches[i],
-                    carried_out=done_list[i],
-                    recommended_by=() if because is None else because[i],
-                )
+        # One configuration tuple per code (shared by the steps), the steps in one pass.
+        shapes = {code: self._configuration(code) for code in set(codes)}
+        none = repeat(())
+        steps = [
+            Step(
+                len(traces[r]),
+                day,
+                kind,
+                name,
+                detail,
+                tr if ok else (),
+                shapes[c],
+                dv,
+                b,
+                ok,
+                (),
+                rb,
             )
+            for r, day, detail, tr, ok, c, dv, b, rb in zip(
+                row_list,
+                days.tolist(),
+                details,
+                transits,
+                done.tolist(),
+                codes,
+                deviation.tolist(),
+                none if breaches is None else breaches,
+                none if because is None else because,
+                strict=False,  # ``none`` repeats without end; the rest have a row each
+            )
+        ]
         broken = self._broken(call, name, kind == "action", done)
-        for i, r in enumerate(rows.tolist()):
+        # The violations: only rows with an invariant broken now or open before.
+        g = self.guideline
+        for i in [i for i, r in enumerate(row_list) if broken[i] or opened[r]]:
+            r = row_list[i]
             found_here = broken[i]
-            if not found_here and not self._open[r]:
-                continue
             step = steps[i]
             new: list[Violation] = []
             now_open: set[str] = set()
-            g = self.guideline
             for rule_id, message in sorted(found_here, key=lambda f: self._order[f[0]]):
                 now_open.add(rule_id)
-                if rule_id in self._open[r]:
+                if rule_id in opened[r]:
                     continue
                 hard = g.rules[rule_id].strength == "hard"
                 new.append(Violation(rule_id, step.day, step.index, message, hard))
-            self._open[r] = frozenset(now_open)
+            opened[r] = frozenset(now_open)
             if not new:
                 continue
             self.violations[r].extend(new)
@@ -684,8 +698,8 @@ class BlockPathway:
                             record_to_dict(call.live[i]),
                         )
             steps[i] = replace(step, violations=tuple(new))
-        for r, step in zip(rows.tolist(), steps, strict=True):
-            self.traces[r].append(step)
+        for r, step in zip(row_list, steps, strict=True):
+            traces[r].append(step)
         self.codes[rows] = call.codes
         self.columns.give(rows, call.sub)
         return steps
