@@ -29,8 +29,9 @@ This module knows no guideline: a guideline hands its vector parts in a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain, repeat, starmap
 from typing import Any
 
 import numpy as np
@@ -66,13 +67,40 @@ from .vector_steps import (
     by_code,
 )
 
-__all__ = ["BlockChart", "BlockGuideline", "BlockPathway", "tables_for"]
+__all__ = ["BlockChart", "BlockGuideline", "BlockPathway", "NumbersPayload", "tables_for"]
 
 Array = NDArray[Any]
 
 #: A policy that keeps acting after this many actions on one day has a modelling bug (the
 #: simulation's ``MAX_ACTIONS_PER_STEP``; the engine cannot import it).
 DEFAULT_MAX_ACTIONS = 12
+
+
+#: ``(days, names, values) -> effect values``: each row's value for the finding's effect,
+#: from its day and its checked numbers (``values``: rows x ``names``, float64).
+PayloadMaker = Callable[[Array, tuple[str, ...], Array], list[Any]]
+
+
+@dataclass(frozen=True)
+class NumbersPayload:
+    """How a finding whose payload is a plain ``dict`` of named numbers is checked as arrays.
+
+    A guideline declares it for such a finding (AIH: the lab panel of ``labs``) when its
+    scalar ``check_payload`` accepts exactly these payloads: a non-empty ``dict``, every
+    name a key of ``ranges``, every value an ``int`` or ``float`` (not ``bool``, not NaN)
+    within the name's inclusive range; returns the payload itself as the trace's value;
+    and gives the effect what ``make`` gives. :meth:`BlockPathway.observe` takes this path
+    when every row's payload is a plain ``dict`` of ``int`` and ``float`` values that
+    passes; anything else (another type, a bad row) goes through the scalar check row by
+    row, so errors are the scalar check's, the first bad row's first.
+
+    Attributes:
+        ranges: each known name's inclusive range ``(low, high)``.
+        make: the effect's value of each row (:data:`PayloadMaker`).
+    """
+
+    ranges: Mapping[str, tuple[float, float]]
+    make: PayloadMaker
 
 
 @dataclass(frozen=True)
@@ -86,6 +114,8 @@ class BlockGuideline:
         conditions: the named conditions the chart's guards are (guard name -> expression).
         effects: the declared effects over columns; ``None`` (or an effect it does not
             declare): the bundle's effect functions, row by row on records.
+        payloads: the findings whose payloads are checked as arrays, by finding (the
+            others: the bundle's ``check_payload`` row by row).
     """
 
     guideline: Guideline
@@ -93,6 +123,7 @@ class BlockGuideline:
     rulebook: VectorRulebook
     conditions: Mapping[str, Expr] = field(default_factory=dict)
     effects: VectorEffects | None = None
+    payloads: Mapping[str, NumbersPayload] = field(default_factory=dict)
 
 
 _TABLES: dict[type, StepTables] = {}
@@ -204,6 +235,53 @@ class _Call:
             self.sub.put(i, self.live[i])
         self.live.forget()
         self.touched[list(idx)] = True
+
+
+def _numbers_checked(
+    spec: NumbersPayload, values: Sequence[Any], days: Array
+) -> tuple[list[Any], list[str]] | None:
+    """The effect values and details of payloads that are all plain dicts of valid
+    numbers (see :class:`NumbersPayload`); ``None`` when any is not (the caller checks
+    row by row then)."""
+    n = len(values)
+    if not n or set(map(type, values)) != {dict}:
+        return None
+    keys = list(map(tuple, values))
+    groups: dict[tuple[str, ...], list[int]] = {}
+    if len(set(keys)) == 1:
+        groups[keys[0]] = list(range(n))
+    else:
+        for i, k in enumerate(keys):
+            groups.setdefault(k, []).append(i)
+    effect_values: list[Any] = [None] * n
+    details: list[str] = [""] * n
+    ranges = spec.ranges
+    for names, at in groups.items():
+        if not names or not all(name in ranges for name in names):
+            return None
+        whole = len(at) == n
+        mine = values if whole else [values[i] for i in at]
+        flat = list(chain.from_iterable(map(dict.values, mine)))
+        if not set(map(type, flat)) <= {float, int}:
+            return None  # bool, numpy scalars, text: the scalar check decides
+        try:
+            table = np.array(flat, dtype=np.float64).reshape(len(at), len(names))
+        except OverflowError:
+            return None
+        low = np.array([ranges[name][0] for name in names], dtype=np.float64)
+        high = np.array([ranges[name][1] for name in names], dtype=np.float64)
+        if not ((table >= low) & (table <= high)).all():  # NaN fails both
+            return None
+        # The runtime's ``_detail`` of a dict of numbers, one format call per row.
+        template = ";".join(name.replace("{", "{{").replace("}", "}}") + "={:g}" for name in names)
+        texts = list(starmap(template.format, map(dict.values, mine)))
+        made = spec.make(days if whole else days[at], names, table)
+        if whole:
+            return made, texts
+        for i, text, value in zip(at, texts, made, strict=True):
+            details[i] = text
+            effect_values[i] = value
+    return effect_values, details
 
 
 class _Rows(Sequence[Any]):
@@ -556,42 +634,56 @@ class BlockPathway:
             deviation = np.array([bool(b) for b in breaches], dtype=bool)
         self.deviated[rows] |= deviation
         self._tell_memo(call)
-        steps: list[Step] = []
+        row_list = rows.tolist()
+        traces, opened = self.traces, self._open
         codes = call.codes.tolist()
-        days_list = days.tolist()
-        done_list = done.tolist()
-        for i, r in enumerate(rows.tolist()):
-            steps.append(
-                Step(
-                    index=len(self.traces[r]),
-                    day=days_list[i],
-                    kind=kind,
-                    name=name,
-                    detail=details[i],
-                    transits=transits[i] if done_list[i] else (),
-                    configuration=self._configuration(codes[i]),
-                    deviation=bool(deviation[i]),
-                    breaches=() if breaches is None else breaches[i],
-                    carried_out=done_list[i],
-                    recommended_by=() if because is None else because[i],
-                )
+        # One configuration tuple per code (shared by the steps), the steps in one pass.
+        shapes = {code: self._configuration(code) for code in set(codes)}
+        none = repeat(())
+        steps = [
+            Step(
+                len(traces[r]),
+                day,
+                kind,
+                name,
+                detail,
+                tr if ok else (),
+                shapes[c],
+                dv,
+                b,
+                ok,
+                (),
+                rb,
             )
+            for r, day, detail, tr, ok, c, dv, b, rb in zip(
+                row_list,
+                days.tolist(),
+                details,
+                transits,
+                done.tolist(),
+                codes,
+                deviation.tolist(),
+                none if breaches is None else breaches,
+                none if because is None else because,
+                strict=False,  # ``none`` repeats without end; the rest have a row each
+            )
+        ]
         broken = self._broken(call, name, kind == "action", done)
-        for i, r in enumerate(rows.tolist()):
+        # The violations: only rows with an invariant broken now or open before.
+        g = self.guideline
+        for i in [i for i, r in enumerate(row_list) if broken[i] or opened[r]]:
+            r = row_list[i]
             found_here = broken[i]
-            if not found_here and not self._open[r]:
-                continue
             step = steps[i]
             new: list[Violation] = []
             now_open: set[str] = set()
-            g = self.guideline
             for rule_id, message in sorted(found_here, key=lambda f: self._order[f[0]]):
                 now_open.add(rule_id)
-                if rule_id in self._open[r]:
+                if rule_id in opened[r]:
                     continue
                 hard = g.rules[rule_id].strength == "hard"
                 new.append(Violation(rule_id, step.day, step.index, message, hard))
-            self._open[r] = frozenset(now_open)
+            opened[r] = frozenset(now_open)
             if not new:
                 continue
             self.violations[r].extend(new)
@@ -606,8 +698,8 @@ class BlockPathway:
                             record_to_dict(call.live[i]),
                         )
             steps[i] = replace(step, violations=tuple(new))
-        for r, step in zip(rows.tolist(), steps, strict=True):
-            self.traces[r].append(step)
+        for r, step in zip(row_list, steps, strict=True):
+            traces[r].append(step)
         self.codes[rows] = call.codes
         self.columns.give(rows, call.sub)
         return steps
@@ -657,18 +749,31 @@ class BlockPathway:
             raise PatientError(f"unknown finding {finding!r}; expected one of {list(g.findings)}")
         if len(values) != len(rows):
             raise PatientError(f"observe: {len(values)} values for {len(rows)} rows")
-        checked = [
-            g.check_payload(finding, v, d) for v, d in zip(values, days.tolist(), strict=True)
-        ]
+        payloads, effect_values, details = self.check_payloads(finding, values, days)
         self._require_handled(rows, finding, days)
         call = _Call(self, rows)
         call.at(days)
-        payloads = [c[0] for c in checked]
-        self._effect(call, "finding", finding, [c[1] for c in checked], np.ones(call.n, bool))
+        self._effect(call, "finding", finding, effect_values, np.ones(call.n, bool))
         result = self._macrostep(call, finding, {"value": payloads})
         self._accepted(result, finding, call)
-        details = [_detail(v) for v in payloads]
         return self._close(call, "finding", finding, details, self._transits(result))
+
+    def check_payloads(
+        self, finding: str, values: Sequence[Any], days: Array
+    ) -> tuple[list[Any], list[Any], list[str]]:
+        """Each row's payload checked as the runtime checks it: the value the trace and
+        the guards get, the value the effect gets, and the trace's detail. As arrays where
+        the guideline declares how (:class:`NumbersPayload`), else (or where that finds a
+        bad row) the scalar ``check_payload`` row by row, which raises its own error."""
+        spec = self.parts.payloads.get(finding)
+        if spec is not None:
+            fast = _numbers_checked(spec, values, days)
+            if fast is not None:
+                return list(values), fast[0], fast[1]
+        check = self.guideline.check_payload
+        checked = [check(finding, v, d) for v, d in zip(values, days.tolist(), strict=True)]
+        payloads = [c[0] for c in checked]
+        return payloads, [c[1] for c in checked], [_detail(v) for v in payloads]
 
     def fire(self, rows: Any, timer_id: str | Sequence[str], day: Any) -> list[Step]:
         """Send timer ``timer_id``'s event to every row (armed there: :meth:`timer_armed`).

@@ -122,7 +122,9 @@ class RowChart:
 
     @property
     def is_dead(self) -> bool:
-        return self.guideline.final_state in self.active
+        # Asked at every step of the day rules: read straight off the block's codes.
+        block = self._charts.block
+        return block.guideline.final_state in block.active_of(int(block.codes[self.row]))
 
     def next_timer(self) -> PendingTimer | None:
         return self._charts.next_timer(self.row)

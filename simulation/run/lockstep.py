@@ -240,7 +240,18 @@ def _advance(
         visits: list[int] = []
         visit_days: list[Days] = []
         for row in pending:
-            move = _next_move(courses[row], answers[row], row)
+            # The course's next call, decision or question (past its waits), or ``None``
+            # when it is over; inline, as this runs once per move of every course.
+            course = courses[row]
+            move: Move | None
+            try:
+                move = course.send(answers[row])
+                while isinstance(move, tuple) and move[0] == "wait":
+                    move = course.send(None)
+            except StopIteration:
+                move = None
+            except Exception as exc:
+                raise RowError(row, exc) from exc
             answers[row] = None
             if isinstance(move, Plan):
                 plans.append(row)
@@ -260,17 +271,3 @@ def _advance(
             stats.labs += len(visits)
             stats.ask_groups += 1
         pending = plans + visits
-
-
-def _next_move(course: Any, answer: Any, row: int) -> Move | None:
-    """The course's next call, decision or question (past its waits), or ``None`` when it
-    is over."""
-    try:
-        move: Move = course.send(answer)
-        while isinstance(move, tuple) and move[0] == "wait":
-            move = course.send(None)
-    except StopIteration:
-        return None
-    except Exception as exc:
-        raise RowError(row, exc) from exc
-    return move
